@@ -1,0 +1,62 @@
+package io.cistern.oci;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The parts of a manifest or index Cistern reads: children of an index, config and layers of an
+ * image manifest, the subject of a referrer. Used to walk an image (warm, export) and to pick a
+ * platform; never to re-serialise a manifest.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ManifestDocument(
+    @JsonProperty("schemaVersion") int schemaVersion,
+    @JsonProperty("mediaType") String mediaType,
+    @JsonProperty("artifactType") String artifactType,
+    @JsonProperty("config") Descriptor config,
+    @JsonProperty("layers") List<Descriptor> layers,
+    @JsonProperty("manifests") List<Descriptor> manifests,
+    @JsonProperty("subject") Descriptor subject) {
+
+  private static final ObjectReader READER =
+      new ObjectMapper()
+          .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, false)
+          .readerFor(ManifestDocument.class);
+
+  public ManifestDocument {
+    layers = layers == null ? List.of() : List.copyOf(layers);
+    manifests = manifests == null ? List.of() : List.copyOf(manifests);
+  }
+
+  public static ManifestDocument parse(byte[] json) {
+    try {
+      return READER.readValue(json);
+    } catch (IOException e) {
+      throw new RegistryException(ErrorCode.MANIFEST_INVALID, "manifest is not valid JSON");
+    }
+  }
+
+  /** The blobs an image manifest refers to: its config, then its layers. */
+  public List<Descriptor> blobs() {
+    List<Descriptor> blobs = new ArrayList<>(layers.size() + 1);
+    if (config != null) {
+      blobs.add(config);
+    }
+    blobs.addAll(layers);
+    return blobs;
+  }
+
+  /** The first index entry for {@code platform}, if any. */
+  public Optional<Descriptor> childFor(Platform platform) {
+    return manifests.stream()
+        .filter(child -> child.platform() != null && child.platform().satisfies(platform))
+        .findFirst();
+  }
+}

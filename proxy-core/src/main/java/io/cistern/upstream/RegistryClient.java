@@ -1,0 +1,375 @@
+package io.cistern.upstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.ManifestDocument;
+import io.cistern.oci.MediaTypes;
+import io.cistern.oci.Reference;
+import io.cistern.oci.RegistryException;
+import io.cistern.oci.RepositoryName;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandler;
+import java.net.http.HttpResponse.BodySubscribers;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+/**
+ * The registry v2 client for one upstream: manifests, blobs, tags, with the upstream's
+ * authentication, redirects, retries on 429/503 and a cap on concurrent requests.
+ *
+ * <p>Authentication: the first request goes out anonymously; a 401 carries the upstream's
+ * challenge, which is remembered so that later requests authenticate up front (a Bearer token per
+ * repository scope from {@link TokenCache}, or Basic credentials). A 401 on a request that carried
+ * a token drops that token and retries once with a fresh one.
+ */
+public final class RegistryClient {
+
+  /** Distribution refuses manifests above 4 MiB; so does Cistern. */
+  public static final int MAX_MANIFEST_BYTES = 4 << 20;
+
+  private static final int MAX_REDIRECTS = 5;
+  private static final int MAX_TAG_PAGES = 1000;
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final UpstreamSettings settings;
+  private final HttpClient http;
+  private final TokenCache tokens;
+  private final Executor executor;
+  private final RequestLimiter limiter;
+  private final Duration baseBackoff;
+  private final AtomicReference<Challenge> challenge = new AtomicReference<>();
+
+  public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff) {
+    this.settings = settings;
+    this.http = http;
+    this.executor = executor;
+    this.baseBackoff = baseBackoff;
+    this.tokens = new TokenCache(http, settings.credentials(), settings.responseTimeout(), executor);
+    this.limiter = new RequestLimiter(settings.maxConcurrentRequests());
+  }
+
+  /** An HTTP client for {@code settings}: no automatic redirects (the client strips credentials itself). */
+  public static HttpClient newHttpClient(UpstreamSettings settings, Executor executor) {
+    return HttpClient.newBuilder()
+        .executor(executor)
+        .connectTimeout(settings.connectTimeout())
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build();
+  }
+
+  public UpstreamSettings settings() {
+    return settings;
+  }
+
+  public String host() {
+    return settings.host();
+  }
+
+  public TokenCache tokens() {
+    return tokens;
+  }
+
+  /** GETs a manifest, verifying it against the digest asked for or the one the upstream names. */
+  public CompletableFuture<Manifest> getManifest(RepositoryName repository, Reference reference) {
+    Call call = Call.get(uri(repository, "manifests", reference.toString()), repository)
+        .withAccept(MediaTypes.ALL_MANIFESTS);
+    BodyHandler<byte[]> bounded = info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > MAX_MANIFEST_BYTES
+        ? BodySubscribers.replacing(null)
+        : BodySubscribers.ofByteArray();
+    return exchange(call, bounded, ErrorCode.MANIFEST_UNKNOWN).thenApply(response -> toManifest(reference, response));
+  }
+
+  /** HEADs a manifest: its digest (when the upstream names it), media type and size. */
+  public CompletableFuture<ManifestHead> headManifest(RepositoryName repository, Reference reference) {
+    Call call = Call.head(uri(repository, "manifests", reference.toString()), repository)
+        .withAccept(MediaTypes.ALL_MANIFESTS);
+    return exchange(call, HttpResponse.BodyHandlers.discarding(), ErrorCode.MANIFEST_UNKNOWN)
+        .thenApply(response -> new ManifestHead(
+            response.headers().firstValue("Docker-Content-Digest").map(RegistryClient::parseDigestOrNull),
+            contentType(response.headers()),
+            response.headers().firstValueAsLong("Content-Length")));
+  }
+
+  /** HEADs a blob: its size when the upstream tells it. */
+  public CompletableFuture<OptionalLong> headBlob(RepositoryName repository, Digest digest) {
+    Call call = Call.head(uri(repository, "blobs", digest.toString()), repository).followingRedirects();
+    return exchange(call, HttpResponse.BodyHandlers.discarding(), ErrorCode.BLOB_UNKNOWN)
+        .thenApply(response -> response.headers().firstValueAsLong("Content-Length"));
+  }
+
+  /**
+   * GETs a blob from byte {@code offset} on (a {@code Range} request when it is above zero). The
+   * handler sees only the successful answer (200 or 206); anything else fails the future with
+   * the upstream's error. The future completes when the handler's body is complete.
+   */
+  public <T> CompletableFuture<HttpResponse<T>> getBlob(
+      RepositoryName repository, Digest digest, long offset, BodyHandler<T> handler) {
+    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects();
+    if (offset > 0) {
+      call = call.withRange("bytes=" + offset + "-");
+    }
+    return exchange(call, handler, ErrorCode.BLOB_UNKNOWN);
+  }
+
+  /** Every tag of a repository, following {@code Link} pagination where the upstream uses it. */
+  public CompletableFuture<List<String>> listTags(RepositoryName repository) {
+    return listTagPage(repository, uri(repository, "tags", "list"), new ArrayList<>(), 0);
+  }
+
+  private CompletableFuture<List<String>> listTagPage(RepositoryName repository, URI page, List<String> tags, int pages) {
+    Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.JSON));
+    return exchange(call, HttpResponse.BodyHandlers.ofByteArray(), ErrorCode.NAME_UNKNOWN).thenCompose(response -> {
+      try {
+        JsonNode body = JSON.readTree(response.body());
+        body.path("tags").forEach(tag -> tags.add(tag.asText()));
+      } catch (IOException e) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " sent an invalid tag list", null, e);
+      }
+      Optional<URI> next = nextLink(page, response.headers());
+      if (next.isPresent() && pages + 1 < MAX_TAG_PAGES) {
+        return listTagPage(repository, next.get(), tags, pages + 1);
+      }
+      return CompletableFuture.completedFuture(tags);
+    });
+  }
+
+  /** The upstream's own base endpoint, {@code GET /v2/}: reachable and authorised. */
+  public CompletableFuture<Integer> ping() {
+    Call call = Call.get(URI.create(settings.url() + "/v2/"), null);
+    return send(call, HttpResponse.BodyHandlers.discarding(), 0, 0, false).thenApply(HttpResponse::statusCode);
+  }
+
+  // ---- the exchange: limits, authentication, redirects, retries ----
+
+  private <T> CompletableFuture<HttpResponse<T>> exchange(Call call, BodyHandler<T> handler, ErrorCode notFound) {
+    CompletableFuture<HttpResponse<T>> response =
+        limiter.acquire().thenComposeAsync(permit -> send(call, handler, 0, 0, false), executor);
+    response.whenComplete((ignored, failure) -> limiter.release());
+    return response.handle((result, failure) -> {
+      if (failure != null) {
+        throw UpstreamErrors.forFailure(host(), failure);
+      }
+      if (result.statusCode() / 100 != 2) {
+        throw UpstreamErrors.forStatus(host(), result.statusCode(), result.headers(), notFound);
+      }
+      return result;
+    });
+  }
+
+  private <T> CompletableFuture<HttpResponse<T>> send(
+      Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
+    return authorization(call).thenCompose(authorization -> {
+      HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
+      return http.sendAsync(request, onlySuccessBodies(handler)).thenCompose(response -> {
+        int status = response.statusCode();
+        if (status == 401 && !reauthenticated && !call.offOrigin()) {
+          Optional<Challenge> offered = Challenge.preferred(response.headers().allValues("WWW-Authenticate"));
+          if (offered.isPresent()) {
+            challenge.set(offered.get());
+            forgetRejectedToken(call, authorization);
+            return send(call, handler, retries, redirects, true);
+          }
+        }
+        if (isRedirect(status) && call.followsRedirects() && redirects < MAX_REDIRECTS) {
+          Optional<String> location = response.headers().firstValue("Location");
+          if (location.isPresent()) {
+            return send(call.redirectedTo(request.uri().resolve(location.get())), handler, retries, redirects + 1, reauthenticated);
+          }
+        }
+        if ((status == 429 || status == 503) && retries < settings.maxRetries()) {
+          Duration delay = backoff(retries, UpstreamErrors.retryAfter(response.headers()));
+          return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+        }
+        return CompletableFuture.completedFuture(response);
+      });
+    });
+  }
+
+  /** What to send in {@code Authorization}: nothing until the upstream has challenged. */
+  private CompletableFuture<String> authorization(Call call) {
+    Challenge current = challenge.get();
+    if (current == null || call.offOrigin()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    if (current.isBasic()) {
+      return CompletableFuture.completedFuture(
+          settings.credentials() == null ? null : settings.credentials().basicAuthorization());
+    }
+    Optional<TokenCache.Key> key = tokenKey(current, call);
+    if (key.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return tokens.token(key.get()).thenApply(token -> "Bearer " + token);
+  }
+
+  private void forgetRejectedToken(Call call, String authorization) {
+    Challenge current = challenge.get();
+    if (authorization != null && authorization.startsWith("Bearer ") && current != null) {
+      tokenKey(current, call).ifPresent(key -> tokens.invalidate(key, authorization.substring("Bearer ".length())));
+    }
+  }
+
+  private Optional<TokenCache.Key> tokenKey(Challenge bearer, Call call) {
+    if (!bearer.isBearer()) {
+      return Optional.empty();
+    }
+    return bearer.parameter("realm").map(realm -> {
+      String scope = call.repository() != null
+          ? "repository:" + call.repository() + ":pull"
+          : bearer.parameter("scope").orElse(null);
+      return new TokenCache.Key(URI.create(realm), bearer.parameter("service").orElse(null), scope);
+    });
+  }
+
+  /** Retry-After when the upstream gave one, else exponential from the base; both jittered and capped. */
+  private Duration backoff(int retries, Optional<Duration> retryAfter) {
+    Duration wait = retryAfter.orElse(baseBackoff.multipliedBy(1L << Math.min(retries, 10)));
+    if (wait.compareTo(MAX_BACKOFF) > 0) {
+      wait = MAX_BACKOFF;
+    }
+    long jitterMillis = ThreadLocalRandom.current().nextLong(baseBackoff.toMillis() + 1);
+    return wait.plusMillis(jitterMillis);
+  }
+
+  private <T> CompletableFuture<T> later(Duration delay, Supplier<CompletableFuture<T>> action) {
+    Executor delayed = CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS, executor);
+    return CompletableFuture.supplyAsync(action, delayed).thenCompose(future -> future);
+  }
+
+  private static <T> BodyHandler<T> onlySuccessBodies(BodyHandler<T> handler) {
+    // Error, redirect and challenge bodies are never useful to a caller: drop them unread.
+    return info -> info.statusCode() / 100 == 2 ? handler.apply(info) : BodySubscribers.replacing(null);
+  }
+
+  private Manifest toManifest(Reference reference, HttpResponse<byte[]> response) {
+    byte[] bytes = response.body();
+    if (bytes == null) {
+      throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
+          "upstream " + host() + " sent a manifest larger than " + MAX_MANIFEST_BYTES + " bytes", null, null);
+    }
+    String mediaType = contentType(response.headers());
+    if (!MediaTypes.isManifest(mediaType)) {
+      String declared = ManifestDocument.parse(bytes).mediaType();
+      mediaType = declared != null ? declared : mediaType;
+    }
+    Digest expected = reference instanceof Digest digest
+        ? digest
+        : response.headers().firstValue("Docker-Content-Digest").map(RegistryClient::parseDigestOrNull).orElse(null);
+    Manifest manifest = Manifest.of(mediaType, bytes);
+    if (expected != null && !expected.matches(bytes)) {
+      throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
+          "upstream " + host() + " sent a manifest that does not match " + expected, null, null);
+    }
+    return expected != null && expected.algorithm() != Digest.Algorithm.SHA256
+        ? new Manifest(expected, mediaType, bytes)
+        : manifest;
+  }
+
+  private static String contentType(HttpHeaders headers) {
+    String value = headers.firstValue("Content-Type").orElse(MediaTypes.OCTET_STREAM);
+    int semicolon = value.indexOf(';');
+    return (semicolon >= 0 ? value.substring(0, semicolon) : value).trim().toLowerCase(Locale.ROOT);
+  }
+
+  private static Digest parseDigestOrNull(String text) {
+    try {
+      return Digest.parse(text.trim());
+    } catch (RegistryException e) {
+      return null;
+    }
+  }
+
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  private static Optional<URI> nextLink(URI current, HttpHeaders headers) {
+    for (String link : headers.allValues("Link")) {
+      int open = link.indexOf('<');
+      int close = link.indexOf('>');
+      if (open >= 0 && close > open && link.substring(close).contains("rel=\"next\"")) {
+        return Optional.of(current.resolve(link.substring(open + 1, close)));
+      }
+    }
+    return Optional.empty();
+  }
+
+  private URI uri(RepositoryName repository, String kind, String last) {
+    return URI.create(settings.url() + "/v2/" + repository + "/" + kind + "/" + last);
+  }
+
+  /** One logical request; redirects produce new calls that remember they left the registry. */
+  private record Call(
+      String method, URI uri, RepositoryName repository, List<String> accept, String range,
+      boolean followsRedirects, boolean offOrigin) {
+
+    static Call get(URI uri, RepositoryName repository) {
+      return new Call("GET", uri, repository, List.of(), null, false, false);
+    }
+
+    static Call head(URI uri, RepositoryName repository) {
+      return new Call("HEAD", uri, repository, List.of(), null, false, false);
+    }
+
+    Call withAccept(List<String> types) {
+      return new Call(method, uri, repository, types, range, followsRedirects, offOrigin);
+    }
+
+    Call withRange(String value) {
+      return new Call(method, uri, repository, accept, value, followsRedirects, offOrigin);
+    }
+
+    Call followingRedirects() {
+      return new Call(method, uri, repository, accept, range, true, offOrigin);
+    }
+
+    /** A redirect to another host (a CDN) must not receive the registry's credentials. */
+    Call redirectedTo(URI target) {
+      boolean sameOrigin = !offOrigin
+          && target.getHost() != null
+          && target.getHost().equalsIgnoreCase(uri.getHost())
+          && target.getPort() == uri.getPort()
+          && target.getScheme().equalsIgnoreCase(uri.getScheme());
+      return new Call(method, target, repository, accept, range, followsRedirects, !sameOrigin);
+    }
+
+    HttpRequest toRequest(String authorization, Duration timeout) {
+      HttpRequest.Builder builder = HttpRequest.newBuilder(uri)
+          .timeout(timeout)
+          .method(method, HttpRequest.BodyPublishers.noBody());
+      if ("http".equalsIgnoreCase(uri.getScheme())) {
+        // Plain-text HTTP/2 would mean an h2c upgrade attempt on every connection: skip it.
+        builder.version(HttpClient.Version.HTTP_1_1);
+      }
+      if (!accept.isEmpty()) {
+        builder.header("Accept", String.join(", ", accept));
+      }
+      if (range != null) {
+        builder.header("Range", range);
+      }
+      if (authorization != null) {
+        builder.header("Authorization", authorization);
+      }
+      return builder.build();
+    }
+  }
+}

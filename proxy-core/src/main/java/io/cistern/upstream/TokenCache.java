@@ -1,0 +1,137 @@
+package io.cistern.upstream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Bearer tokens per (realm, service, scope), fetched per the distribution token spec.
+ *
+ * <p>Concurrency: the cache is a Caffeine {@link AsyncCache}, so concurrent requests for one scope
+ * share a single in-flight token fetch (one future per key), different scopes fetch in parallel,
+ * and no lock is held while the token endpoint answers. Each token expires from the cache a little
+ * before its {@code expires_in}, so a request never starts with a token about to lapse.
+ */
+public final class TokenCache {
+
+  /** What the token spec says to assume when a token server leaves out {@code expires_in}. */
+  static final Duration DEFAULT_LIFETIME = Duration.ofSeconds(60);
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Identifies a token: the scope it grants, at which service. */
+  public record Key(URI realm, String service, String scope) {}
+
+  record Token(String value, Duration lifetime) {}
+
+  private final HttpClient http;
+  private final Credentials credentials;
+  private final Duration timeout;
+  private final AsyncCache<Key, Token> tokens;
+  private final LongAdder fetches = new LongAdder();
+
+  public TokenCache(HttpClient http, Credentials credentials, Duration timeout, Executor executor) {
+    this.http = http;
+    this.credentials = credentials;
+    this.timeout = timeout;
+    this.tokens =
+        Caffeine.newBuilder()
+            .executor(executor)
+            .maximumSize(10_000)
+            .expireAfter(Expiry.creating((Key key, Token token) -> early(token.lifetime())))
+            .buildAsync();
+  }
+
+  /** A token for {@code key}: cached, joined to a fetch already under way, or fetched now. */
+  public CompletableFuture<String> token(Key key) {
+    return tokens.get(key, (k, executor) -> fetch(k)).thenApply(Token::value);
+  }
+
+  /**
+   * Drops {@code rejected} after an upstream refused it, unless the cache already holds a newer
+   * token for the key (another request may have replaced it meanwhile).
+   */
+  public void invalidate(Key key, String rejected) {
+    CompletableFuture<Token> current = tokens.getIfPresent(key);
+    if (current != null && current.isDone() && !current.isCompletedExceptionally()
+        && current.join().value().equals(rejected)) {
+      tokens.asMap().remove(key, current);
+    }
+  }
+
+  /** How many token requests were sent; a coalescing check for tests and metrics. */
+  public long fetchCount() {
+    return fetches.sum();
+  }
+
+  private CompletableFuture<Token> fetch(Key key) {
+    fetches.increment();
+    StringBuilder uri = new StringBuilder(key.realm().toString());
+    char separator = uri.indexOf("?") >= 0 ? '&' : '?';
+    if (key.service() != null) {
+      uri.append(separator).append("service=").append(encode(key.service()));
+      separator = '&';
+    }
+    if (key.scope() != null) {
+      for (String scope : key.scope().split(" ")) {
+        uri.append(separator).append("scope=").append(encode(scope));
+        separator = '&';
+      }
+    }
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri.toString())).timeout(timeout).GET();
+    if (credentials != null) {
+      request.header("Authorization", credentials.basicAuthorization());
+    }
+    return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray())
+        .thenApply(response -> parse(key, response));
+  }
+
+  private static Token parse(Key key, HttpResponse<byte[]> response) {
+    if (response.statusCode() == 401 || response.statusCode() == 403) {
+      throw new RegistryException(ErrorCode.UNAUTHORIZED, 401,
+          "the upstream's token service refused the request for " + key.scope(), null, null);
+    }
+    if (response.statusCode() != 200) {
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
+          "token service answered " + response.statusCode(), null, null);
+    }
+    try {
+      JsonNode body = JSON.readTree(response.body());
+      String token = body.path("token").asText(body.path("access_token").asText(""));
+      if (token.isEmpty()) {
+        token = body.path("access_token").asText("");
+      }
+      if (token.isEmpty()) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent no token", null, null);
+      }
+      long seconds = body.path("expires_in").asLong(0);
+      return new Token(token, seconds > 0 ? Duration.ofSeconds(seconds) : DEFAULT_LIFETIME);
+    } catch (IOException e) {
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent invalid JSON", null, e);
+    }
+  }
+
+  /** Expire at 90% of the lifetime so a token is never used in its last moments. */
+  private static Duration early(Duration lifetime) {
+    return lifetime.multipliedBy(9).dividedBy(10);
+  }
+
+  private static String encode(String value) {
+    return URLEncoder.encode(value, StandardCharsets.UTF_8);
+  }
+}

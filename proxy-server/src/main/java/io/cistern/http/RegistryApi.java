@@ -1,0 +1,137 @@
+package io.cistern.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.AcceptHeader;
+import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Reference;
+import io.cistern.oci.RegistryException;
+import io.cistern.proxy.BlobService;
+import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.TagService;
+import io.cistern.upstream.UpstreamRouter;
+import io.cistern.upstream.UpstreamRouter.Route;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The registry v2 pull API: which service answers which endpoint, and how its answer is put. Knows
+ * nothing of connections; {@link RegistryHandler} writes what this returns.
+ */
+public final class RegistryApi {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final byte[] EMPTY_OBJECT = "{}".getBytes(StandardCharsets.UTF_8);
+
+  private final UpstreamRouter router;
+  private final ManifestService manifests;
+  private final BlobService blobs;
+  private final TagService tags;
+
+  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags) {
+    this.router = router;
+    this.manifests = manifests;
+    this.blobs = blobs;
+    this.tags = tags;
+  }
+
+  /** Answers one request; every failure, thrown or not, comes back as a failed future. */
+  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers) {
+    try {
+      QueryStringDecoder query = new QueryStringDecoder(uri);
+      RegistryRoute route = RegistryRoute.parse(query.path());
+      if (route instanceof RegistryRoute.Unknown unknown) {
+        throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "unknown endpoint " + unknown.path(), null, null);
+      }
+      if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
+        return CompletableFuture.completedFuture(Reply.unsupportedMethod(method.name()));
+      }
+      boolean head = method.equals(HttpMethod.HEAD);
+      String namespace = parameter(query, "ns");
+      if (route instanceof RegistryRoute.Base) {
+        return CompletableFuture.completedFuture(Reply.json(HttpResponseStatus.OK, EMPTY_OBJECT));
+      }
+      if (route instanceof RegistryRoute.Manifest manifest) {
+        Route target = router.route(manifest.name(), namespace);
+        Reference reference = Reference.parse(manifest.reference());
+        AcceptHeader accept = AcceptHeader.parse(headers.getAll(HttpHeaderNames.ACCEPT));
+        return manifests.get(target, reference, accept).thenApply(Reply::manifest);
+      }
+      if (route instanceof RegistryRoute.Blob blob) {
+        Route target = router.route(blob.name(), namespace);
+        Digest digest = Digest.parse(blob.digest());
+        return head
+            ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
+            : blobs.open(target, digest).thenApply(source -> new Reply.Blob(digest, source));
+      }
+      if (route instanceof RegistryRoute.TagList tagList) {
+        return listTags(tagList.name(), namespace, query);
+      }
+      if (route instanceof RegistryRoute.Upload) {
+        return CompletableFuture.completedFuture(Reply.unsupportedMethod("upload"));
+      }
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.path(), null, null);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query) {
+    Route target = router.route(name, namespace);
+    Integer limit = pageSize(parameter(query, "n"));
+    String last = parameter(query, "last");
+    return tags.list(target, limit, last).thenApply(page -> {
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("name", target.repository().value());
+      body.put("tags", page.tags());
+      Reply.Bytes reply = Reply.json(HttpResponseStatus.OK, toJson(body));
+      if (page.next() != null) {
+        StringBuilder link = new StringBuilder("</v2/").append(name).append("/tags/list?n=").append(limit)
+            .append("&last=").append(URLEncoder.encode(page.next(), StandardCharsets.UTF_8));
+        if (namespace != null) {
+          link.append("&ns=").append(URLEncoder.encode(namespace, StandardCharsets.UTF_8));
+        }
+        reply.headers().set("Link", link.append(">; rel=\"next\"").toString());
+      }
+      return reply;
+    });
+  }
+
+  private static Integer pageSize(String text) {
+    if (text == null) {
+      return null;
+    }
+    try {
+      int value = Integer.parseInt(text);
+      if (value >= 0) {
+        return value;
+      }
+    } catch (NumberFormatException e) {
+      // Falls through to the error below.
+    }
+    throw new RegistryException(ErrorCode.PAGINATION_NUMBER_INVALID, "n must be a non-negative number");
+  }
+
+  private static String parameter(QueryStringDecoder query, String name) {
+    List<String> values = query.parameters().get(name);
+    return values == null || values.isEmpty() ? null : values.get(0);
+  }
+
+  private static byte[] toJson(Object value) {
+    try {
+      return JSON.writeValueAsBytes(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("maps of strings always serialise", e);
+    }
+  }
+}

@@ -1,0 +1,251 @@
+package io.cistern.http;
+
+import io.cistern.cache.MetadataStore;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
+import io.cistern.proxy.BlobSource;
+import io.cistern.upstream.UpstreamErrors;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpChunkedInput;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.stream.ChunkedNioFile;
+import io.netty.handler.stream.ChunkedWriteHandler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.util.ArrayDeque;
+import java.util.Queue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's registry traffic: takes requests in order, asks {@link RegistryApi} for each
+ * answer, and writes it. Cached blobs go out as a {@link DefaultFileRegion} (sendfile, no copy
+ * through the heap); under TLS, where bytes must be encrypted in user space, as chunks of the
+ * file; blobs still downloading follow the temp file through {@link FollowingBlobInput}.
+ *
+ * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
+ * reading pauses while an answer is pending, and requests already decoded wait in a queue.
+ */
+final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
+
+  private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
+  private static final int TLS_CHUNK_SIZE = 64 * 1024;
+
+  private final RegistryApi api;
+  private final boolean zeroCopy;
+  private final Queue<HttpRequest> waiting = new ArrayDeque<>();
+  private boolean answering;
+
+  /** @param zeroCopy false when TLS sits below this handler and file regions cannot be used */
+  RegistryHandler(RegistryApi api, boolean zeroCopy) {
+    this.api = api;
+    this.zeroCopy = zeroCopy;
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, HttpObject message) {
+    // Request bodies (HttpContent) are dropped: the pull API takes none, and the push methods
+    // that send one are refused with the connection closed.
+    if (message instanceof HttpRequest request) {
+      if (request.decoderResult().isFailure()) {
+        Reply.Bytes reply = Reply.error(new RegistryException(ErrorCode.UNSUPPORTED, 400, "malformed HTTP request", null, null));
+        writeBytes(ctx, request, reply, false).addListener(ChannelFutureListener.CLOSE);
+        return;
+      }
+      waiting.add(request);
+      ctx.channel().config().setAutoRead(false);
+      if (!answering) {
+        answerNext(ctx);
+      }
+    }
+  }
+
+  private void answerNext(ChannelHandlerContext ctx) {
+    HttpRequest request = waiting.poll();
+    if (request == null) {
+      answering = false;
+      ctx.channel().config().setAutoRead(true);
+      ctx.read();
+      return;
+    }
+    answering = true;
+    api.handle(request.method(), request.uri(), request.headers())
+        .whenCompleteAsync((reply, failure) -> answer(ctx, request, failure == null ? reply : failureReply(failure)), ctx.executor());
+  }
+
+  private void answer(ChannelHandlerContext ctx, HttpRequest request, Reply reply) {
+    boolean keepAlive = HttpUtil.isKeepAlive(request);
+    ChannelFuture written;
+    boolean closeAfter = !keepAlive;
+    try {
+      if (reply instanceof Reply.Bytes bytes) {
+        closeAfter |= bytes.closeAfter();
+        written = writeBytes(ctx, request, bytes, keepAlive && !bytes.closeAfter());
+      } else if (reply instanceof Reply.BlobHead head) {
+        written = writeBlobHead(ctx, request, head, keepAlive);
+      } else {
+        written = writeBlob(ctx, request, (Reply.Blob) reply, keepAlive);
+      }
+    } catch (RuntimeException e) {
+      written = writeBytes(ctx, request, failureReply(e), false);
+      closeAfter = true;
+    }
+    boolean close = closeAfter;
+    written.addListener(future -> {
+      if (!future.isSuccess() || close) {
+        ctx.close();
+      } else {
+        answerNext(ctx);
+      }
+    });
+  }
+
+  private ChannelFuture writeBytes(ChannelHandlerContext ctx, HttpRequest request, Reply.Bytes reply, boolean keepAlive) {
+    HttpResponseStatus status = reply.status();
+    HttpHeaders headers = reply.headers();
+    boolean notModified = status.equals(HttpResponseStatus.OK) && matchesEtag(request, headers.get(HttpHeaderNames.ETAG));
+    boolean bodiless = notModified || request.method().equals(HttpMethod.HEAD);
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+        notModified ? HttpResponseStatus.NOT_MODIFIED : status,
+        bodiless ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body()));
+    response.headers().set(headers).set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
+    HttpUtil.setContentLength(response, notModified ? 0 : reply.body().length);
+    HttpUtil.setKeepAlive(response, keepAlive);
+    return ctx.writeAndFlush(response);
+  }
+
+  private ChannelFuture writeBlobHead(ChannelHandlerContext ctx, HttpRequest request, Reply.BlobHead head, boolean keepAlive) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+    blobHeaders(response.headers(), head.digest().toString());
+    HttpUtil.setContentLength(response, head.size());
+    HttpUtil.setKeepAlive(response, keepAlive);
+    return ctx.writeAndFlush(response);
+  }
+
+  private ChannelFuture writeBlob(ChannelHandlerContext ctx, HttpRequest request, Reply.Blob blob, boolean keepAlive) {
+    BlobSource source = blob.source();
+    long size = source instanceof BlobSource.Stored stored ? stored.size() : ((BlobSource.Downloading) source).partial().expectedSize();
+    ByteRange.Request asked = size >= 0 ? ByteRange.parse(request.headers().get(HttpHeaderNames.RANGE), size) : new ByteRange.Whole();
+    if (asked instanceof ByteRange.Unsatisfiable) {
+      closeSource(source);
+      Reply.Bytes refusal = Reply.error(new RegistryException(ErrorCode.RANGE_INVALID, "range not satisfiable for a blob of " + size + " bytes"));
+      refusal.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes */" + size);
+      return writeBytes(ctx, request, refusal, keepAlive);
+    }
+    ByteRange range = asked instanceof ByteRange.Partial partial ? partial.range() : null;
+    HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1,
+        range != null ? HttpResponseStatus.PARTIAL_CONTENT : HttpResponseStatus.OK);
+    blobHeaders(response.headers(), blob.digest().toString());
+    HttpUtil.setKeepAlive(response, keepAlive);
+    long first = range != null ? range.first() : 0;
+    long length = range != null ? range.length() : size;
+    if (range != null) {
+      response.headers().set(HttpHeaderNames.CONTENT_RANGE, range.contentRange(size));
+    }
+    if (length >= 0) {
+      HttpUtil.setContentLength(response, length);
+    } else {
+      HttpUtil.setTransferEncodingChunked(response, true);
+    }
+    if (matchesEtag(request, response.headers().get(HttpHeaderNames.ETAG)) && range == null) {
+      closeSource(source);
+      FullHttpResponse notModified = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED, Unpooled.EMPTY_BUFFER);
+      blobHeaders(notModified.headers(), blob.digest().toString());
+      HttpUtil.setKeepAlive(notModified, keepAlive);
+      return ctx.writeAndFlush(notModified);
+    }
+    if (source instanceof BlobSource.Stored stored) {
+      ctx.write(response);
+      if (zeroCopy) {
+        ctx.write(new DefaultFileRegion(stored.channel(), first, length));
+        return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      }
+      try {
+        return ctx.writeAndFlush(new HttpChunkedInput(new ChunkedNioFile(stored.channel(), first, length, TLS_CHUNK_SIZE)));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    BlobSource.Downloading downloading = (BlobSource.Downloading) source;
+    FileChannel channel;
+    try {
+      channel = downloading.partial().openForReading();
+    } catch (IOException e) {
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "the download of " + blob.digest() + " failed", null, e);
+    }
+    long last = length >= 0 ? first + length - 1 : FollowingBlobInput.UNTIL_END;
+    ctx.write(response);
+    return ctx.writeAndFlush(new HttpChunkedInput(new FollowingBlobInput(downloading.partial(), channel, first, last,
+        ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class))));
+  }
+
+  private static void blobHeaders(HttpHeaders headers, String digest) {
+    headers.set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
+        .set(Reply.DIGEST_HEADER, digest)
+        .set(HttpHeaderNames.ETAG, "\"" + digest + "\"")
+        .set(HttpHeaderNames.ACCEPT_RANGES, "bytes")
+        .set(HttpHeaderNames.CACHE_CONTROL, "max-age=31536000, immutable")
+        .set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
+  }
+
+  private static boolean matchesEtag(HttpRequest request, String etag) {
+    String ifNoneMatch = request.headers().get(HttpHeaderNames.IF_NONE_MATCH);
+    return etag != null && ifNoneMatch != null && ifNoneMatch.contains(etag);
+  }
+
+  private static void closeSource(BlobSource source) {
+    if (source instanceof BlobSource.Stored stored) {
+      try {
+        stored.channel().close();
+      } catch (IOException ignored) {
+        // A read-only channel: nothing can be lost.
+      }
+    }
+  }
+
+  /** Every failure becomes an OCI error body; only a bug is a 500, and it is logged, not sent. */
+  static Reply.Bytes failureReply(Throwable failure) {
+    Throwable cause = UpstreamErrors.unwrap(failure);
+    if (cause instanceof RegistryException registryException) {
+      return Reply.error(registryException);
+    }
+    if (cause instanceof MetadataStore.MetadataException || cause instanceof IOException || cause instanceof UncheckedIOException) {
+      log.error("cache storage failed", cause);
+      return Reply.error(new RegistryException(ErrorCode.UNAVAILABLE, 503, "the cache's storage is unavailable", null, null));
+    }
+    log.error("unexpected failure answering a request", cause);
+    return Reply.error(new RegistryException(ErrorCode.UNKNOWN, 500, "internal error", null, null));
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (!(cause instanceof IOException)) {
+      log.warn("closing a connection after an unexpected error", cause);
+    }
+    ctx.close();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    waiting.clear();
+    super.channelInactive(ctx);
+  }
+}

@@ -1,0 +1,225 @@
+package io.cistern.proxy;
+
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.cistern.cache.BlobCache;
+import io.cistern.cache.TagKey;
+import io.cistern.cache.TagMapping;
+import io.cistern.oci.AcceptHeader;
+import io.cistern.oci.Descriptor;
+import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.Platform;
+import io.cistern.oci.Reference;
+import io.cistern.oci.RegistryException;
+import io.cistern.oci.Tag;
+import io.cistern.upstream.Upstream;
+import io.cistern.upstream.UpstreamErrors;
+import io.cistern.upstream.UpstreamRouter.Route;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pull-through for manifests. A manifest by digest is immutable: once cached it is served
+ * forever. A tag is served from its cached mapping while that is younger than the upstream's tag
+ * TTL; after that, one {@code HEAD} revalidates it and only a changed digest fetches anything.
+ * When the upstream cannot be reached the stale mapping is served, and for a grace period no
+ * further revalidation is attempted, so an outage costs clients no time.
+ *
+ * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
+ * through Caffeine {@link AsyncCache}s that hold only what is in flight. Hot manifests and tag
+ * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
+ * run on the store executor, never on the caller's (event loop) thread.
+ */
+public final class ManifestService {
+
+  private static final Logger log = LoggerFactory.getLogger(ManifestService.class);
+
+  private final BlobCache cache;
+  private final Clock clock;
+  private final Executor storeExecutor;
+  private final Duration staleGrace;
+  private final Cache<Digest, Manifest> manifests;
+  private final Cache<TagKey, TagMapping> tags;
+  private final Cache<TagKey, Boolean> upstreamDown;
+  private final AsyncCache<Digest, Manifest> fetches;
+  private final AsyncCache<TagKey, TagMapping> revalidations;
+
+  public ManifestService(BlobCache cache, Clock clock, Executor storeExecutor, Duration staleGrace) {
+    this.cache = cache;
+    this.clock = clock;
+    this.storeExecutor = storeExecutor;
+    this.staleGrace = staleGrace;
+    this.manifests = Caffeine.newBuilder()
+        .maximumWeight(64L << 20)
+        .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
+        .build();
+    this.tags = Caffeine.newBuilder().maximumSize(50_000).build();
+    this.upstreamDown = Caffeine.newBuilder().expireAfterWrite(staleGrace).maximumSize(50_000).build();
+    this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
+    this.revalidations = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
+    cache.onEviction(this::forget);
+  }
+
+  /**
+   * The manifest for a tag or digest. For a tag, the client's {@code Accept} is honoured: an index
+   * it cannot take is answered with the index's linux/amd64 manifest if it takes that, as CNCF
+   * Distribution does, else MANIFEST_UNKNOWN.
+   */
+  public CompletableFuture<Manifest> get(Route route, Reference reference, AcceptHeader accept) {
+    if (reference instanceof Digest digest) {
+      return byDigest(route, digest);
+    }
+    return byTag(route, (Tag) reference).thenCompose(manifest -> negotiate(route, manifest, accept));
+  }
+
+  private CompletableFuture<Manifest> byDigest(Route route, Digest digest) {
+    Manifest remembered = manifests.getIfPresent(digest);
+    if (remembered != null) {
+      cache.recordAccess(digest);
+      return CompletableFuture.completedFuture(remembered);
+    }
+    return CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor).thenCompose(stored -> {
+      if (stored.isPresent()) {
+        manifests.put(digest, stored.get());
+        return CompletableFuture.completedFuture(stored.get());
+      }
+      return fetch(route, digest);
+    });
+  }
+
+  private CompletableFuture<Manifest> fetch(Route route, Digest digest) {
+    Upstream upstream = route.upstream();
+    if (upstream.offline()) {
+      return CompletableFuture.failedFuture(
+          new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + digest + " is not cached"));
+    }
+    return singleFlight(fetches, digest, () -> upstream.client().getManifest(route.repository(), digest)
+        .thenApplyAsync(manifest -> store(route, manifest), storeExecutor));
+  }
+
+  private CompletableFuture<Manifest> byTag(Route route, Tag tag) {
+    TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
+    return knownMapping(key).thenCompose(known -> {
+      Upstream upstream = route.upstream();
+      if (known.isPresent() && (isFresh(known.get(), upstream) || upstream.offline() || upstreamDown.getIfPresent(key) != null)) {
+        return byDigest(route, known.get().digest());
+      }
+      if (upstream.offline()) {
+        return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "tag " + key + " is not cached"));
+      }
+      return singleFlight(revalidations, key, () -> revalidate(route, key, known.orElse(null)))
+          .thenCompose(mapping -> byDigest(route, mapping.digest()));
+    });
+  }
+
+  private CompletableFuture<Optional<TagMapping>> knownMapping(TagKey key) {
+    TagMapping remembered = tags.getIfPresent(key);
+    if (remembered != null) {
+      return CompletableFuture.completedFuture(Optional.of(remembered));
+    }
+    return CompletableFuture.supplyAsync(() -> {
+      Optional<TagMapping> stored = cache.findTag(key);
+      stored.ifPresent(mapping -> tags.put(key, mapping));
+      return stored;
+    }, storeExecutor);
+  }
+
+  /** Asks the upstream what the tag points at now: HEAD when we know a digest, GET when not. */
+  private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known) {
+    TagMapping latest = tags.getIfPresent(key);
+    if (latest != null && isFresh(latest, route.upstream())) {
+      // Another request finished revalidating while this one read the stale mapping.
+      return CompletableFuture.completedFuture(latest);
+    }
+    CompletableFuture<TagMapping> resolved;
+    if (known == null) {
+      resolved = fetchTag(route, key);
+    } else {
+      resolved = route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
+          head.digest().filter(known.digest()::equals).isPresent()
+              ? CompletableFuture.supplyAsync(() -> remember(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
+              : fetchTag(route, key));
+    }
+    return resolved.exceptionallyCompose(failure -> {
+      RegistryException error = UpstreamErrors.forFailure(route.upstream().host(), failure);
+      if (known == null || error.status() == 404) {
+        return CompletableFuture.failedFuture(error);
+      }
+      log.warn("serving stale {} -> {}: {}", key, known.digest(), error.getMessage());
+      upstreamDown.put(key, Boolean.TRUE);
+      return CompletableFuture.completedFuture(known);
+    });
+  }
+
+  private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
+    return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
+      store(route, manifest);
+      return remember(new TagMapping(key, manifest.digest(), clock.instant()));
+    }, storeExecutor);
+  }
+
+  private Manifest store(Route route, Manifest manifest) {
+    if (!cache.contains(manifest.digest())) {
+      cache.storeManifest(manifest);
+    }
+    cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
+    manifests.put(manifest.digest(), manifest);
+    return manifest;
+  }
+
+  private TagMapping remember(TagMapping mapping) {
+    cache.putTag(mapping);
+    tags.put(mapping.key(), mapping);
+    upstreamDown.invalidate(mapping.key());
+    return mapping;
+  }
+
+  private CompletableFuture<Manifest> negotiate(Route route, Manifest manifest, AcceptHeader accept) {
+    if (accept.accepts(manifest.mediaType())) {
+      return CompletableFuture.completedFuture(manifest);
+    }
+    if (manifest.isIndex()) {
+      Optional<Descriptor> child = manifest.parse().childFor(Platform.LINUX_AMD64);
+      if (child.isPresent() && accept.accepts(child.get().mediaType())) {
+        return byDigest(route, child.get().parsedDigest());
+      }
+    }
+    return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN,
+        "the manifest is " + manifest.mediaType() + ", which the request's Accept header does not include"));
+  }
+
+  private boolean isFresh(TagMapping mapping, Upstream upstream) {
+    return mapping.isFresh(clock.instant(), upstream.tagTtl());
+  }
+
+  private void forget(List<Digest> evicted) {
+    Set<Digest> gone = new HashSet<>(evicted);
+    manifests.invalidateAll(evicted);
+    // The tag cache is bounded, so this walk is too; it keeps memory in line with the rows
+    // eviction deleted.
+    tags.asMap().values().removeIf(mapping -> gone.contains(mapping.digest()));
+  }
+
+  /**
+   * Runs {@code work} once per key at a time. The entry leaves the map when the work ends; the
+   * removal is registered on the future the map holds, after it is in the map, so even work that
+   * finishes at once cannot leave a stale entry behind.
+   */
+  static <K, V> CompletableFuture<V> singleFlight(AsyncCache<K, V> inFlight, K key, Supplier<CompletableFuture<V>> work) {
+    CompletableFuture<V> shared = inFlight.get(key, (k, executor) -> work.get());
+    shared.whenComplete((value, failure) -> inFlight.asMap().remove(key, shared));
+    return shared;
+  }
+}

@@ -1,0 +1,325 @@
+package io.cistern.cache;
+
+import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.ManifestDocument;
+import io.cistern.oci.MediaTypes;
+import io.cistern.oci.RegistryException;
+import io.cistern.oci.RepositoryName;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * The pull-through cache's storage: blobs and manifests on disk ({@link BlobStore}), metadata in
+ * SQLite ({@link MetadataStore}), the byte cap ({@link DiskBudget}) and its evictor.
+ *
+ * <p>Hits touch no database: a blob is served by opening its file, and the access is recorded in
+ * memory. Downloads go through {@link #reserve}, {@link #begin}, then {@link #publish} or
+ * {@link #abandon}.
+ *
+ * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
+ * to its SQLite file. A run that ends through {@link #close} leaves a clean-stop marker; a start
+ * without it runs {@link Recovery} first.
+ */
+public final class BlobCache implements AutoCloseable {
+
+  static final String LOCK_FILE = "cistern.lock";
+  static final String CLEAN_STOP_MARKER = "clean-stop";
+  static final String DATABASE_FILE = "metadata.db";
+
+  private final CacheSettings settings;
+  private final Clock clock;
+  private final FileChannel lockChannel;
+  private final FileLock lock;
+  private final BlobStore blobs;
+  private final MetadataStore metadata;
+  private final DiskBudget budget;
+  private final AccessTracker accesses = new AccessTracker();
+  private final Evictor evictor;
+  private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
+
+  private BlobCache(CacheSettings settings, Clock clock, FileChannel lockChannel, FileLock lock) {
+    this.settings = settings;
+    this.clock = clock;
+    this.lockChannel = lockChannel;
+    this.lock = lock;
+    this.blobs = new BlobStore(settings.directory().resolve("blobs"));
+    this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
+    this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(), this::pokeEvictor);
+    this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
+        digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
+  }
+
+  /**
+   * Opens the cache in {@code settings.directory()}, recovering from an unclean stop, and starts
+   * its evictor.
+   *
+   * @throws CacheInUseException when another process has the directory open
+   */
+  public static BlobCache open(CacheSettings settings, Clock clock) {
+    Path directory = settings.directory();
+    FileChannel lockChannel = null;
+    try {
+      Files.createDirectories(directory);
+      lockChannel = FileChannel.open(directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      FileLock lock;
+      try {
+        lock = lockChannel.tryLock();
+      } catch (OverlappingFileLockException e) {
+        lock = null;
+      }
+      if (lock == null) {
+        lockChannel.close();
+        throw new CacheInUseException(directory);
+      }
+      BlobCache cache = new BlobCache(settings, clock, lockChannel, lock);
+      cache.start();
+      return cache;
+    } catch (IOException e) {
+      closeQuietly(lockChannel);
+      throw new UncheckedIOException("cannot open the cache in " + directory, e);
+    }
+  }
+
+  private void start() throws IOException {
+    Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
+    if (!Files.deleteIfExists(marker)) {
+      new Recovery(blobs, metadata).run();
+    }
+    long[] totals = metadata.totals();
+    budget.initialise(totals[0], totals[1]);
+    evictor.start();
+    if (budget.overHighWater()) {
+      evictor.poke();
+    }
+  }
+
+  public Path directory() {
+    return settings.directory();
+  }
+
+  /** Where a blob is (or would be) stored; for tools and tests. */
+  public Path pathOf(Digest digest) {
+    return blobs.pathOf(digest);
+  }
+
+  // ---- reading ----
+
+  /** Opens a cached blob and counts the access; empty on a miss. The caller closes the channel. */
+  public Optional<FileChannel> open(Digest digest) {
+    Optional<FileChannel> channel = blobs.open(digest);
+    channel.ifPresent(ignored -> recordAccess(digest));
+    return channel;
+  }
+
+  /** The size of a cached blob, counting a HEAD as an access; empty on a miss. */
+  public Optional<Long> sizeOf(Digest digest) {
+    Optional<Long> size = blobs.sizeOf(digest);
+    size.ifPresent(ignored -> recordAccess(digest));
+    return size;
+  }
+
+  public boolean contains(Digest digest) {
+    return blobs.contains(digest);
+  }
+
+  /**
+   * Reads a cached manifest with its media type: from its row, or from the document itself for a
+   * file recovery adopted without one. Empty on a miss, or if the stored type is unknowable.
+   */
+  public Optional<Manifest> readManifest(Digest digest) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(blobs.pathOf(digest));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read manifest " + digest, e);
+    }
+    recordAccess(digest);
+    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
+    if (mediaType == null) {
+      try {
+        mediaType = ManifestDocument.parse(bytes).mediaType();
+      } catch (RegistryException notJson) {
+        return Optional.empty();
+      }
+    }
+    if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
+      return Optional.empty();
+    }
+    return Optional.of(new Manifest(digest, mediaType, bytes));
+  }
+
+  /** Counts an access served from elsewhere (a manifest held in memory) toward the blob's LRU rank. */
+  public void recordAccess(Digest digest) {
+    accesses.record(digest, clock.millis());
+  }
+
+  // ---- writing ----
+
+  /** Claims room for a download of {@code bytes}; waits while the evictor frees space. */
+  public CompletableFuture<Reservation> reserve(long bytes) {
+    return budget.reserve(bytes);
+  }
+
+  /** Starts a download into a temp file beside the blob's final place. */
+  public PartialBlob begin(Digest digest, long expectedSize) throws IOException {
+    Path temp = blobs.createPartial(digest);
+    try {
+      return new PartialBlob(digest, temp, blobs.pathOf(digest), expectedSize);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(temp);
+      throw e;
+    }
+  }
+
+  /**
+   * Verifies, syncs and renames a finished download into place, records it, and only then tells
+   * its readers it is published. On any failure the download is abandoned and the exception thrown.
+   *
+   * @param reservation the download's claim, or null if it had none (unknown size)
+   */
+  public void publish(PartialBlob partial, Reservation reservation, String mediaType) throws IOException {
+    try {
+      partial.verifyAndSync();
+      blobs.publish(partial.tempPath(), partial.digest());
+      long size = partial.written();
+      recordStored(partial.digest(), size, mediaType, reservation);
+      partial.markPublished();
+    } catch (IOException | RuntimeException e) {
+      abandon(partial, reservation, e);
+      throw e;
+    }
+  }
+
+  /** Gives up a download: its temp file goes, its reservation is released, its readers fail. */
+  public void abandon(PartialBlob partial, Reservation reservation, Throwable cause) {
+    partial.fail(cause);
+    if (reservation != null) {
+      release(reservation);
+    }
+  }
+
+  /** Gives back a reservation whose download never began. */
+  public void release(Reservation reservation) {
+    reservation.release();
+    budget.admitWaiting();
+  }
+
+  /** Stores a verified manifest (small: written in one go, atomically). */
+  public void storeManifest(Manifest manifest) {
+    if (!manifest.digest().matches(manifest.bytes())) {
+      throw new IllegalArgumentException("manifest bytes do not match " + manifest.digest());
+    }
+    try {
+      blobs.write(manifest.digest(), manifest.bytes());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot store manifest " + manifest.digest(), e);
+    }
+    recordStored(manifest.digest(), manifest.bytes().length, manifest.mediaType(), null);
+  }
+
+  private void recordStored(Digest digest, long size, String mediaType, Reservation reservation) {
+    long replaced = metadata.insertBlob(digest, size, mediaType, clock.millis());
+    if (replaced >= 0) {
+      budget.addStored(-replaced);
+    } else {
+      budget.countEntry(1);
+    }
+    if (reservation != null) {
+      reservation.commit(size);
+    } else {
+      budget.addStored(size);
+    }
+    pokeEvictor();
+  }
+
+  // ---- tags and repositories ----
+
+  public Optional<TagMapping> findTag(TagKey key) {
+    return metadata.findTag(key);
+  }
+
+  public void putTag(TagMapping mapping) {
+    metadata.putTag(mapping);
+  }
+
+  public void linkManifest(String upstream, RepositoryName repository, Digest digest) {
+    metadata.linkManifest(upstream, repository, digest);
+  }
+
+  public List<String> tagsOf(String upstream, RepositoryName repository) {
+    return metadata.tagsOf(upstream, repository);
+  }
+
+  // ---- eviction ----
+
+  /** Registers a callback told which digests were evicted (to drop them from memory caches). */
+  public void onEviction(Consumer<List<Digest>> listener) {
+    evictionListeners.add(listener);
+  }
+
+  void pokeEvictor() {
+    evictor.poke();
+  }
+
+  public CacheStats stats() {
+    return new CacheStats(budget.storedBytes(), budget.reservedBytes(), budget.entries(), budget.maxBytes(),
+        evictor.passes(), evictor.evictedBlobs(), evictor.evictedBytes());
+  }
+
+  /** For tests of the one-connection rule and pool sizing. */
+  MetadataStore metadata() {
+    return metadata;
+  }
+
+  /** Stops the evictor (flushing access times), closes the database, marks the stop clean. */
+  @Override
+  public void close() {
+    try {
+      evictor.close();
+      metadata.close();
+      Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot mark a clean stop in " + settings.directory(), e);
+    } finally {
+      try {
+        lock.release();
+      } catch (IOException ignored) {
+        // Closing the channel releases the lock too.
+      }
+      closeQuietly(lockChannel);
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException ignored) {
+        // Nothing more to do for a lock file.
+      }
+    }
+  }
+
+  /** Another process (a running server, or a CLI command) has this cache directory open. */
+  public static final class CacheInUseException extends IllegalStateException {
+    CacheInUseException(Path directory) {
+      super("the cache in " + directory + " is in use by another Cistern process");
+    }
+  }
+}
