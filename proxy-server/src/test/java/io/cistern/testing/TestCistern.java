@@ -1,0 +1,82 @@
+package io.cistern.testing;
+
+import io.cistern.Cistern;
+import io.cistern.config.CisternConfig;
+import io.cistern.config.ConfigLoader;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
+
+/** Starts Cistern in this JVM from a YAML text, on a port the kernel picks. */
+public final class TestCistern implements AutoCloseable {
+
+  private final Cistern cistern;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  private TestCistern(Cistern cistern) {
+    this.cistern = cistern;
+  }
+
+  /** A Cistern whose only (default) upstream is {@code upstream}, named {@code upstream.test}. */
+  public static TestCistern forUpstream(Path directory, URI upstream) throws IOException, InterruptedException {
+    return fromYaml(directory, """
+        cache:
+          directory: %s
+        upstreams:
+          - host: upstream.test
+            url: %s
+        """.formatted(directory.resolve("cache"), upstream));
+  }
+
+  public static TestCistern fromYaml(Path directory, String yaml) throws IOException, InterruptedException {
+    return fromYaml(directory, yaml, Clock.systemUTC());
+  }
+
+  public static TestCistern fromYaml(Path directory, String yaml, Clock clock) throws IOException, InterruptedException {
+    Files.createDirectories(directory);
+    Path file = directory.resolve("cistern.yml");
+    Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
+    CisternConfig config = new ConfigLoader().load(file, Map.of());
+    return new TestCistern(Cistern.start(config, clock));
+  }
+
+  public Cistern cistern() {
+    return cistern;
+  }
+
+  public int port() {
+    return cistern.address().getPort();
+  }
+
+  /** {@code 127.0.0.1:PORT}, as skopeo names it. */
+  public String hostPort() {
+    return "127.0.0.1:" + port();
+  }
+
+  public URI url(String path) {
+    return URI.create("http://127.0.0.1:" + port() + path);
+  }
+
+  public HttpResponse<byte[]> get(String path, String... headers) throws IOException, InterruptedException {
+    return send("GET", path, headers);
+  }
+
+  public HttpResponse<byte[]> send(String method, String path, String... headers) throws IOException, InterruptedException {
+    HttpRequest.Builder request = HttpRequest.newBuilder(url(path)).method(method, HttpRequest.BodyPublishers.noBody());
+    for (int i = 0; i < headers.length; i += 2) {
+      request.header(headers[i], headers[i + 1]);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  @Override
+  public void close() {
+    cistern.close();
+  }
+}

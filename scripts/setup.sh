@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Cistern needs on Debian/Ubuntu, only where it is missing.
+#   scripts/setup.sh          JDK 17 and Maven (to build and run)
+#   scripts/setup.sh --test   also CNCF Distribution (docker-registry) and skopeo (for the tests)
+set -euo pipefail
+
+packages=()
+command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
+if [[ "${1:-}" == "--test" ]]; then
+  command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
+  command -v skopeo >/dev/null 2>&1 || packages+=(skopeo)
+fi
+
+if ((${#packages[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing: ${packages[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
