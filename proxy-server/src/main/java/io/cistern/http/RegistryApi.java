@@ -49,7 +49,9 @@ public final class RegistryApi {
   CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers) {
     try {
       QueryStringDecoder query = new QueryStringDecoder(uri);
-      RegistryRoute route = RegistryRoute.parse(query.path());
+      // The raw path: registry names, tags and digests never need percent-decoding, and decoding
+      // would let %2F smuggle in path separators.
+      RegistryRoute route = RegistryRoute.parse(query.rawPath());
       if (route instanceof RegistryRoute.Unknown unknown) {
         throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "unknown endpoint " + unknown.path(), null, null);
       }
@@ -80,7 +82,7 @@ public final class RegistryApi {
       if (route instanceof RegistryRoute.Upload) {
         return CompletableFuture.completedFuture(Reply.unsupportedMethod("upload"));
       }
-      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.path(), null, null);
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.rawPath(), null, null);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }

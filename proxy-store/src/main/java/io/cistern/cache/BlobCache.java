@@ -51,7 +51,10 @@ public final class BlobCache implements AutoCloseable {
   private final Evictor evictor;
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
 
+  private final boolean freshDirectory;
+
   private BlobCache(CacheSettings settings, Clock clock, FileChannel lockChannel, FileLock lock) {
+    this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
     this.settings = settings;
     this.clock = clock;
     this.lockChannel = lockChannel;
@@ -96,7 +99,7 @@ public final class BlobCache implements AutoCloseable {
 
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
-    if (!Files.deleteIfExists(marker)) {
+    if (!Files.deleteIfExists(marker) && !freshDirectory) {
       new Recovery(blobs, metadata).run();
     }
     long[] totals = metadata.totals();
