@@ -321,6 +321,8 @@ def one_run(work, upstream, images, settings, run):
     try:
         for label, server in servers.items():
             r = results.setdefault(label, {})
+            # "Cold" means a cold cache, not a cold process: warm the server up on another image.
+            concurrent_pulls(work, server.port, "small", 2, label + "-warmup")
             before = blob_gets(upstream.text())
             r["cold_pull_s"] = concurrent_pulls(work, server.port, "medium", settings["clients"], label + "-cold")
             r["upstream_blob_gets_cold"] = blob_gets(upstream.text()) - before
