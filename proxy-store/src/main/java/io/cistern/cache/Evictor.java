@@ -45,7 +45,6 @@ import org.slf4j.LoggerFactory;
 final class Evictor implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Evictor.class);
-  private static final int BATCH = 256;
   private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(60);
 
   private final BlockingQueue<Boolean> pokes = new ArrayBlockingQueue<>(1);
@@ -165,7 +164,7 @@ final class Evictor implements AutoCloseable {
         if (excess <= 0) {
           break;
         }
-        List<BlobRecord> candidates = MetadataStore.leastRecentlyUsed(connection, BATCH);
+        List<BlobRecord> candidates = MetadataStore.leastRecentlyUsed(connection, MetadataStore.WRITE_BATCH);
         if (candidates.isEmpty()) {
           if (budget.storedBytes() > 0) {
             log.warn("the cache is over its low-water mark but every stored blob is pinned");
