@@ -248,6 +248,9 @@ final class Evictor implements AutoCloseable {
     }
     if (thread.isAlive()) {
       log.error("the evictor did not stop within {}; closing the database under it", SHUTDOWN_GRACE);
+    } else {
+      // A request made while the thread was winding down found it still alive; answer it here.
+      settleAll(takeSettleRequests(), new IllegalStateException("the evictor has stopped"));
     }
   }
 }
