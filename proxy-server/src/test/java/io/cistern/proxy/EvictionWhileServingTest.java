@@ -81,7 +81,7 @@ class EvictionWhileServingTest {
 
           HttpResponse<byte[]> other = cistern.get("/v2/team/big/blobs/" + nextDigest);
           assertEquals(200, other.statusCode());
-          cache.evictionSettled().get();
+          cache.evictionCaughtUp().get();
           assertFalse(Files.exists(cache.pathOf(slowDigest)), "the slow client's blob was evicted to make room");
           assertTrue(cache.contains(nextDigest));
 

@@ -303,12 +303,13 @@ public final class BlobCache implements AutoCloseable {
   }
 
   /**
-   * Completes once the evictor has caught up with every store and reservation made before the
-   * call (including the pass that was due, if any): the cap holds again, unless what is left is
-   * pinned. For tests and tools that need a settled cache without waiting on a clock.
+   * Completes once the evictor has served every poke made before the call, including the pass
+   * each was due: after a burst, the moment the cap holds again (unless what is left is pinned).
+   * It does not poke the evictor itself. For tests and tools that need a quiescent cache without
+   * waiting on a clock.
    */
-  public CompletableFuture<Void> evictionSettled() {
-    return evictor.settled();
+  public CompletableFuture<Void> evictionCaughtUp() {
+    return evictor.caughtUp();
   }
 
   /** Registers a callback told which digests were evicted (to drop them from memory caches). */

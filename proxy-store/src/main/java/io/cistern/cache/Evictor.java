@@ -47,8 +47,16 @@ final class Evictor implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Evictor.class);
   private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(60);
 
+  /** Someone waiting for the evictor to finish the turns that serve the first {@code pokes} pokes. */
+  private record CatchUp(long pokes, CompletableFuture<Void> done) {}
+
+  /** The last finished turn: how many pokes it served, and how it ended (null: well). */
+  private record Served(long pokes, Throwable failure) {}
+
   private final BlockingQueue<Boolean> pokes = new ArrayBlockingQueue<>(1);
-  private final ConcurrentLinkedQueue<CompletableFuture<Void>> settleRequests = new ConcurrentLinkedQueue<>();
+  private final AtomicLong pokesMade = new AtomicLong();
+  private final ConcurrentLinkedQueue<CatchUp> catchUps = new ConcurrentLinkedQueue<>();
+  private volatile Served served = new Served(0, null);
   private final MetadataStore metadata;
   private final BlobStore blobs;
   private final DiskBudget budget;
@@ -70,7 +78,8 @@ final class Evictor implements AutoCloseable {
     this.accesses = accesses;
     this.flushInterval = flushInterval;
     this.onEvicted = onEvicted;
-    this.thread = new Thread(this::run, "cistern-evictor");
+    // Named after its cache, so a thread dump tells the evictors of two caches apart.
+    this.thread = new Thread(this::run, "cistern-evictor " + blobs.root());
     this.thread.setDaemon(true);
   }
 
@@ -80,23 +89,27 @@ final class Evictor implements AutoCloseable {
 
   /** Asks for a pass; returns at once. A poke while one is pending is absorbed by it. */
   void poke() {
+    pokesMade.incrementAndGet();
     pokes.offer(Boolean.TRUE);
   }
 
   /**
-   * Completes once the evictor has caught up with everything counted before the call: it has
-   * taken a poke after this call and finished what that poke asked for (a pass if one was due).
-   * Exceptional if that pass failed or the evictor stopped first.
+   * Completes once the evictor has taken every poke made before the call and finished the turn
+   * each led to (the pass, if one was due), without poking it: so it shows whether stores poked
+   * as they should. Each turn notes, after taking its poke, how many pokes had been made; a poke
+   * made before that note is absorbed by this turn or an earlier one, and one made after it by a
+   * later turn. Exceptional if such a turn failed, or if the evictor stopped first.
    */
-  CompletableFuture<Void> settled() {
-    CompletableFuture<Void> settled = new CompletableFuture<>();
-    settleRequests.add(settled);
-    poke();
+  CompletableFuture<Void> caughtUp() {
+    CatchUp catchUp = new CatchUp(pokesMade.get(), new CompletableFuture<>());
+    catchUps.add(catchUp);
+    // Either the turn that ends after this add sees it, or this read sees that turn's end.
+    Served last = served;
+    answerCatchUps(last.pokes(), last.failure());
     if (!running && !thread.isAlive()) {
-      // Stopped: no turn will take the request, so answer it here.
-      settleAll(takeSettleRequests(), new IllegalStateException("the evictor has stopped"));
+      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
     }
-    return settled;
+    return catchUp.done;
   }
 
   long passes() {
@@ -122,8 +135,8 @@ final class Evictor implements AutoCloseable {
       } catch (InterruptedException e) {
         break;
       }
-      // Taken after the poke, so every request here was made before the state this turn reads.
-      List<CompletableFuture<Void>> settling = takeSettleRequests();
+      // Noted after taking the poke, and before reading any state: see caughtUp().
+      long serving = pokesMade.get();
       Throwable failure = null;
       try {
         if (running && budget.needsEviction()) {
@@ -144,14 +157,15 @@ final class Evictor implements AutoCloseable {
         // An admitted download's executor refused its continuation (it is shutting down).
         log.warn("could not hand room to a waiting download", e);
       }
-      settleAll(settling, failure);
+      served = new Served(serving, failure);
+      answerCatchUps(serving, failure);
     }
     try {
       metadata.withEvictionConnection(this::flushAccessTimes);
     } catch (RuntimeException e) {
       log.warn("could not write the last access times at shutdown; LRU order loses them", e);
     }
-    settleAll(takeSettleRequests(), new IllegalStateException("the evictor has stopped"));
+    answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
   }
 
   /** One pass on one connection: evict down to the low-water mark, freshest access times first. */
@@ -217,20 +231,15 @@ final class Evictor implements AutoCloseable {
     onEvicted.accept(digests);
   }
 
-  private List<CompletableFuture<Void>> takeSettleRequests() {
-    List<CompletableFuture<Void>> taken = new ArrayList<>();
-    for (CompletableFuture<Void> request; (request = settleRequests.poll()) != null; ) {
-      taken.add(request);
-    }
-    return taken;
-  }
-
-  private static void settleAll(List<CompletableFuture<Void>> requests, Throwable failure) {
-    for (CompletableFuture<Void> request : requests) {
-      if (failure == null) {
-        request.complete(null);
-      } else {
-        request.completeExceptionally(failure);
+  /** Answers those waiting for no more than {@code served} pokes. */
+  private void answerCatchUps(long served, Throwable failure) {
+    for (CatchUp catchUp : catchUps) {
+      if (catchUp.pokes() <= served && catchUps.remove(catchUp)) {
+        if (failure == null) {
+          catchUp.done().complete(null);
+        } else {
+          catchUp.done().completeExceptionally(failure);
+        }
       }
     }
   }
@@ -249,8 +258,8 @@ final class Evictor implements AutoCloseable {
     if (thread.isAlive()) {
       log.error("the evictor did not stop within {}; closing the database under it", SHUTDOWN_GRACE);
     } else {
-      // A request made while the thread was winding down found it still alive; answer it here.
-      settleAll(takeSettleRequests(), new IllegalStateException("the evictor has stopped"));
+      // A waiter that came while the thread was winding down found it still alive; answer it here.
+      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
     }
   }
 }

@@ -68,7 +68,7 @@ class EvictionOrderTest {
       cache.recordAccess(ten.get(2));
 
       Digest eleventh = storeInOrder(cache, 1, KIB).get(0);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
 
       Set<Digest> survivors = new HashSet<>();
       for (Digest digest : ten) {
@@ -99,7 +99,7 @@ class EvictionOrderTest {
 
         clock.advance(Duration.ofMillis(1));
         download(cache, content(random, 768 * KIB), true);
-        cache.evictionSettled().get();
+        cache.evictionCaughtUp().get();
         assertFalse(Files.exists(cache.pathOf(digest)), "evicted: the file is unlinked");
         assertTrue(cache.open(digest).isEmpty(), "and a new request misses");
 
@@ -121,14 +121,14 @@ class EvictionOrderTest {
       FileChannel follower = partial.openForReading();
 
       storeInOrder(cache, 8, 16 * KIB);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       assertTrue(cache.stats().evictedBlobs() > 0, "passes ran while the download was in flight");
       assertTrue(Files.exists(partial.tempPath()), "and left its temp file alone");
 
       partial.append(ByteBuffer.wrap(content, content.length / 2, content.length - content.length / 2));
       cache.publish(partial, reservation, null);
       storeInOrder(cache, 8, 16 * KIB);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       assertFalse(cache.contains(digest), "once published it is an ordinary blob, and old enough to go");
 
       ByteArrayOutputStream received = new ByteArrayOutputStream();
@@ -157,7 +157,7 @@ class EvictionOrderTest {
 
       clock.advance(Duration.ofMillis(1));
       download(cache, content(random, (int) (cap - old.bytes().length - kept.bytes().length + 1)), true);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
 
       assertEquals(List.of(old.digest()), evicted, "only the older manifest had to go");
       assertTrue(cache.readManifest(old.digest()).isEmpty());

@@ -58,7 +58,8 @@ class EvictorConnectionTest {
 
       try (Evictor evictor = new Evictor(metadata, blobs, budget, new AccessTracker(), Duration.ofHours(1), digests -> { })) {
         evictor.start();
-        evictor.settled().get();
+        evictor.poke();
+        evictor.caughtUp().get();
 
         assertEquals(1, evictor.passes());
         assertEquals(0, evictor.failedPasses(), "no pool timeout for the evictor");

@@ -89,7 +89,7 @@ class ReservationTest {
       for (Future<Digest> result : results) {
         result.get();
       }
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
 
       CacheStats stats = cache.stats();
       assertTrue(stats.peakBytes() <= stats.maxBytes(),

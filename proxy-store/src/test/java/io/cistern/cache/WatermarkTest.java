@@ -32,11 +32,11 @@ class WatermarkTest {
   void aPassRunsOnlyAboveTheCapAndFreesDownToTheLowWaterMark() throws Exception {
     try (BlobCache cache = BlobCache.open(settings(temp.resolve("cache"), 100 * KIB, 0.8, Duration.ofMinutes(1)), clock)) {
       store(cache, 100);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       assertEquals(0, cache.stats().evictionPasses(), "exactly at the cap: no pass");
 
       store(cache, 1);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       CacheStats stats = cache.stats();
       assertEquals(1, stats.evictionPasses());
       assertEquals(21, stats.evictedBlobs(), "101 KiB asked for, 80 KiB kept");
@@ -45,10 +45,10 @@ class WatermarkTest {
       assertEquals(80 * KIB, stats.storedBytes());
 
       store(cache, 20);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       assertEquals(1, cache.stats().evictionPasses(), "the next 20 stores fit between the marks");
       store(cache, 1);
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
       assertEquals(2, cache.stats().evictionPasses());
       assertEquals(80 * KIB, cache.stats().storedBytes());
     }
@@ -67,7 +67,7 @@ class WatermarkTest {
       for (Future<?> store : stores) {
         store.get();
       }
-      cache.evictionSettled().get();
+      cache.evictionCaughtUp().get();
 
       CacheStats stats = cache.stats();
       assertEquals(0, stats.evictionPasses());
