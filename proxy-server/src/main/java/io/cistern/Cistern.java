@@ -52,7 +52,7 @@ public final class Cistern implements AutoCloseable {
     CisternConfig.Cache cacheConfig = config.cache();
     cache = BlobCache.open(new CacheSettings(cacheConfig.directory(), cacheConfig.maxBytes().bytes(),
         cacheConfig.lowWaterFraction(), cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(),
-        cacheConfig.poolSize()), clock);
+        cacheConfig.poolSize()), clock, storeExecutor);
     try {
       router = new UpstreamRouter(upstreams(config), config.defaultUpstream());
       blobs = new BlobService(cache, storeExecutor, timer);

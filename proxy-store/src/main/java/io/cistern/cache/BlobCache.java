@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import java.util.function.Consumer;
 
 /**
@@ -50,10 +52,10 @@ public final class BlobCache implements AutoCloseable {
   private final AccessTracker accesses = new AccessTracker();
   private final Evictor evictor;
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
-
+  /** No database yet: nothing can need recovering. */
   private final boolean freshDirectory;
 
-  private BlobCache(CacheSettings settings, Clock clock, FileChannel lockChannel, FileLock lock) {
+  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock) {
     this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
     this.settings = settings;
     this.clock = clock;
@@ -61,18 +63,29 @@ public final class BlobCache implements AutoCloseable {
     this.lock = lock;
     this.blobs = new BlobStore(settings.directory().resolve("blobs"));
     this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
-    this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(), this::pokeEvictor);
+    this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
+        this::pokeEvictor, callbacks);
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
+  }
+
+  /**
+   * As {@link #open(CacheSettings, Clock, Executor)}, with waiting reservations answered on the
+   * common pool: for tools and tests that run no executor of their own.
+   */
+  public static BlobCache open(CacheSettings settings, Clock clock) {
+    return open(settings, clock, ForkJoinPool.commonPool());
   }
 
   /**
    * Opens the cache in {@code settings.directory()}, recovering from an unclean stop, and starts
    * its evictor.
    *
+   * @param callbacks where a reservation that had to wait for room continues (whatever the caller
+   *     chained to it), so that it never runs on the evictor thread
    * @throws CacheInUseException when another process has the directory open
    */
-  public static BlobCache open(CacheSettings settings, Clock clock) {
+  public static BlobCache open(CacheSettings settings, Clock clock, Executor callbacks) {
     Path directory = settings.directory();
     FileChannel lockChannel = null;
     try {
@@ -88,7 +101,7 @@ public final class BlobCache implements AutoCloseable {
         lockChannel.close();
         throw new CacheInUseException(directory);
       }
-      BlobCache cache = new BlobCache(settings, clock, lockChannel, lock);
+      BlobCache cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
       cache.start();
       return cache;
     } catch (IOException e) {
@@ -105,7 +118,7 @@ public final class BlobCache implements AutoCloseable {
     long[] totals = metadata.totals();
     budget.initialise(totals[0], totals[1]);
     evictor.start();
-    if (budget.overHighWater()) {
+    if (budget.needsEviction()) {
       evictor.poke();
     }
   }
@@ -174,7 +187,11 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- writing ----
 
-  /** Claims room for a download of {@code bytes}; waits while the evictor frees space. */
+  /**
+   * Claims room for a download of {@code bytes} before it starts; waits while the evictor frees
+   * space. Fails with 507 when the blob is larger than the whole cap, and with 503 when no room
+   * was freed within the reservation timeout (everything else is pinned or still downloading).
+   */
   public CompletableFuture<Reservation> reserve(long bytes) {
     return budget.reserve(bytes);
   }
@@ -248,7 +265,11 @@ public final class BlobCache implements AutoCloseable {
     } else {
       budget.addStored(size);
     }
-    pokeEvictor();
+    // After the bytes are counted, so a poke dropped here is absorbed by a pending one whose pass
+    // sees them (see Evictor). Below the cap nothing is due, and the evictor stays asleep.
+    if (budget.needsEviction()) {
+      pokeEvictor();
+    }
   }
 
   // ---- tags and repositories ----
@@ -271,6 +292,29 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- eviction ----
 
+  /**
+   * Pins a stored blob so that eviction never picks it, or unpins it.
+   *
+   * @return false when the blob is not stored
+   */
+  public boolean setPinned(Digest digest, boolean pinned) {
+    boolean found = metadata.setPinned(digest, pinned);
+    if (found && !pinned && budget.needsEviction()) {
+      pokeEvictor();
+    }
+    return found;
+  }
+
+  /**
+   * Completes once the evictor has served every poke made before the call, including the pass
+   * each was due: after a burst, the moment the cap holds again (unless what is left is pinned).
+   * It does not poke the evictor itself. For tests and tools that need a quiescent cache without
+   * waiting on a clock.
+   */
+  public CompletableFuture<Void> evictionCaughtUp() {
+    return evictor.caughtUp();
+  }
+
   /** Registers a callback told which digests were evicted (to drop them from memory caches). */
   public void onEviction(Consumer<List<Digest>> listener) {
     evictionListeners.add(listener);
@@ -282,7 +326,8 @@ public final class BlobCache implements AutoCloseable {
 
   public CacheStats stats() {
     return new CacheStats(budget.storedBytes(), budget.reservedBytes(), budget.entries(), budget.maxBytes(),
-        evictor.passes(), evictor.evictedBlobs(), evictor.evictedBytes());
+        budget.lowWaterBytes(), budget.peakBytes(), budget.waitingReservations(), budget.refusedReservations(),
+        evictor.passes(), evictor.failedPasses(), evictor.evictedBlobs(), evictor.evictedBytes());
   }
 
   /** For tests of the one-connection rule and pool sizing. */
