@@ -379,6 +379,16 @@ public final class MetadataStore implements AutoCloseable {
     statement.setString(3, key.tag().value());
   }
 
+  /** Borrows a connection and reads the schema page: proves the pool and the database file answer. */
+  public void ping() {
+    withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("SELECT count(*) FROM sqlite_master")) {
+        return rs.next();
+      }
+    });
+  }
+
   /** The pool's active connections now; lets tests check the evictor's one-connection rule. */
   public int activeConnections() {
     return pool.getHikariPoolMXBean() == null ? 0 : pool.getHikariPoolMXBean().getActiveConnections();
