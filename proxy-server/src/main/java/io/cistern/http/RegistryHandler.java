@@ -244,7 +244,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (!(cause instanceof IOException)) {
+    // A client that drops the connection or refuses our certificate (SSLException, wrapped by the
+    // TLS decoder) is routine, not worth a stack trace.
+    boolean routine = cause instanceof IOException || cause.getCause() instanceof javax.net.ssl.SSLException;
+    if (!routine) {
       log.warn("closing a connection after an unexpected error", cause);
     }
     ctx.close();
