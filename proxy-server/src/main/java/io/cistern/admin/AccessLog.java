@@ -86,13 +86,17 @@ public final class AccessLog implements RequestListener {
     return line.toString();
   }
 
-  /** {@code -} for nothing; quoted and escaped (as JSON strings are) when a value could be misread. */
+  /**
+   * {@code -} for nothing; quoted and escaped (as JSON strings are) when a space, quote, backslash
+   * or control character could make the line misread. An {@code =} needs no quotes: readers split
+   * a pair at its first one.
+   */
   private static String textValue(Object value) {
     if (value == null) {
       return "-";
     }
     String text = value.toString();
-    boolean plain = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7f && c != '"' && c != '=' && c != '\\');
+    boolean plain = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7f && c != '"' && c != '\\');
     return plain ? text : json(text);
   }
 }
