@@ -68,6 +68,7 @@ public final class Cistern implements AutoCloseable {
   private final ExecutorService upstreamExecutor;
   private final ExecutorService storeExecutor;
   private final ExecutorService adminExecutor;
+  private final ExecutorService authExecutor;
   private final ScheduledExecutorService timer;
   private final Duration shutdownGrace;
   private final Metrics metrics;
@@ -83,16 +84,18 @@ public final class Cistern implements AutoCloseable {
   private Cistern(CisternConfig config, Clock clock) throws InterruptedException {
     upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
     storeExecutor = Executors.newFixedThreadPool(8, daemonThreads("cistern-store"));
-    // Readiness checks and bcrypt verifications: off the event loops, and apart from the store
-    // pool, so a hung disk cannot also starve the probes that report it.
+    // Readiness checks and bcrypt checks each get a pool of their own, off the event loops: a hung
+    // disk (store pool) or a flood of wrong passwords (auth pool) cannot starve the probes.
+    // Fixed pools start their threads only when first used.
     adminExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-admin"));
+    authExecutor = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), daemonThreads("cistern-auth"));
     timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
     shutdownGrace = config.shutdown().grace();
-    metrics = new Metrics();
     CisternConfig.Cache cacheConfig = config.cache();
     cache = BlobCache.open(new CacheSettings(cacheConfig.directory(), cacheConfig.maxBytes().bytes(),
         cacheConfig.lowWaterFraction(), cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(),
         cacheConfig.poolSize()), clock);
+    metrics = new Metrics();
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     try {
@@ -202,7 +205,7 @@ public final class Cistern implements AutoCloseable {
       log.warn("stopping with {} requests and {} downloads still under way after {}", server.activeRequests().count(),
           blobs.downloadsInFlight(), shutdownGrace);
     } catch (ExecutionException e) {
-      throw new IllegalStateException("waiting for the work under way failed", e);
+      log.warn("waiting for the work under way failed; stopping anyway", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -218,6 +221,7 @@ public final class Cistern implements AutoCloseable {
     upstreamExecutor.shutdownNow();
     timer.shutdownNow();
     adminExecutor.shutdownNow();
+    authExecutor.shutdownNow();
     storeExecutor.shutdown();
     try {
       storeExecutor.awaitTermination(10, TimeUnit.SECONDS);
@@ -240,7 +244,7 @@ public final class Cistern implements AutoCloseable {
         throw new ConfigException(e.getMessage());
       }
     }
-    return new ClientAuthenticator(auth.realm(), users, auth.bearerToken(), adminExecutor);
+    return new ClientAuthenticator(auth.realm(), users, auth.bearerToken(), authExecutor);
   }
 
   /** The registry port's TLS from PEM files, or null for plain HTTP. */

@@ -32,6 +32,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.Queue;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -246,7 +247,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
     // A client that drops the connection or refuses our certificate (SSLException, wrapped by the
     // TLS decoder) is routine, not worth a stack trace.
-    boolean routine = cause instanceof IOException || cause.getCause() instanceof javax.net.ssl.SSLException;
+    boolean routine = cause instanceof IOException || cause.getCause() instanceof SSLException;
     if (!routine) {
       log.warn("closing a connection after an unexpected error", cause);
     }
