@@ -56,13 +56,21 @@ public final class RegistryClient {
   private final Executor executor;
   private final RequestLimiter limiter;
   private final Duration baseBackoff;
+  private final UpstreamObserver observer;
   private final AtomicReference<Challenge> challenge = new AtomicReference<>();
 
   public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff) {
+    this(settings, http, executor, baseBackoff, UpstreamObserver.NONE);
+  }
+
+  /** @param observer told about every exchange with the upstream (for metrics) */
+  public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff,
+      UpstreamObserver observer) {
     this.settings = settings;
     this.http = http;
     this.executor = executor;
     this.baseBackoff = baseBackoff;
+    this.observer = observer;
     this.tokens = new TokenCache(http, settings.credentials(), settings.responseTimeout(), executor);
     this.limiter = new RequestLimiter(settings.maxConcurrentRequests());
   }
@@ -179,7 +187,7 @@ public final class RegistryClient {
       Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
     return authorization(call).thenCompose(authorization -> {
       HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
-      return http.sendAsync(request, onlySuccessBodies(handler)).thenCompose(response -> {
+      return observed(http.sendAsync(request, onlySuccessBodies(handler))).thenCompose(response -> {
         int status = response.statusCode();
         if (status == 401 && !reauthenticated && !call.offOrigin()) {
           Optional<Challenge> offered = Challenge.preferred(response.headers().allValues("WWW-Authenticate"));
@@ -201,6 +209,16 @@ public final class RegistryClient {
         }
         return CompletableFuture.completedFuture(response);
       });
+    });
+  }
+
+  private <T> CompletableFuture<HttpResponse<T>> observed(CompletableFuture<HttpResponse<T>> exchange) {
+    return exchange.whenComplete((response, failure) -> {
+      if (failure != null) {
+        observer.failed(host(), failure);
+      } else {
+        observer.responded(host(), response.statusCode());
+      }
     });
   }
 

@@ -2,12 +2,14 @@ package io.cistern.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.auth.ClientAuthenticator;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.Reference;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
+import io.cistern.proxy.BlobSource;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.UpstreamRouter;
@@ -37,16 +39,37 @@ public final class RegistryApi {
   private final ManifestService manifests;
   private final BlobService blobs;
   private final TagService tags;
+  private final ClientAuthenticator clients;
 
-  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags) {
+  /** @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone */
+  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags,
+      ClientAuthenticator clients) {
     this.router = router;
     this.manifests = manifests;
     this.blobs = blobs;
     this.tags = tags;
+    this.clients = clients;
   }
 
-  /** Answers one request; every failure, thrown or not, comes back as a failed future. */
-  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers) {
+  /**
+   * Answers one request, noting on {@code exchange} what it learns (who asked, which upstream,
+   * whether the cache answered); every failure, thrown or not, comes back as a failed future.
+   */
+  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
+    if (!clients.required()) {
+      return answer(method, uri, headers, exchange);
+    }
+    // Every endpoint, /v2/ included, asks for credentials: that 401 is how clients learn to send them.
+    return clients.authenticate(headers.get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
+      if (user.isEmpty()) {
+        return CompletableFuture.completedFuture(Reply.unauthorized(clients.challenge()));
+      }
+      exchange.user(user.get());
+      return answer(method, uri, headers, exchange);
+    });
+  }
+
+  private CompletableFuture<Reply> answer(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
     try {
       QueryStringDecoder query = new QueryStringDecoder(uri);
       // The raw path: registry names, tags and digests never need percent-decoding, and decoding
@@ -65,19 +88,27 @@ public final class RegistryApi {
       }
       if (route instanceof RegistryRoute.Manifest manifest) {
         Route target = router.route(manifest.name(), namespace);
+        exchange.upstream(target.upstream().host());
         Reference reference = Reference.parse(manifest.reference());
         AcceptHeader accept = AcceptHeader.parse(headers.getAll(HttpHeaderNames.ACCEPT));
-        return manifests.get(target, reference, accept).thenApply(Reply::manifest);
+        return manifests.get(target, reference, accept).thenApply(served -> {
+          exchange.cacheHit(served.fromCache());
+          return Reply.manifest(served.manifest());
+        });
       }
       if (route instanceof RegistryRoute.Blob blob) {
         Route target = router.route(blob.name(), namespace);
+        exchange.upstream(target.upstream().host());
         Digest digest = Digest.parse(blob.digest());
         return head
             ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
-            : blobs.open(target, digest).thenApply(source -> new Reply.Blob(digest, source));
+            : blobs.open(target, digest).thenApply(source -> {
+              exchange.cacheHit(source instanceof BlobSource.Stored);
+              return new Reply.Blob(digest, source);
+            });
       }
       if (route instanceof RegistryRoute.TagList tagList) {
-        return listTags(tagList.name(), namespace, query);
+        return listTags(tagList.name(), namespace, query, exchange);
       }
       if (route instanceof RegistryRoute.Upload) {
         return CompletableFuture.completedFuture(Reply.unsupportedMethod("upload"));
@@ -88,8 +119,9 @@ public final class RegistryApi {
     }
   }
 
-  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query) {
+  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query, Exchange exchange) {
     Route target = router.route(name, namespace);
+    exchange.upstream(target.upstream().host());
     Integer limit = pageSize(parameter(query, "n"));
     String last = parameter(query, "last");
     return tags.list(target, limit, last).thenApply(page -> {

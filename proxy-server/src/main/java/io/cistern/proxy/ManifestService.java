@@ -46,6 +46,13 @@ public final class ManifestService {
 
   private static final Logger log = LoggerFactory.getLogger(ManifestService.class);
 
+  /**
+   * A manifest and how it was found.
+   *
+   * @param fromCache answered without asking the upstream (a cache hit, for metrics and the access log)
+   */
+  public record Served(Manifest manifest, boolean fromCache) {}
+
   private final BlobCache cache;
   private final Clock clock;
   private final Executor storeExecutor;
@@ -77,25 +84,25 @@ public final class ManifestService {
    * it cannot take is answered with the index's linux/amd64 manifest if it takes that, as CNCF
    * Distribution does, else MANIFEST_UNKNOWN.
    */
-  public CompletableFuture<Manifest> get(Route route, Reference reference, AcceptHeader accept) {
+  public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept) {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }
-    return byTag(route, (Tag) reference).thenCompose(manifest -> negotiate(route, manifest, accept));
+    return byTag(route, (Tag) reference).thenCompose(served -> negotiate(route, served, accept));
   }
 
-  private CompletableFuture<Manifest> byDigest(Route route, Digest digest) {
+  private CompletableFuture<Served> byDigest(Route route, Digest digest) {
     Manifest remembered = manifests.getIfPresent(digest);
     if (remembered != null) {
       cache.recordAccess(digest);
-      return CompletableFuture.completedFuture(remembered);
+      return CompletableFuture.completedFuture(new Served(remembered, true));
     }
     return CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor).thenCompose(stored -> {
       if (stored.isPresent()) {
         manifests.put(digest, stored.get());
-        return CompletableFuture.completedFuture(stored.get());
+        return CompletableFuture.completedFuture(new Served(stored.get(), true));
       }
-      return fetch(route, digest);
+      return fetch(route, digest).thenApply(fetched -> new Served(fetched, false));
     });
   }
 
@@ -109,7 +116,7 @@ public final class ManifestService {
         .thenApplyAsync(manifest -> store(route, manifest), storeExecutor));
   }
 
-  private CompletableFuture<Manifest> byTag(Route route, Tag tag) {
+  private CompletableFuture<Served> byTag(Route route, Tag tag) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
     return knownMapping(key).thenCompose(known -> {
       Upstream upstream = route.upstream();
@@ -120,7 +127,8 @@ public final class ManifestService {
         return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "tag " + key + " is not cached"));
       }
       return singleFlight(revalidations, key, () -> revalidate(route, key, known.orElse(null)))
-          .thenCompose(mapping -> byDigest(route, mapping.digest()));
+          .thenCompose(mapping -> byDigest(route, mapping.digest()))
+          .thenApply(served -> new Served(served.manifest(), false));
     });
   }
 
@@ -186,14 +194,16 @@ public final class ManifestService {
     return mapping;
   }
 
-  private CompletableFuture<Manifest> negotiate(Route route, Manifest manifest, AcceptHeader accept) {
+  private CompletableFuture<Served> negotiate(Route route, Served served, AcceptHeader accept) {
+    Manifest manifest = served.manifest();
     if (accept.accepts(manifest.mediaType())) {
-      return CompletableFuture.completedFuture(manifest);
+      return CompletableFuture.completedFuture(served);
     }
     if (manifest.isIndex()) {
       Optional<Descriptor> child = manifest.parse().childFor(Platform.LINUX_AMD64);
       if (child.isPresent() && accept.accepts(child.get().mediaType())) {
-        return byDigest(route, child.get().parsedDigest());
+        return byDigest(route, child.get().parsedDigest())
+            .thenApply(platform -> new Served(platform.manifest(), served.fromCache() && platform.fromCache()));
       }
     }
     return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN,

@@ -102,4 +102,37 @@ class ConfigLoaderTest {
     assertEquals(Duration.ofMinutes(90), Durations.parse("PT1H30M"));
     assertThrows(IllegalArgumentException.class, () -> Durations.parse("soon"));
   }
+
+  @Test
+  void productionSectionsDefaultToAnOpenAdminPortAndEverySecurityFeatureOff() {
+    CisternConfig config = loader.load(null, Map.of());
+    assertEquals(9090, config.admin().port());
+    assertEquals("0.0.0.0", config.admin().address());
+    assertEquals(1L << 30, config.admin().minFreeDisk().bytes());
+    assertFalse(config.security().tls().enabled());
+    assertNull(config.security().auth().htpasswd());
+    assertNull(config.security().auth().bearerToken());
+    assertEquals("INFO", config.log().level());
+    assertEquals("text", config.log().access().format());
+    assertEquals(Duration.ofSeconds(20), config.shutdown().grace());
+  }
+
+  @Test
+  void productionKeysTakeTheirEnvironmentVariablesLikeAnyOther() {
+    CisternConfig config = loader.load(null, Map.of(
+        "CISTERN_LOG_LEVEL", "DEBUG",
+        "CISTERN_LOG_ACCESS_FORMAT", "json",
+        "CISTERN_ADMIN_PORT", "9191",
+        "CISTERN_SECURITY_AUTH_BEARERTOKEN", "from-a-secret",
+        "CISTERN_SECURITY_TLS_CERTIFICATE", "/etc/cistern/tls/tls.crt",
+        "CISTERN_SECURITY_TLS_KEY", "/etc/cistern/tls/tls.key",
+        "CISTERN_SHUTDOWN_GRACE", "45s"));
+    assertEquals("DEBUG", config.log().level(), "the variable logback.xml reads is also a configuration key");
+    assertEquals("json", config.log().access().format());
+    assertEquals(9191, config.admin().port());
+    assertEquals("from-a-secret", config.security().auth().bearerToken());
+    assertTrue(config.security().tls().enabled());
+    assertEquals(Path.of("/etc/cistern/tls/tls.key"), config.security().tls().key());
+    assertEquals(Duration.ofSeconds(45), config.shutdown().grace());
+  }
 }

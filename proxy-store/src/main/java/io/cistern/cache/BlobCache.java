@@ -330,6 +330,11 @@ public final class BlobCache implements AutoCloseable {
         evictor.passes(), evictor.failedPasses(), evictor.evictedBlobs(), evictor.evictedBytes());
   }
 
+  /** Checks the metadata database answers (for readiness probes); throws a MetadataException if not. */
+  public void pingMetadata() {
+    metadata.ping();
+  }
+
   /** For tests of the one-connection rule and pool sizing. */
   MetadataStore metadata() {
     return metadata;

@@ -513,6 +513,16 @@ public final class MetadataStore implements AutoCloseable {
     statement.setString(3, key.tag().value());
   }
 
+  /** Borrows a connection and reads the schema page: proves the pool and the database file answer. */
+  public void ping() {
+    withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("SELECT count(*) FROM sqlite_master")) {
+        return rs.next();
+      }
+    });
+  }
+
   @Override
   public void close() {
     try {
