@@ -3,34 +3,43 @@ package io.cistern;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheSettings;
 import io.cistern.config.CisternConfig;
+import io.cistern.config.CredentialSources;
 import io.cistern.http.RegistryApi;
 import io.cistern.http.RegistryServer;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
+import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
+import io.cistern.upstream.UpstreamTls;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The composition root: builds every part of a running Cistern from its configuration, and stops
  * them in the reverse order. Nothing else constructs services or thread pools.
  */
 public final class Cistern implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Cistern.class);
 
   /** How long a tag whose upstream failed is served stale before the upstream is asked again. */
   private static final Duration STALE_GRACE = Duration.ofSeconds(30);
@@ -45,7 +54,7 @@ public final class Cistern implements AutoCloseable {
   private final RegistryServer server;
   private final InetSocketAddress address;
 
-  private Cistern(CisternConfig config, Clock clock) throws InterruptedException {
+  private Cistern(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
     upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
     storeExecutor = Executors.newFixedThreadPool(8, daemonThreads("cistern-store"));
     timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
@@ -54,7 +63,7 @@ public final class Cistern implements AutoCloseable {
         cacheConfig.lowWaterFraction(), cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(),
         cacheConfig.poolSize()), clock);
     try {
-      router = new UpstreamRouter(upstreams(config), config.defaultUpstream());
+      router = new UpstreamRouter(upstreams(config, environment), config.defaultUpstream());
       blobs = new BlobService(cache, storeExecutor, timer);
       ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
       TagService tags = new TagService(cache, storeExecutor);
@@ -66,18 +75,23 @@ public final class Cistern implements AutoCloseable {
     }
   }
 
-  /** Starts a Cistern: opens (and if need be recovers) the cache, then listens. */
-  public static Cistern start(CisternConfig config, Clock clock) throws InterruptedException {
-    return new Cistern(config, clock);
+  /**
+   * Starts a Cistern: opens (and if need be recovers) the cache, then listens.
+   *
+   * @param environment where upstream passwords ({@code passwordEnv}) and the outbound proxy
+   *     ({@code HTTPS_PROXY}, {@code NO_PROXY}) are looked up
+   */
+  public static Cistern start(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
+    return new Cistern(config, clock, environment);
   }
 
-  private List<Upstream> upstreams(CisternConfig config) {
+  private List<Upstream> upstreams(CisternConfig config, Map<String, String> environment) {
+    CredentialSources credentialSources = CredentialSources.load(config.dockerConfig(), environment);
+    ProxySelector proxies = EnvironmentProxySelector.from(environment);
     List<Upstream> upstreams = new ArrayList<>();
     for (CisternConfig.UpstreamConfig upstream : config.upstreams()) {
       UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
-      Credentials credentials = upstream.username() != null && upstream.password() != null
-          ? new Credentials(upstream.username(), upstream.password())
-          : null;
+      Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
       UpstreamSettings settings = new UpstreamSettings(
           upstream.host(),
           upstream.effectiveUrl(),
@@ -87,10 +101,13 @@ public final class Cistern implements AutoCloseable {
           orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
           upstream.maxRetries() != null ? upstream.maxRetries() : defaults.maxRetries(),
           upstream.maxConcurrentRequests() != null ? upstream.maxConcurrentRequests() : defaults.maxConcurrentRequests());
-      HttpClient http = RegistryClient.newHttpClient(settings, upstreamExecutor);
+      HttpClient http = RegistryClient.newHttpClient(
+          settings, upstreamExecutor, UpstreamTls.trusting(upstream.caCertificate()), proxies);
       RegistryClient client = new RegistryClient(settings, http, upstreamExecutor, RETRY_BACKOFF);
       Duration tagTtl = orDefault(upstream.tagTtl(), config.tagTtl());
       upstreams.add(new Upstream(client, tagTtl, config.offline() || upstream.offline()));
+      log.info("mirroring {} from {}{}", settings.host(), settings.url(),
+          credentials != null ? " as " + credentials.username() : " anonymously");
     }
     return upstreams;
   }

@@ -13,6 +13,8 @@ import java.util.List;
  * @param defaultUpstream the upstream for requests that name none; the first one when unset
  * @param offline never contact any upstream; serve what is cached
  * @param tagTtl how long a resolved tag is served without asking its upstream again
+ * @param dockerConfig a docker {@code config.json} whose {@code auths} give credentials to
+ *     upstreams that have none in this configuration; see {@link CredentialSources}
  */
 public record CisternConfig(
     @JsonProperty("server") Server server,
@@ -20,7 +22,8 @@ public record CisternConfig(
     @JsonProperty("upstreams") List<UpstreamConfig> upstreams,
     @JsonProperty("defaultUpstream") String defaultUpstream,
     @JsonProperty("offline") boolean offline,
-    @JsonProperty("tagTtl") Duration tagTtl) {
+    @JsonProperty("tagTtl") Duration tagTtl,
+    @JsonProperty("dockerConfig") Path dockerConfig) {
 
   public CisternConfig {
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -45,6 +48,8 @@ public record CisternConfig(
    *
    * @param host the name clients use for it ({@code docker.io}, {@code ghcr.io})
    * @param url its API endpoint; defaults to {@code https://<host>}
+   * @param caCertificate a PEM file of CA certificates trusted for this upstream, besides the system's
+   * @param passwordEnv the environment variable holding the password, instead of {@code password}
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -58,10 +63,17 @@ public record CisternConfig(
       @JsonProperty("responseTimeout") Duration responseTimeout,
       @JsonProperty("idleTimeout") Duration idleTimeout,
       @JsonProperty("maxRetries") Integer maxRetries,
-      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests) {
+      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
+      @JsonProperty("passwordEnv") String passwordEnv) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
+    }
+
+    /** Never prints the password. */
+    @Override
+    public String toString() {
+      return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
     }
   }
 }
