@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -77,7 +78,12 @@ public final class ManifestService {
         .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
         .build();
     this.tags = Caffeine.newBuilder().maximumSize(50_000).build();
-    this.upstreamDown = Caffeine.newBuilder().expireAfterWrite(staleGrace).maximumSize(50_000).build();
+    // On the injected clock, like tag freshness, so the grace period ends when the TTL logic thinks it does.
+    this.upstreamDown = Caffeine.newBuilder()
+        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+        .expireAfterWrite(staleGrace)
+        .maximumSize(50_000)
+        .build();
     this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     this.revalidations = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     cache.onEviction(this::forget);
