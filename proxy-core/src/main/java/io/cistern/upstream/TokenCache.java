@@ -59,7 +59,14 @@ public final class TokenCache {
 
   /** A token for {@code key}: cached, joined to a fetch already under way, or fetched now. */
   public CompletableFuture<String> token(Key key) {
-    return tokens.get(key, (k, executor) -> fetch(k)).thenApply(Token::value);
+    CompletableFuture<Token> token = tokens.get(key, (k, executor) -> fetch(k));
+    if (token.isCompletedExceptionally()) {
+      // A fetch that failed before this call leaves the cache a moment after failing: a request
+      // that comes later deserves a fetch of its own, not that old failure.
+      tokens.asMap().remove(key, token);
+      token = tokens.get(key, (k, executor) -> fetch(k));
+    }
+    return token.thenApply(Token::value);
   }
 
   /**
