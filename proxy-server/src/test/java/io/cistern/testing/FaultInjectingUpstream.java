@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -106,11 +107,11 @@ public final class FaultInjectingUpstream implements AutoCloseable {
         if (fault.retryAfter() != null) {
           exchange.getResponseHeaders().set("Retry-After", fault.retryAfter());
         }
-        reply(exchange, fault.status(), "application/json", "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"injected\"}]}".getBytes());
+        reply(exchange, fault.status(), "application/json", "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"injected fault\"}]}".getBytes(StandardCharsets.UTF_8));
         return;
       }
       if (path.equals("/v2/")) {
-        reply(exchange, 200, "application/json", "{}".getBytes());
+        reply(exchange, 200, "application/json", "{}".getBytes(StandardCharsets.UTF_8));
         return;
       }
       List<ReferrersIndex> pages = referrerPages.get(path);
@@ -125,7 +126,7 @@ public final class FaultInjectingUpstream implements AutoCloseable {
       }
       TestImage.Blob blob = content.get(path);
       if (blob == null) {
-        reply(exchange, 404, "application/json", "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"unknown\"}]}".getBytes());
+        reply(exchange, 404, "application/json", "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"unknown\"}]}".getBytes(StandardCharsets.UTF_8));
         return;
       }
       exchange.getResponseHeaders().set("Docker-Content-Digest", blob.digest().toString());
