@@ -131,7 +131,13 @@ public final class RegistryClient {
         throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
             "upstream " + host() + " sent a referrers list larger than " + MAX_MANIFEST_BYTES + " bytes", null, null);
       }
-      ReferrersIndex all = sofar.plus(ReferrersIndex.parse(response.body()));
+      ReferrersIndex all;
+      try {
+        all = sofar.plus(ReferrersIndex.parse(response.body()));
+      } catch (RegistryException notAnIndex) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
+            "upstream " + host() + " sent an invalid referrers list", null, notAnIndex);
+      }
       Optional<URI> next = nextLink(page, response.headers());
       if (next.isPresent() && pages + 1 < MAX_TAG_PAGES) {
         return referrersPage(repository, next.get(), all, pages + 1);
