@@ -3,12 +3,14 @@ package io.cistern;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheSettings;
 import io.cistern.config.CisternConfig;
+import io.cistern.config.CredentialSources;
 import io.cistern.http.RegistryApi;
 import io.cistern.http.RegistryServer;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
+import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamRouter;
@@ -31,7 +33,9 @@ import io.cistern.upstream.UpstreamObserver;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import io.cistern.upstream.UpstreamTls;
 import java.net.InetSocketAddress;
+import java.net.ProxySelector;
 import java.net.http.HttpClient;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,6 +43,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -81,7 +86,7 @@ public final class Cistern implements AutoCloseable {
   private final InetSocketAddress address;
   private final InetSocketAddress adminAddress;
 
-  private Cistern(CisternConfig config, Clock clock) throws InterruptedException {
+  private Cistern(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
     upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
     storeExecutor = Executors.newFixedThreadPool(8, daemonThreads("cistern-store"));
     // Readiness checks and bcrypt checks each get a pool of their own, off the event loops: a hung
@@ -99,7 +104,7 @@ public final class Cistern implements AutoCloseable {
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     try {
-      router = new UpstreamRouter(upstreams(config, new UpstreamMetrics(metrics.registry())), config.defaultUpstream());
+      router = new UpstreamRouter(upstreams(config, environment, new UpstreamMetrics(metrics.registry())), config.defaultUpstream());
       blobs = new BlobService(cache, storeExecutor, timer);
       ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
       TagService tags = new TagService(cache, storeExecutor);
@@ -138,18 +143,24 @@ public final class Cistern implements AutoCloseable {
     }
   }
 
-  /** Starts a Cistern: opens (and if need be recovers) the cache, then listens. */
-  public static Cistern start(CisternConfig config, Clock clock) throws InterruptedException {
-    return new Cistern(config, clock);
+  /**
+   * Starts a Cistern: opens (and if need be recovers) the cache, then listens.
+   *
+   * @param environment where upstream passwords ({@code passwordEnv}) and the outbound proxy
+   *     ({@code HTTPS_PROXY}, {@code NO_PROXY}) are looked up
+   */
+  public static Cistern start(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
+    return new Cistern(config, clock, environment);
   }
 
-  private List<Upstream> upstreams(CisternConfig config, UpstreamObserver observer) {
+  private List<Upstream> upstreams(CisternConfig config, Map<String, String> environment,
+      UpstreamObserver observer) {
+    CredentialSources credentialSources = CredentialSources.load(config.dockerConfig(), environment);
+    ProxySelector proxies = EnvironmentProxySelector.from(environment);
     List<Upstream> upstreams = new ArrayList<>();
     for (CisternConfig.UpstreamConfig upstream : config.upstreams()) {
       UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
-      Credentials credentials = upstream.username() != null && upstream.password() != null
-          ? new Credentials(upstream.username(), upstream.password())
-          : null;
+      Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
       UpstreamSettings settings = new UpstreamSettings(
           upstream.host(),
           upstream.effectiveUrl(),
@@ -159,10 +170,13 @@ public final class Cistern implements AutoCloseable {
           orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
           upstream.maxRetries() != null ? upstream.maxRetries() : defaults.maxRetries(),
           upstream.maxConcurrentRequests() != null ? upstream.maxConcurrentRequests() : defaults.maxConcurrentRequests());
-      HttpClient http = RegistryClient.newHttpClient(settings, upstreamExecutor);
+      HttpClient http = RegistryClient.newHttpClient(
+          settings, upstreamExecutor, UpstreamTls.trusting(upstream.caCertificate()), proxies);
       RegistryClient client = new RegistryClient(settings, http, upstreamExecutor, RETRY_BACKOFF, observer);
       Duration tagTtl = orDefault(upstream.tagTtl(), config.tagTtl());
       upstreams.add(new Upstream(client, tagTtl, config.offline() || upstream.offline()));
+      log.info("mirroring {} from {}{}", settings.host(), settings.url(),
+          credentials != null ? " as " + credentials.username() : " anonymously");
     }
     return upstreams;
   }

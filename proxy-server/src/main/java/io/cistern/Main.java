@@ -68,7 +68,7 @@ public final class Main {
   private static int serve(CisternConfig config) {
     Logger log = LoggerFactory.getLogger(Main.class);
     try {
-      Cistern cistern = Cistern.start(config, Clock.systemUTC());
+      Cistern cistern = Cistern.start(config, Clock.systemUTC(), System.getenv());
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("stopping");

@@ -49,4 +49,26 @@ class ChallengeTest {
   void garbageYieldsNoUsableChallenge() {
     assertTrue(Challenge.preferred(List.of("", ",,,", "=\"x\"")).isEmpty());
   }
+
+  @Test
+  void challengesSpreadOverSeveralHeaderValuesAreAllRead() {
+    List<Challenge> all = Challenge.parseAll(List.of(
+        "Basic realm=\"corp, internal\"",
+        "Bearer realm=\"https://auth.example/token?a=1,b=2\",service=\"reg, eu\",scope=\"repository:a/b:pull repository:c/d:pull,push\""));
+    assertEquals(2, all.size());
+    assertEquals("corp, internal", all.get(0).parameter("realm").orElseThrow());
+    Challenge bearer = all.get(1);
+    assertEquals("https://auth.example/token?a=1,b=2", bearer.parameter("realm").orElseThrow());
+    assertEquals("reg, eu", bearer.parameter("service").orElseThrow());
+    assertEquals("repository:a/b:pull repository:c/d:pull,push", bearer.parameter("scope").orElseThrow());
+  }
+
+  @Test
+  void parameterNamesAreCaseInsensitiveAndASchemeWithoutParametersStillCounts() {
+    List<Challenge> all = Challenge.parseAll(List.of("Negotiate, BEARER Realm=\"https://t/token\", Service=s"));
+    assertEquals(2, all.size());
+    assertEquals("negotiate", all.get(0).scheme());
+    assertEquals("https://t/token", all.get(1).parameter("realm").orElseThrow());
+    assertEquals("s", all.get(1).parameter("service").orElseThrow());
+  }
 }

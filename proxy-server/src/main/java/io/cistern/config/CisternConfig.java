@@ -17,6 +17,8 @@ import java.util.List;
  * @param security what clients of the registry port must present: TLS, credentials
  * @param log log levels and the access log's format
  * @param shutdown how a stop treats the work under way
+ * @param dockerConfig a docker {@code config.json} whose {@code auths} give credentials to
+ *     upstreams that have none in this configuration; see {@link CredentialSources}
  */
 public record CisternConfig(
     @JsonProperty("server") Server server,
@@ -28,7 +30,9 @@ public record CisternConfig(
     @JsonProperty("admin") Admin admin,
     @JsonProperty("security") Security security,
     @JsonProperty("log") Log log,
-    @JsonProperty("shutdown") Shutdown shutdown) {
+    @JsonProperty("shutdown") Shutdown shutdown,
+
+    @JsonProperty("dockerConfig") Path dockerConfig) {
 
   public CisternConfig {
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -53,6 +57,8 @@ public record CisternConfig(
    *
    * @param host the name clients use for it ({@code docker.io}, {@code ghcr.io})
    * @param url its API endpoint; defaults to {@code https://<host>}
+   * @param caCertificate a PEM file of CA certificates trusted for this upstream, besides the system's
+   * @param passwordEnv the environment variable holding the password, instead of {@code password}
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -66,10 +72,17 @@ public record CisternConfig(
       @JsonProperty("responseTimeout") Duration responseTimeout,
       @JsonProperty("idleTimeout") Duration idleTimeout,
       @JsonProperty("maxRetries") Integer maxRetries,
-      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests) {
+      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
+      @JsonProperty("passwordEnv") String passwordEnv) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
+    }
+
+    /** Never prints the password. */
+    @Override
+    public String toString() {
+      return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
     }
   }
 

@@ -6,7 +6,9 @@ import io.cistern.auth.ClientAuthenticator;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.MediaTypes;
 import io.cistern.oci.Reference;
+import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.BlobSource;
@@ -107,6 +109,12 @@ public final class RegistryApi {
               return new Reply.Blob(digest, source);
             });
       }
+      if (route instanceof RegistryRoute.Referrers referrers) {
+        Route target = router.route(referrers.name(), namespace);
+        Digest subject = Digest.parse(referrers.digest());
+        String artifactType = parameter(query, "artifactType");
+        return manifests.referrers(target, subject).thenApply(index -> referrersReply(index, artifactType));
+      }
       if (route instanceof RegistryRoute.TagList tagList) {
         return listTags(tagList.name(), namespace, query, exchange);
       }
@@ -139,6 +147,17 @@ public final class RegistryApi {
       }
       return reply;
     });
+  }
+
+  /** The referrers index, filtered when asked, with the header that says the filter was applied. */
+  private static Reply referrersReply(ReferrersIndex index, String artifactType) {
+    ReferrersIndex shown = artifactType == null ? index : index.ofArtifactType(artifactType);
+    Reply.Bytes reply = Reply.json(HttpResponseStatus.OK, shown.toBytes());
+    reply.headers().set(HttpHeaderNames.CONTENT_TYPE, MediaTypes.OCI_INDEX);
+    if (artifactType != null) {
+      reply.headers().set("OCI-Filters-Applied", "artifactType");
+    }
+    return reply;
   }
 
   private static Integer pageSize(String text) {

@@ -2,19 +2,17 @@ package io.cistern.testing;
 
 import java.io.IOException;
 import java.io.StringWriter;
-import java.io.Writer;
 import java.math.BigInteger;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.concurrent.atomic.AtomicLong;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -32,14 +30,35 @@ import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * A throwaway certificate authority and a server certificate it signed for 127.0.0.1 and
- * localhost, written as PEM files: {@code ca.crt} (what clients trust), {@code server.crt} and
- * {@code server.key}.
+ * Test X.509 material made on the spot with RSA keys: a self-signed CA, and server certificates it
+ * issues for 127.0.0.1 and localhost, written as PEM files the way Distribution, skopeo and
+ * Cistern read them.
  */
 public final class TestCertificates {
 
-  /** How the server's private key is written. */
+  private static final AtomicLong SERIALS = new AtomicLong(System.nanoTime());
+
+  /** How a private key is written: PKCS#8 ({@code BEGIN PRIVATE KEY}) or PKCS#1 ({@code BEGIN RSA PRIVATE KEY}). */
   public enum KeyFormat { PKCS8, PKCS1 }
+
+  /** A certificate with its key pair. */
+  public record Issued(X509Certificate certificate, KeyPair keys) {
+
+    public Path writeCertificate(Path file) throws IOException {
+      return Files.writeString(file, pem(certificate));
+    }
+
+    /** The private key as PKCS#8 PEM, which Go's TLS reads. */
+    public Path writeKey(Path file) throws IOException {
+      return writeKey(file, KeyFormat.PKCS8);
+    }
+
+    public Path writeKey(Path file, KeyFormat format) throws IOException {
+      return Files.writeString(file, format == KeyFormat.PKCS8
+          ? pem(new JcaPKCS8Generator(keys.getPrivate(), null))
+          : pem(keys.getPrivate()));
+    }
+  }
 
   private final Path caCertificate;
   private final Path certificate;
@@ -51,58 +70,37 @@ public final class TestCertificates {
     this.key = key;
   }
 
+  /** A CA and a server certificate it signed, as {@code ca.crt}, {@code server.crt}, {@code server.key}. */
   public static TestCertificates create(Path directory, KeyFormat keyFormat) throws IOException {
-    try {
-      Files.createDirectories(directory);
-      KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-      generator.initialize(2048);
-      KeyPair caKeys = generator.generateKeyPair();
-      KeyPair serverKeys = generator.generateKeyPair();
-      X500Name caName = new X500Name("CN=Cistern Test CA");
-      Instant now = Instant.now();
-      Date from = Date.from(now.minus(Duration.ofHours(1)));
-      Date to = Date.from(now.plus(Duration.ofDays(2)));
-
-      X509v3CertificateBuilder ca = new JcaX509v3CertificateBuilder(caName, BigInteger.ONE, from, to, caName, caKeys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-      X509Certificate caCertificate = sign(ca, caKeys.getPrivate());
-
-      X509v3CertificateBuilder server = new JcaX509v3CertificateBuilder(caName, BigInteger.TWO, from, to,
-          new X500Name("CN=localhost"), serverKeys.getPublic())
-          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
-          .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
-          .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-              new GeneralName(GeneralName.iPAddress, InetAddress.getLoopbackAddress().getHostAddress()),
-              new GeneralName(GeneralName.dNSName, "localhost")}));
-      X509Certificate serverCertificate = sign(server, caKeys.getPrivate());
-
-      Path caFile = directory.resolve("ca.crt");
-      Path certificateFile = directory.resolve("server.crt");
-      Path keyFile = directory.resolve("server.key");
-      Files.writeString(caFile, pem(caCertificate));
-      Files.writeString(certificateFile, pem(serverCertificate));
-      Files.writeString(keyFile, keyFormat == KeyFormat.PKCS8
-          ? pem(new JcaPKCS8Generator(serverKeys.getPrivate(), null))
-          : pem(serverKeys.getPrivate()));
-      return new TestCertificates(caFile, certificateFile, keyFile);
-    } catch (GeneralSecurityException | OperatorCreationException e) {
-      throw new IOException("cannot make test certificates", e);
-    }
+    Files.createDirectories(directory);
+    Issued ca = selfSignedCa("Cistern Test CA");
+    Issued server = serverFor127001(ca);
+    return new TestCertificates(
+        ca.writeCertificate(directory.resolve("ca.crt")),
+        server.writeCertificate(directory.resolve("server.crt")),
+        server.writeKey(directory.resolve("server.key"), keyFormat));
   }
 
-  private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey issuerKey)
-      throws OperatorCreationException, GeneralSecurityException {
-    return new JcaX509CertificateConverter().getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKey)));
+  /** A self-signed CA certificate (also fit to sign JWTs whose {@code x5c} carries it). */
+  public static Issued selfSignedCa(String commonName) {
+    KeyPair keys = rsaKeys();
+    X500Name name = new X500Name("CN=" + commonName);
+    return build(name, keys, name, keys, builder -> builder
+        .addExtension(Extension.basicConstraints, true, new BasicConstraints(true))
+        .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature)));
   }
 
-  private static String pem(Object object) throws IOException {
-    Writer text = new StringWriter();
-    try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
-      writer.writeObject(object);
-    }
-    return text.toString();
+  /** A server certificate for {@code 127.0.0.1} and {@code localhost}, issued by {@code ca}. */
+  public static Issued serverFor127001(Issued ca) {
+    KeyPair keys = rsaKeys();
+    X500Name issuer = X500Name.getInstance(ca.certificate().getSubjectX500Principal().getEncoded());
+    return build(new X500Name("CN=127.0.0.1"), keys, issuer, ca.keys(), builder -> builder
+        .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+        .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment))
+        .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+        .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
+            new GeneralName(GeneralName.iPAddress, "127.0.0.1"),
+            new GeneralName(GeneralName.dNSName, "localhost")})));
   }
 
   public Path caCertificate() {
@@ -115,5 +113,41 @@ public final class TestCertificates {
 
   public Path key() {
     return key;
+  }
+
+  private interface Extensions {
+    void add(X509v3CertificateBuilder builder) throws IOException;
+  }
+
+  private static Issued build(X500Name subject, KeyPair subjectKeys, X500Name issuer, KeyPair issuerKeys, Extensions extensions) {
+    Instant now = Instant.now();
+    try {
+      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(issuer, BigInteger.valueOf(SERIALS.incrementAndGet()),
+          Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofDays(1))), subject, subjectKeys.getPublic());
+      extensions.add(builder);
+      X509Certificate certificate = new JcaX509CertificateConverter()
+          .getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKeys.getPrivate())));
+      return new Issued(certificate, subjectKeys);
+    } catch (IOException | GeneralSecurityException | OperatorCreationException e) {
+      throw new IllegalStateException("cannot make a test certificate", e);
+    }
+  }
+
+  private static KeyPair rsaKeys() {
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+      generator.initialize(2048);
+      return generator.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("RSA is part of every Java runtime", e);
+    }
+  }
+
+  private static String pem(Object object) throws IOException {
+    StringWriter text = new StringWriter();
+    try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
+      writer.writeObject(object);
+    }
+    return text.toString();
   }
 }
