@@ -32,6 +32,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * file; blobs still downloading follow the temp file through {@link FollowingBlobInput}.
  *
  * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
- * reading pauses while an answer is pending, and requests already decoded wait in a queue.
+ * reading pauses while an answer is pending (one that is ready at once is written at once), and
+ * requests already decoded wait in a queue.
  */
 final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
@@ -78,8 +80,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         return;
       }
       waiting.add(exchange);
-      ctx.channel().config().setAutoRead(false);
-      if (!answering) {
+      if (answering) {
+        // Pipelined behind an answer still being written: stop reading until the queue drains.
+        ctx.channel().config().setAutoRead(false);
+      } else {
         answerNext(ctx);
       }
     }
@@ -89,14 +93,33 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     Exchange exchange = waiting.poll();
     if (exchange == null) {
       answering = false;
-      ctx.channel().config().setAutoRead(true);
-      ctx.read();
+      if (!ctx.channel().config().isAutoRead()) {
+        ctx.channel().config().setAutoRead(true);
+        ctx.read();
+      }
       return;
     }
     answering = true;
     HttpRequest request = exchange.request();
-    api.handle(request.method(), request.uri(), request.headers(), exchange)
-        .whenCompleteAsync((reply, failure) -> answer(ctx, request, failure == null ? reply : failureReply(failure)), ctx.executor());
+    CompletableFuture<Reply> reply = api.handle(request.method(), request.uri(), request.headers(), exchange);
+    if (reply.isDone()) {
+      // Answered from memory (a hot manifest, an error): write it now, with no hop through the
+      // event loop's task queue and no pause in reading.
+      answer(ctx, request, outcome(reply));
+      return;
+    }
+    // Reading pauses while the answer is pending, so a client cannot queue unbounded requests.
+    ctx.channel().config().setAutoRead(false);
+    reply.whenCompleteAsync((answered, failure) -> answer(ctx, request, failure == null ? answered : failureReply(failure)),
+        ctx.executor());
+  }
+
+  private static Reply outcome(CompletableFuture<Reply> done) {
+    try {
+      return done.join();
+    } catch (RuntimeException e) {
+      return failureReply(e);
+    }
   }
 
   private void answer(ChannelHandlerContext ctx, HttpRequest request, Reply reply) {
