@@ -19,6 +19,10 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -249,14 +253,41 @@ class CacheFillFanOutTest {
     assertEquals(1, relay.requests().stream().filter(request -> request.path().contains("/manifests/")).count());
   }
 
+  @Test
+  void sixteenConcurrentGetsOfAStaleTagRevalidateItWithOneHead() throws Exception {
+    SettableClock clock = new SettableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    try (TestCistern timed = TestCistern.fromYaml(temp.resolve("timed"), """
+        cache:
+          directory: %s
+        tagTtl: 1m
+        upstreams:
+          - host: upstream.test
+            url: %s
+        """.formatted(temp.resolve("timed/cache"), relay.url()), clock)) {
+      assertEquals(200, concurrently(timed, "/v2/team/app/manifests/v1").get(0).statusCode());
+      clock.set(Instant.parse("2026-01-01T00:02:00Z"));
+
+      for (HttpResponse<byte[]> response : concurrently(timed, "/v2/team/app/manifests/v1")) {
+        assertEquals(200, response.statusCode());
+        assertArrayEquals(image.manifest().bytes(), response.body());
+      }
+    }
+    assertEquals(1, relay.count("HEAD", path -> path.equals("/v2/team/app/manifests/v1")), "one revalidation");
+    assertEquals(1, relay.count("GET", path -> path.contains("/manifests/")), "the unchanged tag fetched nothing");
+  }
+
   private List<HttpResponse<byte[]>> concurrently(String path) throws Exception {
+    return concurrently(cistern, path);
+  }
+
+  private List<HttpResponse<byte[]>> concurrently(TestCistern target, String path) throws Exception {
     CyclicBarrier start = new CyclicBarrier(CLIENTS);
     List<CompletableFuture<HttpResponse<byte[]>>> futures = new ArrayList<>();
     for (int i = 0; i < CLIENTS; i++) {
       futures.add(CompletableFuture.supplyAsync(() -> {
         try {
           start.await(30, TimeUnit.SECONDS);
-          return http.send(HttpRequest.newBuilder(cistern.url(path)).header("Accept", MediaTypes.OCI_MANIFEST).build(),
+          return http.send(HttpRequest.newBuilder(target.url(path)).header("Accept", MediaTypes.OCI_MANIFEST).build(),
               HttpResponse.BodyHandlers.ofByteArray());
         } catch (Exception e) {
           throw new IllegalStateException(e);
@@ -284,6 +315,34 @@ class CacheFillFanOutTest {
 
   private Path cachePath(byte[] blob) {
     return cistern.cistern().cache().pathOf(Digest.sha256Of(blob));
+  }
+
+  /** A clock the test moves by hand, to make a tag stale without waiting. */
+  private static final class SettableClock extends Clock {
+    private volatile Instant now;
+
+    SettableClock(Instant now) {
+      this.now = now;
+    }
+
+    void set(Instant instant) {
+      now = instant;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
   }
 
   private static byte[] random(long seed, int size) {
