@@ -2,14 +2,21 @@
 # Installs what Cistern needs on Debian/Ubuntu, only where it is missing.
 #   scripts/setup.sh          JDK 17 and Maven (to build and run)
 #   scripts/setup.sh --test   also CNCF Distribution (docker-registry) and skopeo (for the tests)
+#   scripts/setup.sh --bench  the test tools plus nginx, wrk, curl and python3 (for bench/run.sh)
 set -euo pipefail
 
 packages=()
 command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
-if [[ "${1:-}" == "--test" ]]; then
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || packages+=(skopeo)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  command -v nginx >/dev/null 2>&1 || packages+=(nginx-light)
+  command -v wrk >/dev/null 2>&1 || packages+=(wrk)
+  command -v curl >/dev/null 2>&1 || packages+=(curl)
+  command -v python3 >/dev/null 2>&1 || packages+=(python3)
 fi
 
 if ((${#packages[@]})); then

@@ -1,5 +1,7 @@
 package io.cistern;
 
+import ch.qos.logback.classic.LoggerContext;
+import io.cistern.admin.LogLevels;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.ConfigLoader;
@@ -52,23 +54,30 @@ public final class Main {
         }
       }
     }
+    CisternConfig config;
     try {
-      CisternConfig config = new ConfigLoader().load(configFile, System.getenv());
-      return serve(config);
-    } catch (ConfigException e) {
+      config = new ConfigLoader().load(configFile, System.getenv());
+      LogLevels.apply(config.log().level(), config.log().access().level());
+    } catch (ConfigException | IllegalArgumentException e) {
       err.println("cistern: " + e.getMessage());
       return 2;
     }
+    return serve(config);
   }
 
   private static int serve(CisternConfig config) {
     Logger log = LoggerFactory.getLogger(Main.class);
     try {
-      Cistern cistern = Cistern.start(config, Clock.systemUTC());
+      Cistern cistern = Cistern.start(config, Clock.systemUTC(), System.getenv());
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("stopping");
         cistern.close();
+        log.info("stopped");
+        // The access log is written asynchronously: stopping Logback flushes its queue.
+        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+          context.stop();
+        }
         stopped.countDown();
       }, "cistern-shutdown"));
       stopped.await();
@@ -76,6 +85,9 @@ public final class Main {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return 1;
+    } catch (ConfigException e) {
+      log.error("cistern: {}", e.getMessage());
+      return 2;
     } catch (RuntimeException e) {
       log.error("cistern failed to start: {}", e.getMessage(), e);
       return 1;

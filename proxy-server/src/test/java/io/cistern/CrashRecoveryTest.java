@@ -13,7 +13,6 @@ import io.cistern.testing.CountingRelay;
 import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.Skopeo;
-import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
 import java.net.URI;
@@ -104,35 +103,12 @@ class CrashRecoveryTest {
     }
   }
 
-  @Test
-  void aCisternStoppedMidDownloadLeavesNoTempFileOnceRestarted() throws Exception {
-    try (DistributionRegistry upstream = DistributionRegistry.start(temp.resolve("upstream"));
-        CountingRelay relay = CountingRelay.to(upstream.port())) {
-      new RegistryPusher(upstream.url()).push("team/app", "1.0", image);
-      TestImage.Blob layer = image.blobs().get(1);
-      Path cache = temp.resolve("cistern/cache");
-
-      relay.holdAfter(HOLD);
-      try (TestCistern cistern = TestCistern.forUpstream(temp.resolve("cistern"), relay.url())) {
-        BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern.url("/v2/team/app/blobs/" + layer.digest())))
-            .get(60, TimeUnit.SECONDS);
-        assertTrue(stream.first().length > 0);
-      }
-      relay.release();
-
-      try (TestCistern cistern = TestCistern.forUpstream(temp.resolve("cistern"), relay.url())) {
-        assertEquals(List.of(), partials(cache), "a stop with a download under way is checked at the next start");
-        HttpResponse<byte[]> again = cistern.get("/v2/team/app/blobs/" + layer.digest());
-        assertEquals(200, again.statusCode());
-        assertArrayEquals(layer.bytes(), again.body());
-      }
-      assertEquals(storedFiles(cache), rows(cache));
-    }
-  }
-
   private Path writeConfig(Path cache, URI upstream) throws IOException {
     return Files.writeString(temp.resolve("cistern.yml"), """
         server:
+          address: 127.0.0.1
+          port: 0
+        admin:
           address: 127.0.0.1
           port: 0
         cache:

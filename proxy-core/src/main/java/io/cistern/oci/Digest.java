@@ -96,9 +96,12 @@ public record Digest(Algorithm algorithm, String hex) implements Reference {
     return equals(of(algorithm, bytes));
   }
 
-  /** The name of the fallback tag the referrers API uses for this digest: {@code sha256-<hex>}. */
+  /**
+   * The fallback tag of the referrers API for this digest: {@code sha256-<hex>}, the hex cut to 64
+   * characters as the distribution spec says, so that a sha512 subject still makes a valid tag.
+   */
   public String referrersTag() {
-    return algorithm.prefix + "-" + hex;
+    return algorithm.prefix + "-" + hex.substring(0, Math.min(hex.length(), 64));
   }
 
   @Override

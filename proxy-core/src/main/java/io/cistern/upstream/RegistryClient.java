@@ -8,9 +8,11 @@ import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.Reference;
+import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import java.io.IOException;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
@@ -30,6 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import javax.net.ssl.SSLContext;
 
 /**
  * The registry v2 client for one upstream: manifests, blobs, tags, with the upstream's
@@ -47,7 +50,12 @@ public final class RegistryClient {
 
   private static final int MAX_REDIRECTS = 5;
   private static final int MAX_TAG_PAGES = 1000;
-  private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
+  /**
+   * The longest Cistern waits before retrying a 429 or 503, with a client waiting on the answer.
+   * An upstream that asks for a longer wait gets no retry: its status and {@code Retry-After} go
+   * back to the client, whose own retry logic can wait without holding a connection open.
+   */
+  static final Duration MAX_RETRY_WAIT = Duration.ofSeconds(10);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final UpstreamSettings settings;
@@ -56,23 +64,36 @@ public final class RegistryClient {
   private final Executor executor;
   private final RequestLimiter limiter;
   private final Duration baseBackoff;
+  private final UpstreamObserver observer;
   private final AtomicReference<Challenge> challenge = new AtomicReference<>();
 
   public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff) {
+    this(settings, http, executor, baseBackoff, UpstreamObserver.NONE);
+  }
+
+  /** @param observer told about every exchange with the upstream (for metrics) */
+  public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff,
+      UpstreamObserver observer) {
     this.settings = settings;
     this.http = http;
     this.executor = executor;
     this.baseBackoff = baseBackoff;
+    this.observer = observer;
     this.tokens = new TokenCache(http, settings.credentials(), settings.responseTimeout(), executor);
     this.limiter = new RequestLimiter(settings.maxConcurrentRequests());
   }
 
-  /** An HTTP client for {@code settings}: no automatic redirects (the client strips credentials itself). */
-  public static HttpClient newHttpClient(UpstreamSettings settings, Executor executor) {
+  /**
+   * An HTTP client for {@code settings}: no automatic redirects (the client strips credentials
+   * itself), TLS trusting what {@code tls} trusts, and the outbound proxy {@code proxies} chooses.
+   */
+  public static HttpClient newHttpClient(UpstreamSettings settings, Executor executor, SSLContext tls, ProxySelector proxies) {
     return HttpClient.newBuilder()
         .executor(executor)
         .connectTimeout(settings.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
+        .sslContext(tls)
+        .proxy(proxies)
         .build();
   }
 
@@ -92,10 +113,45 @@ public final class RegistryClient {
   public CompletableFuture<Manifest> getManifest(RepositoryName repository, Reference reference) {
     Call call = Call.get(uri(repository, "manifests", reference.toString()), repository)
         .withAccept(MediaTypes.ALL_MANIFESTS);
-    BodyHandler<byte[]> bounded = info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > MAX_MANIFEST_BYTES
-        ? BodySubscribers.replacing(null)
-        : BodySubscribers.ofByteArray();
-    return exchange(call, bounded, ErrorCode.MANIFEST_UNKNOWN).thenApply(response -> toManifest(reference, response));
+    return exchange(call, boundedDocument(), ErrorCode.MANIFEST_UNKNOWN).thenApply(response -> toManifest(reference, response));
+  }
+
+  /**
+   * The referrers of {@code subject} from the OCI referrers API, every page in one index (unfiltered:
+   * Cistern caches the whole list and filters by artifact type itself). Empty when the upstream
+   * lacks the API: it answers 404, which the spec forbids a registry that has it.
+   */
+  public CompletableFuture<Optional<ReferrersIndex>> getReferrers(RepositoryName repository, Digest subject) {
+    return referrersPage(repository, uri(repository, "referrers", subject.toString()), ReferrersIndex.EMPTY, 0)
+        .thenApply(Optional::of)
+        .exceptionallyCompose(failure -> {
+          RegistryException error = UpstreamErrors.forFailure(host(), failure);
+          return error.status() == 404
+              ? CompletableFuture.completedFuture(Optional.empty())
+              : CompletableFuture.failedFuture(error);
+        });
+  }
+
+  private CompletableFuture<ReferrersIndex> referrersPage(RepositoryName repository, URI page, ReferrersIndex sofar, int pages) {
+    Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.OCI_INDEX));
+    return exchange(call, boundedDocument(), ErrorCode.MANIFEST_UNKNOWN).thenCompose(response -> {
+      if (response.body() == null) {
+        throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
+            "upstream " + host() + " sent a referrers list larger than " + MAX_MANIFEST_BYTES + " bytes", null, null);
+      }
+      ReferrersIndex all;
+      try {
+        all = sofar.plus(ReferrersIndex.parse(response.body()));
+      } catch (RegistryException notAnIndex) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
+            "upstream " + host() + " sent an invalid referrers list", null, notAnIndex);
+      }
+      Optional<URI> next = nextLink(page, response.headers());
+      if (next.isPresent() && pages + 1 < MAX_TAG_PAGES) {
+        return referrersPage(repository, next.get(), all, pages + 1);
+      }
+      return CompletableFuture.completedFuture(all);
+    });
   }
 
   /** HEADs a manifest: its digest (when the upstream names it), media type and size. */
@@ -161,10 +217,7 @@ public final class RegistryClient {
   // ---- the exchange: limits, authentication, redirects, retries ----
 
   private <T> CompletableFuture<HttpResponse<T>> exchange(Call call, BodyHandler<T> handler, ErrorCode notFound) {
-    CompletableFuture<HttpResponse<T>> response =
-        limiter.acquire().thenComposeAsync(permit -> send(call, handler, 0, 0, false), executor);
-    response.whenComplete((ignored, failure) -> limiter.release());
-    return response.handle((result, failure) -> {
+    return send(call, handler, 0, 0, false).handle((result, failure) -> {
       if (failure != null) {
         throw UpstreamErrors.forFailure(host(), failure);
       }
@@ -179,11 +232,11 @@ public final class RegistryClient {
       Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
     return authorization(call).thenCompose(authorization -> {
       HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
-      return http.sendAsync(request, onlySuccessBodies(handler)).thenCompose(response -> {
+      return observed(limited(() -> http.sendAsync(request, onlySuccessBodies(handler)))).thenCompose(response -> {
         int status = response.statusCode();
         if (status == 401 && !reauthenticated && !call.offOrigin()) {
           Optional<Challenge> offered = Challenge.preferred(response.headers().allValues("WWW-Authenticate"));
-          if (offered.isPresent()) {
+          if (offered.isPresent() && canAnswer(offered.get(), authorization)) {
             challenge.set(offered.get());
             forgetRejectedToken(call, authorization);
             return send(call, handler, retries, redirects, true);
@@ -196,12 +249,52 @@ public final class RegistryClient {
           }
         }
         if ((status == 429 || status == 503) && retries < settings.maxRetries()) {
-          Duration delay = backoff(retries, UpstreamErrors.retryAfter(response.headers()));
-          return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+          Optional<Duration> asked = UpstreamErrors.retryAfter(response.headers());
+          if (asked.isEmpty() || asked.get().compareTo(MAX_RETRY_WAIT) <= 0) {
+            Duration delay = backoff(retries, asked);
+            return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+          }
         }
         return CompletableFuture.completedFuture(response);
       });
     });
+  }
+
+  private <T> CompletableFuture<HttpResponse<T>> observed(CompletableFuture<HttpResponse<T>> exchange) {
+    return exchange.whenComplete((response, failure) -> {
+      if (failure != null) {
+        observer.failed(host(), failure);
+      } else {
+        observer.responded(host(), response.statusCode());
+      }
+    });
+  }
+
+  /**
+   * Runs one HTTP exchange under this upstream's cap on concurrent requests. The permit covers the
+   * exchange alone (until its body is read), not token fetches nor backoff waits, so a request
+   * waiting for either holds no slot and cannot starve the requests that would end the wait.
+   */
+  private <T> CompletableFuture<T> limited(Supplier<CompletableFuture<T>> exchange) {
+    // Async: a permit handed over by a release must not run the next exchange on the releasing thread.
+    return limiter.acquire().thenComposeAsync(permit -> {
+      CompletableFuture<T> result;
+      try {
+        result = exchange.get();
+      } catch (RuntimeException e) {
+        result = CompletableFuture.failedFuture(e);
+      }
+      result.whenComplete((value, failure) -> limiter.release());
+      return result;
+    }, executor);
+  }
+
+  /** Whether answering {@code offered} could change the outcome: a Basic retry needs credentials not yet sent. */
+  private boolean canAnswer(Challenge offered, String sentAuthorization) {
+    if (offered.isBearer()) {
+      return true;
+    }
+    return offered.isBasic() && settings.credentials() != null && sentAuthorization == null;
   }
 
   /** What to send in {@code Authorization}: nothing until the upstream has challenged. */
@@ -243,8 +336,8 @@ public final class RegistryClient {
   /** Retry-After when the upstream gave one, else exponential from the base; both jittered and capped. */
   private Duration backoff(int retries, Optional<Duration> retryAfter) {
     Duration wait = retryAfter.orElse(baseBackoff.multipliedBy(1L << Math.min(retries, 10)));
-    if (wait.compareTo(MAX_BACKOFF) > 0) {
-      wait = MAX_BACKOFF;
+    if (wait.compareTo(MAX_RETRY_WAIT) > 0) {
+      wait = MAX_RETRY_WAIT;
     }
     long jitterMillis = ThreadLocalRandom.current().nextLong(baseBackoff.toMillis() + 1);
     return wait.plusMillis(jitterMillis);
@@ -253,6 +346,13 @@ public final class RegistryClient {
   private <T> CompletableFuture<T> later(Duration delay, Supplier<CompletableFuture<T>> action) {
     Executor delayed = CompletableFuture.delayedExecutor(delay.toMillis(), TimeUnit.MILLISECONDS, executor);
     return CompletableFuture.supplyAsync(action, delayed).thenCompose(future -> future);
+  }
+
+  /** Reads a JSON document (manifest, referrers page) whole, or nothing (a null body) above 4 MiB. */
+  private static BodyHandler<byte[]> boundedDocument() {
+    return info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > MAX_MANIFEST_BYTES
+        ? BodySubscribers.replacing(null)
+        : BodySubscribers.ofByteArray();
   }
 
   private static <T> BodyHandler<T> onlySuccessBodies(BodyHandler<T> handler) {

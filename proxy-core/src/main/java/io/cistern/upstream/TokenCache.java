@@ -59,7 +59,14 @@ public final class TokenCache {
 
   /** A token for {@code key}: cached, joined to a fetch already under way, or fetched now. */
   public CompletableFuture<String> token(Key key) {
-    return tokens.get(key, (k, executor) -> fetch(k)).thenApply(Token::value);
+    CompletableFuture<Token> token = tokens.get(key, (k, executor) -> fetch(k));
+    if (token.isCompletedExceptionally()) {
+      // A fetch that failed before this call leaves the cache a moment after failing: a request
+      // that comes later deserves a fetch of its own, not that old failure.
+      tokens.asMap().remove(key, token);
+      token = tokens.get(key, (k, executor) -> fetch(k));
+    }
+    return token.thenApply(Token::value);
   }
 
   /**
@@ -94,6 +101,10 @@ public final class TokenCache {
       }
     }
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri.toString())).timeout(timeout).GET();
+    if ("http".equalsIgnoreCase(key.realm().getScheme())) {
+      // As for registry requests: no h2c upgrade attempt over plain text.
+      request.version(HttpClient.Version.HTTP_1_1);
+    }
     if (credentials != null) {
       request.header("Authorization", credentials.basicAuthorization());
     }
@@ -101,18 +112,25 @@ public final class TokenCache {
         .thenApply(response -> parse(key, response));
   }
 
-  private static Token parse(Key key, HttpResponse<byte[]> response) {
-    if (response.statusCode() == 401 || response.statusCode() == 403) {
-      throw new RegistryException(ErrorCode.UNAUTHORIZED, 401,
-          "the upstream's token service refused the request for " + key.scope(), null, null);
+  private Token parse(Key key, HttpResponse<byte[]> response) {
+    int status = response.statusCode();
+    String service = "the token service " + key.realm().getHost();
+    if (status == 401 || status == 403) {
+      throw new RegistryException(ErrorCode.UNAUTHORIZED, 401, credentials == null
+          ? service + " refused an anonymous token for " + key.scope() + ": this upstream needs credentials"
+          : service + " refused the configured credentials of " + credentials.username() + " for " + key.scope(),
+          null, null);
     }
-    if (response.statusCode() != 200) {
-      throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
-          "token service answered " + response.statusCode(), null, null);
+    if (status == 429 || status >= 500) {
+      // Rate limits and outages keep their status (and Retry-After), as for the registry itself.
+      throw UpstreamErrors.forStatus(key.realm().getHost(), status, response.headers(), ErrorCode.UNAVAILABLE);
+    }
+    if (status != 200) {
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502, service + " answered " + status, null, null);
     }
     try {
       JsonNode body = JSON.readTree(response.body());
-      String token = body.path("token").asText(body.path("access_token").asText(""));
+      String token = body.path("token").asText("");
       if (token.isEmpty()) {
         token = body.path("access_token").asText("");
       }

@@ -5,6 +5,7 @@ import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -15,8 +16,10 @@ import java.util.Optional;
  *   <li>a path prefix, {@code /v2/ghcr.io/org/app/…} (CRI-O and podman {@code registries.conf});
  *   <li>nothing (the docker daemon's {@code registry-mirrors}): the default upstream.
  * </ol>
- * Only configured upstreams are ever chosen: an unknown {@code ns} is refused here, before any
- * outbound connection could be made. Docker Hub's single-component names get {@code library/}.
+ * Only configured upstreams are ever chosen: an unknown {@code ns}, or a first path component that
+ * is a registry host name by Docker's rule (it holds a {@code .} or a {@code :}, or is
+ * {@code localhost}) but names no configured upstream, is refused here, before any outbound
+ * connection could be made. Docker Hub's single-component names get {@code library/}.
  */
 public final class UpstreamRouter {
 
@@ -28,7 +31,7 @@ public final class UpstreamRouter {
 
   public UpstreamRouter(List<Upstream> upstreams, String defaultHost) {
     for (Upstream upstream : upstreams) {
-      if (byHost.put(upstream.host(), upstream) != null) {
+      if (byHost.put(upstream.host().toLowerCase(Locale.ROOT), upstream) != null) {
         throw new IllegalArgumentException("upstream " + upstream.host() + " is configured twice");
       }
     }
@@ -37,7 +40,7 @@ public final class UpstreamRouter {
     } else if (defaultHost == null) {
       defaultUpstream = upstreams.get(0);
     } else {
-      defaultUpstream = byHost.get(defaultHost);
+      defaultUpstream = byHost.get(defaultHost.toLowerCase(Locale.ROOT));
       if (defaultUpstream == null) {
         throw new IllegalArgumentException("the default upstream " + defaultHost + " is not among the configured upstreams");
       }
@@ -53,16 +56,14 @@ public final class UpstreamRouter {
    */
   public Route route(String name, String namespace) {
     if (namespace != null && !namespace.isEmpty()) {
-      Upstream upstream = byHost.get(namespace.toLowerCase(java.util.Locale.ROOT));
-      if (upstream == null) {
-        throw new RegistryException(ErrorCode.NAME_UNKNOWN, "Cistern mirrors no upstream named '" + namespace + "'");
-      }
+      Upstream upstream = configured(namespace);
       return new Route(upstream, normalise(upstream, name));
     }
     int slash = name.indexOf('/');
     if (slash > 0) {
-      Upstream prefixed = byHost.get(name.substring(0, slash));
-      if (prefixed != null) {
+      String first = name.substring(0, slash);
+      if (byHost.containsKey(first.toLowerCase(Locale.ROOT)) || isHostName(first)) {
+        Upstream prefixed = configured(first);
         return new Route(prefixed, normalise(prefixed, name.substring(slash + 1)));
       }
     }
@@ -73,11 +74,25 @@ public final class UpstreamRouter {
   }
 
   public Optional<Upstream> upstream(String host) {
-    return Optional.ofNullable(byHost.get(host));
+    return Optional.ofNullable(byHost.get(host.toLowerCase(Locale.ROOT)));
   }
 
   public List<Upstream> upstreams() {
     return List.copyOf(byHost.values());
+  }
+
+  private Upstream configured(String host) {
+    Upstream upstream = byHost.get(host.toLowerCase(Locale.ROOT));
+    if (upstream == null) {
+      throw new RegistryException(ErrorCode.NAME_UNKNOWN,
+          "Cistern mirrors no upstream named '" + host + "'");
+    }
+    return upstream;
+  }
+
+  /** Docker's rule for telling a registry host from a repository's first path component. */
+  private static boolean isHostName(String component) {
+    return component.indexOf('.') >= 0 || component.indexOf(':') >= 0 || component.equals("localhost");
   }
 
   private static RepositoryName normalise(Upstream upstream, String name) {

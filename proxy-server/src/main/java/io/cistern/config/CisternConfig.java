@@ -13,6 +13,12 @@ import java.util.List;
  * @param defaultUpstream the upstream for requests that name none; the first one when unset
  * @param offline never contact any upstream; serve what is cached
  * @param tagTtl how long a resolved tag is served without asking its upstream again
+ * @param admin the admin listener: metrics and health probes
+ * @param security what clients of the registry port must present: TLS, credentials
+ * @param log log levels and the access log's format
+ * @param shutdown how a stop treats the work under way
+ * @param dockerConfig a docker {@code config.json} whose {@code auths} give credentials to
+ *     upstreams that have none in this configuration; see {@link CredentialSources}
  */
 public record CisternConfig(
     @JsonProperty("server") Server server,
@@ -20,7 +26,13 @@ public record CisternConfig(
     @JsonProperty("upstreams") List<UpstreamConfig> upstreams,
     @JsonProperty("defaultUpstream") String defaultUpstream,
     @JsonProperty("offline") boolean offline,
-    @JsonProperty("tagTtl") Duration tagTtl) {
+    @JsonProperty("tagTtl") Duration tagTtl,
+    @JsonProperty("admin") Admin admin,
+    @JsonProperty("security") Security security,
+    @JsonProperty("log") Log log,
+    @JsonProperty("shutdown") Shutdown shutdown,
+
+    @JsonProperty("dockerConfig") Path dockerConfig) {
 
   public CisternConfig {
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -45,6 +57,8 @@ public record CisternConfig(
    *
    * @param host the name clients use for it ({@code docker.io}, {@code ghcr.io})
    * @param url its API endpoint; defaults to {@code https://<host>}
+   * @param caCertificate a PEM file of CA certificates trusted for this upstream, besides the system's
+   * @param passwordEnv the environment variable holding the password, instead of {@code password}
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -58,10 +72,87 @@ public record CisternConfig(
       @JsonProperty("responseTimeout") Duration responseTimeout,
       @JsonProperty("idleTimeout") Duration idleTimeout,
       @JsonProperty("maxRetries") Integer maxRetries,
-      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests) {
+      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
+      @JsonProperty("passwordEnv") String passwordEnv) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
     }
+
+    /** Never prints the password. */
+    @Override
+    public String toString() {
+      return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
+    }
   }
+
+  /**
+   * The admin listener, a port of its own for {@code /metrics}, {@code /healthz} and
+   * {@code /readyz}; it takes no credentials, so keep it off the public network.
+   *
+   * @param minFreeDisk {@code /readyz} fails when the cache's file system has less free space
+   */
+  public record Admin(
+      @JsonProperty("address") String address,
+      @JsonProperty("port") int port,
+      @JsonProperty("minFreeDisk") ByteSize minFreeDisk) {}
+
+  /** Client-facing security of the registry port; every part is off until configured. */
+  public record Security(
+      @JsonProperty("tls") Tls tls,
+      @JsonProperty("auth") ClientAuth auth) {}
+
+  /**
+   * TLS termination on the registry port, on when both files are given.
+   *
+   * @param certificate PEM certificate chain, the server's certificate first
+   * @param key PEM private key (PKCS#8, or PKCS#1 RSA)
+   */
+  public record Tls(
+      @JsonProperty("certificate") Path certificate,
+      @JsonProperty("key") Path key) {
+
+    public boolean enabled() {
+      return certificate != null || key != null;
+    }
+  }
+
+  /**
+   * Credentials clients must send; with neither set, pulls are anonymous.
+   *
+   * @param realm named in the {@code WWW-Authenticate} challenge
+   * @param htpasswd a file of {@code user:bcrypt-hash} lines ({@code htpasswd -B})
+   * @param bearerToken a static token accepted as {@code Authorization: Bearer <token>}
+   */
+  public record ClientAuth(
+      @JsonProperty("realm") String realm,
+      @JsonProperty("htpasswd") Path htpasswd,
+      @JsonProperty("bearerToken") String bearerToken) {}
+
+  /**
+   * Logging. Levels are names Logback knows ({@code DEBUG}, {@code INFO}, {@code WARN},
+   * {@code OFF}…); {@code CISTERN_LOG_LEVEL} sets {@code level} as for any key.
+   *
+   * @param level the level of everything but the access log
+   */
+  public record Log(
+      @JsonProperty("level") String level,
+      @JsonProperty("access") AccessLog access) {}
+
+  /**
+   * One line per answered request on the {@code cistern.access} logger.
+   *
+   * @param format {@code text} (key=value pairs) or {@code json} (one object per line)
+   * @param level {@code INFO} writes the lines, {@code OFF} silences them
+   */
+  public record AccessLog(
+      @JsonProperty("format") String format,
+      @JsonProperty("level") String level) {}
+
+  /**
+   * @param grace how long a stop waits for requests and downloads under way before it aborts
+   *     them; keep it below the orchestrator's own kill timeout
+   */
+  public record Shutdown(
+      @JsonProperty("grace") Duration grace) {}
 }

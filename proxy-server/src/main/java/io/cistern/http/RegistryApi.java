@@ -2,12 +2,16 @@ package io.cistern.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.auth.ClientAuthenticator;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.MediaTypes;
 import io.cistern.oci.Reference;
+import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
+import io.cistern.proxy.BlobSource;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.UpstreamRouter;
@@ -37,19 +41,42 @@ public final class RegistryApi {
   private final ManifestService manifests;
   private final BlobService blobs;
   private final TagService tags;
+  private final ClientAuthenticator clients;
 
-  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags) {
+  /** @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone */
+  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags,
+      ClientAuthenticator clients) {
     this.router = router;
     this.manifests = manifests;
     this.blobs = blobs;
     this.tags = tags;
+    this.clients = clients;
   }
 
-  /** Answers one request; every failure, thrown or not, comes back as a failed future. */
-  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers) {
+  /**
+   * Answers one request, noting on {@code exchange} what it learns (who asked, which upstream,
+   * whether the cache answered); every failure, thrown or not, comes back as a failed future.
+   */
+  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
+    if (!clients.required()) {
+      return answer(method, uri, headers, exchange);
+    }
+    // Every endpoint, /v2/ included, asks for credentials: that 401 is how clients learn to send them.
+    return clients.authenticate(headers.get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
+      if (user.isEmpty()) {
+        return CompletableFuture.completedFuture(Reply.unauthorized(clients.challenge()));
+      }
+      exchange.user(user.get());
+      return answer(method, uri, headers, exchange);
+    });
+  }
+
+  private CompletableFuture<Reply> answer(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
     try {
       QueryStringDecoder query = new QueryStringDecoder(uri);
-      RegistryRoute route = RegistryRoute.parse(query.path());
+      // The raw path: registry names, tags and digests never need percent-decoding, and decoding
+      // would let %2F smuggle in path separators.
+      RegistryRoute route = RegistryRoute.parse(query.rawPath());
       if (route instanceof RegistryRoute.Unknown unknown) {
         throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "unknown endpoint " + unknown.path(), null, null);
       }
@@ -63,31 +90,46 @@ public final class RegistryApi {
       }
       if (route instanceof RegistryRoute.Manifest manifest) {
         Route target = router.route(manifest.name(), namespace);
+        exchange.upstream(target.upstream().host());
         Reference reference = Reference.parse(manifest.reference());
         AcceptHeader accept = AcceptHeader.parse(headers.getAll(HttpHeaderNames.ACCEPT));
-        return manifests.get(target, reference, accept).thenApply(Reply::manifest);
+        return manifests.get(target, reference, accept).thenApply(served -> {
+          exchange.cacheHit(served.fromCache());
+          return Reply.manifest(served.manifest());
+        });
       }
       if (route instanceof RegistryRoute.Blob blob) {
         Route target = router.route(blob.name(), namespace);
+        exchange.upstream(target.upstream().host());
         Digest digest = Digest.parse(blob.digest());
         return head
             ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
-            : blobs.open(target, digest).thenApply(source -> new Reply.Blob(digest, source));
+            : blobs.open(target, digest).thenApply(source -> {
+              exchange.cacheHit(source instanceof BlobSource.Stored);
+              return new Reply.Blob(digest, source);
+            });
+      }
+      if (route instanceof RegistryRoute.Referrers referrers) {
+        Route target = router.route(referrers.name(), namespace);
+        Digest subject = Digest.parse(referrers.digest());
+        String artifactType = parameter(query, "artifactType");
+        return manifests.referrers(target, subject).thenApply(index -> referrersReply(index, artifactType));
       }
       if (route instanceof RegistryRoute.TagList tagList) {
-        return listTags(tagList.name(), namespace, query);
+        return listTags(tagList.name(), namespace, query, exchange);
       }
       if (route instanceof RegistryRoute.Upload) {
         return CompletableFuture.completedFuture(Reply.unsupportedMethod("upload"));
       }
-      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.path(), null, null);
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.rawPath(), null, null);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
 
-  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query) {
+  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query, Exchange exchange) {
     Route target = router.route(name, namespace);
+    exchange.upstream(target.upstream().host());
     Integer limit = pageSize(parameter(query, "n"));
     String last = parameter(query, "last");
     return tags.list(target, limit, last).thenApply(page -> {
@@ -105,6 +147,17 @@ public final class RegistryApi {
       }
       return reply;
     });
+  }
+
+  /** The referrers index, filtered when asked, with the header that says the filter was applied. */
+  private static Reply referrersReply(ReferrersIndex index, String artifactType) {
+    ReferrersIndex shown = artifactType == null ? index : index.ofArtifactType(artifactType);
+    Reply.Bytes reply = Reply.json(HttpResponseStatus.OK, shown.toBytes());
+    reply.headers().set(HttpHeaderNames.CONTENT_TYPE, MediaTypes.OCI_INDEX);
+    if (artifactType != null) {
+      reply.headers().set("OCI-Filters-Applied", "artifactType");
+    }
+    return reply;
   }
 
   private static Integer pageSize(String text) {

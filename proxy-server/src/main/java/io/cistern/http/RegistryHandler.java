@@ -32,6 +32,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.Queue;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,13 +52,18 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private final RegistryApi api;
   private final boolean zeroCopy;
-  private final Queue<HttpRequest> waiting = new ArrayDeque<>();
+  private final ExchangeRecorder recorder;
+  private final Queue<Exchange> waiting = new ArrayDeque<>();
   private boolean answering;
 
-  /** @param zeroCopy false when TLS sits below this handler and file regions cannot be used */
-  RegistryHandler(RegistryApi api, boolean zeroCopy) {
+  /**
+   * @param zeroCopy false when TLS sits below this handler and file regions cannot be used
+   * @param recorder this connection's recorder, told of each request as it is read
+   */
+  RegistryHandler(RegistryApi api, boolean zeroCopy, ExchangeRecorder recorder) {
     this.api = api;
     this.zeroCopy = zeroCopy;
+    this.recorder = recorder;
   }
 
   @Override
@@ -65,12 +71,13 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     // Request bodies (HttpContent) are dropped: the pull API takes none, and the push methods
     // that send one are refused with the connection closed.
     if (message instanceof HttpRequest request) {
+      Exchange exchange = recorder.arrived(request);
       if (request.decoderResult().isFailure()) {
         Reply.Bytes reply = Reply.error(new RegistryException(ErrorCode.UNSUPPORTED, 400, "malformed HTTP request", null, null));
         writeBytes(ctx, request, reply, false).addListener(ChannelFutureListener.CLOSE);
         return;
       }
-      waiting.add(request);
+      waiting.add(exchange);
       ctx.channel().config().setAutoRead(false);
       if (!answering) {
         answerNext(ctx);
@@ -79,15 +86,16 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   }
 
   private void answerNext(ChannelHandlerContext ctx) {
-    HttpRequest request = waiting.poll();
-    if (request == null) {
+    Exchange exchange = waiting.poll();
+    if (exchange == null) {
       answering = false;
       ctx.channel().config().setAutoRead(true);
       ctx.read();
       return;
     }
     answering = true;
-    api.handle(request.method(), request.uri(), request.headers())
+    HttpRequest request = exchange.request();
+    api.handle(request.method(), request.uri(), request.headers(), exchange)
         .whenCompleteAsync((reply, failure) -> answer(ctx, request, failure == null ? reply : failureReply(failure)), ctx.executor());
   }
 
@@ -237,7 +245,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    if (!(cause instanceof IOException)) {
+    // A client that drops the connection or refuses our certificate (SSLException, wrapped by the
+    // TLS decoder) is routine, not worth a stack trace.
+    boolean routine = cause instanceof IOException || cause.getCause() instanceof SSLException;
+    if (!routine) {
       log.warn("closing a connection after an unexpected error", cause);
     }
     ctx.close();

@@ -19,14 +19,15 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The registry listener. The pipeline reads like the protocol: (TLS) → HTTP codec → chunked
- * writer (for streamed blobs) → registry handler. Native epoll is used when the platform has it
- * (sendfile without the JDK's detours), NIO otherwise.
+ * The registry listener. The pipeline reads like the protocol: (TLS) → HTTP codec → exchange
+ * recorder (access log, metrics) → chunked writer (for streamed blobs) → registry handler. Native
+ * epoll is used when the platform has it (sendfile without the JDK's detours), NIO otherwise.
  */
 public final class RegistryServer implements AutoCloseable {
 
@@ -34,14 +35,22 @@ public final class RegistryServer implements AutoCloseable {
 
   private final RegistryApi api;
   private final SslContext tls;
+  private final RequestListener requests;
+  private final Clock clock;
+  private final ActiveRequests active = new ActiveRequests();
   private final EventLoopGroup group;
   private final boolean epoll;
   private Channel listener;
 
-  /** @param tls the server's TLS context, or null for plain HTTP */
-  public RegistryServer(RegistryApi api, SslContext tls, int threads) {
+  /**
+   * @param tls the server's TLS context, or null for plain HTTP
+   * @param requests told about every answered request (access log, metrics)
+   */
+  public RegistryServer(RegistryApi api, SslContext tls, int threads, RequestListener requests, Clock clock) {
     this.api = api;
     this.tls = tls;
+    this.requests = requests;
+    this.clock = clock;
     this.epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     this.group = new MultiThreadIoEventLoopGroup(threads, io);
@@ -63,14 +72,21 @@ public final class RegistryServer implements AutoCloseable {
               pipeline.addLast("tls", tls.newHandler(channel.alloc()));
             }
             pipeline.addLast("http", new HttpServerCodec(8192, 16 * 1024, 8192));
+            ExchangeRecorder recorder = new ExchangeRecorder(requests, active, clock);
+            pipeline.addLast("recorder", recorder);
             pipeline.addLast("chunked", new ChunkedWriteHandler());
-            pipeline.addLast("registry", new RegistryHandler(api, tls == null));
+            pipeline.addLast("registry", new RegistryHandler(api, tls == null, recorder));
           }
         });
     listener = bootstrap.bind(address).sync().channel();
     InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
     log.info("registry listening on {} ({}{})", bound, epoll ? "epoll" : "nio", tls != null ? ", TLS" : "");
     return bound;
+  }
+
+  /** The requests between arrival and the end of their answer. */
+  public ActiveRequests activeRequests() {
+    return active;
   }
 
   /** Stops accepting new connections; open ones finish what they are sending. */

@@ -56,6 +56,13 @@ sealed interface Reply {
     return new Bytes(reply.status(), reply.headers(), reply.body(), true);
   }
 
+  /** 401 with the challenge that tells clients which credentials to send. */
+  static Bytes unauthorized(String challenge) {
+    Bytes reply = error(new RegistryException(ErrorCode.UNAUTHORIZED, "authentication required"));
+    reply.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, challenge);
+    return reply;
+  }
+
   static Bytes text(HttpResponseStatus status, String body) {
     HttpHeaders headers = new DefaultHttpHeaders().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
     return new Bytes(status, headers, body.getBytes(StandardCharsets.UTF_8), false);

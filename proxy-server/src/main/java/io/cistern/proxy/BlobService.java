@@ -91,6 +91,27 @@ public final class BlobService {
     return downloads.asMap().size();
   }
 
+  /** Completes when every download under way now has ended, published or not; for a graceful stop. */
+  public CompletableFuture<Void> downloadsFinished() {
+    return CompletableFuture.allOf(downloads.asMap().values().stream()
+        .map(started -> started.thenCompose(partial -> partial == null ? CompletableFuture.completedFuture(null) : partial.finished())
+            .handle((ignored, failure) -> null))
+        .toArray(CompletableFuture[]::new));
+  }
+
+  /**
+   * Abandons the downloads still under way when a stop can wait no longer: their temp files go
+   * and their readers' connections are cut, so no client takes a partial body for a whole one.
+   */
+  public void abortDownloads(Throwable cause) {
+    for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
+      PartialBlob partial = started.isDone() && !started.isCompletedExceptionally() ? started.join() : null;
+      if (partial != null) {
+        cache.abandon(partial, null, cause);
+      }
+    }
+  }
+
   private CompletableFuture<PartialBlob> download(Route route, Digest digest) {
     if (cache.contains(digest)) {
       return CompletableFuture.completedFuture(null);

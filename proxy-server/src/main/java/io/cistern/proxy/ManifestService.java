@@ -13,8 +13,10 @@ import io.cistern.oci.ErrorCode;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.Platform;
 import io.cistern.oci.Reference;
+import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.Tag;
+import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter.Route;
@@ -26,6 +28,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * forever. A tag is served from its cached mapping while that is younger than the upstream's tag
  * TTL; after that, one {@code HEAD} revalidates it and only a changed digest fetches anything.
  * When the upstream cannot be reached the stale mapping is served, and for a grace period no
- * further revalidation is attempted, so an outage costs clients no time.
+ * further revalidation is attempted, so an outage costs clients no time. Referrers lists are
+ * cached the same way as tags.
  *
  * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
  * through Caffeine {@link AsyncCache}s that hold only what is in flight. Hot manifests and tag
@@ -45,6 +50,20 @@ import org.slf4j.LoggerFactory;
 public final class ManifestService {
 
   private static final Logger log = LoggerFactory.getLogger(ManifestService.class);
+
+  /**
+   * Referrers lists are kept as tag mappings of their own upstream namespace: a host name holds no
+   * space, so {@code "referrers ghcr.io"} can never be a real upstream, and the lists never show
+   * up among the upstream's tags.
+   */
+  private static final String REFERRERS_PREFIX = "referrers ";
+
+  /**
+   * A manifest and how it was found.
+   *
+   * @param fromCache answered without asking the upstream (a cache hit, for metrics and the access log)
+   */
+  public record Served(Manifest manifest, boolean fromCache) {}
 
   private final BlobCache cache;
   private final Clock clock;
@@ -66,7 +85,12 @@ public final class ManifestService {
         .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
         .build();
     this.tags = Caffeine.newBuilder().maximumSize(50_000).build();
-    this.upstreamDown = Caffeine.newBuilder().expireAfterWrite(staleGrace).maximumSize(50_000).build();
+    // On the injected clock, like tag freshness, so the grace period ends when the TTL logic thinks it does.
+    this.upstreamDown = Caffeine.newBuilder()
+        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+        .expireAfterWrite(staleGrace)
+        .maximumSize(50_000)
+        .build();
     this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     this.revalidations = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     cache.onEviction(this::forget);
@@ -77,25 +101,25 @@ public final class ManifestService {
    * it cannot take is answered with the index's linux/amd64 manifest if it takes that, as CNCF
    * Distribution does, else MANIFEST_UNKNOWN.
    */
-  public CompletableFuture<Manifest> get(Route route, Reference reference, AcceptHeader accept) {
+  public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept) {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }
-    return byTag(route, (Tag) reference).thenCompose(manifest -> negotiate(route, manifest, accept));
+    return byTag(route, (Tag) reference).thenCompose(served -> negotiate(route, served, accept));
   }
 
-  private CompletableFuture<Manifest> byDigest(Route route, Digest digest) {
+  private CompletableFuture<Served> byDigest(Route route, Digest digest) {
     Manifest remembered = manifests.getIfPresent(digest);
     if (remembered != null) {
       cache.recordAccess(digest);
-      return CompletableFuture.completedFuture(remembered);
+      return CompletableFuture.completedFuture(new Served(remembered, true));
     }
     return CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor).thenCompose(stored -> {
       if (stored.isPresent()) {
         manifests.put(digest, stored.get());
-        return CompletableFuture.completedFuture(stored.get());
+        return CompletableFuture.completedFuture(new Served(stored.get(), true));
       }
-      return fetch(route, digest);
+      return fetch(route, digest).thenApply(fetched -> new Served(fetched, false));
     });
   }
 
@@ -115,18 +139,60 @@ public final class ManifestService {
                 .thenApplyAsync(manifest -> store(route, manifest), storeExecutor)));
   }
 
-  private CompletableFuture<Manifest> byTag(Route route, Tag tag) {
+  /**
+   * The referrers of {@code subject}, unfiltered: from the upstream's referrers API, else from its
+   * {@code sha256-<hex>} fallback tag, else none. The list is stored as an index document and
+   * cached like a tag (it changes when a signature or SBOM is pushed): served for the tag TTL,
+   * then fetched again, and served stale when the upstream fails.
+   */
+  public CompletableFuture<ReferrersIndex> referrers(Route route, Digest subject) {
+    TagKey key = new TagKey(REFERRERS_PREFIX + route.upstream().host(), route.repository(), new Tag(subject.referrersTag()));
+    return mutable(route, key, known -> fetchReferrers(route, key, subject))
+        .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
+  }
+
+  private CompletableFuture<Served> byTag(Route route, Tag tag) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
+    return mutable(route, key, known -> known == null ? fetchTag(route, key) : revalidate(route, key, known));
+  }
+
+  /**
+   * The document behind a mutable name (a tag, a referrers list): served from its mapping while
+   * that is fresh, or while the upstream may not or cannot be asked; else {@code refresh}ed once
+   * per key at a time, and when that fails the stale mapping is served if there is one.
+   */
+  private CompletableFuture<Served> mutable(
+      Route route, TagKey key, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
     return knownMapping(key).thenCompose(known -> {
       Upstream upstream = route.upstream();
       if (known.isPresent() && (isFresh(known.get(), upstream) || upstream.offline() || upstreamDown.getIfPresent(key) != null)) {
         return byDigest(route, known.get().digest());
       }
       if (upstream.offline()) {
-        return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "tag " + key + " is not cached"));
+        return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, key + " is not cached"));
       }
-      return singleFlight(revalidations, key, () -> revalidate(route, key, known.orElse(null)))
-          .thenCompose(mapping -> byDigest(route, mapping.digest()));
+      return singleFlight(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
+          .thenCompose(mapping -> byDigest(route, mapping.digest()))
+          .thenApply(served -> new Served(served.manifest(), false));
+    });
+  }
+
+  private CompletableFuture<TagMapping> refreshOrStale(
+      Route route, TagKey key, TagMapping known, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
+    TagMapping latest = tags.getIfPresent(key);
+    if (latest != null && isFresh(latest, route.upstream())) {
+      // Another request finished refreshing while this one read the stale mapping.
+      return CompletableFuture.completedFuture(latest);
+    }
+    return refresh.apply(known).exceptionallyCompose(failure -> {
+      RegistryException error = UpstreamErrors.forFailure(route.upstream().host(), failure);
+      // A 404 is the upstream's answer, not a failure: the tag is gone, and so it is for clients.
+      if (known == null || error.status() == 404) {
+        return CompletableFuture.failedFuture(error);
+      }
+      log.warn("serving stale {} -> {}: {}", key, known.digest(), error.getMessage());
+      upstreamDown.put(key, Boolean.TRUE);
+      return CompletableFuture.completedFuture(known);
     });
   }
 
@@ -142,31 +208,34 @@ public final class ManifestService {
     }, storeExecutor);
   }
 
-  /** Asks the upstream what the tag points at now: HEAD when we know a digest, GET when not. */
+  /** Asks the upstream whether the tag still points at {@code known}: one HEAD, and a GET only if not. */
   private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known) {
-    TagMapping latest = tags.getIfPresent(key);
-    if (latest != null && isFresh(latest, route.upstream())) {
-      // Another request finished revalidating while this one read the stale mapping.
-      return CompletableFuture.completedFuture(latest);
-    }
-    CompletableFuture<TagMapping> resolved;
-    if (known == null) {
-      resolved = fetchTag(route, key);
-    } else {
-      resolved = route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
-          head.digest().filter(known.digest()::equals).isPresent()
-              ? CompletableFuture.supplyAsync(() -> remember(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
-              : fetchTag(route, key));
-    }
-    return resolved.exceptionallyCompose(failure -> {
-      RegistryException error = UpstreamErrors.forFailure(route.upstream().host(), failure);
-      if (known == null || error.status() == 404) {
-        return CompletableFuture.failedFuture(error);
-      }
-      log.warn("serving stale {} -> {}: {}", key, known.digest(), error.getMessage());
-      upstreamDown.put(key, Boolean.TRUE);
-      return CompletableFuture.completedFuture(known);
-    });
+    return route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
+        head.digest().filter(known.digest()::equals).isPresent()
+            ? CompletableFuture.supplyAsync(() -> remember(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
+            : fetchTag(route, key));
+  }
+
+  /** The API's list when the upstream has the API; else its fallback tag's index; else no referrers. */
+  private CompletableFuture<TagMapping> fetchReferrers(Route route, TagKey key, Digest subject) {
+    RegistryClient client = route.upstream().client();
+    return client.getReferrers(route.repository(), subject)
+        .thenCompose(fromApi -> fromApi.isPresent()
+            ? CompletableFuture.completedFuture(fromApi.get())
+            : client.getManifest(route.repository(), key.tag())
+                .thenApply(fallback -> ReferrersIndex.parse(fallback.bytes()))
+                .exceptionallyCompose(failure -> UpstreamErrors.forFailure(client.host(), failure).status() == 404
+                    ? CompletableFuture.completedFuture(ReferrersIndex.EMPTY)
+                    : CompletableFuture.failedFuture(failure)))
+        .thenApplyAsync(index -> {
+          // A list Cistern composed, not an upstream manifest: stored, but linked to no repository.
+          Manifest document = index.toManifest();
+          if (!cache.contains(document.digest())) {
+            cache.storeManifest(document);
+          }
+          manifests.put(document.digest(), document);
+          return remember(new TagMapping(key, document.digest(), clock.instant()));
+        }, storeExecutor);
   }
 
   private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
@@ -192,14 +261,16 @@ public final class ManifestService {
     return mapping;
   }
 
-  private CompletableFuture<Manifest> negotiate(Route route, Manifest manifest, AcceptHeader accept) {
+  private CompletableFuture<Served> negotiate(Route route, Served served, AcceptHeader accept) {
+    Manifest manifest = served.manifest();
     if (accept.accepts(manifest.mediaType())) {
-      return CompletableFuture.completedFuture(manifest);
+      return CompletableFuture.completedFuture(served);
     }
     if (manifest.isIndex()) {
       Optional<Descriptor> child = manifest.parse().childFor(Platform.LINUX_AMD64);
       if (child.isPresent() && accept.accepts(child.get().mediaType())) {
-        return byDigest(route, child.get().parsedDigest());
+        return byDigest(route, child.get().parsedDigest())
+            .thenApply(platform -> new Served(platform.manifest(), served.fromCache() && platform.fromCache()));
       }
     }
     return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN,

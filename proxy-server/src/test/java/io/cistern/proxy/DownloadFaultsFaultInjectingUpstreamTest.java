@@ -11,12 +11,12 @@ import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.FaultInjectingUpstream;
-import io.cistern.testing.FaultInjectingUpstream.CutAfter;
-import io.cistern.testing.FaultInjectingUpstream.Corrupt;
-import io.cistern.testing.FaultInjectingUpstream.NoAnswer;
-import io.cistern.testing.FaultInjectingUpstream.StallAfter;
-import io.cistern.testing.FaultInjectingUpstream.Unsized;
+import io.cistern.testing.SocketFaultInjectingUpstream;
+import io.cistern.testing.SocketFaultInjectingUpstream.CutAfter;
+import io.cistern.testing.SocketFaultInjectingUpstream.Corrupt;
+import io.cistern.testing.SocketFaultInjectingUpstream.NoAnswer;
+import io.cistern.testing.SocketFaultInjectingUpstream.StallAfter;
+import io.cistern.testing.SocketFaultInjectingUpstream.Unsized;
 import io.cistern.testing.RawHttpConnection;
 import io.cistern.testing.TestCistern;
 import java.io.IOException;
@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Upstream faults a real registry cannot be made to produce, from a {@link FaultInjectingUpstream}:
+ * Upstream faults a real registry cannot be made to produce, from a {@link SocketFaultInjectingUpstream}:
  * connections cut or stalled mid-blob are resumed (by {@code Range}, or from byte zero with the
  * prefix checked), wrong or short content is never published and never reaches a client as a
  * complete-looking body, and nothing wrong or temporary is left in the cache directory.
@@ -62,7 +62,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   private final byte[] content = random(7, SIZE);
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final ExecutorService clients = Executors.newCachedThreadPool();
-  private FaultInjectingUpstream upstream;
+  private SocketFaultInjectingUpstream upstream;
   private CountingRelay relay;
   private TestCistern cistern;
 
@@ -86,7 +86,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
     assertArrayEquals(content, get(digest).body());
 
-    List<FaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
+    List<SocketFaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
     assertEquals(2, gets.size());
     assertNull(gets.get(0).range());
     assertEquals("bytes=" + CUT + "-", gets.get(1).range(), "resumed where the first answer stopped");
@@ -151,7 +151,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
     assertArrayEquals(content, get(digest).body());
 
-    List<FaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
+    List<SocketFaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
     assertEquals(2, gets.size());
     assertEquals("bytes=" + CUT + "-", gets.get(1).range());
     assertPublishedRight(digest);
@@ -225,7 +225,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
   /** Starts the fault injector (optionally behind a holding relay) and a Cistern in front of them. */
   private Digest start(boolean honoursRanges, boolean withRelay) throws Exception {
-    upstream = FaultInjectingUpstream.start(honoursRanges);
+    upstream = SocketFaultInjectingUpstream.start(honoursRanges);
     Digest digest = upstream.blob(content);
     URI target = upstream.url();
     if (withRelay) {

@@ -93,18 +93,21 @@ public final class CountingRelay implements AutoCloseable {
 
   private void acceptLoop() {
     while (!server.isClosed()) {
+      Socket client;
       try {
-        Socket client = server.accept();
+        client = server.accept();
+      } catch (IOException e) {
+        continue;
+      }
+      try {
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
         sockets.add(client);
         sockets.add(upstream);
         start("relay-up", () -> pumpRequests(client, upstream));
         start("relay-down", () -> pumpAnswers(upstream, client));
       } catch (IOException e) {
-        if (!server.isClosed()) {
-          // A refused upstream connection: the client sees its connection drop.
-          continue;
-        }
+        // A refused upstream connection (the upstream is stopped): the client sees its connection drop.
+        closeQuietly(client);
       }
     }
   }

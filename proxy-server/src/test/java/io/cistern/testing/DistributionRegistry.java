@@ -29,13 +29,15 @@ public final class DistributionRegistry implements AutoCloseable {
 
   private final Path directory;
   private final String authSection;
+  private final String tlsSection;
   private final List<Request> accessLog = new CopyOnWriteArrayList<>();
   private Process process;
   private int port;
 
-  private DistributionRegistry(Path directory, String authSection) {
+  private DistributionRegistry(Path directory, String authSection, String tlsSection) {
     this.directory = directory;
     this.authSection = authSection;
+    this.tlsSection = tlsSection;
   }
 
   /** Starts an anonymous registry storing into {@code directory}. */
@@ -45,7 +47,15 @@ public final class DistributionRegistry implements AutoCloseable {
 
   /** Starts a registry with {@code authSection} (YAML under {@code auth:}, indented two spaces). */
   public static DistributionRegistry start(Path directory, String authSection) throws IOException {
-    DistributionRegistry registry = new DistributionRegistry(directory, authSection);
+    DistributionRegistry registry = new DistributionRegistry(directory, authSection, "");
+    registry.startProcess(0);
+    return registry;
+  }
+
+  /** Starts an anonymous registry serving HTTPS with {@code certificate} and its {@code key} (PEM files). */
+  public static DistributionRegistry startTls(Path directory, Path certificate, Path key) throws IOException {
+    String tls = "  tls:\n    certificate: %s\n    key: %s\n".formatted(certificate, key);
+    DistributionRegistry registry = new DistributionRegistry(directory, "", tls);
     registry.startProcess(0);
     return registry;
   }
@@ -67,7 +77,9 @@ public final class DistributionRegistry implements AutoCloseable {
         http:
           addr: 127.0.0.1:%d
         %s
-        """.formatted(directory.resolve("storage"), wantedPort, authSection.isEmpty() ? "" : "auth:\n" + authSection));
+        %s
+        """.formatted(directory.resolve("storage"), wantedPort, tlsSection.stripTrailing(),
+            authSection.isEmpty() ? "" : "auth:\n" + authSection));
     process = new ProcessBuilder(Tools.require("docker-registry").toString(), "serve", config.toString())
         .directory(directory.toFile())
         .start();
@@ -113,9 +125,9 @@ public final class DistributionRegistry implements AutoCloseable {
     return port;
   }
 
-  /** The registry's base URL, {@code http://127.0.0.1:PORT}. */
+  /** The registry's base URL, {@code http://127.0.0.1:PORT} ({@code https} when it serves TLS). */
   public URI url() {
-    return URI.create("http://127.0.0.1:" + port);
+    return URI.create((tlsSection.isEmpty() ? "http" : "https") + "://127.0.0.1:" + port);
   }
 
   /** {@code 127.0.0.1:PORT}, as skopeo names it. */

@@ -1,274 +1,153 @@
 package io.cistern.testing;
 
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import io.cistern.oci.Digest;
-import java.io.ByteArrayOutputStream;
+import io.cistern.oci.ReferrersIndex;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
- * A hand-made registry for the faults a real one cannot produce: a connection cut mid-blob, wrong
- * bytes, a body without a length that ends short, an upstream that stalls or never answers, a
- * manifest that does not match its digest. Everything a fault-free registry does is tested against
- * the real CNCF Distribution instead.
- *
- * <p>Each blob GET takes the next {@link Answer} scripted for its digest and, once the script is
- * used up, serves the blob properly. Every response closes its connection, so each request is a
- * connection of its own. Requests are recorded as they arrive.
+ * A hand-made registry for what a real Distribution cannot be made to do: answer 429 (with
+ * {@code Retry-After}) or 503 on demand, and serve the OCI referrers API (Distribution 2.8 lacks
+ * it). Otherwise it serves the manifests and blobs of the images it is given, as a registry would.
  */
 public final class FaultInjectingUpstream implements AutoCloseable {
 
-  /** What the upstream does with one blob GET. */
-  public sealed interface Answer permits Serve, CutAfter, StallAfter, Corrupt, Unsized, NoAnswer {}
+  /** One injected failure: a status and the {@code Retry-After} to send with it (or null). */
+  private record Fault(int status, String retryAfter) {}
 
-  /** The right bytes (from the asked offset when ranges are honoured). */
-  public record Serve() implements Answer {}
+  private final HttpServer server;
+  private final ExecutorService executor = Executors.newCachedThreadPool();
+  private final Map<String, TestImage.Blob> content = new ConcurrentHashMap<>();
+  private final Map<String, List<ReferrersIndex>> referrerPages = new ConcurrentHashMap<>();
+  private final Queue<Fault> faults = new ConcurrentLinkedQueue<>();
+  private final List<String> requests = new CopyOnWriteArrayList<>();
+  private volatile Fault permanentFault;
 
-  /** Announces the full length, sends {@code bytes} of the body, and closes the connection. */
-  public record CutAfter(long bytes) implements Answer {}
-
-  /** Sends {@code bytes} of the body, then nothing more until the client hangs up. */
-  public record StallAfter(long bytes) implements Answer {}
-
-  /** The full length, but the byte at blob offset {@code offset} is flipped. */
-  public record Corrupt(long offset) implements Answer {}
-
-  /** No {@code Content-Length}: sends {@code bytes} of the blob and closes, a body that looks complete. */
-  public record Unsized(long bytes) implements Answer {}
-
-  /** Reads the request and never answers it. */
-  public record NoAnswer() implements Answer {}
-
-  /** One request as it arrived; {@code range} is its {@code Range} header or null. */
-  public record Request(String method, String path, String range) {}
-
-  private record StoredManifest(String mediaType, byte[] body, String digestHeader) {}
-
-  private final ServerSocket server;
-  private final boolean honoursRanges;
-  private final Map<Digest, byte[]> blobs = new ConcurrentHashMap<>();
-  private final Map<Digest, Queue<Answer>> scripts = new ConcurrentHashMap<>();
-  private final Map<String, StoredManifest> manifests = new ConcurrentHashMap<>();
-  private final List<Request> requests = new CopyOnWriteArrayList<>();
-  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-
-  private FaultInjectingUpstream(boolean honoursRanges) throws IOException {
-    this.honoursRanges = honoursRanges;
-    this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread acceptor = new Thread(this::acceptLoop, "fault-upstream-accept");
-    acceptor.setDaemon(true);
-    acceptor.start();
+  private FaultInjectingUpstream() throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 100);
+    server.setExecutor(executor);
+    server.createContext("/v2/", this::answer);
+    server.start();
   }
 
-  /** Starts on a free port of 127.0.0.1; {@code honoursRanges} false answers every Range with 200. */
-  public static FaultInjectingUpstream start(boolean honoursRanges) throws IOException {
-    return new FaultInjectingUpstream(honoursRanges);
+  public static FaultInjectingUpstream start() throws IOException {
+    return new FaultInjectingUpstream();
   }
 
   public URI url() {
-    return URI.create("http://127.0.0.1:" + server.getLocalPort());
+    return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
   }
 
-  public int port() {
-    return server.getLocalPort();
+  /** Serves {@code image} (and everything in it) under {@code repository:tag} and by digest. */
+  public void serve(String repository, String tag, TestImage image) {
+    for (TestImage child : image.children()) {
+      serve(repository, child.digest().toString(), child);
+    }
+    for (TestImage.Blob blob : image.blobs()) {
+      content.put("/v2/" + repository + "/blobs/" + blob.digest(), blob);
+    }
+    content.put("/v2/" + repository + "/manifests/" + tag, image.manifest());
+    content.put("/v2/" + repository + "/manifests/" + image.digest(), image.manifest());
   }
 
-  /** Stores a blob (under any repository) and returns its digest. */
-  public Digest blob(byte[] content) {
-    Digest digest = Digest.sha256Of(content);
-    blobs.put(digest, content.clone());
-    return digest;
+  /** Answers the referrers API for {@code subject} with these pages, linked by {@code Link} headers. */
+  public void serveReferrers(String repository, Digest subject, List<ReferrersIndex> pages) {
+    referrerPages.put("/v2/" + repository + "/referrers/" + subject, List.copyOf(pages));
   }
 
-  /** The answers the next GETs of {@code digest} get, in order. */
-  public void script(Digest digest, Answer... answers) {
-    scripts.computeIfAbsent(digest, ignored -> new ConcurrentLinkedQueue<>()).addAll(List.of(answers));
+  /** The next {@code count} requests fail with {@code status}, sending {@code retryAfter} if not null. */
+  public void failNext(int count, int status, String retryAfter) {
+    for (int i = 0; i < count; i++) {
+      faults.add(new Fault(status, retryAfter));
+    }
   }
 
-  /** Serves {@code body} for {@code /v2/<repository>/manifests/<reference>} with the given digest header (or none). */
-  public void manifest(String repository, String reference, String mediaType, byte[] body, String digestHeader) {
-    manifests.put("/v2/" + repository + "/manifests/" + reference, new StoredManifest(mediaType, body.clone(), digestHeader));
+  /** Every request fails with {@code status} from now on. */
+  public void failAlways(int status, String retryAfter) {
+    permanentFault = new Fault(status, retryAfter);
   }
 
-  public List<Request> requests() {
+  public void heal() {
+    permanentFault = null;
+    faults.clear();
+  }
+
+  /** Requests so far, as {@code "GET /v2/…"} (the query left out). */
+  public List<String> requests() {
     return List.copyOf(requests);
   }
 
-  /** The GETs that reached this upstream for {@code path}, in order. */
-  public List<Request> gets(String path) {
-    return requests.stream().filter(r -> r.method().equals("GET") && r.path().equals(path)).toList();
+  public long count(String methodAndPath) {
+    return requests.stream().filter(methodAndPath::equals).count();
   }
 
-  private void acceptLoop() {
-    while (!server.isClosed()) {
-      try {
-        Socket socket = server.accept();
-        sockets.add(socket);
-        Thread handler = new Thread(() -> handle(socket), "fault-upstream-conn");
-        handler.setDaemon(true);
-        handler.start();
-      } catch (IOException closed) {
-        // The server socket closed: stop accepting.
+  private void answer(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getRawPath();
+      requests.add(exchange.getRequestMethod() + " " + path);
+      Fault fault = faults.poll();
+      if (fault == null) {
+        fault = permanentFault;
       }
-    }
-  }
-
-  private void handle(Socket socket) {
-    try (socket; InputStream in = socket.getInputStream(); OutputStream out = socket.getOutputStream()) {
-      Request request = readRequest(in);
-      if (request == null) {
+      if (fault != null) {
+        if (fault.retryAfter() != null) {
+          exchange.getResponseHeaders().set("Retry-After", fault.retryAfter());
+        }
+        reply(exchange, fault.status(), "application/json", "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"injected fault\"}]}".getBytes(StandardCharsets.UTF_8));
         return;
       }
-      requests.add(request);
-      StoredManifest manifest = manifests.get(request.path());
-      if (manifest != null) {
-        answerManifest(out, request, manifest);
+      if (path.equals("/v2/")) {
+        reply(exchange, 200, "application/json", "{}".getBytes(StandardCharsets.UTF_8));
         return;
       }
-      Digest digest = blobDigest(request.path());
-      byte[] content = digest == null ? null : blobs.get(digest);
-      if (content == null) {
-        write(out, "404 Not Found", Map.of("Content-Type", "application/json", "Content-Length", "0"), new byte[0]);
+      List<ReferrersIndex> pages = referrerPages.get(path);
+      if (pages != null) {
+        String query = exchange.getRequestURI().getRawQuery();
+        int page = query != null && query.startsWith("page=") ? Integer.parseInt(query.substring(5)) : 0;
+        if (page + 1 < pages.size()) {
+          exchange.getResponseHeaders().set("Link", "<" + path + "?page=" + (page + 1) + ">; rel=\"next\"");
+        }
+        reply(exchange, 200, "application/vnd.oci.image.index.v1+json", pages.get(page).toBytes());
         return;
       }
-      if (request.method().equals("HEAD")) {
-        write(out, "200 OK", Map.of("Content-Length", String.valueOf(content.length), "Docker-Content-Digest", digest.toString()),
-            new byte[0]);
+      TestImage.Blob blob = content.get(path);
+      if (blob == null) {
+        reply(exchange, 404, "application/json", "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"unknown\"}]}".getBytes(StandardCharsets.UTF_8));
         return;
       }
-      Queue<Answer> script = scripts.get(digest);
-      Answer answer = script == null ? null : script.poll();
-      answerBlob(in, out, request, content, answer == null ? new Serve() : answer);
-    } catch (IOException ignored) {
-      // The client hung up; for a fault injector that is often the point.
+      exchange.getResponseHeaders().set("Docker-Content-Digest", blob.digest().toString());
+      reply(exchange, 200, path.contains("/manifests/") ? blob.mediaType() : "application/octet-stream", blob.bytes());
     }
   }
 
-  private void answerManifest(OutputStream out, Request request, StoredManifest manifest) throws IOException {
-    Map<String, String> headers = new LinkedHashMap<>();
-    headers.put("Content-Type", manifest.mediaType());
-    headers.put("Content-Length", String.valueOf(manifest.body().length));
-    if (manifest.digestHeader() != null) {
-      headers.put("Docker-Content-Digest", manifest.digestHeader());
-    }
-    write(out, "200 OK", headers, request.method().equals("HEAD") ? new byte[0] : manifest.body());
-  }
-
-  private void answerBlob(InputStream in, OutputStream out, Request request, byte[] content, Answer answer) throws IOException {
-    long offset = honoursRanges ? rangeStart(request.range()) : 0;
-    byte[] body = Arrays.copyOfRange(content, (int) offset, content.length);
-    String status = offset > 0 ? "206 Partial Content" : "200 OK";
-    Map<String, String> headers = new LinkedHashMap<>();
-    headers.put("Content-Type", "application/octet-stream");
-    if (!(answer instanceof Unsized)) {
-      headers.put("Content-Length", String.valueOf(body.length));
-    }
-    if (offset > 0) {
-      headers.put("Content-Range", "bytes " + offset + "-" + (content.length - 1) + "/" + content.length);
-    }
-    if (answer instanceof CutAfter cut) {
-      write(out, status, headers, Arrays.copyOf(body, (int) cut.bytes()));
-    } else if (answer instanceof StallAfter stall) {
-      write(out, status, headers, Arrays.copyOf(body, (int) stall.bytes()));
-      waitForHangUp(in);
-    } else if (answer instanceof Corrupt corrupt) {
-      int index = (int) (corrupt.offset() - offset);
-      if (index >= 0 && index < body.length) {
-        body[index] ^= 0x5a;
-      }
-      write(out, status, headers, body);
-    } else if (answer instanceof Unsized unsized) {
-      write(out, status, headers, Arrays.copyOf(body, (int) unsized.bytes()));
-    } else if (answer instanceof NoAnswer) {
-      waitForHangUp(in);
-    } else {
-      write(out, status, headers, body);
-    }
-  }
-
-  /** Says nothing more until the client gives up and closes its side. */
-  private static void waitForHangUp(InputStream in) throws IOException {
-    while (in.read() >= 0) {
-      // Discard whatever it sends.
-    }
-  }
-
-  private static void write(OutputStream out, String status, Map<String, String> headers, byte[] body) throws IOException {
-    StringBuilder head = new StringBuilder("HTTP/1.1 ").append(status).append("\r\n");
-    headers.forEach((name, value) -> head.append(name).append(": ").append(value).append("\r\n"));
-    head.append("Connection: close\r\n\r\n");
-    out.write(head.toString().getBytes(StandardCharsets.ISO_8859_1));
-    out.write(body);
-    out.flush();
-  }
-
-  private static Request readRequest(InputStream in) throws IOException {
-    ByteArrayOutputStream head = new ByteArrayOutputStream();
-    int matched = 0;
-    while (matched < 4) {
-      int b = in.read();
-      if (b < 0) {
-        return null;
-      }
-      head.write(b);
-      matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-    }
-    String[] lines = head.toString(StandardCharsets.ISO_8859_1).split("\r\n");
-    String[] requestLine = lines[0].split(" ");
-    String range = null;
-    for (int i = 1; i < lines.length; i++) {
-      if (lines[i].toLowerCase(Locale.ROOT).startsWith("range:")) {
-        range = lines[i].substring("range:".length()).trim();
+  private static void reply(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", contentType);
+    boolean head = exchange.getRequestMethod().equals("HEAD");
+    exchange.sendResponseHeaders(status, head ? -1 : body.length);
+    if (!head) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
       }
     }
-    String target = requestLine[1];
-    int query = target.indexOf('?');
-    return new Request(requestLine[0], query < 0 ? target : target.substring(0, query), range);
-  }
-
-  private static Digest blobDigest(String path) {
-    int marker = path.lastIndexOf("/blobs/");
-    if (marker < 0) {
-      return null;
-    }
-    try {
-      return Digest.parse(path.substring(marker + "/blobs/".length()));
-    } catch (RuntimeException notADigest) {
-      return null;
-    }
-  }
-
-  /** The N of {@code bytes=N-}, the only form Cistern sends; 0 for anything else. */
-  private static long rangeStart(String range) {
-    if (range == null || !range.startsWith("bytes=") || !range.endsWith("-")) {
-      return 0;
-    }
-    return Long.parseLong(range.substring("bytes=".length(), range.length() - 1));
   }
 
   @Override
-  public void close() throws IOException {
-    server.close();
-    for (Socket socket : sockets) {
-      try {
-        socket.close();
-      } catch (IOException ignored) {
-        // Already closed.
-      }
-    }
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
   }
 }

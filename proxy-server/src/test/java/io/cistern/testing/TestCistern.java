@@ -39,11 +39,17 @@ public final class TestCistern implements AutoCloseable {
   }
 
   public static TestCistern fromYaml(Path directory, String yaml, Clock clock) throws IOException, InterruptedException {
+    return fromYaml(directory, yaml, clock, Map.of());
+  }
+
+  /** @param environment what Cistern sees as its environment (passwords, proxies); nothing of the real one */
+  public static TestCistern fromYaml(Path directory, String yaml, Clock clock, Map<String, String> environment)
+      throws IOException, InterruptedException {
     Files.createDirectories(directory);
     Path file = directory.resolve("cistern.yml");
-    Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
+    Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
     CisternConfig config = new ConfigLoader().load(file, Map.of());
-    return new TestCistern(Cistern.start(config, clock));
+    return new TestCistern(Cistern.start(config, clock, environment));
   }
 
   public Cistern cistern() {
@@ -73,6 +79,12 @@ public final class TestCistern implements AutoCloseable {
       request.header(headers[i], headers[i + 1]);
     }
     return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  /** GETs {@code path} from the admin listener (metrics, health). */
+  public HttpResponse<String> admin(String path) throws IOException, InterruptedException {
+    URI uri = URI.create("http://127.0.0.1:" + cistern.adminAddress().getPort() + path);
+    return http.send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Override

@@ -29,6 +29,11 @@ final class AccessTracker {
     return drained;
   }
 
+  /** Whether {@code digest} was read since the last drain. */
+  boolean contains(Digest digest) {
+    return pending.containsKey(digest);
+  }
+
   int size() {
     return pending.size();
   }

@@ -22,6 +22,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,26 +60,40 @@ public final class BlobCache implements AutoCloseable {
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
   private final Set<PartialBlob> underway = ConcurrentHashMap.newKeySet();
   private volatile boolean closing;
+  /** No database yet: nothing can need recovering. */
+  private final boolean freshDirectory;
 
-  private BlobCache(CacheSettings settings, Clock clock, FileChannel lockChannel, FileLock lock) {
+  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock) {
+    this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
     this.settings = settings;
     this.clock = clock;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.blobs = new BlobStore(settings.directory().resolve("blobs"));
     this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
-    this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(), this::pokeEvictor);
+    this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
+        this::pokeEvictor, callbacks);
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
+  }
+
+  /**
+   * As {@link #open(CacheSettings, Clock, Executor)}, with waiting reservations answered on the
+   * common pool: for tools and tests that run no executor of their own.
+   */
+  public static BlobCache open(CacheSettings settings, Clock clock) {
+    return open(settings, clock, ForkJoinPool.commonPool());
   }
 
   /**
    * Opens the cache in {@code settings.directory()}, recovering from an unclean stop, and starts
    * its evictor.
    *
+   * @param callbacks where a reservation that had to wait for room continues (whatever the caller
+   *     chained to it), so that it never runs on the evictor thread
    * @throws CacheInUseException when another process has the directory open
    */
-  public static BlobCache open(CacheSettings settings, Clock clock) {
+  public static BlobCache open(CacheSettings settings, Clock clock, Executor callbacks) {
     Path directory = settings.directory();
     FileChannel lockChannel = null;
     try {
@@ -93,7 +109,7 @@ public final class BlobCache implements AutoCloseable {
         lockChannel.close();
         throw new CacheInUseException(directory);
       }
-      BlobCache cache = new BlobCache(settings, clock, lockChannel, lock);
+      BlobCache cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
       cache.start();
       return cache;
     } catch (IOException e) {
@@ -107,13 +123,13 @@ public final class BlobCache implements AutoCloseable {
     if (Files.deleteIfExists(marker)) {
       // Durable before anything changes: a marker brought back by a power cut would skip recovery.
       BlobStore.fsyncDirectory(settings.directory());
-    } else {
+    } else if (!freshDirectory) {
       new Recovery(blobs, metadata).run();
     }
     long[] totals = metadata.totals();
     budget.initialise(totals[0], totals[1]);
     evictor.start();
-    if (budget.overHighWater()) {
+    if (budget.needsEviction()) {
       evictor.poke();
     }
   }
@@ -182,7 +198,11 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- writing ----
 
-  /** Claims room for a download of {@code bytes}; waits while the evictor frees space. */
+  /**
+   * Claims room for a download of {@code bytes} before it starts; waits while the evictor frees
+   * space. Fails with 507 when the blob is larger than the whole cap, and with 503 when no room
+   * was freed within the reservation timeout (everything else is pinned or still downloading).
+   */
   public CompletableFuture<Reservation> reserve(long bytes) {
     return budget.reserve(bytes);
   }
@@ -268,7 +288,11 @@ public final class BlobCache implements AutoCloseable {
     } else {
       budget.addStored(size);
     }
-    pokeEvictor();
+    // After the bytes are counted, so a poke dropped here is absorbed by a pending one whose pass
+    // sees them (see Evictor). Below the cap nothing is due, and the evictor stays asleep.
+    if (budget.needsEviction()) {
+      pokeEvictor();
+    }
   }
 
   // ---- tags and repositories ----
@@ -291,6 +315,29 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- eviction ----
 
+  /**
+   * Pins a stored blob so that eviction never picks it, or unpins it.
+   *
+   * @return false when the blob is not stored
+   */
+  public boolean setPinned(Digest digest, boolean pinned) {
+    boolean found = metadata.setPinned(digest, pinned);
+    if (found && !pinned && budget.needsEviction()) {
+      pokeEvictor();
+    }
+    return found;
+  }
+
+  /**
+   * Completes once the evictor has served every poke made before the call, including the pass
+   * each was due: after a burst, the moment the cap holds again (unless what is left is pinned).
+   * It does not poke the evictor itself. For tests and tools that need a quiescent cache without
+   * waiting on a clock.
+   */
+  public CompletableFuture<Void> evictionCaughtUp() {
+    return evictor.caughtUp();
+  }
+
   /** Registers a callback told which digests were evicted (to drop them from memory caches). */
   public void onEviction(Consumer<List<Digest>> listener) {
     evictionListeners.add(listener);
@@ -302,7 +349,13 @@ public final class BlobCache implements AutoCloseable {
 
   public CacheStats stats() {
     return new CacheStats(budget.storedBytes(), budget.reservedBytes(), budget.entries(), budget.maxBytes(),
-        evictor.passes(), evictor.evictedBlobs(), evictor.evictedBytes());
+        budget.lowWaterBytes(), budget.peakBytes(), budget.waitingReservations(), budget.refusedReservations(),
+        evictor.passes(), evictor.failedPasses(), evictor.evictedBlobs(), evictor.evictedBytes());
+  }
+
+  /** Checks the metadata database answers (for readiness probes); throws a MetadataException if not. */
+  public void pingMetadata() {
+    metadata.ping();
   }
 
   /** For tests of the one-connection rule and pool sizing. */

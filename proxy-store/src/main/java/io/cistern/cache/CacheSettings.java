@@ -12,7 +12,7 @@ import java.time.Duration;
  * @param accessFlushInterval how often buffered access times reach SQLite when nothing else
  *     wakes the evictor
  * @param reservationTimeout how long a download may wait for room before it is refused
- * @param poolSize metadata connections; the evictor holds at most one of them
+ * @param poolSize metadata connections: one is the evictor's own, the rest serve requests
  */
 public record CacheSettings(
     Path directory,

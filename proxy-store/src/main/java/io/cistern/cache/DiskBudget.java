@@ -7,8 +7,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The byte cap: bytes stored plus bytes reserved by downloads under way never exceed it.
@@ -16,11 +16,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>A download of known size reserves its bytes before its body is written. If they do not fit,
  * it waits in a FIFO queue and the evictor is poked; the evictor admits waiters after each pass,
  * once room was made. A waiter that is not admitted within the timeout is refused (503), so a
- * burst of large cold pulls queues instead of overshooting the disk.
+ * burst of large cold pulls queues instead of overshooting the disk. A blob larger than the whole
+ * cap can never fit and is refused at once (507).
  *
- * <p>Concurrency: {@code stored} and {@code reserved} are atomics read without a lock; the queue
- * is guarded by this object's monitor, held only for in-memory bookkeeping and never while a
- * waiter's future completes (its continuation could be anything).
+ * <p>Bytes stored without a reservation (manifests, downloads of unknown size) are counted when
+ * they land and can push the total over the cap until the next pass; reserved bytes cannot.
+ *
+ * <p>Concurrency: every counter and the queue are guarded by this object's monitor, held only for
+ * in-memory arithmetic, so the totals are always read consistently. A waiter's future is completed
+ * outside the monitor, and whatever the caller chained to it runs on {@code callbacks}, never on
+ * the evictor thread or the JDK's timeout thread, which must not be held up by a download's work.
  */
 final class DiskBudget {
 
@@ -30,34 +35,43 @@ final class DiskBudget {
   private final long lowWaterBytes;
   private final Duration waitTimeout;
   private final Runnable pokeEvictor;
-  private final AtomicLong stored = new AtomicLong();
-  private final AtomicLong reserved = new AtomicLong();
-  private final AtomicLong entries = new AtomicLong();
+  private final Executor callbacks;
   private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
+  private long stored;
+  private long reserved;
+  private long entries;
   private long waitingBytes;
+  private long peakBytes;
+  private long refusedReservations;
 
-  DiskBudget(long maxBytes, long lowWaterBytes, Duration waitTimeout, Runnable pokeEvictor) {
+  DiskBudget(long maxBytes, long lowWaterBytes, Duration waitTimeout, Runnable pokeEvictor, Executor callbacks) {
     this.maxBytes = maxBytes;
     this.lowWaterBytes = lowWaterBytes;
     this.waitTimeout = waitTimeout;
     this.pokeEvictor = pokeEvictor;
+    this.callbacks = callbacks;
   }
 
-  void initialise(long storedBytes, long storedEntries) {
-    stored.set(storedBytes);
-    entries.set(storedEntries);
+  synchronized void initialise(long storedBytes, long storedEntries) {
+    stored = storedBytes;
+    entries = storedEntries;
+    notePeak();
   }
 
   /** Claims {@code bytes}, at once when they fit, else after the evictor has made room. */
   CompletableFuture<Reservation> reserve(long bytes) {
     if (bytes > maxBytes) {
+      synchronized (this) {
+        refusedReservations++;
+      }
       return CompletableFuture.failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 507,
           "blob of " + bytes + " bytes is larger than the whole cache (" + maxBytes + " bytes)", null, null));
     }
     Waiter waiter;
     synchronized (this) {
       if (waiting.isEmpty() && fits(bytes)) {
-        reserved.addAndGet(bytes);
+        reserved += bytes;
+        notePeak();
         return CompletableFuture.completedFuture(new Reservation(this, bytes));
       }
       waiter = new Waiter(bytes, new CompletableFuture<>());
@@ -65,73 +79,83 @@ final class DiskBudget {
       waitingBytes += bytes;
     }
     pokeEvictor.run();
-    waiter.admitted.orTimeout(waitTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((reservation, failure) -> {
-      if (failure != null) {
-        withdraw(waiter);
-      }
-    });
-    return waiter.admitted.exceptionallyCompose(failure -> CompletableFuture.failedFuture(
-        new RegistryException(ErrorCode.UNAVAILABLE, 503, "the cache is full; no room was freed in time", waitTimeout, null)));
+    return waiter.admitted.orTimeout(waitTimeout.toMillis(), TimeUnit.MILLISECONDS)
+        .handleAsync((reservation, failure) -> {
+          if (failure == null) {
+            return CompletableFuture.completedFuture(reservation);
+          }
+          withdraw(waiter);
+          return CompletableFuture.<Reservation>failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 503,
+              "the cache is full and no room for " + bytes + " bytes was freed within " + waitTimeout, waitTimeout, null));
+        }, callbacks)
+        .thenCompose(outcome -> outcome);
   }
 
-  /** Admits queued downloads, oldest first, while they fit. Called by the evictor after a pass. */
+  /** Admits queued downloads, oldest first, while they fit. Called after a pass or a release. */
   void admitWaiting() {
     List<Waiter> admitted = new ArrayList<>();
     synchronized (this) {
       while (!waiting.isEmpty() && fits(waiting.peekFirst().bytes)) {
         Waiter next = waiting.pollFirst();
         waitingBytes -= next.bytes;
-        reserved.addAndGet(next.bytes);
+        reserved += next.bytes;
         admitted.add(next);
       }
+      notePeak();
     }
     for (Waiter waiter : admitted) {
       if (!waiter.admitted.complete(new Reservation(this, waiter.bytes))) {
         // Timed out just before admission: give the bytes back.
-        reserved.addAndGet(-waiter.bytes);
+        settle(waiter.bytes, 0);
       }
     }
   }
 
+  /** A timed-out waiter leaves the queue; the one behind it may fit now. */
   private void withdraw(Waiter waiter) {
     synchronized (this) {
+      refusedReservations++;
       if (waiting.remove(waiter)) {
         waitingBytes -= waiter.bytes;
       }
     }
+    admitWaiting();
   }
 
   /** Moves a reservation's bytes to stored (as {@code storedBytes}) or back to free. */
-  void settle(long reservedBytes, long storedBytes) {
-    // Stored first: the sum may briefly count both, never neither, so the cap stays conservative.
-    stored.addAndGet(storedBytes);
-    reserved.addAndGet(-reservedBytes);
+  synchronized void settle(long reservedBytes, long storedBytes) {
+    stored += storedBytes;
+    reserved -= reservedBytes;
+    notePeak();
   }
 
   /** Records bytes stored without a reservation (manifests, downloads of unknown size). */
-  void addStored(long bytes) {
-    stored.addAndGet(bytes);
+  synchronized void addStored(long bytes) {
+    stored += bytes;
+    notePeak();
   }
 
-  void countEntry(long delta) {
-    entries.addAndGet(delta);
+  synchronized void countEntry(long delta) {
+    entries += delta;
   }
 
-  void removeStored(long bytes) {
-    stored.addAndGet(-bytes);
-    entries.decrementAndGet();
+  /** An evicted blob's bytes are free. */
+  synchronized void removeStored(long bytes) {
+    stored -= bytes;
+    entries--;
   }
 
   /** Bytes that must fit under the cap: stored, reserved, and asked for by queued downloads. */
   synchronized long demand() {
-    return stored.get() + reserved.get() + waitingBytes;
+    return stored + reserved + waitingBytes;
   }
 
-  boolean overHighWater() {
-    return demand() > maxBytes;
+  /** Whether a pass is due: over the cap, or a download is waiting for room. */
+  synchronized boolean needsEviction() {
+    return demand() > maxBytes || !waiting.isEmpty();
   }
 
-  boolean overLowWater() {
+  synchronized boolean overLowWater() {
     return demand() > lowWaterBytes;
   }
 
@@ -139,16 +163,30 @@ final class DiskBudget {
     return !waiting.isEmpty();
   }
 
-  long storedBytes() {
-    return stored.get();
+  synchronized long storedBytes() {
+    return stored;
   }
 
-  long reservedBytes() {
-    return reserved.get();
+  synchronized long reservedBytes() {
+    return reserved;
   }
 
-  long entries() {
-    return entries.get();
+  synchronized long entries() {
+    return entries;
+  }
+
+  synchronized int waitingReservations() {
+    return waiting.size();
+  }
+
+  /** The most bytes ever stored plus reserved at once. */
+  synchronized long peakBytes() {
+    return peakBytes;
+  }
+
+  /** Reservations refused: larger than the cap, or not admitted in time. */
+  synchronized long refusedReservations() {
+    return refusedReservations;
   }
 
   long maxBytes() {
@@ -160,6 +198,10 @@ final class DiskBudget {
   }
 
   private boolean fits(long bytes) {
-    return stored.get() + reserved.get() + bytes <= maxBytes;
+    return stored + reserved + bytes <= maxBytes;
+  }
+
+  private void notePeak() {
+    peakBytes = Math.max(peakBytes, stored + reserved);
   }
 }

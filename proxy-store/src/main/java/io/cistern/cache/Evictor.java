@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -19,27 +21,42 @@ import org.slf4j.LoggerFactory;
 /**
  * The cache's one eviction thread, and its single writer of access times.
  *
- * <p>Stores poke it through a capacity-1 queue instead of each starting its own task: a burst of
- * N stores leaves at most one pending poke, so it costs one pass (or very few), and the evictor
- * never holds more than the one pool connection it borrows for the duration of a pass.
+ * <p>Stores that leave the cache over its cap (and downloads waiting for room) poke it through a
+ * capacity-1 queue instead of each starting its own task: a burst of N stores leaves at most one
+ * pending poke, so it costs one pass (or very few), not N. Every pass runs on the one connection
+ * of the evictor's own pool, so it never holds more than one, never competes with request paths
+ * for theirs, and cannot fail on a pool timeout however many stores queue for the request pool.
  *
  * <p>Why the cap still converges: a store pokes only after its bytes are counted, and a poke is
- * dropped only while another is pending. The pending poke is taken after the dropped one's store
- * was counted, so the pass it starts reads a total that includes that store. Whatever the
- * interleaving, the last store of a burst is followed by a pass that sees the final total.
+ * dropped only while another is pending, that is, offered but not yet taken. The evictor takes
+ * the pending poke after the dropped one's store was counted, and only then reads the total, so
+ * the pass it runs sees that store. Whatever the interleaving, the last store of a burst is
+ * followed by a pass that sees the final total, and that pass evicts down to the low-water mark.
  *
  * <p>A pass evicts least recently used, unpinned blobs from the high-water mark (the cap) down to
- * the low-water mark, in batches read through the (pinned, last_access) index: its cost grows with
- * what it frees, not with how many blobs are cached. Rows go first, then files: a reader that
- * already holds a file keeps reading it after the unlink, and a crash between the two leaves only
- * a file without a row, which recovery adopts.
+ * the low-water mark, so a steady trickle of stores costs one pass per (cap - low water) bytes, not
+ * one per store. Candidates are read in batches through the (pinned, last_access) index: a pass
+ * costs what it frees, not what is cached. Access times buffered in memory are written first, and
+ * a candidate touched since then is skipped, so what was used last stays. Rows go first, then
+ * files: a reader that already holds a file keeps reading it after the unlink (an open file
+ * survives it), and a crash between the two leaves only a file without a row, which recovery
+ * adopts. Temp files of downloads in flight have no row, so a pass never sees them.
  */
 final class Evictor implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Evictor.class);
-  private static final int BATCH = 256;
+  private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(60);
+
+  /** Someone waiting for the evictor to finish the turns that serve the first {@code pokes} pokes. */
+  private record CatchUp(long pokes, CompletableFuture<Void> done) {}
+
+  /** The last finished turn: how many pokes it served, and how it ended (null: well). */
+  private record Served(long pokes, Throwable failure) {}
 
   private final BlockingQueue<Boolean> pokes = new ArrayBlockingQueue<>(1);
+  private final AtomicLong pokesMade = new AtomicLong();
+  private final ConcurrentLinkedQueue<CatchUp> catchUps = new ConcurrentLinkedQueue<>();
+  private volatile Served served = new Served(0, null);
   private final MetadataStore metadata;
   private final BlobStore blobs;
   private final DiskBudget budget;
@@ -48,6 +65,7 @@ final class Evictor implements AutoCloseable {
   private final Consumer<List<Digest>> onEvicted;
   private final Thread thread;
   private final AtomicLong passes = new AtomicLong();
+  private final AtomicLong failedPasses = new AtomicLong();
   private final AtomicLong evictedBlobs = new AtomicLong();
   private final AtomicLong evictedBytes = new AtomicLong();
   private volatile boolean running = true;
@@ -60,7 +78,8 @@ final class Evictor implements AutoCloseable {
     this.accesses = accesses;
     this.flushInterval = flushInterval;
     this.onEvicted = onEvicted;
-    this.thread = new Thread(this::run, "cistern-evictor");
+    // Named after its cache, so a thread dump tells the evictors of two caches apart.
+    this.thread = new Thread(this::run, "cistern-evictor " + blobs.root());
     this.thread.setDaemon(true);
   }
 
@@ -70,11 +89,35 @@ final class Evictor implements AutoCloseable {
 
   /** Asks for a pass; returns at once. A poke while one is pending is absorbed by it. */
   void poke() {
+    pokesMade.incrementAndGet();
     pokes.offer(Boolean.TRUE);
+  }
+
+  /**
+   * Completes once the evictor has taken every poke made before the call and finished the turn
+   * each led to (the pass, if one was due), without poking it: so it shows whether stores poked
+   * as they should. Each turn notes, after taking its poke, how many pokes had been made; a poke
+   * made before that note is absorbed by this turn or an earlier one, and one made after it by a
+   * later turn. Exceptional if such a turn failed, or if the evictor stopped first.
+   */
+  CompletableFuture<Void> caughtUp() {
+    CatchUp catchUp = new CatchUp(pokesMade.get(), new CompletableFuture<>());
+    catchUps.add(catchUp);
+    // Either the turn that ends after this add sees it, or this read sees that turn's end.
+    Served last = served;
+    answerCatchUps(last.pokes(), last.failure());
+    if (!running && !thread.isAlive()) {
+      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
+    }
+    return catchUp.done;
   }
 
   long passes() {
     return passes.get();
+  }
+
+  long failedPasses() {
+    return failedPasses.get();
   }
 
   long evictedBlobs() {
@@ -88,46 +131,71 @@ final class Evictor implements AutoCloseable {
   private void run() {
     while (running) {
       try {
-        Boolean poked = pokes.poll(flushInterval.toMillis(), TimeUnit.MILLISECONDS);
-        if (poked != null && (budget.overHighWater() || budget.hasWaiters())) {
+        pokes.poll(flushInterval.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        break;
+      }
+      // Noted after taking the poke, and before reading any state: see caughtUp().
+      long serving = pokesMade.get();
+      Throwable failure = null;
+      try {
+        if (running && budget.needsEviction()) {
           pass();
         } else if (accesses.size() > 0) {
-          metadata.withConnection(connection -> {
-            MetadataStore.updateAccessTimes(connection, accesses.drain());
-            return null;
-          });
+          metadata.withEvictionConnection(this::flushAccessTimes);
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
       } catch (RuntimeException e) {
-        // The thread must outlive any one failed pass, or the cap would stop holding.
+        // The thread must outlive any one failed pass, or the cap would stop holding; the next
+        // poke or flush tick retries.
+        failedPasses.incrementAndGet();
+        failure = e;
         log.error("eviction pass failed; the next poke retries", e);
-      } finally {
-        budget.admitWaiting();
       }
+      try {
+        budget.admitWaiting();
+      } catch (RuntimeException e) {
+        // An admitted download's executor refused its continuation (it is shutting down).
+        log.warn("could not hand room to a waiting download", e);
+      }
+      served = new Served(serving, failure);
+      answerCatchUps(serving, failure);
     }
+    try {
+      metadata.withEvictionConnection(this::flushAccessTimes);
+    } catch (RuntimeException e) {
+      log.warn("could not write the last access times at shutdown; LRU order loses them", e);
+    }
+    answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
   }
 
-  /** One pass on one connection: flush access times, then evict down to the low-water mark. */
+  /** One pass on one connection: evict down to the low-water mark, freshest access times first. */
   private void pass() {
     passes.incrementAndGet();
-    metadata.withConnection(connection -> {
-      MetadataStore.updateAccessTimes(connection, accesses.drain());
-      while (budget.overLowWater() && running) {
-        List<BlobRecord> candidates = MetadataStore.leastRecentlyUsed(connection, BATCH);
+    metadata.withEvictionConnection(connection -> {
+      while (running) {
+        flushAccessTimes(connection);
+        long excess = budget.demand() - budget.lowWaterBytes();
+        if (excess <= 0) {
+          break;
+        }
+        List<BlobRecord> candidates = MetadataStore.leastRecentlyUsed(connection, MetadataStore.WRITE_BATCH);
         if (candidates.isEmpty()) {
-          log.warn("cache is over its low-water mark but nothing is evictable (pinned or reserved)");
+          if (budget.storedBytes() > 0) {
+            log.warn("the cache is over its low-water mark but every stored blob is pinned");
+          }
           break;
         }
         List<BlobRecord> chosen = new ArrayList<>();
-        long excess = budget.demand() - budget.lowWaterBytes();
         for (BlobRecord candidate : candidates) {
           if (excess <= 0) {
             break;
           }
-          chosen.add(candidate);
-          excess -= candidate.size();
+          // Touched since the flush above: it is the newest, not the oldest. The next round's
+          // flush moves it to the back of the index.
+          if (!accesses.contains(candidate.digest())) {
+            chosen.add(candidate);
+            excess -= candidate.size();
+          }
         }
         evict(connection, chosen);
       }
@@ -135,11 +203,22 @@ final class Evictor implements AutoCloseable {
     });
   }
 
+  private Void flushAccessTimes(Connection connection) throws SQLException {
+    Map<Digest, Long> drained = accesses.drain();
+    if (!drained.isEmpty()) {
+      MetadataStore.updateAccessTimes(connection, drained);
+    }
+    return null;
+  }
+
   private void evict(Connection connection, List<BlobRecord> chosen) throws SQLException {
-    List<Digest> digests = new ArrayList<>(chosen.size());
-    chosen.forEach(record -> digests.add(record.digest()));
-    MetadataStore.deleteBlobs(connection, digests);
-    for (BlobRecord record : chosen) {
+    List<BlobRecord> deleted = MetadataStore.deleteEvicted(connection, chosen);
+    if (deleted.isEmpty()) {
+      return;
+    }
+    List<Digest> digests = new ArrayList<>(deleted.size());
+    for (BlobRecord record : deleted) {
+      digests.add(record.digest());
       try {
         blobs.delete(record.digest());
       } catch (IOException e) {
@@ -148,26 +227,39 @@ final class Evictor implements AutoCloseable {
       budget.removeStored(record.size());
       evictedBytes.addAndGet(record.size());
     }
-    evictedBlobs.addAndGet(chosen.size());
+    evictedBlobs.addAndGet(deleted.size());
     onEvicted.accept(digests);
   }
 
-  /** Stops after the current pass and writes the buffered access times. */
+  /** Answers those waiting for no more than {@code served} pokes. */
+  private void answerCatchUps(long served, Throwable failure) {
+    for (CatchUp catchUp : catchUps) {
+      if (catchUp.pokes() <= served && catchUps.remove(catchUp)) {
+        if (failure == null) {
+          catchUp.done().complete(null);
+        } else {
+          catchUp.done().completeExceptionally(failure);
+        }
+      }
+    }
+  }
+
+  /** Stops after the current batch; the thread writes the buffered access times as it exits. */
   @Override
   public void close() {
     running = false;
+    // Wakes the thread if it is idle; if a poke is pending, that one wakes it.
     pokes.offer(Boolean.TRUE);
     try {
-      thread.join(TimeUnit.SECONDS.toMillis(30));
+      thread.join(SHUTDOWN_GRACE.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    Map<Digest, Long> remaining = accesses.drain();
-    if (!remaining.isEmpty()) {
-      metadata.withConnection(connection -> {
-        MetadataStore.updateAccessTimes(connection, remaining);
-        return null;
-      });
+    if (thread.isAlive()) {
+      log.error("the evictor did not stop within {}; closing the database under it", SHUTDOWN_GRACE);
+    } else {
+      // A waiter that came while the thread was winding down found it still alive; answer it here.
+      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
     }
   }
 }

@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Cache metadata in SQLite: one row per stored blob (size, manifest media type, last access,
@@ -29,30 +31,65 @@ import java.util.Set;
  * begin IMMEDIATE, so a writer waits for the lock (busy timeout) up front instead of failing when
  * it upgrades a read. Every lookup on a request path goes through an index: blobs by digest, tags
  * by key, eviction candidates by (pinned, last_access), tags by digest when a manifest goes.
+ *
+ * <p>Connections come from two pools. Request paths share {@code poolSize - 1}; the evictor has a
+ * pool of exactly one to itself. So a request never waits for the connection a pass holds, and a
+ * pass never waits in a queue of a thousand stores (it cannot time out on the pool). They still
+ * take turns at SQLite's write lock, but every write transaction is short: one row on a request
+ * path, at most {@link #WRITE_BATCH} rows for the evictor. A writer waits for that lock inside
+ * SQLite (busy timeout) while holding its connection, so the small request pool also bounds how
+ * many writers spin on the lock; the rest wait in Hikari's queue ({@code connectionTimeout}).
+ * Both limits are far above any one transaction; they only turn a stuck database into a 503.
  */
 public final class MetadataStore implements AutoCloseable {
 
   private static final int SCHEMA_VERSION = 1;
+  private static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration BUSY_TIMEOUT = Duration.ofSeconds(30);
+  /**
+   * The most rows one evictor transaction writes. At a million rows each costs about one scattered
+   * page (bench/eviction-scale), so this keeps the write lock held for milliseconds, and a request
+   * path that wants to write waits at most that long behind eviction.
+   */
+  static final int WRITE_BATCH = 128;
+  private static final long EVICTION_PAGE_CACHE_KIB = 16 * 1024;
 
   private final HikariDataSource pool;
+  private final HikariDataSource evictionPool;
+  private final AtomicInteger evictionBorrows = new AtomicInteger();
+  private final AtomicInteger peakEvictionBorrows = new AtomicInteger();
 
-  private MetadataStore(HikariDataSource pool) {
+  private MetadataStore(HikariDataSource pool, HikariDataSource evictionPool) {
     this.pool = pool;
+    this.evictionPool = evictionPool;
   }
 
-  /** Opens (creating or migrating) the database at {@code file} with a pool of {@code poolSize}. */
+  /**
+   * Opens (creating or migrating) the database at {@code file} with {@code poolSize} connections:
+   * one for the evictor, the rest for request paths.
+   */
   public static MetadataStore open(Path file, int poolSize) {
-    HikariConfig config = new HikariConfig();
-    config.setPoolName("cistern-metadata");
-    config.setJdbcUrl("jdbc:sqlite:" + file.toAbsolutePath());
-    config.setMaximumPoolSize(poolSize);
-    config.setMinimumIdle(1);
-    config.setConnectionTimeout(30_000);
-    config.addDataSourceProperty("journal_mode", "WAL");
-    config.addDataSourceProperty("synchronous", "NORMAL");
-    config.addDataSourceProperty("busy_timeout", "30000");
-    config.addDataSourceProperty("transaction_mode", "IMMEDIATE");
-    MetadataStore store = new MetadataStore(new HikariDataSource(config));
+    return open(file, poolSize, CONNECTION_TIMEOUT);
+  }
+
+  /** As {@link #open(Path, int)}; tests shorten how long a borrower waits for a connection. */
+  static MetadataStore open(Path file, int poolSize, Duration connectionTimeout) {
+    if (poolSize < 2) {
+      throw new IllegalArgumentException("the metadata pool needs at least 2 connections: one for the evictor, one for requests");
+    }
+    HikariDataSource requests = new HikariDataSource(poolConfig(file, "cistern-metadata", poolSize - 1, connectionTimeout));
+    HikariDataSource eviction;
+    try {
+      HikariConfig evictionConfig = poolConfig(file, "cistern-eviction", 1, connectionTimeout);
+      // A pass touches one leaf page per evicted row, all over the blob and tag trees; with their
+      // interior pages cached that is one read, not one per level (bench/eviction-scale).
+      evictionConfig.addDataSourceProperty("cache_size", Long.toString(-EVICTION_PAGE_CACHE_KIB));
+      eviction = new HikariDataSource(evictionConfig);
+    } catch (RuntimeException e) {
+      requests.close();
+      throw e;
+    }
+    MetadataStore store = new MetadataStore(requests, eviction);
     try {
       store.migrate();
     } catch (RuntimeException e) {
@@ -60,6 +97,20 @@ public final class MetadataStore implements AutoCloseable {
       throw e;
     }
     return store;
+  }
+
+  private static HikariConfig poolConfig(Path file, String name, int size, Duration connectionTimeout) {
+    HikariConfig config = new HikariConfig();
+    config.setPoolName(name);
+    config.setJdbcUrl("jdbc:sqlite:" + file.toAbsolutePath());
+    config.setMaximumPoolSize(size);
+    config.setMinimumIdle(1);
+    config.setConnectionTimeout(connectionTimeout.toMillis());
+    config.addDataSourceProperty("journal_mode", "WAL");
+    config.addDataSourceProperty("synchronous", "NORMAL");
+    config.addDataSourceProperty("busy_timeout", Long.toString(BUSY_TIMEOUT.toMillis()));
+    config.addDataSourceProperty("transaction_mode", "IMMEDIATE");
+    return config;
   }
 
   private void migrate() {
@@ -158,6 +209,21 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
+  /**
+   * Pins a blob (eviction skips it) or unpins it.
+   *
+   * @return false when no such blob is stored
+   */
+  public boolean setPinned(Digest digest, boolean pinned) {
+    return inTransaction(connection -> {
+      try (PreparedStatement update = connection.prepareStatement("UPDATE blobs SET pinned = ? WHERE digest = ?")) {
+        update.setInt(1, pinned ? 1 : 0);
+        update.setString(2, digest.toString());
+        return update.executeUpdate() > 0;
+      }
+    });
+  }
+
   /** Total bytes and number of stored blobs; read once at start, then kept in memory. */
   public long[] totals() {
     return withConnection(connection -> {
@@ -231,27 +297,26 @@ public final class MetadataStore implements AutoCloseable {
 
   // ---- eviction and recovery, on a connection the caller holds ----
 
-  /** Applies buffered last-access times in one transaction. */
+  /**
+   * Applies buffered last-access times, {@link #WRITE_BATCH} rows per transaction so that request
+   * writes never wait long behind a large flush.
+   */
   static void updateAccessTimes(Connection connection, Map<Digest, Long> accessTimes) throws SQLException {
-    if (accessTimes.isEmpty()) {
-      return;
-    }
-    boolean autoCommit = connection.getAutoCommit();
-    connection.setAutoCommit(false);
-    try (PreparedStatement update = connection.prepareStatement(
-        "UPDATE blobs SET last_access = MAX(last_access, ?) WHERE digest = ?")) {
-      for (Map.Entry<Digest, Long> entry : accessTimes.entrySet()) {
-        update.setLong(1, entry.getValue());
-        update.setString(2, entry.getKey().toString());
-        update.addBatch();
-      }
-      update.executeBatch();
-      connection.commit();
-    } catch (SQLException | RuntimeException e) {
-      connection.rollback();
-      throw e;
-    } finally {
-      connection.setAutoCommit(autoCommit);
+    List<Map.Entry<Digest, Long>> entries = new ArrayList<>(accessTimes.entrySet());
+    for (int from = 0; from < entries.size(); from += WRITE_BATCH) {
+      List<Map.Entry<Digest, Long>> chunk = entries.subList(from, Math.min(entries.size(), from + WRITE_BATCH));
+      inTransaction(connection, () -> {
+        try (PreparedStatement update = connection.prepareStatement(
+            "UPDATE blobs SET last_access = MAX(last_access, ?) WHERE digest = ?")) {
+          for (Map.Entry<Digest, Long> entry : chunk) {
+            update.setLong(1, entry.getValue());
+            update.setString(2, entry.getKey().toString());
+            update.addBatch();
+          }
+          update.executeBatch();
+        }
+        return null;
+      });
     }
   }
 
@@ -271,23 +336,81 @@ public final class MetadataStore implements AutoCloseable {
     }
   }
 
-  /** Deletes blob rows with the tag mappings and repository links that pointed at them. */
-  static void deleteBlobs(Connection connection, Collection<Digest> digests) throws SQLException {
-    boolean autoCommit = connection.getAutoCommit();
-    connection.setAutoCommit(false);
-    try (PreparedStatement blobs = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?");
-         PreparedStatement tags = connection.prepareStatement("DELETE FROM tags WHERE digest = ?");
-         PreparedStatement links = connection.prepareStatement("DELETE FROM repository_manifests WHERE digest = ?")) {
-      for (Digest digest : digests) {
-        for (PreparedStatement statement : List.of(blobs, tags, links)) {
-          statement.setString(1, digest.toString());
-          statement.addBatch();
+  /**
+   * Deletes the rows of eviction candidates that are still as they were read, with the tag
+   * mappings and repository links that pointed at them, in one transaction. A candidate that was
+   * re-stored, touched or pinned since it was read keeps its row.
+   *
+   * @return the candidates whose rows were deleted: exactly the files to unlink and bytes to free
+   */
+  static List<BlobRecord> deleteEvicted(Connection connection, List<BlobRecord> candidates) throws SQLException {
+    if (candidates.isEmpty()) {
+      return List.of();
+    }
+    return inTransaction(connection, () -> {
+      int[] counts;
+      try (PreparedStatement delete = connection.prepareStatement(
+          "DELETE FROM blobs WHERE digest = ? AND size = ? AND last_access = ? AND pinned = 0")) {
+        for (BlobRecord candidate : candidates) {
+          delete.setString(1, candidate.digest().toString());
+          delete.setLong(2, candidate.size());
+          delete.setLong(3, candidate.lastAccess());
+          delete.addBatch();
+        }
+        counts = delete.executeBatch();
+      }
+      List<BlobRecord> deleted = new ArrayList<>(candidates.size());
+      for (int i = 0; i < candidates.size(); i++) {
+        if (counts[i] > 0) {
+          deleted.add(candidates.get(i));
         }
       }
-      blobs.executeBatch();
+      deleteReferences(connection, deleted.stream().map(BlobRecord::digest).toList());
+      return deleted;
+    });
+  }
+
+  /** Deletes blob rows with the tag mappings and repository links that pointed at them. */
+  private static void deleteBlobs(Connection connection, Collection<Digest> digests) throws SQLException {
+    inTransaction(connection, () -> {
+      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
+        for (Digest digest : digests) {
+          delete.setString(1, digest.toString());
+          delete.addBatch();
+        }
+        delete.executeBatch();
+      }
+      deleteReferences(connection, digests);
+      return null;
+    });
+  }
+
+  /** Tags and repository links die with their manifest: a tag must never point at nothing. */
+  private static void deleteReferences(Connection connection, Collection<Digest> digests) throws SQLException {
+    if (digests.isEmpty()) {
+      return;
+    }
+    try (PreparedStatement tags = connection.prepareStatement("DELETE FROM tags WHERE digest = ?");
+         PreparedStatement links = connection.prepareStatement("DELETE FROM repository_manifests WHERE digest = ?")) {
+      for (Digest digest : digests) {
+        tags.setString(1, digest.toString());
+        tags.addBatch();
+        links.setString(1, digest.toString());
+        links.addBatch();
+      }
       tags.executeBatch();
       links.executeBatch();
+    }
+  }
+
+  /** Runs {@code work} as one transaction on a connection the caller holds. */
+  private static <T> T inTransaction(Connection connection, SqlBody<T> work) throws SQLException {
+    boolean autoCommit = connection.getAutoCommit();
+    connection.setAutoCommit(false);
+    try {
+      T result = work.run();
       connection.commit();
+      return result;
     } catch (SQLException | RuntimeException e) {
       connection.rollback();
       throw e;
@@ -338,9 +461,32 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /** Lends one pooled connection to {@code work}: the evictor's single connection per pass. */
+  /** Lends one connection of the request pool to {@code work}. */
   <T> T withConnection(SqlWork<T> work) {
-    try (Connection connection = pool.getConnection()) {
+    return borrow(pool, work);
+  }
+
+  /**
+   * Lends the evictor its connection. The pool holds one, so a second borrow while one is out
+   * would wait and then fail; the borrow count (taken before asking the pool) shows it in tests.
+   */
+  <T> T withEvictionConnection(SqlWork<T> work) {
+    int borrowed = evictionBorrows.incrementAndGet();
+    peakEvictionBorrows.accumulateAndGet(borrowed, Math::max);
+    try {
+      return borrow(evictionPool, work);
+    } finally {
+      evictionBorrows.decrementAndGet();
+    }
+  }
+
+  /** The most eviction connections ever borrowed at once (one, unless a pass nested a borrow). */
+  int peakEvictionConnections() {
+    return peakEvictionBorrows.get();
+  }
+
+  private static <T> T borrow(HikariDataSource source, SqlWork<T> work) {
+    try (Connection connection = source.getConnection()) {
       return work.run(connection);
     } catch (SQLException e) {
       throw new MetadataException(e);
@@ -348,19 +494,7 @@ public final class MetadataStore implements AutoCloseable {
   }
 
   private <T> T inTransaction(SqlWork<T> work) {
-    return withConnection(connection -> {
-      connection.setAutoCommit(false);
-      try {
-        T result = work.run(connection);
-        connection.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        connection.rollback();
-        throw e;
-      } finally {
-        connection.setAutoCommit(true);
-      }
-    });
+    return withConnection(connection -> inTransaction(connection, () -> work.run(connection)));
   }
 
   private static void link(Connection connection, String upstream, RepositoryName repository, Digest digest) throws SQLException {
@@ -379,20 +513,35 @@ public final class MetadataStore implements AutoCloseable {
     statement.setString(3, key.tag().value());
   }
 
-  /** The pool's active connections now; lets tests check the evictor's one-connection rule. */
-  public int activeConnections() {
-    return pool.getHikariPoolMXBean() == null ? 0 : pool.getHikariPoolMXBean().getActiveConnections();
+  /** Borrows a connection and reads the schema page: proves the pool and the database file answer. */
+  public void ping() {
+    withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("SELECT count(*) FROM sqlite_master")) {
+        return rs.next();
+      }
+    });
   }
 
   @Override
   public void close() {
-    pool.close();
+    try {
+      evictionPool.close();
+    } finally {
+      pool.close();
+    }
   }
 
   /** A unit of JDBC work on a borrowed connection. */
   @FunctionalInterface
   interface SqlWork<T> {
     T run(Connection connection) throws SQLException;
+  }
+
+  /** The body of a transaction on a connection already in hand. */
+  @FunctionalInterface
+  private interface SqlBody<T> {
+    T run() throws SQLException;
   }
 
   /** A metadata database failure; request paths answer it as 503, never as a stack trace. */

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A download in progress: readers follow the bytes as they are appended, woken per append, and
- * the final byte of a response waits for verification; content that fails verification is never
- * published and leaves no temp file.
+ * A download in progress, from its readers' side: woken per append, following the temp file
+ * across its rename, and never handed the final byte of content that fails verification.
+ * (Publication itself is {@link BlobCachePublicationTest}'s.)
  */
 class PartialBlobTest {
 
@@ -47,29 +47,6 @@ class PartialBlobTest {
   @AfterEach
   void close() {
     cache.close();
-  }
-
-  @Test
-  void everyWrittenByteIsReadableExceptTheLastUntilTheBlobIsVerified() throws IOException {
-    Reservation reservation = cache.reserve(SIZE).join();
-    PartialBlob partial = cache.begin(digest, SIZE);
-
-    partial.append(ByteBuffer.wrap(content, 0, SIZE / 2));
-    assertEquals(SIZE / 2, partial.readableLimit(SIZE - 1));
-    assertEquals(9, partial.readableLimit(9), "a range ending at byte 9 is held back at byte 9");
-
-    partial.append(ByteBuffer.wrap(content, SIZE / 2, SIZE - SIZE / 2));
-    assertEquals(SIZE - 1, partial.readableLimit(SIZE - 1), "the final byte waits");
-    CompletableFuture<Void> lastByte = partial.awaitReadable(SIZE - 1, SIZE - 1);
-    assertFalse(lastByte.isDone());
-
-    cache.publish(partial, reservation, null);
-
-    assertTrue(lastByte.isDone());
-    assertEquals(SIZE, partial.readableLimit(SIZE - 1));
-    assertArrayEquals(content, Files.readAllBytes(cache.pathOf(digest)));
-    assertEquals(List.of(), partials());
-    assertEquals(0, cache.stats().reservedBytes());
   }
 
   @Test
@@ -107,7 +84,7 @@ class PartialBlobTest {
   }
 
   @Test
-  void wrongContentIsNotPublishedAndItsReadersFail() throws IOException {
+  void aReaderWaitingForTheLastByteOfWrongContentIsWokenToTheFailure() throws IOException {
     Reservation reservation = cache.reserve(SIZE).join();
     PartialBlob partial = cache.begin(digest, SIZE);
     byte[] wrong = content.clone();
@@ -132,15 +109,6 @@ class PartialBlobTest {
 
     assertThrows(ContentMismatchException.class, () -> cache.publish(partial, null, null));
     assertFalse(Files.exists(cache.pathOf(digest)));
-    assertEquals(List.of(), partials());
-  }
-
-  @Test
-  void moreBytesThanAnnouncedAreRefusedAtOnce() throws IOException {
-    PartialBlob partial = cache.begin(digest, 10);
-
-    assertThrows(ContentMismatchException.class, () -> partial.append(ByteBuffer.wrap(content, 0, 11)));
-    cache.abandon(partial, null, new IOException("too long"));
     assertEquals(List.of(), partials());
   }
 

@@ -23,9 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * What an unclean stop can leave, and how the next start settles it: temp files go, a published
- * file without its row is adopted, a row without its file goes with its tags. A stop with a
- * download under way counts as unclean, so its temp file goes too.
+ * Recovery beyond {@link BlobCachePublicationTest}'s basic case: a row without its file goes with
+ * the tags that point at it, and a stop with a download under way counts as unclean, so that
+ * download's temp file goes at the next start.
  */
 class RecoveryTest {
 
@@ -33,7 +33,7 @@ class RecoveryTest {
   Path directory;
 
   @Test
-  void aStartAfterAnUncleanStopLeavesEveryFileWithItsRowAndNoTempFile() throws IOException {
+  void aRowWhoseFileIsGoneIsDroppedWithTheTagsThatPointAtIt() throws IOException {
     byte[] kept = "kept".getBytes(StandardCharsets.UTF_8);
     byte[] lost = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}".getBytes(StandardCharsets.UTF_8);
     byte[] orphan = "renamed into place just before the kill".getBytes(StandardCharsets.UTF_8);

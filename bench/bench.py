@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""Cistern vs CNCF Distribution (proxy mode) vs nginx (sendfile), on one machine, in one run.
+
+Starts a real Distribution upstream holding generated images, then Distribution in proxy mode and
+Cistern side by side in front of it, plus nginx serving one cached blob file with sendfile as the
+physical limit. Measures, over several runs (medians), and prints a table with ratios:
+
+  1. upstream blob GETs during 8 concurrent cold pulls of the same image (goal: one per blob)
+  2. cold pull wall time, 8 concurrent clients (skopeo)
+  3. warm pull wall time, 8 concurrent clients (skopeo)
+  4. warm big-blob throughput, 1 and 16 clients (curl; goal >= 0.9x nginx)
+  5. warm manifest GET requests/s at 64 connections (wrk; goal >= 3x Distribution)
+  6. peak RSS of each server while 64 clients stream the big blob (goal <= 300 MiB for Cistern)
+
+Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
+Standard library only; needs docker-registry, skopeo, nginx, wrk, curl and a built cistern.jar.
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JAR = os.path.join(ROOT, "proxy-server", "target", "cistern.jar")
+MiB = 1 << 20
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST,
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.docker.distribution.manifest.v2+json"])
+
+FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, platform=(2, MiB),
+            wrk_seconds=10, clients=8, stream_clients=64)
+SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
+             wrk_seconds=1, clients=4, stream_clients=8)
+
+
+# ---------------------------------------------------------------- images
+
+class Layout:
+    """An OCI image layout written with random (incompressible) layers."""
+
+    def __init__(self, path):
+        self.path = path
+        self.blobs = os.path.join(path, "blobs", "sha256")
+        os.makedirs(self.blobs)
+        self.index = []
+
+    def blob(self, data, media_type):
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(self.blobs, digest), "wb") as f:
+            f.write(data)
+        return {"mediaType": media_type, "digest": "sha256:" + digest, "size": len(data)}
+
+    def random_blob(self, size, media_type):
+        sha = hashlib.sha256()
+        tmp = os.path.join(self.blobs, "incoming")
+        with open(tmp, "wb") as f:
+            left = size
+            while left > 0:
+                chunk = os.urandom(min(left, 4 * MiB))
+                sha.update(chunk)
+                f.write(chunk)
+                left -= len(chunk)
+        digest = sha.hexdigest()
+        os.rename(tmp, os.path.join(self.blobs, digest))
+        return {"mediaType": media_type, "digest": "sha256:" + digest, "size": size}
+
+    def image(self, layers, layer_size, arch="amd64"):
+        config = json.dumps({"architecture": arch, "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": self.blob(config, "application/vnd.oci.image.config.v1+json"),
+                    "layers": [self.random_blob(layer_size, "application/vnd.oci.image.layer.v1.tar+gzip")
+                               for _ in range(layers)]}
+        return self.blob(json.dumps(manifest).encode(), OCI_MANIFEST), manifest
+
+    def tag(self, name, descriptor):
+        entry = dict(descriptor)
+        entry["annotations"] = {"org.opencontainers.image.ref.name": name}
+        self.index.append(entry)
+
+    def finish(self):
+        with open(os.path.join(self.path, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "manifests": self.index}, f)
+        with open(os.path.join(self.path, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+
+
+def build_images(work, sizes):
+    layout = Layout(os.path.join(work, "layout"))
+    images = {}
+    for name in ("small", "medium"):
+        descriptor, manifest = layout.image(*sizes[name])
+        layout.tag(name, descriptor)
+        images[name] = (descriptor, manifest)
+    descriptor, manifest = layout.image(1, sizes["big"])
+    layout.tag("big", descriptor)
+    images["big"] = (descriptor, manifest)
+    children = []
+    for arch in ("amd64", "arm64"):
+        child, _ = layout.image(*sizes["platform"], arch=arch)
+        child["platform"] = {"os": "linux", "architecture": arch}
+        children.append(child)
+    index = layout.blob(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(),
+                        OCI_INDEX)
+    layout.tag("multi", index)
+    images["multi"] = (index, None)
+    layout.finish()
+    return layout.path, images
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    def __init__(self, name, args, cwd, ready, env=None):
+        self.name = name
+        self.log = open(os.path.join(cwd, name + ".log"), "w+")
+        self.process = subprocess.Popen(args, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, **(env or {})))
+        self.port = self._wait(ready)
+
+    def _wait(self, pattern):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            self.log.flush()
+            with open(self.log.name) as f:
+                match = re.search(pattern, f.read())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError(self.name + " exited; see " + self.log.name)
+            time.sleep(0.05)
+        raise RuntimeError(self.name + " did not start; see " + self.log.name)
+
+    def text(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def distribution(work, name, proxy_of=None):
+    root = os.path.join(work, name)
+    os.makedirs(root, exist_ok=True)
+    config = os.path.join(root, "config.yml")
+    with open(config, "w") as f:
+        f.write("version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
+                "http:\n  addr: 127.0.0.1:0\n" % root)
+        if proxy_of:
+            f.write("proxy:\n  remoteurl: %s\n" % proxy_of)
+    return Server(name, ["docker-registry", "serve", config], root, r"listening on 127\.0\.0\.1:(\d+)")
+
+
+def cistern(work, name, upstream_url):
+    root = os.path.join(work, name)
+    os.makedirs(root, exist_ok=True)
+    config = os.path.join(root, "cistern.yml")
+    with open(config, "w") as f:
+        f.write("server:\n  address: 127.0.0.1\n  port: 0\ncache:\n  directory: %s/cache\n"
+                "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (root, upstream_url))
+        if os.environ.get("CISTERN_BENCH_EXTRA_YAML"):
+            f.write(os.environ["CISTERN_BENCH_EXTRA_YAML"] + "\n")
+    java_opts = os.environ.get("CISTERN_JAVA_OPTS", "").split()
+    return Server(name, ["java"] + java_opts + ["-jar", JAR, "--config", config], root,
+                  r"registry listening on \S*:(\d+)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx(work, blob_path):
+    root = os.path.join(work, "nginx")
+    os.makedirs(os.path.join(root, "www"), exist_ok=True)
+    os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
+    os.link(blob_path, os.path.join(root, "www", "blob")) if not os.path.exists(os.path.join(root, "www", "blob")) else None
+    port = free_port()
+    config = os.path.join(root, "nginx.conf")
+    with open(config, "w") as f:
+        # As root, nginx's workers would drop to an account that cannot read the private work dir.
+        f.write("user root;\n" if os.geteuid() == 0 else "")
+        f.write("""daemon off; worker_processes 2; pid %(r)s/nginx.pid; error_log %(r)s/error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path %(r)s/tmp; proxy_temp_path %(r)s/tmp; fastcgi_temp_path %(r)s/tmp;
+  uwsgi_temp_path %(r)s/tmp; scgi_temp_path %(r)s/tmp;
+  server { listen 127.0.0.1:%(p)d; root %(r)s/www; location / { default_type application/octet-stream; } } }
+""" % {"r": root, "p": port})
+    process = subprocess.Popen(["nginx", "-c", config, "-p", root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    return process, port
+
+
+# ---------------------------------------------------------------- clients
+
+def skopeo(work, args):
+    home = os.path.join(work, "skopeo-home")
+    env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=home + "/run", TMPDIR=home + "/tmp",
+               XDG_DATA_HOME=home + "/data", XDG_CONFIG_HOME=home + "/config")
+    for d in ("run", "tmp", "data", "config"):
+        os.makedirs(os.path.join(home, d), exist_ok=True)
+    result = subprocess.run(["skopeo", "--insecure-policy"] + args, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError("skopeo %s failed: %s" % (" ".join(args), result.stderr))
+
+
+def concurrent_pulls(work, port, tag, clients, label):
+    """`clients` skopeo pulls of one image at once; returns the wall time in seconds."""
+    def pull(i):
+        out = os.path.join(work, "pulls", "%s-%s-%d" % (label, tag, i))
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        args = ["copy", "--src-tls-verify=false"]
+        if tag == "multi":
+            args.append("--all")
+        skopeo(work, args + ["docker://127.0.0.1:%d/bench/images:%s" % (port, tag), "dir:" + out])
+        shutil.rmtree(out, ignore_errors=True)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(pull, range(clients)))
+    return time.monotonic() - start
+
+
+def stream(url, clients, seconds_budget=None):
+    """`clients` curls downloading `url` at once; returns aggregate bytes per second."""
+    start = time.monotonic()
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", url],
+                              stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+    total = sum(int(p.communicate()[0] or 0) for p in procs)
+    return total / (time.monotonic() - start)
+
+
+def wrk(url, seconds):
+    out = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, "-H", "Accept: " + ACCEPT, url],
+                         capture_output=True, text=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if not match or non2xx:
+        raise RuntimeError("wrk against %s failed:\n%s" % (url, out))
+    return float(match.group(1))
+
+
+def peak_rss_while(pid, action):
+    """Peak resident set of `pid` (MiB) while `action` runs, from VmHWM after a reset."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        resettable = True
+    except OSError:
+        resettable = False
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss(pid, "VmRSS"))
+            time.sleep(0.02)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        action()
+    finally:
+        done.set()
+        sampler.join()
+    if resettable:
+        peak[0] = max(peak[0], rss(pid, "VmHWM"))
+    return peak[0]
+
+
+def rss(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def blob_gets(log_text):
+    return len(re.findall(r'"GET /v2/bench/images/blobs/sha256:', log_text))
+
+
+# ---------------------------------------------------------------- the run
+
+def one_run(work, upstream, images, settings, run):
+    results = {}
+    big_digest = images["big"][1]["layers"][0]["digest"]
+    manifest_digest = images["small"][0]["digest"]
+    servers = {}
+    for label in ("distribution", "cistern"):
+        name = "%s-%d" % (label, run)
+        if label == "distribution":
+            servers[label] = distribution(work, name, proxy_of="http://127.0.0.1:%d" % upstream.port)
+        else:
+            servers[label] = cistern(work, name, "http://127.0.0.1:%d" % upstream.port)
+    nginx_process = None
+    try:
+        for label, server in servers.items():
+            r = results.setdefault(label, {})
+            # "Cold" means a cold cache, not a cold process: warm the server up on another image.
+            concurrent_pulls(work, server.port, "small", 2, label + "-warmup")
+            before = blob_gets(upstream.text())
+            r["cold_pull_s"] = concurrent_pulls(work, server.port, "medium", settings["clients"], label + "-cold")
+            r["upstream_blob_gets_cold"] = blob_gets(upstream.text()) - before
+            r["warm_pull_s"] = concurrent_pulls(work, server.port, "medium", settings["clients"], label + "-warm")
+            concurrent_pulls(work, server.port, "multi", 2, label + "-multi")
+            concurrent_pulls(work, server.port, "big", 1, label + "-big")
+            blob_url = "http://127.0.0.1:%d/v2/bench/images/blobs/%s" % (server.port, big_digest)
+            r["big_blob_1_client_MiBps"] = stream(blob_url, 1) / MiB
+            r["big_blob_16_clients_MiBps"] = stream(blob_url, 16) / MiB
+            manifest_url = "http://127.0.0.1:%d/v2/bench/images/manifests/%s" % (server.port, manifest_digest)
+            r["manifest_rps_64"] = wrk(manifest_url, settings["wrk_seconds"])
+            r["peak_rss_MiB"] = peak_rss_while(server.process.pid,
+                                               lambda: stream(blob_url, settings["stream_clients"]))
+        cached_blob = os.path.join(work, "cistern-%d" % run, "cache", "blobs", "sha256",
+                                   big_digest[7:9], big_digest[7:])
+        nginx_process, nginx_port = nginx(os.path.join(work, "nginx-%d" % run), cached_blob)
+        nginx_url = "http://127.0.0.1:%d/blob" % nginx_port
+        results["nginx"] = {"big_blob_1_client_MiBps": stream(nginx_url, 1) / MiB,
+                            "big_blob_16_clients_MiBps": stream(nginx_url, 16) / MiB}
+    finally:
+        for server in servers.values():
+            server.stop()
+        if nginx_process:
+            nginx_process.terminate()
+            nginx_process.wait()
+    return results
+
+
+ROWS = [
+    ("upstream_blob_gets_cold", "1. upstream blob GETs, %d cold pulls", "lower"),
+    ("cold_pull_s", "2. cold pull wall time, %d clients (s)", "lower"),
+    ("warm_pull_s", "3. warm pull wall time, %d clients (s)", "lower"),
+    ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", "higher"),
+    ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", "higher"),
+    ("manifest_rps_64", "5. manifest GETs/s, 64 connections", "higher"),
+    ("peak_rss_MiB", "6. peak RSS, %d streams (MiB)", "lower"),
+]
+
+
+def median_of(runs, server, key):
+    values = [run[server][key] for run in runs if key in run.get(server, {})]
+    return statistics.median(values) if values else None
+
+
+def report(runs, settings, machine):
+    table = {}
+    lines = ["", "Cistern vs CNCF Distribution (proxy mode) vs nginx sendfile; medians of %d run(s)" % len(runs),
+             "machine: %s" % machine, ""]
+    header = "%-40s %12s %12s %12s %10s %10s" % ("measure", "cistern", "distribution", "nginx", "c/d", "c/nginx")
+    lines += [header, "-" * len(header)]
+    for key, title, _ in ROWS:
+        title = title % settings["stream_clients"] if "streams" in title else (
+            title % settings["clients"] if "%d" in title else title)
+        c, d, n = (median_of(runs, s, key) for s in ("cistern", "distribution", "nginx"))
+        ratio_d = c / d if c is not None and d else None
+        ratio_n = c / n if c is not None and n else None
+        table[key] = {"cistern": c, "distribution": d, "nginx": n, "cistern_over_distribution": ratio_d,
+                      "cistern_over_nginx": ratio_n}
+        fmt = lambda v: "-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v))
+        lines.append("%-40s %12s %12s %12s %10s %10s" % (title, fmt(c), fmt(d), fmt(n), fmt(ratio_d), fmt(ratio_n)))
+    return table, "\n".join(lines)
+
+
+def machine_description():
+    cpus = os.cpu_count()
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // (1024 * 1024)
+    return "%d cores, %d GiB RAM, %s" % (cpus, mem, os.uname().release)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: seconds, for CI")
+    parser.add_argument("--runs", type=int, help="runs to take the median of")
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    settings = dict(SMOKE if args.smoke else FULL)
+    if args.runs:
+        settings["runs"] = args.runs
+    if not os.path.exists(JAR):
+        sys.exit("build Cistern first: mvn -B -q -DskipTests package")
+    work = tempfile.mkdtemp(prefix="cistern-bench-")
+    upstream = None
+    try:
+        print("generating images in", work, flush=True)
+        layout, images = build_images(work, settings)
+        upstream = distribution(work, "upstream")
+        for tag in ("small", "medium", "big", "multi"):
+            extra = ["--all"] if tag == "multi" else []
+            skopeo(work, ["copy", "--dest-tls-verify=false", "--preserve-digests"] + extra +
+                   ["oci:%s:%s" % (layout, tag), "docker://127.0.0.1:%d/bench/images:%s" % (upstream.port, tag)])
+        runs = []
+        for run in range(settings["runs"]):
+            print("run %d of %d" % (run + 1, settings["runs"]), flush=True)
+            runs.append(one_run(work, upstream, images, settings, run))
+        machine = machine_description()
+        table, text = report(runs, settings, machine)
+        print(text)
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine, "smoke": args.smoke,
+                       "settings": settings, "medians": table, "runs": runs}, f, indent=2)
+        print("\nresults written to", args.out)
+        if table["upstream_blob_gets_cold"]["cistern"] != len(images["medium"][1]["layers"]) + 1:
+            print("WARNING: Cistern did not fetch each blob exactly once", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if upstream:
+            upstream.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

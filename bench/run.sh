@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmarks Cistern against CNCF Distribution in proxy mode and nginx on this machine.
+#   bench/run.sh           full run (minutes): several runs, medians, table + bench/results/latest.json
+#   bench/run.sh --smoke   seconds: tiny sizes, one run (what CI runs so the bench cannot rot)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --bench
+[[ -f proxy-server/target/cistern.jar ]] || mvn -B -q -DskipTests package
+exec python3 bench/bench.py "$@"

@@ -1,0 +1,25 @@
+package io.cistern.upstream;
+
+/**
+ * Told about every HTTP exchange a {@link RegistryClient} has with its upstream (challenges,
+ * redirects and retries included), so the server can count them without proxy-core knowing how
+ * they are counted. Called on the HTTP client's threads: implementations must be quick and
+ * thread-safe.
+ */
+public interface UpstreamObserver {
+
+  /** Observes nothing. */
+  UpstreamObserver NONE = new UpstreamObserver() {
+    @Override
+    public void responded(String upstream, int status) {}
+
+    @Override
+    public void failed(String upstream, Throwable cause) {}
+  };
+
+  /** {@code upstream} answered with {@code status} (for a body, once the body has been read). */
+  void responded(String upstream, int status);
+
+  /** The exchange ended without a complete answer: refused, timed out, or cut mid-body. */
+  void failed(String upstream, Throwable cause);
+}

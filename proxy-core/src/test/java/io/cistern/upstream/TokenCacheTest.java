@@ -1,0 +1,129 @@
+package io.cistern.upstream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The token client against a token endpoint written here: answers, credentials, errors. */
+class TokenCacheTest {
+
+  private HttpServer server;
+  private final Map<String, String> answers = new ConcurrentHashMap<>();
+  private final Map<String, List<String>> authorizations = new ConcurrentHashMap<>();
+  private final AtomicInteger served = new AtomicInteger();
+
+  @BeforeEach
+  void start() throws IOException {
+    server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 10);
+    server.createContext("/", exchange -> {
+      try (exchange) {
+        String path = exchange.getRequestURI().getPath();
+        served.incrementAndGet();
+        authorizations.put(path, exchange.getRequestHeaders().getOrDefault("Authorization", List.of()));
+        String answer = answers.getOrDefault(path, "200 {\"token\":\"t-" + served.get() + "\"}");
+        int space = answer.indexOf(' ');
+        byte[] body = answer.substring(space + 1).getBytes(StandardCharsets.UTF_8);
+        if (answer.startsWith("429")) {
+          exchange.getResponseHeaders().set("Retry-After", "7");
+        }
+        exchange.sendResponseHeaders(Integer.parseInt(answer.substring(0, space)), body.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+          out.write(body);
+        }
+      }
+    });
+    server.start();
+  }
+
+  @AfterEach
+  void stop() {
+    server.stop(0);
+  }
+
+  private TokenCache tokens(Credentials credentials) {
+    return new TokenCache(HttpClient.newHttpClient(), credentials, Duration.ofSeconds(10), ForkJoinPool.commonPool());
+  }
+
+  private TokenCache.Key key(String path, String scope) {
+    return new TokenCache.Key(URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path), "svc", scope);
+  }
+
+  @Test
+  void acceptsTokenOrAccessTokenAndSendsTheCredentials() throws Exception {
+    answers.put("/oauth", "200 {\"access_token\":\"from-access-token\",\"expires_in\":300}");
+    TokenCache tokens = tokens(new Credentials("bot", "pw"));
+    assertEquals("from-access-token", tokens.token(key("/oauth", "repository:a:pull")).get());
+    assertEquals(List.of(new Credentials("bot", "pw").basicAuthorization()), authorizations.get("/oauth"));
+    answers.put("/both", "200 {\"token\":\"preferred\",\"access_token\":\"other\"}");
+    assertEquals("preferred", tokens.token(key("/both", "repository:a:pull")).get());
+  }
+
+  @Test
+  void aCachedTokenIsReusedUntilItIsDroppedAsRefused() throws Exception {
+    TokenCache tokens = tokens(null);
+    TokenCache.Key key = key("/token", "repository:a:pull");
+    String first = tokens.token(key).get();
+    assertEquals(first, tokens.token(key).get());
+    assertEquals(1, tokens.fetchCount());
+    assertEquals(List.of(), authorizations.get("/token"), "anonymous: no Authorization");
+    tokens.invalidate(key, "some-older-token");
+    assertEquals(first, tokens.token(key).get(), "dropping a token that is not the cached one changes nothing");
+    tokens.invalidate(key, first);
+    assertTrue(!first.equals(tokens.token(key).get()), "a refused token is fetched anew");
+    assertEquals(2, tokens.fetchCount());
+  }
+
+  @Test
+  void refusalsRateLimitsAndGarbageBecomeOciErrors() {
+    answers.put("/refused", "401 {}");
+    answers.put("/limited", "429 {}");
+    answers.put("/broken", "200 not json");
+    answers.put("/empty", "200 {}");
+    RegistryException refused = failure(tokens(null), "/refused");
+    assertEquals(ErrorCode.UNAUTHORIZED, refused.code());
+    assertTrue(refused.getMessage().contains("needs credentials"), refused.getMessage());
+    RegistryException wrong = failure(tokens(new Credentials("bot", "bad")), "/refused");
+    assertTrue(wrong.getMessage().contains("refused the configured credentials of bot"), wrong.getMessage());
+    RegistryException limited = failure(tokens(null), "/limited");
+    assertEquals(429, limited.status());
+    assertEquals(Duration.ofSeconds(7), limited.retryAfter().orElseThrow());
+    assertEquals(502, failure(tokens(null), "/broken").status());
+    assertEquals(502, failure(tokens(null), "/empty").status());
+  }
+
+  @Test
+  void aFailedFetchIsNotCached() throws Exception {
+    answers.put("/flaky", "503 {}");
+    TokenCache tokens = tokens(null);
+    failure(tokens, "/flaky");
+    answers.remove("/flaky");
+    assertTrue(tokens.token(key("/flaky", "repository:a:pull")).get().startsWith("t-"));
+  }
+
+  private RegistryException failure(TokenCache tokens, String path) {
+    ExecutionException failed = assertThrows(ExecutionException.class, () -> tokens.token(key(path, "repository:a:pull")).get());
+    return assertInstanceOf(RegistryException.class, UpstreamErrors.unwrap(failed));
+  }
+}

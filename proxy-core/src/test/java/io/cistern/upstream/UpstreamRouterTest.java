@@ -1,0 +1,104 @@
+package io.cistern.upstream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ForkJoinPool;
+import org.junit.jupiter.api.Test;
+
+class UpstreamRouterTest {
+
+  /** Never used to send anything: routing only reads the upstreams' settings. */
+  private static final HttpClient UNUSED = HttpClient.newHttpClient();
+
+  private static final Upstream DOCKER_HUB = upstream("docker.io", "https://registry-1.docker.io");
+  private static final Upstream GHCR = upstream("ghcr.io", "https://ghcr.io");
+  private static final Upstream PRIVATE = upstream("registry.corp:5000", "https://registry.corp:5000");
+  private static final UpstreamRouter router = new UpstreamRouter(List.of(DOCKER_HUB, GHCR, PRIVATE), "docker.io");
+
+  private static Upstream upstream(String host, String url) {
+    UpstreamSettings settings = UpstreamSettings.of(host, URI.create(url), null);
+    return new Upstream(new RegistryClient(settings, UNUSED, ForkJoinPool.commonPool(), Duration.ofMillis(1)),
+        Duration.ofMinutes(5), false);
+  }
+
+  @Test
+  void theNsParameterChoosesTheUpstreamAndLeavesTheNameAlone() {
+    UpstreamRouter.Route route = router.route("org/app", "ghcr.io");
+    assertSame(GHCR, route.upstream());
+    assertEquals("org/app", route.repository().value());
+    assertSame(PRIVATE, router.route("team/app", "REGISTRY.corp:5000").upstream(), "host names compare case-insensitively");
+  }
+
+  @Test
+  void aPathPrefixNamingAnUpstreamChoosesItAndIsStripped() {
+    UpstreamRouter.Route route = router.route("ghcr.io/org/app", null);
+    assertSame(GHCR, route.upstream());
+    assertEquals("org/app", route.repository().value());
+    assertEquals("team/app", router.route("registry.corp:5000/team/app", null).repository().value());
+  }
+
+  @Test
+  void noHintMeansTheDefaultUpstreamWithDockerHubsLibraryPrefix() {
+    UpstreamRouter.Route official = router.route("alpine", null);
+    assertSame(DOCKER_HUB, official.upstream());
+    assertEquals("library/alpine", official.repository().value());
+    assertEquals("bitnami/redis", router.route("bitnami/redis", null).repository().value());
+    assertEquals("library/alpine", router.route("docker.io/alpine", null).repository().value(), "also after a prefix");
+    assertEquals("library/alpine", router.route("alpine", "docker.io").repository().value(), "and with ns");
+  }
+
+  @Test
+  void otherUpstreamsKeepSingleComponentNames() {
+    assertEquals("app", router.route("ghcr.io/app", null).repository().value());
+  }
+
+  @Test
+  void anUnknownNsIsRefused() {
+    RegistryException error = assertThrows(RegistryException.class, () -> router.route("org/app", "evil.example"));
+    assertEquals(ErrorCode.NAME_UNKNOWN, error.code());
+    assertTrue(error.getMessage().contains("evil.example"), error.getMessage());
+  }
+
+  @Test
+  void aFirstComponentThatIsAHostNameButNoUpstreamIsRefused() {
+    for (String name : List.of("quay.io/org/app", "localhost/app", "127.0.0.1:5000/app", "other.corp:5000/team/app")) {
+      RegistryException error = assertThrows(RegistryException.class, () -> router.route(name, null), name);
+      assertEquals(ErrorCode.NAME_UNKNOWN, error.code(), name);
+    }
+  }
+
+  @Test
+  void aFirstComponentThatIsNoHostNameIsPartOfTheDefaultUpstreamsName() {
+    UpstreamRouter.Route route = router.route("library/alpine", null);
+    assertSame(DOCKER_HUB, route.upstream());
+    assertEquals("library/alpine", route.repository().value());
+  }
+
+  @Test
+  void theFirstUpstreamIsTheDefaultWhenNoneIsNamed() {
+    UpstreamRouter firstIsDefault = new UpstreamRouter(List.of(GHCR, DOCKER_HUB), null);
+    assertSame(GHCR, firstIsDefault.route("org/app", null).upstream());
+  }
+
+  @Test
+  void misconfigurationsAreRefusedAtStartUp() {
+    assertThrows(IllegalArgumentException.class, () -> new UpstreamRouter(List.of(GHCR, GHCR), null));
+    assertThrows(IllegalArgumentException.class, () -> new UpstreamRouter(List.of(GHCR), "quay.io"));
+    RegistryException none = assertThrows(RegistryException.class, () -> new UpstreamRouter(List.of(), null).route("a/b", null));
+    assertEquals(ErrorCode.NAME_UNKNOWN, none.code());
+  }
+
+  @Test
+  void badNamesAreNameInvalidWhateverTheUpstream() {
+    assertEquals(ErrorCode.NAME_INVALID, assertThrows(RegistryException.class, () -> router.route("ghcr.io/Org/App", null)).code());
+  }
+}

@@ -1,0 +1,55 @@
+package io.cistern.admin;
+
+import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheStats;
+import io.cistern.http.ActiveRequests;
+import io.cistern.proxy.BlobService;
+import io.cistern.upstream.Upstream;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Meters read from Cistern's state at scrape time: the cache's size against its cap, eviction
+ * counters, downloads and requests under way, and token fetches per upstream. Nothing is counted
+ * twice: each reads the counter its component already keeps.
+ */
+public final class CacheMetrics {
+
+  private CacheMetrics() {}
+
+  public static void bind(MeterRegistry registry, BlobCache cache, BlobService blobs, ActiveRequests requests,
+      List<Upstream> upstreams) {
+    gauge(registry, "cistern.cache.size", "bytes", "Bytes of blobs and manifests stored", cache, s -> s.storedBytes());
+    gauge(registry, "cistern.cache.reserved", "bytes", "Bytes claimed by downloads under way", cache, s -> s.reservedBytes());
+    gauge(registry, "cistern.cache.max", "bytes", "The cache's byte cap", cache, s -> s.maxBytes());
+    gauge(registry, "cistern.cache.entries", null, "Blobs and manifests stored", cache, s -> s.entries());
+    counter(registry, "cistern.cache.eviction.passes", null, "Eviction passes run", cache, s -> s.evictionPasses());
+    counter(registry, "cistern.cache.evicted.blobs", null, "Blobs and manifests evicted", cache, s -> s.evictedBlobs());
+    counter(registry, "cistern.cache.evicted", "bytes", "Bytes evicted", cache, s -> s.evictedBytes());
+    Gauge.builder("cistern.downloads.in.flight", blobs, BlobService::downloadsInFlight)
+        .description("Blob downloads from upstreams under way").strongReference(true).register(registry);
+    Gauge.builder("cistern.requests.active", requests, ActiveRequests::count)
+        .description("Requests of the registry port being answered").strongReference(true).register(registry);
+    for (Upstream upstream : upstreams) {
+      FunctionCounter.builder("cistern.upstream.token.fetches", upstream, u -> u.client().tokens().fetchCount())
+          .description("Bearer tokens fetched from the upstream's token service")
+          .tag("upstream", upstream.host())
+          .register(registry);
+    }
+  }
+
+  private static void gauge(MeterRegistry registry, String name, String unit, String description, BlobCache cache,
+      ToDoubleFunction<CacheStats> value) {
+    Gauge.builder(name, cache, c -> value.applyAsDouble(c.stats()))
+        .baseUnit(unit).description(description).strongReference(true).register(registry);
+  }
+
+  private static void counter(MeterRegistry registry, String name, String unit, String description, BlobCache cache,
+      ToDoubleFunction<CacheStats> value) {
+    FunctionCounter.builder(name, cache, c -> value.applyAsDouble(c.stats()))
+        .baseUnit(unit).description(description).register(registry);
+  }
+}

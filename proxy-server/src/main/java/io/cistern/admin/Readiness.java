@@ -1,0 +1,127 @@
+package io.cistern.admin;
+
+import io.cistern.cache.BlobCache;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Whether Cistern should take traffic ({@code /readyz}): each named check must pass, and a stop
+ * must not have begun. Checks touch the disk and the database, so they run on an executor, each
+ * with a timeout: a hung disk makes {@code /readyz} fail, it never hangs the probe.
+ */
+public final class Readiness {
+
+  /** One condition for taking traffic; throws, with the reason as its message, when it does not hold. */
+  @FunctionalInterface
+  public interface Check {
+    void verify() throws Exception;
+  }
+
+  /**
+   * The outcome: {@code checks} maps each check's name to {@code "ok"} or why it failed.
+   *
+   * @param stopping a stop has begun, so traffic should go elsewhere whatever the checks say
+   */
+  public record Report(boolean ready, boolean stopping, Map<String, String> checks) {}
+
+  private static final String OK = "ok";
+  private static final String PROBE_FILE = "readyz.probe";
+
+  private final Map<String, Check> checks;
+  private final Executor executor;
+  private final Duration timeout;
+  private volatile boolean stopping;
+
+  /** @param checks by name, in the order they are reported */
+  public Readiness(Map<String, Check> checks, Executor executor, Duration timeout) {
+    this.checks = new LinkedHashMap<>(checks);
+    this.executor = executor;
+    this.timeout = timeout;
+  }
+
+  /**
+   * What production checks: the metadata database answers, the cache directory takes a write, and
+   * its file system has at least {@code minFreeBytes} free.
+   */
+  public static Map<String, Check> cacheChecks(BlobCache cache, long minFreeBytes) {
+    Path directory = cache.directory();
+    Map<String, Check> checks = new LinkedHashMap<>();
+    checks.put("metadata", cache::pingMetadata);
+    checks.put("cacheWritable", () -> probeWrite(directory));
+    checks.put("freeDisk", () -> {
+      long free = Files.getFileStore(directory).getUsableSpace();
+      if (free < minFreeBytes) {
+        throw new IOException(free + " bytes free, below the minimum of " + minFreeBytes);
+      }
+    });
+    return checks;
+  }
+
+  /** Writes, reads back and deletes a small file in {@code directory}. */
+  static void probeWrite(Path directory) throws IOException {
+    Path probe = directory.resolve(PROBE_FILE);
+    byte[] content = "cistern readiness probe\n".getBytes(StandardCharsets.UTF_8);
+    try {
+      Files.write(probe, content);
+      if (Files.size(probe) != content.length) {
+        throw new IOException("the probe file in " + directory + " did not keep what was written");
+      }
+    } finally {
+      Files.deleteIfExists(probe);
+    }
+  }
+
+  /** From now on the report says not ready: a stop has begun. */
+  public void stopping() {
+    stopping = true;
+  }
+
+  public CompletableFuture<Report> evaluate() {
+    List<String> names = new ArrayList<>(checks.keySet());
+    List<CompletableFuture<String>> outcomes = new ArrayList<>();
+    for (String name : names) {
+      Check check = checks.get(name);
+      outcomes.add(CompletableFuture.supplyAsync(() -> run(check), executor)
+          .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+          .exceptionally(failure -> failure instanceof TimeoutException
+              ? "no answer within " + timeout.toMillis() + " ms"
+              : String.valueOf(failure.getMessage())));
+    }
+    return CompletableFuture.allOf(outcomes.toArray(CompletableFuture[]::new)).thenApply(ignored -> {
+      Map<String, String> results = new LinkedHashMap<>();
+      boolean allOk = true;
+      for (int i = 0; i < names.size(); i++) {
+        String outcome = outcomes.get(i).join();
+        results.put(names.get(i), outcome);
+        allOk &= OK.equals(outcome);
+      }
+      boolean stop = stopping;
+      return new Report(allOk && !stop, stop, results);
+    });
+  }
+
+  private static String run(Check check) {
+    try {
+      check.verify();
+      return OK;
+    } catch (Exception e) {
+      return e.getMessage() != null ? e.getClass().getSimpleName() + ": " + e.getMessage() : e.getClass().getSimpleName();
+    }
+  }
+
+  /** The {@code /readyz} endpoint: 200 when ready, else 503; the body says which check failed. */
+  public AdminEndpoint endpoint() {
+    return request -> evaluate().thenApply(report -> AdminResponse.json(report.ready() ? 200 : 503, report));
+  }
+}

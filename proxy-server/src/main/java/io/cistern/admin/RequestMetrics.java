@@ -1,0 +1,85 @@
+package io.cistern.admin;
+
+import io.cistern.http.RequestListener;
+import io.cistern.http.ServedRequest;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Meters of the registry port, fed by every answered request:
+ * <ul>
+ *   <li>{@code cistern_requests_seconds} (count, sum, histogram buckets) by route, method, status;
+ *   <li>{@code cistern_cache_hits_total} and {@code cistern_cache_misses_total} by kind
+ *       ({@code manifest}, {@code blob}; GETs and manifest HEADs);
+ *   <li>{@code cistern_served_bytes_total} by source: {@code cache} for hits, {@code upstream} for
+ *       misses, which stream from the download under way.
+ * </ul>
+ * Labels take a few fixed values each (methods other than GET and HEAD count as {@code other}),
+ * so no client can grow the number of series.
+ */
+public final class RequestMetrics implements RequestListener {
+
+  /** Latency buckets: from a cached manifest in memory to a multi-gigabyte layer. */
+  private static final Duration[] BUCKETS = {
+      Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(25), Duration.ofMillis(100),
+      Duration.ofMillis(250), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(30),
+      Duration.ofMinutes(2), Duration.ofMinutes(10)};
+
+  private final MeterRegistry registry;
+  private final Map<String, Counter> hits;
+  private final Map<String, Counter> misses;
+  private final Counter fromCache;
+  private final Counter fromUpstream;
+
+  public RequestMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.hits = Map.of("manifest", hits("manifest"), "blob", hits("blob"));
+    this.misses = Map.of("manifest", misses("manifest"), "blob", misses("blob"));
+    this.fromCache = served("cache");
+    this.fromUpstream = served("upstream");
+  }
+
+  @Override
+  public void served(ServedRequest request) {
+    Timer.builder("cistern.requests")
+        .description("Requests of the registry port, by route, method and status")
+        .tag("route", request.route())
+        .tag("method", methodLabel(request.method()))
+        .tag("status", Integer.toString(request.status()))
+        .serviceLevelObjectives(BUCKETS)
+        .register(registry)
+        .record(request.duration());
+    if (request.cache() == ServedRequest.Cache.NONE) {
+      return;
+    }
+    boolean hit = request.cache() == ServedRequest.Cache.HIT;
+    Counter outcome = (hit ? hits : misses).get(request.route());
+    if (outcome != null) {
+      outcome.increment();
+    }
+    (hit ? fromCache : fromUpstream).increment(request.bytes());
+  }
+
+  private static String methodLabel(String method) {
+    return method.equals("GET") || method.equals("HEAD") ? method : "other";
+  }
+
+  private Counter hits(String kind) {
+    return Counter.builder("cistern.cache.hits").description("Manifests and blobs answered from the cache")
+        .tag("kind", kind).register(registry);
+  }
+
+  private Counter misses(String kind) {
+    return Counter.builder("cistern.cache.misses").description("Manifests and blobs that needed the upstream")
+        .tag("kind", kind).register(registry);
+  }
+
+  private Counter served(String source) {
+    return Counter.builder("cistern.served").baseUnit("bytes")
+        .description("Manifest and blob bytes sent to clients, by where they came from")
+        .tag("source", source).register(registry);
+  }
+}

@@ -1,0 +1,82 @@
+package io.cistern.http;
+
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+/**
+ * One request on its way to an answer. {@link RegistryApi} notes what it learnt (the upstream,
+ * whether the cache answered, who asked); {@link ExchangeRecorder} notes what was written and
+ * reports the whole once the answer has ended.
+ *
+ * <p>Threads: the API's notes may be written on whichever thread completes its future; they are
+ * read on the connection's event loop after that future has completed, so volatile fields are
+ * enough. The recorder's fields are touched on the event loop only.
+ */
+final class Exchange {
+
+  private final HttpRequest request;
+  private final long startNanos;
+  private volatile String upstream;
+  private volatile ServedRequest.Cache cache = ServedRequest.Cache.NONE;
+  private volatile String user;
+  int status;
+  long bytes;
+
+  Exchange(HttpRequest request, long startNanos) {
+    this.request = request;
+    this.startNanos = startNanos;
+  }
+
+  HttpRequest request() {
+    return request;
+  }
+
+  long startNanos() {
+    return startNanos;
+  }
+
+  void upstream(String host) {
+    this.upstream = host;
+  }
+
+  String upstream() {
+    return upstream;
+  }
+
+  void cacheHit(boolean hit) {
+    this.cache = hit ? ServedRequest.Cache.HIT : ServedRequest.Cache.MISS;
+  }
+
+  ServedRequest.Cache cache() {
+    return cache;
+  }
+
+  void user(String name) {
+    this.user = name;
+  }
+
+  String user() {
+    return user;
+  }
+
+  /** The endpoint, named for metric labels: a handful of fixed values, never the raw path. */
+  String route() {
+    RegistryRoute route = RegistryRoute.parse(new QueryStringDecoder(request.uri()).rawPath());
+    if (route instanceof RegistryRoute.Base) {
+      return "base";
+    } else if (route instanceof RegistryRoute.Manifest) {
+      return "manifest";
+    } else if (route instanceof RegistryRoute.Blob) {
+      return "blob";
+    } else if (route instanceof RegistryRoute.TagList) {
+      return "tags";
+    } else if (route instanceof RegistryRoute.Referrers) {
+      return "referrers";
+    } else if (route instanceof RegistryRoute.Catalog) {
+      return "catalog";
+    } else if (route instanceof RegistryRoute.Upload) {
+      return "upload";
+    }
+    return "unknown";
+  }
+}

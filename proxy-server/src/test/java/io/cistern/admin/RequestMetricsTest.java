@@ -1,0 +1,56 @@
+package io.cistern.admin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.cistern.http.ServedRequest;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+/** Label values stay few whatever clients send, and failures without an answer are counted too. */
+class RequestMetricsTest {
+
+  private final MeterRegistry registry = new SimpleMeterRegistry();
+
+  @Test
+  void methodsOtherThanGetAndHeadShareOneLabelSoClientsCannotGrowTheSeries() {
+    RequestMetrics metrics = new RequestMetrics(registry);
+    metrics.served(request("PROPFIND", "unknown", 405, ServedRequest.Cache.NONE, 0));
+    metrics.served(request("X-ANYTHING", "unknown", 405, ServedRequest.Cache.NONE, 0));
+    assertEquals(2, registry.get("cistern.requests").tag("method", "other").timer().count());
+    assertNull(registry.find("cistern.requests").tag("method", "PROPFIND").timer());
+  }
+
+  @Test
+  void hitsAndMissesCountByKindAndTheirBytesBySource() {
+    RequestMetrics metrics = new RequestMetrics(registry);
+    metrics.served(request("GET", "blob", 200, ServedRequest.Cache.HIT, 1000));
+    metrics.served(request("GET", "blob", 200, ServedRequest.Cache.MISS, 300));
+    metrics.served(request("HEAD", "manifest", 200, ServedRequest.Cache.HIT, 0));
+    metrics.served(request("GET", "tags", 200, ServedRequest.Cache.NONE, 50));
+    assertEquals(1, registry.get("cistern.cache.hits").tag("kind", "blob").counter().count());
+    assertEquals(1, registry.get("cistern.cache.misses").tag("kind", "blob").counter().count());
+    assertEquals(1, registry.get("cistern.cache.hits").tag("kind", "manifest").counter().count());
+    assertEquals(1000, registry.get("cistern.served").tag("source", "cache").counter().count());
+    assertEquals(300, registry.get("cistern.served").tag("source", "upstream").counter().count(), "tag lists are not counted");
+  }
+
+  @Test
+  void upstreamExchangesCountByStatusAndFailuresAsErrors() {
+    UpstreamMetrics metrics = new UpstreamMetrics(registry);
+    metrics.responded("ghcr.io", 401);
+    metrics.responded("ghcr.io", 200);
+    metrics.failed("ghcr.io", new IOException("connection refused"));
+    assertEquals(1, registry.get("cistern.upstream.requests").tags("upstream", "ghcr.io", "status", "401").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.requests").tags("upstream", "ghcr.io", "status", "error").counter().count());
+  }
+
+  private static ServedRequest request(String method, String route, int status, ServedRequest.Cache cache, long bytes) {
+    return new ServedRequest(Instant.EPOCH, "127.0.0.1", null, method, "/v2/x", route, status, bytes,
+        Duration.ofMillis(3), cache, "docker.io", true);
+  }
+}

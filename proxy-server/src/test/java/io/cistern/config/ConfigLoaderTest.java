@@ -1,0 +1,138 @@
+package io.cistern.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+  @TempDir
+  Path temp;
+
+  private final ConfigLoader loader = new ConfigLoader();
+
+  @Test
+  void runsOnEmbeddedDefaultsWithNoFileAtAll() {
+    CisternConfig config = loader.load(null, Map.of());
+    assertEquals(5000, config.server().port());
+    assertEquals(Path.of("./cistern-data"), config.cache().directory());
+    assertEquals(50L << 30, config.cache().maxBytes().bytes());
+    assertEquals(Duration.ofMinutes(5), config.tagTtl());
+    assertEquals(1, config.upstreams().size());
+    assertEquals("docker.io", config.upstreams().get(0).host());
+    assertEquals(URI.create("https://registry-1.docker.io"), config.upstreams().get(0).effectiveUrl());
+    assertFalse(config.offline());
+  }
+
+  @Test
+  void aFileOverridesKeysAndKeepsTheOtherDefaults() throws Exception {
+    Path file = temp.resolve("cistern.yml");
+    Files.writeString(file, """
+        server:
+          port: 6000
+        cache:
+          maxBytes: 512MiB
+        upstreams:
+          - host: ghcr.io
+        """);
+    CisternConfig config = loader.load(file, Map.of());
+    assertEquals(6000, config.server().port());
+    assertEquals("0.0.0.0", config.server().address(), "untouched keys keep their default");
+    assertEquals(512L << 20, config.cache().maxBytes().bytes());
+    assertEquals(0.9, config.cache().lowWaterFraction());
+    assertEquals(1, config.upstreams().size(), "a list replaces the default list");
+    assertEquals(URI.create("https://ghcr.io"), config.upstreams().get(0).effectiveUrl());
+  }
+
+  @Test
+  void environmentVariablesOverrideTheFile() throws Exception {
+    Path file = temp.resolve("cistern.yml");
+    Files.writeString(file, "server:\n  port: 6000\n");
+    CisternConfig config = loader.load(file, Map.of(
+        "CISTERN_SERVER_PORT", "7000",
+        "CISTERN_CACHE_MAXBYTES", "2GB",
+        "CISTERN_TAGTTL", "30s",
+        "CISTERN_UPSTREAMS_0_URL", "http://127.0.0.1:9999",
+        "CISTERN_UPSTREAMS_1_HOST", "quay.io",
+        "CISTERN_CONFIG", "/ignored/as/an/override",
+        "PATH", "/usr/bin"));
+    assertEquals(7000, config.server().port());
+    assertEquals(2_000_000_000L, config.cache().maxBytes().bytes());
+    assertEquals(Duration.ofSeconds(30), config.tagTtl());
+    assertEquals(URI.create("http://127.0.0.1:9999"), config.upstreams().get(0).url());
+    assertEquals("quay.io", config.upstreams().get(1).host());
+    assertNull(config.upstreams().get(1).url());
+  }
+
+  @Test
+  void mistakesAreReportedInOneLine() throws Exception {
+    Path typo = temp.resolve("typo.yml");
+    Files.writeString(typo, "cache:\n  maxbites: 1GiB\n");
+    ConfigException unknownKey = assertThrows(ConfigException.class, () -> loader.load(typo, Map.of()));
+    assertTrue(unknownKey.getMessage().contains("maxbites"), unknownKey.getMessage());
+
+    Path badSize = temp.resolve("size.yml");
+    Files.writeString(badSize, "cache:\n  maxBytes: lots\n");
+    ConfigException size = assertThrows(ConfigException.class, () -> loader.load(badSize, Map.of()));
+    assertTrue(size.getMessage().contains("lots"), size.getMessage());
+
+    assertThrows(ConfigException.class, () -> loader.load(temp.resolve("missing.yml"), Map.of()));
+    assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_NO_SUCH_KEY_0_X", "1", "CISTERN_SERVER_PORT_X", "1")));
+  }
+
+  @Test
+  void sizesAndDurationsReadLikePeopleWriteThem() {
+    assertEquals(50L << 30, ByteSize.parse("50GiB").bytes());
+    assertEquals(10_000_000_000L, ByteSize.parse("10GB").bytes());
+    assertEquals(1536, ByteSize.parse("1.5KiB").bytes());
+    assertEquals(123, ByteSize.parse("123").bytes());
+    assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("5 parsecs"));
+    assertEquals(Duration.ofDays(30), Durations.parse("30d"));
+    assertEquals(Duration.ofMillis(250), Durations.parse("250ms"));
+    assertEquals(Duration.ofMinutes(90), Durations.parse("PT1H30M"));
+    assertThrows(IllegalArgumentException.class, () -> Durations.parse("soon"));
+  }
+
+  @Test
+  void productionSectionsDefaultToAnOpenAdminPortAndEverySecurityFeatureOff() {
+    CisternConfig config = loader.load(null, Map.of());
+    assertEquals(9090, config.admin().port());
+    assertEquals("0.0.0.0", config.admin().address());
+    assertEquals(1L << 30, config.admin().minFreeDisk().bytes());
+    assertFalse(config.security().tls().enabled());
+    assertNull(config.security().auth().htpasswd());
+    assertNull(config.security().auth().bearerToken());
+    assertEquals("INFO", config.log().level());
+    assertEquals("text", config.log().access().format());
+    assertEquals(Duration.ofSeconds(20), config.shutdown().grace());
+  }
+
+  @Test
+  void productionKeysTakeTheirEnvironmentVariablesLikeAnyOther() {
+    CisternConfig config = loader.load(null, Map.of(
+        "CISTERN_LOG_LEVEL", "DEBUG",
+        "CISTERN_LOG_ACCESS_FORMAT", "json",
+        "CISTERN_ADMIN_PORT", "9191",
+        "CISTERN_SECURITY_AUTH_BEARERTOKEN", "from-a-secret",
+        "CISTERN_SECURITY_TLS_CERTIFICATE", "/etc/cistern/tls/tls.crt",
+        "CISTERN_SECURITY_TLS_KEY", "/etc/cistern/tls/tls.key",
+        "CISTERN_SHUTDOWN_GRACE", "45s"));
+    assertEquals("DEBUG", config.log().level(), "the variable logback.xml reads is also a configuration key");
+    assertEquals("json", config.log().access().format());
+    assertEquals(9191, config.admin().port());
+    assertEquals("from-a-secret", config.security().auth().bearerToken());
+    assertTrue(config.security().tls().enabled());
+    assertEquals(Path.of("/etc/cistern/tls/tls.key"), config.security().tls().key());
+    assertEquals(Duration.ofSeconds(45), config.shutdown().grace());
+  }
+}

@@ -1,0 +1,94 @@
+package io.cistern.cache;
+
+import io.cistern.oci.Digest;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+/** Shared helpers for the cache tests: settings, content, and downloads done the way the proxy does them. */
+final class CacheFixtures {
+
+  /** Long enough that access times reach SQLite only through passes and shutdown, never on a tick. */
+  static final Duration NO_FLUSH_TICK = Duration.ofHours(1);
+
+  private CacheFixtures() {}
+
+  static CacheSettings settings(Path directory, long maxBytes, double lowWaterFraction, Duration reservationTimeout) {
+    return new CacheSettings(directory, maxBytes, lowWaterFraction, NO_FLUSH_TICK, reservationTimeout, 4);
+  }
+
+  static byte[] content(Random random, int size) {
+    byte[] bytes = new byte[size];
+    random.nextBytes(bytes);
+    return bytes;
+  }
+
+  /**
+   * Stores {@code content} as the blob fetcher does: reserve its size, write a temp file, publish.
+   * Without a reservation it is a download of unknown size, counted only when it lands.
+   */
+  static Digest download(BlobCache cache, byte[] content, boolean reserve) throws IOException {
+    Digest digest = Digest.sha256Of(content);
+    Reservation reservation = reserve ? cache.reserve(content.length).join() : null;
+    PartialBlob partial = cache.begin(digest, reserve ? content.length : -1);
+    partial.append(ByteBuffer.wrap(content));
+    cache.publish(partial, reservation, null);
+    return digest;
+  }
+
+  /** Bytes of published blob files under the cache directory, temp files excluded. */
+  static long bytesOnDisk(BlobCache cache) {
+    try (Stream<Path> files = Files.walk(cache.directory().resolve("blobs"))) {
+      return files.filter(Files::isRegularFile)
+          .filter(file -> !file.getFileName().toString().endsWith(BlobStore.PARTIAL_SUFFIX))
+          .mapToLong(file -> {
+            try {
+              return Files.size(file);
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          }).sum();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A clock the test moves by hand, so LRU order does not depend on how fast the test runs. */
+  static final class ManualClock extends Clock {
+    private final AtomicLong millis = new AtomicLong(1_700_000_000_000L);
+
+    void advance(Duration duration) {
+      millis.addAndGet(duration.toMillis());
+    }
+
+    @Override
+    public long millis() {
+      return millis.get();
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis());
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+  }
+}

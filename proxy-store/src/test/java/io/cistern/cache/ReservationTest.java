@@ -1,0 +1,157 @@
+package io.cistern.cache;
+
+import static io.cistern.cache.CacheFixtures.content;
+import static io.cistern.cache.CacheFixtures.download;
+import static io.cistern.cache.CacheFixtures.settings;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.cache.CacheFixtures.ManualClock;
+import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Room before download: a fetch of known size claims its bytes against the cap before it starts. */
+class ReservationTest {
+
+  private static final int KIB = 1024;
+
+  @TempDir
+  Path temp;
+
+  private final ManualClock clock = new ManualClock();
+  private final Random random = new Random(5);
+
+  private BlobCache open(long cap, double lowWaterFraction, Duration reservationTimeout) {
+    return BlobCache.open(settings(temp.resolve("cache"), cap, lowWaterFraction, reservationTimeout), clock);
+  }
+
+  private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws Exception {
+    List<Digest> digests = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      clock.advance(Duration.ofMillis(1));
+      digests.add(download(cache, content(random, size), true));
+    }
+    return digests;
+  }
+
+  @Test
+  void aReservationMakesRoomByEvictingTheOldestBeforeTheDownloadStarts() throws Exception {
+    try (BlobCache cache = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+      List<Digest> stored = storeInOrder(cache, 10, KIB);
+
+      Reservation reservation = cache.reserve(4 * KIB).get();
+
+      CacheStats stats = cache.stats();
+      assertEquals(4 * KIB, reservation.bytes());
+      assertEquals(4 * KIB, stats.reservedBytes());
+      assertEquals(5 * KIB, stats.storedBytes(), "evicted down to the low-water mark, the reservation included");
+      assertTrue(stats.storedBytes() + stats.reservedBytes() <= stats.maxBytes());
+      for (int i = 0; i < 10; i++) {
+        assertEquals(i >= 5, cache.contains(stored.get(i)), "the five oldest went: blob " + i);
+      }
+      cache.release(reservation);
+      assertEquals(0, cache.stats().reservedBytes(), "a released reservation frees its bytes");
+    }
+  }
+
+  @Test
+  void aBurstOfLargeDownloadsNeverLetsStoredPlusReservedExceedTheCap() throws Exception {
+    int downloads = 40;
+    ExecutorService threads = Executors.newFixedThreadPool(downloads);
+    try (BlobCache cache = open(1024 * KIB, 0.9, Duration.ofMinutes(1))) {
+      CountDownLatch gate = new CountDownLatch(1);
+      List<Future<Digest>> results = new ArrayList<>();
+      for (int i = 0; i < downloads; i++) {
+        byte[] bytes = content(random, 200 * KIB);
+        results.add(threads.submit(() -> {
+          gate.await();
+          return download(cache, bytes, true);
+        }));
+      }
+      gate.countDown();
+      for (Future<Digest> result : results) {
+        result.get();
+      }
+      cache.evictionCaughtUp().get();
+
+      CacheStats stats = cache.stats();
+      assertTrue(stats.peakBytes() <= stats.maxBytes(),
+          "stored plus reserved peaked at " + stats.peakBytes() + " bytes, over the cap of " + stats.maxBytes());
+      assertTrue(stats.peakBytes() > stats.maxBytes() - 200 * KIB, "the cap was actually reached");
+      assertEquals(downloads, stats.entries() + stats.evictedBlobs());
+      assertEquals(0, stats.refusedReservations());
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  @Test
+  void aBlobLargerThanTheWholeCacheIsRefusedAtOnceWith507() throws Exception {
+    try (BlobCache cache = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+      storeInOrder(cache, 3, KIB);
+
+      CompletableFuture<Reservation> reservation = cache.reserve(10 * KIB + 1);
+
+      assertTrue(reservation.isCompletedExceptionally(), "refused without waiting");
+      RegistryException refusal = registryFailure(reservation);
+      assertEquals(507, refusal.status());
+      assertEquals(ErrorCode.UNAVAILABLE, refusal.code());
+      assertTrue(refusal.getMessage().contains("larger than the whole cache"), refusal.getMessage());
+      CacheStats stats = cache.stats();
+      assertEquals(1, stats.refusedReservations());
+      assertEquals(0, stats.evictedBlobs(), "nothing was evicted for a blob that can never fit");
+      assertEquals(3, stats.entries());
+    }
+  }
+
+  @Test
+  void whenEverythingLeftIsPinnedAWaitingDownloadIsRefusedWith503() throws Exception {
+    try (BlobCache cache = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
+      List<Digest> stored = storeInOrder(cache, 4, KIB);
+      for (Digest digest : stored) {
+        assertTrue(cache.setPinned(digest, true));
+      }
+
+      RegistryException refusal = registryFailure(cache.reserve(KIB));
+
+      assertEquals(503, refusal.status());
+      assertEquals(ErrorCode.UNAVAILABLE, refusal.code());
+      assertTrue(refusal.retryAfter().isPresent(), "tells the client when to try again");
+      for (Digest digest : stored) {
+        assertTrue(cache.contains(digest), "a pinned blob is never evicted");
+      }
+      CacheStats stats = cache.stats();
+      assertEquals(0, stats.waitingReservations(), "the refused download left the queue");
+      assertEquals(1, stats.refusedReservations());
+      assertEquals(0, stats.reservedBytes());
+
+      assertTrue(cache.setPinned(stored.get(2), false));
+      Reservation reservation = cache.reserve(KIB).get();
+      assertFalse(cache.contains(stored.get(2)), "unpinned, it is the one blob that could make room");
+      assertEquals(3, cache.stats().entries());
+      cache.release(reservation);
+    }
+  }
+
+  private static RegistryException registryFailure(CompletableFuture<Reservation> reservation) {
+    ExecutionException failure = assertThrows(ExecutionException.class, reservation::get);
+    return assertInstanceOf(RegistryException.class, failure.getCause());
+  }
+}
