@@ -118,6 +118,10 @@ final class BlobDownload {
       started.completeExceptionally(UpstreamErrors.forFailure(client.host(), cause));
       return;
     }
+    if (current.finished().isDone()) {
+      // Abandoned from outside (a stop that could wait no longer): there is nothing to resume.
+      return;
+    }
     if (isRetryable(cause) && retry < client.settings().maxRetries()) {
       attempt(retry + 1);
       return;
