@@ -109,15 +109,6 @@ public final class RawHttpConnection implements AutoCloseable {
     return Arrays.copyOf(buffer, n);
   }
 
-  /** True once the server has closed its side: a read returns end of stream (or a reset). */
-  public boolean closedByServer() {
-    try {
-      return in.read() < 0;
-    } catch (IOException reset) {
-      return true;
-    }
-  }
-
   /** Hangs up abruptly (a TCP reset), as a killed client would. */
   public void abort() throws IOException {
     socket.setSoLinger(true, 0);

@@ -106,10 +106,6 @@ public final class SocketFaultInjectingUpstream implements AutoCloseable {
     manifests.put("/v2/" + repository + "/manifests/" + reference, new StoredManifest(mediaType, body.clone(), digestHeader));
   }
 
-  public List<Request> requests() {
-    return List.copyOf(requests);
-  }
-
   /** The GETs that reached this upstream for {@code path}, in order. */
   public List<Request> gets(String path) {
     return requests.stream().filter(r -> r.method().equals("GET") && r.path().equals(path)).toList();
