@@ -118,6 +118,10 @@ final class BlobDownload {
       started.completeExceptionally(UpstreamErrors.forFailure(client.host(), cause));
       return;
     }
+    if (current.finished().isDone()) {
+      // Abandoned from outside (a stop that could wait no longer): there is nothing to resume.
+      return;
+    }
     if (isRetryable(cause) && retry < client.settings().maxRetries()) {
       attempt(retry + 1);
       return;
@@ -126,9 +130,13 @@ final class BlobDownload {
     cache.abandon(current, reservation, cause);
   }
 
+  /** A dropped connection or a failing upstream is worth another attempt; content that cannot be the blob is not. */
   private static boolean isRetryable(Throwable cause) {
-    if (cause instanceof ContentMismatchException) {
-      return false;
+    // The client reports a failed body as a 502 whose cause is what the sink threw: look below it.
+    for (Throwable below = cause; below != null; below = below.getCause()) {
+      if (below instanceof ContentMismatchException) {
+        return false;
+      }
     }
     if (cause instanceof RegistryException registryException) {
       return registryException.status() >= 500 || registryException.status() == 429;

@@ -65,10 +65,19 @@ public final class BlobService {
     }
     CompletableFuture<PartialBlob> underway = downloads.getIfPresent(digest);
     if (underway != null) {
-      return underway.thenCompose(partial -> partial != null && partial.expectedSize() >= 0
-          ? CompletableFuture.completedFuture(partial.expectedSize())
-          : size(route, digest));
+      return underway.thenCompose(partial -> {
+        if (partial != null && partial.expectedSize() >= 0) {
+          return CompletableFuture.completedFuture(partial.expectedSize());
+        }
+        // A download that announced no size still runs (it stays in the map until it ends), so
+        // asking the map again would loop: the cache or the upstream must say.
+        return cache.sizeOf(digest).map(CompletableFuture::completedFuture).orElseGet(() -> sizeFromUpstream(route, digest));
+      });
     }
+    return sizeFromUpstream(route, digest);
+  }
+
+  private CompletableFuture<Long> sizeFromUpstream(Route route, Digest digest) {
     if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(notCached(digest));
     }

@@ -94,8 +94,10 @@ final class DownloadSink implements BodySubscriber<Void> {
         consume(buffer);
       }
     } catch (IOException | RuntimeException e) {
-      state.set(IDLE);
-      finish(e);
+      // Straight from writing to done: were the state idle for a moment, the watchdog could end
+      // the body first with its idle timeout, and a content mismatch would be retried as a stall.
+      state.set(DONE);
+      end(e);
       return;
     }
     lastActivityNanos = System.nanoTime();
@@ -146,9 +148,13 @@ final class DownloadSink implements BodySubscriber<Void> {
 
   /** Ends the body with {@code failure} unless it already ended or a write is under way. */
   private void finish(Throwable failure) {
-    if (!state.compareAndSet(IDLE, DONE)) {
-      return;
+    if (state.compareAndSet(IDLE, DONE)) {
+      end(failure);
     }
+  }
+
+  /** Stops the upstream and fails the body; the caller has moved the state to done. */
+  private void end(Throwable failure) {
     cancelWatchdog();
     Flow.Subscription current = subscription;
     if (current != null) {

@@ -129,8 +129,14 @@ public final class ManifestService {
       return CompletableFuture.failedFuture(
           new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + digest + " is not cached"));
     }
-    return singleFlight(fetches, digest, () -> upstream.client().getManifest(route.repository(), digest)
-        .thenApplyAsync(manifest -> store(route, manifest), storeExecutor));
+    // The fetch looks at the cache once more: one that finished between this request's miss and
+    // its turn at the single flight has stored the manifest, and asking the upstream again would
+    // make two fetches of one digest.
+    return singleFlight(fetches, digest, () -> CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor)
+        .thenCompose(stored -> stored.isPresent()
+            ? CompletableFuture.completedFuture(stored.get())
+            : upstream.client().getManifest(route.repository(), digest)
+                .thenApplyAsync(manifest -> store(route, manifest), storeExecutor)));
   }
 
   /**

@@ -18,11 +18,15 @@ import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The pull-through cache's storage: blobs and manifests on disk ({@link BlobStore}), metadata in
@@ -33,10 +37,12 @@ import java.util.function.Consumer;
  * {@link #abandon}.
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
- * to its SQLite file. A run that ends through {@link #close} leaves a clean-stop marker; a start
- * without it runs {@link Recovery} first.
+ * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
+ * clean-stop marker; a start without it runs {@link Recovery} first.
  */
 public final class BlobCache implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(BlobCache.class);
 
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
@@ -52,6 +58,8 @@ public final class BlobCache implements AutoCloseable {
   private final AccessTracker accesses = new AccessTracker();
   private final Evictor evictor;
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
+  private final Set<PartialBlob> underway = ConcurrentHashMap.newKeySet();
+  private volatile boolean closing;
   /** No database yet: nothing can need recovering. */
   private final boolean freshDirectory;
 
@@ -112,7 +120,10 @@ public final class BlobCache implements AutoCloseable {
 
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
-    if (!Files.deleteIfExists(marker) && !freshDirectory) {
+    if (Files.deleteIfExists(marker)) {
+      // Durable before anything changes: a marker brought back by a power cut would skip recovery.
+      BlobStore.fsyncDirectory(settings.directory());
+    } else if (!freshDirectory) {
       new Recovery(blobs, metadata).run();
     }
     long[] totals = metadata.totals();
@@ -196,15 +207,25 @@ public final class BlobCache implements AutoCloseable {
     return budget.reserve(bytes);
   }
 
-  /** Starts a download into a temp file beside the blob's final place. */
+  /** Starts a download into a temp file beside the blob's final place; refused once closing. */
   public PartialBlob begin(Digest digest, long expectedSize) throws IOException {
     Path temp = blobs.createPartial(digest);
+    PartialBlob partial;
     try {
-      return new PartialBlob(digest, temp, blobs.pathOf(digest), expectedSize);
+      partial = new PartialBlob(digest, temp, blobs.pathOf(digest), expectedSize);
     } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(temp);
       throw e;
     }
+    // Registered before `closing` is read, while close() sets `closing` before it reads the set:
+    // one of the two sees the other, so no temp file outlives a stop marked clean.
+    underway.add(partial);
+    if (closing) {
+      IOException refused = new IOException("the cache is closing");
+      abandon(partial, null, refused);
+      throw refused;
+    }
+    return partial;
   }
 
   /**
@@ -220,6 +241,7 @@ public final class BlobCache implements AutoCloseable {
       long size = partial.written();
       recordStored(partial.digest(), size, mediaType, reservation);
       partial.markPublished();
+      underway.remove(partial);
     } catch (IOException | RuntimeException e) {
       abandon(partial, reservation, e);
       throw e;
@@ -229,6 +251,7 @@ public final class BlobCache implements AutoCloseable {
   /** Gives up a download: its temp file goes, its reservation is released, its readers fail. */
   public void abandon(PartialBlob partial, Reservation reservation, Throwable cause) {
     partial.fail(cause);
+    underway.remove(partial);
     if (reservation != null) {
       release(reservation);
     }
@@ -340,13 +363,23 @@ public final class BlobCache implements AutoCloseable {
     return metadata;
   }
 
-  /** Stops the evictor (flushing access times), closes the database, marks the stop clean. */
+  /**
+   * Stops the evictor (flushing access times) and closes the database. The stop is marked clean
+   * only if no download was under way: one could still leave its temp file, or rename its file
+   * into place without a row, and the next start's recovery settles both.
+   */
   @Override
   public void close() {
+    closing = true;
+    int downloads = underway.size();
     try {
       evictor.close();
       metadata.close();
-      Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
+      if (downloads == 0) {
+        Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
+      } else {
+        log.info("closed with {} downloads under way: the next start checks the cache", downloads);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot mark a clean stop in " + settings.directory(), e);
     } finally {

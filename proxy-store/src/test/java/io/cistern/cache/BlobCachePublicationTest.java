@@ -140,9 +140,10 @@ class BlobCachePublicationTest {
     PartialBlob interrupted = crashed.begin(Digest.sha256Of(bytes("half")), 4);
     interrupted.append(ByteBuffer.wrap(bytes("ha")));
     crashed.close();
-    // Simulate what a kill -9 can leave: no clean-stop marker, a temp file, a published file whose
-    // row was never written, a row whose file was already unlinked.
-    Files.delete(directory.resolve(BlobCache.CLEAN_STOP_MARKER));
+    // Simulate what a kill -9 can leave: no clean-stop marker (the close left none anyway, as a
+    // download was under way), a temp file, a published file whose row was never written, a row
+    // whose file was already unlinked.
+    assertFalse(Files.exists(directory.resolve(BlobCache.CLEAN_STOP_MARKER)));
     Path orphan = pathOf(Digest.sha256Of(lostRow));
     Files.createDirectories(orphan.getParent());
     Files.write(orphan, lostRow);

@@ -1,0 +1,217 @@
+package io.cistern.http;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import io.cistern.oci.Digest;
+import io.cistern.testing.BlobStream;
+import io.cistern.testing.CountingRelay;
+import io.cistern.testing.DistributionRegistry;
+import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.TestCistern;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Client {@code Range} requests on cached blobs and on blobs still downloading (206 with
+ * {@code Content-Range}, 416 for ranges outside the blob), and HEAD answered from what is known
+ * without fetching the blob. The upstream is a real Distribution behind a {@link CountingRelay}.
+ */
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class BlobRangeAndHeadTest {
+
+  private static final int SIZE = 2 << 20;
+  private static final int HOLD = 256 * 1024;
+  private static final String REPOSITORY = "team/ranges";
+
+  @TempDir
+  static Path shared;
+
+  private static DistributionRegistry upstream;
+  private static final byte[] blob = random(5, SIZE);
+  private static final Digest digest = Digest.sha256Of(blob);
+
+  @TempDir
+  Path temp;
+
+  private CountingRelay relay;
+  private TestCistern cistern;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final ExecutorService clients = Executors.newCachedThreadPool();
+
+  @BeforeAll
+  static void startUpstream() throws Exception {
+    upstream = DistributionRegistry.start(shared.resolve("upstream"));
+    new RegistryPusher(upstream.url()).pushBlob(REPOSITORY, blob, digest.toString());
+  }
+
+  @AfterAll
+  static void stopUpstream() {
+    upstream.close();
+  }
+
+  @BeforeEach
+  void startCistern() throws Exception {
+    relay = CountingRelay.to(upstream.port());
+    cistern = TestCistern.forUpstream(temp, relay.url());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    relay.release();
+    clients.shutdownNow();
+    cistern.close();
+    relay.close();
+  }
+
+  @Test
+  void rangesOfACachedBlobAreAnsweredWith206AndTheirContentRange() throws Exception {
+    assertEquals(200, send("GET").statusCode());
+
+    assertRange("bytes=10-19", 10, 19);
+    assertRange("bytes=1000-", 1000, SIZE - 1);
+    assertRange("bytes=-100", SIZE - 100, SIZE - 1);
+    assertRange("bytes=-" + (SIZE + 5), 0, SIZE - 1);
+    assertRange("bytes=" + (SIZE - 3) + "-" + (SIZE + 1000), SIZE - 3, SIZE - 1);
+    assertEquals(1, upstreamGets(), "every range came from the cache");
+  }
+
+  @Test
+  void rangesOutsideTheBlobAreRefusedWith416() throws Exception {
+    assertEquals(200, send("GET").statusCode());
+
+    for (String range : new String[] {"bytes=" + SIZE + "-", "bytes=20-10", "bytes=-0", "bytes=x-y"}) {
+      HttpResponse<byte[]> response = send("GET", "Range", range);
+      assertEquals(416, response.statusCode(), range);
+      assertEquals("bytes */" + SIZE, response.headers().firstValue("Content-Range").orElseThrow(), range);
+    }
+  }
+
+  @Test
+  void withoutARangeTheWholeBlobComesWithAcceptRanges() throws Exception {
+    HttpResponse<byte[]> response = send("GET");
+
+    assertEquals(200, response.statusCode());
+    assertEquals("bytes", response.headers().firstValue("Accept-Ranges").orElseThrow());
+    assertArrayEquals(blob, response.body());
+  }
+
+  @Test
+  void rangesOfABlobStillDownloadingFollowTheDownload() throws Exception {
+    relay.holdAfter(HOLD);
+    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern.url(blobPath())), clients)
+        .get(60, TimeUnit.SECONDS);
+
+    // The announced size answers a bad range at once, while the upstream is still held.
+    HttpResponse<byte[]> refused = send("GET", "Range", "bytes=" + SIZE + "-");
+    assertEquals(416, refused.statusCode());
+    assertEquals("bytes */" + SIZE, refused.headers().firstValue("Content-Range").orElseThrow());
+
+    CompletableFuture<HttpResponse<byte[]>> head = sendAsync("GET", "Range", "bytes=10-19");
+    CompletableFuture<HttpResponse<byte[]>> tail = sendAsync("GET", "Range", "bytes=-100");
+    relay.release();
+
+    assertPartial(head.get(60, TimeUnit.SECONDS), 10, 19);
+    assertPartial(tail.get(60, TimeUnit.SECONDS), SIZE - 100, SIZE - 1);
+    assertArrayEquals(blob, whole.finish());
+    assertEquals(1, upstreamGets(), "the ranges joined the download under way");
+  }
+
+  @Test
+  void headOfAColdBlobAsksTheUpstreamWithAHeadAndDownloadsNothing() throws Exception {
+    HttpResponse<byte[]> response = send("HEAD");
+
+    assertEquals(200, response.statusCode());
+    assertEquals(String.valueOf(SIZE), response.headers().firstValue("Content-Length").orElseThrow());
+    assertEquals(digest.toString(), response.headers().firstValue("Docker-Content-Digest").orElseThrow());
+    assertEquals(0, response.body().length);
+    assertEquals(1, relay.count("HEAD", path -> path.equals(blobPath())));
+    assertEquals(0, upstreamGets());
+    assertEquals(0, cistern.cistern().blobs().downloadsInFlight());
+    assertFalse(Files.exists(cistern.cistern().cache().pathOf(digest)));
+  }
+
+  @Test
+  void headOfACachedBlobOrOfADownloadUnderWayAsksTheUpstreamNothing() throws Exception {
+    relay.holdAfter(HOLD);
+    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern.url(blobPath())), clients)
+        .get(60, TimeUnit.SECONDS);
+
+    HttpResponse<byte[]> during = send("HEAD");
+    assertEquals(200, during.statusCode());
+    assertEquals(String.valueOf(SIZE), during.headers().firstValue("Content-Length").orElseThrow());
+
+    relay.release();
+    assertArrayEquals(blob, whole.finish());
+    HttpResponse<byte[]> after = send("HEAD");
+    assertEquals(200, after.statusCode());
+    assertEquals(String.valueOf(SIZE), after.headers().firstValue("Content-Length").orElseThrow());
+    assertEquals(0, after.body().length);
+    assertEquals(0, relay.count("HEAD", path -> path.contains("/blobs/")));
+    assertEquals(1, upstreamGets());
+  }
+
+  @Test
+  void headOfABlobTheUpstreamDoesNotHaveIs404WithoutABody() throws Exception {
+    Digest unknown = Digest.sha256Of(new byte[] {1, 2, 3});
+    HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(cistern.url("/v2/" + REPOSITORY + "/blobs/" + unknown))
+        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofByteArray());
+
+    assertEquals(404, response.statusCode());
+    assertEquals(0, response.body().length);
+  }
+
+  private void assertRange(String range, long first, long last) throws Exception {
+    assertPartial(send("GET", "Range", range), first, last);
+  }
+
+  private static void assertPartial(HttpResponse<byte[]> response, long first, long last) {
+    assertEquals(206, response.statusCode());
+    assertEquals("bytes " + first + "-" + last + "/" + SIZE, response.headers().firstValue("Content-Range").orElseThrow());
+    assertEquals(String.valueOf(last - first + 1), response.headers().firstValue("Content-Length").orElseThrow());
+    assertArrayEquals(Arrays.copyOfRange(blob, (int) first, (int) last + 1), response.body());
+  }
+
+  private HttpResponse<byte[]> send(String method, String... headers) throws Exception {
+    return sendAsync(method, headers).get(60, TimeUnit.SECONDS);
+  }
+
+  private CompletableFuture<HttpResponse<byte[]>> sendAsync(String method, String... headers) {
+    HttpRequest.Builder request = HttpRequest.newBuilder(cistern.url(blobPath())).method(method, HttpRequest.BodyPublishers.noBody());
+    for (int i = 0; i < headers.length; i += 2) {
+      request.header(headers[i], headers[i + 1]);
+    }
+    return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  private long upstreamGets() {
+    return relay.count("GET", path -> path.equals(blobPath()));
+  }
+
+  private static String blobPath() {
+    return "/v2/" + REPOSITORY + "/blobs/" + digest;
+  }
+
+  private static byte[] random(long seed, int size) {
+    byte[] bytes = new byte[size];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+}

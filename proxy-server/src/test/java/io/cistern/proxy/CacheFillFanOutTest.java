@@ -1,0 +1,324 @@
+package io.cistern.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.oci.Digest;
+import io.cistern.oci.MediaTypes;
+import io.cistern.testing.BlobStream;
+import io.cistern.testing.CountingRelay;
+import io.cistern.testing.DistributionRegistry;
+import io.cistern.testing.MutableClock;
+import io.cistern.testing.RawHttpConnection;
+import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestImage;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Cache fill under fan-out, against a real Distribution behind a {@link CountingRelay}: one
+ * upstream fetch per blob and per tag however many clients ask, bytes to every client while the
+ * download runs, and clients that stall or hang up affect nobody else.
+ *
+ * <p>Where a test must know that requests overlap a download, the relay holds the upstream's
+ * answer after {@link #HOLD} bytes until the test releases it: no clock decides anything.
+ */
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class CacheFillFanOutTest {
+
+  private static final int CLIENTS = 16;
+  private static final int HOLD = 256 * 1024;
+  private static final String REPOSITORY = "team/blobs";
+
+  @TempDir
+  static Path shared;
+
+  private static DistributionRegistry upstream;
+  private static final byte[] large = random(1, 4 << 20);
+  private static final byte[] otherLarge = random(2, 4 << 20);
+  private static final byte[] huge = random(3, 12 << 20);
+  private static final List<byte[]> small = List.of(random(10, 300_000), random(11, 300_000), random(12, 300_000),
+      random(13, 300_000), random(14, 300_000), random(15, 300_000));
+  private static final TestImage image = TestImage.random(20, 2, 50_000, "amd64");
+
+  @TempDir
+  Path temp;
+
+  private CountingRelay relay;
+  private TestCistern cistern;
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final ExecutorService clients = Executors.newCachedThreadPool();
+
+  @BeforeAll
+  static void startUpstream() throws Exception {
+    upstream = DistributionRegistry.start(shared.resolve("upstream"));
+    RegistryPusher pusher = new RegistryPusher(upstream.url());
+    for (byte[] blob : Stream.concat(Stream.of(large, otherLarge, huge), small.stream()).toList()) {
+      pusher.pushBlob(REPOSITORY, blob, Digest.sha256Of(blob).toString());
+    }
+    pusher.push("team/app", "v1", image);
+  }
+
+  @AfterAll
+  static void stopUpstream() {
+    upstream.close();
+  }
+
+  @BeforeEach
+  void startCistern() throws Exception {
+    // A fresh relay and cache per test: every blob starts cold, and no pooled upstream connection
+    // carries a byte count from an earlier test into the relay's hold.
+    relay = CountingRelay.to(upstream.port());
+    cistern = TestCistern.forUpstream(temp, relay.url());
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    relay.release();
+    clients.shutdownNow();
+    cistern.close();
+    relay.close();
+  }
+
+  @Test
+  void sixteenClientsOfAColdBlobShareOneUpstreamGetAndAllGetTheRightBytes() throws Exception {
+    relay.holdAfter(HOLD);
+    List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
+    for (int i = 0; i < CLIENTS; i++) {
+      streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients));
+    }
+    // Every client has bytes while the upstream is still held: all sixteen overlap one download.
+    CompletableFuture.allOf(streams.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    relay.release();
+
+    for (CompletableFuture<BlobStream> stream : streams) {
+      assertEquals(200, stream.join().status());
+      assertArrayEquals(large, stream.join().finish());
+    }
+    assertEquals(1, upstreamGets(large));
+    assertTrue(Files.isRegularFile(cachePath(large)));
+  }
+
+  @Test
+  void coldBlobsAskedForBySixteenClientsAtOnceAreEachFetchedOnce() throws Exception {
+    // No hold here: requests land before, during and after each download's end, the races the
+    // single flight has to survive.
+    CyclicBarrier start = new CyclicBarrier(CLIENTS * small.size());
+    List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
+    for (byte[] blob : small) {
+      for (int i = 0; i < CLIENTS; i++) {
+        responses.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            start.await(30, TimeUnit.SECONDS);
+            return http.send(HttpRequest.newBuilder(blobUri(blob)).build(), HttpResponse.BodyHandlers.ofByteArray());
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }, clients));
+      }
+    }
+    for (int i = 0; i < responses.size(); i++) {
+      HttpResponse<byte[]> response = responses.get(i).get(60, TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode());
+      assertArrayEquals(small.get(i / CLIENTS), response.body());
+    }
+    for (byte[] blob : small) {
+      assertEquals(1, upstreamGets(blob), "upstream GETs of one blob");
+    }
+  }
+
+  @Test
+  void distinctDigestsDownloadInParallel() throws Exception {
+    relay.holdAfter(HOLD);
+    CompletableFuture<BlobStream> one = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients);
+    CompletableFuture<BlobStream> other = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(otherLarge)), clients);
+    // Both have bytes while both upstream answers are held: neither download waits for the other.
+    CompletableFuture.allOf(one, other).get(60, TimeUnit.SECONDS);
+    relay.release();
+
+    assertArrayEquals(large, one.join().finish());
+    assertArrayEquals(otherLarge, other.join().finish());
+    assertEquals(1, upstreamGets(large));
+    assertEquals(1, upstreamGets(otherLarge));
+  }
+
+  @Test
+  void aClientReceivesTheFirstBytesWhileTheUpstreamIsStillSendingTheBlob() throws Exception {
+    relay.holdAfter(HOLD);
+    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
+        .get(60, TimeUnit.SECONDS);
+
+    byte[] first = stream.first();
+    assertTrue(first.length > 0);
+    assertArrayEquals(Arrays.copyOf(large, first.length), first, "the first bytes are the blob's");
+    assertFalse(Files.exists(cachePath(large)), "the blob is not published while the upstream is held");
+    assertEquals(String.valueOf(large.length), stream.response().headers().firstValue("Content-Length").orElseThrow(),
+        "the size the upstream announced is passed on before the download ends");
+
+    relay.release();
+    assertArrayEquals(large, stream.finish());
+    assertTrue(Files.isRegularFile(cachePath(large)));
+  }
+
+  @Test
+  void aClientThatStopsReadingHoldsUpNeitherTheDownloadNorOtherClients() throws Exception {
+    relay.holdAfter(HOLD);
+    try (RawHttpConnection stalled = RawHttpConnection.open(cistern.port(), 4096)) {
+      stalled.send("GET", blobPath(huge));
+      assertEquals(200, stalled.readHead().status());
+      byte[] stalledFirst = stalled.readSome(1024);
+      BlobStream reader = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients)
+          .get(60, TimeUnit.SECONDS);
+      relay.release();
+
+      // The blob (far more than the socket buffers of the stalled client hold) reaches the other
+      // client whole; its last byte is sent only after publication, so the download is done.
+      assertArrayEquals(huge, reader.finish());
+      assertTrue(Files.isRegularFile(cachePath(huge)));
+
+      // The stalled client was not dropped either: it gets the rest at its own pace.
+      byte[] rest = stalled.readUpTo(huge.length - stalledFirst.length);
+      byte[] all = Arrays.copyOf(stalledFirst, huge.length);
+      System.arraycopy(rest, 0, all, stalledFirst.length, rest.length);
+      assertEquals(huge.length - stalledFirst.length, rest.length);
+      assertArrayEquals(huge, all);
+    }
+    assertEquals(1, upstreamGets(huge));
+  }
+
+  @Test
+  void aClientThatHangsUpDoesNotCancelTheSharedDownload() throws Exception {
+    relay.holdAfter(HOLD);
+    RawHttpConnection leaving = RawHttpConnection.open(cistern.port(), 0);
+    leaving.send("GET", blobPath(large));
+    assertEquals(200, leaving.readHead().status());
+    leaving.readSome(1024);
+    BlobStream staying = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
+        .get(60, TimeUnit.SECONDS);
+    leaving.abort();
+    relay.release();
+
+    assertArrayEquals(large, staying.finish());
+    assertTrue(Files.isRegularFile(cachePath(large)), "the blob is published");
+    assertEquals(1, upstreamGets(large));
+  }
+
+  @Test
+  void sixteenConcurrentGetsOfAColdTagMakeOneUpstreamManifestRequest() throws Exception {
+    List<HttpResponse<byte[]>> responses = concurrently("/v2/team/app/manifests/v1");
+
+    for (HttpResponse<byte[]> response : responses) {
+      assertEquals(200, response.statusCode());
+      assertArrayEquals(image.manifest().bytes(), response.body());
+    }
+    assertEquals(1, relay.count("GET", path -> path.equals("/v2/team/app/manifests/v1")));
+    assertEquals(1, relay.requests().stream().filter(request -> request.path().contains("/manifests/")).count(),
+        "no other manifest request reached the upstream");
+  }
+
+  @Test
+  void sixteenConcurrentGetsOfAColdManifestDigestMakeOneUpstreamRequest() throws Exception {
+    List<HttpResponse<byte[]>> responses = concurrently("/v2/team/app/manifests/" + image.digest());
+
+    for (HttpResponse<byte[]> response : responses) {
+      assertEquals(200, response.statusCode());
+      assertArrayEquals(image.manifest().bytes(), response.body());
+    }
+    assertEquals(1, relay.requests().stream().filter(request -> request.path().contains("/manifests/")).count());
+  }
+
+  @Test
+  void sixteenConcurrentGetsOfAStaleTagRevalidateItWithOneHead() throws Exception {
+    MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    try (TestCistern timed = TestCistern.fromYaml(temp.resolve("timed"), """
+        cache:
+          directory: %s
+        tagTtl: 1m
+        upstreams:
+          - host: upstream.test
+            url: %s
+        """.formatted(temp.resolve("timed/cache"), relay.url()), clock)) {
+      assertEquals(200, concurrently(timed, "/v2/team/app/manifests/v1").get(0).statusCode());
+      clock.advance(Duration.ofMinutes(2));
+
+      for (HttpResponse<byte[]> response : concurrently(timed, "/v2/team/app/manifests/v1")) {
+        assertEquals(200, response.statusCode());
+        assertArrayEquals(image.manifest().bytes(), response.body());
+      }
+    }
+    assertEquals(1, relay.count("HEAD", path -> path.equals("/v2/team/app/manifests/v1")), "one revalidation");
+    assertEquals(1, relay.count("GET", path -> path.contains("/manifests/")), "the unchanged tag fetched nothing");
+  }
+
+  private List<HttpResponse<byte[]>> concurrently(String path) throws Exception {
+    return concurrently(cistern, path);
+  }
+
+  private List<HttpResponse<byte[]>> concurrently(TestCistern target, String path) throws Exception {
+    CyclicBarrier start = new CyclicBarrier(CLIENTS);
+    List<CompletableFuture<HttpResponse<byte[]>>> futures = new ArrayList<>();
+    for (int i = 0; i < CLIENTS; i++) {
+      futures.add(CompletableFuture.supplyAsync(() -> {
+        try {
+          start.await(30, TimeUnit.SECONDS);
+          return http.send(HttpRequest.newBuilder(target.url(path)).header("Accept", MediaTypes.OCI_MANIFEST).build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }, clients));
+    }
+    List<HttpResponse<byte[]>> responses = new ArrayList<>();
+    for (CompletableFuture<HttpResponse<byte[]>> future : futures) {
+      responses.add(future.get(60, TimeUnit.SECONDS));
+    }
+    return responses;
+  }
+
+  private long upstreamGets(byte[] blob) {
+    return relay.count("GET", path -> path.equals(blobPath(blob)));
+  }
+
+  private java.net.URI blobUri(byte[] blob) {
+    return cistern.url(blobPath(blob));
+  }
+
+  private static String blobPath(byte[] blob) {
+    return "/v2/" + REPOSITORY + "/blobs/" + Digest.sha256Of(blob);
+  }
+
+  private Path cachePath(byte[] blob) {
+    return cistern.cistern().cache().pathOf(Digest.sha256Of(blob));
+  }
+
+  private static byte[] random(long seed, int size) {
+    byte[] bytes = new byte[size];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+}

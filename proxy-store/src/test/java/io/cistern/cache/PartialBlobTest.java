@@ -1,0 +1,139 @@
+package io.cistern.cache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.oci.Digest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A download in progress, from its readers' side: woken per append, following the temp file
+ * across its rename, and never handed the final byte of content that fails verification.
+ * (Publication itself is {@link BlobCachePublicationTest}'s.)
+ */
+class PartialBlobTest {
+
+  private static final int SIZE = 100_000;
+
+  @TempDir
+  Path directory;
+
+  private BlobCache cache;
+  private final byte[] content = random(SIZE);
+  private final Digest digest = Digest.sha256Of(content);
+
+  @BeforeEach
+  void open() {
+    cache = BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+  }
+
+  @AfterEach
+  void close() {
+    cache.close();
+  }
+
+  @Test
+  void aReaderThatCaughtUpIsWokenByTheNextAppend() throws IOException {
+    PartialBlob partial = cache.begin(digest, SIZE);
+    partial.append(ByteBuffer.wrap(content, 0, 1000));
+
+    CompletableFuture<Void> ahead = partial.awaitReadable(500, SIZE - 1);
+    CompletableFuture<Void> caughtUp = partial.awaitReadable(1000, SIZE - 1);
+    assertTrue(ahead.isDone(), "bytes beyond its position are there already");
+    assertFalse(caughtUp.isDone());
+
+    partial.append(ByteBuffer.wrap(content, 1000, 1000));
+    assertTrue(caughtUp.isDone());
+    cache.abandon(partial, null, new IOException("test over"));
+  }
+
+  @Test
+  void aChannelOpenedOnTheTempFileReadsTheWholeBlobAfterPublication() throws IOException {
+    PartialBlob partial = cache.begin(digest, SIZE);
+    partial.append(ByteBuffer.wrap(content, 0, 10));
+    try (FileChannel reader = partial.openForReading()) {
+      partial.append(ByteBuffer.wrap(content, 10, SIZE - 10));
+      cache.publish(partial, null, null);
+
+      ByteBuffer read = ByteBuffer.allocate(SIZE);
+      while (read.hasRemaining() && reader.read(read, read.position()) > 0) {
+        // Reads until full.
+      }
+      assertArrayEquals(content, read.array());
+    }
+    try (FileChannel late = partial.openForReading()) {
+      assertEquals(SIZE, late.size(), "a reader that comes after the rename opens the published file");
+    }
+  }
+
+  @Test
+  void aReaderWaitingForTheLastByteOfWrongContentIsWokenToTheFailure() throws IOException {
+    Reservation reservation = cache.reserve(SIZE).join();
+    PartialBlob partial = cache.begin(digest, SIZE);
+    byte[] wrong = content.clone();
+    wrong[SIZE - 1] ^= 1;
+    partial.append(ByteBuffer.wrap(wrong));
+    CompletableFuture<Void> lastByte = partial.awaitReadable(SIZE - 1, SIZE - 1);
+
+    assertThrows(ContentMismatchException.class, () -> cache.publish(partial, reservation, null));
+
+    assertTrue(lastByte.isDone(), "the waiting reader is woken to find the failure");
+    assertTrue(partial.finished().isCompletedExceptionally());
+    assertEquals(SIZE - 1, partial.readableLimit(SIZE - 1), "the last byte is never released");
+    assertFalse(Files.exists(cache.pathOf(digest)));
+    assertEquals(List.of(), partials());
+    assertEquals(0, cache.stats().reservedBytes(), "the reservation went back");
+  }
+
+  @Test
+  void aShortDownloadIsNotPublished() throws IOException {
+    PartialBlob partial = cache.begin(digest, SIZE);
+    partial.append(ByteBuffer.wrap(content, 0, SIZE - 1));
+
+    assertThrows(ContentMismatchException.class, () -> cache.publish(partial, null, null));
+    assertFalse(Files.exists(cache.pathOf(digest)));
+    assertEquals(List.of(), partials());
+  }
+
+  @Test
+  void aRestartedDownloadCanCheckItsPrefixAgainstTheBytesWritten() throws IOException {
+    PartialBlob partial = cache.begin(digest, SIZE);
+    partial.append(ByteBuffer.wrap(content, 0, 4096));
+
+    MessageDigest again = digest.algorithm().newMessageDigest();
+    again.update(content, 0, 4096);
+    assertArrayEquals(again.digest(), partial.hashSoFar().digest());
+    partial.append(ByteBuffer.wrap(content, 4096, SIZE - 4096));
+    cache.publish(partial, null, null);
+    assertTrue(partial.isPublished(), "taking the prefix hash does not disturb the running one");
+  }
+
+  private List<Path> partials() throws IOException {
+    try (Stream<Path> files = Files.walk(directory)) {
+      return files.filter(file -> file.getFileName().toString().endsWith(".partial")).toList();
+    }
+  }
+
+  private static byte[] random(int size) {
+    byte[] bytes = new byte[size];
+    new Random(size).nextBytes(bytes);
+    return bytes;
+  }
+}
