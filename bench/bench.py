@@ -78,8 +78,9 @@ class Layout:
         os.rename(tmp, os.path.join(self.blobs, digest))
         return {"mediaType": media_type, "digest": "sha256:" + digest, "size": size}
 
-    def image(self, layers, layer_size, arch="amd64"):
-        config = json.dumps({"architecture": arch, "os": "linux",
+    def image(self, name, layers, layer_size, arch="amd64"):
+        # The name makes every image's config distinct, so no blob is shared between images.
+        config = json.dumps({"architecture": arch, "os": "linux", "config": {"Labels": {"image": name}},
                              "rootfs": {"type": "layers", "diff_ids": []}}).encode()
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": self.blob(config, "application/vnd.oci.image.config.v1+json"),
@@ -103,15 +104,15 @@ def build_images(work, sizes):
     layout = Layout(os.path.join(work, "layout"))
     images = {}
     for name in ("small", "medium"):
-        descriptor, manifest = layout.image(*sizes[name])
+        descriptor, manifest = layout.image(name, *sizes[name])
         layout.tag(name, descriptor)
         images[name] = (descriptor, manifest)
-    descriptor, manifest = layout.image(1, sizes["big"])
+    descriptor, manifest = layout.image("big", 1, sizes["big"])
     layout.tag("big", descriptor)
     images["big"] = (descriptor, manifest)
     children = []
     for arch in ("amd64", "arm64"):
-        child, _ = layout.image(*sizes["platform"], arch=arch)
+        child, _ = layout.image("multi-" + arch, *sizes["platform"], arch=arch)
         child["platform"] = {"os": "linux", "architecture": arch}
         children.append(child)
     index = layout.blob(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(),
@@ -178,7 +179,9 @@ def cistern(work, name, upstream_url):
                 "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (root, upstream_url))
         if os.environ.get("CISTERN_BENCH_EXTRA_YAML"):
             f.write(os.environ["CISTERN_BENCH_EXTRA_YAML"] + "\n")
-    java_opts = os.environ.get("CISTERN_JAVA_OPTS", "").split()
+    # The JVM flags scripts/run.sh uses; CISTERN_JAVA_OPTS replaces them for experiments.
+    with open(os.path.join(ROOT, "scripts", "jvm-options")) as f:
+        java_opts = os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
     return Server(name, ["java"] + java_opts + ["-jar", JAR, "--config", config], root,
                   r"registry listening on \S*:(\d+)")
 

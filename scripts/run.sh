@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mvn -B -q -DskipTests package
-exec java -jar proxy-server/target/cistern.jar "$@"
+# shellcheck disable=SC2046 # the options file holds several flags
+exec java $(cat scripts/jvm-options) -jar proxy-server/target/cistern.jar "$@"
