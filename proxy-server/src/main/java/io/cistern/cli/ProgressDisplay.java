@@ -3,6 +3,7 @@ package io.cistern.cli;
 import io.cistern.ops.JobView;
 import io.cistern.ops.ProgressView;
 import java.io.PrintStream;
+import java.time.Duration;
 
 /**
  * Follows a job until it ends. On a terminal one line is redrawn in place (phase, items, bytes,
@@ -11,15 +12,22 @@ import java.io.PrintStream;
  */
 final class ProgressDisplay {
 
-  private static final long TERMINAL_REFRESH_MILLIS = 200;
-  private static final long PLAIN_POLL_MILLIS = 500;
+  private static final Duration TERMINAL_REFRESH = Duration.ofMillis(200);
+  private static final Duration PLAIN_POLL = Duration.ofMillis(500);
 
   private final PrintStream out;
   private final boolean terminal;
+  private final Duration pause;
 
   ProgressDisplay(PrintStream out, boolean terminal) {
+    this(out, terminal, terminal ? TERMINAL_REFRESH : PLAIN_POLL);
+  }
+
+  /** @param pause between two looks at the job */
+  ProgressDisplay(PrintStream out, boolean terminal, Duration pause) {
     this.out = out;
     this.terminal = terminal;
+    this.pause = pause;
   }
 
   /** Polls the job and shows its progress; returns it once finished. */
@@ -47,7 +55,7 @@ final class ProgressDisplay {
         return job;
       }
       // Polling an operator's command: nothing here is waiting for a condition a test relies on.
-      Thread.sleep(terminal ? TERMINAL_REFRESH_MILLIS : PLAIN_POLL_MILLIS);
+      Thread.sleep(pause.toMillis());
     }
   }
 
