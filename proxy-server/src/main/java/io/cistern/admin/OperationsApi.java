@@ -67,8 +67,10 @@ public final class OperationsApi {
         .add("POST", "/api/pin", request -> run(() -> operations.pin(body(request, ImageRequest.class).image())))
         .add("POST", "/api/unpin", request -> run(() -> operations.unpin(body(request, ImageRequest.class).image())))
         .add("POST", "/api/purge", request -> run(() -> purge(body(request, PurgeRequest.class))))
-        .add("POST", "/api/warm", request -> start(request, WarmRequest.class, warm ->
-            jobs.start("warm", progress -> operations.warm(orEmpty(warm.images()), platforms(warm.platforms()), progress))))
+        .add("POST", "/api/warm", request -> start(request, WarmRequest.class, warm -> {
+          List<Platform> platforms = platforms(warm.platforms());
+          return jobs.start("warm", progress -> operations.warm(orEmpty(warm.images()), platforms, progress));
+        }))
         .add("POST", "/api/export", request -> start(request, ExportRequest.class, export -> {
           Path out = absolute(export.out(), "out");
           return jobs.start("export", progress -> operations.export(out, orEmpty(export.images()), progress));
