@@ -269,6 +269,12 @@ public final class Cli {
       case "purge" -> purge(Arguments.parse(args, Map.of("--older-than", "--older-than"), Set.of()));
       default -> throw new IllegalStateException("no such command " + command);
     };
+    // Only warm and import may create a cache; elsewhere a missing one is a wrong --config.
+    if (!command.equals("warm") && !command.equals("import") && !BlobCache.existsIn(config.cache().directory())) {
+      err.println("cistern " + command + ": there is no cache in " + config.cache().directory().toAbsolutePath()
+          + " (cache.directory); is the configuration the server's?");
+      return 1;
+    }
     try (CacheClient client = connect(config)) {
       return work.run(client);
     } catch (OperationException e) {

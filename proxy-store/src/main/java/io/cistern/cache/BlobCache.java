@@ -116,6 +116,11 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
+  /** Whether {@code directory} holds a cache (a metadata database), without opening or creating it. */
+  public static boolean existsIn(Path directory) {
+    return Files.isRegularFile(directory.resolve(DATABASE_FILE));
+  }
+
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
     if (!Files.deleteIfExists(marker) && !freshDirectory) {

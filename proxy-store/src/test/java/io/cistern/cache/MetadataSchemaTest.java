@@ -53,6 +53,36 @@ class MetadataSchemaTest {
     }
   }
 
+  @Test
+  void recoveryAdoptsAManifestFileThatLostItsRowWithItsMediaTypeAndReferences() throws Exception {
+    Path directory = temp.resolve("crashed");
+    byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    List<byte[]> blobs = List.of(config, content(new Random(4), 200));
+    Manifest manifest = imageManifest(blobs);
+    try (BlobCache cache = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
+      cache.storeManifest(manifest);
+    }
+    // A crash after the files were published but before their rows were written.
+    BlobStore store = new BlobStore(directory.resolve("blobs"));
+    for (byte[] blob : blobs) {
+      store.write(Digest.sha256Of(blob), blob);
+    }
+    Files.delete(directory.resolve(BlobCache.CLEAN_STOP_MARKER));
+    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
+         Statement statement = connection.createStatement()) {
+      statement.executeUpdate("DELETE FROM blobs");
+      statement.executeUpdate("DELETE FROM manifest_children");
+    }
+
+    try (BlobCache cache = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
+      assertEquals(manifest.mediaType(), cache.metadata().findBlob(manifest.digest()).orElseThrow().mediaType());
+      assertEquals(null, cache.metadata().findBlob(Digest.sha256Of(blobs.get(0))).orElseThrow().mediaType(),
+          "a JSON config is adopted as a plain blob");
+      assertEquals(new ImageContent(3, manifest.bytes().length + config.length + 200, 0), cache.imageContent(manifest.digest()),
+          "the adopted manifest still reaches its blobs");
+    }
+  }
+
   /** What Cistern's schema 1 wrote: the three tables and their indexes, rows for a manifest and its blobs. */
   private static void writeSchema1Cache(Path directory, Manifest manifest, List<byte[]> blobs) throws Exception {
     BlobStore store = new BlobStore(directory.resolve("blobs"));
