@@ -25,7 +25,6 @@ import io.cistern.ops.StatsView;
 import io.cistern.ops.TrafficView;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -284,8 +283,9 @@ public final class Cli {
       Thread.currentThread().interrupt();
       err.println("cistern " + command + ": interrupted");
       return 1;
-    } catch (UncheckedIOException | IOException | IllegalStateException e) {
-      err.println("cistern " + command + ": " + e.getMessage());
+    } catch (IOException | RuntimeException e) {
+      // A failure the operation did not foresee (a database or disk error): its message, not a trace.
+      err.println("cistern " + command + ": " + (e.getMessage() != null ? e.getMessage() : e.toString()));
       return 1;
     }
   }

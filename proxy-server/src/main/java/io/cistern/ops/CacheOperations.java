@@ -186,7 +186,7 @@ public final class CacheOperations {
     if (images.isEmpty()) {
       throw new OperationException(400, "name at least one image to export");
     }
-    List<io.cistern.ops.Bundle.Image> resolved = new ArrayList<>();
+    List<Bundle.Image> resolved = new ArrayList<>();
     for (String image : images) {
       Resolved one = resolveCached(image);
       resolved.add(new Bundle.Image(one.route().upstream().host(), one.route().repository().value(),

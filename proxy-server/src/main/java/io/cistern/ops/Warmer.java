@@ -5,6 +5,7 @@ import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.Platform;
+import io.cistern.oci.Reference;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.BlobSource;
@@ -14,10 +15,12 @@ import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamRouter.Route;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -75,7 +78,8 @@ final class Warmer {
     AtomicInteger fetched = new AtomicInteger();
     AtomicLong fetchedBytes = new AtomicLong();
     AtomicInteger present = new AtomicInteger();
-    List<String> blobFailures = java.util.Collections.synchronizedList(new ArrayList<>());
+    // Filled from download callbacks, on the threads that finish downloads.
+    List<String> blobFailures = Collections.synchronizedList(new ArrayList<>());
     Semaphore slots = new Semaphore(PARALLEL_BLOBS);
     List<CompletableFuture<Void>> all = new ArrayList<>();
     for (Wanted blob : wanted.values()) {
@@ -99,7 +103,7 @@ final class Warmer {
     return new Outcome(images, fetched.get(), fetchedBytes.get(), present.get(), List.of());
   }
 
-  private Manifest manifest(Route route, io.cistern.oci.Reference reference) {
+  private Manifest manifest(Route route, Reference reference) {
     try {
       return manifests.get(route, reference, AcceptHeader.ANYTHING).join().manifest();
     } catch (RuntimeException e) {
@@ -142,7 +146,7 @@ final class Warmer {
       return partial.finished().handle((path, failure) -> {
         if (failure != null) {
           progress.unfollow(partial);
-          throw new java.util.concurrent.CompletionException(failure);
+          throw new CompletionException(failure);
         }
         progress.downloaded(partial, partial.written());
         fetched.incrementAndGet();

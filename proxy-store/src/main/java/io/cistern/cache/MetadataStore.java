@@ -16,6 +16,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -579,14 +581,14 @@ public final class MetadataStore implements AutoCloseable {
       if (rows.stored().get(0).pinned()) {
         return null;
       }
-      Map<Digest, BlobRecord> doomed = new java.util.LinkedHashMap<>();
+      Map<Digest, BlobRecord> doomed = new LinkedHashMap<>();
       rows.stored().forEach(record -> doomed.put(record.digest(), record));
       // Keeping one manifest keeps what it refers to, which may keep more: repeat until nothing
       // changes. Each round costs one indexed lookup per row of this image.
       boolean changed = true;
       while (changed) {
         changed = false;
-        for (java.util.Iterator<BlobRecord> it = doomed.values().iterator(); it.hasNext(); ) {
+        for (Iterator<BlobRecord> it = doomed.values().iterator(); it.hasNext(); ) {
           BlobRecord record = it.next();
           if (!record.digest().equals(root) && stillNeeded(connection, record, doomed.keySet())) {
             it.remove();
