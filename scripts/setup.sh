@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Cistern needs on Debian/Ubuntu, only where it is missing.
 #   scripts/setup.sh          JDK 17 and Maven (to build and run)
-#   scripts/setup.sh --test   also CNCF Distribution (docker-registry) and skopeo (for the tests)
+#   scripts/setup.sh --test   also CNCF Distribution (docker-registry), skopeo and chromium (for the tests)
 #   scripts/setup.sh --bench  the test tools plus nginx, wrk, curl and python3 (for bench/run.sh)
 set -euo pipefail
 
@@ -11,6 +11,7 @@ command -v mvn >/dev/null 2>&1 || packages+=(maven)
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || packages+=(skopeo)
+  command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   command -v nginx >/dev/null 2>&1 || packages+=(nginx-light)

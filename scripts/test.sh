@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing (JDK, Maven, docker-registry, skopeo, and the bench's nginx, wrk,
+# Installs what is missing (JDK, Maven, docker-registry, skopeo, chromium, and the bench's nginx, wrk,
 # curl, python3), runs the whole test suite, then the benchmark's smoke mode (seconds) so the
 # bench cannot rot.
 set -euo pipefail

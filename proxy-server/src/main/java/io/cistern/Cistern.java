@@ -22,6 +22,10 @@ import io.cistern.admin.AdminRoutes;
 import io.cistern.admin.AdminServer;
 import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
+import io.cistern.admin.OperationsApi;
+import io.cistern.admin.StatusPage;
+import io.cistern.ops.CacheOperations;
+import io.cistern.ops.Jobs;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
 import io.cistern.admin.UpstreamMetrics;
@@ -74,12 +78,15 @@ public final class Cistern implements AutoCloseable {
   private final ExecutorService storeExecutor;
   private final ExecutorService adminExecutor;
   private final ExecutorService authExecutor;
+  private final ExecutorService operatorExecutor;
+  private final ExecutorService jobExecutor;
   private final ScheduledExecutorService timer;
   private final Duration shutdownGrace;
   private final Metrics metrics;
   private final BlobCache cache;
   private final UpstreamRouter router;
   private final BlobService blobs;
+  private final CacheOperations operations;
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
@@ -95,16 +102,18 @@ public final class Cistern implements AutoCloseable {
     adminExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-admin"));
     authExecutor = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), daemonThreads("cistern-auth"));
     timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
+    // Operators' API calls and their long jobs (warm, export, import) have pools of their own:
+    // a running import cannot hold up a stats call, and neither competes with pulls or probes.
+    operatorExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-operator"));
+    jobExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-jobs"));
     shutdownGrace = config.shutdown().grace();
-    CisternConfig.Cache cacheConfig = config.cache();
-    cache = BlobCache.open(new CacheSettings(cacheConfig.directory(), cacheConfig.maxBytes().bytes(),
-        cacheConfig.lowWaterFraction(), cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(),
-        cacheConfig.poolSize()), clock, storeExecutor);
+    cache = BlobCache.open(cacheSettings(config.cache()), clock, storeExecutor);
     metrics = new Metrics();
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     try {
-      router = new UpstreamRouter(upstreams(config, environment, new UpstreamMetrics(metrics.registry())), config.defaultUpstream());
+      router = new UpstreamRouter(upstreams(config, environment, new UpstreamMetrics(metrics.registry()), upstreamExecutor),
+          config.defaultUpstream());
       blobs = new BlobService(cache, storeExecutor, timer);
       ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
       TagService tags = new TagService(cache, storeExecutor);
@@ -112,6 +121,7 @@ public final class Cistern implements AutoCloseable {
       AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER),
           AccessLog.Format.parse(config.log().access().format()));
       RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
+      operations = new CacheOperations(cache, router, manifests, blobs, requestMetrics::traffic, clock);
       RequestListener requests = served -> {
         requestMetrics.served(served);
         accessLog.served(served);
@@ -121,10 +131,12 @@ public final class Cistern implements AutoCloseable {
       CacheMetrics.bind(metrics.registry(), cache, blobs, server.activeRequests(), router.upstreams());
       readiness = new Readiness(Readiness.cacheChecks(cache, config.admin().minFreeDisk().bytes()),
           adminExecutor, READINESS_TIMEOUT);
-      adminServer = new AdminServer(new AdminRoutes()
+      AdminRoutes routes = new AdminRoutes()
           .get("/metrics", metrics.endpoint())
           .get("/healthz", AdminEndpoint.immediate(request -> AdminResponse.text(200, "ok\n")))
-          .get("/readyz", readiness.endpoint()));
+          .get("/readyz", readiness.endpoint());
+      new OperationsApi(operations, new Jobs(jobExecutor), operatorExecutor).register(routes);
+      adminServer = new AdminServer(StatusPage.register(routes));
       admin = adminServer;
       address = server.start(new InetSocketAddress(config.server().address(), config.server().port()));
       adminAddress = admin.start(new InetSocketAddress(config.admin().address(), config.admin().port()));
@@ -153,8 +165,82 @@ public final class Cistern implements AutoCloseable {
     return new Cistern(config, clock, environment);
   }
 
-  private List<Upstream> upstreams(CisternConfig config, Map<String, String> environment,
-      UpstreamObserver observer) {
+  /**
+   * Opens the cache directory and the pull-through services without listening anywhere: what the
+   * CLI works with while no server runs. Fails with {@link BlobCache.CacheInUseException} when a
+   * server (or another command) has the directory open.
+   */
+  public static Tools openTools(CisternConfig config, Clock clock, Map<String, String> environment) {
+    return new Tools(config, clock, environment);
+  }
+
+  /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
+  public static final class Tools implements AutoCloseable {
+
+    private final ExecutorService upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
+    private final ExecutorService storeExecutor = Executors.newFixedThreadPool(4, daemonThreads("cistern-store"));
+    private final ExecutorService jobExecutor = Executors.newSingleThreadExecutor(daemonThreads("cistern-jobs"));
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
+    private final BlobCache cache;
+    private final CacheOperations operations;
+    private final Jobs jobs = new Jobs(jobExecutor);
+
+    private Tools(CisternConfig config, Clock clock, Map<String, String> environment) {
+      try {
+        cache = BlobCache.open(cacheSettings(config.cache()), clock, storeExecutor);
+      } catch (RuntimeException e) {
+        shutdown();
+        throw e;
+      }
+      try {
+        UpstreamRouter router = new UpstreamRouter(upstreams(config, environment, UpstreamObserver.NONE, upstreamExecutor),
+            config.defaultUpstream());
+        BlobService blobs = new BlobService(cache, storeExecutor, timer);
+        ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
+        operations = new CacheOperations(cache, router, manifests, blobs, () -> null, clock);
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+
+    public CacheOperations operations() {
+      return operations;
+    }
+
+    /** Runs long operations in the background, as the admin API does, so the CLI follows both alike. */
+    public Jobs jobs() {
+      return jobs;
+    }
+
+    @Override
+    public void close() {
+      shutdown();
+      if (cache != null) {
+        cache.close();
+      }
+    }
+
+    private void shutdown() {
+      jobExecutor.shutdownNow();
+      upstreamExecutor.shutdownNow();
+      timer.shutdownNow();
+      storeExecutor.shutdown();
+      try {
+        storeExecutor.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static CacheSettings cacheSettings(CisternConfig.Cache cacheConfig) {
+    return new CacheSettings(cacheConfig.directory(), cacheConfig.maxBytes().bytes(), cacheConfig.lowWaterFraction(),
+        cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(), cacheConfig.poolSize());
+  }
+
+  private static List<Upstream> upstreams(CisternConfig config, Map<String, String> environment,
+      UpstreamObserver observer, ExecutorService upstreamExecutor) {
     CredentialSources credentialSources = CredentialSources.load(config.dockerConfig(), environment);
     ProxySelector proxies = EnvironmentProxySelector.from(environment);
     List<Upstream> upstreams = new ArrayList<>();
@@ -202,6 +288,11 @@ public final class Cistern implements AutoCloseable {
     return blobs;
   }
 
+  /** What the admin API's operations run on. */
+  public CacheOperations operations() {
+    return operations;
+  }
+
   /**
    * Stops gracefully: {@code /readyz} fails at once (so load balancers move on), the registry port
    * stops accepting, requests and downloads under way get up to the shutdown grace to finish,
@@ -236,6 +327,8 @@ public final class Cistern implements AutoCloseable {
     timer.shutdownNow();
     adminExecutor.shutdownNow();
     authExecutor.shutdownNow();
+    operatorExecutor.shutdownNow();
+    jobExecutor.shutdownNow();
     storeExecutor.shutdown();
     try {
       storeExecutor.awaitTermination(10, TimeUnit.SECONDS);

@@ -53,6 +53,16 @@ public record ManifestDocument(
     return blobs;
   }
 
+  /**
+   * Everything this document holds by reference: an image's config and layers, an index's
+   * manifests. Not its subject: a referrer points at an image it does not own.
+   */
+  public List<Descriptor> references() {
+    List<Descriptor> references = new ArrayList<>(blobs());
+    references.addAll(manifests);
+    return references;
+  }
+
   /** The first index entry for {@code platform}, if any. */
   public Optional<Descriptor> childFor(Platform platform) {
     return manifests.stream()

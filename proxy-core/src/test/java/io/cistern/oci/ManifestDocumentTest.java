@@ -36,6 +36,21 @@ class ManifestDocumentTest {
   }
 
   @Test
+  void referencesAreTheBlobsAndChildManifestsButNotTheSubject() {
+    String digestC = "sha256:" + "c".repeat(64);
+    ManifestDocument image = ManifestDocument.parse(("""
+        {"schemaVersion":2,"config":{"mediaType":"c","digest":"%s","size":1},
+         "layers":[{"mediaType":"l","digest":"%s","size":2}],
+         "subject":{"mediaType":"m","digest":"%s","size":3}}
+        """).formatted(DIGEST_A, DIGEST_B, digestC).getBytes(StandardCharsets.UTF_8));
+    assertEquals(java.util.List.of(DIGEST_A, DIGEST_B), image.references().stream().map(Descriptor::digest).toList());
+    ManifestDocument index = ManifestDocument.parse(("""
+        {"schemaVersion":2,"manifests":[{"mediaType":"m","digest":"%s","size":1}]}
+        """).formatted(digestC).getBytes(StandardCharsets.UTF_8));
+    assertEquals(java.util.List.of(digestC), index.references().stream().map(Descriptor::digest).toList());
+  }
+
+  @Test
   void notJsonIsAManifestError() {
     RegistryException error = assertThrows(RegistryException.class,
         () -> ManifestDocument.parse("not json".getBytes(StandardCharsets.UTF_8)));

@@ -2,6 +2,7 @@ package io.cistern.admin;
 
 import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
+import io.cistern.ops.TrafficView;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -61,6 +62,13 @@ public final class RequestMetrics implements RequestListener {
       outcome.increment();
     }
     (hit ? fromCache : fromUpstream).increment(request.bytes());
+  }
+
+  /** What clients were served since start, for the status page and {@code cistern stats}. */
+  public TrafficView traffic() {
+    long hitCount = (long) (hits.get("manifest").count() + hits.get("blob").count());
+    long missCount = (long) (misses.get("manifest").count() + misses.get("blob").count());
+    return new TrafficView(hitCount, missCount, (long) fromCache.count(), (long) fromUpstream.count());
   }
 
   private static String methodLabel(String method) {

@@ -11,6 +11,8 @@ import io.cistern.upstream.UpstreamRouter.Route;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -89,6 +91,18 @@ public final class BlobService {
   /** Downloads under way now; for metrics and the status page. */
   public int downloadsInFlight() {
     return downloads.asMap().size();
+  }
+
+  /** The downloads under way now that have started writing; for the status page's progress bars. */
+  public List<PartialBlob> downloadsUnderWay() {
+    List<PartialBlob> underWay = new ArrayList<>();
+    for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
+      PartialBlob partial = started.getNow(null);
+      if (partial != null && !partial.finished().isDone()) {
+        underWay.add(partial);
+      }
+    }
+    return underWay;
   }
 
   /** Completes when every download under way now has ended, published or not; for a graceful stop. */

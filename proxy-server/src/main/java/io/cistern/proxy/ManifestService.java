@@ -94,6 +94,8 @@ public final class ManifestService {
     this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     this.revalidations = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
     cache.onEviction(this::forget);
+    // An operator retagged (import) or untagged (purge) behind our back: ask the cache again.
+    cache.onTagChange(tags::invalidate);
   }
 
   /**

@@ -29,6 +29,11 @@ final class AccessTracker {
     return drained;
   }
 
+  /** When {@code digest} was last read since the last drain, or null. */
+  Long latest(Digest digest) {
+    return pending.get(digest);
+  }
+
   /** Whether {@code digest} was read since the last drain. */
   boolean contains(Digest digest) {
     return pending.containsKey(digest);

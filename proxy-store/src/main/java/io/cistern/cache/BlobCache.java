@@ -1,5 +1,6 @@
 package io.cistern.cache;
 
+import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
@@ -16,7 +17,11 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -60,6 +65,7 @@ public final class BlobCache implements AutoCloseable {
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
   private final Set<PartialBlob> underway = ConcurrentHashMap.newKeySet();
   private volatile boolean closing;
+  private final List<Consumer<TagKey>> tagListeners = new CopyOnWriteArrayList<>();
   /** No database yet: nothing can need recovering. */
   private final boolean freshDirectory;
 
@@ -118,6 +124,11 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
+  /** Whether {@code directory} holds a cache (a metadata database), without opening or creating it. */
+  public static boolean existsIn(Path directory) {
+    return Files.isRegularFile(directory.resolve(DATABASE_FILE));
+  }
+
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
     if (Files.deleteIfExists(marker)) {
@@ -126,12 +137,51 @@ public final class BlobCache implements AutoCloseable {
     } else if (!freshDirectory) {
       new Recovery(blobs, metadata).run();
     }
+    if (metadata.referencesToRecord()) {
+      recordOlderReferences();
+    }
     long[] totals = metadata.totals();
     budget.initialise(totals[0], totals[1]);
     evictor.start();
     if (budget.needsEviction()) {
       evictor.poke();
     }
+  }
+
+  /**
+   * The upgrade to schema 2: records what each manifest stored before it refers to, read from the
+   * manifest files. Runs once; a crash half-way runs it again (the inserts are idempotent).
+   */
+  private void recordOlderReferences() throws IOException {
+    Map<Digest, List<Digest>> references = new LinkedHashMap<>();
+    for (Digest manifest : metadata.manifestsToRecord()) {
+      try {
+        references.put(manifest, referencesOf(Files.readAllBytes(blobs.pathOf(manifest))));
+      } catch (NoSuchFileException gone) {
+        // Its row goes at the next recovery; nothing to record.
+      }
+    }
+    metadata.recordReferences(references);
+    metadata.finishMigration();
+  }
+
+  /** The digests a manifest refers to (config, layers, child manifests); none if it is not one. */
+  static List<Digest> referencesOf(byte[] manifest) {
+    List<Descriptor> descriptors;
+    try {
+      descriptors = ManifestDocument.parse(manifest).references();
+    } catch (RegistryException notAManifest) {
+      return List.of();
+    }
+    List<Digest> references = new ArrayList<>(descriptors.size());
+    for (Descriptor descriptor : descriptors) {
+      try {
+        references.add(descriptor.parsedDigest());
+      } catch (RegistryException badDigest) {
+        // An upstream's malformed descriptor: nothing a pull could fetch by it either.
+      }
+    }
+    return references;
   }
 
   public Path directory() {
@@ -239,7 +289,7 @@ public final class BlobCache implements AutoCloseable {
       partial.verifyAndSync();
       blobs.publish(partial.tempPath(), partial.digest());
       long size = partial.written();
-      recordStored(partial.digest(), size, mediaType, reservation);
+      recordStored(partial.digest(), size, mediaType, List.of(), reservation);
       partial.markPublished();
       underway.remove(partial);
     } catch (IOException | RuntimeException e) {
@@ -273,11 +323,11 @@ public final class BlobCache implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot store manifest " + manifest.digest(), e);
     }
-    recordStored(manifest.digest(), manifest.bytes().length, manifest.mediaType(), null);
+    recordStored(manifest.digest(), manifest.bytes().length, manifest.mediaType(), referencesOf(manifest.bytes()), null);
   }
 
-  private void recordStored(Digest digest, long size, String mediaType, Reservation reservation) {
-    long replaced = metadata.insertBlob(digest, size, mediaType, clock.millis());
+  private void recordStored(Digest digest, long size, String mediaType, List<Digest> references, Reservation reservation) {
+    long replaced = metadata.insertManifest(digest, size, mediaType, references, clock.millis());
     if (replaced >= 0) {
       budget.addStored(-replaced);
     } else {
@@ -305,6 +355,20 @@ public final class BlobCache implements AutoCloseable {
     metadata.putTag(mapping);
   }
 
+  /**
+   * Points a tag at a manifest on an operator's behalf (an import), and tells the tag listeners,
+   * so that a running server drops what it remembered of the tag.
+   */
+  public void replaceTag(TagMapping mapping) {
+    metadata.putTag(mapping);
+    tagListeners.forEach(listener -> listener.accept(mapping.key()));
+  }
+
+  /** Registers a callback told of tags an operator changed or removed (to drop them from memory caches). */
+  public void onTagChange(Consumer<TagKey> listener) {
+    tagListeners.add(listener);
+  }
+
   public void linkManifest(String upstream, RepositoryName repository, Digest digest) {
     metadata.linkManifest(upstream, repository, digest);
   }
@@ -326,6 +390,127 @@ public final class BlobCache implements AutoCloseable {
       pokeEvictor();
     }
     return found;
+  }
+
+  // ---- images: a manifest and everything it refers to ----
+
+  /**
+   * Pins an image: the manifest and everything it refers to that is stored, and whatever of it is
+   * stored later, are never evicted (until {@link #unpinImage}).
+   */
+  public ImageContent pinImage(Digest manifest) {
+    return content(metadata.pinImage(manifest, clock.millis()));
+  }
+
+  /** Unpins an image; content another pinned image refers to stays pinned. */
+  public ImageContent unpinImage(Digest manifest) {
+    ImageContent content = content(metadata.unpinImage(manifest));
+    if (budget.needsEviction()) {
+      pokeEvictor();
+    }
+    return content;
+  }
+
+  public boolean isPinnedImage(Digest manifest) {
+    return metadata.isPinnedImage(manifest);
+  }
+
+  /** What is stored of an image, by its manifest's digest. */
+  public ImageContent imageContent(Digest manifest) {
+    return content(metadata.imageRows(manifest));
+  }
+
+  private static ImageContent content(MetadataStore.ImageRows rows) {
+    return new ImageContent(rows.stored().size(), rows.bytes(), rows.missing());
+  }
+
+  /**
+   * Removes an image: its manifest, with its tags and repository links, and whatever it refers to
+   * that no other stored manifest, tag or pin still needs. Rows go first, then files, as in an
+   * eviction pass, and the bytes leave the budget.
+   *
+   * @throws PinnedImageException when the manifest is pinned (or part of a pinned image)
+   */
+  public Removal purgeImage(Digest manifest) {
+    List<BlobRecord> deleted = metadata.deleteImage(manifest);
+    if (deleted == null) {
+      throw new PinnedImageException(manifest);
+    }
+    return removed(deleted);
+  }
+
+  /**
+   * Removes a tag; the manifest it pointed at, and what that refers to, go too unless another tag
+   * or repository still refers to the manifest.
+   *
+   * @return empty when there is no such tag
+   * @throws PinnedImageException when the image would go but is pinned (the tag is gone already)
+   */
+  public Optional<Removal> purgeTag(TagKey key) {
+    Optional<MetadataStore.UntaggedManifest> untagged = metadata.deleteTag(key);
+    untagged.ifPresent(ignored -> tagListeners.forEach(listener -> listener.accept(key)));
+    return untagged.map(manifest -> manifest.stillReferenced() ? Removal.NOTHING : purgeImage(manifest.digest()));
+  }
+
+  /**
+   * Removes every unpinned blob and manifest last read before {@code cutoff}, oldest first, in
+   * batches as eviction does: a blob read since the last access flush counts as read now.
+   */
+  public Removal purgeOlderThan(Instant cutoff) {
+    Removal total = Removal.NOTHING;
+    long afterAccess = Long.MIN_VALUE;
+    String afterDigest = "";
+    while (true) {
+      List<BlobRecord> page = metadata.unpinnedOlderThan(cutoff.toEpochMilli(), afterAccess, afterDigest,
+          MetadataStore.WRITE_BATCH);
+      if (page.isEmpty()) {
+        return total;
+      }
+      BlobRecord last = page.get(page.size() - 1);
+      afterAccess = last.lastAccess();
+      afterDigest = last.digest().toString();
+      List<BlobRecord> untouched = page.stream().filter(record -> !accesses.contains(record.digest())).toList();
+      total = total.plus(removed(metadata.deleteUnchanged(untouched)));
+    }
+  }
+
+  private Removal removed(List<BlobRecord> deleted) {
+    evictor.unlinkDeleted(deleted);
+    budget.admitWaiting();
+    return new Removal(deleted.size(), deleted.stream().mapToLong(BlobRecord::size).sum());
+  }
+
+  /**
+   * Cached images in (upstream, repository, tag) order, each with what is stored of it.
+   *
+   * @param upstream only this upstream's, or null for all
+   * @param repository only this repository's (with {@code upstream}), or null
+   */
+  public List<CachedImage> images(String upstream, RepositoryName repository, int limit) {
+    List<CachedImage> images = new ArrayList<>();
+    for (MetadataStore.ImageEntry entry : metadata.images(upstream, repository, limit)) {
+      MetadataStore.ImageRows rows = metadata.imageRows(entry.digest());
+      BlobRecord manifest = rows.stored().isEmpty() || !rows.stored().get(0).digest().equals(entry.digest())
+          ? null
+          : rows.stored().get(0);
+      Long buffered = accesses.latest(entry.digest());
+      long lastAccess = Math.max(manifest == null ? 0 : manifest.lastAccess(), buffered == null ? 0 : buffered);
+      images.add(new CachedImage(entry.upstream(), entry.repository(), entry.tag(), entry.digest(),
+          manifest == null ? null : manifest.mediaType(), rows.bytes(), rows.stored().size(), rows.missing(),
+          Instant.ofEpochMilli(lastAccess), manifest != null && manifest.pinned()));
+    }
+    return images;
+  }
+
+  /** The repositories holding the most bytes (an aggregate over all of them: not for hot paths). */
+  public List<RepositoryUsage> topRepositories(int limit) {
+    return metadata.topRepositories(limit);
+  }
+
+  /** How many stored blobs and manifests are pinned, and their bytes. */
+  public ImageContent pinned() {
+    long[] totals = metadata.pinnedTotals();
+    return new ImageContent((int) totals[0], totals[1], 0);
   }
 
   /**

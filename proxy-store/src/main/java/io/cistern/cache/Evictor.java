@@ -213,6 +213,17 @@ final class Evictor implements AutoCloseable {
 
   private void evict(Connection connection, List<BlobRecord> chosen) throws SQLException {
     List<BlobRecord> deleted = MetadataStore.deleteEvicted(connection, chosen);
+    unlinkDeleted(deleted);
+    evictedBytes.addAndGet(deleted.stream().mapToLong(BlobRecord::size).sum());
+    evictedBlobs.addAndGet(deleted.size());
+  }
+
+  /**
+   * The second half of any removal, after its rows are deleted (by a pass, or by an operator's
+   * purge on another thread): unlinks the files, frees their bytes, and tells the listeners. Only
+   * the caller that deleted a row holds its record, so no file or byte is freed twice.
+   */
+  void unlinkDeleted(List<BlobRecord> deleted) {
     if (deleted.isEmpty()) {
       return;
     }
@@ -222,12 +233,10 @@ final class Evictor implements AutoCloseable {
       try {
         blobs.delete(record.digest());
       } catch (IOException e) {
-        log.warn("could not unlink evicted blob {}; recovery will adopt it", record.digest(), e);
+        log.warn("could not unlink removed blob {}; recovery will adopt it", record.digest(), e);
       }
       budget.removeStored(record.size());
-      evictedBytes.addAndGet(record.size());
     }
-    evictedBlobs.addAndGet(deleted.size());
     onEvicted.accept(digests);
   }
 

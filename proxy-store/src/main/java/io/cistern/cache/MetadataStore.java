@@ -16,6 +16,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -43,7 +45,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class MetadataStore implements AutoCloseable {
 
-  private static final int SCHEMA_VERSION = 1;
+  /**
+   * 1: blobs, tags, repository links. 2: which blobs each manifest refers to (for pinning, purging
+   * and sizing whole images) and the images an operator pinned.
+   */
+  private static final int SCHEMA_VERSION = 2;
   private static final Duration CONNECTION_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration BUSY_TIMEOUT = Duration.ofSeconds(30);
   /**
@@ -58,6 +64,8 @@ public final class MetadataStore implements AutoCloseable {
   private final HikariDataSource evictionPool;
   private final AtomicInteger evictionBorrows = new AtomicInteger();
   private final AtomicInteger peakEvictionBorrows = new AtomicInteger();
+  /** Opened at schema 1: the manifests stored then have no references recorded yet. */
+  private volatile boolean referencesToRecord;
 
   private MetadataStore(HikariDataSource pool, HikariDataSource evictionPool) {
     this.pool = pool;
@@ -152,11 +160,78 @@ public final class MetadataStore implements AutoCloseable {
                 PRIMARY KEY (upstream, repository, digest)
               ) WITHOUT ROWID""");
           statement.executeUpdate("CREATE INDEX repository_manifests_by_digest ON repository_manifests (digest)");
+        }
+        if (version < 2) {
+          // IF NOT EXISTS: an upgrade that stopped before its references were recorded runs again.
+          statement.executeUpdate("""
+              CREATE TABLE IF NOT EXISTS manifest_children (
+                manifest TEXT NOT NULL,
+                child TEXT NOT NULL,
+                PRIMARY KEY (manifest, child)
+              ) WITHOUT ROWID""");
+          statement.executeUpdate("CREATE INDEX IF NOT EXISTS manifest_children_by_child ON manifest_children (child)");
+          statement.executeUpdate("""
+              CREATE TABLE IF NOT EXISTS pinned_images (
+                digest TEXT PRIMARY KEY,
+                pinned_at INTEGER NOT NULL
+              ) WITHOUT ROWID""");
+        }
+        if (version == 0) {
           statement.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
+        } else if (version == 1) {
+          // Version 2 is recorded only once the cache has recorded the references of the
+          // manifests stored under version 1 (finishMigration): they live in the blob files, not
+          // here, and a crash half-way must leave the upgrade to be done again.
+          statement.executeUpdate("PRAGMA user_version = 1");
+          referencesToRecord = true;
         }
       }
       return null;
     });
+  }
+
+  /** Whether the manifests stored before schema 2 still need their references recorded. */
+  boolean referencesToRecord() {
+    return referencesToRecord;
+  }
+
+  /** The manifests stored before schema 2 (a one-time upgrade walk, hence no index). */
+  List<Digest> manifestsToRecord() {
+    return withConnection(connection -> {
+      List<Digest> digests = new ArrayList<>();
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("SELECT digest FROM blobs WHERE media_type IS NOT NULL")) {
+        while (rs.next()) {
+          digests.add(Digest.parse(rs.getString(1)));
+        }
+      }
+      return digests;
+    });
+  }
+
+  /** Records schema 2 once the references of older manifests are in. */
+  void finishMigration() {
+    inTransaction(connection -> {
+      try (Statement statement = connection.createStatement()) {
+        statement.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
+      }
+      referencesToRecord = false;
+      return null;
+    });
+  }
+
+  /** Records what a manifest refers to, {@link #WRITE_BATCH} manifests per transaction. */
+  void recordReferences(Map<Digest, List<Digest>> referencesByManifest) {
+    List<Map.Entry<Digest, List<Digest>>> entries = new ArrayList<>(referencesByManifest.entrySet());
+    for (int from = 0; from < entries.size(); from += WRITE_BATCH) {
+      List<Map.Entry<Digest, List<Digest>>> chunk = entries.subList(from, Math.min(entries.size(), from + WRITE_BATCH));
+      inTransaction(connection -> {
+        for (Map.Entry<Digest, List<Digest>> entry : chunk) {
+          insertChildren(connection, entry.getKey(), entry.getValue());
+        }
+        return null;
+      });
+    }
   }
 
   // ---- blobs ----
@@ -167,6 +242,28 @@ public final class MetadataStore implements AutoCloseable {
    * @return the size the row had before, or -1 if the blob is new
    */
   public long insertBlob(Digest digest, long size, String mediaType, long now) {
+    return insertManifest(digest, size, mediaType, List.of(), now);
+  }
+
+  /** A new row inherits a pin from an image pinned as such, or from a pinned manifest referring to it. */
+  static final String INSERT_BLOB = """
+      INSERT INTO blobs (digest, size, media_type, stored_at, last_access, pinned) VALUES (?, ?, ?, ?, ?,
+        EXISTS (SELECT 1 FROM pinned_images WHERE digest = ?)
+        OR EXISTS (SELECT 1 FROM manifest_children c JOIN blobs p ON p.digest = c.manifest
+                   WHERE c.child = ? AND p.pinned = 1))
+      ON CONFLICT (digest) DO UPDATE SET
+        size = excluded.size,
+        media_type = COALESCE(excluded.media_type, blobs.media_type),
+        last_access = excluded.last_access""";
+
+  /**
+   * Records a newly published blob or manifest with the blobs and manifests it refers to. New
+   * content inherits a pin from a pinned manifest that refers to it (a platform or layer pulled
+   * after its image was pinned); a pinned manifest passes its pin on to what it refers to.
+   *
+   * @return the size the row had before, or -1 if it is new
+   */
+  long insertManifest(Digest digest, long size, String mediaType, List<Digest> references, long now) {
     return inTransaction(connection -> {
       long previous = -1;
       try (PreparedStatement select = connection.prepareStatement("SELECT size FROM blobs WHERE digest = ?")) {
@@ -177,18 +274,21 @@ public final class MetadataStore implements AutoCloseable {
           }
         }
       }
-      try (PreparedStatement insert = connection.prepareStatement("""
-          INSERT INTO blobs (digest, size, media_type, stored_at, last_access) VALUES (?, ?, ?, ?, ?)
-          ON CONFLICT (digest) DO UPDATE SET
-            size = excluded.size,
-            media_type = COALESCE(excluded.media_type, blobs.media_type),
-            last_access = excluded.last_access""")) {
+      try (PreparedStatement insert = connection.prepareStatement(INSERT_BLOB)) {
         insert.setString(1, digest.toString());
         insert.setLong(2, size);
         insert.setString(3, mediaType);
         insert.setLong(4, now);
         insert.setLong(5, now);
+        insert.setString(6, digest.toString());
+        insert.setString(7, digest.toString());
         insert.executeUpdate();
+      }
+      if (!references.isEmpty()) {
+        insertChildren(connection, digest, references);
+        if (isPinned(connection, digest)) {
+          pinClosure(connection, digest);
+        }
       }
       return previous;
     });
@@ -295,6 +395,417 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
+  // ---- images: a manifest with everything it refers to ----
+
+  /** Every digest reachable from {@code root} through recorded references, {@code root} included. */
+  private static final String CLOSURE = """
+      WITH RECURSIVE closure(digest) AS (
+        VALUES (?)
+        UNION
+        SELECT c.child FROM manifest_children c JOIN closure ON c.manifest = closure.digest)
+      """;
+
+  // The queries below are named so that a test can check their plans use the indexes.
+
+  /** Every digest an image refers to, with its row when it is stored. */
+  static final String IMAGE_ROWS = CLOSURE + """
+      SELECT closure.digest, b.size, b.media_type, b.stored_at, b.last_access, b.pinned
+      FROM closure LEFT JOIN blobs b ON b.digest = closure.digest""";
+
+  /** Whether a digest is, or is referred to (however indirectly) by, an image pinned as such. */
+  static final String PINNED_BY_AN_IMAGE = """
+      WITH RECURSIVE up(digest) AS (
+        VALUES (?)
+        UNION
+        SELECT c.manifest FROM manifest_children c JOIN up ON c.child = up.digest)
+      SELECT EXISTS (SELECT 1 FROM up JOIN pinned_images p ON p.digest = up.digest)""";
+
+  static final String TAGGED = "SELECT 1 FROM tags WHERE digest = ? LIMIT 1";
+
+  /** The stored manifests that refer to a digest. */
+  static final String STORED_PARENTS =
+      "SELECT c.manifest FROM manifest_children c JOIN blobs b ON b.digest = c.manifest WHERE c.child = ?";
+
+  static final String UNPINNED_OLDER_THAN = """
+      SELECT digest, size, media_type, stored_at, last_access, pinned FROM blobs
+      WHERE pinned = 0 AND last_access < ? AND (last_access > ? OR (last_access = ? AND digest > ?))
+      ORDER BY last_access, digest LIMIT ?""";
+
+  /**
+   * What an image holds: the stored rows reachable from {@code root} (root first), and how many
+   * referenced digests are not stored.
+   */
+  ImageRows imageRows(Digest root) {
+    return withConnection(connection -> imageRows(connection, root));
+  }
+
+  private static ImageRows imageRows(Connection connection, Digest root) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(IMAGE_ROWS)) {
+      select.setString(1, root.toString());
+      List<BlobRecord> stored = new ArrayList<>();
+      int missing = 0;
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          rs.getLong(2);
+          if (rs.wasNull()) {
+            missing++;
+            continue;
+          }
+          BlobRecord record = record(Digest.parse(rs.getString(1)), rs, 2);
+          if (record.digest().equals(root)) {
+            stored.add(0, record);
+          } else {
+            stored.add(record);
+          }
+        }
+      }
+      return new ImageRows(stored, missing);
+    }
+  }
+
+  /**
+   * The rows of an image and the number of digests it refers to that are not stored.
+   *
+   * @param stored the root's row first (when it is stored), then the rest in no set order
+   */
+  record ImageRows(List<BlobRecord> stored, int missing) {
+
+    long bytes() {
+      return stored.stream().mapToLong(BlobRecord::size).sum();
+    }
+  }
+
+  /** Pins an image: it is recorded as pinned, and it and everything it refers to are never evicted. */
+  ImageRows pinImage(Digest root, long now) {
+    return inTransaction(connection -> {
+      try (PreparedStatement insert = connection.prepareStatement(
+          "INSERT OR IGNORE INTO pinned_images (digest, pinned_at) VALUES (?, ?)")) {
+        insert.setString(1, root.toString());
+        insert.setLong(2, now);
+        insert.executeUpdate();
+      }
+      pinClosure(connection, root);
+      return imageRows(connection, root);
+    });
+  }
+
+  /**
+   * Unpins an image: what it refers to stays pinned only where another pinned image refers to it
+   * too (two tags of one base image share its layers).
+   *
+   * @return the image's rows, as they are after the change
+   */
+  ImageRows unpinImage(Digest root) {
+    return inTransaction(connection -> {
+      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pinned_images WHERE digest = ?")) {
+        delete.setString(1, root.toString());
+        delete.executeUpdate();
+      }
+      ImageRows rows = imageRows(connection, root);
+      try (PreparedStatement stillPinned = connection.prepareStatement(PINNED_BY_AN_IMAGE);
+           PreparedStatement unpin = connection.prepareStatement("UPDATE blobs SET pinned = 0 WHERE digest = ?")) {
+        for (BlobRecord record : rows.stored()) {
+          if (!record.pinned()) {
+            continue;
+          }
+          stillPinned.setString(1, record.digest().toString());
+          try (ResultSet rs = stillPinned.executeQuery()) {
+            if (rs.next() && rs.getBoolean(1)) {
+              continue;
+            }
+          }
+          unpin.setString(1, record.digest().toString());
+          unpin.addBatch();
+        }
+        unpin.executeBatch();
+      }
+      return imageRows(connection, root);
+    });
+  }
+
+  /** Whether {@code root} was pinned as an image (not merely as part of one). */
+  boolean isPinnedImage(Digest root) {
+    return withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement("SELECT 1 FROM pinned_images WHERE digest = ?")) {
+        select.setString(1, root.toString());
+        try (ResultSet rs = select.executeQuery()) {
+          return rs.next();
+        }
+      }
+    });
+  }
+
+  private static void pinClosure(Connection connection, Digest root) throws SQLException {
+    try (PreparedStatement update = connection.prepareStatement(CLOSURE
+        + "UPDATE blobs SET pinned = 1 WHERE pinned = 0 AND digest IN (SELECT digest FROM closure)")) {
+      update.setString(1, root.toString());
+      update.executeUpdate();
+    }
+  }
+
+  private static boolean isPinned(Connection connection, Digest digest) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement("SELECT pinned FROM blobs WHERE digest = ?")) {
+      select.setString(1, digest.toString());
+      try (ResultSet rs = select.executeQuery()) {
+        return rs.next() && rs.getInt(1) != 0;
+      }
+    }
+  }
+
+  private static void insertChildren(Connection connection, Digest manifest, List<Digest> children) throws SQLException {
+    try (PreparedStatement insert = connection.prepareStatement(
+        "INSERT OR IGNORE INTO manifest_children (manifest, child) VALUES (?, ?)")) {
+      for (Digest child : children) {
+        insert.setString(1, manifest.toString());
+        insert.setString(2, child.toString());
+        insert.addBatch();
+      }
+      insert.executeBatch();
+    }
+  }
+
+  /**
+   * Deletes the rows of an image: {@code root} and whatever it refers to that nothing else still
+   * needs. Kept are content another stored manifest refers to, content that is tagged, and pinned
+   * content. Tags, repository links and references of what goes are deleted with it.
+   *
+   * @return the deleted rows (the files to unlink and bytes to free), or null when {@code root} is
+   *     a pinned image and nothing was deleted
+   */
+  List<BlobRecord> deleteImage(Digest root) {
+    return inTransaction(connection -> {
+      ImageRows rows = imageRows(connection, root);
+      if (rows.stored().isEmpty() || !rows.stored().get(0).digest().equals(root)) {
+        return List.of();
+      }
+      if (rows.stored().get(0).pinned()) {
+        return null;
+      }
+      Map<Digest, BlobRecord> doomed = new LinkedHashMap<>();
+      rows.stored().forEach(record -> doomed.put(record.digest(), record));
+      // Keeping one manifest keeps what it refers to, which may keep more: repeat until nothing
+      // changes. Each round costs one indexed lookup per row of this image.
+      boolean changed = true;
+      while (changed) {
+        changed = false;
+        for (Iterator<BlobRecord> it = doomed.values().iterator(); it.hasNext(); ) {
+          BlobRecord record = it.next();
+          if (!record.digest().equals(root) && stillNeeded(connection, record, doomed.keySet())) {
+            it.remove();
+            changed = true;
+          }
+        }
+      }
+      List<Digest> digests = new ArrayList<>(doomed.keySet());
+      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
+        for (Digest digest : digests) {
+          delete.setString(1, digest.toString());
+          delete.addBatch();
+        }
+        delete.executeBatch();
+      }
+      deleteReferences(connection, digests);
+      return new ArrayList<>(doomed.values());
+    });
+  }
+
+  private static boolean stillNeeded(Connection connection, BlobRecord record, Set<Digest> doomed) throws SQLException {
+    if (record.pinned()) {
+      return true;
+    }
+    try (PreparedStatement tagged = connection.prepareStatement(TAGGED)) {
+      tagged.setString(1, record.digest().toString());
+      try (ResultSet rs = tagged.executeQuery()) {
+        if (rs.next()) {
+          return true;
+        }
+      }
+    }
+    try (PreparedStatement parents = connection.prepareStatement(STORED_PARENTS)) {
+      parents.setString(1, record.digest().toString());
+      try (ResultSet rs = parents.executeQuery()) {
+        while (rs.next()) {
+          if (!doomed.contains(Digest.parse(rs.getString(1)))) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Deletes a tag, and its repository's link to the manifest unless another tag of that
+   * repository still points at it.
+   *
+   * @return the manifest the tag pointed at, and whether anything (a tag or a repository link
+   *     anywhere) still refers to it; empty when there was no such tag
+   */
+  Optional<UntaggedManifest> deleteTag(TagKey key) {
+    return inTransaction(connection -> {
+      Optional<TagMapping> mapping;
+      try (PreparedStatement select = connection.prepareStatement(
+          "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
+        bindKey(select, key);
+        try (ResultSet rs = select.executeQuery()) {
+          mapping = rs.next()
+              ? Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))))
+              : Optional.empty();
+        }
+      }
+      if (mapping.isEmpty()) {
+        return Optional.empty();
+      }
+      String digest = mapping.get().digest().toString();
+      try (PreparedStatement delete = connection.prepareStatement(
+          "DELETE FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
+        bindKey(delete, key);
+        delete.executeUpdate();
+      }
+      try (PreparedStatement unlink = connection.prepareStatement("""
+          DELETE FROM repository_manifests WHERE upstream = ? AND repository = ? AND digest = ?
+            AND NOT EXISTS (SELECT 1 FROM tags WHERE digest = ? AND upstream = ? AND repository = ?)""")) {
+        unlink.setString(1, key.upstream());
+        unlink.setString(2, key.repository().value());
+        unlink.setString(3, digest);
+        unlink.setString(4, digest);
+        unlink.setString(5, key.upstream());
+        unlink.setString(6, key.repository().value());
+        unlink.executeUpdate();
+      }
+      boolean referenced;
+      try (PreparedStatement select = connection.prepareStatement("""
+          SELECT EXISTS (SELECT 1 FROM tags WHERE digest = ?)
+              OR EXISTS (SELECT 1 FROM repository_manifests WHERE digest = ?)""")) {
+        select.setString(1, digest);
+        select.setString(2, digest);
+        try (ResultSet rs = select.executeQuery()) {
+          referenced = rs.next() && rs.getBoolean(1);
+        }
+      }
+      return Optional.of(new UntaggedManifest(mapping.get().digest(), referenced));
+    });
+  }
+
+  /** What {@link #deleteTag} left: the manifest, and whether a tag or repository still refers to it. */
+  record UntaggedManifest(Digest digest, boolean stillReferenced) {}
+
+  /**
+   * Unpinned blobs last read before {@code cutoff}, oldest first, after the position
+   * ({@code afterAccess}, {@code afterDigest}) a previous page ended at; through the
+   * (pinned, last_access) index.
+   */
+  List<BlobRecord> unpinnedOlderThan(long cutoff, long afterAccess, String afterDigest, int limit) {
+    return withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement(UNPINNED_OLDER_THAN)) {
+        select.setLong(1, cutoff);
+        select.setLong(2, afterAccess);
+        select.setLong(3, afterAccess);
+        select.setString(4, afterDigest);
+        select.setInt(5, limit);
+        List<BlobRecord> rows = new ArrayList<>(limit);
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            rows.add(record(Digest.parse(rs.getString(1)), rs, 2));
+          }
+        }
+        return rows;
+      }
+    });
+  }
+
+  /** Deletes candidate rows still as they were read (see {@link #deleteEvicted}), on a request connection. */
+  List<BlobRecord> deleteUnchanged(List<BlobRecord> candidates) {
+    return withConnection(connection -> deleteEvicted(connection, candidates));
+  }
+
+  /**
+   * Cached images in (upstream, repository, tag) order: every tag, and every manifest a repository
+   * holds untagged that is not part of another (pulled by digest), after {@code tag} order;
+   * through the tags' and repository links' primary keys.
+   *
+   * @param upstream only this upstream's, or null for all
+   * @param repository only this repository's (with {@code upstream}), or null for all
+   */
+  List<ImageEntry> images(String upstream, RepositoryName repository, int limit) {
+    return withConnection(connection -> {
+      String tagFilter = upstream == null ? "" : repository == null ? " WHERE t.upstream = ?" : " WHERE t.upstream = ? AND t.repository = ?";
+      String linkFilter = upstream == null ? "" : repository == null ? " AND r.upstream = ?" : " AND r.upstream = ? AND r.repository = ?";
+      try (PreparedStatement select = connection.prepareStatement("""
+          SELECT * FROM (
+            SELECT t.upstream AS upstream, t.repository AS repository, t.tag AS tag, t.digest AS digest
+            FROM tags t%s
+            UNION ALL
+            SELECT r.upstream, r.repository, NULL, r.digest FROM repository_manifests r
+            WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.digest = r.digest AND t.upstream = r.upstream AND t.repository = r.repository)
+              AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.child = r.digest)%s)
+          ORDER BY upstream, repository, tag IS NULL, tag, digest LIMIT ?""".formatted(tagFilter, linkFilter))) {
+        int index = 1;
+        for (int copy = 0; copy < 2 && upstream != null; copy++) {
+          select.setString(index++, upstream);
+          if (repository != null) {
+            select.setString(index++, repository.value());
+          }
+        }
+        select.setInt(index, limit);
+        List<ImageEntry> entries = new ArrayList<>();
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            entries.add(new ImageEntry(rs.getString(1), RepositoryName.of(rs.getString(2)), rs.getString(3),
+                Digest.parse(rs.getString(4))));
+          }
+        }
+        return entries;
+      }
+    });
+  }
+
+  /** A tag, or an untagged manifest (tag null), of a repository. */
+  record ImageEntry(String upstream, RepositoryName repository, String tag, Digest digest) {}
+
+  /**
+   * The repositories holding the most bytes: what their tags and pulled manifests refer to, shared
+   * content counted once per repository. An aggregate over every repository link, for the status
+   * page; callers should not run it per request.
+   */
+  List<RepositoryUsage> topRepositories(int limit) {
+    return withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement("""
+          WITH RECURSIVE reach(upstream, repository, digest) AS (
+            SELECT upstream, repository, digest FROM repository_manifests
+            UNION
+            SELECT reach.upstream, reach.repository, c.child FROM reach JOIN manifest_children c ON c.manifest = reach.digest)
+          SELECT reach.upstream, reach.repository, SUM(b.size) AS bytes, COUNT(*)
+          FROM reach JOIN blobs b ON b.digest = reach.digest
+          GROUP BY reach.upstream, reach.repository ORDER BY bytes DESC, reach.upstream, reach.repository LIMIT ?""")) {
+        select.setInt(1, limit);
+        List<RepositoryUsage> usage = new ArrayList<>();
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            usage.add(new RepositoryUsage(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
+          }
+        }
+        return usage;
+      }
+    });
+  }
+
+  /** How many stored blobs are pinned and their bytes, through the (pinned, …) index. */
+  long[] pinnedTotals() {
+    return withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs WHERE pinned = 1")) {
+        rs.next();
+        return new long[] {rs.getLong(1), rs.getLong(2)};
+      }
+    });
+  }
+
+  private static BlobRecord record(Digest digest, ResultSet rs, int firstColumn) throws SQLException {
+    return new BlobRecord(digest, rs.getLong(firstColumn), rs.getString(firstColumn + 1), rs.getLong(firstColumn + 2),
+        rs.getLong(firstColumn + 3), rs.getInt(firstColumn + 4) != 0);
+  }
+
   // ---- eviction and recovery, on a connection the caller holds ----
 
   /**
@@ -385,21 +896,27 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /** Tags and repository links die with their manifest: a tag must never point at nothing. */
+  /** Tags, repository links and references die with their manifest: a tag must never point at nothing. */
   private static void deleteReferences(Connection connection, Collection<Digest> digests) throws SQLException {
     if (digests.isEmpty()) {
       return;
     }
+    // A manifest's references go with it; references to it stay, so that its parent still knows
+    // it if it is stored again.
     try (PreparedStatement tags = connection.prepareStatement("DELETE FROM tags WHERE digest = ?");
-         PreparedStatement links = connection.prepareStatement("DELETE FROM repository_manifests WHERE digest = ?")) {
+         PreparedStatement links = connection.prepareStatement("DELETE FROM repository_manifests WHERE digest = ?");
+         PreparedStatement children = connection.prepareStatement("DELETE FROM manifest_children WHERE manifest = ?")) {
       for (Digest digest : digests) {
         tags.setString(1, digest.toString());
         tags.addBatch();
         links.setString(1, digest.toString());
         links.addBatch();
+        children.setString(1, digest.toString());
+        children.addBatch();
       }
       tags.executeBatch();
       links.executeBatch();
+      children.executeBatch();
     }
   }
 

@@ -1,6 +1,10 @@
 package io.cistern.cache;
 
 import io.cistern.oci.Digest;
+import io.cistern.oci.ManifestDocument;
+import io.cistern.oci.MediaTypes;
+import io.cistern.oci.RegistryException;
+import java.io.InputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -28,6 +32,9 @@ final class Recovery {
   private static final Logger log = LoggerFactory.getLogger(Recovery.class);
 
   record Outcome(int partialsDeleted, int filesAdopted, int rowsDropped) {}
+
+  /** Larger files are never manifests (upstream clients refuse manifests above this size too). */
+  private static final long MAX_MANIFEST_BYTES = 4 << 20;
 
   private final BlobStore blobs;
   private final MetadataStore metadata;
@@ -57,9 +64,7 @@ final class Recovery {
             continue;
           }
           if (!rows.remove(digest.toString())) {
-            BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
-            long modified = attributes.lastModifiedTime().toMillis();
-            metadata.insertBlob(digest, attributes.size(), null, modified);
+            adopt(digest, file);
             counts[1]++;
           }
         }
@@ -81,6 +86,36 @@ final class Recovery {
     log.info("recovered the cache after an unclean stop: {} temp files deleted, {} files adopted, {} rows dropped",
         outcome.partialsDeleted(), outcome.filesAdopted(), outcome.rowsDropped());
     return outcome;
+  }
+
+  /**
+   * Records a published file that lost its row. A manifest is recognised by its content, so that
+   * it keeps its media type and what it refers to (pins and purges walk those).
+   */
+  private void adopt(Digest digest, Path file) throws IOException {
+    BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+    long modified = attributes.lastModifiedTime().toMillis();
+    String mediaType = null;
+    List<Digest> references = List.of();
+    if (attributes.size() <= MAX_MANIFEST_BYTES && startsLikeJson(file)) {
+      byte[] bytes = Files.readAllBytes(file);
+      try {
+        String declared = ManifestDocument.parse(bytes).mediaType();
+        if (declared != null && MediaTypes.isManifest(declared)) {
+          mediaType = declared;
+          references = BlobCache.referencesOf(bytes);
+        }
+      } catch (RegistryException notAManifest) {
+        // A JSON config blob, or anything else: adopted as a plain blob.
+      }
+    }
+    metadata.insertManifest(digest, attributes.size(), mediaType, references, modified);
+  }
+
+  private static boolean startsLikeJson(Path file) throws IOException {
+    try (InputStream in = Files.newInputStream(file)) {
+      return in.read() == '{';
+    }
   }
 
   private void dropRows(Set<String> digests) {

@@ -1,9 +1,12 @@
 package io.cistern.cache;
 
 import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.MediaTypes;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -11,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -44,6 +48,48 @@ final class CacheFixtures {
     partial.append(ByteBuffer.wrap(content));
     cache.publish(partial, reservation, null);
     return digest;
+  }
+
+  /** An image manifest referring to {@code blobs} (the first as its config), as an upstream would send it. */
+  static Manifest imageManifest(List<byte[]> blobs) {
+    StringBuilder layers = new StringBuilder();
+    for (int i = 1; i < blobs.size(); i++) {
+      layers.append(i > 1 ? "," : "").append(descriptor("application/vnd.oci.image.layer.v1.tar+gzip", blobs.get(i)));
+    }
+    String json = """
+        {"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}"""
+        .formatted(MediaTypes.OCI_MANIFEST, descriptor("application/vnd.oci.image.config.v1+json", blobs.get(0)), layers);
+    return Manifest.of(MediaTypes.OCI_MANIFEST, json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** An index over {@code manifests}, one platform each (amd64, arm64, …). */
+  static Manifest indexManifest(List<Manifest> manifests) {
+    List<String> architectures = List.of("amd64", "arm64", "s390x", "ppc64le");
+    StringBuilder entries = new StringBuilder();
+    for (int i = 0; i < manifests.size(); i++) {
+      Manifest child = manifests.get(i);
+      entries.append(i > 0 ? "," : "").append("""
+          {"mediaType":"%s","digest":"%s","size":%d,"platform":{"os":"linux","architecture":"%s"}}"""
+          .formatted(child.mediaType(), child.digest(), child.bytes().length, architectures.get(i)));
+    }
+    String json = """
+        {"schemaVersion":2,"mediaType":"%s","manifests":[%s]}""".formatted(MediaTypes.OCI_INDEX, entries);
+    return Manifest.of(MediaTypes.OCI_INDEX, json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String descriptor(String mediaType, byte[] content) {
+    return """
+        {"mediaType":"%s","digest":"%s","size":%d}""".formatted(mediaType, Digest.sha256Of(content), content.length);
+  }
+
+  /** Stores an image as a pull does: its blobs (downloaded, reserved), then its manifest. */
+  static Manifest storeImage(BlobCache cache, List<byte[]> blobs) throws IOException {
+    for (byte[] blob : blobs) {
+      download(cache, blob, true);
+    }
+    Manifest manifest = imageManifest(blobs);
+    cache.storeManifest(manifest);
+    return manifest;
   }
 
   /** Bytes of published blob files under the cache directory, temp files excluded. */

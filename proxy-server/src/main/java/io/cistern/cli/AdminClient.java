@@ -1,0 +1,165 @@
+package io.cistern.cli;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.ops.ImageView;
+import io.cistern.ops.JobView;
+import io.cistern.ops.OperationException;
+import io.cistern.ops.OperatorRequests.ExportRequest;
+import io.cistern.ops.OperatorRequests.Failure;
+import io.cistern.ops.OperatorRequests.ImageRequest;
+import io.cistern.ops.OperatorRequests.ImportRequest;
+import io.cistern.ops.OperatorRequests.JobStarted;
+import io.cistern.ops.OperatorRequests.PurgeRequest;
+import io.cistern.ops.OperatorRequests.WarmRequest;
+import io.cistern.ops.PinView;
+import io.cistern.ops.PurgeView;
+import io.cistern.ops.StatsView;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A running server's admin API ({@code /api/…}): used when the server has the cache directory
+ * open, so that its process stays the one writer of the SQLite file.
+ */
+final class AdminClient implements CacheClient {
+
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  private static final Duration TIMEOUT = Duration.ofMinutes(5);
+
+  private final URI base;
+  private final HttpClient http = HttpClient.newBuilder()
+      .version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(10))
+      .build();
+
+  /** @param base {@code http://host:port} of the admin listener */
+  AdminClient(URI base) {
+    this.base = base;
+  }
+
+  /** The admin listener's URL from its configured address; a wildcard address means this machine. */
+  static URI baseFor(String address, int port) {
+    String host = switch (address) {
+      case "0.0.0.0", "" -> "127.0.0.1";
+      case "::", "[::]", "::0" -> "[::1]";
+      default -> address.contains(":") && !address.startsWith("[") ? "[" + address + "]" : address;
+    };
+    return URI.create("http://" + host + ":" + port);
+  }
+
+  @Override
+  public String description() {
+    return "the running server's admin API at " + base;
+  }
+
+  @Override
+  public List<ImageView> images(String repository, int limit) {
+    String query = "?limit=" + limit + (repository == null ? "" : "&repository=" + URLEncoder.encode(repository, StandardCharsets.UTF_8));
+    return get("/api/images" + query, JSON.getTypeFactory().constructType(new TypeReference<List<ImageView>>() {}));
+  }
+
+  @Override
+  public StatsView stats() {
+    return get("/api/stats", JSON.constructType(StatsView.class));
+  }
+
+  @Override
+  public PinView pin(String image) {
+    return post("/api/pin", new ImageRequest(image), PinView.class);
+  }
+
+  @Override
+  public PinView unpin(String image) {
+    return post("/api/unpin", new ImageRequest(image), PinView.class);
+  }
+
+  @Override
+  public PurgeView purge(String image) {
+    return post("/api/purge", new PurgeRequest(image, null), PurgeView.class);
+  }
+
+  @Override
+  public PurgeView purgeOlderThan(String age) {
+    return post("/api/purge", new PurgeRequest(null, age), PurgeView.class);
+  }
+
+  @Override
+  public long warm(List<String> images, List<String> platforms) {
+    return post("/api/warm", new WarmRequest(images, platforms), JobStarted.class).id();
+  }
+
+  @Override
+  public long export(Path out, List<String> images) {
+    return post("/api/export", new ExportRequest(out.toString(), images), JobStarted.class).id();
+  }
+
+  @Override
+  public long importBundle(Path file, boolean pin) {
+    return post("/api/import", new ImportRequest(file.toString(), pin), JobStarted.class).id();
+  }
+
+  @Override
+  public JobView job(long id) {
+    return get("/api/jobs?id=" + id, JSON.constructType(JobView.class));
+  }
+
+  private <T> T get(String path, JavaType type) {
+    return send(HttpRequest.newBuilder(base.resolve(path)).GET(), type);
+  }
+
+  private <T> T post(String path, Object body, Class<T> type) {
+    byte[] json;
+    try {
+      json = JSON.writeValueAsBytes(body);
+    } catch (IOException e) {
+      throw new IllegalStateException("requests always serialise", e);
+    }
+    return send(HttpRequest.newBuilder(base.resolve(path))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(json)), JSON.constructType(type));
+  }
+
+  private <T> T send(HttpRequest.Builder request, JavaType type) {
+    HttpResponse<byte[]> response;
+    try {
+      response = http.send(request.timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (IOException e) {
+      throw new OperationException(503, "a server has the cache open, but its admin API at " + base
+          + " does not answer (" + e + "); is admin.address/admin.port the same in its configuration?");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new OperationException(503, "interrupted");
+    }
+    try {
+      if (response.statusCode() >= 300) {
+        String error = new String(response.body(), StandardCharsets.UTF_8);
+        try {
+          error = JSON.readValue(response.body(), Failure.class).error();
+        } catch (IOException notJson) {
+          // An older server without this endpoint: show what it said.
+        }
+        throw new OperationException(response.statusCode(), error);
+      }
+      return JSON.readValue(response.body(), type);
+    } catch (IOException e) {
+      throw new OperationException(502, "the admin API answered something unreadable: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public void close() {
+    // The JDK client's connections close with it when it is collected; nothing is held here.
+  }
+}

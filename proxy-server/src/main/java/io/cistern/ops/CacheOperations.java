@@ -1,0 +1,254 @@
+package io.cistern.ops;
+
+import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheStats;
+import io.cistern.cache.ImageContent;
+import io.cistern.cache.PinnedImageException;
+import io.cistern.cache.Removal;
+import io.cistern.cache.RepositoryUsage;
+import io.cistern.cache.TagKey;
+import io.cistern.cache.TagMapping;
+import io.cistern.oci.Digest;
+import io.cistern.oci.Platform;
+import io.cistern.oci.Reference;
+import io.cistern.oci.RegistryException;
+import io.cistern.oci.Tag;
+import io.cistern.proxy.BlobService;
+import io.cistern.proxy.ManifestService;
+import io.cistern.upstream.UpstreamRouter;
+import io.cistern.upstream.UpstreamRouter.Route;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * What an operator can do with a cache, whatever asks: the CLI working on a cache directory
+ * directly, or the admin API of a running server. Images are named as clients pull them through
+ * Cistern ({@link ImageReference}); everything but {@link #warm} works on what is cached and never
+ * asks an upstream.
+ *
+ * <p>Every method blocks (SQLite, disk, downloads): callers run them off event loops.
+ */
+public final class CacheOperations {
+
+  /** How long the top-repositories aggregate is reused: it reads every repository link. */
+  private static final Duration TOP_REPOSITORIES_TTL = Duration.ofSeconds(30);
+  private static final int TOP_REPOSITORIES = 10;
+
+  private record TopRepositories(long computedAtNanos, List<RepositoryUsage> usage) {}
+
+  private final BlobCache cache;
+  private final UpstreamRouter router;
+  private final BlobService blobs;
+  private final Supplier<TrafficView> traffic;
+  private final Clock clock;
+  private final Warmer warmer;
+  private final BundleExporter exporter;
+  private final BundleImporter importer;
+  // Recomputed by whichever caller finds it stale; two callers at once both compute it, which
+  // costs a second query but needs no lock.
+  private volatile TopRepositories topRepositories;
+
+  /**
+   * @param traffic what clients were served since start, or a supplier of null when no server runs
+   */
+  public CacheOperations(BlobCache cache, UpstreamRouter router, ManifestService manifests, BlobService blobs,
+      Supplier<TrafficView> traffic, Clock clock) {
+    this.cache = cache;
+    this.router = router;
+    this.blobs = blobs;
+    this.traffic = traffic;
+    this.clock = clock;
+    this.warmer = new Warmer(router, manifests, blobs);
+    this.exporter = new BundleExporter(cache);
+    this.importer = new BundleImporter(cache, router, clock);
+  }
+
+  // ---- inspecting ----
+
+  /**
+   * Cached images, in (upstream, repository, tag) order.
+   *
+   * @param repository only this repository's ({@code [upstream/]repository}), or null for all
+   */
+  public List<ImageView> images(String repository, int limit) {
+    if (limit <= 0) {
+      throw new OperationException(400, "limit must be positive");
+    }
+    if (repository == null || repository.isBlank()) {
+      return cache.images(null, null, limit).stream().map(ImageView::of).toList();
+    }
+    Route route = route(router, new ImageReference(repository.trim(), new Tag("latest")));
+    return cache.images(route.upstream().host(), route.repository(), limit).stream().map(ImageView::of).toList();
+  }
+
+  public StatsView stats() {
+    CacheStats stats = cache.stats();
+    ImageContent pinned = cache.pinned();
+    List<DownloadView> downloads = blobs.downloadsUnderWay().stream()
+        .map(partial -> new DownloadView(partial.digest().toString(), partial.written(), partial.expectedSize()))
+        .toList();
+    return new StatsView(stats.storedBytes(), stats.maxBytes(), stats.lowWaterBytes(), stats.reservedBytes(),
+        stats.entries(), pinned.blobs(), pinned.bytes(), stats.evictionPasses(), stats.evictedBlobs(),
+        stats.evictedBytes(), traffic.get(), topRepositories(), downloads);
+  }
+
+  private List<RepositoryUsage> topRepositories() {
+    TopRepositories known = topRepositories;
+    long now = System.nanoTime();
+    if (known == null || now - known.computedAtNanos() > TOP_REPOSITORIES_TTL.toNanos()) {
+      known = new TopRepositories(now, cache.topRepositories(TOP_REPOSITORIES));
+      topRepositories = known;
+    }
+    return known.usage();
+  }
+
+  // ---- steering ----
+
+  public PinView pin(String image) {
+    Resolved resolved = resolveCached(image);
+    ImageContent content = cache.pinImage(resolved.digest());
+    return new PinView(resolved.toString(), resolved.digest().toString(), true, content.blobs(), content.bytes(),
+        content.missing());
+  }
+
+  public PinView unpin(String image) {
+    Resolved resolved = resolveCached(image);
+    ImageContent content = cache.unpinImage(resolved.digest());
+    return new PinView(resolved.toString(), resolved.digest().toString(), cache.isPinnedImage(resolved.digest()),
+        content.blobs(), content.bytes(), content.missing());
+  }
+
+  /**
+   * Removes an image. By tag: the tag, and the image unless another tag or repository still
+   * refers to it. By digest: the image and every tag pointing at it. Either way, what other
+   * images share stays.
+   */
+  public PurgeView purge(String image) {
+    Resolved resolved = resolveCached(image);
+    try {
+      if (resolved.tag() == null) {
+        Removal removal = cache.purgeImage(resolved.digest());
+        return new PurgeView(resolved.toString(), removal.blobs(), removal.bytes(), null);
+      }
+      if (cache.isPinnedImage(resolved.digest())) {
+        throw new OperationException(409, resolved + " is pinned: unpin it before purging it");
+      }
+      Optional<Removal> removal = cache.purgeTag(resolved.tag());
+      if (removal.isEmpty()) {
+        throw new OperationException(404, resolved.tag() + " is not cached");
+      }
+      String note = removal.get().blobs() == 0
+          ? "only the tag went: another tag or repository still refers to " + resolved.digest()
+          : null;
+      return new PurgeView(resolved.toString(), removal.get().blobs(), removal.get().bytes(), note);
+    } catch (PinnedImageException e) {
+      throw new OperationException(409, e.getMessage());
+    }
+  }
+
+  /** Removes every unpinned blob and manifest not read for {@code age}. */
+  public PurgeView purgeOlderThan(Duration age) {
+    if (age.isNegative() || age.isZero()) {
+      throw new OperationException(400, "the age must be positive");
+    }
+    Removal removal = cache.purgeOlderThan(clock.instant().minus(age));
+    return new PurgeView("not read for " + age, removal.blobs(), removal.bytes(), null);
+  }
+
+  // ---- long operations ----
+
+  /**
+   * Pulls images into the cache through the configured upstreams.
+   *
+   * @param platforms of an index, the platforms to pull; empty for all
+   */
+  public Outcome warm(List<String> images, List<Platform> platforms, Progress progress) {
+    if (images.isEmpty()) {
+      throw new OperationException(400, "name at least one image to warm");
+    }
+    try {
+      return warmer.warm(images, platforms, progress);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new OperationException(503, "warming was interrupted");
+    }
+  }
+
+  /** Writes cached images into a bundle at {@code out}, which must not exist yet. */
+  public Outcome export(Path out, List<String> images, Progress progress) {
+    if (images.isEmpty()) {
+      throw new OperationException(400, "name at least one image to export");
+    }
+    List<Bundle.Image> resolved = new ArrayList<>();
+    for (String image : images) {
+      Resolved one = resolveCached(image);
+      resolved.add(new Bundle.Image(one.route().upstream().host(), one.route().repository().value(),
+          one.tag() == null ? null : one.tag().tag().value(), one.digest().toString(), null));
+    }
+    try {
+      return exporter.export(out, resolved, progress);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Loads a bundle; with {@code pin}, its images are pinned as they are tagged. */
+  public Outcome importBundle(Path file, boolean pin, Progress progress) {
+    try {
+      return importer.importBundle(file, pin, progress);
+    } catch (IOException e) {
+      throw new UncheckedIOException("import of " + file + " stopped: " + e.getMessage()
+          + " (what was imported is whole; run the import again to carry on)", e);
+    }
+  }
+
+  // ---- names ----
+
+  /** An image resolved from the cache alone. */
+  private record Resolved(Route route, TagKey tag, Digest digest) {
+    @Override
+    public String toString() {
+      return describe(route, tag != null ? tag.tag() : digest, null);
+    }
+  }
+
+  private Resolved resolveCached(String text) {
+    ImageReference reference = ImageReference.parse(text);
+    Route route = route(router, reference);
+    if (reference.reference() instanceof Digest digest) {
+      if (!cache.contains(digest)) {
+        throw new OperationException(404, describe(route, digest, null) + " is not cached");
+      }
+      return new Resolved(route, null, digest);
+    }
+    TagKey key = new TagKey(route.upstream().host(), route.repository(), (Tag) reference.reference());
+    TagMapping mapping = cache.findTag(key)
+        .orElseThrow(() -> new OperationException(404, describe(route, key.tag(), null) + " is not cached"));
+    return new Resolved(route, key, mapping.digest());
+  }
+
+  /** The upstream and repository a client pulling {@code reference} through Cistern would reach. */
+  static Route route(UpstreamRouter router, ImageReference reference) {
+    try {
+      return router.route(reference.name(), null);
+    } catch (RegistryException e) {
+      throw new OperationException(400, reference.name() + ": " + e.getMessage());
+    }
+  }
+
+  /** {@code upstream/repository:tag[@digest]} or {@code upstream/repository@digest}. */
+  static String describe(Route route, Reference reference, Digest resolved) {
+    String name = route.upstream().host() + "/" + route.repository();
+    if (reference instanceof Digest digest) {
+      return name + "@" + digest;
+    }
+    return name + ":" + reference + (resolved != null ? "@" + resolved : "");
+  }
+}

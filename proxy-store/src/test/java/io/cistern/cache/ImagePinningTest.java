@@ -1,0 +1,149 @@
+package io.cistern.cache;
+
+import static io.cistern.cache.CacheFixtures.bytesOnDisk;
+import static io.cistern.cache.CacheFixtures.content;
+import static io.cistern.cache.CacheFixtures.download;
+import static io.cistern.cache.CacheFixtures.imageManifest;
+import static io.cistern.cache.CacheFixtures.indexManifest;
+import static io.cistern.cache.CacheFixtures.settings;
+import static io.cistern.cache.CacheFixtures.storeImage;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.cache.CacheFixtures.ManualClock;
+import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Pinning whole images: a pinned image's manifest and blobs are never evicted, whatever else goes. */
+class ImagePinningTest {
+
+  private static final int KIB = 1024;
+
+  @TempDir
+  java.nio.file.Path temp;
+
+  private final ManualClock clock = new ManualClock();
+  private final Random random = new Random(5);
+
+  /** A cap of {@code capKib} and a low-water mark of almost nothing: a pass evicts all it may. */
+  private BlobCache open(int capKib) {
+    return BlobCache.open(settings(temp.resolve("cache"), (long) capKib * KIB, 0.01, Duration.ofMinutes(1)), clock);
+  }
+
+  private List<byte[]> blobs(int count, int size) {
+    List<byte[]> blobs = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      blobs.add(content(random, size));
+    }
+    return blobs;
+  }
+
+  @Test
+  void aPinnedImageSurvivesAnEvictionPassThatRemovesEverythingElse() throws Exception {
+    try (BlobCache cache = open(400)) {
+      List<byte[]> pinnedBlobs = blobs(3, 20 * KIB);
+      byte[] shared = pinnedBlobs.get(2);
+      clock.advance(Duration.ofSeconds(1));
+      Manifest pinned = storeImage(cache, pinnedBlobs);
+      List<byte[]> otherBlobs = new ArrayList<>(blobs(2, 20 * KIB));
+      otherBlobs.add(shared);
+      clock.advance(Duration.ofSeconds(1));
+      Manifest other = storeImage(cache, otherBlobs);
+      List<Digest> loose = new ArrayList<>();
+      for (byte[] blob : blobs(5, 20 * KIB)) {
+        clock.advance(Duration.ofSeconds(1));
+        loose.add(download(cache, blob, true));
+      }
+
+      ImageContent content = cache.pinImage(pinned.digest());
+      assertEquals(4, content.blobs(), "the manifest, its config and its two layers");
+      assertEquals(0, content.missing());
+      assertTrue(cache.isPinnedImage(pinned.digest()));
+
+      // The pinned image is the least recently used content: LRU alone would take it first. A
+      // download of unknown size lands over the cap, and the pass it starts takes all it may,
+      // that download included.
+      clock.advance(Duration.ofSeconds(1));
+      Digest trigger = download(cache, content(random, 300 * KIB), false);
+      cache.evictionCaughtUp().get();
+
+      for (Digest digest : digestsOf(pinned, pinnedBlobs)) {
+        assertTrue(cache.contains(digest), "pinned content stays: " + digest);
+      }
+      assertFalse(cache.contains(other.digest()), "the unpinned image's manifest went");
+      assertFalse(cache.contains(Digest.sha256Of(otherBlobs.get(0))), "and its own layers");
+      loose.forEach(digest -> assertFalse(cache.contains(digest), "every unpinned blob went"));
+      assertFalse(cache.contains(trigger));
+      CacheStats stats = cache.stats();
+      assertEquals(4, stats.entries(), "only the pinned image is left");
+      assertEquals(bytesOnDisk(cache), stats.storedBytes(), "the budget counts what is on disk");
+      assertEquals(new ImageContent(4, stats.storedBytes(), 0), cache.pinned());
+    }
+  }
+
+  @Test
+  void contentStoredAfterItsIndexWasPinnedIsPinnedToo() throws Exception {
+    try (BlobCache cache = open(10_000)) {
+      List<byte[]> amd64Blobs = blobs(2, 4 * KIB);
+      List<byte[]> arm64Blobs = blobs(2, 4 * KIB);
+      Manifest amd64 = storeImage(cache, amd64Blobs);
+      Manifest arm64 = imageManifest(arm64Blobs);
+      Manifest index = indexManifest(List.of(amd64, arm64));
+      cache.storeManifest(index);
+
+      ImageContent pinned = cache.pinImage(index.digest());
+      assertEquals(4, pinned.blobs(), "the index, the amd64 manifest and its two blobs");
+      assertEquals(1, pinned.missing(), "the arm64 manifest is not stored (its blobs are not even known yet)");
+
+      // The arm64 platform is pulled later: manifest first, then its blobs, as a client pulls.
+      cache.storeManifest(arm64);
+      for (byte[] blob : arm64Blobs) {
+        download(cache, blob, true);
+      }
+      assertEquals(new ImageContent(7, cache.stats().storedBytes(), 0), cache.imageContent(index.digest()));
+      assertEquals(7, cache.pinned().blobs(), "everything stored of the index inherited its pin");
+    }
+  }
+
+  @Test
+  void unpinningOneImageKeepsWhatAnotherPinnedImageSharesAndLetsTheRestBeEvicted() throws Exception {
+    try (BlobCache cache = open(200)) {
+      List<byte[]> base = blobs(2, 20 * KIB);
+      List<byte[]> first = new ArrayList<>(base);
+      first.add(content(random, 20 * KIB));
+      List<byte[]> second = new ArrayList<>(base);
+      second.add(content(random, 20 * KIB));
+      Manifest one = storeImage(cache, first);
+      Manifest two = storeImage(cache, second);
+      cache.pinImage(one.digest());
+      cache.pinImage(two.digest());
+
+      ImageContent afterUnpin = cache.unpinImage(one.digest());
+      assertEquals(4, afterUnpin.blobs());
+      assertFalse(cache.isPinnedImage(one.digest()));
+      assertEquals(4, cache.pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
+
+      download(cache, content(random, 150 * KIB), false);
+      cache.evictionCaughtUp().get();
+      assertFalse(cache.contains(one.digest()), "the unpinned manifest could be evicted");
+      assertFalse(cache.contains(Digest.sha256Of(first.get(2))), "and its own layer");
+      for (Digest digest : digestsOf(two, second)) {
+        assertTrue(cache.contains(digest), "the pinned image is whole: " + digest);
+      }
+    }
+  }
+
+  private static List<Digest> digestsOf(Manifest manifest, List<byte[]> blobs) {
+    List<Digest> digests = new ArrayList<>();
+    digests.add(manifest.digest());
+    blobs.forEach(blob -> digests.add(Digest.sha256Of(blob)));
+    return digests;
+  }
+}
