@@ -17,6 +17,7 @@ import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
 import io.cistern.admin.AccessLog;
 import io.cistern.admin.AdminEndpoint;
+import io.cistern.admin.AdminGuard;
 import io.cistern.admin.AdminResponse;
 import io.cistern.admin.AdminRoutes;
 import io.cistern.admin.AdminServer;
@@ -24,6 +25,7 @@ import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
 import io.cistern.admin.StatusPage;
+import io.cistern.ops.BundleDirectory;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.Jobs;
 import io.cistern.admin.Readiness;
@@ -135,8 +137,10 @@ public final class Cistern implements AutoCloseable {
           .get("/metrics", metrics.endpoint())
           .get("/healthz", AdminEndpoint.immediate(request -> AdminResponse.text(200, "ok\n")))
           .get("/readyz", readiness.endpoint());
-      new OperationsApi(operations, new Jobs(jobExecutor), operatorExecutor).register(routes);
-      adminServer = new AdminServer(StatusPage.register(routes));
+      BundleDirectory bundles = BundleDirectory.create(config.admin().effectiveBundleDirectory(config.cache().directory()));
+      new OperationsApi(operations, new Jobs(jobExecutor), operatorExecutor, bundles).register(routes);
+      adminServer = new AdminServer(StatusPage.register(routes), new AdminGuard(config.admin().token()),
+          config.admin().idleTimeout());
       admin = adminServer;
       address = server.start(new InetSocketAddress(config.server().address(), config.server().port()));
       adminAddress = admin.start(new InetSocketAddress(config.admin().address(), config.admin().port()));
@@ -271,7 +275,7 @@ public final class Cistern implements AutoCloseable {
     return address;
   }
 
-  /** Where the admin listener (metrics, health) is. */
+  /** Where the admin listener (metrics, health, the status page, the operators' API) is. */
   public InetSocketAddress adminAddress() {
     return adminAddress;
   }

@@ -84,6 +84,9 @@ class DeploymentFilesTest {
       assertEquals(dockerfileUser(), user, name + " runs as the image's user");
       assertTrue(pod.path("terminationGracePeriodSeconds").asLong() > DEFAULTS.shutdown().grace().toSeconds(),
           name + " gives the shutdown grace time to run");
+      JsonNode adminToken = env(cistern, "CISTERN_ADMIN_TOKEN").path("valueFrom").path("secretKeyRef");
+      assertEquals("cistern-admin", adminToken.path("name").asText(), name + ": the admin API's token comes from a Secret");
+      assertEquals("token", adminToken.path("key").asText(), name);
     }
 
     JsonNode daemonSet = workloads.get("node-cache.yaml");
@@ -244,6 +247,15 @@ class DeploymentFilesTest {
       }
     }
     throw new AssertionError("no container " + name);
+  }
+
+  private static JsonNode env(JsonNode container, String name) {
+    for (JsonNode variable : container.path("env")) {
+      if (variable.path("name").asText().equals(name)) {
+        return variable;
+      }
+    }
+    throw new AssertionError("no environment variable " + name);
   }
 
   private static JsonNode port(JsonNode container, String name) {

@@ -2,18 +2,22 @@ package io.cistern.admin;
 
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -21,17 +25,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One admin connection: finds each request's endpoint in the route table and writes its answer.
- * Requests are answered one at a time: reading pauses while an answer is pending.
+ * One admin connection: finds each request's route, lets the {@link AdminGuard} vet it, and
+ * writes the endpoint's answer. Requests are answered one at a time: reading pauses while an
+ * answer is pending. Every field is touched only on the connection's event loop.
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
   private static final Logger log = LoggerFactory.getLogger(AdminHandler.class);
 
   private final AdminRoutes routes;
+  private final AdminGuard guard;
+  /** While an answer is being computed, silence on the connection is the server's, not the client's. */
+  private boolean answering;
 
-  AdminHandler(AdminRoutes routes) {
+  AdminHandler(AdminRoutes routes, AdminGuard guard) {
     this.routes = routes;
+    this.guard = guard;
   }
 
   @Override
@@ -40,47 +49,74 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     boolean head = request.method().equals(HttpMethod.HEAD);
     CompletableFuture<AdminResponse> answer;
     try {
-      answer = route(request);
+      answer = route(ctx, request);
     } catch (RuntimeException e) {
       answer = CompletableFuture.failedFuture(e);
     }
+    answering = true;
     ctx.channel().config().setAutoRead(false);
     answer.whenCompleteAsync((response, failure) -> {
       if (failure != null) {
         log.error("admin endpoint {} failed", request.uri(), failure);
-        response = AdminResponse.text(500, "internal error\n");
+        response = AdminResponse.error(500, "internal error");
       }
       write(ctx, response, keepAlive, head);
     }, ctx.executor());
   }
 
-  private CompletableFuture<AdminResponse> route(FullHttpRequest request) {
+  private CompletableFuture<AdminResponse> route(ChannelHandlerContext ctx, FullHttpRequest request) {
     if (request.decoderResult().isFailure()) {
-      return CompletableFuture.completedFuture(AdminResponse.text(400, "malformed request\n"));
+      return answer(AdminResponse.error(400, "malformed request"));
     }
     QueryStringDecoder query = new QueryStringDecoder(request.uri());
-    Optional<Map<String, AdminEndpoint>> methods = routes.find(query.path());
+    String path;
+    Map<String, List<String>> parameters;
+    try {
+      // Both decode lazily, and throw on a bad percent escape: a client's mistake, not ours.
+      path = query.path();
+      parameters = query.parameters();
+    } catch (IllegalArgumentException e) {
+      return answer(AdminResponse.error(400, "malformed request URI: " + e.getMessage()));
+    }
+    Optional<Map<String, AdminRoutes.Route>> methods = routes.find(path);
     if (methods.isEmpty()) {
-      return CompletableFuture.completedFuture(AdminResponse.text(404, "no such endpoint; try " + routes.paths() + "\n"));
+      return answer(AdminResponse.error(404, "no such endpoint; try " + routes.paths()));
     }
     String method = request.method().name();
-    AdminEndpoint endpoint = methods.get().get(method.equals("HEAD") ? "GET" : method);
-    if (endpoint == null) {
-      return CompletableFuture.completedFuture(AdminResponse.text(405, "allowed: " + methods.get().keySet() + "\n"));
+    AdminRoutes.Route route = methods.get().get(method.equals("HEAD") ? "GET" : method);
+    if (route == null) {
+      return answer(AdminResponse.error(405, "allowed: " + methods.get().keySet()));
     }
-    byte[] body = ByteBufUtil.getBytes(request.content());
-    return endpoint.answer(new AdminRequest(method, query.path(), query.parameters(), request.headers().copy(), body));
+    HttpHeaders headers = request.headers();
+    AdminGuard.Caller caller = new AdminGuard.Caller(peer(ctx), headers.get(HttpHeaderNames.HOST),
+        headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.AUTHORIZATION),
+        headers.get(HttpHeaderNames.CONTENT_TYPE));
+    Optional<AdminResponse> refusal = guard.refusal(method, route.access(), caller);
+    if (refusal.isPresent()) {
+      return answer(refusal.get());
+    }
+    return route.endpoint().answer(new AdminRequest(parameters, ByteBufUtil.getBytes(request.content())));
   }
 
-  private static void write(ChannelHandlerContext ctx, AdminResponse answer, boolean keepAlive, boolean head) {
+  private static InetAddress peer(ChannelHandlerContext ctx) {
+    return ctx.channel().remoteAddress() instanceof InetSocketAddress address ? address.getAddress() : null;
+  }
+
+  private static CompletableFuture<AdminResponse> answer(AdminResponse response) {
+    return CompletableFuture.completedFuture(response);
+  }
+
+  private void write(ChannelHandlerContext ctx, AdminResponse answer, boolean keepAlive, boolean head) {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
         HttpResponseStatus.valueOf(answer.status()), head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(answer.body()));
+    answer.headers().forEach(response.headers()::set);
     response.headers()
         .set(HttpHeaderNames.CONTENT_TYPE, answer.contentType())
         .set(HttpHeaderNames.CACHE_CONTROL, "no-store");
     HttpUtil.setContentLength(response, answer.body().length);
     HttpUtil.setKeepAlive(response, keepAlive);
     ctx.writeAndFlush(response).addListener(written -> {
+      answering = false;
       if (!written.isSuccess() || !keepAlive) {
         ctx.close();
       } else {
@@ -88,6 +124,16 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         ctx.read();
       }
     });
+  }
+
+  /** The listener's idle timeout: a connection that sends no request for that long is closed. */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+    if (event instanceof IdleStateEvent && !answering) {
+      ctx.close();
+      return;
+    }
+    super.userEventTriggered(ctx, event);
   }
 
   @Override

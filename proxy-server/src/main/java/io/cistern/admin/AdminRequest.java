@@ -1,16 +1,15 @@
 package io.cistern.admin;
 
-import io.netty.handler.codec.http.HttpHeaders;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A request to the admin listener, read whole (admin requests are small).
+ * A request to the admin listener, as its endpoints read it: whole (admin requests are small).
+ * Method, path and headers are the handler's and the guard's business, not the endpoints'.
  *
- * @param path the decoded path, without the query
  * @param parameters the query's parameters
  */
-public record AdminRequest(String method, String path, Map<String, List<String>> parameters, HttpHeaders headers, byte[] body) {
+public record AdminRequest(Map<String, List<String>> parameters, byte[] body) {
 
   /** The first value of query parameter {@code name}, or null. */
   public String parameter(String name) {

@@ -10,7 +10,9 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,7 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin listener: a small HTTP server on a port of its own, with one event loop of its own,
  * so probes and scrapes are answered however busy the registry port is. What it serves is its
- * {@link AdminRoutes}.
+ * {@link AdminRoutes}, to whom its {@link AdminGuard} lets through. A connection that sends
+ * nothing for the idle timeout is closed, so idle or stalled clients cannot pile up.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -26,11 +29,15 @@ public final class AdminServer implements AutoCloseable {
   private static final int MAX_REQUEST_BYTES = 1 << 20;
 
   private final AdminRoutes routes;
+  private final AdminGuard guard;
+  private final Duration idleTimeout;
   private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
   private Channel listener;
 
-  public AdminServer(AdminRoutes routes) {
+  public AdminServer(AdminRoutes routes, AdminGuard guard, Duration idleTimeout) {
     this.routes = routes;
+    this.guard = guard;
+    this.idleTimeout = idleTimeout;
   }
 
   /** Binds and starts serving; returns the bound address (port 0 picks a free port). */
@@ -42,9 +49,10 @@ public final class AdminServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel channel) {
             channel.pipeline()
+                .addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS))
                 .addLast("http", new HttpServerCodec())
                 .addLast("aggregate", new HttpObjectAggregator(MAX_REQUEST_BYTES))
-                .addLast("admin", new AdminHandler(routes));
+                .addLast("admin", new AdminHandler(routes, guard));
           }
         });
     try {
@@ -55,7 +63,8 @@ public final class AdminServer implements AutoCloseable {
       throw e;
     }
     InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
-    log.info("admin listening on {} ({})", bound, String.join(", ", routes.paths()));
+    log.info("admin listening on {} ({}); the operators' API {}", bound, String.join(", ", routes.paths()),
+        guard.hasToken() ? "needs the admin token" : "has no token: operations only from this machine");
     return bound;
   }
 

@@ -2,21 +2,18 @@ package io.cistern.admin;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.config.Durations;
-import io.cistern.oci.Platform;
 import io.cistern.oci.RegistryException;
+import io.cistern.ops.BundleDirectory;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.Jobs;
 import io.cistern.ops.OperationException;
 import io.cistern.ops.OperatorRequests.ExportRequest;
-import io.cistern.ops.OperatorRequests.Failure;
 import io.cistern.ops.OperatorRequests.ImageRequest;
 import io.cistern.ops.OperatorRequests.ImportRequest;
 import io.cistern.ops.OperatorRequests.JobStarted;
 import io.cistern.ops.OperatorRequests.PurgeRequest;
 import io.cistern.ops.OperatorRequests.WarmRequest;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -28,7 +25,10 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin listener's JSON API for operators: thin handlers that parse a request, run the
  * {@link CacheOperations} call off the event loop, and put its answer (or its failure) as JSON.
- * Long operations (warm, export, import) start a job and answer 202 at once.
+ * Long operations (warm, export, import) start a job and answer 202 at once. Bundles are files in
+ * the {@link BundleDirectory}, named without a path. Who may call what is the route's
+ * {@link AdminAccess}: stats are open (the status page reads them), listings need the token when
+ * one is set, and operations need the token, or without one a caller on this machine.
  *
  * <pre>
  * GET  /api/stats                          size, cap, pins, hit ratio, top repositories, downloads
@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * POST /api/pin     {"image": REF}          POST /api/unpin {"image": REF}
  * POST /api/purge   {"image": REF} | {"olderThan": "30d"}
  * POST /api/warm    {"images": [REF…], "platforms": ["linux/amd64"…]}   → 202 {"id": N}
- * POST /api/export  {"out": "/abs/site.tar", "images": [REF…]}          → 202 {"id": N}
- * POST /api/import  {"file": "/abs/site.tar", "pin": false}             → 202 {"id": N}
+ * POST /api/export  {"out": "site.tar", "images": [REF…]}               → 202 {"id": N}
+ * POST /api/import  {"file": "site.tar", "pin": false}                  → 202 {"id": N}
  * GET  /api/jobs?id=N                     a job's progress and outcome
  * </pre>
  */
@@ -51,50 +51,41 @@ public final class OperationsApi {
   private final CacheOperations operations;
   private final Jobs jobs;
   private final Executor executor;
+  private final BundleDirectory bundles;
 
   /** @param executor where the (blocking) operations run, off the admin event loop */
-  public OperationsApi(CacheOperations operations, Jobs jobs, Executor executor) {
+  public OperationsApi(CacheOperations operations, Jobs jobs, Executor executor, BundleDirectory bundles) {
     this.operations = operations;
     this.jobs = jobs;
     this.executor = executor;
+    this.bundles = bundles;
   }
 
   public AdminRoutes register(AdminRoutes routes) {
     return routes
         .get("/api/stats", request -> run(operations::stats))
-        .get("/api/images", request -> run(() -> operations.images(request.parameter("repository"),
+        .add("GET", "/api/images", AdminAccess.READ, request -> run(() -> operations.images(request.parameter("repository"),
             limit(request.parameter("limit")))))
-        .add("POST", "/api/pin", request -> run(() -> operations.pin(body(request, ImageRequest.class).image())))
-        .add("POST", "/api/unpin", request -> run(() -> operations.unpin(body(request, ImageRequest.class).image())))
-        .add("POST", "/api/purge", request -> run(() -> purge(body(request, PurgeRequest.class))))
-        .add("POST", "/api/warm", request -> start(request, WarmRequest.class, warm -> {
-          List<Platform> platforms = platforms(warm.platforms());
-          return jobs.start("warm", progress -> operations.warm(orEmpty(warm.images()), platforms, progress));
-        }))
-        .add("POST", "/api/export", request -> start(request, ExportRequest.class, export -> {
-          Path out = absolute(export.out(), "out");
-          return jobs.start("export", progress -> operations.export(out, orEmpty(export.images()), progress));
-        }))
-        .add("POST", "/api/import", request -> start(request, ImportRequest.class, bundle -> {
-          Path file = absolute(bundle.file(), "file");
-          return jobs.start("import", progress -> operations.importBundle(file, bundle.pin(), progress));
-        }))
-        .get("/api/jobs", request -> run(() -> jobs.view(jobId(request.parameter("id")))
-            .orElseThrow(() -> new OperationException(404, "no job " + request.parameter("id")))));
+        .add("GET", "/api/jobs", AdminAccess.READ, request -> run(() -> jobs.view(jobId(request.parameter("id")))
+            .orElseThrow(() -> new OperationException(404, "no job " + request.parameter("id")))))
+        .add("POST", "/api/pin", AdminAccess.OPERATE,
+            request -> run(() -> operations.pin(body(request, ImageRequest.class).image())))
+        .add("POST", "/api/unpin", AdminAccess.OPERATE,
+            request -> run(() -> operations.unpin(body(request, ImageRequest.class).image())))
+        .add("POST", "/api/purge", AdminAccess.OPERATE, request -> run(() -> purge(body(request, PurgeRequest.class))))
+        .add("POST", "/api/warm", AdminAccess.OPERATE, request -> start(request, WarmRequest.class,
+            warm -> jobs.start("warm", operations.warmJob(orEmpty(warm.images()), orEmpty(warm.platforms())))))
+        .add("POST", "/api/export", AdminAccess.OPERATE, request -> start(request, ExportRequest.class,
+            export -> jobs.start("export", operations.exportJob(bundles.forExport(export.out()), orEmpty(export.images())))))
+        .add("POST", "/api/import", AdminAccess.OPERATE, request -> start(request, ImportRequest.class,
+            bundle -> jobs.start("import", operations.importJob(bundles.forImport(bundle.file()), bundle.pin()))));
   }
 
   private Object purge(PurgeRequest purge) {
     if ((purge.image() == null) == (purge.olderThan() == null)) {
       throw new OperationException(400, "a purge names either an image or olderThan");
     }
-    if (purge.image() != null) {
-      return operations.purge(purge.image());
-    }
-    try {
-      return operations.purgeOlderThan(Durations.parse(purge.olderThan()));
-    } catch (IllegalArgumentException e) {
-      throw new OperationException(400, "olderThan: " + e.getMessage());
-    }
+    return purge.image() != null ? operations.purge(purge.image()) : operations.purgeOlderThan(purge.olderThan());
   }
 
   private CompletableFuture<AdminResponse> run(Supplier<Object> work) {
@@ -102,29 +93,35 @@ public final class OperationsApi {
   }
 
   private <T> CompletableFuture<AdminResponse> start(AdminRequest request, Class<T> type, Function<T, Long> starter) {
-    // Starting a job only parses and hands it to the job pool: no need to leave the event loop.
-    return CompletableFuture.completedFuture(answer(202, () -> new JobStarted(starter.apply(body(request, type)))));
+    // Off the event loop too: checking a bundle's file touches the disk.
+    return CompletableFuture.supplyAsync(() -> answer(202, () -> new JobStarted(starter.apply(body(request, type)))),
+        executor);
   }
 
   private static AdminResponse answer(int status, Supplier<Object> work) {
     try {
       return AdminResponse.json(status, work.get());
     } catch (OperationException e) {
-      return AdminResponse.json(e.status(), new Failure(e.getMessage()));
+      return AdminResponse.error(e.status(), e.getMessage());
     } catch (RegistryException e) {
-      return AdminResponse.json(e.status(), new Failure(e.getMessage()));
+      return AdminResponse.error(e.status(), e.getMessage());
     } catch (RuntimeException e) {
       log.warn("admin operation failed", e);
-      return AdminResponse.json(500, new Failure(e.getMessage() != null ? e.getMessage() : e.toString()));
+      return AdminResponse.error(500, e.getMessage() != null ? e.getMessage() : e.toString());
     }
   }
 
   private static <T> T body(AdminRequest request, Class<T> type) {
+    T value;
     try {
-      return JSON.readValue(request.body(), type);
+      value = JSON.readValue(request.body(), type);
     } catch (IOException e) {
       throw new OperationException(400, "the body must be JSON like " + example(type) + ": " + e.getMessage());
     }
+    if (value == null) {
+      throw new OperationException(400, "the body must be JSON like " + example(type));
+    }
+    return value;
   }
 
   private static String example(Class<?> type) {
@@ -148,21 +145,6 @@ public final class OperationsApi {
     } catch (NumberFormatException | NullPointerException e) {
       throw new OperationException(400, "id must be a job number");
     }
-  }
-
-  private static List<Platform> platforms(List<String> texts) {
-    try {
-      return orEmpty(texts).stream().map(Platform::parse).toList();
-    } catch (IllegalArgumentException e) {
-      throw new OperationException(400, e.getMessage());
-    }
-  }
-
-  private static Path absolute(String text, String field) {
-    if (text == null || !Path.of(text).isAbsolute()) {
-      throw new OperationException(400, field + " must be an absolute path on the server's machine");
-    }
-    return Path.of(text);
   }
 
   private static <T> List<T> orEmpty(List<T> list) {

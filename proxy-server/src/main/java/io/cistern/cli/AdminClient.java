@@ -30,7 +30,10 @@ import java.util.List;
 
 /**
  * A running server's admin API ({@code /api/…}): used when the server has the cache directory
- * open, so that its process stays the one writer of the SQLite file.
+ * open, so that its process stays the one writer of the SQLite file. It sends the admin token of
+ * the same configuration ({@code admin.token}, {@code CISTERN_ADMIN_TOKEN}) when there is one.
+ * The API reads and writes bundles only in its bundle directory, by name: a bundle given here
+ * must be a file directly in that directory.
  */
 final class AdminClient implements CacheClient {
 
@@ -39,14 +42,22 @@ final class AdminClient implements CacheClient {
   private static final Duration TIMEOUT = Duration.ofMinutes(5);
 
   private final URI base;
+  private final String token;
+  private final Path bundleDirectory;
   private final HttpClient http = HttpClient.newBuilder()
       .version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(10))
       .build();
 
-  /** @param base {@code http://host:port} of the admin listener */
-  AdminClient(URI base) {
+  /**
+   * @param base {@code http://host:port} of the admin listener
+   * @param token the admin token, or null (or empty) when none is configured
+   * @param bundleDirectory the server's {@code admin.bundleDirectory}
+   */
+  AdminClient(URI base, String token, Path bundleDirectory) {
     this.base = base;
+    this.token = token;
+    this.bundleDirectory = bundleDirectory.toAbsolutePath().normalize();
   }
 
   /** The admin listener's URL from its configured address; a wildcard address means this machine. */
@@ -102,12 +113,23 @@ final class AdminClient implements CacheClient {
 
   @Override
   public long export(Path out, List<String> images) {
-    return post("/api/export", new ExportRequest(out.toString(), images), JobStarted.class).id();
+    return post("/api/export", new ExportRequest(bundleName(out), images), JobStarted.class).id();
   }
 
   @Override
   public long importBundle(Path file, boolean pin) {
-    return post("/api/import", new ImportRequest(file.toString(), pin), JobStarted.class).id();
+    return post("/api/import", new ImportRequest(bundleName(file), pin), JobStarted.class).id();
+  }
+
+  /** The name the API knows {@code file} by: it must be directly in the bundle directory. */
+  private String bundleName(Path file) {
+    Path absolute = file.toAbsolutePath().normalize();
+    if (!bundleDirectory.equals(absolute.getParent())) {
+      throw new OperationException(400, "a server has the cache open, and its admin API reads and writes bundles only"
+          + " in admin.bundleDirectory, " + bundleDirectory + ": name a file there (" + bundleDirectory.resolve("site.tar")
+          + "), and move or copy it from or to where you need it");
+    }
+    return absolute.getFileName().toString();
   }
 
   @Override
@@ -132,6 +154,9 @@ final class AdminClient implements CacheClient {
   }
 
   private <T> T send(HttpRequest.Builder request, JavaType type) {
+    if (token != null && !token.isEmpty()) {
+      request.header("Authorization", "Bearer " + token);
+    }
     HttpResponse<byte[]> response;
     try {
       response = http.send(request.timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofByteArray());

@@ -35,10 +35,10 @@ interface CacheClient extends AutoCloseable {
   /** Starts a warm; returns its job. */
   long warm(List<String> images, List<String> platforms);
 
-  /** Starts an export to {@code out} (absolute); returns its job. */
+  /** Starts an export to {@code out} (absolute; in the bundle directory while a server runs); returns its job. */
   long export(Path out, List<String> images);
 
-  /** Starts an import of {@code file} (absolute); returns its job. */
+  /** Starts an import of {@code file} (absolute; in the bundle directory while a server runs); returns its job. */
   long importBundle(Path file, boolean pin);
 
   JobView job(long id);

@@ -63,8 +63,8 @@ public final class Cli {
       Without --config (or CISTERN_CONFIG) Cistern uses its embedded defaults: port 5000, cache in
       ./cistern-data, Docker Hub upstream. CISTERN_* environment variables override any key
       (CISTERN_SERVER_PORT=5001). Commands other than serve work on the cache directory while no
-      server runs, and through the server's admin API (admin.address, admin.port) while one does.
-      `cistern COMMAND --help` describes a command.
+      server runs, and through the server's admin API (admin.address, admin.port, and admin.token
+      when the server has one) while one does. `cistern COMMAND --help` describes a command.
       """;
 
   private static final Map<String, String> HELP = Map.of(
@@ -87,7 +87,8 @@ public final class Cli {
           Writes cached images into a bundle FILE (which must not exist): a tar holding an OCI
           image layout and cistern-bundle.json, the tags with their upstream hosts. Nothing is
           fetched: the images must be cached (see warm); platforms of an index that are not
-          fully cached are left out, with a warning.
+          fully cached are left out, with a warning. While a server runs, FILE must be in its
+          admin.bundleDirectory (by default the cache directory's bundles/).
           """,
       "import", """
           Usage: cistern import FILE [--pin]
@@ -95,7 +96,8 @@ public final class Cli {
           Loads a bundle into the cache. Every blob's digest and size is verified and published
           atomically; blobs already cached are skipped, so an interrupted import is carried on by
           running it again. Manifests and tags are added only once everything they refer to is in.
-          --pin pins the imported images.
+          --pin pins the imported images. While a server runs, FILE must be in its
+          admin.bundleDirectory (by default the cache directory's bundles/).
           """,
       "ls", """
           Usage: cistern ls [REPOSITORY] [--limit N] [--json]
@@ -295,7 +297,8 @@ public final class Cli {
     try {
       return new LocalClient(Cistern.openTools(config, Clock.systemUTC(), System.getenv()), config.cache().directory());
     } catch (BlobCache.CacheInUseException running) {
-      return new AdminClient(AdminClient.baseFor(config.admin().address(), config.admin().port()));
+      return new AdminClient(AdminClient.baseFor(config.admin().address(), config.admin().port()), config.admin().token(),
+          config.admin().effectiveBundleDirectory(config.cache().directory()));
     }
   }
 

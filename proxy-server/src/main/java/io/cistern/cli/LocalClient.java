@@ -1,8 +1,6 @@
 package io.cistern.cli;
 
 import io.cistern.Cistern;
-import io.cistern.config.Durations;
-import io.cistern.oci.Platform;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.ImageView;
 import io.cistern.ops.JobView;
@@ -10,6 +8,8 @@ import io.cistern.ops.OperationException;
 import io.cistern.ops.PinView;
 import io.cistern.ops.PurgeView;
 import io.cistern.ops.StatsView;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -58,32 +58,31 @@ final class LocalClient implements CacheClient {
 
   @Override
   public PurgeView purgeOlderThan(String age) {
-    try {
-      return operations.purgeOlderThan(Durations.parse(age));
-    } catch (IllegalArgumentException e) {
-      throw new OperationException(400, "--older-than: " + e.getMessage());
-    }
+    return operations.purgeOlderThan(age);
   }
 
   @Override
   public long warm(List<String> images, List<String> platforms) {
-    List<Platform> parsed;
-    try {
-      parsed = platforms.stream().map(Platform::parse).toList();
-    } catch (IllegalArgumentException e) {
-      throw new OperationException(400, e.getMessage());
-    }
-    return tools.jobs().start("warm", progress -> operations.warm(images, parsed, progress));
+    return tools.jobs().start("warm", operations.warmJob(images, platforms));
   }
 
   @Override
   public long export(Path out, List<String> images) {
-    return tools.jobs().start("export", progress -> operations.export(out, images, progress));
+    return tools.jobs().start("export", operations.exportJob(out, images));
   }
 
+  /** The operator's own file: a link given on the command line is followed here, as the operator meant. */
   @Override
   public long importBundle(Path file, boolean pin) {
-    return tools.jobs().start("import", progress -> operations.importBundle(file, pin, progress));
+    Path real;
+    try {
+      real = file.toRealPath();
+    } catch (NoSuchFileException e) {
+      throw new OperationException(404, "no such bundle: " + file);
+    } catch (IOException e) {
+      throw new OperationException(400, "cannot read " + file + ": " + e.getMessage());
+    }
+    return tools.jobs().start("import", operations.importJob(real, pin));
   }
 
   @Override

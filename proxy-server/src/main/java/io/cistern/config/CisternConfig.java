@@ -13,7 +13,7 @@ import java.util.List;
  * @param defaultUpstream the upstream for requests that name none; the first one when unset
  * @param offline never contact any upstream; serve what is cached
  * @param tagTtl how long a resolved tag is served without asking its upstream again
- * @param admin the admin listener: metrics and health probes
+ * @param admin the admin listener: metrics, health probes, the status page and the operators' API
  * @param security what clients of the registry port must present: TLS, credentials
  * @param log log levels and the access log's format
  * @param shutdown how a stop treats the work under way
@@ -87,15 +87,37 @@ public record CisternConfig(
   }
 
   /**
-   * The admin listener, a port of its own for {@code /metrics}, {@code /healthz} and
-   * {@code /readyz}; it takes no credentials, so keep it off the public network.
+   * The admin listener, a port of its own. It serves {@code /metrics}, {@code /healthz},
+   * {@code /readyz} and the status page with {@code /api/stats} to anyone who reaches it, and the
+   * operators' API ({@code /api/...}): with {@code token} set, the rest of {@code /api} needs
+   * {@code Authorization: Bearer <token>}; without one, listings stay open and operations (warm,
+   * export, import, pin, unpin, purge) are taken only from this machine (loopback).
    *
    * @param minFreeDisk {@code /readyz} fails when the cache's file system has less free space
+   * @param token the operators' API token (also {@code CISTERN_ADMIN_TOKEN}); null or empty for none
+   * @param bundleDirectory the only directory the API exports bundles to and imports them from;
+   *     null for {@code bundles} in the cache directory
+   * @param idleTimeout an admin connection with no request for this long is closed
    */
   public record Admin(
       @JsonProperty("address") String address,
       @JsonProperty("port") int port,
-      @JsonProperty("minFreeDisk") ByteSize minFreeDisk) {}
+      @JsonProperty("minFreeDisk") ByteSize minFreeDisk,
+      @JsonProperty("token") String token,
+      @JsonProperty("bundleDirectory") Path bundleDirectory,
+      @JsonProperty("idleTimeout") Duration idleTimeout) {
+
+    public Path effectiveBundleDirectory(Path cacheDirectory) {
+      return bundleDirectory != null ? bundleDirectory : cacheDirectory.resolve("bundles");
+    }
+
+    /** Never prints the token. */
+    @Override
+    public String toString() {
+      return "Admin[" + address + ":" + port + ", token " + (token == null || token.isEmpty() ? "unset" : "set")
+          + ", bundles in " + bundleDirectory + "]";
+    }
+  }
 
   /** Client-facing security of the registry port; every part is off until configured. */
   public record Security(

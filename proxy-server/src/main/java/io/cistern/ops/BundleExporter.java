@@ -13,11 +13,10 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,7 +28,7 @@ import java.util.UUID;
  * Writes cached images into a bundle ({@link Bundle}): only what is in the cache, never asking an
  * upstream. An image must be whole; of an index, the platforms that are whole go in and the others
  * are named in the outcome's warnings. The file appears only once complete: it is written beside
- * its final name, synced, and renamed.
+ * its final name, synced, and linked to that name, which fails rather than replace a file.
  */
 final class BundleExporter {
 
@@ -57,8 +56,9 @@ final class BundleExporter {
 
   /** @param images each resolved from the cache: upstream, repository, tag (or null) and manifest digest */
   Outcome export(Path out, List<Bundle.Image> images, Progress progress) throws IOException {
-    if (Files.exists(out)) {
-      throw new OperationException(409, out + " exists: remove it or choose another name");
+    // Early, for a quick answer; publish() is what guarantees nothing is overwritten.
+    if (Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
+      throw exists(out);
     }
     progress.phase("collecting");
     Contents contents = new Contents();
@@ -74,22 +74,38 @@ final class BundleExporter {
     Path temp = absolute.resolveSibling("." + absolute.getFileName() + "." + UUID.randomUUID() + ".partial");
     try {
       write(temp, contents, progress);
-      try {
-        Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException("cannot rename the bundle into place atomically", e);
-      }
-      if (Files.isDirectory(absolute.getParent())) {
-        try (FileChannel directory = FileChannel.open(absolute.getParent(), StandardOpenOption.READ)) {
-          directory.force(true);
-        }
-      }
+      publish(temp, absolute);
     } finally {
       Files.deleteIfExists(temp);
     }
     progress.phase("done");
     List<String> names = contents.images.stream().map(Bundle.Image::toString).toList();
     return new Outcome(names, contents.blobs.size() + contents.manifests.size(), contents.bytes(), 0, contents.warnings);
+  }
+
+  /**
+   * Gives the complete, synced {@code temp} the name {@code target}, unless something has that
+   * name, even a file that appeared after the export began: a hard link is created only where no
+   * entry exists, atomically, where a rename would replace it. The caller deletes {@code temp}.
+   *
+   * @throws OperationException 409 when {@code target} exists
+   */
+  static void publish(Path temp, Path target) throws IOException {
+    try {
+      Files.createLink(target, temp);
+    } catch (FileAlreadyExistsException e) {
+      throw exists(target);
+    } catch (UnsupportedOperationException e) {
+      throw new IOException("the file system of " + target.getParent() + " has no hard links, which a bundle needs"
+          + " to appear whole without replacing a file", e);
+    }
+    try (FileChannel directory = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+      directory.force(true);
+    }
+  }
+
+  private static OperationException exists(Path file) {
+    return new OperationException(409, file + " exists: remove it or choose another name");
   }
 
   /**

@@ -21,8 +21,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -69,7 +71,10 @@ final class BundleImporter {
     int imported = 0;
     long importedBytes = 0;
     int skipped = 0;
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), COPY_BUFFER)) {
+    BundleDirectory.requireRegularFile(file);
+    // Opened without following a link, in case one replaced the file since the check.
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file, StandardOpenOption.READ,
+        LinkOption.NOFOLLOW_LINKS), COPY_BUFFER)) {
       TarReader tar = new TarReader(in);
       for (TarReader.Entry entry = tar.next(); entry != null; entry = tar.next()) {
         if (entry.name().equals(Bundle.FILE)) {

@@ -8,6 +8,7 @@ import io.cistern.cache.Removal;
 import io.cistern.cache.RepositoryUsage;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
+import io.cistern.config.Durations;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Platform;
 import io.cistern.oci.Reference;
@@ -22,9 +23,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -153,60 +157,103 @@ public final class CacheOperations {
     }
   }
 
-  /** Removes every unpinned blob and manifest not read for {@code age}. */
-  public PurgeView purgeOlderThan(Duration age) {
-    if (age.isNegative() || age.isZero()) {
+  /**
+   * Removes every unpinned blob and manifest not read for {@code age}.
+   *
+   * @param age as the configuration writes durations: {@code 30d}, {@code 12h}
+   */
+  public PurgeView purgeOlderThan(String age) {
+    Duration parsed = parseAge(age);
+    Instant now = clock.instant();
+    // An age reaching back before 1970 removes what any age since then would: nothing is older.
+    Instant cutoff = parsed.compareTo(Duration.between(Instant.EPOCH, now)) >= 0 ? Instant.EPOCH : now.minus(parsed);
+    Removal removal = cache.purgeOlderThan(cutoff);
+    return new PurgeView("not read for " + age.trim(), removal.blobs(), removal.bytes(), null);
+  }
+
+  private static Duration parseAge(String age) {
+    if (age == null) {
+      throw new OperationException(400, "name an age, e.g. 30d");
+    }
+    Duration parsed;
+    try {
+      parsed = Durations.parse(age);
+    } catch (IllegalArgumentException e) {
+      throw new OperationException(400, e.getMessage());
+    } catch (ArithmeticException e) {
+      throw new OperationException(400, "'" + age + "' is longer than any age a cache can have");
+    }
+    if (parsed.isNegative() || parsed.isZero()) {
       throw new OperationException(400, "the age must be positive");
     }
-    Removal removal = cache.purgeOlderThan(clock.instant().minus(age));
-    return new PurgeView("not read for " + age, removal.blobs(), removal.bytes(), null);
+    return parsed;
   }
 
   // ---- long operations ----
+  // Each checks its arguments at once, so a mistake is answered before a job starts, and returns
+  // the work, which the caller hands to its Jobs.
 
   /**
    * Pulls images into the cache through the configured upstreams.
    *
-   * @param platforms of an index, the platforms to pull; empty for all
+   * @param platforms {@code os/arch[/variant]} of an index to pull; empty for all
    */
-  public Outcome warm(List<String> images, List<Platform> platforms, Progress progress) {
-    if (images.isEmpty()) {
-      throw new OperationException(400, "name at least one image to warm");
-    }
+  public Function<Progress, Outcome> warmJob(List<String> images, List<String> platforms) {
+    List<String> references = names(images, "warm");
+    List<Platform> parsed;
     try {
-      return warmer.warm(images, platforms, progress);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new OperationException(503, "warming was interrupted");
+      parsed = platforms.stream().map(platform -> Platform.parse(Objects.requireNonNullElse(platform, ""))).toList();
+    } catch (IllegalArgumentException e) {
+      throw new OperationException(400, e.getMessage());
     }
+    return progress -> {
+      try {
+        return warmer.warm(references, parsed, progress);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new OperationException(503, "warming was interrupted");
+      }
+    };
   }
 
-  /** Writes cached images into a bundle at {@code out}, which must not exist yet. */
-  public Outcome export(Path out, List<String> images, Progress progress) {
-    if (images.isEmpty()) {
-      throw new OperationException(400, "name at least one image to export");
-    }
-    List<Bundle.Image> resolved = new ArrayList<>();
-    for (String image : images) {
-      Resolved one = resolveCached(image);
-      resolved.add(new Bundle.Image(one.route().upstream().host(), one.route().repository().value(),
-          one.tag() == null ? null : one.tag().tag().value(), one.digest().toString(), null));
-    }
-    try {
-      return exporter.export(out, resolved, progress);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
-    }
+  /** Writes cached images into a bundle at {@code out}, which must not exist. */
+  public Function<Progress, Outcome> exportJob(Path out, List<String> images) {
+    List<String> references = names(images, "export");
+    return progress -> {
+      List<Bundle.Image> resolved = new ArrayList<>();
+      for (String image : references) {
+        Resolved one = resolveCached(image);
+        resolved.add(new Bundle.Image(one.route().upstream().host(), one.route().repository().value(),
+            one.tag() == null ? null : one.tag().tag().value(), one.digest().toString(), null));
+      }
+      try {
+        return exporter.export(out, resolved, progress);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
+      }
+    };
   }
 
-  /** Loads a bundle; with {@code pin}, its images are pinned as they are tagged. */
-  public Outcome importBundle(Path file, boolean pin, Progress progress) {
-    try {
-      return importer.importBundle(file, pin, progress);
-    } catch (IOException e) {
-      throw new UncheckedIOException("import of " + file + " stopped: " + e.getMessage()
-          + " (what was imported is whole; run the import again to carry on)", e);
+  /**
+   * Loads the bundle {@code file}, which must be a regular file, not a link; with {@code pin}, its
+   * images are pinned as they are tagged.
+   */
+  public Function<Progress, Outcome> importJob(Path file, boolean pin) {
+    return progress -> {
+      try {
+        return importer.importBundle(file, pin, progress);
+      } catch (IOException e) {
+        throw new UncheckedIOException("import of " + file + " stopped: " + e.getMessage()
+            + " (what was imported is whole; run the import again to carry on)", e);
+      }
+    };
+  }
+
+  private static List<String> names(List<String> images, String operation) {
+    if (images.isEmpty() || images.stream().anyMatch(Objects::isNull)) {
+      throw new OperationException(400, "name at least one image to " + operation + ", and no null");
     }
+    return List.copyOf(images);
   }
 
   // ---- names ----

@@ -16,10 +16,10 @@ public final class OperatorRequests {
   /** @param platforms {@code os/arch[/variant]} of an index to pull; empty or null for all */
   public record WarmRequest(List<String> images, List<String> platforms) {}
 
-  /** @param out an absolute path on the server's machine; it must not exist */
+  /** @param out a file name in the server's bundle directory ({@code admin.bundleDirectory}); it must not exist */
   public record ExportRequest(String out, List<String> images) {}
 
-  /** @param file an absolute path on the server's machine */
+  /** @param file a file name in the server's bundle directory ({@code admin.bundleDirectory}) */
   public record ImportRequest(String file, boolean pin) {}
 
   /** The answer to a started operation: its job, to follow with {@code GET /api/jobs?id=}. */

@@ -75,7 +75,8 @@ class AirGapTest {
       assertTrue(warm.out().contains("warm: done, " + blobs + "/" + blobs + " blobs"), warm.out());
       assertFalse(warm.out().contains("\r"), "plain lines when not on a terminal");
 
-      bundle = temp.resolve("site.tar");
+      // The running server's admin API writes bundles only in its bundle directory.
+      bundle = temp.resolve("filled/cache/bundles/site.tar");
       CisternCli.Run export = cli.run("export", "--out", bundle.toString(), UPSTREAM + "/team/app:1.0",
           UPSTREAM + "/team/multi:multi").orFail();
       assertTrue(export.out().contains("export: 2 images"), export.out());

@@ -122,7 +122,10 @@ class CliTest {
       running.run("unpin", APP).orFail();
       assertFalse(served.isPinnedImage(app.digest()));
 
-      Path bundle = temp.resolve("app.tar");
+      CisternCli.Run outside = running.run("export", "--out", temp.resolve("app.tar").toString(), APP);
+      assertEquals(1, outside.exitCode());
+      assertTrue(outside.err().contains("only in admin.bundleDirectory"), outside.err());
+      Path bundle = cache.resolve("bundles/app.tar");
       running.run("export", "--out", bundle.toString(), APP).orFail();
       String purged = running.run("purge", APP).orFail().out();
       assertTrue(purged.contains("purged " + APP + ": 4 blobs and manifests"), purged);
@@ -155,10 +158,13 @@ class CliTest {
       record Case(String method, String path, String body, int status, String error) {}
       for (Case bad : List.of(
           new Case("POST", "/api/purge", "{}", 400, "either an image or olderThan"),
-          new Case("POST", "/api/purge", "{\"olderThan\":\"soon\"}", 400, "olderThan"),
+          new Case("POST", "/api/purge", "{\"olderThan\":\"soon\"}", 400, "not a duration"),
+          new Case("POST", "/api/purge", "{\"olderThan\":\"9999999999999999d\"}", 400, "longer than any age"),
+          new Case("POST", "/api/pin", "null", 400, "must be JSON"),
           new Case("POST", "/api/pin", "not json", 400, "must be JSON"),
           new Case("POST", "/api/pin", "{\"image\":\"team/app:9\"}", 404, "is not cached"),
-          new Case("POST", "/api/export", "{\"out\":\"relative.tar\",\"images\":[\"team/app:1.0\"]}", 400, "absolute path"),
+          new Case("POST", "/api/export", "{\"out\":\"%s\",\"images\":[\"team/app:1.0\"]}".formatted(
+              temp.resolve("api/outside.tar")), 400, "not a file name in the bundle directory"),
           new Case("POST", "/api/warm", "{\"images\":[\"team/app\"],\"platforms\":[\"linux\"]}", 400, "os/architecture"),
           new Case("GET", "/api/images?limit=many", null, 400, "limit"),
           new Case("GET", "/api/jobs?id=999", null, 404, "no job 999"))) {
@@ -166,6 +172,9 @@ class CliTest {
         request.method(bad.method(), bad.body() == null
             ? HttpRequest.BodyPublishers.noBody()
             : HttpRequest.BodyPublishers.ofString(bad.body()));
+        if (bad.body() != null) {
+          request.header("Content-Type", "application/json");
+        }
         HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(bad.status(), response.statusCode(), bad + ": " + response.body());
         assertEquals("application/json", response.headers().firstValue("Content-Type").orElse(""));
@@ -174,7 +183,13 @@ class CliTest {
       HttpResponse<String> wrongMethod = http.send(HttpRequest.newBuilder(admin.resolve("/api/pin")).GET().build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(405, wrongMethod.statusCode());
-      assertTrue(Files.notExists(temp.resolve("api/relative.tar")));
+      assertTrue(Files.notExists(temp.resolve("api/outside.tar")));
+      HttpResponse<String> ancient = http.send(HttpRequest.newBuilder(admin.resolve("/api/purge"))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"olderThan\":\"99999999999999d\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, ancient.statusCode(), "an age before 1970 purges what is older: nothing; " + ancient.body());
+      assertEquals(0, JSON.readTree(ancient.body()).get("blobs").asInt());
     }
   }
 

@@ -28,9 +28,11 @@ public final class CisternCli {
   }
 
   private final Path config;
+  private final Map<String, String> environment;
 
-  private CisternCli(Path config) {
+  private CisternCli(Path config, Map<String, String> environment) {
     this.config = config;
+    this.environment = environment;
   }
 
   /**
@@ -49,7 +51,12 @@ public final class CisternCli {
           directory: %s
         %s
         """.formatted(adminPort, cacheDirectory, moreYaml));
-    return new CisternCli(configFile);
+    return new CisternCli(configFile, Map.of());
+  }
+
+  /** The same CLI with {@code environment} as its environment ({@code CISTERN_*} overrides). */
+  public CisternCli withEnvironment(Map<String, String> environment) {
+    return new CisternCli(config, Map.copyOf(environment));
   }
 
   public Run run(String... args) {
@@ -58,7 +65,7 @@ public final class CisternCli {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int exit = Cli.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8), Map.of(), false);
+        new PrintStream(err, true, StandardCharsets.UTF_8), environment, false);
     return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 }

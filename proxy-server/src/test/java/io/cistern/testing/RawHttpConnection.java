@@ -55,6 +55,12 @@ public final class RawHttpConnection implements AutoCloseable {
     socket.getOutputStream().flush();
   }
 
+  /** Sends {@code request} exactly as written (head and body): for what a client library would not send, a foreign Host. */
+  public void sendRaw(String request) throws IOException {
+    socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+    socket.getOutputStream().flush();
+  }
+
   public Head readHead() throws IOException {
     ByteArrayOutputStream head = new ByteArrayOutputStream();
     int matched = 0;

@@ -42,13 +42,16 @@ public final class TestCistern implements AutoCloseable {
     return fromYaml(directory, yaml, clock, Map.of());
   }
 
-  /** @param environment what Cistern sees as its environment (passwords, proxies); nothing of the real one */
+  /**
+   * @param environment what Cistern sees as its environment (passwords, proxies, {@code CISTERN_*}
+   *     overrides of the configuration); nothing of the real one
+   */
   public static TestCistern fromYaml(Path directory, String yaml, Clock clock, Map<String, String> environment)
       throws IOException, InterruptedException {
     Files.createDirectories(directory);
     Path file = directory.resolve("cistern.yml");
     Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
-    CisternConfig config = new ConfigLoader().load(file, Map.of());
+    CisternConfig config = new ConfigLoader().load(file, environment);
     return new TestCistern(Cistern.start(config, clock, environment));
   }
 
