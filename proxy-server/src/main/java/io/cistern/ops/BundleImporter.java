@@ -49,7 +49,6 @@ final class BundleImporter {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int COPY_BUFFER = 1 << 20;
   private static final int MAX_BUNDLE_INDEX_BYTES = 64 << 20;
-  private static final int MAX_MANIFEST_BYTES = 4 << 20;
 
   private final BlobCache cache;
   private final UpstreamRouter router;
@@ -178,7 +177,7 @@ final class BundleImporter {
   }
 
   private static byte[] readManifest(TarReader.Entry entry, Digest digest) throws IOException {
-    if (entry.size() > MAX_MANIFEST_BYTES) {
+    if (entry.size() > Manifest.MAX_BYTES) {
       throw new OperationException(400, "manifest " + digest + " in the bundle is " + entry.size() + " bytes");
     }
     byte[] bytes = entry.content().readAllBytes();

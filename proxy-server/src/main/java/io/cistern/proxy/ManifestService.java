@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.ManifestLookup;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.oci.AcceptHeader;
@@ -116,10 +117,13 @@ public final class ManifestService {
       cache.recordAccess(digest);
       return CompletableFuture.completedFuture(new Served(remembered, true));
     }
-    return CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor).thenCompose(stored -> {
-      if (stored.isPresent()) {
-        manifests.put(digest, stored.get());
-        return CompletableFuture.completedFuture(new Served(stored.get(), true));
+    return CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor).thenCompose(stored -> {
+      if (stored instanceof ManifestLookup.Found found) {
+        manifests.put(digest, found.manifest());
+        return CompletableFuture.completedFuture(new Served(found.manifest(), true));
+      }
+      if (stored instanceof ManifestLookup.NotAManifest) {
+        return CompletableFuture.failedFuture(notAManifest(digest));
       }
       return fetch(route, digest).thenApply(fetched -> new Served(fetched, false));
     });
@@ -134,11 +138,28 @@ public final class ManifestService {
     // The fetch looks at the cache once more: one that finished between this request's miss and
     // its turn at the single flight has stored the manifest, and asking the upstream again would
     // make two fetches of one digest.
-    return singleFlight(fetches, digest, () -> CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor)
-        .thenCompose(stored -> stored.isPresent()
-            ? CompletableFuture.completedFuture(stored.get())
-            : upstream.client().getManifest(route.repository(), digest)
-                .thenApplyAsync(manifest -> store(route, manifest), storeExecutor)));
+    return singleFlight(fetches, digest, () -> CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
+        .thenCompose(stored -> cachedOr(stored, digest, () -> upstream.client().getManifest(route.repository(), digest)
+            .thenApplyAsync(manifest -> store(route, manifest), storeExecutor))));
+  }
+
+  /**
+   * The manifest the cache holds; MANIFEST_UNKNOWN for stored content that is none (a layer asked
+   * for as a manifest: no upstream can hold a manifest under its digest); else {@code whenAbsent}.
+   */
+  private static CompletableFuture<Manifest> cachedOr(ManifestLookup stored, Digest digest,
+      Supplier<CompletableFuture<Manifest>> whenAbsent) {
+    if (stored instanceof ManifestLookup.Found found) {
+      return CompletableFuture.completedFuture(found.manifest());
+    }
+    if (stored instanceof ManifestLookup.NotAManifest) {
+      return CompletableFuture.failedFuture(notAManifest(digest));
+    }
+    return whenAbsent.get();
+  }
+
+  private static RegistryException notAManifest(Digest digest) {
+    return new RegistryException(ErrorCode.MANIFEST_UNKNOWN, digest + " is a blob, not a manifest");
   }
 
   /**

@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
  * The pull-through cache's storage: blobs and manifests on disk ({@link BlobStore}), metadata in
  * SQLite ({@link MetadataStore}), the byte cap ({@link DiskBudget}) and its evictor.
  *
- * <p>Hits touch no database: a blob is served by opening its file, and the access is recorded in
- * memory. Downloads go through {@link #reserve}, {@link #begin}, then {@link #publish} or
- * {@link #abandon}.
+ * <p>Blob hits touch no database: a blob is served by opening its file, and the access is
+ * recorded in memory. A manifest read from disk also reads its row, for its media type; the proxy
+ * keeps hot manifests in memory in front of that. Downloads go through {@link #reserve},
+ * {@link #begin}, then {@link #publish} or {@link #abandon}.
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
  * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
@@ -214,31 +215,48 @@ public final class BlobCache implements AutoCloseable {
   }
 
   /**
-   * Reads a cached manifest with its media type: from its row, or from the document itself for a
-   * file recovery adopted without one. Empty on a miss, or if the stored type is unknowable.
+   * Reads a cached manifest, if what is stored at {@code digest} is one. Its size is checked
+   * first: a larger file (a layer of gigabytes) is never read. The media type comes from its row,
+   * or, when the row has none (the file was stored as a blob, or adopted by recovery), from the
+   * document itself.
    */
-  public Optional<Manifest> readManifest(Digest digest) {
+  public ManifestLookup lookUpManifest(Digest digest) {
+    Optional<Long> size = blobs.sizeOf(digest);
+    if (size.isEmpty()) {
+      return new ManifestLookup.Absent();
+    }
+    if (size.get() > Manifest.MAX_BYTES) {
+      return new ManifestLookup.NotAManifest();
+    }
+    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(blobs.pathOf(digest));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
+    } catch (NoSuchFileException evicted) {
+      return new ManifestLookup.Absent();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read manifest " + digest, e);
     }
-    recordAccess(digest);
-    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
     if (mediaType == null) {
       try {
         mediaType = ManifestDocument.parse(bytes).mediaType();
       } catch (RegistryException notJson) {
-        return Optional.empty();
+        return new ManifestLookup.NotAManifest();
+      }
+      if (mediaType == null) {
+        return new ManifestLookup.Absent();
       }
     }
-    if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
-      return Optional.empty();
+    if (!MediaTypes.isManifest(mediaType)) {
+      return new ManifestLookup.NotAManifest();
     }
-    return Optional.of(new Manifest(digest, mediaType, bytes));
+    recordAccess(digest);
+    return new ManifestLookup.Found(new Manifest(digest, mediaType, bytes));
+  }
+
+  /** A cached manifest (see {@link #lookUpManifest}); empty when none is stored at {@code digest}. */
+  public Optional<Manifest> readManifest(Digest digest) {
+    return lookUpManifest(digest) instanceof ManifestLookup.Found found ? Optional.of(found.manifest()) : Optional.empty();
   }
 
   /** Counts an access served from elsewhere (a manifest held in memory) toward the blob's LRU rank. */
