@@ -103,6 +103,7 @@ public final class BlobCache implements AutoCloseable {
   public static BlobCache open(CacheSettings settings, Clock clock, Executor callbacks) {
     Path directory = settings.directory();
     FileChannel lockChannel = null;
+    BlobCache cache = null;
     try {
       Files.createDirectories(directory);
       lockChannel = FileChannel.open(directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -113,15 +114,23 @@ public final class BlobCache implements AutoCloseable {
         lock = null;
       }
       if (lock == null) {
-        lockChannel.close();
         throw new CacheInUseException(directory);
       }
-      BlobCache cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
+      cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
       cache.start();
       return cache;
-    } catch (IOException e) {
-      closeQuietly(lockChannel);
-      throw new UncheckedIOException("cannot open the cache in " + directory, e);
+    } catch (IOException | RuntimeException e) {
+      // Whatever failed (a newer schema, a failed recovery, a database that will not open), the
+      // next open must find the directory unlocked and no pool or evictor left running.
+      if (cache != null) {
+        cache.shutDown(false);
+      } else {
+        BlobStore.closeQuietly(lockChannel);
+      }
+      if (e instanceof IOException io) {
+        throw new UncheckedIOException("cannot open the cache in " + directory, io);
+      }
+      throw (RuntimeException) e;
     }
   }
 
@@ -574,14 +583,22 @@ public final class BlobCache implements AutoCloseable {
   @Override
   public void close() {
     closing = true;
-    int downloads = underway.size();
+    shutDown(true);
+  }
+
+  /** Stops the evictor and closes the database, marking a clean stop if asked and nothing forbids it. */
+  private void shutDown(boolean markClean) {
+    int writes = underway.size();
     try {
       evictor.close();
       metadata.close();
-      if (downloads == 0) {
+      if (!markClean) {
+        return;
+      }
+      if (writes == 0) {
         Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
       } else {
-        log.info("closed with {} downloads under way: the next start checks the cache", downloads);
+        log.info("closed with {} downloads under way: the next start checks the cache", writes);
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot mark a clean stop in " + settings.directory(), e);
@@ -591,17 +608,7 @@ public final class BlobCache implements AutoCloseable {
       } catch (IOException ignored) {
         // Closing the channel releases the lock too.
       }
-      closeQuietly(lockChannel);
-    }
-  }
-
-  private static void closeQuietly(FileChannel channel) {
-    if (channel != null) {
-      try {
-        channel.close();
-      } catch (IOException ignored) {
-        // Nothing more to do for a lock file.
-      }
+      BlobStore.closeQuietly(lockChannel);
     }
   }
 

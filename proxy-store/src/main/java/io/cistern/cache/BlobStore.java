@@ -3,6 +3,7 @@ package io.cistern.cache;
 import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.Channel;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -151,6 +152,21 @@ public final class BlobStore {
         throw new UncheckedIOException(e);
       }
     });
+  }
+
+  /**
+   * Closes a channel through which nothing was written (a blob opened for reading, the lock
+   * file): a failure to close it loses nothing, so it is not reported. Null is ignored.
+   */
+  public static void closeQuietly(Channel channel) {
+    if (channel == null) {
+      return;
+    }
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // Nothing was written through it.
+    }
   }
 
   static void fsyncDirectory(Path directory) throws IOException {

@@ -16,6 +16,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.stream.Stream;
@@ -127,6 +130,21 @@ class BlobCachePublicationTest {
     try (BlobCache cache = open()) {
       assertThrows(BlobCache.CacheInUseException.class, this::open);
     }
+  }
+
+  @Test
+  void anOpenThatFailsLeavesTheDirectoryUnlocked() throws Exception {
+    open().close();
+    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
+         Statement statement = connection.createStatement()) {
+      statement.executeUpdate("PRAGMA user_version = 99");
+    }
+
+    IllegalStateException newer = assertThrows(IllegalStateException.class, this::open);
+    assertTrue(newer.getMessage().contains("newer"), newer.getMessage());
+    // Not CacheInUseException: the failed open released its lock (and closed its pools).
+    IllegalStateException again = assertThrows(IllegalStateException.class, this::open);
+    assertFalse(again instanceof BlobCache.CacheInUseException, again.toString());
   }
 
   @Test
