@@ -196,13 +196,7 @@ final class BundleImporter {
       throw new OperationException(507, "no room in the cache for " + digest + " (" + entry.size() + " bytes): "
           + UpstreamErrors.unwrap(e).getMessage());
     }
-    PartialBlob partial;
-    try {
-      partial = cache.begin(digest, entry.size());
-    } catch (IOException | RuntimeException e) {
-      cache.release(reservation);
-      throw e;
-    }
+    PartialBlob partial = cache.begin(digest, entry.size(), reservation);
     long written = 0;
     try {
       byte[] buffer = new byte[COPY_BUFFER];
@@ -213,12 +207,12 @@ final class BundleImporter {
         progress.advance(read);
       }
     } catch (IOException | RuntimeException e) {
-      cache.abandon(partial, reservation, e);
+      cache.abandon(partial, e);
       progress.advance(-written);
       throw e;
     }
     try {
-      cache.publish(partial, reservation, null);
+      cache.publish(partial);
     } catch (ContentMismatchException e) {
       throw new OperationException(422, entry.name() + " in the bundle does not match its digest: damaged bundle ("
           + e.getMessage() + ")");

@@ -121,7 +121,7 @@ public final class BlobService {
     for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
       PartialBlob partial = started.isDone() && !started.isCompletedExceptionally() ? started.join() : null;
       if (partial != null) {
-        cache.abandon(partial, null, cause);
+        cache.abandon(partial, cause);
       }
     }
   }

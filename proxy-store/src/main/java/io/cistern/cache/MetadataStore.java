@@ -236,15 +236,6 @@ public final class MetadataStore implements AutoCloseable {
 
   // ---- blobs ----
 
-  /**
-   * Records a newly published blob; a re-published digest keeps its pin and media type.
-   *
-   * @return the size the row had before, or -1 if the blob is new
-   */
-  public long insertBlob(Digest digest, long size, String mediaType, long now) {
-    return insertManifest(digest, size, mediaType, List.of(), now);
-  }
-
   /** A new row inherits a pin from an image pinned as such, or from a pinned manifest referring to it. */
   static final String INSERT_BLOB = """
       INSERT INTO blobs (digest, size, media_type, stored_at, last_access, pinned) VALUES (?, ?, ?, ?, ?,
@@ -259,11 +250,14 @@ public final class MetadataStore implements AutoCloseable {
   /**
    * Records a newly published blob or manifest with the blobs and manifests it refers to. New
    * content inherits a pin from a pinned manifest that refers to it (a platform or layer pulled
-   * after its image was pinned); a pinned manifest passes its pin on to what it refers to.
+   * after its image was pinned); a pinned manifest passes its pin on to what it refers to. A
+   * re-published digest keeps its pin, and its media type unless a new one is given.
    *
+   * @param mediaType the manifest media type; null for layers and configs
+   * @param references what a manifest refers to; empty for anything else
    * @return the size the row had before, or -1 if it is new
    */
-  long insertManifest(Digest digest, long size, String mediaType, List<Digest> references, long now) {
+  long insertBlob(Digest digest, long size, String mediaType, List<Digest> references, long now) {
     return inTransaction(connection -> {
       long previous = -1;
       try (PreparedStatement select = connection.prepareStatement("SELECT size FROM blobs WHERE digest = ?")) {

@@ -107,7 +107,7 @@ final class Recovery {
         // A JSON config blob, or anything else: adopted as a plain blob.
       }
     }
-    metadata.insertManifest(digest, attributes.size(), mediaType, references, modified);
+    metadata.insertBlob(digest, attributes.size(), mediaType, references, modified);
   }
 
   private static boolean startsLikeJson(Path file) throws IOException {
