@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * cached the same way as tags.
  *
  * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
- * through Caffeine {@link AsyncCache}s that hold only what is in flight. Hot manifests and tag
+ * through Caffeine {@link AsyncCache}s that hold only what is in flight ({@link SingleFlight}). A
+ * fetch by digest is shared across routes, but a route's refusal is not handed to another's. Hot manifests and tag
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
  * run on the store executor, never on the caller's (event loop) thread.
  */
@@ -130,17 +131,18 @@ public final class ManifestService {
   }
 
   private CompletableFuture<Manifest> fetch(Route route, Digest digest) {
-    Upstream upstream = route.upstream();
-    if (upstream.offline()) {
+    if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(
           new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + digest + " is not cached"));
     }
     // The fetch looks at the cache once more: one that finished between this request's miss and
     // its turn at the single flight has stored the manifest, and asking the upstream again would
     // make two fetches of one digest.
-    return singleFlight(fetches, digest, () -> CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
-        .thenCompose(stored -> cachedOr(stored, digest, () -> upstream.client().getManifest(route.repository(), digest)
-            .thenApplyAsync(manifest -> store(route, manifest), storeExecutor))));
+    return SingleFlight.joinByRoute(fetches, digest, route, through ->
+        CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
+            .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
+                .getManifest(through.repository(), digest)
+                .thenApplyAsync(manifest -> store(through, manifest), storeExecutor))));
   }
 
   /**
@@ -194,7 +196,7 @@ public final class ManifestService {
       if (upstream.offline()) {
         return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, key + " is not cached"));
       }
-      return singleFlight(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
+      return SingleFlight.join(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
           .thenCompose(mapping -> byDigest(route, mapping.digest()))
           .thenApply(served -> new Served(served.manifest(), false));
     });
@@ -310,16 +312,5 @@ public final class ManifestService {
     // The tag cache is bounded, so this walk is too; it keeps memory in line with the rows
     // eviction deleted.
     tags.asMap().values().removeIf(mapping -> gone.contains(mapping.digest()));
-  }
-
-  /**
-   * Runs {@code work} once per key at a time. The entry leaves the map when the work ends; the
-   * removal is registered on the future the map holds, after it is in the map, so even work that
-   * finishes at once cannot leave a stale entry behind.
-   */
-  static <K, V> CompletableFuture<V> singleFlight(AsyncCache<K, V> inFlight, K key, Supplier<CompletableFuture<V>> work) {
-    CompletableFuture<V> shared = inFlight.get(key, (k, executor) -> work.get());
-    shared.whenComplete((value, failure) -> inFlight.asMap().remove(key, shared));
-    return shared;
   }
 }
