@@ -23,10 +23,8 @@ import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter.Route;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -72,7 +70,7 @@ public final class ManifestService {
   private final Executor storeExecutor;
   private final Duration staleGrace;
   private final Cache<Digest, Manifest> manifests;
-  private final Cache<TagKey, TagMapping> tags;
+  private final RememberedTags tags;
   private final Cache<TagKey, Boolean> upstreamDown;
   private final AsyncCache<Digest, Manifest> fetches;
   private final AsyncCache<TagKey, TagMapping> revalidations;
@@ -86,7 +84,7 @@ public final class ManifestService {
         .maximumWeight(64L << 20)
         .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
         .build();
-    this.tags = Caffeine.newBuilder().maximumSize(50_000).build();
+    this.tags = new RememberedTags(50_000);
     // On the injected clock, like tag freshness, so the grace period ends when the TTL logic thinks it does.
     this.upstreamDown = Caffeine.newBuilder()
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
@@ -204,7 +202,7 @@ public final class ManifestService {
 
   private CompletableFuture<TagMapping> refreshOrStale(
       Route route, TagKey key, TagMapping known, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
-    TagMapping latest = tags.getIfPresent(key);
+    TagMapping latest = tags.get(key);
     if (latest != null && isFresh(latest, route.upstream())) {
       // Another request finished refreshing while this one read the stale mapping.
       return CompletableFuture.completedFuture(latest);
@@ -222,13 +220,13 @@ public final class ManifestService {
   }
 
   private CompletableFuture<Optional<TagMapping>> knownMapping(TagKey key) {
-    TagMapping remembered = tags.getIfPresent(key);
+    TagMapping remembered = tags.get(key);
     if (remembered != null) {
       return CompletableFuture.completedFuture(Optional.of(remembered));
     }
     return CompletableFuture.supplyAsync(() -> {
       Optional<TagMapping> stored = cache.findTag(key);
-      stored.ifPresent(mapping -> tags.put(key, mapping));
+      stored.ifPresent(tags::put);
       return stored;
     }, storeExecutor);
   }
@@ -281,7 +279,7 @@ public final class ManifestService {
 
   private TagMapping remember(TagMapping mapping) {
     cache.putTag(mapping);
-    tags.put(mapping.key(), mapping);
+    tags.put(mapping);
     upstreamDown.invalidate(mapping.key());
     return mapping;
   }
@@ -306,11 +304,9 @@ public final class ManifestService {
     return mapping.isFresh(clock.instant(), upstream.tagTtl());
   }
 
+  /** Keeps memory in line with the rows eviction deleted: a manifest's tags go with it. */
   private void forget(List<Digest> evicted) {
-    Set<Digest> gone = new HashSet<>(evicted);
     manifests.invalidateAll(evicted);
-    // The tag cache is bounded, so this walk is too; it keeps memory in line with the rows
-    // eviction deleted.
-    tags.asMap().values().removeIf(mapping -> gone.contains(mapping.digest()));
+    evicted.forEach(tags::forget);
   }
 }
