@@ -470,21 +470,6 @@ public final class BlobCache implements AutoCloseable {
     return metadata.tagsOf(upstream, repository);
   }
 
-  // ---- eviction ----
-
-  /**
-   * Pins a stored blob so that eviction never picks it, or unpins it.
-   *
-   * @return false when the blob is not stored
-   */
-  public boolean setPinned(Digest digest, boolean pinned) {
-    boolean found = metadata.setPinned(digest, pinned);
-    if (found && !pinned && budget.needsEviction()) {
-      pokeEvictor();
-    }
-    return found;
-  }
-
   // ---- images: a manifest and everything it refers to ----
 
   /**

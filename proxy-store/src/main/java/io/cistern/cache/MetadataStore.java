@@ -303,21 +303,6 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /**
-   * Pins a blob (eviction skips it) or unpins it.
-   *
-   * @return false when no such blob is stored
-   */
-  public boolean setPinned(Digest digest, boolean pinned) {
-    return inTransaction(connection -> {
-      try (PreparedStatement update = connection.prepareStatement("UPDATE blobs SET pinned = ? WHERE digest = ?")) {
-        update.setInt(1, pinned ? 1 : 0);
-        update.setString(2, digest.toString());
-        return update.executeUpdate() > 0;
-      }
-    });
-  }
-
   /** Total bytes and number of stored blobs; read once at start, then kept in memory. */
   public long[] totals() {
     return withConnection(connection -> {
@@ -332,18 +317,20 @@ public final class MetadataStore implements AutoCloseable {
   // ---- tags ----
 
   public Optional<TagMapping> findTag(TagKey key) {
-    return withConnection(connection -> {
-      try (PreparedStatement select = connection.prepareStatement(
-          "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
-        bindKey(select, key);
-        try (ResultSet rs = select.executeQuery()) {
-          if (!rs.next()) {
-            return Optional.empty();
-          }
-          return Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))));
+    return withConnection(connection -> findTag(connection, key));
+  }
+
+  private static Optional<TagMapping> findTag(Connection connection, TagKey key) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(
+        "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
+      bindKey(select, key);
+      try (ResultSet rs = select.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
         }
+        return Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))));
       }
-    });
+    }
   }
 
   /** Points a tag at a manifest and records that the repository holds that manifest. */
@@ -590,15 +577,7 @@ public final class MetadataStore implements AutoCloseable {
           }
         }
       }
-      List<Digest> digests = new ArrayList<>(doomed.keySet());
-      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
-        for (Digest digest : digests) {
-          delete.setString(1, digest.toString());
-          delete.addBatch();
-        }
-        delete.executeBatch();
-      }
-      deleteReferences(connection, digests);
+      deleteRows(connection, doomed.keySet());
       return new ArrayList<>(doomed.values());
     });
   }
@@ -637,16 +616,7 @@ public final class MetadataStore implements AutoCloseable {
    */
   Optional<UntaggedManifest> deleteTag(TagKey key) {
     return inTransaction(connection -> {
-      Optional<TagMapping> mapping;
-      try (PreparedStatement select = connection.prepareStatement(
-          "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
-        bindKey(select, key);
-        try (ResultSet rs = select.executeQuery()) {
-          mapping = rs.next()
-              ? Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))))
-              : Optional.empty();
-        }
-      }
+      Optional<TagMapping> mapping = findTag(connection, key);
       if (mapping.isEmpty()) {
         return Optional.empty();
       }
@@ -875,19 +845,20 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /** Deletes blob rows with the tag mappings and repository links that pointed at them. */
-  private static void deleteBlobs(Connection connection, Collection<Digest> digests) throws SQLException {
-    inTransaction(connection, () -> {
-      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
-        for (Digest digest : digests) {
-          delete.setString(1, digest.toString());
-          delete.addBatch();
-        }
-        delete.executeBatch();
+  /**
+   * Deletes blob rows with the tag mappings and repository links that pointed at them, within the
+   * caller's transaction: it opens none of its own, since committing a nested one would commit
+   * the caller's work half done.
+   */
+  private static void deleteRows(Connection connection, Collection<Digest> digests) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
+      for (Digest digest : digests) {
+        delete.setString(1, digest.toString());
+        delete.addBatch();
       }
-      deleteReferences(connection, digests);
-      return null;
-    });
+      delete.executeBatch();
+    }
+    deleteReferences(connection, digests);
   }
 
   /** Tags, repository links and references die with their manifest: a tag must never point at nothing. */
@@ -966,8 +937,8 @@ public final class MetadataStore implements AutoCloseable {
     if (digests.isEmpty()) {
       return;
     }
-    withConnection(connection -> {
-      deleteBlobs(connection, digests);
+    inTransaction(connection -> {
+      deleteRows(connection, digests);
       return null;
     });
   }
