@@ -324,7 +324,7 @@ public final class BlobCache implements AutoCloseable {
   /**
    * Verifies, syncs and renames a finished download into place, records it, and only then tells
    * its readers it is published. On any failure the download is abandoned and the exception
-   * thrown; so it is if the download was abandoned before publication could claim it.
+   * thrown. A download abandoned before this call (a stop) stays abandoned: an IOException says so.
    */
   public void publish(PartialBlob partial) throws IOException {
     if (!partial.claimPublication()) {

@@ -4,7 +4,6 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.cistern.oci.Digest;
 import io.cistern.oci.RepositoryName;
-import io.cistern.oci.Tag;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
