@@ -173,7 +173,7 @@ public final class EvictionScaleBench {
   /** Puts evicted rows back as the most recently used, with their files, outside the timing. */
   private static void restore(MetadataStore metadata, BlobStore blobs, List<Digest> evicted, long[] nextAccess) throws IOException {
     for (Digest digest : evicted) {
-      metadata.insertBlob(digest, BLOB_SIZE, null, nextAccess[0]++);
+      metadata.insertBlob(digest, BLOB_SIZE, null, List.of(), nextAccess[0]++);
       blobs.write(digest, new byte[0]);
     }
   }

@@ -7,6 +7,12 @@ package io.cistern.oci;
  */
 public record Manifest(Digest digest, String mediaType, byte[] bytes) {
 
+  /**
+   * The largest manifest Cistern takes: Distribution refuses larger ones, so does Cistern, and
+   * anything larger it holds is some other blob.
+   */
+  public static final int MAX_BYTES = 4 << 20;
+
   /** Builds a manifest from upstream bytes, hashing them with sha256. */
   public static Manifest of(String mediaType, byte[] bytes) {
     return new Manifest(Digest.sha256Of(bytes), mediaType, bytes);

@@ -45,9 +45,6 @@ import javax.net.ssl.SSLContext;
  */
 public final class RegistryClient {
 
-  /** Distribution refuses manifests above 4 MiB; so does Cistern. */
-  public static final int MAX_MANIFEST_BYTES = 4 << 20;
-
   private static final int MAX_REDIRECTS = 5;
   private static final int MAX_TAG_PAGES = 1000;
   /**
@@ -137,7 +134,7 @@ public final class RegistryClient {
     return exchange(call, boundedDocument(), ErrorCode.MANIFEST_UNKNOWN).thenCompose(response -> {
       if (response.body() == null) {
         throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
-            "upstream " + host() + " sent a referrers list larger than " + MAX_MANIFEST_BYTES + " bytes", null, null);
+            "upstream " + host() + " sent a referrers list larger than " + Manifest.MAX_BYTES + " bytes", null, null);
       }
       ReferrersIndex all;
       try {
@@ -350,7 +347,7 @@ public final class RegistryClient {
 
   /** Reads a JSON document (manifest, referrers page) whole, or nothing (a null body) above 4 MiB. */
   private static BodyHandler<byte[]> boundedDocument() {
-    return info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > MAX_MANIFEST_BYTES
+    return info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > Manifest.MAX_BYTES
         ? BodySubscribers.replacing(null)
         : BodySubscribers.ofByteArray();
   }
@@ -364,7 +361,7 @@ public final class RegistryClient {
     byte[] bytes = response.body();
     if (bytes == null) {
       throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
-          "upstream " + host() + " sent a manifest larger than " + MAX_MANIFEST_BYTES + " bytes", null, null);
+          "upstream " + host() + " sent a manifest larger than " + Manifest.MAX_BYTES + " bytes", null, null);
     }
     String mediaType = contentType(response.headers());
     if (!MediaTypes.isManifest(mediaType)) {

@@ -16,8 +16,11 @@ import java.nio.channels.FileChannel;
  * the socket is writable, so a slow client slows nobody else; when the reader catches up with the
  * download it returns no chunk and asks the blob to wake it (this blob only) when more is readable.
  *
- * <p>The final byte of the range waits for the blob's verification; if the download fails, the
- * next read throws and the connection is closed before the response could look complete.
+ * <p>The final byte of a range of known length waits for the blob's verification; a range of
+ * unknown length ({@link #UNTIL_END}) ends, and its chunked terminator is sent, only once the blob
+ * is verified. If the download fails, the next read throws and the connection is closed before
+ * the response could look complete. (A download announced empty never gets here: it is answered
+ * once verified.)
  */
 final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
 

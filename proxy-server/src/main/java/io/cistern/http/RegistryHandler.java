@@ -1,6 +1,8 @@
 package io.cistern.http;
 
+import io.cistern.cache.BlobStore;
 import io.cistern.cache.MetadataStore;
+import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobSource;
@@ -165,7 +167,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private ChannelFuture writeBlobHead(ChannelHandlerContext ctx, HttpRequest request, Reply.BlobHead head, boolean keepAlive) {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
-    blobHeaders(response.headers(), head.digest().toString());
+    blobHeaders(response.headers(), head.digest());
     HttpUtil.setContentLength(response, head.size());
     HttpUtil.setKeepAlive(response, keepAlive);
     return ctx.writeAndFlush(response);
@@ -184,7 +186,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     ByteRange range = asked instanceof ByteRange.Partial partial ? partial.range() : null;
     HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1,
         range != null ? HttpResponseStatus.PARTIAL_CONTENT : HttpResponseStatus.OK);
-    blobHeaders(response.headers(), blob.digest().toString());
+    blobHeaders(response.headers(), blob.digest());
     HttpUtil.setKeepAlive(response, keepAlive);
     long first = range != null ? range.first() : 0;
     long length = range != null ? range.length() : size;
@@ -199,21 +201,27 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     if (matchesEtag(request, response.headers().get(HttpHeaderNames.ETAG)) && range == null) {
       closeSource(source);
       FullHttpResponse notModified = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED, Unpooled.EMPTY_BUFFER);
-      blobHeaders(notModified.headers(), blob.digest().toString());
+      blobHeaders(notModified.headers(), blob.digest());
       HttpUtil.setKeepAlive(notModified, keepAlive);
       return ctx.writeAndFlush(notModified);
     }
     if (source instanceof BlobSource.Stored stored) {
-      ctx.write(response);
       if (zeroCopy) {
+        ctx.write(response);
         ctx.write(new DefaultFileRegion(stored.channel(), first, length));
         return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
       }
+      // The body first: if the file cannot be read, nothing is written yet, and the failure is
+      // answered as a whole response of its own.
+      HttpChunkedInput body;
       try {
-        return ctx.writeAndFlush(new HttpChunkedInput(new ChunkedNioFile(stored.channel(), first, length, TLS_CHUNK_SIZE)));
+        body = new HttpChunkedInput(new ChunkedNioFile(stored.channel(), first, length, TLS_CHUNK_SIZE));
       } catch (IOException e) {
+        closeSource(source);
         throw new UncheckedIOException(e);
       }
+      ctx.write(response);
+      return ctx.writeAndFlush(body);
     }
     BlobSource.Downloading downloading = (BlobSource.Downloading) source;
     FileChannel channel;
@@ -228,10 +236,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class))));
   }
 
-  private static void blobHeaders(HttpHeaders headers, String digest) {
+  private static void blobHeaders(HttpHeaders headers, Digest digest) {
     headers.set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
-        .set(Reply.DIGEST_HEADER, digest)
-        .set(HttpHeaderNames.ETAG, "\"" + digest + "\"")
+        .set(Reply.DIGEST_HEADER, digest.toString())
+        .set(HttpHeaderNames.ETAG, Reply.etag(digest))
         .set(HttpHeaderNames.ACCEPT_RANGES, "bytes")
         .set(HttpHeaderNames.CACHE_CONTROL, "max-age=31536000, immutable")
         .set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
@@ -244,11 +252,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private static void closeSource(BlobSource source) {
     if (source instanceof BlobSource.Stored stored) {
-      try {
-        stored.channel().close();
-      } catch (IOException ignored) {
-        // A read-only channel: nothing can be lost.
-      }
+      BlobStore.closeQuietly(stored.channel());
     }
   }
 

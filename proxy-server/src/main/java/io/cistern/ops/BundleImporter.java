@@ -51,7 +51,6 @@ final class BundleImporter {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int COPY_BUFFER = 1 << 20;
   private static final int MAX_BUNDLE_INDEX_BYTES = 64 << 20;
-  private static final int MAX_MANIFEST_BYTES = 4 << 20;
 
   private final BlobCache cache;
   private final UpstreamRouter router;
@@ -183,7 +182,7 @@ final class BundleImporter {
   }
 
   private static byte[] readManifest(TarReader.Entry entry, Digest digest) throws IOException {
-    if (entry.size() > MAX_MANIFEST_BYTES) {
+    if (entry.size() > Manifest.MAX_BYTES) {
       throw new OperationException(400, "manifest " + digest + " in the bundle is " + entry.size() + " bytes");
     }
     byte[] bytes = entry.content().readAllBytes();
@@ -202,13 +201,7 @@ final class BundleImporter {
       throw new OperationException(507, "no room in the cache for " + digest + " (" + entry.size() + " bytes): "
           + UpstreamErrors.unwrap(e).getMessage());
     }
-    PartialBlob partial;
-    try {
-      partial = cache.begin(digest, entry.size());
-    } catch (IOException | RuntimeException e) {
-      cache.release(reservation);
-      throw e;
-    }
+    PartialBlob partial = cache.begin(digest, entry.size(), reservation);
     long written = 0;
     try {
       byte[] buffer = new byte[COPY_BUFFER];
@@ -219,12 +212,12 @@ final class BundleImporter {
         progress.advance(read);
       }
     } catch (IOException | RuntimeException e) {
-      cache.abandon(partial, reservation, e);
+      cache.abandon(partial, e);
       progress.advance(-written);
       throw e;
     }
     try {
-      cache.publish(partial, reservation, null);
+      cache.publish(partial);
     } catch (ContentMismatchException e) {
       throw new OperationException(422, entry.name() + " in the bundle does not match its digest: damaged bundle ("
           + e.getMessage() + ")");

@@ -38,7 +38,6 @@ final class BlobDownload {
   private final CompletableFuture<PartialBlob> started = new CompletableFuture<>();
   private volatile CompletableFuture<PartialBlob> preparation;
   private volatile PartialBlob partial;
-  private volatile Reservation reservation;
 
   BlobDownload(RegistryClient client, RepositoryName repository, Digest digest, BlobCache cache, ScheduledExecutorService timer) {
     this.client = client;
@@ -83,9 +82,9 @@ final class BlobDownload {
   private CompletableFuture<PartialBlob> prepare(long size) {
     CompletableFuture<Reservation> room = size >= 0 ? cache.reserve(size) : CompletableFuture.completedFuture(null);
     return room.thenApply(claimed -> {
-      reservation = claimed;
       try {
-        partial = cache.begin(digest, size);
+        // The partial owns the reservation from here: whoever ends the download settles it.
+        partial = cache.begin(digest, size, claimed);
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, e);
       }
@@ -104,7 +103,7 @@ final class BlobDownload {
     PartialBlob current = partial;
     if (failure == null) {
       try {
-        cache.publish(current, reservation, null);
+        cache.publish(current);
       } catch (IOException | RuntimeException e) {
         log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
       }
@@ -112,14 +111,13 @@ final class BlobDownload {
     }
     Throwable cause = UpstreamErrors.unwrap(failure);
     if (current == null) {
-      if (reservation != null) {
-        cache.release(reservation);
-      }
+      // No download began: a reservation taken for it was released by begin() as it failed.
       started.completeExceptionally(UpstreamErrors.forFailure(client.host(), cause));
       return;
     }
     if (current.finished().isDone()) {
-      // Abandoned from outside (a stop that could wait no longer): there is nothing to resume.
+      // Abandoned from outside (a stop that could wait no longer), reservation and all: there is
+      // nothing to resume.
       return;
     }
     if (isRetryable(cause) && retry < client.settings().maxRetries()) {
@@ -127,7 +125,7 @@ final class BlobDownload {
       return;
     }
     log.warn("download of {} from {} failed after {} bytes: {}", digest, client.host(), current.written(), cause.toString());
-    cache.abandon(current, reservation, cause);
+    cache.abandon(current, cause);
   }
 
   /** A dropped connection or a failing upstream is worth another attempt; content that cannot be the blob is not. */

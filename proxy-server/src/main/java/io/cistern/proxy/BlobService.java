@@ -3,6 +3,7 @@ package io.cistern.proxy;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.BlobStore;
 import io.cistern.cache.PartialBlob;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
@@ -17,30 +18,56 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.function.BiFunction;
 
 /**
  * Pull-through for blobs: serve from the cache, else join the download under way, else start one.
  *
- * <p>Single flight: in-flight downloads live in a Caffeine {@link AsyncCache} keyed by digest, so
- * however many clients miss on one digest at once, one download runs and they all get its future;
- * distinct digests download in parallel and no lock is held while anything downloads. The entry
- * leaves the map only after the blob is published (or the download failed), and a new download
- * checks the cache first, so a request racing with the end of a download finds the file.
+ * <p>Single flight: in-flight downloads live in a Caffeine {@link AsyncCache} keyed by digest (see
+ * {@link SingleFlight}), so however many clients miss on one digest at once, one download runs
+ * and they all get its future; distinct digests download in parallel and no lock is held while
+ * anything downloads. The entry leaves the map only after the blob is published (or the download
+ * failed), and a new download checks the cache first (on the executor, not under the map's lock),
+ * so a request racing with the end of a download finds the file. A refusal of one route (its
+ * upstream or repository answers 401, 403 or 404) is not handed to the clients of another: they
+ * try once with their own.
+ *
+ * <p>Threads: a cache hit opens its file (and a HEAD stats it) on the caller's thread, the
+ * connection's event loop. That is one {@code open(2)} and {@code fstat} on a directory the
+ * kernel has cached, cheaper than the sendfile of the same blob that follows on that loop anyway;
+ * a hop to an executor would cost every hit a hand-off and a pause in reading. Everything on the
+ * miss path that may wait longer (the single flight's own look at the cache, a second look after
+ * it, the upstream) runs on the executor or the upstream client's threads.
  */
 public final class BlobService {
 
   private final BlobCache cache;
-  private final ScheduledExecutorService timer;
+  private final Executor executor;
+  private final BiFunction<Route, Digest, CompletableFuture<PartialBlob>> downloader;
   private final AsyncCache<Digest, PartialBlob> downloads;
 
   public BlobService(BlobCache cache, Executor executor, ScheduledExecutorService timer) {
+    this(cache, executor, (route, digest) ->
+        new BlobDownload(route.upstream().client(), route.repository(), digest, cache, timer).start());
+  }
+
+  /**
+   * @param downloader starts a download of a digest through a route; its future completes once the
+   *     bytes can be followed
+   */
+  BlobService(BlobCache cache, Executor executor, BiFunction<Route, Digest, CompletableFuture<PartialBlob>> downloader) {
     this.cache = cache;
-    this.timer = timer;
+    this.executor = executor;
+    this.downloader = downloader;
     this.downloads = Caffeine.newBuilder().executor(executor).buildAsync();
   }
 
   /** The blob's bytes: a cached file, or the download to follow. */
   public CompletableFuture<BlobSource> open(Route route, Digest digest) {
+    return open(route, digest, true);
+  }
+
+  private CompletableFuture<BlobSource> open(Route route, Digest digest, boolean mayLookAgain) {
     Optional<FileChannel> stored = cache.open(digest);
     if (stored.isPresent()) {
       return CompletableFuture.completedFuture(stored(stored.get()));
@@ -48,14 +75,22 @@ public final class BlobService {
     if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(notCached(digest));
     }
-    return downloads.get(digest, (key, executor) -> download(route, key)).thenCompose(partial -> {
-      if (partial != null) {
-        return CompletableFuture.completedFuture(new BlobSource.Downloading(partial));
+    return download(route, digest).thenCompose(partial -> {
+      if (partial == null) {
+        // Published between our miss and our turn at the single flight, so it is on disk; unless
+        // it was evicted just since, when looking once more downloads it again.
+        return mayLookAgain
+            ? CompletableFuture.supplyAsync(() -> open(route, digest, false), executor).thenCompose(source -> source)
+            : CompletableFuture.failedFuture(notCached(digest));
       }
-      // Published between our miss and the download map: it is on disk now.
-      return cache.open(digest)
-          .<CompletableFuture<BlobSource>>map(channel -> CompletableFuture.completedFuture(stored(channel)))
-          .orElseGet(() -> CompletableFuture.failedFuture(notCached(digest)));
+      if (partial.expectedSize() == 0) {
+        // Nothing to follow, and an empty 200 would look complete before the (empty) content is
+        // verified: it is answered once published, like a cached blob.
+        return partial.finished().handle((path, failure) -> failure)
+            .thenCompose(failure -> failure == null ? open(route, digest, false) : CompletableFuture.failedFuture(
+                new RegistryException(ErrorCode.UNAVAILABLE, 502, "the download of " + digest + " failed", null, failure)));
+      }
+      return CompletableFuture.completedFuture(new BlobSource.Downloading(partial));
     });
   }
 
@@ -67,12 +102,13 @@ public final class BlobService {
     }
     CompletableFuture<PartialBlob> underway = downloads.getIfPresent(digest);
     if (underway != null) {
-      return underway.thenCompose(partial -> {
+      return underway.handle((partial, failure) -> failure == null ? partial : null).thenCompose(partial -> {
         if (partial != null && partial.expectedSize() >= 0) {
           return CompletableFuture.completedFuture(partial.expectedSize());
         }
         // A download that announced no size still runs (it stays in the map until it ends), so
-        // asking the map again would loop: the cache or the upstream must say.
+        // asking the map again would loop; one that failed may have been refused for another
+        // route. The cache or this route's upstream must say.
         return cache.sizeOf(digest).map(CompletableFuture::completedFuture).orElseGet(() -> sizeFromUpstream(route, digest));
       });
     }
@@ -97,7 +133,7 @@ public final class BlobService {
   public List<PartialBlob> downloadsUnderWay() {
     List<PartialBlob> underWay = new ArrayList<>();
     for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
-      PartialBlob partial = started.getNow(null);
+      PartialBlob partial = following(started);
       if (partial != null && !partial.finished().isDone()) {
         underWay.add(partial);
       }
@@ -114,41 +150,47 @@ public final class BlobService {
   }
 
   /**
-   * Abandons the downloads still under way when a stop can wait no longer: their temp files go
-   * and their readers' connections are cut, so no client takes a partial body for a whole one.
+   * Abandons the downloads still under way when a stop can wait no longer: their temp files go,
+   * their room is given back, and their readers' connections are cut, so no client takes a
+   * partial body for a whole one. One already being published is left to finish.
    */
   public void abortDownloads(Throwable cause) {
     for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
-      PartialBlob partial = started.isDone() && !started.isCompletedExceptionally() ? started.join() : null;
+      PartialBlob partial = following(started);
       if (partial != null) {
-        cache.abandon(partial, null, cause);
+        cache.abandon(partial, cause);
       }
     }
   }
 
+  /** The download a map entry holds once it can be followed; null before, and if it failed to start. */
+  private static PartialBlob following(CompletableFuture<PartialBlob> started) {
+    return started.isDone() && !started.isCompletedExceptionally() ? started.join() : null;
+  }
+
+  /**
+   * The download of {@code digest} under way, joined, or started through {@code route}; null when
+   * the blob turned out to be stored already.
+   */
   private CompletableFuture<PartialBlob> download(Route route, Digest digest) {
-    if (cache.contains(digest)) {
-      return CompletableFuture.completedFuture(null);
-    }
-    CompletableFuture<PartialBlob> started =
-        new BlobDownload(route.upstream().client(), route.repository(), digest, cache, timer).start();
-    started.thenAccept(partial -> partial.finished().whenComplete(
-        (path, failure) -> downloads.asMap().remove(digest, started)));
-    return started;
+    return SingleFlight.joinByRoute(downloads, digest, route,
+        through -> CompletableFuture.supplyAsync(() -> cache.contains(digest), executor)
+            .thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : downloader.apply(through, digest)),
+        PartialBlob::finished);
   }
 
   private static BlobSource stored(FileChannel channel) {
     try {
       return new BlobSource.Stored(channel, channel.size());
     } catch (IOException e) {
-      closeQuietly(channel);
+      BlobStore.closeQuietly(channel);
       throw new UncheckedIOException(e);
     }
   }
 
   private static CompletableFuture<Long> sizeOf(BlobSource source) {
     if (source instanceof BlobSource.Stored stored) {
-      closeQuietly(stored.channel());
+      BlobStore.closeQuietly(stored.channel());
       return CompletableFuture.completedFuture(stored.size());
     }
     PartialBlob partial = ((BlobSource.Downloading) source).partial();
@@ -160,13 +202,5 @@ public final class BlobService {
 
   private static RegistryException notCached(Digest digest) {
     return new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " is not cached");
-  }
-
-  private static void closeQuietly(FileChannel channel) {
-    try {
-      channel.close();
-    } catch (IOException ignored) {
-      // Closing a read-only channel cannot lose data.
-    }
   }
 }

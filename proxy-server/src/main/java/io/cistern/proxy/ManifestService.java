@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.ManifestLookup;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.oci.AcceptHeader;
@@ -22,10 +23,8 @@ import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter.Route;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * cached the same way as tags.
  *
  * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
- * through Caffeine {@link AsyncCache}s that hold only what is in flight. Hot manifests and tag
+ * through Caffeine {@link AsyncCache}s that hold only what is in flight ({@link SingleFlight}). A
+ * fetch by digest is shared across routes, but a route's refusal is not handed to another's. Hot manifests and tag
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
  * run on the store executor, never on the caller's (event loop) thread.
  */
@@ -70,7 +70,7 @@ public final class ManifestService {
   private final Executor storeExecutor;
   private final Duration staleGrace;
   private final Cache<Digest, Manifest> manifests;
-  private final Cache<TagKey, TagMapping> tags;
+  private final RememberedTags tags;
   private final Cache<TagKey, Boolean> upstreamDown;
   private final AsyncCache<Digest, Manifest> fetches;
   private final AsyncCache<TagKey, TagMapping> revalidations;
@@ -84,7 +84,7 @@ public final class ManifestService {
         .maximumWeight(64L << 20)
         .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
         .build();
-    this.tags = Caffeine.newBuilder().maximumSize(50_000).build();
+    this.tags = new RememberedTags(50_000);
     // On the injected clock, like tag freshness, so the grace period ends when the TTL logic thinks it does.
     this.upstreamDown = Caffeine.newBuilder()
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
@@ -116,29 +116,50 @@ public final class ManifestService {
       cache.recordAccess(digest);
       return CompletableFuture.completedFuture(new Served(remembered, true));
     }
-    return CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor).thenCompose(stored -> {
-      if (stored.isPresent()) {
-        manifests.put(digest, stored.get());
-        return CompletableFuture.completedFuture(new Served(stored.get(), true));
+    return CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor).thenCompose(stored -> {
+      if (stored instanceof ManifestLookup.Found found) {
+        manifests.put(digest, found.manifest());
+        return CompletableFuture.completedFuture(new Served(found.manifest(), true));
+      }
+      if (stored instanceof ManifestLookup.NotAManifest) {
+        return CompletableFuture.failedFuture(notAManifest(digest));
       }
       return fetch(route, digest).thenApply(fetched -> new Served(fetched, false));
     });
   }
 
   private CompletableFuture<Manifest> fetch(Route route, Digest digest) {
-    Upstream upstream = route.upstream();
-    if (upstream.offline()) {
+    if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(
           new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + digest + " is not cached"));
     }
     // The fetch looks at the cache once more: one that finished between this request's miss and
     // its turn at the single flight has stored the manifest, and asking the upstream again would
     // make two fetches of one digest.
-    return singleFlight(fetches, digest, () -> CompletableFuture.supplyAsync(() -> cache.readManifest(digest), storeExecutor)
-        .thenCompose(stored -> stored.isPresent()
-            ? CompletableFuture.completedFuture(stored.get())
-            : upstream.client().getManifest(route.repository(), digest)
-                .thenApplyAsync(manifest -> store(route, manifest), storeExecutor)));
+    return SingleFlight.joinByRoute(fetches, digest, route, through ->
+        CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
+            .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
+                .getManifest(through.repository(), digest)
+                .thenApplyAsync(manifest -> store(through, manifest), storeExecutor))));
+  }
+
+  /**
+   * The manifest the cache holds; MANIFEST_UNKNOWN for stored content that is none (a layer asked
+   * for as a manifest: no upstream can hold a manifest under its digest); else {@code whenAbsent}.
+   */
+  private static CompletableFuture<Manifest> cachedOr(ManifestLookup stored, Digest digest,
+      Supplier<CompletableFuture<Manifest>> whenAbsent) {
+    if (stored instanceof ManifestLookup.Found found) {
+      return CompletableFuture.completedFuture(found.manifest());
+    }
+    if (stored instanceof ManifestLookup.NotAManifest) {
+      return CompletableFuture.failedFuture(notAManifest(digest));
+    }
+    return whenAbsent.get();
+  }
+
+  private static RegistryException notAManifest(Digest digest) {
+    return new RegistryException(ErrorCode.MANIFEST_UNKNOWN, digest + " is a blob, not a manifest");
   }
 
   /**
@@ -173,7 +194,7 @@ public final class ManifestService {
       if (upstream.offline()) {
         return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, key + " is not cached"));
       }
-      return singleFlight(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
+      return SingleFlight.join(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
           .thenCompose(mapping -> byDigest(route, mapping.digest()))
           .thenApply(served -> new Served(served.manifest(), false));
     });
@@ -181,7 +202,7 @@ public final class ManifestService {
 
   private CompletableFuture<TagMapping> refreshOrStale(
       Route route, TagKey key, TagMapping known, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
-    TagMapping latest = tags.getIfPresent(key);
+    TagMapping latest = tags.get(key);
     if (latest != null && isFresh(latest, route.upstream())) {
       // Another request finished refreshing while this one read the stale mapping.
       return CompletableFuture.completedFuture(latest);
@@ -199,13 +220,13 @@ public final class ManifestService {
   }
 
   private CompletableFuture<Optional<TagMapping>> knownMapping(TagKey key) {
-    TagMapping remembered = tags.getIfPresent(key);
+    TagMapping remembered = tags.get(key);
     if (remembered != null) {
       return CompletableFuture.completedFuture(Optional.of(remembered));
     }
     return CompletableFuture.supplyAsync(() -> {
       Optional<TagMapping> stored = cache.findTag(key);
-      stored.ifPresent(mapping -> tags.put(key, mapping));
+      stored.ifPresent(tags::put);
       return stored;
     }, storeExecutor);
   }
@@ -258,7 +279,7 @@ public final class ManifestService {
 
   private TagMapping remember(TagMapping mapping) {
     cache.putTag(mapping);
-    tags.put(mapping.key(), mapping);
+    tags.put(mapping);
     upstreamDown.invalidate(mapping.key());
     return mapping;
   }
@@ -283,22 +304,9 @@ public final class ManifestService {
     return mapping.isFresh(clock.instant(), upstream.tagTtl());
   }
 
+  /** Keeps memory in line with the rows eviction deleted: a manifest's tags go with it. */
   private void forget(List<Digest> evicted) {
-    Set<Digest> gone = new HashSet<>(evicted);
     manifests.invalidateAll(evicted);
-    // The tag cache is bounded, so this walk is too; it keeps memory in line with the rows
-    // eviction deleted.
-    tags.asMap().values().removeIf(mapping -> gone.contains(mapping.digest()));
-  }
-
-  /**
-   * Runs {@code work} once per key at a time. The entry leaves the map when the work ends; the
-   * removal is registered on the future the map holds, after it is in the map, so even work that
-   * finishes at once cannot leave a stale entry behind.
-   */
-  static <K, V> CompletableFuture<V> singleFlight(AsyncCache<K, V> inFlight, K key, Supplier<CompletableFuture<V>> work) {
-    CompletableFuture<V> shared = inFlight.get(key, (k, executor) -> work.get());
-    shared.whenComplete((value, failure) -> inFlight.asMap().remove(key, shared));
-    return shared;
+    evicted.forEach(tags::forget);
   }
 }

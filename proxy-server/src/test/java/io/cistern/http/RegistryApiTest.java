@@ -7,13 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -165,6 +168,24 @@ class RegistryApiTest {
     assertError(cistern.get("/v2/lib/multi/blobs/sha256:" + "0".repeat(64)), 404, "BLOB_UNKNOWN");
     assertError(cistern.get("/v2/lib/nothing/manifests/latest"), 404, "MANIFEST_UNKNOWN");
     assertError(cistern.get("/v2/lib/multi/manifests/-bad-tag"), 400, "TAG_INVALID");
+  }
+
+  @Test
+  void aLayerAskedForAsAManifestIsManifestUnknownWithoutAskingTheUpstream() throws Exception {
+    TestImage.Blob layer = arm64.blobs().get(1);
+    assertEquals(200, cistern.get("/v2/lib/multi/blobs/" + layer.digest()).statusCode());
+    // A sparse 3 GiB file stands for a cached layer of gigabytes: it must not be read to find out.
+    Digest huge = Digest.sha256Of("a layer of gigabytes".getBytes(StandardCharsets.UTF_8));
+    Path file = cistern.cistern().cache().pathOf(huge);
+    Files.createDirectories(file.getParent());
+    try (RandomAccessFile sparse = new RandomAccessFile(file.toFile(), "rw")) {
+      sparse.setLength(3L << 30);
+    }
+    int upstreamRequests = upstream.accessLog().size();
+
+    assertError(cistern.get("/v2/lib/multi/manifests/" + layer.digest()), 404, "MANIFEST_UNKNOWN");
+    assertError(cistern.get("/v2/lib/multi/manifests/" + huge), 404, "MANIFEST_UNKNOWN");
+    assertEquals(upstreamRequests, upstream.accessLog().size(), "the cache knows these digests name no manifest");
   }
 
   @Test

@@ -14,6 +14,7 @@ import io.cistern.testing.CountingRelay;
 import io.cistern.testing.SocketFaultInjectingUpstream;
 import io.cistern.testing.SocketFaultInjectingUpstream.CutAfter;
 import io.cistern.testing.SocketFaultInjectingUpstream.Corrupt;
+import io.cistern.testing.SocketFaultInjectingUpstream.Empty;
 import io.cistern.testing.SocketFaultInjectingUpstream.NoAnswer;
 import io.cistern.testing.SocketFaultInjectingUpstream.StallAfter;
 import io.cistern.testing.SocketFaultInjectingUpstream.Unsized;
@@ -142,6 +143,19 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
     assertThrows(IOException.class, stream::finish, "the chunked body never ends cleanly");
     assertNothingCached(digest);
+  }
+
+  @Test
+  void aBlobAnnouncedEmptyIsNotAnsweredWithAnEmpty200BeforeItIsVerified() throws Exception {
+    Digest digest = start(true, false);
+    upstream.script(digest, new Empty());
+
+    HttpResponse<byte[]> response = get(digest);
+
+    assertEquals(502, response.statusCode(), "an empty body that does not hash to the digest is no blob");
+    assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("UNAVAILABLE"));
+    assertNothingCached(digest);
+    assertArrayEquals(content, get(digest).body(), "the next request fetches it whole");
   }
 
   @Test

@@ -22,8 +22,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A hand-made registry for the faults a real one cannot produce in the middle of an answer: a
- * connection cut mid-blob, wrong bytes, a body without a length that ends short, an upstream that
- * stalls or never answers, a manifest that does not match its digest. It writes its answers to the
+ * connection cut mid-blob, wrong bytes, a body without a length that ends short, a blob
+ * announced empty, an upstream that stalls or never answers, a manifest that does not match its
+ * digest. It writes its answers to the
  * socket itself, so it can stop, stall or corrupt one anywhere (status faults such as 429 are
  * {@link FaultInjectingUpstream}'s). Everything a fault-free registry does is tested against the
  * real CNCF Distribution instead.
@@ -35,7 +36,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class SocketFaultInjectingUpstream implements AutoCloseable {
 
   /** What the upstream does with one blob GET. */
-  public sealed interface Answer permits Serve, CutAfter, StallAfter, Corrupt, Unsized, NoAnswer {}
+  public sealed interface Answer permits Serve, CutAfter, StallAfter, Corrupt, Unsized, Empty, NoAnswer {}
 
   /** The right bytes (from the asked offset when ranges are honoured). */
   public record Serve() implements Answer {}
@@ -54,6 +55,9 @@ public final class SocketFaultInjectingUpstream implements AutoCloseable {
 
   /** Reads the request and never answers it. */
   public record NoAnswer() implements Answer {}
+
+  /** Announces the blob as empty ({@code Content-Length: 0}) and sends nothing. */
+  public record Empty() implements Answer {}
 
   /** One request as it arrived; {@code range} is its {@code Range} header or null. */
   public record Request(String method, String path, String range) {}
@@ -172,6 +176,9 @@ public final class SocketFaultInjectingUpstream implements AutoCloseable {
     String status = offset > 0 ? "206 Partial Content" : "200 OK";
     Map<String, String> headers = new LinkedHashMap<>();
     headers.put("Content-Type", "application/octet-stream");
+    if (answer instanceof Empty) {
+      body = new byte[0];
+    }
     if (!(answer instanceof Unsized)) {
       headers.put("Content-Length", String.valueOf(body.length));
     }

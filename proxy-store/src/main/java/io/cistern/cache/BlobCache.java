@@ -29,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,9 +38,10 @@ import org.slf4j.LoggerFactory;
  * The pull-through cache's storage: blobs and manifests on disk ({@link BlobStore}), metadata in
  * SQLite ({@link MetadataStore}), the byte cap ({@link DiskBudget}) and its evictor.
  *
- * <p>Hits touch no database: a blob is served by opening its file, and the access is recorded in
- * memory. Downloads go through {@link #reserve}, {@link #begin}, then {@link #publish} or
- * {@link #abandon}.
+ * <p>Blob hits touch no database: a blob is served by opening its file, and the access is
+ * recorded in memory. A manifest read from disk also reads its row, for its media type; the proxy
+ * keeps hot manifests in memory in front of that. Downloads go through {@link #reserve},
+ * {@link #begin}, then {@link #publish} or {@link #abandon}.
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
  * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
@@ -64,7 +66,10 @@ public final class BlobCache implements AutoCloseable {
   private final Evictor evictor;
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
   private final Set<PartialBlob> underway = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger manifestWrites = new AtomicInteger();
   private volatile boolean closing;
+  /** A published file whose row could not be written was left behind: only recovery settles it. */
+  private volatile boolean recoveryNeeded;
   private final List<Consumer<TagKey>> tagListeners = new CopyOnWriteArrayList<>();
   /** No database yet: nothing can need recovering. */
   private final boolean freshDirectory;
@@ -102,6 +107,7 @@ public final class BlobCache implements AutoCloseable {
   public static BlobCache open(CacheSettings settings, Clock clock, Executor callbacks) {
     Path directory = settings.directory();
     FileChannel lockChannel = null;
+    BlobCache cache = null;
     try {
       Files.createDirectories(directory);
       lockChannel = FileChannel.open(directory.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -112,15 +118,23 @@ public final class BlobCache implements AutoCloseable {
         lock = null;
       }
       if (lock == null) {
-        lockChannel.close();
         throw new CacheInUseException(directory);
       }
-      BlobCache cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
+      cache = new BlobCache(settings, clock, callbacks, lockChannel, lock);
       cache.start();
       return cache;
-    } catch (IOException e) {
-      closeQuietly(lockChannel);
-      throw new UncheckedIOException("cannot open the cache in " + directory, e);
+    } catch (IOException | RuntimeException e) {
+      // Whatever failed (a newer schema, a failed recovery, a database that will not open), the
+      // next open must find the directory unlocked and no pool or evictor left running.
+      if (cache != null) {
+        cache.shutDown(false);
+      } else {
+        BlobStore.closeQuietly(lockChannel);
+      }
+      if (e instanceof IOException io) {
+        throw new UncheckedIOException("cannot open the cache in " + directory, io);
+      }
+      throw (RuntimeException) e;
     }
   }
 
@@ -214,31 +228,48 @@ public final class BlobCache implements AutoCloseable {
   }
 
   /**
-   * Reads a cached manifest with its media type: from its row, or from the document itself for a
-   * file recovery adopted without one. Empty on a miss, or if the stored type is unknowable.
+   * Reads a cached manifest, if what is stored at {@code digest} is one. Its size is checked
+   * first: a larger file (a layer of gigabytes) is never read. The media type comes from its row,
+   * or, when the row has none (the file was stored as a blob, or adopted by recovery), from the
+   * document itself.
    */
-  public Optional<Manifest> readManifest(Digest digest) {
+  public ManifestLookup lookUpManifest(Digest digest) {
+    Optional<Long> size = blobs.sizeOf(digest);
+    if (size.isEmpty()) {
+      return new ManifestLookup.Absent();
+    }
+    if (size.get() > Manifest.MAX_BYTES) {
+      return new ManifestLookup.NotAManifest();
+    }
+    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(blobs.pathOf(digest));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
+    } catch (NoSuchFileException evicted) {
+      return new ManifestLookup.Absent();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read manifest " + digest, e);
     }
-    recordAccess(digest);
-    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
     if (mediaType == null) {
       try {
         mediaType = ManifestDocument.parse(bytes).mediaType();
       } catch (RegistryException notJson) {
-        return Optional.empty();
+        return new ManifestLookup.NotAManifest();
+      }
+      if (mediaType == null) {
+        return new ManifestLookup.Absent();
       }
     }
-    if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
-      return Optional.empty();
+    if (!MediaTypes.isManifest(mediaType)) {
+      return new ManifestLookup.NotAManifest();
     }
-    return Optional.of(new Manifest(digest, mediaType, bytes));
+    recordAccess(digest);
+    return new ManifestLookup.Found(new Manifest(digest, mediaType, bytes));
+  }
+
+  /** A cached manifest (see {@link #lookUpManifest}); empty when none is stored at {@code digest}. */
+  public Optional<Manifest> readManifest(Digest digest) {
+    return lookUpManifest(digest) instanceof ManifestLookup.Found found ? Optional.of(found.manifest()) : Optional.empty();
   }
 
   /** Counts an access served from elsewhere (a manifest held in memory) toward the blob's LRU rank. */
@@ -257,14 +288,26 @@ public final class BlobCache implements AutoCloseable {
     return budget.reserve(bytes);
   }
 
-  /** Starts a download into a temp file beside the blob's final place; refused once closing. */
-  public PartialBlob begin(Digest digest, long expectedSize) throws IOException {
-    Path temp = blobs.createPartial(digest);
+  /**
+   * Starts a download into a temp file beside the blob's final place; refused once closing.
+   *
+   * @param reservation the download's claim on room, or null (unknown size). The download owns it
+   *     from now on: its publication commits it, its abandon (or a failure here) releases it.
+   */
+  public PartialBlob begin(Digest digest, long expectedSize, Reservation reservation) throws IOException {
     PartialBlob partial;
     try {
-      partial = new PartialBlob(digest, temp, blobs.pathOf(digest), expectedSize);
+      Path temp = blobs.createPartial(digest);
+      try {
+        partial = new PartialBlob(digest, temp, blobs.pathOf(digest), expectedSize, reservation);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(temp);
+        throw e;
+      }
     } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(temp);
+      if (reservation != null) {
+        release(reservation);
+      }
       throw e;
     }
     // Registered before `closing` is read, while close() sets `closing` before it reads the set:
@@ -272,7 +315,7 @@ public final class BlobCache implements AutoCloseable {
     underway.add(partial);
     if (closing) {
       IOException refused = new IOException("the cache is closing");
-      abandon(partial, null, refused);
+      abandon(partial, refused);
       throw refused;
     }
     return partial;
@@ -280,31 +323,42 @@ public final class BlobCache implements AutoCloseable {
 
   /**
    * Verifies, syncs and renames a finished download into place, records it, and only then tells
-   * its readers it is published. On any failure the download is abandoned and the exception thrown.
-   *
-   * @param reservation the download's claim, or null if it had none (unknown size)
+   * its readers it is published. On any failure the download is abandoned and the exception
+   * thrown. A download abandoned before this call (a stop) stays abandoned: an IOException says so.
    */
-  public void publish(PartialBlob partial, Reservation reservation, String mediaType) throws IOException {
+  public void publish(PartialBlob partial) throws IOException {
+    if (!partial.claimPublication()) {
+      throw new IOException("the download of " + partial.digest() + " was abandoned before it could be published");
+    }
     try {
       partial.verifyAndSync();
-      blobs.publish(partial.tempPath(), partial.digest());
-      long size = partial.written();
-      recordStored(partial.digest(), size, mediaType, List.of(), reservation);
+      publishAndRecord(partial.tempPath(), partial.digest(), partial.written(), null, List.of(), partial.reservation());
       partial.markPublished();
-      underway.remove(partial);
     } catch (IOException | RuntimeException e) {
-      abandon(partial, reservation, e);
+      end(partial, e);
       throw e;
+    }
+    // Only now: while it is in the set, a stop is not marked clean (see close()).
+    underway.remove(partial);
+  }
+
+  /**
+   * Gives up a download: its temp file goes, its reservation is released, its readers fail. A
+   * download whose publication has begun is left to finish (it is verified already), and one that
+   * has ended is left as it is.
+   */
+  public void abandon(PartialBlob partial, Throwable cause) {
+    if (partial.claimAbandon()) {
+      end(partial, cause);
     }
   }
 
-  /** Gives up a download: its temp file goes, its reservation is released, its readers fail. */
-  public void abandon(PartialBlob partial, Reservation reservation, Throwable cause) {
+  private void end(PartialBlob partial, Throwable cause) {
     partial.fail(cause);
-    underway.remove(partial);
-    if (reservation != null) {
-      release(reservation);
+    if (partial.reservation() != null) {
+      release(partial.reservation());
     }
+    underway.remove(partial);
   }
 
   /** Gives back a reservation whose download never began. */
@@ -313,21 +367,60 @@ public final class BlobCache implements AutoCloseable {
     budget.admitWaiting();
   }
 
-  /** Stores a verified manifest (small: written in one go, atomically). */
+  /** Stores a verified manifest (small: written in one go, atomically). Refused once closing. */
   public void storeManifest(Manifest manifest) {
     if (!manifest.digest().matches(manifest.bytes())) {
       throw new IllegalArgumentException("manifest bytes do not match " + manifest.digest());
     }
+    // Counted as under way, with the same handshake as begin(), so that a stop is not marked
+    // clean while it could still leave a file without a row.
+    manifestWrites.incrementAndGet();
     try {
-      blobs.write(manifest.digest(), manifest.bytes());
+      if (closing) {
+        throw new IOException("the cache is closing");
+      }
+      Path temp = blobs.writePartial(manifest.digest(), manifest.bytes());
+      try {
+        publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
+            referencesOf(manifest.bytes()), null);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(temp);
+        throw e;
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot store manifest " + manifest.digest(), e);
+    } finally {
+      manifestWrites.decrementAndGet();
     }
-    recordStored(manifest.digest(), manifest.bytes().length, manifest.mediaType(), referencesOf(manifest.bytes()), null);
+  }
+
+  /**
+   * Renames a complete, synced temp file into place and records it. If anything fails after the
+   * rename, the file is unlinked again: with no row it would sit outside the byte budget, where
+   * no eviction can see it. Only if even that fails is it left to recovery, and then this run's
+   * stop is not marked clean, so that recovery runs.
+   */
+  private void publishAndRecord(Path temp, Digest digest, long size, String mediaType, List<Digest> references,
+      Reservation reservation) throws IOException {
+    blobs.rename(temp, digest);
+    try {
+      blobs.syncDirectoryOf(digest);
+      recordStored(digest, size, mediaType, references, reservation);
+    } catch (IOException | RuntimeException e) {
+      try {
+        // If an earlier copy of these bytes had a row, that row now has no file: the next read
+        // misses and fetches again, and eviction drops such a row like any other.
+        blobs.delete(digest);
+      } catch (IOException | RuntimeException undeletable) {
+        e.addSuppressed(undeletable);
+        recoveryNeeded = true;
+      }
+      throw e;
+    }
   }
 
   private void recordStored(Digest digest, long size, String mediaType, List<Digest> references, Reservation reservation) {
-    long replaced = metadata.insertManifest(digest, size, mediaType, references, clock.millis());
+    long replaced = metadata.insertBlob(digest, size, mediaType, references, clock.millis());
     if (replaced >= 0) {
       budget.addStored(-replaced);
     } else {
@@ -375,21 +468,6 @@ public final class BlobCache implements AutoCloseable {
 
   public List<String> tagsOf(String upstream, RepositoryName repository) {
     return metadata.tagsOf(upstream, repository);
-  }
-
-  // ---- eviction ----
-
-  /**
-   * Pins a stored blob so that eviction never picks it, or unpins it.
-   *
-   * @return false when the blob is not stored
-   */
-  public boolean setPinned(Digest digest, boolean pinned) {
-    boolean found = metadata.setPinned(digest, pinned);
-    if (found && !pinned && budget.needsEviction()) {
-      pokeEvictor();
-    }
-    return found;
   }
 
   // ---- images: a manifest and everything it refers to ----
@@ -550,20 +628,31 @@ public final class BlobCache implements AutoCloseable {
 
   /**
    * Stops the evictor (flushing access times) and closes the database. The stop is marked clean
-   * only if no download was under way: one could still leave its temp file, or rename its file
-   * into place without a row, and the next start's recovery settles both.
+   * only if no download or manifest write was under way (one could still leave its temp file, or
+   * rename its file into place without a row) and none left a file without a row behind; the next
+   * start's recovery settles all of these.
    */
   @Override
   public void close() {
     closing = true;
-    int downloads = underway.size();
+    shutDown(true);
+  }
+
+  /** Stops the evictor and closes the database, marking a clean stop if asked and nothing forbids it. */
+  private void shutDown(boolean markClean) {
+    int writes = underway.size() + manifestWrites.get();
     try {
       evictor.close();
       metadata.close();
-      if (downloads == 0) {
-        Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
+      if (!markClean) {
+        return;
+      }
+      if (writes > 0) {
+        log.info("closed with {} writes under way: the next start checks the cache", writes);
+      } else if (recoveryNeeded) {
+        log.warn("closed with a published file left without its row: the next start checks the cache");
       } else {
-        log.info("closed with {} downloads under way: the next start checks the cache", downloads);
+        Files.writeString(settings.directory().resolve(CLEAN_STOP_MARKER), "clean\n");
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot mark a clean stop in " + settings.directory(), e);
@@ -573,17 +662,7 @@ public final class BlobCache implements AutoCloseable {
       } catch (IOException ignored) {
         // Closing the channel releases the lock too.
       }
-      closeQuietly(lockChannel);
-    }
-  }
-
-  private static void closeQuietly(FileChannel channel) {
-    if (channel != null) {
-      try {
-        channel.close();
-      } catch (IOException ignored) {
-        // Nothing more to do for a lock file.
-      }
+      BlobStore.closeQuietly(lockChannel);
     }
   }
 

@@ -3,6 +3,8 @@ package io.cistern.cache;
 import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channel;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
@@ -91,24 +93,28 @@ public final class BlobStore {
   }
 
   /**
-   * Moves a complete, already fsynced temp file into place and makes the rename durable. The
-   * rename replaces an existing file atomically, so concurrent readers see one or the other.
+   * Moves a complete, already fsynced temp file into place. The rename replaces an existing file
+   * atomically, so concurrent readers see one or the other; it is durable only after
+   * {@link #syncDirectoryOf}. If it throws, nothing was moved.
    */
-  void publish(Path partial, Digest digest) throws IOException {
-    Path target = pathOf(digest);
+  void rename(Path partial, Digest digest) throws IOException {
     try {
-      Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      Files.move(partial, pathOf(digest), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
       throw new IOException("the cache directory must be on a file system with atomic rename", e);
     }
-    fsyncDirectory(target.getParent());
   }
 
-  /** Writes small content (a manifest) atomically: temp file, fsync, rename. */
-  void write(Digest digest, byte[] bytes) throws IOException {
+  /** Makes a rename into the directory of {@code digest}'s file durable. */
+  void syncDirectoryOf(Digest digest) throws IOException {
+    fsyncDirectory(pathOf(digest).getParent());
+  }
+
+  /** Writes small content (a manifest) to a temp file beside its target and fsyncs it; the temp file goes on failure. */
+  Path writePartial(Digest digest, byte[] bytes) throws IOException {
     Path partial = createPartial(digest);
     try (FileChannel channel = FileChannel.open(partial, StandardOpenOption.WRITE)) {
-      java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(bytes);
+      ByteBuffer buffer = ByteBuffer.wrap(bytes);
       while (buffer.hasRemaining()) {
         channel.write(buffer);
       }
@@ -117,7 +123,19 @@ public final class BlobStore {
       Files.deleteIfExists(partial);
       throw e;
     }
-    publish(partial, digest);
+    return partial;
+  }
+
+  /** Writes small content atomically and durably, unrecorded: for tools and tests that build a store by hand. */
+  void write(Digest digest, byte[] bytes) throws IOException {
+    Path partial = writePartial(digest, bytes);
+    try {
+      rename(partial, digest);
+    } catch (IOException | RuntimeException e) {
+      Files.deleteIfExists(partial);
+      throw e;
+    }
+    syncDirectoryOf(digest);
   }
 
   /** Unlinks a stored blob. Readers that hold it open keep reading the old inode. */
@@ -151,6 +169,21 @@ public final class BlobStore {
         throw new UncheckedIOException(e);
       }
     });
+  }
+
+  /**
+   * Closes a channel through which nothing was written (a blob opened for reading, the lock
+   * file): a failure to close it loses nothing, so it is not reported. Null is ignored.
+   */
+  public static void closeQuietly(Channel channel) {
+    if (channel == null) {
+      return;
+    }
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // Nothing was written through it.
+    }
   }
 
   static void fsyncDirectory(Path directory) throws IOException {

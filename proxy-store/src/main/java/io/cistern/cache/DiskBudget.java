@@ -155,14 +155,6 @@ final class DiskBudget {
     return demand() > maxBytes || !waiting.isEmpty();
   }
 
-  synchronized boolean overLowWater() {
-    return demand() > lowWaterBytes;
-  }
-
-  synchronized boolean hasWaiters() {
-    return !waiting.isEmpty();
-  }
-
   synchronized long storedBytes() {
     return stored;
   }

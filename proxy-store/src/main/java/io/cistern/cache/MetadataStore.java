@@ -4,7 +4,6 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.cistern.oci.Digest;
 import io.cistern.oci.RepositoryName;
-import io.cistern.oci.Tag;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -236,15 +235,6 @@ public final class MetadataStore implements AutoCloseable {
 
   // ---- blobs ----
 
-  /**
-   * Records a newly published blob; a re-published digest keeps its pin and media type.
-   *
-   * @return the size the row had before, or -1 if the blob is new
-   */
-  public long insertBlob(Digest digest, long size, String mediaType, long now) {
-    return insertManifest(digest, size, mediaType, List.of(), now);
-  }
-
   /** A new row inherits a pin from an image pinned as such, or from a pinned manifest referring to it. */
   static final String INSERT_BLOB = """
       INSERT INTO blobs (digest, size, media_type, stored_at, last_access, pinned) VALUES (?, ?, ?, ?, ?,
@@ -259,11 +249,14 @@ public final class MetadataStore implements AutoCloseable {
   /**
    * Records a newly published blob or manifest with the blobs and manifests it refers to. New
    * content inherits a pin from a pinned manifest that refers to it (a platform or layer pulled
-   * after its image was pinned); a pinned manifest passes its pin on to what it refers to.
+   * after its image was pinned); a pinned manifest passes its pin on to what it refers to. A
+   * re-published digest keeps its pin, and its media type unless a new one is given.
    *
+   * @param mediaType the manifest media type; null for layers and configs
+   * @param references what a manifest refers to; empty for anything else
    * @return the size the row had before, or -1 if it is new
    */
-  long insertManifest(Digest digest, long size, String mediaType, List<Digest> references, long now) {
+  long insertBlob(Digest digest, long size, String mediaType, List<Digest> references, long now) {
     return inTransaction(connection -> {
       long previous = -1;
       try (PreparedStatement select = connection.prepareStatement("SELECT size FROM blobs WHERE digest = ?")) {
@@ -309,21 +302,6 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /**
-   * Pins a blob (eviction skips it) or unpins it.
-   *
-   * @return false when no such blob is stored
-   */
-  public boolean setPinned(Digest digest, boolean pinned) {
-    return inTransaction(connection -> {
-      try (PreparedStatement update = connection.prepareStatement("UPDATE blobs SET pinned = ? WHERE digest = ?")) {
-        update.setInt(1, pinned ? 1 : 0);
-        update.setString(2, digest.toString());
-        return update.executeUpdate() > 0;
-      }
-    });
-  }
-
   /** Total bytes and number of stored blobs; read once at start, then kept in memory. */
   public long[] totals() {
     return withConnection(connection -> {
@@ -338,18 +316,20 @@ public final class MetadataStore implements AutoCloseable {
   // ---- tags ----
 
   public Optional<TagMapping> findTag(TagKey key) {
-    return withConnection(connection -> {
-      try (PreparedStatement select = connection.prepareStatement(
-          "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
-        bindKey(select, key);
-        try (ResultSet rs = select.executeQuery()) {
-          if (!rs.next()) {
-            return Optional.empty();
-          }
-          return Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))));
+    return withConnection(connection -> findTag(connection, key));
+  }
+
+  private static Optional<TagMapping> findTag(Connection connection, TagKey key) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(
+        "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
+      bindKey(select, key);
+      try (ResultSet rs = select.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
         }
+        return Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))));
       }
-    });
+    }
   }
 
   /** Points a tag at a manifest and records that the repository holds that manifest. */
@@ -596,15 +576,7 @@ public final class MetadataStore implements AutoCloseable {
           }
         }
       }
-      List<Digest> digests = new ArrayList<>(doomed.keySet());
-      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
-        for (Digest digest : digests) {
-          delete.setString(1, digest.toString());
-          delete.addBatch();
-        }
-        delete.executeBatch();
-      }
-      deleteReferences(connection, digests);
+      deleteRows(connection, doomed.keySet());
       return new ArrayList<>(doomed.values());
     });
   }
@@ -643,16 +615,7 @@ public final class MetadataStore implements AutoCloseable {
    */
   Optional<UntaggedManifest> deleteTag(TagKey key) {
     return inTransaction(connection -> {
-      Optional<TagMapping> mapping;
-      try (PreparedStatement select = connection.prepareStatement(
-          "SELECT digest, resolved_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?")) {
-        bindKey(select, key);
-        try (ResultSet rs = select.executeQuery()) {
-          mapping = rs.next()
-              ? Optional.of(new TagMapping(key, Digest.parse(rs.getString(1)), Instant.ofEpochMilli(rs.getLong(2))))
-              : Optional.empty();
-        }
-      }
+      Optional<TagMapping> mapping = findTag(connection, key);
       if (mapping.isEmpty()) {
         return Optional.empty();
       }
@@ -881,19 +844,20 @@ public final class MetadataStore implements AutoCloseable {
     });
   }
 
-  /** Deletes blob rows with the tag mappings and repository links that pointed at them. */
-  private static void deleteBlobs(Connection connection, Collection<Digest> digests) throws SQLException {
-    inTransaction(connection, () -> {
-      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
-        for (Digest digest : digests) {
-          delete.setString(1, digest.toString());
-          delete.addBatch();
-        }
-        delete.executeBatch();
+  /**
+   * Deletes blob rows with the tag mappings and repository links that pointed at them, within the
+   * caller's transaction: it opens none of its own, since committing a nested one would commit
+   * the caller's work half done.
+   */
+  private static void deleteRows(Connection connection, Collection<Digest> digests) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
+      for (Digest digest : digests) {
+        delete.setString(1, digest.toString());
+        delete.addBatch();
       }
-      deleteReferences(connection, digests);
-      return null;
-    });
+      delete.executeBatch();
+    }
+    deleteReferences(connection, digests);
   }
 
   /** Tags, repository links and references die with their manifest: a tag must never point at nothing. */
@@ -972,8 +936,8 @@ public final class MetadataStore implements AutoCloseable {
     if (digests.isEmpty()) {
       return;
     }
-    withConnection(connection -> {
-      deleteBlobs(connection, digests);
+    inTransaction(connection -> {
+      deleteRows(connection, digests);
       return null;
     });
   }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -24,11 +25,22 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code written} before completing the future and a reader takes the future before reading
  * {@code written}, so a reader can never miss an append and sleep forever.
  *
- * <p>Integrity: the last byte of any response cut from a partial blob may be sent only once the
- * blob is verified ({@link #readableLimit}); if verification fails, readers are failed before
- * their response could look complete.
+ * <p>Integrity: a response of known length cut from a partial blob may send its last byte only
+ * once the blob is verified ({@link #readableLimit}); if verification fails, readers are failed
+ * before their response could look complete. A response of unknown length (the upstream announced
+ * no size) sends what is written, and only its end (the chunked terminator) waits for
+ * verification: {@link #isPublished}.
+ *
+ * <p>A download ends exactly once: published, or abandoned. Publication claims it first
+ * ({@link #claimPublication}), so an abandon from outside (a stop that can wait no longer) either
+ * wins before publication starts or finds it claimed and leaves it to finish; whoever ends it
+ * settles its reservation.
  */
 public final class PartialBlob {
+
+  private static final int WRITING = 0;
+  private static final int PUBLISHING = 1;
+  private static final int ENDED = 2;
 
   private final Digest digest;
   private final Path tempPath;
@@ -36,15 +48,18 @@ public final class PartialBlob {
   private final FileChannel channel;
   private final MessageDigest hasher;
   private final long expectedSize;
+  private final Reservation reservation;
+  private final AtomicInteger state = new AtomicInteger(WRITING);
   private final CompletableFuture<Path> finished = new CompletableFuture<>();
   private final AtomicReference<CompletableFuture<Void>> nextAppend = new AtomicReference<>(new CompletableFuture<>());
   private volatile long written;
 
-  PartialBlob(Digest digest, Path tempPath, Path finalPath, long expectedSize) throws IOException {
+  PartialBlob(Digest digest, Path tempPath, Path finalPath, long expectedSize, Reservation reservation) throws IOException {
     this.digest = digest;
     this.tempPath = tempPath;
     this.finalPath = finalPath;
     this.expectedSize = expectedSize;
+    this.reservation = reservation;
     this.channel = FileChannel.open(tempPath, StandardOpenOption.WRITE);
     this.hasher = digest.algorithm().newMessageDigest();
   }
@@ -109,13 +124,30 @@ public final class PartialBlob {
     return tempPath;
   }
 
+  /** The room claimed for this download, or null (unknown size); settled by whoever ends it. */
+  Reservation reservation() {
+    return reservation;
+  }
+
+  /** Claims the download for publication; false if it has ended already (abandoned). */
+  boolean claimPublication() {
+    return state.compareAndSet(WRITING, PUBLISHING);
+  }
+
+  /** Claims the download for an abandon; false if it is being published or has ended already. */
+  boolean claimAbandon() {
+    return state.compareAndSet(WRITING, ENDED);
+  }
+
   void markPublished() {
+    state.set(ENDED);
     finished.complete(finalPath);
     wakeAll();
   }
 
-  /** Abandons the download: deletes the temp file and fails every reader. */
+  /** Ends the download, claimed by the caller, as failed: deletes the temp file and fails every reader. */
   void fail(Throwable cause) {
+    state.set(ENDED);
     try {
       channel.close();
       Files.deleteIfExists(tempPath);

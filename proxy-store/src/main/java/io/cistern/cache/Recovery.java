@@ -1,6 +1,7 @@
 package io.cistern.cache;
 
 import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RegistryException;
@@ -32,9 +33,6 @@ final class Recovery {
   private static final Logger log = LoggerFactory.getLogger(Recovery.class);
 
   record Outcome(int partialsDeleted, int filesAdopted, int rowsDropped) {}
-
-  /** Larger files are never manifests (upstream clients refuse manifests above this size too). */
-  private static final long MAX_MANIFEST_BYTES = 4 << 20;
 
   private final BlobStore blobs;
   private final MetadataStore metadata;
@@ -97,7 +95,7 @@ final class Recovery {
     long modified = attributes.lastModifiedTime().toMillis();
     String mediaType = null;
     List<Digest> references = List.of();
-    if (attributes.size() <= MAX_MANIFEST_BYTES && startsLikeJson(file)) {
+    if (attributes.size() <= Manifest.MAX_BYTES && startsLikeJson(file)) {
       byte[] bytes = Files.readAllBytes(file);
       try {
         String declared = ManifestDocument.parse(bytes).mediaType();
@@ -109,7 +107,7 @@ final class Recovery {
         // A JSON config blob, or anything else: adopted as a plain blob.
       }
     }
-    metadata.insertManifest(digest, attributes.size(), mediaType, references, modified);
+    metadata.insertBlob(digest, attributes.size(), mediaType, references, modified);
   }
 
   private static boolean startsLikeJson(Path file) throws IOException {

@@ -16,6 +16,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.stream.Stream;
@@ -42,10 +45,10 @@ class BlobCachePublicationTest {
     Digest digest = Digest.sha256Of(content);
     try (BlobCache cache = open()) {
       Reservation reservation = cache.reserve(content.length).join();
-      PartialBlob partial = cache.begin(digest, content.length);
+      PartialBlob partial = cache.begin(digest, content.length, reservation);
       partial.append(ByteBuffer.wrap(content));
       assertFalse(cache.contains(digest), "nothing is visible before publication");
-      cache.publish(partial, reservation, null);
+      cache.publish(partial);
 
       Path stored = directory.resolve("blobs/sha256").resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
       assertArrayEquals(content, Files.readAllBytes(stored));
@@ -64,9 +67,9 @@ class BlobCachePublicationTest {
     Digest promised = Digest.sha256Of(bytes("the real thing"));
     try (BlobCache cache = open()) {
       Reservation reservation = cache.reserve(14).join();
-      PartialBlob partial = cache.begin(promised, 14);
+      PartialBlob partial = cache.begin(promised, 14, reservation);
       partial.append(ByteBuffer.wrap(bytes("an impostor!!!")));
-      assertThrows(ContentMismatchException.class, () -> cache.publish(partial, reservation, null));
+      assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
 
       assertFalse(cache.contains(promised));
       assertTrue(partial.finished().isCompletedExceptionally(), "readers are told");
@@ -77,12 +80,35 @@ class BlobCachePublicationTest {
   }
 
   @Test
+  void aPublicationWhoseRowCannotBeWrittenLeavesNoFileOutsideTheBudget() throws Exception {
+    byte[] content = bytes("a blob whose row is never written");
+    Digest digest = Digest.sha256Of(content);
+    Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
+    try (BlobCache cache = open()) {
+      Reservation reservation = cache.reserve(content.length).join();
+      PartialBlob partial = cache.begin(digest, content.length, reservation);
+      partial.append(ByteBuffer.wrap(content));
+      cache.metadata().close();
+
+      assertThrows(MetadataStore.MetadataException.class, () -> cache.publish(partial));
+      assertThrows(MetadataStore.MetadataException.class, () -> cache.storeManifest(manifest));
+
+      assertFalse(cache.contains(digest), "the renamed file went again with its row");
+      assertFalse(cache.contains(manifest.digest()));
+      assertTrue(partial.finished().isCompletedExceptionally(), "readers are told");
+      assertEquals(0, cache.stats().reservedBytes(), "the reservation is given back");
+      assertEquals(0, cache.stats().storedBytes());
+      assertNoPartials();
+    }
+  }
+
+  @Test
   void moreBytesThanAnnouncedFailTheAppend() throws Exception {
     byte[] content = bytes("12345");
     try (BlobCache cache = open()) {
-      PartialBlob partial = cache.begin(Digest.sha256Of(content), 4);
+      PartialBlob partial = cache.begin(Digest.sha256Of(content), 4, null);
       assertThrows(ContentMismatchException.class, () -> partial.append(ByteBuffer.wrap(content)));
-      cache.abandon(partial, null, new IllegalStateException("test"));
+      cache.abandon(partial, new IllegalStateException("test"));
       assertNoPartials();
     }
   }
@@ -92,13 +118,13 @@ class BlobCachePublicationTest {
     byte[] content = bytes("abcdef");
     Digest digest = Digest.sha256Of(content);
     try (BlobCache cache = open()) {
-      PartialBlob partial = cache.begin(digest, content.length);
+      PartialBlob partial = cache.begin(digest, content.length, null);
       partial.append(ByteBuffer.wrap(content, 0, 3));
       assertEquals(3, partial.readableLimit(5), "written bytes short of the end are readable");
       partial.append(ByteBuffer.wrap(content, 3, 3));
       assertEquals(5, partial.readableLimit(5), "all written, but the last byte waits");
       assertFalse(partial.awaitReadable(5, 5).isDone());
-      cache.publish(partial, null, null);
+      cache.publish(partial);
       assertEquals(6, partial.readableLimit(5));
       assertTrue(partial.awaitReadable(5, 5).isDone());
     }
@@ -130,6 +156,21 @@ class BlobCachePublicationTest {
   }
 
   @Test
+  void anOpenThatFailsLeavesTheDirectoryUnlocked() throws Exception {
+    open().close();
+    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
+         Statement statement = connection.createStatement()) {
+      statement.executeUpdate("PRAGMA user_version = 99");
+    }
+
+    IllegalStateException newer = assertThrows(IllegalStateException.class, this::open);
+    assertTrue(newer.getMessage().contains("newer"), newer.getMessage());
+    // Not CacheInUseException: the failed open released its lock (and closed its pools).
+    IllegalStateException again = assertThrows(IllegalStateException.class, this::open);
+    assertFalse(again instanceof BlobCache.CacheInUseException, again.toString());
+  }
+
+  @Test
   void recoveryAfterAnUncleanStopLeavesFilesAndRowsInAgreement() throws Exception {
     byte[] kept = bytes("kept");
     byte[] lostRow = bytes("file without a row");
@@ -137,7 +178,7 @@ class BlobCachePublicationTest {
     BlobCache crashed = open();
     storeBlob(crashed, kept);
     storeBlob(crashed, lostFile);
-    PartialBlob interrupted = crashed.begin(Digest.sha256Of(bytes("half")), 4);
+    PartialBlob interrupted = crashed.begin(Digest.sha256Of(bytes("half")), 4, null);
     interrupted.append(ByteBuffer.wrap(bytes("ha")));
     crashed.close();
     // Simulate what a kill -9 can leave: no clean-stop marker (the close left none anyway, as a
@@ -159,9 +200,9 @@ class BlobCachePublicationTest {
   }
 
   private void storeBlob(BlobCache cache, byte[] content) throws Exception {
-    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length);
+    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
     partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial, null, null);
+    cache.publish(partial);
   }
 
   private Path pathOf(Digest digest) {

@@ -44,9 +44,9 @@ final class CacheFixtures {
   static Digest download(BlobCache cache, byte[] content, boolean reserve) throws IOException {
     Digest digest = Digest.sha256Of(content);
     Reservation reservation = reserve ? cache.reserve(content.length).join() : null;
-    PartialBlob partial = cache.begin(digest, reserve ? content.length : -1);
+    PartialBlob partial = cache.begin(digest, reserve ? content.length : -1, reservation);
     partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial, reservation, null);
+    cache.publish(partial);
     return digest;
   }
 

@@ -116,7 +116,7 @@ class EvictionOrderTest {
       byte[] content = content(random, 16 * KIB);
       Digest digest = Digest.sha256Of(content);
       Reservation reservation = cache.reserve(content.length).join();
-      PartialBlob partial = cache.begin(digest, content.length);
+      PartialBlob partial = cache.begin(digest, content.length, reservation);
       partial.append(ByteBuffer.wrap(content, 0, content.length / 2));
       FileChannel follower = partial.openForReading();
 
@@ -126,7 +126,7 @@ class EvictionOrderTest {
       assertTrue(Files.exists(partial.tempPath()), "and left its temp file alone");
 
       partial.append(ByteBuffer.wrap(content, content.length / 2, content.length - content.length / 2));
-      cache.publish(partial, reservation, null);
+      cache.publish(partial);
       storeInOrder(cache, 8, 16 * KIB);
       cache.evictionCaughtUp().get();
       assertFalse(cache.contains(digest), "once published it is an ordinary blob, and old enough to go");

@@ -36,7 +36,7 @@ class EvictorConnectionTest {
         byte[] content = ("blob " + i).getBytes(StandardCharsets.UTF_8);
         Digest digest = Digest.sha256Of(content);
         blobs.write(digest, new byte[1]);
-        metadata.insertBlob(digest, 1, null, i);
+        metadata.insertBlob(digest, 1, null, List.of(), i);
         budget.addStored(1);
         budget.countEntry(1);
         stored.add(digest);

@@ -51,7 +51,7 @@ class PartialBlobTest {
 
   @Test
   void aReaderThatCaughtUpIsWokenByTheNextAppend() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE);
+    PartialBlob partial = cache.begin(digest, SIZE, null);
     partial.append(ByteBuffer.wrap(content, 0, 1000));
 
     CompletableFuture<Void> ahead = partial.awaitReadable(500, SIZE - 1);
@@ -61,16 +61,16 @@ class PartialBlobTest {
 
     partial.append(ByteBuffer.wrap(content, 1000, 1000));
     assertTrue(caughtUp.isDone());
-    cache.abandon(partial, null, new IOException("test over"));
+    cache.abandon(partial, new IOException("test over"));
   }
 
   @Test
   void aChannelOpenedOnTheTempFileReadsTheWholeBlobAfterPublication() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE);
+    PartialBlob partial = cache.begin(digest, SIZE, null);
     partial.append(ByteBuffer.wrap(content, 0, 10));
     try (FileChannel reader = partial.openForReading()) {
       partial.append(ByteBuffer.wrap(content, 10, SIZE - 10));
-      cache.publish(partial, null, null);
+      cache.publish(partial);
 
       ByteBuffer read = ByteBuffer.allocate(SIZE);
       while (read.hasRemaining() && reader.read(read, read.position()) > 0) {
@@ -86,13 +86,13 @@ class PartialBlobTest {
   @Test
   void aReaderWaitingForTheLastByteOfWrongContentIsWokenToTheFailure() throws IOException {
     Reservation reservation = cache.reserve(SIZE).join();
-    PartialBlob partial = cache.begin(digest, SIZE);
+    PartialBlob partial = cache.begin(digest, SIZE, reservation);
     byte[] wrong = content.clone();
     wrong[SIZE - 1] ^= 1;
     partial.append(ByteBuffer.wrap(wrong));
     CompletableFuture<Void> lastByte = partial.awaitReadable(SIZE - 1, SIZE - 1);
 
-    assertThrows(ContentMismatchException.class, () -> cache.publish(partial, reservation, null));
+    assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
 
     assertTrue(lastByte.isDone(), "the waiting reader is woken to find the failure");
     assertTrue(partial.finished().isCompletedExceptionally());
@@ -104,24 +104,24 @@ class PartialBlobTest {
 
   @Test
   void aShortDownloadIsNotPublished() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE);
+    PartialBlob partial = cache.begin(digest, SIZE, null);
     partial.append(ByteBuffer.wrap(content, 0, SIZE - 1));
 
-    assertThrows(ContentMismatchException.class, () -> cache.publish(partial, null, null));
+    assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
     assertFalse(Files.exists(cache.pathOf(digest)));
     assertEquals(List.of(), partials());
   }
 
   @Test
   void aRestartedDownloadCanCheckItsPrefixAgainstTheBytesWritten() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE);
+    PartialBlob partial = cache.begin(digest, SIZE, null);
     partial.append(ByteBuffer.wrap(content, 0, 4096));
 
     MessageDigest again = digest.algorithm().newMessageDigest();
     again.update(content, 0, 4096);
     assertArrayEquals(again.digest(), partial.hashSoFar().digest());
     partial.append(ByteBuffer.wrap(content, 4096, SIZE - 4096));
-    cache.publish(partial, null, null);
+    cache.publish(partial);
     assertTrue(partial.isPublished(), "taking the prefix hash does not disturb the running one");
   }
 

@@ -72,7 +72,7 @@ class RecoveryTest {
   void aStopWithADownloadUnderWayIsNotMarkedCleanSoItsTempFileGoesAtTheNextStart() throws IOException {
     byte[] content = "half way".getBytes(StandardCharsets.UTF_8);
     try (BlobCache cache = open()) {
-      PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length);
+      PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
       partial.append(ByteBuffer.wrap(content, 0, 4));
       assertEquals(1, partials().size());
     }
@@ -89,7 +89,7 @@ class RecoveryTest {
     BlobCache cache = open();
     cache.close();
 
-    assertThrows(IOException.class, () -> cache.begin(Digest.sha256Of(new byte[] {1}), 1));
+    assertThrows(IOException.class, () -> cache.begin(Digest.sha256Of(new byte[] {1}), 1, null));
     assertEquals(List.of(), partials());
   }
 
@@ -98,9 +98,9 @@ class RecoveryTest {
   }
 
   private static void store(BlobCache cache, byte[] content) throws IOException {
-    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length);
+    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
     partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial, null, null);
+    cache.publish(partial);
   }
 
   private List<Path> partials() throws IOException {

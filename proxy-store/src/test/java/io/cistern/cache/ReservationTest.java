@@ -126,7 +126,7 @@ class ReservationTest {
     try (BlobCache cache = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
       List<Digest> stored = storeInOrder(cache, 4, KIB);
       for (Digest digest : stored) {
-        assertTrue(cache.setPinned(digest, true));
+        assertEquals(1, cache.pinImage(digest).blobs());
       }
 
       RegistryException refusal = registryFailure(cache.reserve(KIB));
@@ -142,7 +142,8 @@ class ReservationTest {
       assertEquals(1, stats.refusedReservations());
       assertEquals(0, stats.reservedBytes());
 
-      assertTrue(cache.setPinned(stored.get(2), false));
+      cache.unpinImage(stored.get(2));
+      assertFalse(cache.isPinnedImage(stored.get(2)));
       Reservation reservation = cache.reserve(KIB).get();
       assertFalse(cache.contains(stored.get(2)), "unpinned, it is the one blob that could make room");
       assertEquals(3, cache.stats().entries());
