@@ -84,6 +84,7 @@ class DeploymentFilesTest {
       assertEquals(dockerfileUser(), user, name + " runs as the image's user");
       assertTrue(pod.path("terminationGracePeriodSeconds").asLong() > DEFAULTS.shutdown().grace().toSeconds(),
           name + " gives the shutdown grace time to run");
+      assertFalse(pod.path("enableServiceLinks").asBoolean(true), name + ": no CISTERN_* service-link variables in the pod");
     }
 
     JsonNode daemonSet = workloads.get("node-cache.yaml");
