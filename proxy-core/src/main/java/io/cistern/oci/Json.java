@@ -3,12 +3,14 @@ package io.cistern.oci;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 
 /**
  * Cistern's one JSON mapper, and the few ways its code reads and writes JSON. An
- * {@link ObjectMapper} is thread-safe once configured and costly to build, so every part shares
- * this one; a part that needs other settings derives a reader or writer from it.
+ * {@link ObjectMapper} is costly to build and thread-safe once configured, so every part shares
+ * this one; it is never handed out, since it could be reconfigured. A part that needs other
+ * settings derives them from {@link #reader()}, whose variants are immutable.
  */
 public final class Json {
 
@@ -16,8 +18,9 @@ public final class Json {
 
   private Json() {}
 
-  public static ObjectMapper mapper() {
-    return MAPPER;
+  /** A reader to derive from: {@code reader().forType(…)}, {@code reader().without(…)}. */
+  public static ObjectReader reader() {
+    return MAPPER.reader();
   }
 
   /**

@@ -23,7 +23,7 @@ public record ManifestDocument(
     @JsonProperty("manifests") List<Descriptor> manifests,
     @JsonProperty("subject") Descriptor subject) {
 
-  private static final ObjectReader READER = Json.mapper().readerFor(ManifestDocument.class);
+  private static final ObjectReader READER = Json.reader().forType(ManifestDocument.class);
 
   public ManifestDocument {
     layers = layers == null ? List.of() : List.copyOf(layers);

@@ -14,11 +14,6 @@ public final class OperationException extends RuntimeException {
     this.status = status;
   }
 
-  public OperationException(int status, String message, Throwable cause) {
-    super(message, cause);
-    this.status = status;
-  }
-
   /** The HTTP status that fits: 400 bad request, 404 not cached, 409 conflict (pinned, file exists). */
   public int status() {
     return status;
