@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -82,15 +83,35 @@ public final class ConfigLoader {
           merge(tree, (ObjectNode) overlay);
         }
       } catch (IOException e) {
-        throw new ConfigException("cannot read the configuration file " + file + ": " + e.getMessage());
+        throw new ConfigException("cannot read the configuration file " + file + ": " + oneLine(e.getMessage()));
       }
     }
     applyEnvironment(tree, environment);
     try {
       return yaml.treeToValue(tree, CisternConfig.class);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(key(e) + ": " + oneLine(e.getOriginalMessage()));
     } catch (IOException | IllegalArgumentException e) {
-      throw new ConfigException("invalid configuration: " + e.getMessage());
+      throw new ConfigException("invalid configuration: " + oneLine(e.getMessage()));
     }
+  }
+
+  /** The key a binding failure is at, as people write it: {@code upstreams[1].tagTtl}. */
+  private static String key(JsonMappingException failure) {
+    StringBuilder key = new StringBuilder();
+    for (JsonMappingException.Reference step : failure.getPath()) {
+      if (step.getFieldName() != null) {
+        key.append(key.length() > 0 ? "." : "").append(step.getFieldName());
+      } else if (step.getIndex() >= 0) {
+        key.append('[').append(step.getIndex()).append(']');
+      }
+    }
+    return key.length() > 0 ? key.toString() : "the configuration";
+  }
+
+  /** Jackson puts the location on lines of its own; an operator's error is one line. */
+  private static String oneLine(String message) {
+    return message == null ? "" : message.replaceAll("\\s*\\R\\s*", " ").trim();
   }
 
   private ObjectNode readDefaults() {

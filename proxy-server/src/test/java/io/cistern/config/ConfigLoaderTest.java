@@ -90,12 +90,17 @@ class ConfigLoaderTest {
     Path typo = temp.resolve("typo.yml");
     Files.writeString(typo, "cache:\n  maxbites: 1GiB\n");
     ConfigException unknownKey = assertThrows(ConfigException.class, () -> loader.load(typo, Map.of()));
-    assertTrue(unknownKey.getMessage().contains("maxbites"), unknownKey.getMessage());
+    assertTrue(unknownKey.getMessage().startsWith("cache.maxbites: "), unknownKey.getMessage());
 
     Path badSize = temp.resolve("size.yml");
     Files.writeString(badSize, "cache:\n  maxBytes: lots\n");
     ConfigException size = assertThrows(ConfigException.class, () -> loader.load(badSize, Map.of()));
-    assertTrue(size.getMessage().contains("lots"), size.getMessage());
+    assertTrue(size.getMessage().startsWith("cache.maxBytes: ") && size.getMessage().contains("lots"), size.getMessage());
+    ConfigException port = assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_UPSTREAMS_0_TAGTTL", "soon")));
+    assertTrue(port.getMessage().startsWith("upstreams[0].tagTtl: "), port.getMessage());
+    for (ConfigException mistake : List.of(unknownKey, size, port)) {
+      assertFalse(mistake.getMessage().contains("\n"), "one line: " + mistake.getMessage());
+    }
 
     assertThrows(ConfigException.class, () -> loader.load(temp.resolve("missing.yml"), Map.of()));
     ConfigException belowAValue = assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_SERVER_PORT_X", "1")));
