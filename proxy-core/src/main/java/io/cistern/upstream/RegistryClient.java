@@ -63,6 +63,7 @@ public final class RegistryClient {
    * back to the client, whose own retry logic can wait without holding a connection open.
    */
   static final Duration MAX_RETRY_WAIT = Duration.ofSeconds(10);
+
   private final UpstreamSettings settings;
   private final HttpClient http;
   private final TokenCache tokens;
