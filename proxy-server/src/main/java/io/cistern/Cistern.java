@@ -1,20 +1,5 @@
 package io.cistern;
 
-import io.cistern.cache.BlobCache;
-import io.cistern.cache.CacheSettings;
-import io.cistern.config.CisternConfig;
-import io.cistern.config.CredentialSources;
-import io.cistern.http.RegistryApi;
-import io.cistern.http.RegistryServer;
-import io.cistern.proxy.BlobService;
-import io.cistern.proxy.ManifestService;
-import io.cistern.proxy.TagService;
-import io.cistern.upstream.Credentials;
-import io.cistern.upstream.EnvironmentProxySelector;
-import io.cistern.upstream.RegistryClient;
-import io.cistern.upstream.Upstream;
-import io.cistern.upstream.UpstreamRouter;
-import io.cistern.upstream.UpstreamSettings;
 import io.cistern.admin.AccessLog;
 import io.cistern.admin.AdminEndpoint;
 import io.cistern.admin.AdminGuard;
@@ -26,20 +11,37 @@ import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
 import io.cistern.admin.StatusPage;
 import io.cistern.ops.BundleDirectory;
-import io.cistern.ops.CacheOperations;
-import io.cistern.ops.Jobs;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
+import io.cistern.admin.StatusPage;
 import io.cistern.admin.UpstreamMetrics;
 import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
+import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheSettings;
+import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
+import io.cistern.config.CredentialSources;
+import io.cistern.http.RegistryApi;
+import io.cistern.http.RegistryServer;
 import io.cistern.http.RequestListener;
+import io.cistern.ops.CacheOperations;
+import io.cistern.ops.Jobs;
+import io.cistern.ops.TrafficView;
+import io.cistern.proxy.BlobService;
+import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.TagService;
+import io.cistern.upstream.Credentials;
+import io.cistern.upstream.EnvironmentProxySelector;
+import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
+import io.cistern.upstream.UpstreamRouter;
+import io.cistern.upstream.UpstreamSettings;
+import io.cistern.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
-import io.cistern.upstream.UpstreamTls;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
@@ -47,9 +49,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -57,13 +59,17 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The composition root: builds every part of a running Cistern from its configuration, and stops
- * them in the reverse order. Nothing else constructs services or thread pools.
+ * The composition root: builds every part of a running Cistern from its settings, and stops them
+ * in the reverse order. It builds every thread pool and service the parts share; the listeners
+ * ({@link RegistryServer}, {@link AdminServer}) own their event loops, and {@link CacheOperations}
+ * the helpers only it uses (warming, bundle export and import).
  */
 public final class Cistern implements AutoCloseable {
 
@@ -76,74 +82,68 @@ public final class Cistern implements AutoCloseable {
   /** How long a readiness check may take before {@code /readyz} reports it as failing. */
   private static final Duration READINESS_TIMEOUT = Duration.ofSeconds(5);
 
-  private final ExecutorService upstreamExecutor;
-  private final ExecutorService storeExecutor;
+  private final Core core;
   private final ExecutorService adminExecutor;
   private final ExecutorService authExecutor;
   private final ExecutorService operatorExecutor;
-  private final ExecutorService jobExecutor;
-  private final ScheduledExecutorService timer;
   private final Duration shutdownGrace;
   private final Metrics metrics;
-  private final BlobCache cache;
-  private final UpstreamRouter router;
-  private final BlobService blobs;
-  private final CacheOperations operations;
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
   private final InetSocketAddress address;
   private final InetSocketAddress adminAddress;
 
-  private Cistern(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
-    upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
-    storeExecutor = Executors.newFixedThreadPool(8, daemonThreads("cistern-store"));
+  private Cistern(Settings settings, Clock clock, Map<String, String> environment) throws InterruptedException {
+    CisternConfig config = settings.config();
+    // What files and the environment hold is read first: a mistake there stops the start with a
+    // ConfigException before anything is opened.
+    Upstreams upstreams = Upstreams.resolve(settings, environment);
+    SslContext tls = serverTls(config.security().tls());
+    Htpasswd users = htpasswd(config.security().auth());
+    shutdownGrace = config.shutdown().grace();
+    metrics = new Metrics();
+    RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
+    try {
+      core = new Core(settings.cache(), () -> upstreams, new UpstreamMetrics(metrics.registry()), requestMetrics::traffic, clock);
+    } catch (RuntimeException e) {
+      metrics.close();
+      throw e;
+    }
     // Readiness checks and bcrypt checks each get a pool of their own, off the event loops: a hung
     // disk (store pool) or a flood of wrong passwords (auth pool) cannot starve the probes.
+    // Operators' API calls get one too, so a slow listing holds up neither pulls nor probes.
     // Fixed pools start their threads only when first used.
     adminExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-admin"));
     authExecutor = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), daemonThreads("cistern-auth"));
-    timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
-    // Operators' API calls and their long jobs (warm, export, import) have pools of their own:
-    // a running import cannot hold up a stats call, and neither competes with pulls or probes.
     operatorExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-operator"));
-    jobExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-jobs"));
-    shutdownGrace = config.shutdown().grace();
-    cache = BlobCache.open(cacheSettings(config.cache()), clock, storeExecutor);
-    metrics = new Metrics();
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     try {
-      router = new UpstreamRouter(upstreams(config, environment, new UpstreamMetrics(metrics.registry()), upstreamExecutor),
-          config.defaultUpstream());
-      blobs = new BlobService(cache, storeExecutor, timer);
-      ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
-      TagService tags = new TagService(cache, storeExecutor);
-      RegistryApi api = new RegistryApi(router, manifests, blobs, tags, clientAuthenticator(config.security().auth()));
-      AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER),
-          AccessLog.Format.parse(config.log().access().format()));
-      RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
-      operations = new CacheOperations(cache, router, manifests, blobs, requestMetrics::traffic, clock);
+      TagService tags = new TagService(core.cache, core.storeExecutor);
+      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
+          clientAuthenticator(config.security().auth(), users));
+      AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
       RequestListener requests = served -> {
         requestMetrics.served(served);
         accessLog.served(served);
       };
-      registryServer = new RegistryServer(api, serverTls(config.security().tls()), 0, requests, clock);
+      registryServer = new RegistryServer(api, tls, config.server().idleTimeout(), requests, clock);
       server = registryServer;
-      CacheMetrics.bind(metrics.registry(), cache, blobs, server.activeRequests(), router.upstreams());
-      readiness = new Readiness(Readiness.cacheChecks(cache, config.admin().minFreeDisk().bytes()),
+      CacheMetrics.bind(metrics.registry(), core.cache, core.blobs, server.activeRequests(), core.router.upstreams());
+      readiness = new Readiness(Readiness.cacheChecks(core.cache, config.admin().minFreeDisk().bytes()),
           adminExecutor, READINESS_TIMEOUT);
       AdminRoutes routes = new AdminRoutes()
           .get("/metrics", metrics.endpoint())
           .get("/healthz", AdminEndpoint.immediate(request -> AdminResponse.text(200, "ok\n")))
           .get("/readyz", readiness.endpoint());
       BundleDirectory bundles = BundleDirectory.create(config.admin().effectiveBundleDirectory(config.cache().directory()));
-      new OperationsApi(operations, new Jobs(jobExecutor), operatorExecutor, bundles).register(routes);
+      new OperationsApi(core.operations, core.jobs, operatorExecutor, bundles).register(routes);
       adminServer = new AdminServer(StatusPage.register(routes), new AdminGuard(config.admin().token()),
           config.admin().idleTimeout());
       admin = adminServer;
-      address = server.start(new InetSocketAddress(config.server().address(), config.server().port()));
-      adminAddress = admin.start(new InetSocketAddress(config.admin().address(), config.admin().port()));
+      address = server.start(settings.address());
+      adminAddress = admin.start(settings.adminAddress());
     } catch (Exception e) {
       // Netty throws BindException (checked) undeclared: whatever failed, give back what was taken.
       if (adminServer != null) {
@@ -152,21 +152,23 @@ public final class Cistern implements AutoCloseable {
       if (registryServer != null) {
         registryServer.close();
       }
-      shutdownExecutors();
-      cache.close();
+      shutdownServerExecutors();
+      core.close();
       metrics.close();
       throw e;
     }
   }
 
   /**
-   * Starts a Cistern: opens (and if need be recovers) the cache, then listens.
+   * Starts a Cistern: reads what the settings name in files and the environment, opens (and if
+   * need be recovers) the cache, then listens.
    *
    * @param environment where upstream passwords ({@code passwordEnv}) and the outbound proxy
    *     ({@code HTTPS_PROXY}, {@code NO_PROXY}) are looked up
+   * @throws ConfigException when something the settings name cannot be used, before anything is opened
    */
-  public static Cistern start(CisternConfig config, Clock clock, Map<String, String> environment) throws InterruptedException {
-    return new Cistern(config, clock, environment);
+  public static Cistern start(Settings settings, Clock clock, Map<String, String> environment) throws InterruptedException {
+    return new Cistern(settings, clock, environment);
   }
 
   /**
@@ -174,101 +176,35 @@ public final class Cistern implements AutoCloseable {
    * CLI works with while no server runs. Fails with {@link BlobCache.CacheInUseException} when a
    * server (or another command) has the directory open.
    */
-  public static Tools openTools(CisternConfig config, Clock clock, Map<String, String> environment) {
-    return new Tools(config, clock, environment);
+  public static Tools openTools(Settings settings, Clock clock, Map<String, String> environment) {
+    // The upstreams are resolved once the cache is open: a command that finds it locked by a
+    // running server goes through that server's admin API, and needs none of the upstreams' secrets.
+    return new Tools(new Core(settings.cache(), () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
+        () -> null, clock));
   }
 
   /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
   public static final class Tools implements AutoCloseable {
 
-    private final ExecutorService upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
-    private final ExecutorService storeExecutor = Executors.newFixedThreadPool(4, daemonThreads("cistern-store"));
-    private final ExecutorService jobExecutor = Executors.newSingleThreadExecutor(daemonThreads("cistern-jobs"));
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
-    private final BlobCache cache;
-    private final CacheOperations operations;
-    private final Jobs jobs = new Jobs(jobExecutor);
+    private final Core core;
 
-    private Tools(CisternConfig config, Clock clock, Map<String, String> environment) {
-      try {
-        cache = BlobCache.open(cacheSettings(config.cache()), clock, storeExecutor);
-      } catch (RuntimeException e) {
-        shutdown();
-        throw e;
-      }
-      try {
-        UpstreamRouter router = new UpstreamRouter(upstreams(config, environment, UpstreamObserver.NONE, upstreamExecutor),
-            config.defaultUpstream());
-        BlobService blobs = new BlobService(cache, storeExecutor, timer);
-        ManifestService manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
-        operations = new CacheOperations(cache, router, manifests, blobs, () -> null, clock);
-      } catch (RuntimeException e) {
-        close();
-        throw e;
-      }
+    private Tools(Core core) {
+      this.core = core;
     }
 
     public CacheOperations operations() {
-      return operations;
+      return core.operations;
     }
 
     /** Runs long operations in the background, as the admin API does, so the CLI follows both alike. */
     public Jobs jobs() {
-      return jobs;
+      return core.jobs;
     }
 
     @Override
     public void close() {
-      shutdown();
-      if (cache != null) {
-        cache.close();
-      }
+      core.close();
     }
-
-    private void shutdown() {
-      jobExecutor.shutdownNow();
-      upstreamExecutor.shutdownNow();
-      timer.shutdownNow();
-      storeExecutor.shutdown();
-      try {
-        storeExecutor.awaitTermination(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  private static CacheSettings cacheSettings(CisternConfig.Cache cacheConfig) {
-    return new CacheSettings(cacheConfig.directory(), cacheConfig.maxBytes().bytes(), cacheConfig.lowWaterFraction(),
-        cacheConfig.accessFlushInterval(), cacheConfig.reservationTimeout(), cacheConfig.poolSize());
-  }
-
-  private static List<Upstream> upstreams(CisternConfig config, Map<String, String> environment,
-      UpstreamObserver observer, ExecutorService upstreamExecutor) {
-    CredentialSources credentialSources = CredentialSources.load(config.dockerConfig(), environment);
-    ProxySelector proxies = EnvironmentProxySelector.from(environment);
-    List<Upstream> upstreams = new ArrayList<>();
-    for (CisternConfig.UpstreamConfig upstream : config.upstreams()) {
-      UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
-      Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
-      UpstreamSettings settings = new UpstreamSettings(
-          upstream.host(),
-          upstream.effectiveUrl(),
-          credentials,
-          orDefault(upstream.connectTimeout(), defaults.connectTimeout()),
-          orDefault(upstream.responseTimeout(), defaults.responseTimeout()),
-          orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
-          upstream.maxRetries() != null ? upstream.maxRetries() : defaults.maxRetries(),
-          upstream.maxConcurrentRequests() != null ? upstream.maxConcurrentRequests() : defaults.maxConcurrentRequests());
-      HttpClient http = RegistryClient.newHttpClient(
-          settings, upstreamExecutor, UpstreamTls.trusting(upstream.caCertificate()), proxies);
-      RegistryClient client = new RegistryClient(settings, http, upstreamExecutor, RETRY_BACKOFF, observer);
-      Duration tagTtl = orDefault(upstream.tagTtl(), config.tagTtl());
-      upstreams.add(new Upstream(client, tagTtl, config.offline() || upstream.offline()));
-      log.info("mirroring {} from {}{}", settings.host(), settings.url(),
-          credentials != null ? " as " + credentials.username() : " anonymously");
-    }
-    return upstreams;
   }
 
   public InetSocketAddress address() {
@@ -281,20 +217,15 @@ public final class Cistern implements AutoCloseable {
   }
 
   public BlobCache cache() {
-    return cache;
+    return core.cache;
   }
 
   public UpstreamRouter router() {
-    return router;
+    return core.router;
   }
 
   public BlobService blobs() {
-    return blobs;
-  }
-
-  /** What the admin API's operations run on. */
-  public CacheOperations operations() {
-    return operations;
+    return core.blobs;
   }
 
   /**
@@ -307,64 +238,167 @@ public final class Cistern implements AutoCloseable {
   public void close() {
     readiness.stopping();
     server.stopAccepting();
-    CompletableFuture<Void> settled = CompletableFuture.allOf(server.activeRequests().drained(), blobs.downloadsFinished());
+    CompletableFuture<Void> settled = CompletableFuture.allOf(server.activeRequests().drained(), core.blobs.downloadsFinished());
     try {
       settled.get(shutdownGrace.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       log.warn("stopping with {} requests and {} downloads still under way after {}", server.activeRequests().count(),
-          blobs.downloadsInFlight(), shutdownGrace);
+          core.blobs.downloadsInFlight(), shutdownGrace);
     } catch (ExecutionException e) {
       log.warn("waiting for the work under way failed; stopping anyway", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    blobs.abortDownloads(new IOException("Cistern is stopping"));
+    core.blobs.abortDownloads(new IOException("Cistern is stopping"));
     server.close();
     admin.close();
-    shutdownExecutors();
-    cache.close();
+    shutdownServerExecutors();
+    core.close();
     metrics.close();
   }
 
-  private void shutdownExecutors() {
-    upstreamExecutor.shutdownNow();
-    timer.shutdownNow();
+  private void shutdownServerExecutors() {
     adminExecutor.shutdownNow();
     authExecutor.shutdownNow();
     operatorExecutor.shutdownNow();
-    jobExecutor.shutdownNow();
-    storeExecutor.shutdown();
-    try {
-      storeExecutor.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+  }
+
+  /**
+   * What a server and the CLI's tools share: the thread pools, the cache, the upstreams and the
+   * pull-through services over them. Opened in that order, closed in the reverse; whatever fails
+   * while opening gives back what was taken before it.
+   */
+  private static final class Core implements AutoCloseable {
+
+    private final ExecutorService upstreamExecutor = Executors.newCachedThreadPool(daemonThreads("cistern-upstream"));
+    private final ExecutorService storeExecutor = Executors.newFixedThreadPool(8, daemonThreads("cistern-store"));
+    // Long operator jobs (warm, export, import) have a pool of their own: a running import cannot
+    // hold up pulls. Fixed pools start their threads only when first used.
+    private final ExecutorService jobExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-jobs"));
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
+    private final BlobCache cache;
+    private final UpstreamRouter router;
+    private final BlobService blobs;
+    private final ManifestService manifests;
+    private final CacheOperations operations;
+    private final Jobs jobs = new Jobs(jobExecutor);
+
+    /**
+     * @param upstreams asked for once the cache is open
+     * @param observer told about every exchange with an upstream (metrics)
+     * @param traffic what clients were served, or a supplier of null when no server runs
+     */
+    Core(CacheSettings cacheSettings, Supplier<Upstreams> upstreams, UpstreamObserver observer,
+        Supplier<TrafficView> traffic, Clock clock) {
+      try {
+        cache = BlobCache.open(cacheSettings, clock, storeExecutor);
+      } catch (RuntimeException e) {
+        shutdownExecutors();
+        throw e;
+      }
+      try {
+        router = upstreams.get().router(upstreamExecutor, observer);
+        blobs = new BlobService(cache, storeExecutor, timer);
+        manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
+        operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+
+    @Override
+    public void close() {
+      shutdownExecutors();
+      cache.close();
+    }
+
+    private void shutdownExecutors() {
+      jobExecutor.shutdownNow();
+      upstreamExecutor.shutdownNow();
+      timer.shutdownNow();
+      // Store tasks are let finish: they write the cache's files and rows, which then close cleanly.
+      storeExecutor.shutdown();
+      try {
+        storeExecutor.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
-  private ClientAuthenticator clientAuthenticator(CisternConfig.ClientAuth auth) {
-    if (auth.htpasswd() == null && (auth.bearerToken() == null || auth.bearerToken().isEmpty())) {
-      return ClientAuthenticator.anonymous();
-    }
-    Htpasswd users = null;
-    if (auth.htpasswd() != null) {
+  /** One upstream with all that files and the environment give it, ready to be connected. */
+  private record UpstreamPlan(UpstreamSettings settings, SSLContext tls, Duration tagTtl, boolean offline) {}
+
+  /** The upstreams to build, the proxy they are reached through, and the default among them. */
+  private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost) {
+
+    /** @throws ConfigException when a credential, CA file or proxy the settings name cannot be used */
+    static Upstreams resolve(Settings settings, Map<String, String> environment) {
+      CisternConfig config = settings.config();
+      CredentialSources credentialSources = CredentialSources.load(config.dockerConfig(), environment);
+      ProxySelector proxies;
       try {
-        users = Htpasswd.read(auth.htpasswd());
-      } catch (IOException e) {
-        throw new ConfigException("cannot read security.auth.htpasswd " + auth.htpasswd() + ": " + e.getMessage());
+        proxies = EnvironmentProxySelector.from(environment);
       } catch (IllegalArgumentException e) {
         throw new ConfigException(e.getMessage());
       }
+      List<UpstreamPlan> plans = new ArrayList<>();
+      for (int i = 0; i < config.upstreams().size(); i++) {
+        CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
+        Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
+        SSLContext tls;
+        try {
+          tls = UpstreamTls.trusting(upstream.caCertificate());
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+        }
+        Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
+        plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
+            config.offline() || upstream.offline()));
+      }
+      return new Upstreams(plans, proxies, config.defaultUpstream());
+    }
+
+    UpstreamRouter router(ExecutorService executor, UpstreamObserver observer) {
+      List<Upstream> upstreams = new ArrayList<>();
+      for (UpstreamPlan plan : plans) {
+        UpstreamSettings settings = plan.settings();
+        HttpClient http = RegistryClient.newHttpClient(settings, executor, plan.tls(), proxies);
+        upstreams.add(new Upstream(new RegistryClient(settings, http, executor, RETRY_BACKOFF, observer), plan.tagTtl(),
+            plan.offline()));
+        log.info("mirroring {} from {}{}", settings.host(), settings.url(),
+            settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
+      }
+      return new UpstreamRouter(upstreams, defaultHost);
+    }
+  }
+
+  /** The users of {@code security.auth.htpasswd}, or null when none is configured. */
+  private static Htpasswd htpasswd(CisternConfig.ClientAuth auth) {
+    if (auth.htpasswd() == null) {
+      return null;
+    }
+    try {
+      return Htpasswd.read(auth.htpasswd());
+    } catch (IOException e) {
+      throw new ConfigException("cannot read security.auth.htpasswd " + auth.htpasswd() + ": " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("security.auth.htpasswd: " + e.getMessage());
+    }
+  }
+
+  private ClientAuthenticator clientAuthenticator(CisternConfig.ClientAuth auth, Htpasswd users) {
+    if (users == null && (auth.bearerToken() == null || auth.bearerToken().isEmpty())) {
+      return ClientAuthenticator.anonymous();
     }
     return new ClientAuthenticator(auth.realm(), users, auth.bearerToken(), authExecutor);
   }
 
-  /** The registry port's TLS from PEM files, or null for plain HTTP. */
+  /** The registry port's TLS from PEM files, or null for plain HTTP; {@link Settings} saw both are named. */
   private static SslContext serverTls(CisternConfig.Tls tls) {
     if (!tls.enabled()) {
       return null;
-    }
-    if (tls.certificate() == null || tls.key() == null) {
-      throw new ConfigException("security.tls needs both certificate and key");
     }
     try {
       return SslContextBuilder.forServer(tls.certificate().toFile(), tls.key().toFile()).build();
@@ -372,10 +406,6 @@ public final class Cistern implements AutoCloseable {
       throw new ConfigException("cannot use the TLS certificate " + tls.certificate() + " and key " + tls.key()
           + ": " + e.getMessage());
     }
-  }
-
-  private static <T> T orDefault(T value, T fallback) {
-    return value != null ? value : fallback;
   }
 
   private static ThreadFactory daemonThreads(String prefix) {

@@ -87,6 +87,7 @@ class DeploymentFilesTest {
       JsonNode adminToken = env(cistern, "CISTERN_ADMIN_TOKEN").path("valueFrom").path("secretKeyRef");
       assertEquals("cistern-admin", adminToken.path("name").asText(), name + ": the admin API's token comes from a Secret");
       assertEquals("token", adminToken.path("key").asText(), name);
+      assertFalse(pod.path("enableServiceLinks").asBoolean(true), name + ": no CISTERN_* service-link variables in the pod");
     }
 
     JsonNode daemonSet = workloads.get("node-cache.yaml");

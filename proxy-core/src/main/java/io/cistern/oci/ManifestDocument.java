@@ -2,8 +2,6 @@ package io.cistern.oci;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -25,10 +23,7 @@ public record ManifestDocument(
     @JsonProperty("manifests") List<Descriptor> manifests,
     @JsonProperty("subject") Descriptor subject) {
 
-  private static final ObjectReader READER =
-      new ObjectMapper()
-          .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, false)
-          .readerFor(ManifestDocument.class);
+  private static final ObjectReader READER = Json.reader().forType(ManifestDocument.class);
 
   public ManifestDocument {
     layers = layers == null ? List.of() : List.copyOf(layers);

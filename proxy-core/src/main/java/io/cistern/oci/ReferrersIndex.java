@@ -1,7 +1,5 @@
 package io.cistern.oci;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +14,6 @@ public record ReferrersIndex(List<Descriptor> manifests) {
 
   /** No referrers: what a subject nobody refers to has, and what a missing fallback tag means. */
   public static final ReferrersIndex EMPTY = new ReferrersIndex(List.of());
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   public ReferrersIndex {
     manifests = List.copyOf(manifests);
@@ -46,11 +42,7 @@ public record ReferrersIndex(List<Descriptor> manifests) {
     index.put("schemaVersion", 2);
     index.put("mediaType", MediaTypes.OCI_INDEX);
     index.put("manifests", manifests);
-    try {
-      return JSON.writeValueAsBytes(index);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("descriptors always serialise", e);
-    }
+    return Json.bytes(index);
   }
 
   /** The index as a document Cistern can store and address by digest, like any manifest. */

@@ -23,16 +23,6 @@ public record RepositoryName(String value) implements Comparable<RepositoryName>
     return new RepositoryName(value);
   }
 
-  public static boolean isValid(String value) {
-    return problemWith(value) == null;
-  }
-
-  /** The first path component, e.g. {@code library} in {@code library/alpine}. */
-  public String firstComponent() {
-    int slash = value.indexOf('/');
-    return slash < 0 ? value : value.substring(0, slash);
-  }
-
   /** True when the name has a single component ({@code alpine} rather than {@code library/alpine}). */
   public boolean isSingleComponent() {
     return value.indexOf('/') < 0;

@@ -1,9 +1,9 @@
 package io.cistern.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Json;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.MediaTypes;
@@ -14,6 +14,7 @@ import io.cistern.oci.RepositoryName;
 import java.io.IOException;
 import java.net.ProxySelector;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
@@ -45,15 +46,21 @@ import javax.net.ssl.SSLContext;
  */
 public final class RegistryClient {
 
+  /**
+   * All pages of one tag list together: a tag has at most 128 characters, so this is room for
+   * over a hundred thousand of them, and still a bound on what one request may hold in memory.
+   */
+  static final int MAX_TAG_LIST_BYTES = 16 << 20;
+
   private static final int MAX_REDIRECTS = 5;
-  private static final int MAX_TAG_PAGES = 1000;
+  /** The most pages of a paginated list (tags, referrers) that are followed. */
+  private static final int MAX_PAGES = 1000;
   /**
    * The longest Cistern waits before retrying a 429 or 503, with a client waiting on the answer.
    * An upstream that asks for a longer wait gets no retry: its status and {@code Retry-After} go
    * back to the client, whose own retry logic can wait without holding a connection open.
    */
   static final Duration MAX_RETRY_WAIT = Duration.ofSeconds(10);
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final UpstreamSettings settings;
   private final HttpClient http;
@@ -64,10 +71,6 @@ public final class RegistryClient {
   private final UpstreamObserver observer;
   private final AtomicReference<Challenge> challenge = new AtomicReference<>();
 
-  public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff) {
-    this(settings, http, executor, baseBackoff, UpstreamObserver.NONE);
-  }
-
   /** @param observer told about every exchange with the upstream (for metrics) */
   public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff,
       UpstreamObserver observer) {
@@ -76,7 +79,7 @@ public final class RegistryClient {
     this.executor = executor;
     this.baseBackoff = baseBackoff;
     this.observer = observer;
-    this.tokens = new TokenCache(http, settings.credentials(), settings.responseTimeout(), executor);
+    this.tokens = new TokenCache(http, settings, executor);
     this.limiter = new RequestLimiter(settings.maxConcurrentRequests());
   }
 
@@ -110,16 +113,18 @@ public final class RegistryClient {
   public CompletableFuture<Manifest> getManifest(RepositoryName repository, Reference reference) {
     Call call = Call.get(uri(repository, "manifests", reference.toString()), repository)
         .withAccept(MediaTypes.ALL_MANIFESTS);
-    return exchange(call, boundedDocument(), ErrorCode.MANIFEST_UNKNOWN).thenApply(response -> toManifest(reference, response));
+    return exchange(call, document("a manifest", Manifest.MAX_BYTES), ErrorCode.MANIFEST_UNKNOWN)
+        .thenApply(response -> toManifest(reference, response));
   }
 
   /**
    * The referrers of {@code subject} from the OCI referrers API, every page in one index (unfiltered:
    * Cistern caches the whole list and filters by artifact type itself). Empty when the upstream
-   * lacks the API: it answers 404, which the spec forbids a registry that has it.
+   * lacks the API: it answers 404, which the spec forbids a registry that has it. The pages
+   * together may not exceed a manifest's size: the list is stored as one.
    */
   public CompletableFuture<Optional<ReferrersIndex>> getReferrers(RepositoryName repository, Digest subject) {
-    return referrersPage(repository, uri(repository, "referrers", subject.toString()), ReferrersIndex.EMPTY, 0)
+    return referrersPage(repository, uri(repository, "referrers", subject.toString()), ReferrersIndex.EMPTY, 0, 0)
         .thenApply(Optional::of)
         .exceptionallyCompose(failure -> {
           RegistryException error = UpstreamErrors.forFailure(host(), failure);
@@ -129,13 +134,11 @@ public final class RegistryClient {
         });
   }
 
-  private CompletableFuture<ReferrersIndex> referrersPage(RepositoryName repository, URI page, ReferrersIndex sofar, int pages) {
+  private CompletableFuture<ReferrersIndex> referrersPage(
+      RepositoryName repository, URI page, ReferrersIndex sofar, int pages, long bytes) {
     Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.OCI_INDEX));
-    return exchange(call, boundedDocument(), ErrorCode.MANIFEST_UNKNOWN).thenCompose(response -> {
-      if (response.body() == null) {
-        throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
-            "upstream " + host() + " sent a referrers list larger than " + Manifest.MAX_BYTES + " bytes", null, null);
-      }
+    BodyHandler<byte[]> body = document("a referrers list", Manifest.MAX_BYTES, bytes);
+    return exchange(call, body, ErrorCode.MANIFEST_UNKNOWN).thenCompose(response -> {
       ReferrersIndex all;
       try {
         all = sofar.plus(ReferrersIndex.parse(response.body()));
@@ -144,8 +147,8 @@ public final class RegistryClient {
             "upstream " + host() + " sent an invalid referrers list", null, notAnIndex);
       }
       Optional<URI> next = nextLink(page, response.headers());
-      if (next.isPresent() && pages + 1 < MAX_TAG_PAGES) {
-        return referrersPage(repository, next.get(), all, pages + 1);
+      if (next.isPresent() && pages + 1 < MAX_PAGES) {
+        return referrersPage(repository, next.get(), all, pages + 1, bytes + response.body().length);
       }
       return CompletableFuture.completedFuture(all);
     });
@@ -185,30 +188,26 @@ public final class RegistryClient {
 
   /** Every tag of a repository, following {@code Link} pagination where the upstream uses it. */
   public CompletableFuture<List<String>> listTags(RepositoryName repository) {
-    return listTagPage(repository, uri(repository, "tags", "list"), new ArrayList<>(), 0);
+    return listTagPage(repository, uri(repository, "tags", "list"), new ArrayList<>(), 0, 0);
   }
 
-  private CompletableFuture<List<String>> listTagPage(RepositoryName repository, URI page, List<String> tags, int pages) {
+  private CompletableFuture<List<String>> listTagPage(
+      RepositoryName repository, URI page, List<String> tags, int pages, long bytes) {
     Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.JSON));
-    return exchange(call, HttpResponse.BodyHandlers.ofByteArray(), ErrorCode.NAME_UNKNOWN).thenCompose(response -> {
+    BodyHandler<byte[]> list = document("a tag list", MAX_TAG_LIST_BYTES, bytes);
+    return exchange(call, list, ErrorCode.NAME_UNKNOWN).thenCompose(response -> {
       try {
-        JsonNode body = JSON.readTree(response.body());
+        JsonNode body = Json.tree(response.body());
         body.path("tags").forEach(tag -> tags.add(tag.asText()));
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " sent an invalid tag list", null, e);
       }
       Optional<URI> next = nextLink(page, response.headers());
-      if (next.isPresent() && pages + 1 < MAX_TAG_PAGES) {
-        return listTagPage(repository, next.get(), tags, pages + 1);
+      if (next.isPresent() && pages + 1 < MAX_PAGES) {
+        return listTagPage(repository, next.get(), tags, pages + 1, bytes + response.body().length);
       }
       return CompletableFuture.completedFuture(tags);
     });
-  }
-
-  /** The upstream's own base endpoint, {@code GET /v2/}: reachable and authorised. */
-  public CompletableFuture<Integer> ping() {
-    Call call = Call.get(URI.create(settings.url() + "/v2/"), null);
-    return send(call, HttpResponse.BodyHandlers.discarding(), 0, 0, false).thenApply(HttpResponse::statusCode);
   }
 
   // ---- the exchange: limits, authentication, redirects, retries ----
@@ -304,7 +303,12 @@ public final class RegistryClient {
       return CompletableFuture.completedFuture(
           settings.credentials() == null ? null : settings.credentials().basicAuthorization());
     }
-    Optional<TokenCache.Key> key = tokenKey(current, call);
+    Optional<TokenCache.Key> key;
+    try {
+      key = tokenKey(current, call);
+    } catch (RegistryException badRealm) {
+      return CompletableFuture.failedFuture(badRealm);
+    }
     if (key.isEmpty()) {
       return CompletableFuture.completedFuture(null);
     }
@@ -318,6 +322,7 @@ public final class RegistryClient {
     }
   }
 
+  /** @throws RegistryException when the challenge's realm is not a URL */
   private Optional<TokenCache.Key> tokenKey(Challenge bearer, Call call) {
     if (!bearer.isBearer()) {
       return Optional.empty();
@@ -326,8 +331,16 @@ public final class RegistryClient {
       String scope = call.repository() != null
           ? "repository:" + call.repository() + ":pull"
           : bearer.parameter("scope").orElse(null);
-      return new TokenCache.Key(URI.create(realm), bearer.parameter("service").orElse(null), scope);
+      return new TokenCache.Key(realmUri(realm), bearer.parameter("service").orElse(null), scope);
     });
+  }
+
+  private URI realmUri(String realm) {
+    try {
+      return new URI(realm);
+    } catch (URISyntaxException e) {
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " named a malformed token realm", null, e);
+    }
   }
 
   /** Retry-After when the upstream gave one, else exponential from the base; both jittered and capped. */
@@ -345,11 +358,15 @@ public final class RegistryClient {
     return CompletableFuture.supplyAsync(action, delayed).thenCompose(future -> future);
   }
 
-  /** Reads a JSON document (manifest, referrers page) whole, or nothing (a null body) above 4 MiB. */
-  private static BodyHandler<byte[]> boundedDocument() {
-    return info -> info.headers().firstValueAsLong("Content-Length").orElse(0) > Manifest.MAX_BYTES
-        ? BodySubscribers.replacing(null)
-        : BodySubscribers.ofByteArray();
+  /** Reads a JSON document whole; one above {@code limit} bytes fails with a 502. */
+  private BodyHandler<byte[]> document(String what, int limit) {
+    return document(what, limit, 0);
+  }
+
+  /** As {@link #document(String, int)}, for a page of a list that already holds {@code sofar} bytes. */
+  private BodyHandler<byte[]> document(String what, int limit, long sofar) {
+    return BoundedBody.upTo((int) (limit - sofar), () -> new RegistryException(ErrorCode.UNAVAILABLE, 502,
+        "upstream " + host() + " sent " + what + " larger than " + limit + " bytes", null, null));
   }
 
   private static <T> BodyHandler<T> onlySuccessBodies(BodyHandler<T> handler) {
@@ -359,13 +376,9 @@ public final class RegistryClient {
 
   private Manifest toManifest(Reference reference, HttpResponse<byte[]> response) {
     byte[] bytes = response.body();
-    if (bytes == null) {
-      throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502,
-          "upstream " + host() + " sent a manifest larger than " + Manifest.MAX_BYTES + " bytes", null, null);
-    }
     String mediaType = contentType(response.headers());
     if (!MediaTypes.isManifest(mediaType)) {
-      String declared = ManifestDocument.parse(bytes).mediaType();
+      String declared = declaredMediaType(bytes);
       mediaType = declared != null ? declared : mediaType;
     }
     Digest expected = reference instanceof Digest digest
@@ -379,6 +392,16 @@ public final class RegistryClient {
     return expected != null && expected.algorithm() != Digest.Algorithm.SHA256
         ? new Manifest(expected, mediaType, bytes)
         : manifest;
+  }
+
+  /** The media type a manifest names itself, for an upstream that did not say it in Content-Type. */
+  private String declaredMediaType(byte[] manifest) {
+    try {
+      return ManifestDocument.parse(manifest).mediaType();
+    } catch (RegistryException notJson) {
+      // The client asked for a manifest and is not at fault: the upstream sent something else.
+      throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " sent a manifest that is not JSON", null, notJson);
+    }
   }
 
   private static String contentType(HttpHeaders headers) {

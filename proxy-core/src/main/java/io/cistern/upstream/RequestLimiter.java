@@ -38,10 +38,6 @@ final class RequestLimiter {
     handOff();
   }
 
-  int available() {
-    return permits.get();
-  }
-
   private void handOff() {
     while (!waiters.isEmpty() && tryAcquire()) {
       CompletableFuture<Void> next = waiters.poll();

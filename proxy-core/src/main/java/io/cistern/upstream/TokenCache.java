@@ -1,11 +1,11 @@
 package io.cistern.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Json;
 import io.cistern.oci.RegistryException;
 import java.io.IOException;
 import java.net.URI;
@@ -13,8 +13,10 @@ import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.LongAdder;
@@ -26,29 +28,40 @@ import java.util.concurrent.atomic.LongAdder;
  * share a single in-flight token fetch (one future per key), different scopes fetch in parallel,
  * and no lock is held while the token endpoint answers. Each token expires from the cache a little
  * before its {@code expires_in}, so a request never starts with a token about to lapse.
+ *
+ * <p>The realm is whatever URL the upstream's challenge names, and the configured credentials go
+ * there: a realm that is not http(s), or plain http for an https upstream (a downgrade that would
+ * put the credentials and tokens on the wire in clear), is refused without a request.
  */
 public final class TokenCache {
 
   /** What the token spec says to assume when a token server leaves out {@code expires_in}. */
   static final Duration DEFAULT_LIFETIME = Duration.ofSeconds(60);
-
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** A token answer is a small JSON object; registries' JWTs run to a few KiB. */
+  static final int MAX_RESPONSE_BYTES = 1 << 20;
 
   /** Identifies a token: the scope it grants, at which service. */
   public record Key(URI realm, String service, String scope) {}
 
-  record Token(String value, Duration lifetime) {}
+  record Token(String value, Duration lifetime) {
+    /** Never prints the token. */
+    @Override
+    public String toString() {
+      return "Token[****, " + lifetime + "]";
+    }
+  }
 
   private final HttpClient http;
+  private final UpstreamSettings upstream;
   private final Credentials credentials;
-  private final Duration timeout;
   private final AsyncCache<Key, Token> tokens;
   private final LongAdder fetches = new LongAdder();
 
-  public TokenCache(HttpClient http, Credentials credentials, Duration timeout, Executor executor) {
+  /** @param upstream the registry these tokens are for: its credentials, timeout and scheme */
+  public TokenCache(HttpClient http, UpstreamSettings upstream, Executor executor) {
     this.http = http;
-    this.credentials = credentials;
-    this.timeout = timeout;
+    this.upstream = upstream;
+    this.credentials = upstream.credentials();
     this.tokens =
         Caffeine.newBuilder()
             .executor(executor)
@@ -59,6 +72,10 @@ public final class TokenCache {
 
   /** A token for {@code key}: cached, joined to a fetch already under way, or fetched now. */
   public CompletableFuture<String> token(Key key) {
+    String refusal = refusal(key.realm());
+    if (refusal != null) {
+      return CompletableFuture.failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 502, refusal, null, null));
+    }
     CompletableFuture<Token> token = tokens.get(key, (k, executor) -> fetch(k));
     if (token.isCompletedExceptionally()) {
       // A fetch that failed before this call leaves the cache a moment after failing: a request
@@ -86,6 +103,19 @@ public final class TokenCache {
     return fetches.sum();
   }
 
+  /** Why no token may be fetched from {@code realm}, or null when one may. */
+  private String refusal(URI realm) {
+    String scheme = realm.getScheme() == null ? "" : realm.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("https") || scheme.equals("http")) || realm.getHost() == null) {
+      return "upstream " + upstream.host() + " named a token realm that is not an http(s) URL: " + realm;
+    }
+    if (scheme.equals("http") && upstream.url().getScheme().equalsIgnoreCase("https")) {
+      return "upstream " + upstream.host() + " is https but named a plain-http token realm, " + realm
+          + "; Cistern does not send credentials or tokens in clear text";
+    }
+    return null;
+  }
+
   private CompletableFuture<Token> fetch(Key key) {
     fetches.increment();
     StringBuilder uri = new StringBuilder(key.realm().toString());
@@ -100,7 +130,7 @@ public final class TokenCache {
         separator = '&';
       }
     }
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri.toString())).timeout(timeout).GET();
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri.toString())).timeout(upstream.responseTimeout()).GET();
     if ("http".equalsIgnoreCase(key.realm().getScheme())) {
       // As for registry requests: no h2c upgrade attempt over plain text.
       request.version(HttpClient.Version.HTTP_1_1);
@@ -108,8 +138,9 @@ public final class TokenCache {
     if (credentials != null) {
       request.header("Authorization", credentials.basicAuthorization());
     }
-    return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray())
-        .thenApply(response -> parse(key, response));
+    BodyHandler<byte[]> bounded = BoundedBody.upTo(MAX_RESPONSE_BYTES, () -> new RegistryException(ErrorCode.UNAVAILABLE,
+        502, "the token service " + key.realm().getHost() + " sent more than " + MAX_RESPONSE_BYTES + " bytes", null, null));
+    return http.sendAsync(request.build(), bounded).thenApply(response -> parse(key, response));
   }
 
   private Token parse(Key key, HttpResponse<byte[]> response) {
@@ -129,7 +160,7 @@ public final class TokenCache {
       throw new RegistryException(ErrorCode.UNAVAILABLE, 502, service + " answered " + status, null, null);
     }
     try {
-      JsonNode body = JSON.readTree(response.body());
+      JsonNode body = Json.tree(response.body());
       String token = body.path("token").asText("");
       if (token.isEmpty()) {
         token = body.path("access_token").asText("");

@@ -3,11 +3,13 @@ package io.cistern.upstream;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Decides which configured upstream a request means, in the three ways mirror clients say it:
@@ -29,22 +31,43 @@ public final class UpstreamRouter {
   private final Map<String, Upstream> byHost = new LinkedHashMap<>();
   private final Upstream defaultUpstream;
 
+  /**
+   * @param defaultHost the upstream for requests that name none; null for the first one
+   * @throws IllegalArgumentException as {@link #check}
+   */
   public UpstreamRouter(List<Upstream> upstreams, String defaultHost) {
+    int defaultIndex = check(upstreams.stream().map(Upstream::host).toList(), defaultHost);
     for (Upstream upstream : upstreams) {
-      if (byHost.put(upstream.host().toLowerCase(Locale.ROOT), upstream) != null) {
-        throw new IllegalArgumentException("upstream " + upstream.host() + " is configured twice");
+      byHost.put(upstream.host(), upstream);
+    }
+    defaultUpstream = defaultIndex < 0 ? null : upstreams.get(defaultIndex);
+  }
+
+  /**
+   * Checks that upstreams with these (lower-case) host names and this default can be routed to,
+   * before any upstream is built.
+   *
+   * @return the index of the default upstream, or -1 when there is no upstream at all
+   * @throws IllegalArgumentException when a host is listed twice, or the default is not listed
+   */
+  public static int check(List<String> hosts, String defaultHost) {
+    Set<String> seen = new HashSet<>();
+    for (String host : hosts) {
+      if (!seen.add(host)) {
+        throw new IllegalArgumentException("upstream " + host + " is configured twice");
       }
     }
-    if (byHost.isEmpty()) {
-      defaultUpstream = null;
-    } else if (defaultHost == null) {
-      defaultUpstream = upstreams.get(0);
-    } else {
-      defaultUpstream = byHost.get(defaultHost.toLowerCase(Locale.ROOT));
-      if (defaultUpstream == null) {
-        throw new IllegalArgumentException("the default upstream " + defaultHost + " is not among the configured upstreams");
-      }
+    if (hosts.isEmpty()) {
+      return -1;
     }
+    if (defaultHost == null) {
+      return 0;
+    }
+    int index = hosts.indexOf(defaultHost.trim().toLowerCase(Locale.ROOT));
+    if (index < 0) {
+      throw new IllegalArgumentException("the default upstream " + defaultHost + " is not among the configured upstreams");
+    }
+    return index;
   }
 
   /**

@@ -2,13 +2,16 @@ package io.cistern.upstream;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.Locale;
 
 /**
  * How to reach one upstream registry.
  *
- * @param host the registry's name as clients know it ({@code docker.io}, {@code ghcr.io}); it
- *     keys the cache and is what {@code ?ns=} and path prefixes are matched against
- * @param url where its registry API is ({@code https://registry-1.docker.io})
+ * @param host the registry's name as clients know it ({@code docker.io}, {@code ghcr.io}), in
+ *     lower case as host names compare; it keys the cache and is what {@code ?ns=} and path
+ *     prefixes are matched against
+ * @param url where its registry API is ({@code https://registry-1.docker.io}); no credentials in
+ *     it, which would be printed wherever the url is
  * @param credentials for basic auth or for fetching tokens; null for anonymous pulls
  * @param connectTimeout to open a connection
  * @param responseTimeout until the response headers arrive
@@ -30,12 +33,36 @@ public record UpstreamSettings(
     if (host == null || host.isBlank()) {
       throw new IllegalArgumentException("an upstream needs a host name");
     }
-    if (url == null || !(url.getScheme().equals("http") || url.getScheme().equals("https"))) {
-      throw new IllegalArgumentException("upstream " + host + " needs an http(s) url");
+    host = host.trim().toLowerCase(Locale.ROOT);
+    if (url == null) {
+      throw new IllegalArgumentException("upstream " + host + " needs a url");
+    }
+    if (url.toString().contains("@")) {
+      throw new IllegalArgumentException("the url of upstream " + host
+          + " carries credentials; give them as username and password (or passwordEnv) instead");
+    }
+    if (url.getScheme() == null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " needs a scheme: https://" + url);
+    }
+    String scheme = url.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " must be http(s)://host[:port][/path]");
+    }
+    if (url.getRawQuery() != null || url.getRawFragment() != null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " may not have a query or fragment");
     }
     String path = url.getPath();
     if (path != null && path.endsWith("/")) {
       url = URI.create(url.toString().replaceAll("/+$", ""));
+    }
+    requirePositive(connectTimeout, "connectTimeout", host);
+    requirePositive(responseTimeout, "responseTimeout", host);
+    requirePositive(idleTimeout, "idleTimeout", host);
+    if (maxRetries < 0) {
+      throw new IllegalArgumentException("maxRetries of upstream " + host + " must not be negative");
+    }
+    if (maxConcurrentRequests < 1) {
+      throw new IllegalArgumentException("maxConcurrentRequests of upstream " + host + " must be at least 1");
     }
   }
 
@@ -45,8 +72,20 @@ public record UpstreamSettings(
         Duration.ofSeconds(30), 3, 64);
   }
 
+  /** These settings with {@code credentials} for the upstream. */
+  public UpstreamSettings withCredentials(Credentials credentials) {
+    return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
+        maxConcurrentRequests);
+  }
+
   /** Docker Hub keeps single-component official images under {@code library/}. */
   public boolean isDockerHub() {
     return host.equals("docker.io");
+  }
+
+  private static void requirePositive(Duration duration, String name, String host) {
+    if (duration == null || duration.isNegative() || duration.isZero()) {
+      throw new IllegalArgumentException(name + " of upstream " + host + " must be positive");
+    }
   }
 }

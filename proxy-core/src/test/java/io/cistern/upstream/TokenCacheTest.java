@@ -1,6 +1,7 @@
 package io.cistern.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -62,8 +63,14 @@ class TokenCacheTest {
     server.stop(0);
   }
 
+  /** Tokens for a plain-http upstream, as the token server here is plain http. */
   private TokenCache tokens(Credentials credentials) {
-    return new TokenCache(HttpClient.newHttpClient(), credentials, Duration.ofSeconds(10), ForkJoinPool.commonPool());
+    return tokensFor("http://registry.test", credentials);
+  }
+
+  private TokenCache tokensFor(String upstreamUrl, Credentials credentials) {
+    UpstreamSettings upstream = UpstreamSettings.of("registry.test", URI.create(upstreamUrl), credentials);
+    return new TokenCache(HttpClient.newHttpClient(), upstream, ForkJoinPool.commonPool());
   }
 
   private TokenCache.Key key(String path, String scope) {
@@ -120,6 +127,31 @@ class TokenCacheTest {
     failure(tokens, "/flaky");
     answers.remove("/flaky");
     assertTrue(tokens.token(key("/flaky", "repository:a:pull")).get().startsWith("t-"));
+  }
+
+  @Test
+  void anHttpsUpstreamNeverSendsItsCredentialsToAPlainHttpRealm() {
+    TokenCache tokens = tokensFor("https://registry.test", new Credentials("bot", "pw"));
+    RegistryException downgrade = failure(tokens, "/token");
+    assertEquals(502, downgrade.status());
+    assertTrue(downgrade.getMessage().contains("plain-http token realm"), downgrade.getMessage());
+    TokenCache.Key notHttp = new TokenCache.Key(URI.create("file:///etc/passwd"), "svc", "repository:a:pull");
+    ExecutionException refused = assertThrows(ExecutionException.class, () -> tokens(null).token(notHttp).get());
+    assertEquals(502, assertInstanceOf(RegistryException.class, UpstreamErrors.unwrap(refused)).status());
+    assertEquals(0, served.get(), "no request, so no credentials, left Cistern");
+  }
+
+  @Test
+  void anOversizedTokenAnswerIsRefusedNotHeld() {
+    answers.put("/huge", "200 {\"token\":\"" + "x".repeat(TokenCache.MAX_RESPONSE_BYTES) + "\"}");
+    RegistryException huge = failure(tokens(null), "/huge");
+    assertEquals(502, huge.status());
+    assertTrue(huge.getMessage().contains("more than " + TokenCache.MAX_RESPONSE_BYTES + " bytes"), huge.getMessage());
+  }
+
+  @Test
+  void aTokenNeverPrintsItsValue() {
+    assertFalse(new TokenCache.Token("s3cret-token", Duration.ofSeconds(60)).toString().contains("s3cret-token"));
   }
 
   private RegistryException failure(TokenCache tokens, String path) {

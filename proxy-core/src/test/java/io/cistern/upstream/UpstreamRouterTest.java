@@ -26,8 +26,8 @@ class UpstreamRouterTest {
 
   private static Upstream upstream(String host, String url) {
     UpstreamSettings settings = UpstreamSettings.of(host, URI.create(url), null);
-    return new Upstream(new RegistryClient(settings, UNUSED, ForkJoinPool.commonPool(), Duration.ofMillis(1)),
-        Duration.ofMinutes(5), false);
+    return new Upstream(new RegistryClient(settings, UNUSED, ForkJoinPool.commonPool(), Duration.ofMillis(1),
+        UpstreamObserver.NONE), Duration.ofMinutes(5), false);
   }
 
   @Test
@@ -54,6 +54,14 @@ class UpstreamRouterTest {
     assertEquals("bitnami/redis", router.route("bitnami/redis", null).repository().value());
     assertEquals("library/alpine", router.route("docker.io/alpine", null).repository().value(), "also after a prefix");
     assertEquals("library/alpine", router.route("alpine", "docker.io").repository().value(), "and with ns");
+  }
+
+  @Test
+  void dockerHubIsKnownWhateverTheCaseItWasConfiguredIn() {
+    Upstream mixedCase = upstream("Docker.IO", "https://registry-1.docker.io");
+    assertEquals("docker.io", mixedCase.host(), "host names are lower-cased once, as configured");
+    UpstreamRouter.Route official = new UpstreamRouter(List.of(mixedCase), null).route("alpine", null);
+    assertEquals("library/alpine", official.repository().value());
   }
 
   @Test
@@ -93,6 +101,9 @@ class UpstreamRouterTest {
   void misconfigurationsAreRefusedAtStartUp() {
     assertThrows(IllegalArgumentException.class, () -> new UpstreamRouter(List.of(GHCR, GHCR), null));
     assertThrows(IllegalArgumentException.class, () -> new UpstreamRouter(List.of(GHCR), "quay.io"));
+    assertThrows(IllegalArgumentException.class, () -> UpstreamRouter.check(List.of("ghcr.io", "quay.io", "ghcr.io"), null));
+    assertEquals(1, UpstreamRouter.check(List.of("ghcr.io", "docker.io"), "Docker.io"), "the default, by its index");
+    assertEquals(-1, UpstreamRouter.check(List.of(), null), "no upstream, no default");
     RegistryException none = assertThrows(RegistryException.class, () -> new UpstreamRouter(List.of(), null).route("a/b", null));
     assertEquals(ErrorCode.NAME_UNKNOWN, none.code());
   }

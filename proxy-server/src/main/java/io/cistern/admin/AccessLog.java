@@ -1,9 +1,8 @@
 package io.cistern.admin;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
+import io.cistern.oci.Json;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -32,8 +31,6 @@ public final class AccessLog implements RequestListener {
     }
   }
 
-  private static final ObjectMapper JSON = new ObjectMapper();
-
   private final Logger logger;
   private final Format format;
 
@@ -48,7 +45,7 @@ public final class AccessLog implements RequestListener {
       return;
     }
     Map<String, Object> fields = fields(request);
-    logger.info(format == Format.JSON ? json(fields) : text(fields));
+    logger.info(format == Format.JSON ? Json.string(fields) : text(fields));
   }
 
   private static Map<String, Object> fields(ServedRequest request) {
@@ -65,14 +62,6 @@ public final class AccessLog implements RequestListener {
     fields.put("upstream", request.upstream());
     fields.put("complete", request.complete());
     return fields;
-  }
-
-  private static String json(Object value) {
-    try {
-      return JSON.writeValueAsString(value);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("strings and numbers always serialise", e);
-    }
   }
 
   private static String text(Map<String, Object> fields) {
@@ -97,6 +86,6 @@ public final class AccessLog implements RequestListener {
     }
     String text = value.toString();
     boolean plain = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7f && c != '"' && c != '\\');
-    return plain ? text : json(text);
+    return plain ? text : Json.string(text);
   }
 }

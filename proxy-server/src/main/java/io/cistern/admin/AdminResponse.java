@@ -1,7 +1,6 @@
 package io.cistern.admin;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.Json;
 import io.cistern.ops.OperatorRequests.Failure;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -13,8 +12,6 @@ import java.util.Map;
  * @param headers besides Content-Type and Content-Length, which the handler sets
  */
 public record AdminResponse(int status, String contentType, byte[] body, Map<String, String> headers) {
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   public AdminResponse {
     headers = Map.copyOf(headers);
@@ -30,11 +27,7 @@ public record AdminResponse(int status, String contentType, byte[] body, Map<Str
 
   /** {@code value} serialised with Jackson. */
   public static AdminResponse json(int status, Object value) {
-    try {
-      return new AdminResponse(status, "application/json", JSON.writeValueAsBytes(value));
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("cannot serialise " + value.getClass().getSimpleName(), e);
-    }
+    return new AdminResponse(status, "application/json", Json.bytes(value));
   }
 
   /** The admin API's error format: {@code {"error": message}}. */

@@ -1,7 +1,6 @@
 package io.cistern.admin;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.Json;
 import io.cistern.oci.RegistryException;
 import io.cistern.ops.BundleDirectory;
 import io.cistern.ops.CacheOperations;
@@ -44,8 +43,6 @@ import org.slf4j.LoggerFactory;
 public final class OperationsApi {
 
   private static final Logger log = LoggerFactory.getLogger(OperationsApi.class);
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
   private static final int DEFAULT_LIMIT = 1000;
 
   private final CacheOperations operations;
@@ -114,7 +111,7 @@ public final class OperationsApi {
   private static <T> T body(AdminRequest request, Class<T> type) {
     T value;
     try {
-      value = JSON.readValue(request.body(), type);
+      value = Json.read(request.body(), type);
     } catch (IOException e) {
       throw new OperationException(400, "the body must be JSON like " + example(type) + ": " + e.getMessage());
     }

@@ -3,7 +3,8 @@ package io.cistern.cli;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JavaType;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
+import io.cistern.oci.Json;
 import io.cistern.ops.ImageView;
 import io.cistern.ops.JobView;
 import io.cistern.ops.OperationException;
@@ -37,8 +38,8 @@ import java.util.List;
  */
 final class AdminClient implements CacheClient {
 
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  /** Tolerates fields a newer server adds to its answers. */
+  private static final ObjectReader ANSWERS = Json.reader().without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
   private static final Duration TIMEOUT = Duration.ofMinutes(5);
 
   private final URI base;
@@ -78,12 +79,12 @@ final class AdminClient implements CacheClient {
   @Override
   public List<ImageView> images(String repository, int limit) {
     String query = "?limit=" + limit + (repository == null ? "" : "&repository=" + URLEncoder.encode(repository, StandardCharsets.UTF_8));
-    return get("/api/images" + query, JSON.getTypeFactory().constructType(new TypeReference<List<ImageView>>() {}));
+    return get("/api/images" + query, ANSWERS.getTypeFactory().constructType(new TypeReference<List<ImageView>>() {}));
   }
 
   @Override
   public StatsView stats() {
-    return get("/api/stats", JSON.constructType(StatsView.class));
+    return get("/api/stats", ANSWERS.getTypeFactory().constructType(StatsView.class));
   }
 
   @Override
@@ -134,7 +135,7 @@ final class AdminClient implements CacheClient {
 
   @Override
   public JobView job(long id) {
-    return get("/api/jobs?id=" + id, JSON.constructType(JobView.class));
+    return get("/api/jobs?id=" + id, ANSWERS.getTypeFactory().constructType(JobView.class));
   }
 
   private <T> T get(String path, JavaType type) {
@@ -142,15 +143,9 @@ final class AdminClient implements CacheClient {
   }
 
   private <T> T post(String path, Object body, Class<T> type) {
-    byte[] json;
-    try {
-      json = JSON.writeValueAsBytes(body);
-    } catch (IOException e) {
-      throw new IllegalStateException("requests always serialise", e);
-    }
     return send(HttpRequest.newBuilder(base.resolve(path))
         .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofByteArray(json)), JSON.constructType(type));
+        .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))), ANSWERS.getTypeFactory().constructType(type));
   }
 
   private <T> T send(HttpRequest.Builder request, JavaType type) {
@@ -171,13 +166,13 @@ final class AdminClient implements CacheClient {
       if (response.statusCode() >= 300) {
         String error = new String(response.body(), StandardCharsets.UTF_8);
         try {
-          error = JSON.readValue(response.body(), Failure.class).error();
+          error = ANSWERS.readValue(response.body(), Failure.class).error();
         } catch (IOException notJson) {
           // An older server without this endpoint: show what it said.
         }
         throw new OperationException(response.statusCode(), error);
       }
-      return JSON.readValue(response.body(), type);
+      return ANSWERS.forType(type).readValue(response.body());
     } catch (IOException e) {
       throw new OperationException(502, "the admin API answered something unreadable: " + e.getMessage());
     }

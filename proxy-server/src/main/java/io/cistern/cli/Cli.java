@@ -5,15 +5,15 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.ConsoleAppender;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.cistern.Cistern;
+import io.cistern.Settings;
 import io.cistern.admin.LogLevels;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.RepositoryUsage;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.ConfigLoader;
+import io.cistern.oci.Json;
 import io.cistern.ops.DownloadView;
 import io.cistern.ops.ImageView;
 import io.cistern.ops.JobView;
@@ -131,44 +131,45 @@ public final class Cli {
           manifest not read for that long (s, m, h, d).
           """);
 
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final int LS_LIMIT = 100_000;
 
   private final PrintStream out;
   private final PrintStream err;
   private final Map<String, String> environment;
+  private final Clock clock;
   private final boolean terminal;
 
-  private Cli(PrintStream out, PrintStream err, Map<String, String> environment, boolean terminal) {
+  private Cli(PrintStream out, PrintStream err, Map<String, String> environment, Clock clock, boolean terminal) {
     this.out = out;
     this.err = err;
     this.environment = environment;
+    this.clock = clock;
     this.terminal = terminal;
   }
 
-  /** The process entry point: quiets logging for operators' commands, then runs. */
+  /** The process entry point: as {@link #run}, with the process's streams, environment and clock. */
   public static int main(String[] args) {
-    Invocation invocation;
-    try {
-      invocation = Invocation.parse(Arrays.asList(args), System.getenv());
-    } catch (Arguments.UsageException e) {
-      System.err.println("cistern: " + e.getMessage());
-      System.err.print(USAGE);
-      return 2;
-    }
-    if (!invocation.command().equals("serve")) {
-      logWarningsToStandardError();
-    }
-    return new Cli(System.out, System.err, System.getenv(), System.console() != null).run(invocation);
+    return run(args, System.out, System.err, System.getenv(), Clock.systemUTC(), System.console() != null, true);
   }
 
   /**
    * Runs one command.
    *
+   * @param environment where the configuration's overrides, passwords and proxies are looked up
    * @param terminal whether {@code out} is a terminal (progress is redrawn in place)
    * @return the exit code: 0 done, 1 the operation failed, 2 a usage or configuration error
    */
-  public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> environment, boolean terminal) {
+  public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> environment, Clock clock,
+      boolean terminal) {
+    return run(args, out, err, environment, clock, terminal, false);
+  }
+
+  /**
+   * @param ownsLogging whether this is the process's one command, so it may set up logging: an
+   *     operator's command logs only warnings, and to standard error
+   */
+  private static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> environment, Clock clock,
+      boolean terminal, boolean ownsLogging) {
     Invocation invocation;
     try {
       invocation = Invocation.parse(Arrays.asList(args), environment);
@@ -177,7 +178,10 @@ public final class Cli {
       err.print(USAGE);
       return 2;
     }
-    return new Cli(out, err, environment, terminal).run(invocation);
+    if (ownsLogging && !invocation.command().equals("serve")) {
+      logWarningsToStandardError();
+    }
+    return new Cli(out, err, environment, clock, terminal).run(invocation);
   }
 
   /**
@@ -224,9 +228,9 @@ public final class Cli {
       out.print(invocation.named() ? HELP.get(invocation.command()) : USAGE);
       return 0;
     }
-    CisternConfig config;
+    Settings settings;
     try {
-      config = new ConfigLoader().load(invocation.configFile(), environment);
+      settings = Settings.of(new ConfigLoader().load(invocation.configFile(), environment));
     } catch (ConfigException | IllegalArgumentException e) {
       err.println("cistern: " + e.getMessage());
       return 2;
@@ -235,16 +239,17 @@ public final class Cli {
       if (!invocation.arguments().isEmpty()) {
         return usage("serve", "unknown argument: " + invocation.arguments().get(0));
       }
+      CisternConfig.Log logging = settings.config().log();
       try {
-        LogLevels.apply(config.log().level(), config.log().access().level());
+        LogLevels.apply(logging.level(), logging.access().level());
       } catch (IllegalArgumentException e) {
         err.println("cistern: " + e.getMessage());
         return 2;
       }
-      return Serve.run(config);
+      return Serve.run(settings, clock, environment);
     }
     try {
-      return operate(invocation, config);
+      return operate(invocation, settings);
     } catch (Arguments.UsageException e) {
       return usage(invocation.command(), e.getMessage());
     }
@@ -257,7 +262,8 @@ public final class Cli {
   }
 
   /** Parses the command's arguments first, so a usage error never opens (or locks) the cache. */
-  private int operate(Invocation invocation, CisternConfig config) {
+  private int operate(Invocation invocation, Settings settings) {
+    CisternConfig config = settings.config();
     String command = invocation.command();
     List<String> args = invocation.arguments();
     Command work = switch (command) {
@@ -276,7 +282,7 @@ public final class Cli {
           + " (cache.directory); is the configuration the server's?");
       return 1;
     }
-    try (CacheClient client = connect(config)) {
+    try (CacheClient client = connect(settings)) {
       return work.run(client);
     } catch (OperationException e) {
       err.println("cistern " + command + ": " + e.getMessage());
@@ -293,9 +299,10 @@ public final class Cli {
   }
 
   /** The cache directory itself when no server has it open; the server's admin API when one does. */
-  private static CacheClient connect(CisternConfig config) {
+  private CacheClient connect(Settings settings) {
+    CisternConfig config = settings.config();
     try {
-      return new LocalClient(Cistern.openTools(config, Clock.systemUTC(), System.getenv()), config.cache().directory());
+      return new LocalClient(Cistern.openTools(settings, clock, environment), config.cache().directory());
     } catch (BlobCache.CacheInUseException running) {
       return new AdminClient(AdminClient.baseFor(config.admin().address(), config.admin().port()), config.admin().token(),
           config.admin().effectiveBundleDirectory(config.cache().directory()));
@@ -390,7 +397,7 @@ public final class Cli {
     return client -> {
       List<ImageView> images = client.images(repository, limit);
       if (json) {
-        out.println(JSON.writeValueAsString(images));
+        out.println(Json.prettyString(images));
         return 0;
       }
       if (images.isEmpty()) {
@@ -430,7 +437,7 @@ public final class Cli {
     return client -> {
       StatsView stats = client.stats();
       if (json) {
-        out.println(JSON.writeValueAsString(stats));
+        out.println(Json.prettyString(stats));
         return 0;
       }
       double usage = stats.maxBytes() == 0 ? 0 : (double) stats.storedBytes() / stats.maxBytes();

@@ -2,9 +2,11 @@ package io.cistern.cli;
 
 import ch.qos.logback.classic.LoggerContext;
 import io.cistern.Cistern;
-import io.cistern.config.CisternConfig;
+import io.cistern.Settings;
 import io.cistern.config.ConfigException;
+import java.io.IOException;
 import java.time.Clock;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,10 +16,14 @@ final class Serve {
 
   private Serve() {}
 
-  static int run(CisternConfig config) {
+  /**
+   * @param environment where upstream passwords and the outbound proxy are looked up
+   * @return the exit code: 0 stopped, 1 failed, 2 a configuration error (one line, no trace)
+   */
+  static int run(Settings settings, Clock clock, Map<String, String> environment) {
     Logger log = LoggerFactory.getLogger(Serve.class);
     try {
-      Cistern cistern = Cistern.start(config, Clock.systemUTC(), System.getenv());
+      Cistern cistern = Cistern.start(settings, clock, environment);
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("stopping");
@@ -37,8 +43,14 @@ final class Serve {
     } catch (ConfigException e) {
       log.error("cistern: {}", e.getMessage());
       return 2;
-    } catch (RuntimeException e) {
-      log.error("cistern failed to start: {}", e.getMessage(), e);
+    } catch (Exception e) {
+      // Netty throws its bind failures (IOExceptions) undeclared: a port in use is the operator's
+      // to fix, not a bug to trace.
+      if (e instanceof IOException) {
+        log.error("cistern: cannot listen: {} (server.address, server.port, admin.address, admin.port)", e.getMessage());
+      } else {
+        log.error("cistern failed to start: {}", e.getMessage(), e);
+      }
       return 1;
     }
   }

@@ -38,10 +38,15 @@ public record CisternConfig(
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
   }
 
-  /** The registry listener. */
+  /**
+   * The registry listener.
+   *
+   * @param idleTimeout how long a connection may move no bytes in either direction before it is closed
+   */
   public record Server(
       @JsonProperty("address") String address,
-      @JsonProperty("port") int port) {}
+      @JsonProperty("port") int port,
+      @JsonProperty("idleTimeout") Duration idleTimeout) {}
 
   /** The disk cache; see {@link io.cistern.cache.CacheSettings}. */
   public record Cache(
@@ -149,7 +154,14 @@ public record CisternConfig(
   public record ClientAuth(
       @JsonProperty("realm") String realm,
       @JsonProperty("htpasswd") Path htpasswd,
-      @JsonProperty("bearerToken") String bearerToken) {}
+      @JsonProperty("bearerToken") String bearerToken) {
+
+    /** Never prints the token. */
+    @Override
+    public String toString() {
+      return "ClientAuth[realm=" + realm + ", htpasswd=" + htpasswd + ", bearerToken=" + (bearerToken == null ? null : "****") + "]";
+    }
+  }
 
   /**
    * Logging. Levels are names Logback knows ({@code DEBUG}, {@code INFO}, {@code WARN},

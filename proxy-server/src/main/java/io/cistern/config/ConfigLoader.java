@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,19 +24,38 @@ import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads the configuration in three layers: the embedded defaults, then the YAML file (objects
  * merge key by key; lists replace), then {@code CISTERN_*} environment variables, where
  * {@code _} walks the tree and numbers index lists: {@code CISTERN_SERVER_PORT=5001},
  * {@code CISTERN_CACHE_MAXBYTES=10GiB}, {@code CISTERN_UPSTREAMS_0_URL=http://…}.
+ *
+ * <p>A variable applies only when its first segment names a top-level key of the defaults, which
+ * list them all. Others are not Cistern's to refuse: Kubernetes gives every pod
+ * {@code CISTERN_SERVICE_HOST}, {@code CISTERN_PORT_5000_TCP}… for a Service named
+ * {@code cistern}. Those are ignored silently; any other is ignored with a warning, as it is most
+ * likely a misspelt key.
  */
 public final class ConfigLoader {
+
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
 
   static final String DEFAULTS_RESOURCE = "/cistern-defaults.yaml";
   private static final String ENV_PREFIX = "CISTERN_";
   /** Names the config file itself, so it is not an override. */
   public static final String CONFIG_PATH_VARIABLE = "CISTERN_CONFIG";
+  /** Lists (upstreams) are short: an index of more digits is a mistake, not a list to pad out. */
+  private static final int MAX_INDEX_DIGITS = 3;
+  /**
+   * What Kubernetes service links look like after the service's name: {@code SERVICE_HOST},
+   * {@code SERVICE_PORT[_<port name>]}, {@code PORT}, {@code PORT_<n>_<protocol>[_PROTO|_PORT|_ADDR]}.
+   */
+  private static final Pattern SERVICE_LINK =
+      Pattern.compile("(.+_)?(SERVICE_HOST|SERVICE_PORT(_.+)?|PORT|PORT_\\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)");
 
   private final ObjectMapper yaml;
 
@@ -63,15 +83,35 @@ public final class ConfigLoader {
           merge(tree, (ObjectNode) overlay);
         }
       } catch (IOException e) {
-        throw new ConfigException("cannot read the configuration file " + file + ": " + e.getMessage());
+        throw new ConfigException("cannot read the configuration file " + file + ": " + oneLine(e.getMessage()));
       }
     }
     applyEnvironment(tree, environment);
     try {
       return yaml.treeToValue(tree, CisternConfig.class);
+    } catch (JsonMappingException e) {
+      throw new ConfigException(key(e) + ": " + oneLine(e.getOriginalMessage()));
     } catch (IOException | IllegalArgumentException e) {
-      throw new ConfigException("invalid configuration: " + e.getMessage());
+      throw new ConfigException("invalid configuration: " + oneLine(e.getMessage()));
     }
+  }
+
+  /** The key a binding failure is at, as people write it: {@code upstreams[1].tagTtl}. */
+  private static String key(JsonMappingException failure) {
+    StringBuilder key = new StringBuilder();
+    for (JsonMappingException.Reference step : failure.getPath()) {
+      if (step.getFieldName() != null) {
+        key.append(key.length() > 0 ? "." : "").append(step.getFieldName());
+      } else if (step.getIndex() >= 0) {
+        key.append('[').append(step.getIndex()).append(']');
+      }
+    }
+    return key.length() > 0 ? key.toString() : "the configuration";
+  }
+
+  /** Jackson puts the location on lines of its own; an operator's error is one line. */
+  private static String oneLine(String message) {
+    return message == null ? "" : message.replaceAll("\\s*\\R\\s*", " ").trim();
   }
 
   private ObjectNode readDefaults() {
@@ -106,7 +146,14 @@ public final class ConfigLoader {
       if (!name.startsWith(ENV_PREFIX) || name.equals(CONFIG_PATH_VARIABLE)) {
         continue;
       }
-      String[] path = name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).split("_");
+      String rest = name.substring(ENV_PREFIX.length());
+      String[] path = rest.toLowerCase(Locale.ROOT).split("_");
+      if (!tree.has(existingKey(tree, path[0]))) {
+        if (!SERVICE_LINK.matcher(rest).matches()) {
+          log.warn("ignoring the environment variable {}: {} is not a configuration key", name, path[0]);
+        }
+        continue;
+      }
       set(tree, path, variable.getValue(), name);
     }
   }
@@ -128,6 +175,9 @@ public final class ConfigLoader {
         }
         node = child;
       } else if (node instanceof ArrayNode array && isIndex(segment)) {
+        if (segment.length() > MAX_INDEX_DIGITS) {
+          throw new ConfigException("environment variable " + variable + " names a list entry beyond any list Cistern takes");
+        }
         int index = Integer.parseInt(segment);
         while (array.size() <= index) {
           array.addObject();

@@ -1,7 +1,7 @@
 package io.cistern.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.oci.Json;
 import io.cistern.upstream.Credentials;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +33,6 @@ import org.slf4j.LoggerFactory;
 public final class CredentialSources {
 
   private static final Logger log = LoggerFactory.getLogger(CredentialSources.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
   /** The names Docker Hub goes by in {@code auths} ({@code docker login} writes the first). */
   private static final Set<String> DOCKER_HUB_ALIASES =
       Set.of("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "docker.io");
@@ -85,7 +84,7 @@ public final class CredentialSources {
   private static Map<String, Credentials> readAuths(Path file) {
     JsonNode root;
     try {
-      root = JSON.readTree(Files.readAllBytes(file));
+      root = Json.tree(Files.readAllBytes(file));
     } catch (IOException e) {
       throw new ConfigException("cannot read the docker config " + file + ": " + e.getMessage());
     }

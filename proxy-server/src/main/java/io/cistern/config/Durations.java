@@ -4,14 +4,32 @@ import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.Locale;
 
-/** Durations written for people: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 30d}, or ISO-8601. */
+/**
+ * Durations written for people: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 30d}, or
+ * ISO-8601. Never negative, and never longer than a count of milliseconds holds (about 292
+ * million years), as every timer, timeout and clock sum that takes one counts in those.
+ */
 public final class Durations {
 
   private Durations() {}
 
+  /** @throws IllegalArgumentException for anything else, with a message that says what was wrong */
   public static Duration parse(String text) {
-    String value = text.trim().toLowerCase(Locale.ROOT);
-    if (value.startsWith("p")) {
+    Duration duration;
+    try {
+      duration = read(text.trim().toLowerCase(Locale.ROOT), text);
+      duration.toMillis();
+    } catch (ArithmeticException | NumberFormatException tooLong) {
+      throw new IllegalArgumentException("the duration '" + text + "' is too long");
+    }
+    if (duration.isNegative()) {
+      throw new IllegalArgumentException("the duration '" + text + "' is negative");
+    }
+    return duration;
+  }
+
+  private static Duration read(String value, String text) {
+    if (value.startsWith("p") || value.startsWith("-p")) {
       try {
         return Duration.parse(value.toUpperCase(Locale.ROOT));
       } catch (DateTimeParseException e) {

@@ -1,12 +1,16 @@
 package io.cistern.http;
 
+import io.cistern.oci.ErrorCode;
+import io.cistern.oci.RegistryException;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import java.util.List;
+import java.util.Map;
 
 /**
- * One request on its way to an answer. {@link RegistryApi} notes what it learnt (the upstream,
- * whether the cache answered, who asked); {@link ExchangeRecorder} notes what was written and
- * reports the whole once the answer has ended.
+ * One request on its way to an answer: the request with its route, read once from its path.
+ * {@link RegistryApi} notes what it learnt (the upstream, whether the cache answered, who asked);
+ * {@link ExchangeRecorder} notes what was written and reports the whole once the answer has ended.
  *
  * <p>Threads: the API's notes may be written on whichever thread completes its future; they are
  * read on the connection's event loop after that future has completed, so volatile fields are
@@ -15,6 +19,8 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 final class Exchange {
 
   private final HttpRequest request;
+  private final QueryStringDecoder target;
+  private final RegistryRoute route;
   private final long startNanos;
   private volatile String upstream;
   private volatile ServedRequest.Cache cache = ServedRequest.Cache.NONE;
@@ -25,10 +31,36 @@ final class Exchange {
   Exchange(HttpRequest request, long startNanos) {
     this.request = request;
     this.startNanos = startNanos;
+    this.target = new QueryStringDecoder(request.uri());
+    // The raw path: registry names, tags and digests never need percent-decoding, and decoding
+    // would let %2F smuggle in path separators.
+    this.route = RegistryRoute.parse(target.rawPath());
   }
 
   HttpRequest request() {
     return request;
+  }
+
+  /** The request's path, raw (not percent-decoded). */
+  String path() {
+    return target.rawPath();
+  }
+
+  RegistryRoute route() {
+    return route;
+  }
+
+  /**
+   * The query's parameters, percent-decoded.
+   *
+   * @throws RegistryException 400 for a query that does not decode ({@code ?ns=%zz})
+   */
+  Map<String, List<String>> parameters() {
+    try {
+      return target.parameters();
+    } catch (IllegalArgumentException malformed) {
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 400, "the query string is not validly percent-encoded", null, null);
+    }
   }
 
   long startNanos() {
@@ -60,8 +92,7 @@ final class Exchange {
   }
 
   /** The endpoint, named for metric labels: a handful of fixed values, never the raw path. */
-  String route() {
-    RegistryRoute route = RegistryRoute.parse(new QueryStringDecoder(request.uri()).rawPath());
+  String endpoint() {
     if (route instanceof RegistryRoute.Base) {
       return "base";
     } else if (route instanceof RegistryRoute.Manifest) {

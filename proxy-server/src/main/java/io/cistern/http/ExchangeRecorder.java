@@ -97,7 +97,7 @@ final class ExchangeRecorder extends ChannelDuplexHandler {
         exchange.user(),
         exchange.request().method().name(),
         exchange.request().uri(),
-        exchange.route(),
+        exchange.endpoint(),
         exchange.status == 0 ? ServedRequest.CLIENT_CLOSED : exchange.status,
         exchange.bytes,
         Duration.ofNanos(System.nanoTime() - exchange.startNanos()),

@@ -1,11 +1,10 @@
 package io.cistern.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.auth.ClientAuthenticator;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Json;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.Reference;
 import io.cistern.oci.ReferrersIndex;
@@ -20,7 +19,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -34,7 +32,6 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class RegistryApi {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final byte[] EMPTY_OBJECT = "{}".getBytes(StandardCharsets.UTF_8);
 
   private final UpstreamRouter router;
@@ -57,26 +54,25 @@ public final class RegistryApi {
    * Answers one request, noting on {@code exchange} what it learns (who asked, which upstream,
    * whether the cache answered); every failure, thrown or not, comes back as a failed future.
    */
-  CompletableFuture<Reply> handle(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
+  CompletableFuture<Reply> handle(Exchange exchange) {
     if (!clients.required()) {
-      return answer(method, uri, headers, exchange);
+      return answer(exchange);
     }
     // Every endpoint, /v2/ included, asks for credentials: that 401 is how clients learn to send them.
-    return clients.authenticate(headers.get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
+    return clients.authenticate(exchange.request().headers().get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
       if (user.isEmpty()) {
         return CompletableFuture.completedFuture(Reply.unauthorized(clients.challenge()));
       }
       exchange.user(user.get());
-      return answer(method, uri, headers, exchange);
+      return answer(exchange);
     });
   }
 
-  private CompletableFuture<Reply> answer(HttpMethod method, String uri, HttpHeaders headers, Exchange exchange) {
+  private CompletableFuture<Reply> answer(Exchange exchange) {
     try {
-      QueryStringDecoder query = new QueryStringDecoder(uri);
-      // The raw path: registry names, tags and digests never need percent-decoding, and decoding
-      // would let %2F smuggle in path separators.
-      RegistryRoute route = RegistryRoute.parse(query.rawPath());
+      HttpMethod method = exchange.request().method();
+      HttpHeaders headers = exchange.request().headers();
+      RegistryRoute route = exchange.route();
       if (route instanceof RegistryRoute.Unknown unknown) {
         throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "unknown endpoint " + unknown.path(), null, null);
       }
@@ -84,6 +80,7 @@ public final class RegistryApi {
         return CompletableFuture.completedFuture(Reply.unsupportedMethod(method.name()));
       }
       boolean head = method.equals(HttpMethod.HEAD);
+      Map<String, List<String>> query = exchange.parameters();
       String namespace = parameter(query, "ns");
       if (route instanceof RegistryRoute.Base) {
         return CompletableFuture.completedFuture(Reply.json(HttpResponseStatus.OK, EMPTY_OBJECT));
@@ -111,6 +108,7 @@ public final class RegistryApi {
       }
       if (route instanceof RegistryRoute.Referrers referrers) {
         Route target = router.route(referrers.name(), namespace);
+        exchange.upstream(target.upstream().host());
         Digest subject = Digest.parse(referrers.digest());
         String artifactType = parameter(query, "artifactType");
         return manifests.referrers(target, subject).thenApply(index -> referrersReply(index, artifactType));
@@ -121,13 +119,13 @@ public final class RegistryApi {
       if (route instanceof RegistryRoute.Upload) {
         return CompletableFuture.completedFuture(Reply.unsupportedMethod("upload"));
       }
-      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + query.rawPath(), null, null);
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "Cistern does not serve " + exchange.path(), null, null);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
 
-  private CompletableFuture<Reply> listTags(String name, String namespace, QueryStringDecoder query, Exchange exchange) {
+  private CompletableFuture<Reply> listTags(String name, String namespace, Map<String, List<String>> query, Exchange exchange) {
     Route target = router.route(name, namespace);
     exchange.upstream(target.upstream().host());
     Integer limit = pageSize(parameter(query, "n"));
@@ -136,7 +134,7 @@ public final class RegistryApi {
       Map<String, Object> body = new LinkedHashMap<>();
       body.put("name", target.repository().value());
       body.put("tags", page.tags());
-      Reply.Bytes reply = Reply.json(HttpResponseStatus.OK, toJson(body));
+      Reply.Bytes reply = Reply.json(HttpResponseStatus.OK, Json.bytes(body));
       if (page.next() != null) {
         StringBuilder link = new StringBuilder("</v2/").append(name).append("/tags/list?n=").append(limit)
             .append("&last=").append(URLEncoder.encode(page.next(), StandardCharsets.UTF_8));
@@ -175,16 +173,8 @@ public final class RegistryApi {
     throw new RegistryException(ErrorCode.PAGINATION_NUMBER_INVALID, "n must be a non-negative number");
   }
 
-  private static String parameter(QueryStringDecoder query, String name) {
-    List<String> values = query.parameters().get(name);
+  private static String parameter(Map<String, List<String>> query, String name) {
+    List<String> values = query.get(name);
     return values == null || values.isEmpty() ? null : values.get(0);
-  }
-
-  private static byte[] toJson(Object value) {
-    try {
-      return JSON.writeValueAsBytes(value);
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("maps of strings always serialise", e);
-    }
   }
 }

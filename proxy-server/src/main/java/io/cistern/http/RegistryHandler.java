@@ -103,7 +103,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
     answering = true;
     HttpRequest request = exchange.request();
-    CompletableFuture<Reply> reply = api.handle(request.method(), request.uri(), request.headers(), exchange);
+    CompletableFuture<Reply> reply = api.handle(exchange);
     if (reply.isDone()) {
       // Answered from memory (a hot manifest, an error): write it now, with no hop through the
       // event loop's task queue and no pause in reading.

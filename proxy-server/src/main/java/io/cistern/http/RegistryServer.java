@@ -20,14 +20,16 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The registry listener. The pipeline reads like the protocol: (TLS) → HTTP codec → exchange
- * recorder (access log, metrics) → chunked writer (for streamed blobs) → registry handler. Native
- * epoll is used when the platform has it (sendfile without the JDK's detours), NIO otherwise.
+ * The registry listener. The pipeline reads like the protocol: idle timeout → (TLS) → HTTP codec →
+ * exchange recorder (access log, metrics) → chunked writer (for streamed blobs) → registry
+ * handler. Native epoll is used when the platform has it (sendfile without the JDK's detours),
+ * NIO otherwise. The event loops are this listener's own: Netty's default, two per core.
  */
 public final class RegistryServer implements AutoCloseable {
 
@@ -35,6 +37,7 @@ public final class RegistryServer implements AutoCloseable {
 
   private final RegistryApi api;
   private final SslContext tls;
+  private final Duration idleTimeout;
   private final RequestListener requests;
   private final Clock clock;
   private final ActiveRequests active = new ActiveRequests();
@@ -44,16 +47,18 @@ public final class RegistryServer implements AutoCloseable {
 
   /**
    * @param tls the server's TLS context, or null for plain HTTP
+   * @param idleTimeout how long a connection may see no bytes in either direction before it is closed
    * @param requests told about every answered request (access log, metrics)
    */
-  public RegistryServer(RegistryApi api, SslContext tls, int threads, RequestListener requests, Clock clock) {
+  public RegistryServer(RegistryApi api, SslContext tls, Duration idleTimeout, RequestListener requests, Clock clock) {
     this.api = api;
     this.tls = tls;
+    this.idleTimeout = idleTimeout;
     this.requests = requests;
     this.clock = clock;
     this.epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    this.group = new MultiThreadIoEventLoopGroup(threads, io);
+    this.group = new MultiThreadIoEventLoopGroup(io);
   }
 
   /** Binds and starts serving; returns the bound address (port 0 picks a free port). */
@@ -68,6 +73,7 @@ public final class RegistryServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel channel) {
             ChannelPipeline pipeline = channel.pipeline();
+            pipeline.addLast("idle", new IdleConnectionCloser(idleTimeout));
             if (tls != null) {
               pipeline.addLast("tls", tls.newHandler(channel.alloc()));
             }

@@ -7,7 +7,5 @@ package io.cistern.http;
 @FunctionalInterface
 public interface RequestListener {
 
-  RequestListener NONE = request -> { };
-
   void served(ServedRequest request);
 }

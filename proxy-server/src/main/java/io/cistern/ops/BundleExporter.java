@@ -1,9 +1,9 @@
 package io.cistern.ops;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.cache.BlobCache;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
+import io.cistern.oci.Json;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.MediaTypes;
 import java.io.BufferedOutputStream;
@@ -32,7 +32,6 @@ import java.util.UUID;
  */
 final class BundleExporter {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final int COPY_BUFFER = 1 << 20;
 
   private final BlobCache cache;
@@ -161,7 +160,7 @@ final class BundleExporter {
           new Bundle.Content(manifest.digest().toString(), manifest.mediaType(), manifest.bytes().length)));
       Bundle bundle = new Bundle(Bundle.FORMAT, contents.images, manifests,
           contents.blobs.size() + contents.manifests.size(), contents.bytes());
-      tar.file(Bundle.FILE, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(bundle));
+      tar.file(Bundle.FILE, Json.prettyBytes(bundle));
       tar.file("index.json", ociIndex(contents));
       for (Map.Entry<Digest, Long> blob : contents.blobs.entrySet()) {
         copyBlob(tar, blob.getKey(), progress);
@@ -220,6 +219,6 @@ final class BundleExporter {
     index.put("schemaVersion", 2);
     index.put("mediaType", MediaTypes.OCI_INDEX);
     index.put("manifests", entries);
-    return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index);
+    return Json.prettyBytes(index);
   }
 }

@@ -1,6 +1,5 @@
 package io.cistern.ops;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.PartialBlob;
@@ -9,11 +8,13 @@ import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
+import io.cistern.oci.Json;
 import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import io.cistern.oci.Tag;
+import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter;
 import java.io.BufferedInputStream;
@@ -48,7 +49,6 @@ import java.util.concurrent.CompletionException;
  */
 final class BundleImporter {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final int COPY_BUFFER = 1 << 20;
   private static final int MAX_BUNDLE_INDEX_BYTES = 64 << 20;
 
@@ -153,7 +153,7 @@ final class BundleImporter {
     }
     Bundle bundle;
     try {
-      bundle = JSON.readValue(entry.content().readAllBytes(), Bundle.class);
+      bundle = Json.read(entry.content().readAllBytes(), Bundle.class);
     } catch (com.fasterxml.jackson.core.JacksonException e) {
       throw new OperationException(400, Bundle.FILE + " cannot be read: " + e.getOriginalMessage());
     }

@@ -179,9 +179,8 @@ public final class CacheOperations {
     try {
       parsed = Durations.parse(age);
     } catch (IllegalArgumentException e) {
+      // Durations.parse says what is wrong, an overflow ("too long") included.
       throw new OperationException(400, e.getMessage());
-    } catch (ArithmeticException e) {
-      throw new OperationException(400, "'" + age + "' is longer than any age a cache can have");
     }
     if (parsed.isNegative() || parsed.isZero()) {
       throw new OperationException(400, "the age must be positive");

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.Cistern;
+import io.cistern.Settings;
 import io.cistern.cache.BlobCache;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigLoader;
@@ -276,7 +277,7 @@ class AdminSecurityTest {
     Path config = Files.createDirectories(temp.resolve("cap")).resolve("cistern.yml");
     Files.writeString(config, "cache:\n  directory: %s\n%s".formatted(temp.resolve("cap/cache"), upstreams));
     CisternConfig settings = new ConfigLoader().load(config, Map.of());
-    try (Cistern.Tools tools = Cistern.openTools(settings, Clock.systemUTC(), Map.of())) {
+    try (Cistern.Tools tools = Cistern.openTools(Settings.of(settings), Clock.systemUTC(), Map.of())) {
       // An executor that never runs anything: every job started stays unfinished.
       Jobs jobs = new Jobs(task -> {});
       AdminRoutes routes = new OperationsApi(tools.operations(), jobs, Runnable::run,

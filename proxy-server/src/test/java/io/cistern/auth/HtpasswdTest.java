@@ -1,5 +1,6 @@
 package io.cistern.auth;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -20,7 +21,6 @@ class HtpasswdTest {
   @Test
   void bcryptLinesAsHtpasswdWritesThemVerify() {
     Htpasswd users = Htpasswd.parse(List.of("# users", "", "alice:" + ALICE, "bob:" + BOB), "test");
-    assertEquals(2, users.size());
     assertTrue(users.verify("alice", "s3cret"));
     assertTrue(users.verify("bob", "pa:ss"), "a password may contain colons");
     assertFalse(users.verify("alice", "S3cret"));
@@ -35,6 +35,18 @@ class HtpasswdTest {
     assertTrue(md5.getMessage().contains("htpasswd -B"), md5.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Htpasswd.parse(List.of("no-colon-here"), "f"));
     assertThrows(IllegalArgumentException.class, () -> Htpasswd.parse(List.of("plain:password"), "f"));
+  }
+
+  @Test
+  void aMalformedBcryptHashIsRefusedWhenTheFileIsReadNotAtEveryLogin() {
+    String body = ALICE.substring("$2y$04$".length());
+    for (String hash : List.of("$2y$99$" + body, "$2y$03$" + body, "$2y$04$" + "!".repeat(53), "$2q$04$" + body,
+        "$2y$04$" + body.substring(1))) {
+      IllegalArgumentException malformed = assertThrows(IllegalArgumentException.class,
+          () -> Htpasswd.parse(List.of("# users", "alice:" + hash), "users.htpasswd"), hash);
+      assertTrue(malformed.getMessage().contains("users.htpasswd line 2"), malformed.getMessage());
+    }
+    assertDoesNotThrow(() -> Htpasswd.parse(List.of("alice:" + ALICE.replace("$2y$04$", "$2y$31$")), "t"), "31 is bcrypt's top cost");
   }
 
   @Test

@@ -159,7 +159,7 @@ class CliTest {
       for (Case bad : List.of(
           new Case("POST", "/api/purge", "{}", 400, "either an image or olderThan"),
           new Case("POST", "/api/purge", "{\"olderThan\":\"soon\"}", 400, "not a duration"),
-          new Case("POST", "/api/purge", "{\"olderThan\":\"9999999999999999d\"}", 400, "longer than any age"),
+          new Case("POST", "/api/purge", "{\"olderThan\":\"9999999999999999d\"}", 400, "too long"),
           new Case("POST", "/api/pin", "null", 400, "must be JSON"),
           new Case("POST", "/api/pin", "not json", 400, "must be JSON"),
           new Case("POST", "/api/pin", "{\"image\":\"team/app:9\"}", 404, "is not cached"),
@@ -186,7 +186,7 @@ class CliTest {
       assertTrue(Files.notExists(temp.resolve("api/outside.tar")));
       HttpResponse<String> ancient = http.send(HttpRequest.newBuilder(admin.resolve("/api/purge"))
           .header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"olderThan\":\"99999999999999d\"}")).build(),
+          .POST(HttpRequest.BodyPublishers.ofString("{\"olderThan\":\"36500000d\"}")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, ancient.statusCode(), "an age before 1970 purges what is older: nothing; " + ancient.body());
       assertEquals(0, JSON.readTree(ancient.body()).get("blobs").asInt());

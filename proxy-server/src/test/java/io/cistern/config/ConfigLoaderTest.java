@@ -6,13 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 class ConfigLoaderTest {
 
@@ -20,6 +26,11 @@ class ConfigLoaderTest {
   Path temp;
 
   private final ConfigLoader loader = new ConfigLoader();
+
+  @AfterEach
+  void detachAppenders() {
+    ((Logger) LoggerFactory.getLogger(ConfigLoader.class)).detachAndStopAllAppenders();
+  }
 
   @Test
   void runsOnEmbeddedDefaultsWithNoFileAtAll() {
@@ -79,15 +90,55 @@ class ConfigLoaderTest {
     Path typo = temp.resolve("typo.yml");
     Files.writeString(typo, "cache:\n  maxbites: 1GiB\n");
     ConfigException unknownKey = assertThrows(ConfigException.class, () -> loader.load(typo, Map.of()));
-    assertTrue(unknownKey.getMessage().contains("maxbites"), unknownKey.getMessage());
+    assertTrue(unknownKey.getMessage().startsWith("cache.maxbites: "), unknownKey.getMessage());
 
     Path badSize = temp.resolve("size.yml");
     Files.writeString(badSize, "cache:\n  maxBytes: lots\n");
     ConfigException size = assertThrows(ConfigException.class, () -> loader.load(badSize, Map.of()));
-    assertTrue(size.getMessage().contains("lots"), size.getMessage());
+    assertTrue(size.getMessage().startsWith("cache.maxBytes: ") && size.getMessage().contains("lots"), size.getMessage());
+    ConfigException port = assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_UPSTREAMS_0_TAGTTL", "soon")));
+    assertTrue(port.getMessage().startsWith("upstreams[0].tagTtl: "), port.getMessage());
+    for (ConfigException mistake : List.of(unknownKey, size, port)) {
+      assertFalse(mistake.getMessage().contains("\n"), "one line: " + mistake.getMessage());
+    }
 
     assertThrows(ConfigException.class, () -> loader.load(temp.resolve("missing.yml"), Map.of()));
-    assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_NO_SUCH_KEY_0_X", "1", "CISTERN_SERVER_PORT_X", "1")));
+    ConfigException belowAValue = assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_SERVER_PORT_X", "1")));
+    assertTrue(belowAValue.getMessage().contains("CISTERN_SERVER_PORT_X"), belowAValue.getMessage());
+    assertThrows(ConfigException.class, () -> loader.load(null, Map.of("CISTERN_UPSTREAMS_99999999999_URL", "https://x")));
+  }
+
+  @Test
+  void kubernetesServiceLinksForAServiceNamedCisternAreNotConfiguration() {
+    // What Kubernetes puts in every pod of a namespace with a Service "cistern" (enableServiceLinks).
+    Map<String, String> serviceLinks = Map.of(
+        "CISTERN_SERVICE_HOST", "10.96.0.12",
+        "CISTERN_SERVICE_PORT", "5000",
+        "CISTERN_SERVICE_PORT_REGISTRY", "5000",
+        "CISTERN_PORT", "tcp://10.96.0.12:5000",
+        "CISTERN_PORT_5000_TCP", "tcp://10.96.0.12:5000",
+        "CISTERN_PORT_5000_TCP_PROTO", "tcp",
+        "CISTERN_PORT_5000_TCP_PORT", "5000",
+        "CISTERN_PORT_5000_TCP_ADDR", "10.96.0.12",
+        "CISTERN_SERVER_PORT", "5001");
+    ListAppender<ILoggingEvent> warnings = warnings();
+    CisternConfig config = loader.load(null, serviceLinks);
+    assertEquals(5001, config.server().port(), "real keys still apply");
+    assertEquals(List.of(), warnings.list, "service links are expected, not worth a warning");
+  }
+
+  @Test
+  void aVariableNamingNoKeyIsIgnoredWithAWarningAndTopLevelKeysWithoutDefaultsStillApply() {
+    ListAppender<ILoggingEvent> warnings = warnings();
+    CisternConfig config = loader.load(null, Map.of(
+        "CISTERN_CACHEDIRECTORY", "/typo",
+        "CISTERN_DEFAULTUPSTREAM", "docker.io",
+        "CISTERN_DOCKERCONFIG", "/etc/cistern/docker.json"));
+    assertEquals(Path.of("./cistern-data"), config.cache().directory());
+    assertEquals("docker.io", config.defaultUpstream());
+    assertEquals(Path.of("/etc/cistern/docker.json"), config.dockerConfig());
+    assertEquals(1, warnings.list.size(), warnings.list.toString());
+    assertTrue(warnings.list.get(0).getFormattedMessage().contains("CISTERN_CACHEDIRECTORY"));
   }
 
   @Test
@@ -101,6 +152,15 @@ class ConfigLoaderTest {
     assertEquals(Duration.ofMillis(250), Durations.parse("250ms"));
     assertEquals(Duration.ofMinutes(90), Durations.parse("PT1H30M"));
     assertThrows(IllegalArgumentException.class, () -> Durations.parse("soon"));
+  }
+
+  @Test
+  void aDurationTooLongForAnyTimerIsAClearErrorNotAnOverflow() {
+    for (String text : List.of("99999999999999d", "999999999999999999999d", "P106751991167301D", "-PT5S")) {
+      IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Durations.parse(text), text);
+      assertTrue(error.getMessage().contains(text), error.getMessage());
+    }
+    assertEquals(Duration.ofDays(36_500), Durations.parse("36500d"), "a century is fine");
   }
 
   @Test
@@ -134,5 +194,14 @@ class ConfigLoaderTest {
     assertTrue(config.security().tls().enabled());
     assertEquals(Path.of("/etc/cistern/tls/tls.key"), config.security().tls().key());
     assertEquals(Duration.ofSeconds(45), config.shutdown().grace());
+    assertFalse(config.toString().contains("from-a-secret"), "the token is never printed: " + config);
+  }
+
+  private static ListAppender<ILoggingEvent> warnings() {
+    Logger logger = (Logger) LoggerFactory.getLogger(ConfigLoader.class);
+    ListAppender<ILoggingEvent> appender = new ListAppender<>();
+    appender.start();
+    logger.addAppender(appender);
+    return appender;
   }
 }

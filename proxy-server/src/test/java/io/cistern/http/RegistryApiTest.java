@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.DistributionRegistry;
+import io.cistern.testing.RawHttpConnection;
 import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -168,6 +169,21 @@ class RegistryApiTest {
     assertError(cistern.get("/v2/lib/multi/blobs/sha256:" + "0".repeat(64)), 404, "BLOB_UNKNOWN");
     assertError(cistern.get("/v2/lib/nothing/manifests/latest"), 404, "MANIFEST_UNKNOWN");
     assertError(cistern.get("/v2/lib/multi/manifests/-bad-tag"), 400, "TAG_INVALID");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"/v2/?x=%", "/v2/lib/multi/manifests/latest?ns=%zz", "/v2/lib/tagged/tags/list?n=2&last=%e"})
+  void aMalformedQueryIsABadRequestNotAnInternalError(String target) throws Exception {
+    // Sent by hand: Java's HTTP client refuses to send such a URI at all.
+    try (RawHttpConnection connection = RawHttpConnection.open(cistern.port(), 0)) {
+      connection.send("GET", target);
+      RawHttpConnection.Head head = connection.readHead();
+      assertEquals(400, head.status());
+      assertEquals("application/json", head.headers().get("content-type"));
+      JsonNode body = JSON.readTree(connection.readUpTo(head.contentLength()));
+      assertEquals("UNSUPPORTED", body.at("/errors/0/code").asText());
+      assertTrue(body.at("/errors/0/message").asText().contains("query"), body.toString());
+    }
   }
 
   @Test

@@ -3,9 +3,14 @@ package io.cistern.proxy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.admin.AccessLog;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
@@ -27,10 +32,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * The referrers API through Cistern. A real Distribution (2.8, which has no referrers API) holds
@@ -192,6 +200,30 @@ class ReferrersTest {
     assertEquals(0, fake.count("GET /v2/team/app/manifests/" + subject.digest().referrersTag()), "no fallback needed");
     assertEquals(2, fake.requests().stream().filter(request -> request.contains("/referrers/")).count(),
         "two pages, once: the filtered answer came from the cached list");
+  }
+
+  @Test
+  void aReferrersRequestIsLoggedWithTheUpstreamItWentTo() throws Exception {
+    String path = "/v2/team/fallback/referrers/" + lonely.digest();
+    Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
+    CompletableFuture<String> line = new CompletableFuture<>();
+    // The line is written once the answer has left, which may be after the client has it: wait for it.
+    ListAppender<ILoggingEvent> appender = new ListAppender<>() {
+      @Override
+      protected void append(ILoggingEvent event) {
+        if (event.getFormattedMessage().contains(" uri=" + path + " ")) {
+          line.complete(event.getFormattedMessage());
+        }
+      }
+    };
+    appender.start();
+    access.addAppender(appender);
+    try {
+      assertEquals(200, cistern.get(path).statusCode());
+      assertTrue(line.get(30, TimeUnit.SECONDS).contains(" upstream=upstream.test "), line.get());
+    } finally {
+      access.detachAppender(appender);
+    }
   }
 
   @Test

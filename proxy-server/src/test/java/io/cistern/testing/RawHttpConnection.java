@@ -6,7 +6,9 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -113,6 +115,28 @@ public final class RawHttpConnection implements AutoCloseable {
       throw new IOException("connection closed before any body byte arrived");
     }
     return Arrays.copyOf(buffer, n);
+  }
+
+  /**
+   * Waits for the server to close the connection, reading (and dropping) whatever it still sends.
+   *
+   * @param limit a bound for a server that never closes, not a guess at how long closing takes
+   * @return whether the server closed it within {@code limit}
+   */
+  public boolean awaitClose(Duration limit) throws IOException {
+    socket.setSoTimeout((int) limit.toMillis());
+    byte[] buffer = new byte[64 * 1024];
+    try {
+      while (in.read(buffer) >= 0) {
+        // Drain until the end of the stream.
+      }
+      return true;
+    } catch (SocketTimeoutException open) {
+      return false;
+    } catch (IOException reset) {
+      // A reset is a close as far as a client can tell.
+      return true;
+    }
   }
 
   /** Hangs up abruptly (a TCP reset), as a killed client would. */

@@ -1,6 +1,7 @@
 package io.cistern.testing;
 
 import io.cistern.Cistern;
+import io.cistern.Settings;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigLoader;
 import java.io.IOException;
@@ -52,7 +53,7 @@ public final class TestCistern implements AutoCloseable {
     Path file = directory.resolve("cistern.yml");
     Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
     CisternConfig config = new ConfigLoader().load(file, environment);
-    return new TestCistern(Cistern.start(config, clock, environment));
+    return new TestCistern(Cistern.start(Settings.of(config), clock, environment));
   }
 
   public Cistern cistern() {

@@ -4,6 +4,7 @@ import io.cistern.oci.RepositoryName;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamRouter.Route;
+import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamSettings;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,7 +24,7 @@ public final class TestRoutes {
   /** A route to {@code repository} at the upstream called {@code host}. */
   public static Route route(String host, String repository) {
     RegistryClient client = new RegistryClient(UpstreamSettings.of(host, URI.create("http://127.0.0.1:9"), null),
-        HTTP, Runnable::run, Duration.ZERO);
+        HTTP, Runnable::run, Duration.ZERO, UpstreamObserver.NONE);
     return new Route(new Upstream(client, Duration.ofMinutes(5), false), RepositoryName.of(repository));
   }
 }

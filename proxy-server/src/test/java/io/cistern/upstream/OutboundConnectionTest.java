@@ -2,11 +2,13 @@ package io.cistern.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.config.ConfigException;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.DistributionRegistry;
@@ -105,7 +107,7 @@ class OutboundConnectionTest {
   @Test
   void aCaFileWithoutACertificateStopsStartUp() throws Exception {
     Path notPem = Files.writeString(temp.resolve("not-a-ca.pem"), "hello\n");
-    IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> TestCistern.fromYaml(
+    ConfigException refused = assertThrows(ConfigException.class, () -> TestCistern.fromYaml(
         temp.resolve("bad-ca"), """
             cache:
               directory: %s
@@ -115,6 +117,8 @@ class OutboundConnectionTest {
                 caCertificate: %s
             """.formatted(temp.resolve("bad-ca/cache"), tlsRegistry.url(), notPem)));
     assertTrue(refused.getMessage().contains(notPem.toString()), refused.getMessage());
+    assertTrue(refused.getMessage().startsWith("upstreams[0].caCertificate"), "names the key: " + refused.getMessage());
+    assertFalse(Files.exists(temp.resolve("bad-ca/cache")), "before the cache was opened");
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.cistern.bench;
 import io.cistern.http.RegistryRoute;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
+import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
 import io.cistern.upstream.UpstreamTls;
@@ -50,7 +51,8 @@ public class RoutingBenchmark {
     for (String host : hosts) {
       UpstreamSettings settings = UpstreamSettings.of(host, URI.create("https://" + host), null);
       RegistryClient client = new RegistryClient(settings,
-          RegistryClient.newHttpClient(settings, direct, UpstreamTls.trusting(null), ProxySelector.of(null)), direct, Duration.ofMillis(200));
+          RegistryClient.newHttpClient(settings, direct, UpstreamTls.trusting(null), ProxySelector.of(null)), direct,
+          Duration.ofMillis(200), UpstreamObserver.NONE);
       upstreams.add(new Upstream(client, Duration.ofMinutes(5), false));
     }
     router = new UpstreamRouter(upstreams, "docker.io");

@@ -1,0 +1,117 @@
+package io.cistern;
+
+import io.cistern.admin.AccessLog;
+import io.cistern.cache.CacheSettings;
+import io.cistern.config.CisternConfig;
+import io.cistern.config.ConfigException;
+import io.cistern.upstream.UpstreamRouter;
+import io.cistern.upstream.UpstreamSettings;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The configuration checked, once, right after it is loaded, and turned into the values Cistern's
+ * parts take. The parts' own constructors hold the rules (an upstream url is http(s), the cache's
+ * low-water mark is a fraction…); here their refusals become {@link ConfigException}s that name
+ * the key, so a mistake is one line and exit code 2, before a thread, a socket or the cache is
+ * opened. What lives in files and the environment (credentials, CA certificates, the proxy, the
+ * TLS key, htpasswd) is read when Cistern starts, still before anything is opened.
+ *
+ * @param config the configuration as loaded, for the values that need no checking
+ * @param upstreams each upstream's settings, in the order of {@code config.upstreams()}, without
+ *     credentials yet
+ * @param address where the registry listener binds
+ * @param adminAddress where the admin listener binds
+ */
+public record Settings(
+    CisternConfig config,
+    CacheSettings cache,
+    List<UpstreamSettings> upstreams,
+    InetSocketAddress address,
+    InetSocketAddress adminAddress,
+    AccessLog.Format accessLogFormat) {
+
+  public Settings {
+    upstreams = List.copyOf(upstreams);
+  }
+
+  /** @throws ConfigException for the first value Cistern cannot run with, naming its key */
+  public static Settings of(CisternConfig config) {
+    CisternConfig.Cache cache = required(config.cache(), "cache");
+    CisternConfig.Server server = required(config.server(), "server");
+    CisternConfig.Admin admin = required(config.admin(), "admin");
+    required(config.tagTtl(), "tagTtl");
+    required(required(config.shutdown(), "shutdown").grace(), "shutdown.grace");
+    required(admin.minFreeDisk(), "admin.minFreeDisk");
+    positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
+    positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");
+    required(cache.reservationTimeout(), "cache.reservationTimeout");
+    CacheSettings cacheSettings = check("cache", () -> new CacheSettings(required(cache.directory(), "cache.directory"),
+        required(cache.maxBytes(), "cache.maxBytes").bytes(), cache.lowWaterFraction(), cache.accessFlushInterval(),
+        cache.reservationTimeout(), cache.poolSize()));
+    List<UpstreamSettings> upstreams = upstreams(config);
+    List<String> hosts = upstreams.stream().map(UpstreamSettings::host).toList();
+    check("upstreams", () -> UpstreamRouter.check(hosts, null));
+    check("defaultUpstream", () -> UpstreamRouter.check(hosts, config.defaultUpstream()));
+    CisternConfig.Security security = required(config.security(), "security");
+    required(security.auth(), "security.auth");
+    CisternConfig.Tls tls = required(security.tls(), "security.tls");
+    if (tls.enabled() && (tls.certificate() == null || tls.key() == null)) {
+      throw new ConfigException("security.tls needs both certificate and key");
+    }
+    CisternConfig.AccessLog accessLog = required(required(config.log(), "log").access(), "log.access");
+    return new Settings(config, cacheSettings, upstreams,
+        check("server", () -> new InetSocketAddress(server.address(), server.port())),
+        check("admin", () -> new InetSocketAddress(admin.address(), admin.port())),
+        check("log.access.format", () -> AccessLog.Format.parse(required(accessLog.format(), "log.access.format"))));
+  }
+
+  private static List<UpstreamSettings> upstreams(CisternConfig config) {
+    List<UpstreamSettings> upstreams = new ArrayList<>();
+    for (int i = 0; i < config.upstreams().size(); i++) {
+      CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
+      upstreams.add(check("upstreams[" + i + "]", () -> {
+        UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
+        return new UpstreamSettings(
+            defaults.host(),
+            defaults.url(),
+            null,
+            orDefault(upstream.connectTimeout(), defaults.connectTimeout()),
+            orDefault(upstream.responseTimeout(), defaults.responseTimeout()),
+            orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
+            orDefault(upstream.maxRetries(), defaults.maxRetries()),
+            orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests()));
+      }));
+    }
+    return upstreams;
+  }
+
+  /** Builds a value whose constructor checks it, reporting a refusal as a mistake at {@code key}. */
+  private static <T> T check(String key, Supplier<T> value) {
+    try {
+      return value.get();
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(key + ": " + e.getMessage());
+    }
+  }
+
+  private static <T> T required(T value, String key) {
+    if (value == null) {
+      throw new ConfigException(key + " must be set");
+    }
+    return value;
+  }
+
+  private static void positive(Duration duration, String key) {
+    if (duration.isZero() || duration.isNegative()) {
+      throw new ConfigException(key + " must be longer than zero");
+    }
+  }
+
+  private static <T> T orDefault(T value, T fallback) {
+    return value != null ? value : fallback;
+  }
+}

@@ -1,0 +1,93 @@
+package io.cistern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.config.CisternConfig;
+import io.cistern.config.ConfigException;
+import io.cistern.config.ConfigLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Map;
+import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A configuration is checked once, right after it is loaded: every mistake is a
+ * {@link ConfigException} naming its key, raised before anything is opened.
+ */
+class SettingsTest {
+
+  @TempDir
+  Path temp;
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      upstreams[0]      | upstreams: [{host: corp, url: registry.corp.example}]
+      upstreams[0]      | upstreams: [{host: corp, url: ftp://registry.corp.example}]
+      upstreams[1]      | upstreams: [{host: ghcr.io}, {host: corp, url: https://bot:hunter2@registry.corp.example}]
+      upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentRequests: 0}]
+      upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
+      upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
+      defaultUpstream   | defaultUpstream: quay.io
+      cache             | cache: {lowWaterFraction: 1.5}
+      cache             | cache: {poolSize: 1}
+      server            | server: {port: 70000}
+      admin             | admin: {port: -1}
+      server.idleTimeout | server: {idleTimeout: 0s}
+      log.access.format | log: {access: {format: xml}}
+      security.tls      | security: {tls: {certificate: /etc/cistern/tls.crt}}
+      """)
+  void aMistakeIsOneLineNamingItsKey(String key, String yaml) throws Exception {
+    ConfigException mistake = assertThrows(ConfigException.class, () -> Settings.of(load(yaml)));
+    assertTrue(mistake.getMessage().startsWith(key), mistake.getMessage());
+    assertFalse(mistake.getMessage().contains("\n"), mistake.getMessage());
+    assertFalse(mistake.getMessage().contains("hunter2"), "never the password in a url: " + mistake.getMessage());
+  }
+
+  @Test
+  void anUpstreamUrlWithoutSchemeSaysWhatToWrite() throws Exception {
+    ConfigException mistake = assertThrows(ConfigException.class,
+        () -> Settings.of(load("upstreams: [{host: corp, url: registry.corp.example}]")));
+    assertTrue(mistake.getMessage().contains("https://registry.corp.example"), mistake.getMessage());
+  }
+
+  @Test
+  void hostNamesAreLowerCasedOnce() throws Exception {
+    Settings settings = Settings.of(load("upstreams: [{host: Docker.IO, url: https://registry-1.docker.io}]"));
+    assertEquals("docker.io", settings.upstreams().get(0).host());
+    assertTrue(settings.upstreams().get(0).isDockerHub());
+  }
+
+  @Test
+  void whatFilesAndTheEnvironmentHoldIsCheckedBeforeTheCacheIsOpened() throws Exception {
+    Path htpasswd = temp.resolve("users.htpasswd");
+    String hash = OpenBSDBCrypt.generate("2y", "s3cret".toCharArray(), new byte[16], 4);
+    Files.writeString(htpasswd, "alice:" + hash + "\nbob:" + hash.replace("$04$", "$99$") + "\n");
+    Map<String, String> yamlByKey = Map.of(
+        "users.htpasswd line 2", "security: {auth: {htpasswd: " + htpasswd + "}}",
+        "upstreams[0].caCertificate", "upstreams: [{host: corp, caCertificate: " + temp.resolve("missing.pem") + "}]",
+        "HTTPS_PROXY", "upstreams: [{host: ghcr.io}]",
+        "DOCKERHUB_TOKEN", "upstreams: [{host: docker.io, username: bot, passwordEnv: DOCKERHUB_TOKEN}]");
+    for (Map.Entry<String, String> mistake : yamlByKey.entrySet()) {
+      Path cache = temp.resolve("cache-" + Math.abs(mistake.getKey().hashCode()));
+      Settings settings = Settings.of(load(mistake.getValue() + "\ncache: {directory: " + cache + "}"));
+      ConfigException refused = assertThrows(ConfigException.class, () -> Cistern.start(settings, Clock.systemUTC(),
+          Map.of("HTTPS_PROXY", mistake.getKey().equals("HTTPS_PROXY") ? "http://user:pw@proxy.corp:3128" : "")));
+      assertTrue(refused.getMessage().contains(mistake.getKey()), refused.getMessage());
+      assertFalse(Files.exists(cache), "the cache was never opened: " + mistake.getKey());
+    }
+  }
+
+  private CisternConfig load(String yaml) throws Exception {
+    Path file = Files.createTempFile(temp, "cistern", ".yml");
+    Files.writeString(file, "server: {address: 127.0.0.1, port: 0}\nadmin: {address: 127.0.0.1, port: 0}\n" + yaml + "\n");
+    return new ConfigLoader().load(file, Map.of());
+  }
+}
