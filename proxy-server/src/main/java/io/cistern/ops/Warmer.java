@@ -1,5 +1,7 @@
 package io.cistern.ops;
 
+import io.cistern.cache.BlobStore;
+
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
@@ -13,7 +15,6 @@ import io.cistern.proxy.ManifestService;
 import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamRouter.Route;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -136,7 +137,7 @@ final class Warmer {
       AtomicInteger present) {
     return blobs.open(blob.route(), blob.digest()).thenCompose(source -> {
       if (source instanceof BlobSource.Stored stored) {
-        closeQuietly(stored);
+        BlobStore.closeQuietly(stored.channel());
         present.incrementAndGet();
         progress.done(stored.size());
         return CompletableFuture.completedFuture(null);
@@ -154,13 +155,5 @@ final class Warmer {
         return null;
       });
     });
-  }
-
-  private static void closeQuietly(BlobSource.Stored stored) {
-    try {
-      stored.channel().close();
-    } catch (IOException ignored) {
-      // A read-only channel: nothing is lost.
-    }
   }
 }
