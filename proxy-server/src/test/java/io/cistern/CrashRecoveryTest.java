@@ -10,8 +10,7 @@ import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
 import io.cistern.testing.CisternProcess;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
@@ -34,6 +33,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.sqlite.SQLiteConfig;
 
@@ -48,6 +48,9 @@ class CrashRecoveryTest {
 
   private static final int HOLD = 256 * 1024;
 
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   @TempDir
   Path temp;
 
@@ -56,9 +59,8 @@ class CrashRecoveryTest {
 
   @Test
   void aCisternKilledMidDownloadRestartsWithNothingTornAndTheNextPullWorks() throws Exception {
-    try (DistributionRegistry upstream = DistributionRegistry.start(temp.resolve("upstream"));
-        CountingRelay relay = CountingRelay.to(upstream.port())) {
-      new RegistryPusher(upstream.url()).push("team/app", "1.0", image);
+    try (CountingRelay relay = CountingRelay.to(upstream.port())) {
+      upstream.push("team/app", "1.0", image);
       Path cache = temp.resolve("cache");
       Path config = writeConfig(cache, relay.url());
       TestImage.Blob layer = image.blobs().get(1);

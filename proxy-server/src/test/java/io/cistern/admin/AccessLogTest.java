@@ -12,8 +12,7 @@ import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.http.ServedRequest;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.nio.file.Path;
@@ -22,6 +21,7 @@ import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +31,9 @@ class AccessLogTest {
   private static final ServedRequest BLOB = new ServedRequest(Instant.parse("2026-01-02T03:04:05.678Z"), "10.0.0.7",
       "alice", "GET", "/v2/library/alpine/blobs/sha256:abc?ns=docker.io", "blob", 200, 3_145_728,
       Duration.ofNanos(12_345_678), ServedRequest.Cache.HIT, "docker.io", true);
+
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
 
   private final LoggerContext context = new LoggerContext();
 
@@ -86,44 +89,42 @@ class AccessLogTest {
   @Test
   void aRunningCisternWritesOneJsonLinePerRequestToTheAccessLogger(@TempDir Path temp) throws Exception {
     TestImage image = TestImage.random(51, 1, 1000, "amd64");
-    try (DistributionRegistry upstream = DistributionRegistry.start(temp.resolve("upstream"))) {
-      new RegistryPusher(upstream.url()).push("team/app", "1.0", image);
-      Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
-      CompletableFuture<String> line = new CompletableFuture<>();
-      // Lines are written once an answer has left, which may be after the client has it: wait for
-      // the line itself rather than guess how long that takes.
-      ListAppender<ILoggingEvent> appender = new ListAppender<>() {
-        @Override
-        protected void append(ILoggingEvent event) {
-          if (event.getFormattedMessage().contains("/manifests/1.0")) {
-            line.complete(event.getFormattedMessage());
-          }
+    upstream.push("team/app", "1.0", image);
+    Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
+    CompletableFuture<String> line = new CompletableFuture<>();
+    // Lines are written once an answer has left, which may be after the client has it: wait for
+    // the line itself rather than guess how long that takes.
+    ListAppender<ILoggingEvent> appender = new ListAppender<>() {
+      @Override
+      protected void append(ILoggingEvent event) {
+        if (event.getFormattedMessage().contains("/manifests/1.0")) {
+          line.complete(event.getFormattedMessage());
         }
-      };
-      appender.start();
-      access.addAppender(appender);
-      try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-          cache:
-            directory: %s
-          upstreams:
-            - host: upstream.test
-              url: %s
-          log:
-            access:
-              format: json
-          """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
-        assertEquals(200, cistern.get("/v2/team/app/manifests/1.0", "Accept", image.manifest().mediaType()).statusCode());
-        JsonNode logged = JSON.readTree(line.get(30, TimeUnit.SECONDS));
-        assertEquals("/v2/team/app/manifests/1.0", logged.path("uri").asText());
-        assertEquals(200, logged.path("status").asInt());
-        assertEquals(image.manifest().bytes().length, logged.path("bytes").asLong());
-        assertEquals("miss", logged.path("cache").asText());
-        assertEquals("upstream.test", logged.path("upstream").asText());
-        assertEquals("127.0.0.1", logged.path("remote").asText());
-        assertTrue(logged.path("complete").asBoolean());
-      } finally {
-        access.detachAppender(appender);
       }
+    };
+    appender.start();
+    access.addAppender(appender);
+    try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
+        cache:
+          directory: %s
+        upstreams:
+          - host: upstream.test
+            url: %s
+        log:
+          access:
+            format: json
+        """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
+      assertEquals(200, cistern.get("/v2/team/app/manifests/1.0", "Accept", image.manifest().mediaType()).statusCode());
+      JsonNode logged = JSON.readTree(line.get(30, TimeUnit.SECONDS));
+      assertEquals("/v2/team/app/manifests/1.0", logged.path("uri").asText());
+      assertEquals(200, logged.path("status").asInt());
+      assertEquals(image.manifest().bytes().length, logged.path("bytes").asLong());
+      assertEquals("miss", logged.path("cache").asText());
+      assertEquals("upstream.test", logged.path("upstream").asText());
+      assertEquals("127.0.0.1", logged.path("remote").asText());
+      assertTrue(logged.path("complete").asBoolean());
+    } finally {
+      access.detachAppender(appender);
     }
   }
 

@@ -15,9 +15,8 @@ import io.cistern.config.ConfigLoader;
 import io.cistern.ops.BundleDirectory;
 import io.cistern.ops.Jobs;
 import io.cistern.testing.CisternCli;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.RawHttpConnection;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
@@ -40,6 +39,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -60,7 +60,9 @@ class AdminSecurityTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static String upstreams;
   /** A server without a token, holding APP, shared by the tests that change nothing in its cache. */
   private static TestCistern plain;
@@ -70,8 +72,7 @@ class AdminSecurityTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    new RegistryPusher(upstream.url()).push("team/app", "1.0", app);
+    upstream.push("team/app", "1.0", app);
     upstreams = """
         upstreams:
           - host: %s
@@ -86,7 +87,6 @@ class AdminSecurityTest {
   @AfterAll
   static void stop() {
     plain.close();
-    upstream.close();
   }
 
   @Test

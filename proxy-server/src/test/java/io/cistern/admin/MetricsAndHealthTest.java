@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
@@ -15,9 +14,9 @@ import io.cistern.testing.TestImage;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,20 +31,16 @@ class MetricsAndHealthTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static Skopeo skopeo;
   private static final TestImage image = TestImage.random(21, 3, 120_000, "amd64");
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    new RegistryPusher(upstream.url()).push("team/app", "1.0", image);
+    upstream.push("team/app", "1.0", image);
     skopeo = new Skopeo(temp.resolve("skopeo"));
-  }
-
-  @AfterAll
-  static void stop() {
-    upstream.close();
   }
 
   @Test

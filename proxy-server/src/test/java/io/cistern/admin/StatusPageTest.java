@@ -11,8 +11,7 @@ import io.cistern.oci.Digest;
 import io.cistern.proxy.BlobSource;
 import io.cistern.testing.Chromium;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -26,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -38,6 +38,9 @@ class StatusPageTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   @TempDir
   Path temp;
 
@@ -47,11 +50,9 @@ class StatusPageTest {
     byte[] big = new byte[8 << 20];
     new Random(92).nextBytes(big);
     Digest bigDigest = Digest.sha256Of(big);
-    try (DistributionRegistry upstream = DistributionRegistry.start(temp.resolve("upstream"));
-         CountingRelay relay = CountingRelay.to(upstream.port())) {
-      RegistryPusher pusher = new RegistryPusher(upstream.url());
-      pusher.push("team/app", "1.0", app);
-      pusher.pushBlob("team/big", big, bigDigest.toString());
+    try (CountingRelay relay = CountingRelay.to(upstream.port())) {
+      upstream.push("team/app", "1.0", app);
+      upstream.pushBlob("team/big", big);
       try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
           cache:
             directory: %s

@@ -7,8 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCertificates;
 import io.cistern.testing.TestCistern;
@@ -19,9 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -37,20 +36,16 @@ class ClientSecurityTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static Skopeo skopeo;
   private static final TestImage image = TestImage.random(31, 2, 40_000, "amd64");
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    new RegistryPusher(upstream.url()).push("team/app", "1.0", image);
+    upstream.push("team/app", "1.0", image);
     skopeo = new Skopeo(temp.resolve("skopeo"));
-  }
-
-  @AfterAll
-  static void stop() {
-    upstream.close();
   }
 
   @ParameterizedTest

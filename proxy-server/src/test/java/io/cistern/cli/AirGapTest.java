@@ -7,8 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
 import io.cistern.testing.CisternCli;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -20,9 +19,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,7 +43,9 @@ class AirGapTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static Skopeo skopeo;
   private static Path bundle;
   private static final TestImage app = TestImage.random(71, 3, 200_000, "amd64");
@@ -53,10 +54,8 @@ class AirGapTest {
 
   @BeforeAll
   static void fillASiteAndExportIt() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    RegistryPusher pusher = new RegistryPusher(upstream.url());
-    pusher.push("team/app", "1.0", app);
-    pusher.push("team/multi", "multi", multi);
+    upstream.push("team/app", "1.0", app);
+    upstream.push("team/multi", "multi", multi);
     skopeo = new Skopeo(temp.resolve("skopeo"));
     String upstreams = """
         upstreams:
@@ -84,11 +83,6 @@ class AirGapTest {
       assertEquals(1, cli.run("export", "--out", bundle.toString(), UPSTREAM + "/team/app:1.0").exitCode(),
           "an existing bundle is never overwritten");
     }
-  }
-
-  @AfterAll
-  static void stop() {
-    upstream.close();
   }
 
   @Test

@@ -9,8 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.cache.BlobCache;
 import io.cistern.testing.CisternCli;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.URI;
@@ -23,6 +22,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,7 +40,9 @@ class CliTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static CountingRelay relay;
   private static String upstreams;
   private static final TestImage app = TestImage.random(81, 2, 50_000, "amd64");
@@ -49,10 +51,8 @@ class CliTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    RegistryPusher pusher = new RegistryPusher(upstream.url());
-    pusher.push("team/app", "1.0", app);
-    pusher.push("team/multi", "multi", multi);
+    upstream.push("team/app", "1.0", app);
+    upstream.push("team/multi", "multi", multi);
     relay = CountingRelay.to(upstream.port());
     upstreams = """
         upstreams:
@@ -64,7 +64,6 @@ class CliTest {
   @AfterAll
   static void stop() throws Exception {
     relay.close();
-    upstream.close();
   }
 
   @Test

@@ -6,28 +6,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.cistern.oci.Digest;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.CisternOnRelay;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
-import io.cistern.testing.TestCistern;
+import io.cistern.testing.RealUpstream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Client {@code Range} requests on cached blobs and on blobs still downloading (206 with
@@ -41,44 +37,26 @@ class BlobRangeAndHeadTest {
   private static final int HOLD = 256 * 1024;
   private static final String REPOSITORY = "team/ranges";
 
-  @TempDir
-  static Path shared;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
 
-  private static DistributionRegistry upstream;
   private static final byte[] blob = random(5, SIZE);
   private static final Digest digest = Digest.sha256Of(blob);
 
-  @TempDir
-  Path temp;
+  @RegisterExtension
+  final CisternOnRelay site = new CisternOnRelay(upstream);
 
-  private CountingRelay relay;
-  private TestCistern cistern;
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @BeforeAll
-  static void startUpstream() throws Exception {
-    upstream = DistributionRegistry.start(shared.resolve("upstream"));
-    new RegistryPusher(upstream.url()).pushBlob(REPOSITORY, blob, digest.toString());
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    upstream.close();
-  }
-
-  @BeforeEach
-  void startCistern() throws Exception {
-    relay = CountingRelay.to(upstream.port());
-    cistern = TestCistern.forUpstream(temp, relay.url());
+  static void seed() throws Exception {
+    upstream.pushBlob(REPOSITORY, blob);
   }
 
   @AfterEach
-  void stop() throws Exception {
-    relay.release();
+  void stopClients() {
     clients.shutdownNow();
-    cistern.close();
-    relay.close();
   }
 
   @Test
@@ -115,8 +93,8 @@ class BlobRangeAndHeadTest {
 
   @Test
   void rangesOfABlobStillDownloadingFollowTheDownload() throws Exception {
-    relay.holdAfter(HOLD);
-    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern.url(blobPath())), clients)
+    site.relay().holdAfter(HOLD);
+    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, site.cistern().url(blobPath())), clients)
         .get(60, TimeUnit.SECONDS);
 
     // The announced size answers a bad range at once, while the upstream is still held.
@@ -126,7 +104,7 @@ class BlobRangeAndHeadTest {
 
     CompletableFuture<HttpResponse<byte[]>> head = sendAsync("GET", "Range", "bytes=10-19");
     CompletableFuture<HttpResponse<byte[]>> tail = sendAsync("GET", "Range", "bytes=-100");
-    relay.release();
+    site.relay().release();
 
     assertPartial(head.get(60, TimeUnit.SECONDS), 10, 19);
     assertPartial(tail.get(60, TimeUnit.SECONDS), SIZE - 100, SIZE - 1);
@@ -142,37 +120,38 @@ class BlobRangeAndHeadTest {
     assertEquals(String.valueOf(SIZE), response.headers().firstValue("Content-Length").orElseThrow());
     assertEquals(digest.toString(), response.headers().firstValue("Docker-Content-Digest").orElseThrow());
     assertEquals(0, response.body().length);
-    assertEquals(1, relay.count("HEAD", path -> path.equals(blobPath())));
+    assertEquals(1, site.relay().count("HEAD", path -> path.equals(blobPath())));
     assertEquals(0, upstreamGets());
-    assertEquals(0, cistern.cistern().blobs().downloadsInFlight());
-    assertFalse(Files.exists(cistern.cistern().cache().pathOf(digest)));
+    assertEquals(0, site.cistern().cistern().blobs().downloadsInFlight());
+    assertFalse(Files.exists(site.cistern().cistern().cache().pathOf(digest)));
   }
 
   @Test
   void headOfACachedBlobOrOfADownloadUnderWayAsksTheUpstreamNothing() throws Exception {
-    relay.holdAfter(HOLD);
-    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern.url(blobPath())), clients)
+    site.relay().holdAfter(HOLD);
+    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, site.cistern().url(blobPath())), clients)
         .get(60, TimeUnit.SECONDS);
 
     HttpResponse<byte[]> during = send("HEAD");
     assertEquals(200, during.statusCode());
     assertEquals(String.valueOf(SIZE), during.headers().firstValue("Content-Length").orElseThrow());
 
-    relay.release();
+    site.relay().release();
     assertArrayEquals(blob, whole.finish());
     HttpResponse<byte[]> after = send("HEAD");
     assertEquals(200, after.statusCode());
     assertEquals(String.valueOf(SIZE), after.headers().firstValue("Content-Length").orElseThrow());
     assertEquals(0, after.body().length);
-    assertEquals(0, relay.count("HEAD", path -> path.contains("/blobs/")));
+    assertEquals(0, site.relay().count("HEAD", path -> path.contains("/blobs/")));
     assertEquals(1, upstreamGets());
   }
 
   @Test
   void headOfABlobTheUpstreamDoesNotHaveIs404WithoutABody() throws Exception {
     Digest unknown = Digest.sha256Of(new byte[] {1, 2, 3});
-    HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(cistern.url("/v2/" + REPOSITORY + "/blobs/" + unknown))
-        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpRequest head = HttpRequest.newBuilder(site.cistern().url("/v2/" + REPOSITORY + "/blobs/" + unknown))
+        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
+    HttpResponse<byte[]> response = http.send(head, HttpResponse.BodyHandlers.ofByteArray());
 
     assertEquals(404, response.statusCode());
     assertEquals(0, response.body().length);
@@ -194,7 +173,8 @@ class BlobRangeAndHeadTest {
   }
 
   private CompletableFuture<HttpResponse<byte[]>> sendAsync(String method, String... headers) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(cistern.url(blobPath())).method(method, HttpRequest.BodyPublishers.noBody());
+    HttpRequest.Builder request = HttpRequest.newBuilder(site.cistern().url(blobPath()))
+        .method(method, HttpRequest.BodyPublishers.noBody());
     for (int i = 0; i < headers.length; i += 2) {
       request.header(headers[i], headers[i + 1]);
     }
@@ -202,7 +182,7 @@ class BlobRangeAndHeadTest {
   }
 
   private long upstreamGets() {
-    return relay.count("GET", path -> path.equals(blobPath()));
+    return site.relay().count("GET", path -> path.equals(blobPath()));
   }
 
   private static String blobPath() {

@@ -9,9 +9,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.RawHttpConnection;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
@@ -25,6 +24,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -37,7 +37,9 @@ class RegistryApiTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static TestCistern cistern;
   private static final TestImage amd64 = TestImage.random(11, 1, 10_000, "amd64");
   private static final TestImage arm64 = TestImage.random(12, 1, 10_000, "arm64");
@@ -45,11 +47,9 @@ class RegistryApiTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    RegistryPusher pusher = new RegistryPusher(upstream.url());
-    pusher.push("lib/multi", "latest", index);
+    upstream.push("lib/multi", "latest", index);
     for (String tag : List.of("b", "a", "d", "c", "e")) {
-      pusher.push("lib/tagged", tag, amd64);
+      upstream.push("lib/tagged", tag, amd64);
     }
     cistern = TestCistern.forUpstream(temp.resolve("cistern"), upstream.url());
   }
@@ -57,7 +57,6 @@ class RegistryApiTest {
   @AfterAll
   static void stop() {
     cistern.close();
-    upstream.close();
   }
 
   @Test

@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.CisternOnRelay;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RawHttpConnection;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.http.HttpClient;
@@ -32,12 +32,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -55,10 +54,9 @@ class CacheFillFanOutTest {
   private static final int HOLD = 256 * 1024;
   private static final String REPOSITORY = "team/blobs";
 
-  @TempDir
-  static Path shared;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
 
-  private static DistributionRegistry upstream;
   private static final byte[] large = random(1, 4 << 20);
   private static final byte[] otherLarge = random(2, 4 << 20);
   private static final byte[] huge = random(3, 12 << 20);
@@ -66,55 +64,38 @@ class CacheFillFanOutTest {
       random(13, 300_000), random(14, 300_000), random(15, 300_000));
   private static final TestImage image = TestImage.random(20, 2, 50_000, "amd64");
 
+  @RegisterExtension
+  final CisternOnRelay site = new CisternOnRelay(upstream);
+
   @TempDir
   Path temp;
 
-  private CountingRelay relay;
-  private TestCistern cistern;
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @BeforeAll
-  static void startUpstream() throws Exception {
-    upstream = DistributionRegistry.start(shared.resolve("upstream"));
-    RegistryPusher pusher = new RegistryPusher(upstream.url());
+  static void seed() throws Exception {
     for (byte[] blob : Stream.concat(Stream.of(large, otherLarge, huge), small.stream()).toList()) {
-      pusher.pushBlob(REPOSITORY, blob, Digest.sha256Of(blob).toString());
+      upstream.pushBlob(REPOSITORY, blob);
     }
-    pusher.push("team/app", "v1", image);
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    upstream.close();
-  }
-
-  @BeforeEach
-  void startCistern() throws Exception {
-    // A fresh relay and cache per test: every blob starts cold, and no pooled upstream connection
-    // carries a byte count from an earlier test into the relay's hold.
-    relay = CountingRelay.to(upstream.port());
-    cistern = TestCistern.forUpstream(temp, relay.url());
+    upstream.push("team/app", "v1", image);
   }
 
   @AfterEach
-  void stop() throws Exception {
-    relay.release();
+  void stopClients() {
     clients.shutdownNow();
-    cistern.close();
-    relay.close();
   }
 
   @Test
   void sixteenClientsOfAColdBlobShareOneUpstreamGetAndAllGetTheRightBytes() throws Exception {
-    relay.holdAfter(HOLD);
+    site.relay().holdAfter(HOLD);
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
     for (int i = 0; i < CLIENTS; i++) {
       streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients));
     }
     // Every client has bytes while the upstream is still held: all sixteen overlap one download.
     CompletableFuture.allOf(streams.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
-    relay.release();
+    site.relay().release();
 
     for (CompletableFuture<BlobStream> stream : streams) {
       assertEquals(200, stream.join().status());
@@ -154,12 +135,12 @@ class CacheFillFanOutTest {
 
   @Test
   void distinctDigestsDownloadInParallel() throws Exception {
-    relay.holdAfter(HOLD);
+    site.relay().holdAfter(HOLD);
     CompletableFuture<BlobStream> one = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients);
     CompletableFuture<BlobStream> other = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(otherLarge)), clients);
     // Both have bytes while both upstream answers are held: neither download waits for the other.
     CompletableFuture.allOf(one, other).get(60, TimeUnit.SECONDS);
-    relay.release();
+    site.relay().release();
 
     assertArrayEquals(large, one.join().finish());
     assertArrayEquals(otherLarge, other.join().finish());
@@ -169,7 +150,7 @@ class CacheFillFanOutTest {
 
   @Test
   void aClientReceivesTheFirstBytesWhileTheUpstreamIsStillSendingTheBlob() throws Exception {
-    relay.holdAfter(HOLD);
+    site.relay().holdAfter(HOLD);
     BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
         .get(60, TimeUnit.SECONDS);
 
@@ -180,21 +161,21 @@ class CacheFillFanOutTest {
     assertEquals(String.valueOf(large.length), stream.response().headers().firstValue("Content-Length").orElseThrow(),
         "the size the upstream announced is passed on before the download ends");
 
-    relay.release();
+    site.relay().release();
     assertArrayEquals(large, stream.finish());
     assertTrue(Files.isRegularFile(cachePath(large)));
   }
 
   @Test
   void aClientThatStopsReadingHoldsUpNeitherTheDownloadNorOtherClients() throws Exception {
-    relay.holdAfter(HOLD);
-    try (RawHttpConnection stalled = RawHttpConnection.open(cistern.port(), 4096)) {
+    site.relay().holdAfter(HOLD);
+    try (RawHttpConnection stalled = RawHttpConnection.open(site.cistern().port(), 4096)) {
       stalled.send("GET", blobPath(huge));
       assertEquals(200, stalled.readHead().status());
       byte[] stalledFirst = stalled.readSome(1024);
       BlobStream reader = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients)
           .get(60, TimeUnit.SECONDS);
-      relay.release();
+      site.relay().release();
 
       // The blob (far more than the socket buffers of the stalled client hold) reaches the other
       // client whole; its last byte is sent only after publication, so the download is done.
@@ -213,15 +194,15 @@ class CacheFillFanOutTest {
 
   @Test
   void aClientThatHangsUpDoesNotCancelTheSharedDownload() throws Exception {
-    relay.holdAfter(HOLD);
-    RawHttpConnection leaving = RawHttpConnection.open(cistern.port(), 0);
+    site.relay().holdAfter(HOLD);
+    RawHttpConnection leaving = RawHttpConnection.open(site.cistern().port(), 0);
     leaving.send("GET", blobPath(large));
     assertEquals(200, leaving.readHead().status());
     leaving.readSome(1024);
     BlobStream staying = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
         .get(60, TimeUnit.SECONDS);
     leaving.abort();
-    relay.release();
+    site.relay().release();
 
     assertArrayEquals(large, staying.finish());
     assertTrue(Files.isRegularFile(cachePath(large)), "the blob is published");
@@ -236,8 +217,8 @@ class CacheFillFanOutTest {
       assertEquals(200, response.statusCode());
       assertArrayEquals(image.manifest().bytes(), response.body());
     }
-    assertEquals(1, relay.count("GET", path -> path.equals("/v2/team/app/manifests/v1")));
-    assertEquals(1, relay.requests().stream().filter(request -> request.path().contains("/manifests/")).count(),
+    assertEquals(1, site.relay().count("GET", path -> path.equals("/v2/team/app/manifests/v1")));
+    assertEquals(1, site.relay().requests().stream().filter(request -> request.path().contains("/manifests/")).count(),
         "no other manifest request reached the upstream");
   }
 
@@ -249,7 +230,7 @@ class CacheFillFanOutTest {
       assertEquals(200, response.statusCode());
       assertArrayEquals(image.manifest().bytes(), response.body());
     }
-    assertEquals(1, relay.requests().stream().filter(request -> request.path().contains("/manifests/")).count());
+    assertEquals(1, site.relay().requests().stream().filter(request -> request.path().contains("/manifests/")).count());
   }
 
   @Test
@@ -262,7 +243,7 @@ class CacheFillFanOutTest {
         upstreams:
           - host: upstream.test
             url: %s
-        """.formatted(temp.resolve("timed/cache"), relay.url()), clock)) {
+        """.formatted(temp.resolve("timed/cache"), site.relay().url()), clock)) {
       assertEquals(200, concurrently(timed, "/v2/team/app/manifests/v1").get(0).statusCode());
       clock.advance(Duration.ofMinutes(2));
 
@@ -271,12 +252,12 @@ class CacheFillFanOutTest {
         assertArrayEquals(image.manifest().bytes(), response.body());
       }
     }
-    assertEquals(1, relay.count("HEAD", path -> path.equals("/v2/team/app/manifests/v1")), "one revalidation");
-    assertEquals(1, relay.count("GET", path -> path.contains("/manifests/")), "the unchanged tag fetched nothing");
+    assertEquals(1, site.relay().count("HEAD", path -> path.equals("/v2/team/app/manifests/v1")), "one revalidation");
+    assertEquals(1, site.relay().count("GET", path -> path.contains("/manifests/")), "the unchanged tag fetched nothing");
   }
 
   private List<HttpResponse<byte[]>> concurrently(String path) throws Exception {
-    return concurrently(cistern, path);
+    return concurrently(site.cistern(), path);
   }
 
   private List<HttpResponse<byte[]>> concurrently(TestCistern target, String path) throws Exception {
@@ -301,11 +282,11 @@ class CacheFillFanOutTest {
   }
 
   private long upstreamGets(byte[] blob) {
-    return relay.count("GET", path -> path.equals(blobPath(blob)));
+    return site.relay().count("GET", path -> path.equals(blobPath(blob)));
   }
 
   private java.net.URI blobUri(byte[] blob) {
-    return cistern.url(blobPath(blob));
+    return site.cistern().url(blobPath(blob));
   }
 
   private static String blobPath(byte[] blob) {
@@ -313,7 +294,7 @@ class CacheFillFanOutTest {
   }
 
   private Path cachePath(byte[] blob) {
-    return cistern.cistern().cache().pathOf(Digest.sha256Of(blob));
+    return site.cistern().cistern().cache().pathOf(Digest.sha256Of(blob));
   }
 
   private static byte[] random(long seed, int size) {

@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.oci.Digest;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -24,6 +23,7 @@ import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,6 +34,9 @@ import org.junit.jupiter.api.io.TempDir;
 class EvictionWhileServingTest {
 
   private static final int MIB = 1 << 20;
+
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
 
   @TempDir
   Path temp;
@@ -48,47 +51,44 @@ class EvictionWhileServingTest {
     Digest slowDigest = Digest.sha256Of(slow);
     Digest nextDigest = Digest.sha256Of(next);
 
-    try (DistributionRegistry upstream = DistributionRegistry.start(temp.resolve("upstream"))) {
-      RegistryPusher pusher = new RegistryPusher(upstream.url());
-      pusher.pushBlob("team/big", slow, slowDigest.toString());
-      pusher.pushBlob("team/big", next, nextDigest.toString());
-      try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-          cache:
-            directory: %s
-            maxBytes: 48MiB
-            lowWaterFraction: 0.9
-          upstreams:
-            - host: upstream.test
-              url: %s
-          """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
-        BlobCache cache = cistern.cistern().cache();
-        assertEquals(200, cistern.get("/v2/team/big/blobs/" + slowDigest).statusCode(), "pulled once: now cached");
-        assertTrue(cache.contains(slowDigest));
+    upstream.pushBlob("team/big", slow);
+    upstream.pushBlob("team/big", next);
+    try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
+        cache:
+          directory: %s
+          maxBytes: 48MiB
+          lowWaterFraction: 0.9
+        upstreams:
+          - host: upstream.test
+            url: %s
+        """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
+      BlobCache cache = cistern.cistern().cache();
+      assertEquals(200, cistern.get("/v2/team/big/blobs/" + slowDigest).statusCode(), "pulled once: now cached");
+      assertTrue(cache.contains(slowDigest));
 
-        try (Socket client = new Socket()) {
-          // A small window: the server can be at most a few buffers ahead of what we read.
-          client.setReceiveBufferSize(16 * 1024);
-          client.connect(new InetSocketAddress("127.0.0.1", cistern.port()));
-          OutputStream request = client.getOutputStream();
-          request.write(("GET /v2/team/big/blobs/" + slowDigest + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-              .getBytes(StandardCharsets.US_ASCII));
-          request.flush();
-          InputStream response = client.getInputStream();
-          long length = contentLength(readHeaders(response));
-          assertEquals(slow.length, length);
-          MessageDigest received = MessageDigest.getInstance("SHA-256");
-          long read = readInto(response, received, MIB);
+      try (Socket client = new Socket()) {
+        // A small window: the server can be at most a few buffers ahead of what we read.
+        client.setReceiveBufferSize(16 * 1024);
+        client.connect(new InetSocketAddress("127.0.0.1", cistern.port()));
+        OutputStream request = client.getOutputStream();
+        request.write(("GET /v2/team/big/blobs/" + slowDigest + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        request.flush();
+        InputStream response = client.getInputStream();
+        long length = contentLength(readHeaders(response));
+        assertEquals(slow.length, length);
+        MessageDigest received = MessageDigest.getInstance("SHA-256");
+        long read = readInto(response, received, MIB);
 
-          HttpResponse<byte[]> other = cistern.get("/v2/team/big/blobs/" + nextDigest);
-          assertEquals(200, other.statusCode());
-          cache.evictionCaughtUp().get();
-          assertFalse(Files.exists(cache.pathOf(slowDigest)), "the slow client's blob was evicted to make room");
-          assertTrue(cache.contains(nextDigest));
+        HttpResponse<byte[]> other = cistern.get("/v2/team/big/blobs/" + nextDigest);
+        assertEquals(200, other.statusCode());
+        cache.evictionCaughtUp().get();
+        assertFalse(Files.exists(cache.pathOf(slowDigest)), "the slow client's blob was evicted to make room");
+        assertTrue(cache.contains(nextDigest));
 
-          read += readInto(response, received, length - read);
-          assertEquals(slow.length, read);
-          assertEquals(slowDigest, Digest.parse("sha256:" + HexFormat.of().formatHex(received.digest())), "every byte arrived, unchanged");
-        }
+        read += readInto(response, received, length - read);
+        assertEquals(slow.length, read);
+        assertEquals(slowDigest, Digest.parse("sha256:" + HexFormat.of().formatHex(received.digest())), "every byte arrived, unchanged");
       }
     }
   }

@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
@@ -23,9 +22,9 @@ import java.util.Comparator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -41,20 +40,16 @@ class GracefulShutdownTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static final TestImage image = TestImage.random(41, 1, 1_000_000, "amd64");
   private static TestImage.Blob layer;
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    new RegistryPusher(upstream.url()).push("team/big", "1.0", image);
+    upstream.push("team/big", "1.0", image);
     layer = image.blobs().stream().max(Comparator.comparingInt(blob -> blob.bytes().length)).orElseThrow();
-  }
-
-  @AfterAll
-  static void stop() {
-    upstream.close();
   }
 
   @Test

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.OciLayout;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,7 +29,9 @@ class PullThroughTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static TestCistern cistern;
   private static Skopeo skopeo;
   private static final TestImage image = TestImage.random(1, 3, 150_000, "amd64");
@@ -37,7 +40,6 @@ class PullThroughTest {
 
   @BeforeAll
   static void startRegistries() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
     skopeo = new Skopeo(temp.resolve("skopeo"));
     Path layout = OciLayout.write(temp.resolve("layout"), Map.of("1.0", image, "multi", index));
     skopeo.push(layout, "1.0", upstream.hostPort(), "team/app", false);
@@ -48,7 +50,6 @@ class PullThroughTest {
   @AfterAll
   static void stop() {
     cistern.close();
-    upstream.close();
   }
 
   @Test

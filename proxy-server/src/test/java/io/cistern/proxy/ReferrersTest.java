@@ -16,10 +16,9 @@ import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.ReferrersIndex;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.FaultInjectingUpstream;
 import io.cistern.testing.MutableClock;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.URLEncoder;
@@ -37,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -58,7 +58,9 @@ class ReferrersTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static CountingRelay relay;
   private static FaultInjectingUpstream fake;
   private static final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
@@ -85,20 +87,18 @@ class ReferrersTest {
           artifactType, null));
     }
     ReferrersIndex fallback = new ReferrersIndex(entries);
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    RegistryPusher pusher = new RegistryPusher(upstream.url());
     for (String repository : List.of("team/fallback", "team/filter", "team/cached", "team/pull")) {
-      pusher.push(repository, "1.0", subject);
-      pusher.push(repository, "lonely", lonely);
-      pusher.pushBlob(repository, emptyConfig, Digest.sha256Of(emptyConfig).toString());
+      upstream.push(repository, "1.0", subject);
+      upstream.push(repository, "lonely", lonely);
+      upstream.pushBlob(repository, emptyConfig);
       for (String artifactType : List.of(SBOM, SIGNATURE)) {
         byte[] payload = ("payload of " + artifactType).getBytes(StandardCharsets.UTF_8);
-        pusher.pushBlob(repository, payload, Digest.sha256Of(payload).toString());
+        upstream.pushBlob(repository, payload);
       }
       for (TestImage.Blob artifact : artifacts) {
-        pusher.putManifest(repository, artifact.digest().toString(), artifact);
+        upstream.putManifest(repository, artifact.digest().toString(), artifact);
       }
-      pusher.putManifest(repository, subject.digest().referrersTag(),
+      upstream.putManifest(repository, subject.digest().referrersTag(),
           new TestImage.Blob(Digest.sha256Of(fallback.toBytes()), MediaTypes.OCI_INDEX, fallback.toBytes()));
     }
 
@@ -124,7 +124,6 @@ class ReferrersTest {
     cistern.close();
     relay.close();
     fake.close();
-    upstream.close();
   }
 
   @Test

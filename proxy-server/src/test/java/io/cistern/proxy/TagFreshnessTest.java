@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.MutableClock;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -24,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,9 +39,10 @@ class TagFreshnessTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry upstream;
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
   private static CountingRelay relay;
-  private static RegistryPusher pusher;
   private static final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
   private static TestCistern cistern;
   private static final TestImage first = TestImage.random(41, 2, 20_000, "amd64");
@@ -49,10 +50,8 @@ class TagFreshnessTest {
 
   @BeforeAll
   static void start() throws Exception {
-    upstream = DistributionRegistry.start(temp.resolve("upstream"));
-    pusher = new RegistryPusher(upstream.url());
     for (String repository : List.of("team/fresh", "team/stale", "team/moving", "team/outage", "team/offline")) {
-      pusher.push(repository, "latest", first);
+      upstream.push(repository, "latest", first);
     }
     relay = CountingRelay.to(upstream.port());
     cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
@@ -72,7 +71,6 @@ class TagFreshnessTest {
   static void stop() throws Exception {
     cistern.close();
     relay.close();
-    upstream.close();
   }
 
   @Test
@@ -109,7 +107,7 @@ class TagFreshnessTest {
   @Test
   void aTagThatMovedUpstreamIsFetchedAnewAfterTheTtl() throws Exception {
     assertServes(first, "team/moving");
-    pusher.push("team/moving", "latest", second);
+    upstream.push("team/moving", "latest", second);
     assertServes(first, "team/moving");
     clock.advance(TTL.plusSeconds(1));
     assertServes(second, "team/moving");

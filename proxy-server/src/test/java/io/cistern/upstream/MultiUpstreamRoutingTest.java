@@ -9,8 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.DistributionRegistry;
-import io.cistern.testing.RegistryPusher;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
@@ -23,6 +22,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -38,8 +38,12 @@ class MultiUpstreamRoutingTest {
   @TempDir
   static Path temp;
 
-  private static DistributionRegistry hub;
-  private static DistributionRegistry ghcr;
+  @RegisterExtension
+  static final RealUpstream hub = new RealUpstream();
+
+  @RegisterExtension
+  static final RealUpstream ghcr = new RealUpstream();
+
   private static CountingRelay toHub;
   private static CountingRelay toGhcr;
   private static TestCistern cistern;
@@ -50,11 +54,9 @@ class MultiUpstreamRoutingTest {
 
   @BeforeAll
   static void start() throws Exception {
-    hub = DistributionRegistry.start(temp.resolve("hub"));
-    ghcr = DistributionRegistry.start(temp.resolve("ghcr"));
-    new RegistryPusher(hub.url()).push("team/app", "1.0", onHub);
-    new RegistryPusher(hub.url()).push("library/alpine", "3", official);
-    new RegistryPusher(ghcr.url()).push("team/app", "1.0", onGhcr);
+    hub.push("team/app", "1.0", onHub);
+    hub.push("library/alpine", "3", official);
+    ghcr.push("team/app", "1.0", onGhcr);
     toHub = CountingRelay.to(hub.port());
     toGhcr = CountingRelay.to(ghcr.port());
     cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
@@ -75,8 +77,6 @@ class MultiUpstreamRoutingTest {
     cistern.close();
     toHub.close();
     toGhcr.close();
-    hub.close();
-    ghcr.close();
   }
 
   @Test

@@ -12,6 +12,7 @@ import io.cistern.config.ConfigException;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.DistributionRegistry;
+import io.cistern.testing.RealUpstream;
 import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.TestCertificates;
 import io.cistern.testing.TestCistern;
@@ -25,6 +26,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -40,8 +42,10 @@ class OutboundConnectionTest {
   @TempDir
   static Path temp;
 
+  @RegisterExtension
+  static final RealUpstream plainRegistry = new RealUpstream();
+
   private static DistributionRegistry tlsRegistry;
-  private static DistributionRegistry plainRegistry;
   private static CountingRelay proxy;
   private static TestCistern cistern;
   private static Path caFile;
@@ -58,8 +62,7 @@ class OutboundConnectionTest {
     tlsRegistry = DistributionRegistry.startTls(temp.resolve("tls"),
         server.writeCertificate(temp.resolve("server.pem")), server.writeKey(temp.resolve("server-key.pem")));
 
-    plainRegistry = DistributionRegistry.start(temp.resolve("plain"));
-    new RegistryPusher(plainRegistry.url()).push("team/app", "1.0", image);
+    plainRegistry.push("team/app", "1.0", image);
     // An HTTP proxy gets requests in absolute form and passes them on; Distribution accepts that
     // form, so a relay to it behaves like a proxy that can reach only this registry.
     proxy = CountingRelay.to(plainRegistry.port());
@@ -84,7 +87,6 @@ class OutboundConnectionTest {
     cistern.close();
     proxy.close();
     tlsRegistry.close();
-    plainRegistry.close();
   }
 
   @Test
