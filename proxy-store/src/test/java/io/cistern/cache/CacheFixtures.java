@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,6 +49,19 @@ final class CacheFixtures {
     partial.append(ByteBuffer.wrap(content));
     cache.publish(partial);
     return digest;
+  }
+
+  /**
+   * Stores {@code count} reserved blobs of {@code size} random bytes, one millisecond apart on
+   * {@code clock}, so their order is their LRU order.
+   */
+  static List<Digest> storeInOrder(BlobCache cache, ManualClock clock, Random random, int count, int size) throws IOException {
+    List<Digest> digests = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      clock.advance(Duration.ofMillis(1));
+      digests.add(download(cache, content(random, size), true));
+    }
+    return digests;
   }
 
   /** An image manifest referring to {@code blobs} (the first as its config), as an upstream would send it. */

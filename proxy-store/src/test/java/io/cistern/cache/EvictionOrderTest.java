@@ -50,12 +50,7 @@ class EvictionOrderTest {
   }
 
   private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws IOException {
-    List<Digest> digests = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      clock.advance(Duration.ofMillis(1));
-      digests.add(download(cache, content(random, size), true));
-    }
-    return digests;
+    return CacheFixtures.storeInOrder(cache, clock, random, count, size);
   }
 
   @Test

@@ -14,6 +14,7 @@ import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import java.nio.file.Path;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,13 +43,8 @@ class ReservationTest {
     return BlobCache.open(settings(temp.resolve("cache"), cap, lowWaterFraction, reservationTimeout), clock);
   }
 
-  private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws Exception {
-    List<Digest> digests = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      clock.advance(Duration.ofMillis(1));
-      digests.add(download(cache, content(random, size), true));
-    }
-    return digests;
+  private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws IOException {
+    return CacheFixtures.storeInOrder(cache, clock, random, count, size);
   }
 
   @Test
