@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Upstream faults a real registry cannot be made to produce, from a {@link SocketFaultInjectingUpstream}:
  * connections cut or stalled mid-blob are resumed (by {@code Range}, or from byte zero with the
- * prefix checked), wrong or short content is never published and never reaches a client as a
+ * prefix checked) until the retry window runs out, wrong or short content is never published and never reaches a client as a
  * complete-looking body, and nothing wrong or temporary is left in the cache directory.
  *
  * <p>Where a client must be attached to a download before the fault strikes, a
@@ -172,28 +172,46 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   }
 
   @Test
-  void anUpstreamThatKeepsDroppingIsGivenUpOnAfterTheBoundedRetries() throws Exception {
-    Digest digest = start(true, true);
-    // maxRetries is 2: the first answer and two resumptions, each cut short.
+  void anUpstreamThatKeepsDroppingMidBodyIsResumedEachTimeFromWhereItStopped() throws Exception {
+    Digest digest = start(true, false);
+    // Three drops, more than maxRetries (2): an attempt that brought bytes ends the outage, and
+    // connection failures are bounded by the retry window, not by maxRetries.
     upstream.script(digest, new CutAfter(CUT / 2), new CutAfter(CUT / 2), new CutAfter(CUT / 2));
+
+    assertArrayEquals(content, get(digest).body());
+
+    List<SocketFaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
+    assertEquals(List.of("none", "bytes=" + CUT / 2 + "-", "bytes=" + CUT + "-", "bytes=" + 3 * CUT / 2 + "-"),
+        gets.stream().map(get -> get.range() == null ? "none" : get.range()).toList());
+    assertPublishedRight(digest);
+  }
+
+  @Test
+  void anUpstreamThatDropsEveryAttemptBeforeAByteIsGivenUpOnWhenTheRetryWindowRunsOut() throws Exception {
+    Digest digest = start(true, true);
+    upstream.script(digest, new CutAfter(CUT / 2));
+    for (int i = 0; i < 50; i++) {
+      // More than the 1 s window's backoff leaves room for: every attempt after the first fails.
+      upstream.script(digest, new CutAfter(0));
+    }
 
     assertCutOffBeforeTheEnd(digest);
 
-    assertEquals(3, upstream.gets(blobPath(digest)).size());
+    assertTrue(upstream.gets(blobPath(digest)).size() > 2, "retried while the window lasted");
     assertNothingCached(digest);
-    assertArrayEquals(content, get(digest).body(), "a later request starts a fresh download");
-    assertPublishedRight(digest);
   }
 
   @Test
   void anUpstreamThatNeverAnswersGetsTheClientAGatewayTimeoutNotAHang() throws Exception {
     Digest digest = start(true, false);
-    upstream.script(digest, new NoAnswer());
+    upstream.script(digest, new NoAnswer(), new NoAnswer());
 
     HttpResponse<byte[]> response = get(digest);
 
     assertEquals(504, response.statusCode());
     assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("UNAVAILABLE"));
+    // The first attempt's 1 s response timeout starts the 1 s retry window; the retry's ends it.
+    assertEquals(2, upstream.gets(blobPath(digest)).size());
     assertNothingCached(digest);
   }
 
@@ -255,6 +273,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
             responseTimeout: 1s
             idleTimeout: 500ms
             maxRetries: 2
+            retryWindow: 1s
         """.formatted(temp.resolve("cache"), target));
     return digest;
   }
