@@ -19,6 +19,7 @@ import io.cistern.testing.SocketFaultInjectingUpstream.NoAnswer;
 import io.cistern.testing.SocketFaultInjectingUpstream.StallAfter;
 import io.cistern.testing.SocketFaultInjectingUpstream.Unsized;
 import io.cistern.testing.RawHttpConnection;
+import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import java.io.IOException;
 import java.net.URI;
@@ -197,7 +198,19 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
     assertCutOffBeforeTheEnd(digest);
 
-    assertTrue(upstream.gets(blobPath(digest)).size() > 2, "retried while the window lasted");
+    assertTrue(Scrape.parse(cistern.admin("/metrics").body()).sum("cistern_upstream_retries_total") >= 1,
+        "retried while the window lasted");
+    assertNothingCached(digest);
+  }
+
+  @Test
+  void aRetryWindowOfZeroTurnsADownloadsRetriesOff() throws Exception {
+    Digest digest = start(true, true, "0s");
+    upstream.script(digest, new CutAfter(CUT));
+
+    assertCutOffBeforeTheEnd(digest);
+
+    assertEquals(1, upstream.gets(blobPath(digest)).size());
     assertNothingCached(digest);
   }
 
@@ -211,7 +224,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
     assertEquals(504, response.statusCode());
     assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("UNAVAILABLE"));
     // The first attempt's 1 s response timeout starts the 1 s retry window; the retry's ends it.
-    assertEquals(2, upstream.gets(blobPath(digest)).size());
+    assertEquals(1, Scrape.parse(cistern.admin("/metrics").body())
+        .value("cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "stalled"));
     assertNothingCached(digest);
   }
 
@@ -257,6 +271,10 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
   /** Starts the fault injector (optionally behind a holding relay) and a Cistern in front of them. */
   private Digest start(boolean honoursRanges, boolean withRelay) throws Exception {
+    return start(honoursRanges, withRelay, "1s");
+  }
+
+  private Digest start(boolean honoursRanges, boolean withRelay, String retryWindow) throws Exception {
     upstream = SocketFaultInjectingUpstream.start(honoursRanges);
     Digest digest = upstream.blob(content);
     URI target = upstream.url();
@@ -273,8 +291,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
             responseTimeout: 1s
             idleTimeout: 500ms
             maxRetries: 2
-            retryWindow: 1s
-        """.formatted(temp.resolve("cache"), target));
+            retryWindow: %s
+        """.formatted(temp.resolve("cache"), target, retryWindow));
     return digest;
   }
 
