@@ -45,6 +45,8 @@ import org.junit.jupiter.api.Test;
 class ConnectionRetryFaultInjectingUpstreamTest {
 
   private static final RepositoryName REPOSITORY = RepositoryName.of("team/app");
+  /** Long enough that a loaded machine answers in time, short enough to wait out once. */
+  private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(3);
   private static final byte[] MANIFEST =
       "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}"
           .getBytes(StandardCharsets.UTF_8);
@@ -68,7 +70,7 @@ class ConnectionRetryFaultInjectingUpstreamTest {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     executor.execute(this::serve);
     UpstreamSettings settings = new UpstreamSettings("upstream.test", URI.create("http://127.0.0.1:" + server.getLocalPort()),
-        null, Duration.ofSeconds(10), Duration.ofMillis(300), Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64);
+        null, Duration.ofSeconds(10), RESPONSE_TIMEOUT, Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64);
     HttpClient http = RegistryClient.newHttpClient(settings, executor, UpstreamTls.trusting(null), ProxySelector.of(null));
     client = new RegistryClient(settings, http, executor, Duration.ofMillis(1), new UpstreamObserver() {
       @Override
