@@ -77,7 +77,6 @@ public final class Cistern implements AutoCloseable {
 
   /** How long a tag whose upstream failed is served stale before the upstream is asked again. */
   private static final Duration STALE_GRACE = Duration.ofSeconds(30);
-  private static final Duration RETRY_BACKOFF = Duration.ofMillis(200);
 
   /** How long a readiness check may take before {@code /readyz} reports it as failing. */
   private static final Duration READINESS_TIMEOUT = Duration.ofSeconds(5);
@@ -298,7 +297,7 @@ public final class Cistern implements AutoCloseable {
       }
       try {
         router = upstreams.get().router(upstreamExecutor, observer);
-        blobs = new BlobService(cache, storeExecutor, timer);
+        blobs = new BlobService(cache, storeExecutor, timer, observer);
         manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
       } catch (RuntimeException e) {
@@ -330,8 +329,8 @@ public final class Cistern implements AutoCloseable {
   /** One upstream with all that files and the environment give it, ready to be connected. */
   private record UpstreamPlan(UpstreamSettings settings, SSLContext tls, Duration tagTtl, boolean offline) {}
 
-  /** The upstreams to build, the proxy they are reached through, and the default among them. */
-  private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost) {
+  /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
+  private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
 
     /** @throws ConfigException when a credential, CA file or proxy the settings name cannot be used */
     static Upstreams resolve(Settings settings, Map<String, String> environment) {
@@ -357,7 +356,7 @@ public final class Cistern implements AutoCloseable {
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
             config.offline() || upstream.offline()));
       }
-      return new Upstreams(plans, proxies, config.defaultUpstream());
+      return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
 
     UpstreamRouter router(ExecutorService executor, UpstreamObserver observer) {
@@ -365,7 +364,7 @@ public final class Cistern implements AutoCloseable {
       for (UpstreamPlan plan : plans) {
         UpstreamSettings settings = plan.settings();
         HttpClient http = RegistryClient.newHttpClient(settings, executor, plan.tls(), proxies);
-        upstreams.add(new Upstream(new RegistryClient(settings, http, executor, RETRY_BACKOFF, observer), plan.tagTtl(),
+        upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
             plan.offline()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");

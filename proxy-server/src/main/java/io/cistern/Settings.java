@@ -25,6 +25,8 @@ import java.util.function.Supplier;
  *     credentials yet
  * @param address where the registry listener binds
  * @param adminAddress where the admin listener binds
+ * @param retryBackoff the first wait before an upstream request or download is retried; later
+ *     waits double. Not a configuration key: 200 ms, which tests shorten
  */
 public record Settings(
     CisternConfig config,
@@ -32,10 +34,18 @@ public record Settings(
     List<UpstreamSettings> upstreams,
     InetSocketAddress address,
     InetSocketAddress adminAddress,
-    AccessLog.Format accessLogFormat) {
+    AccessLog.Format accessLogFormat,
+    Duration retryBackoff) {
+
+  private static final Duration RETRY_BACKOFF = Duration.ofMillis(200);
 
   public Settings {
     upstreams = List.copyOf(upstreams);
+  }
+
+  /** These settings with another first retry wait. */
+  public Settings withRetryBackoff(Duration base) {
+    return new Settings(config, cache, upstreams, address, adminAddress, accessLogFormat, base);
   }
 
   /** @throws ConfigException for the first value Cistern cannot run with, naming its key */
@@ -66,7 +76,8 @@ public record Settings(
     return new Settings(config, cacheSettings, upstreams,
         check("server", () -> new InetSocketAddress(server.address(), server.port())),
         check("admin", () -> new InetSocketAddress(admin.address(), admin.port())),
-        check("log.access.format", () -> AccessLog.Format.parse(required(accessLog.format(), "log.access.format"))));
+        check("log.access.format", () -> AccessLog.Format.parse(required(accessLog.format(), "log.access.format"))),
+        RETRY_BACKOFF);
   }
 
   private static List<UpstreamSettings> upstreams(CisternConfig config) {
@@ -83,6 +94,7 @@ public record Settings(
             orDefault(upstream.responseTimeout(), defaults.responseTimeout()),
             orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
             orDefault(upstream.maxRetries(), defaults.maxRetries()),
+            orDefault(upstream.retryWindow(), defaults.retryWindow()),
             orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests()));
       }));
     }

@@ -11,6 +11,7 @@ import io.cistern.config.ConfigLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
 import org.junit.jupiter.api.Test;
@@ -34,6 +35,7 @@ class SettingsTest {
       upstreams[1]      | upstreams: [{host: ghcr.io}, {host: corp, url: https://bot:hunter2@registry.corp.example}]
       upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentRequests: 0}]
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
+      upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
       defaultUpstream   | defaultUpstream: quay.io
       cache             | cache: {lowWaterFraction: 1.5}
@@ -63,6 +65,13 @@ class SettingsTest {
     Settings settings = Settings.of(load("upstreams: [{host: Docker.IO, url: https://registry-1.docker.io}]"));
     assertEquals("docker.io", settings.upstreams().get(0).host());
     assertTrue(settings.upstreams().get(0).isDockerHub());
+  }
+
+  @Test
+  void aDownloadRetriesAnUnreachableUpstreamForThirtySecondsUnlessItsRetryWindowSaysOtherwise() throws Exception {
+    Settings settings = Settings.of(load("upstreams: [{host: ghcr.io}, {host: quay.io, retryWindow: 2m}]"));
+    assertEquals(Duration.ofSeconds(30), settings.upstreams().get(0).retryWindow());
+    assertEquals(Duration.ofMinutes(2), settings.upstreams().get(1).retryWindow());
   }
 
   @Test

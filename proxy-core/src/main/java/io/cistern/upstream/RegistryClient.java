@@ -21,6 +21,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandler;
 import java.net.http.HttpResponse.BodySubscribers;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,10 +35,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The registry v2 client for one upstream: manifests, blobs, tags, with the upstream's
  * authentication, redirects, retries on 429/503 and a cap on concurrent requests.
+ *
+ * <p>Retries: an answer of 429 or 503 is retried up to {@code maxRetries} times, after its
+ * {@code Retry-After} or a backoff. A request whose answer is read whole (a manifest, a tag list,
+ * a HEAD) is retried the same way when the upstream refused the connection or dropped it: one
+ * restart of the upstream is then not an error for the client. A timeout is not retried (the
+ * client has waited long enough), nor is a blob's body: it is streamed into the cache, and
+ * resuming it from the bytes already written is its reader's job.
  *
  * <p>Authentication: the first request goes out anonymously; a 401 carries the upstream's
  * challenge, which is remembered so that later requests authenticate up front (a Bearer token per
@@ -45,6 +55,8 @@ import javax.net.ssl.SSLContext;
  * a token drops that token and retries once with a fresh one.
  */
 public final class RegistryClient {
+
+  private static final Logger log = LoggerFactory.getLogger(RegistryClient.class);
 
   /**
    * All pages of one tag list together: a tag has at most 128 characters, so this is room for
@@ -103,6 +115,11 @@ public final class RegistryClient {
 
   public String host() {
     return settings.host();
+  }
+
+  /** The first wait before a retry; later ones double. */
+  public Duration retryBackoff() {
+    return baseBackoff;
   }
 
   public TokenCache tokens() {
@@ -179,7 +196,7 @@ public final class RegistryClient {
    */
   public <T> CompletableFuture<HttpResponse<T>> getBlob(
       RepositoryName repository, Digest digest, long offset, BodyHandler<T> handler) {
-    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects();
+    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects().asStream();
     if (offset > 0) {
       call = call.withRange("bytes=" + offset + "-");
     }
@@ -228,7 +245,16 @@ public final class RegistryClient {
       Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
     return authorization(call).thenCompose(authorization -> {
       HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
-      return observed(limited(() -> http.sendAsync(request, onlySuccessBodies(handler)))).thenCompose(response -> {
+      return observed(limited(() -> http.sendAsync(request, onlySuccessBodies(handler)))).handle((response, failure) -> {
+        if (failure != null) {
+          RetryCause cause = call.streamed() ? null : retriedConnectionFailure(failure);
+          if (cause == null || retries >= settings.maxRetries()) {
+            return CompletableFuture.<HttpResponse<T>>failedFuture(failure);
+          }
+          Duration delay = backoff(retries, Optional.empty());
+          retrying(call, cause, delay);
+          return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+        }
         int status = response.statusCode();
         if (status == 401 && !reauthenticated && !call.offOrigin()) {
           Optional<Challenge> offered = Challenge.preferred(response.headers().allValues("WWW-Authenticate"));
@@ -248,12 +274,27 @@ public final class RegistryClient {
           Optional<Duration> asked = UpstreamErrors.retryAfter(response.headers());
           if (asked.isEmpty() || asked.get().compareTo(MAX_RETRY_WAIT) <= 0) {
             Duration delay = backoff(retries, asked);
+            retrying(call, RetryCause.ofStatus(status), delay);
             return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
           }
         }
         return CompletableFuture.completedFuture(response);
-      });
+      }).thenCompose(next -> next);
     });
+  }
+
+  /**
+   * The connection failure worth retrying a whole document for: refused or dropped. Not a timeout,
+   * which has already made the client wait {@code connectTimeout} or {@code responseTimeout}.
+   */
+  private static RetryCause retriedConnectionFailure(Throwable failure) {
+    return UpstreamErrors.unwrap(failure) instanceof HttpTimeoutException ? null : RetryCause.ofConnectionFailure(failure);
+  }
+
+  private void retrying(Call call, RetryCause cause, Duration delay) {
+    observer.retrying(host(), cause, delay);
+    log.info("{} {} on {}: {}, retrying in {} ms", call.method(), call.uri().getPath(), host(), cause.label(),
+        delay.toMillis());
   }
 
   private <T> CompletableFuture<HttpResponse<T>> observed(CompletableFuture<HttpResponse<T>> exchange) {
@@ -440,26 +481,31 @@ public final class RegistryClient {
   /** One logical request; redirects produce new calls that remember they left the registry. */
   private record Call(
       String method, URI uri, RepositoryName repository, List<String> accept, String range,
-      boolean followsRedirects, boolean offOrigin) {
+      boolean followsRedirects, boolean offOrigin, boolean streamed) {
 
     static Call get(URI uri, RepositoryName repository) {
-      return new Call("GET", uri, repository, List.of(), null, false, false);
+      return new Call("GET", uri, repository, List.of(), null, false, false, false);
     }
 
     static Call head(URI uri, RepositoryName repository) {
-      return new Call("HEAD", uri, repository, List.of(), null, false, false);
+      return new Call("HEAD", uri, repository, List.of(), null, false, false, false);
     }
 
     Call withAccept(List<String> types) {
-      return new Call(method, uri, repository, types, range, followsRedirects, offOrigin);
+      return new Call(method, uri, repository, types, range, followsRedirects, offOrigin, streamed);
     }
 
     Call withRange(String value) {
-      return new Call(method, uri, repository, accept, value, followsRedirects, offOrigin);
+      return new Call(method, uri, repository, accept, value, followsRedirects, offOrigin, streamed);
     }
 
     Call followingRedirects() {
-      return new Call(method, uri, repository, accept, range, true, offOrigin);
+      return new Call(method, uri, repository, accept, range, true, offOrigin, streamed);
+    }
+
+    /** A body streamed to its reader, who resumes it after a connection failure: not re-sent here. */
+    Call asStream() {
+      return new Call(method, uri, repository, accept, range, followsRedirects, offOrigin, true);
     }
 
     /** A redirect to another host (a CDN) must not receive the registry's credentials. */
@@ -469,7 +515,7 @@ public final class RegistryClient {
           && target.getHost().equalsIgnoreCase(uri.getHost())
           && target.getPort() == uri.getPort()
           && target.getScheme().equalsIgnoreCase(uri.getScheme());
-      return new Call(method, target, repository, accept, range, followsRedirects, !sameOrigin);
+      return new Call(method, target, repository, accept, range, followsRedirects, !sameOrigin, streamed);
     }
 
     HttpRequest toRequest(String authorization, Duration timeout) {

@@ -1,5 +1,7 @@
 package io.cistern.upstream;
 
+import java.time.Duration;
+
 /**
  * Told about every HTTP exchange a {@link RegistryClient} has with its upstream (challenges,
  * redirects and retries included), so the server can count them without proxy-core knowing how
@@ -15,6 +17,9 @@ public interface UpstreamObserver {
 
     @Override
     public void failed(String upstream, Throwable cause) {}
+
+    @Override
+    public void retrying(String upstream, RetryCause cause, Duration wait) {}
   };
 
   /** {@code upstream} answered with {@code status} (for a body, once the body has been read). */
@@ -22,4 +27,10 @@ public interface UpstreamObserver {
 
   /** The exchange ended without a complete answer: refused, timed out, or cut mid-body. */
   void failed(String upstream, Throwable cause);
+
+  /**
+   * A request to {@code upstream} failed for {@code cause} and will be tried again after
+   * {@code wait}: by the client itself, or by a blob download resuming. Told once per retry.
+   */
+  void retrying(String upstream, RetryCause cause, Duration wait);
 }

@@ -16,7 +16,11 @@ import java.util.Locale;
  * @param connectTimeout to open a connection
  * @param responseTimeout until the response headers arrive
  * @param idleTimeout longest silence while a body streams
- * @param maxRetries attempts after the first on 429/503 and dropped blob downloads
+ * @param maxRetries retries of a request answered 429 or 503, or (manifests, tag lists, HEADs)
+ *     refused or dropped; and of a blob download whose resumption is answered 429 or 5xx
+ * @param retryWindow how long a blob download keeps retrying while the upstream cannot be reached
+ *     (refused, reset, dropped mid-body, stalled): from the first failure since it last received
+ *     bytes; these retries do not count against {@code maxRetries}
  * @param maxConcurrentRequests requests in flight to this upstream at once
  */
 public record UpstreamSettings(
@@ -27,6 +31,7 @@ public record UpstreamSettings(
     Duration responseTimeout,
     Duration idleTimeout,
     int maxRetries,
+    Duration retryWindow,
     int maxConcurrentRequests) {
 
   public UpstreamSettings {
@@ -61,6 +66,9 @@ public record UpstreamSettings(
     if (maxRetries < 0) {
       throw new IllegalArgumentException("maxRetries of upstream " + host + " must not be negative");
     }
+    if (retryWindow == null || retryWindow.isNegative()) {
+      throw new IllegalArgumentException("retryWindow of upstream " + host + " must not be negative");
+    }
     if (maxConcurrentRequests < 1) {
       throw new IllegalArgumentException("maxConcurrentRequests of upstream " + host + " must be at least 1");
     }
@@ -69,13 +77,13 @@ public record UpstreamSettings(
   /** Settings with Cistern's default timeouts and limits. */
   public static UpstreamSettings of(String host, URI url, Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(30), 3, 64);
+        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64);
   }
 
   /** These settings with {@code credentials} for the upstream. */
   public UpstreamSettings withCredentials(Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
-        maxConcurrentRequests);
+        retryWindow, maxConcurrentRequests);
   }
 
   /** Docker Hub keeps single-component official images under {@code library/}. */

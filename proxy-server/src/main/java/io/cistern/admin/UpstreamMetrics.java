@@ -1,13 +1,16 @@
 package io.cistern.admin;
 
+import io.cistern.upstream.RetryCause;
 import io.cistern.upstream.UpstreamObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 
 /**
  * {@code cistern_upstream_requests_total} by upstream and status: every HTTP exchange with an
  * upstream, challenges, redirects and retries included; {@code status="error"} when no complete
- * answer came (refused, timed out, cut mid-body).
+ * answer came (refused, timed out, cut mid-body). {@code cistern_upstream_retries_total} by
+ * upstream and cause ({@link RetryCause#label}): every retry decided, counted as its wait begins.
  */
 public final class UpstreamMetrics implements UpstreamObserver {
 
@@ -25,6 +28,16 @@ public final class UpstreamMetrics implements UpstreamObserver {
   @Override
   public void failed(String upstream, Throwable cause) {
     count(upstream, "error");
+  }
+
+  @Override
+  public void retrying(String upstream, RetryCause cause, Duration wait) {
+    Counter.builder("cistern.upstream.retries")
+        .description("Requests and downloads retried after a failed attempt, counted as the wait begins")
+        .tag("upstream", upstream)
+        .tag("cause", cause.label())
+        .register(registry)
+        .increment();
   }
 
   private void count(String upstream, String status) {

@@ -64,6 +64,8 @@ public record CisternConfig(
    * @param url its API endpoint; defaults to {@code https://<host>}
    * @param caCertificate a PEM file of CA certificates trusted for this upstream, besides the system's
    * @param passwordEnv the environment variable holding the password, instead of {@code password}
+   * @param retryWindow how long a blob download retries an upstream it cannot reach; see
+   *     {@link io.cistern.upstream.UpstreamSettings}
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -77,6 +79,7 @@ public record CisternConfig(
       @JsonProperty("responseTimeout") Duration responseTimeout,
       @JsonProperty("idleTimeout") Duration idleTimeout,
       @JsonProperty("maxRetries") Integer maxRetries,
+      @JsonProperty("retryWindow") Duration retryWindow,
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("passwordEnv") String passwordEnv) {
 

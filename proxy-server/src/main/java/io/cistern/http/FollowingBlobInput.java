@@ -21,6 +21,9 @@ import java.nio.channels.FileChannel;
  * is verified. If the download fails, the next read throws and the connection is closed before
  * the response could look complete. (A download announced empty never gets here: it is answered
  * once verified.)
+ *
+ * <p>While it waits for the download, the connection is Cistern's to hold up, not idle
+ * ({@link IdleConnectionCloser}): the download may be waiting out an upstream outage.
  */
 final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
 
@@ -34,21 +37,24 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
   private final long last;
   private final EventExecutor eventLoop;
   private final ChunkedWriteHandler writer;
+  private final IdleConnectionCloser idle;
   private long position;
   private boolean wakeUpRequested;
 
   /**
    * @param eventLoop the connection's event loop, where every method of this input runs
    * @param writer the connection's chunked writer, resumed when more can be read
+   * @param idle the connection's idle timeout, told while this input waits for the download
    */
   FollowingBlobInput(PartialBlob partial, FileChannel channel, long first, long last,
-      EventExecutor eventLoop, ChunkedWriteHandler writer) {
+      EventExecutor eventLoop, ChunkedWriteHandler writer, IdleConnectionCloser idle) {
     this.partial = partial;
     this.channel = channel;
     this.first = first;
     this.last = last;
     this.eventLoop = eventLoop;
     this.writer = writer;
+    this.idle = idle;
     this.position = first;
   }
 
@@ -97,8 +103,10 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
       return;
     }
     wakeUpRequested = true;
+    idle.cisternWaiting();
     partial.awaitReadable(position, last).whenComplete((ignored, failure) -> eventLoop.execute(() -> {
       wakeUpRequested = false;
+      idle.cisternResumed();
       writer.resumeTransfer();
     }));
   }

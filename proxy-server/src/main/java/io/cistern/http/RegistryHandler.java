@@ -58,6 +58,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private final boolean zeroCopy;
   private final ExchangeRecorder recorder;
   private final Queue<Exchange> waiting = new ArrayDeque<>();
+  private IdleConnectionCloser idle;
   private boolean answering;
 
   /**
@@ -68,6 +69,11 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     this.api = api;
     this.zeroCopy = zeroCopy;
     this.recorder = recorder;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    idle = ctx.pipeline().get(IdleConnectionCloser.class);
   }
 
   @Override
@@ -110,10 +116,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
       answer(ctx, request, outcome(reply));
       return;
     }
-    // Reading pauses while the answer is pending, so a client cannot queue unbounded requests.
+    // Reading pauses while the answer is pending, so a client cannot queue unbounded requests;
+    // and the connection is not idle meanwhile: the client waits on Cistern.
     ctx.channel().config().setAutoRead(false);
-    reply.whenCompleteAsync((answered, failure) -> answer(ctx, request, failure == null ? answered : failureReply(failure)),
-        ctx.executor());
+    idle.cisternWaiting();
+    reply.whenCompleteAsync((answered, failure) -> {
+      idle.cisternResumed();
+      answer(ctx, request, failure == null ? answered : failureReply(failure));
+    }, ctx.executor());
   }
 
   private static Reply outcome(CompletableFuture<Reply> done) {
@@ -233,7 +243,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     long last = length >= 0 ? first + length - 1 : FollowingBlobInput.UNTIL_END;
     ctx.write(response);
     return ctx.writeAndFlush(new HttpChunkedInput(new FollowingBlobInput(downloading.partial(), channel, first, last,
-        ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class))));
+        ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
   }
 
   private static void blobHeaders(HttpHeaders headers, Digest digest) {

@@ -9,22 +9,40 @@ import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RetryCause;
 import io.cistern.upstream.UpstreamErrors;
+import io.cistern.upstream.UpstreamObserver;
 import java.io.IOException;
 import java.net.http.HttpResponse.ResponseInfo;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One upstream download of one blob into the cache. The first response's headers give the size;
  * room is reserved for it, the temp file is created, and {@link #start}'s future completes, so
- * clients can follow the bytes as they land. A connection that drops mid-body is resumed with a
- * {@code Range} request from the bytes already written (or restarted and prefix-checked when the
- * upstream ignores ranges), up to the upstream's retry limit. Success publishes the blob; any
- * other end abandons it, failing its readers before their responses could look complete.
+ * clients can follow the bytes as they land. Success publishes the blob; any other end abandons
+ * it, failing its readers before their responses could look complete.
+ *
+ * <p>Retries. A connection that cannot be made, breaks or stalls ({@link RetryCause#isConnectionFailure})
+ * is tried again after a jittered, growing wait ({@link Backoff}), for as long as the upstream's
+ * {@code retryWindow}, counted from the first failure since the download last received bytes:
+ * an attempt that brings bytes ends the outage. Each attempt resumes with a {@code Range} request
+ * from the bytes already written (or restarts and prefix-checks when the upstream ignores
+ * ranges). Clients wait meanwhile: those not answered yet get their headers once an attempt
+ * gets through, those following the body get the rest of it. An upstream's error answer, which
+ * its client has retried already, is retried here only for clients following the body (at most
+ * {@code maxRetries} times, within the window); before that, it is the clients' answer.
+ * {@link #retryCause} alone decides what is worth retrying.
+ *
+ * <p>Threads: attempts run one after another (an attempt's end schedules the next), so the retry
+ * state is only ever touched by one thread at a time, each handing over through the timer or the
+ * HTTP client's futures.
  */
 final class BlobDownload {
 
@@ -35,33 +53,44 @@ final class BlobDownload {
   private final Digest digest;
   private final BlobCache cache;
   private final ScheduledExecutorService timer;
+  private final UpstreamObserver observer;
+  private final Backoff backoff;
   private final CompletableFuture<PartialBlob> started = new CompletableFuture<>();
   private volatile CompletableFuture<PartialBlob> preparation;
   private volatile PartialBlob partial;
+  private long outageStartedNanos;
+  private int failuresInOutage;
+  private int answersRetried;
+  private int retries;
 
-  BlobDownload(RegistryClient client, RepositoryName repository, Digest digest, BlobCache cache, ScheduledExecutorService timer) {
+  /** @param observer told about each retry (metrics) */
+  BlobDownload(RegistryClient client, RepositoryName repository, Digest digest, BlobCache cache,
+      ScheduledExecutorService timer, UpstreamObserver observer) {
     this.client = client;
     this.repository = repository;
     this.digest = digest;
     this.cache = cache;
     this.timer = timer;
+    this.observer = observer;
+    this.backoff = new Backoff(client.retryBackoff());
   }
 
   /** Starts the download; the future completes once its bytes can be followed. */
   CompletableFuture<PartialBlob> start() {
-    attempt(0);
+    attempt();
     return started;
   }
 
-  private void attempt(int retry) {
+  private void attempt() {
     PartialBlob current = partial;
+    if (current != null && current.finished().isDone()) {
+      // Abandoned from outside (a stop that could wait no longer) while waiting to retry.
+      return;
+    }
     long offset = current == null ? 0 : current.written();
     MessageDigest prefix = offset > 0 ? current.hashSoFar() : null;
-    if (retry > 0) {
-      log.info("resuming {} from {} at byte {} (retry {})", digest, client.host(), offset, retry);
-    }
     client.getBlob(repository, digest, offset, info -> sinkFor(info, offset, prefix))
-        .whenComplete((response, failure) -> finish(retry, failure));
+        .whenComplete((response, failure) -> finish(offset, failure));
   }
 
   private DownloadSink sinkFor(ResponseInfo info, long offset, MessageDigest prefix) {
@@ -93,11 +122,12 @@ final class BlobDownload {
     });
   }
 
-  private void finish(int retry, Throwable failure) {
+  /** Ends the attempt that began at byte {@code offset}: publishes, retries, or gives up. */
+  private void finish(long offset, Throwable failure) {
     CompletableFuture<PartialBlob> preparing = preparation;
     if (preparing != null && !preparing.isDone()) {
       // The body ended while room was still being reserved: decide once that has settled.
-      preparing.whenComplete((ignored, alsoIgnored) -> finish(retry, failure));
+      preparing.whenComplete((ignored, alsoIgnored) -> finish(offset, failure));
       return;
     }
     PartialBlob current = partial;
@@ -109,37 +139,99 @@ final class BlobDownload {
       }
       return;
     }
+    if (current != null && current.finished().isDone()) {
+      // Abandoned from outside (a stop that could wait no longer), reservation and all: there is
+      // nothing to resume.
+      return;
+    }
+    RetryCause cause = retryCause(failure);
+    Duration wait = cause == null ? null : nextWait(cause, current != null && current.written() > offset);
+    if (wait != null && retryAfter(wait)) {
+      retries++;
+      observer.retrying(client.host(), cause, wait);
+      log.info("download of {} from {}: {} at byte {}, retrying in {} ms", digest, client.host(), cause.label(),
+          current == null ? 0 : current.written(), wait.toMillis());
+      return;
+    }
+    giveUp(current, failure);
+  }
+
+  /**
+   * Why {@code failure} is worth another attempt, or null when no attempt would mend it. This is
+   * the one place that decides what a download retries.
+   */
+  private RetryCause retryCause(Throwable failure) {
+    CompletableFuture<PartialBlob> preparing = preparation;
+    if (preparing != null && preparing.isCompletedExceptionally()) {
+      // No room for the blob, or no temp file: the cache failed, and no upstream attempt mends it.
+      return null;
+    }
+    // The client reports a failed body as a 502 whose cause is what the sink threw: look below it.
+    for (Throwable below = failure; below != null; below = below.getCause()) {
+      if (below instanceof ContentMismatchException) {
+        return null;
+      }
+    }
+    RetryCause connection = RetryCause.ofConnectionFailure(failure);
+    if (connection != null) {
+      return connection;
+    }
+    // An upstream's answer is an exception of the client's own, with no cause below it.
     Throwable cause = UpstreamErrors.unwrap(failure);
+    return cause instanceof RegistryException answer && answer.getCause() == null
+        ? RetryCause.ofStatus(answer.status())
+        : null;
+  }
+
+  /**
+   * How long to wait before retrying a failure for {@code cause}, or null to give up: when the
+   * outage has lasted the retry window, or an answer may not be retried (again).
+   *
+   * @param progressed whether the failed attempt wrote bytes, which ends any outage before it
+   */
+  private Duration nextWait(RetryCause cause, boolean progressed) {
+    long now = System.nanoTime();
+    if (failuresInOutage == 0 || progressed) {
+      outageStartedNanos = now;
+      failuresInOutage = 0;
+    }
+    Duration left = client.settings().retryWindow().minusNanos(now - outageStartedNanos);
+    if (left.isNegative() || left.isZero()) {
+      return null;
+    }
+    if (!cause.isConnectionFailure()) {
+      if (partial == null || answersRetried >= client.settings().maxRetries()) {
+        return null;
+      }
+      answersRetried++;
+    }
+    Duration wait = backoff.delay(failuresInOutage++);
+    // The last attempt goes out as the window closes, not after it.
+    return wait.compareTo(left) < 0 ? wait : left;
+  }
+
+  /** Schedules the next attempt; false when the timer takes no more work (Cistern is stopping). */
+  private boolean retryAfter(Duration wait) {
+    try {
+      timer.schedule(this::attempt, wait.toNanos(), TimeUnit.NANOSECONDS);
+      return true;
+    } catch (RejectedExecutionException stopping) {
+      return false;
+    }
+  }
+
+  private void giveUp(PartialBlob current, Throwable failure) {
+    Throwable cause = UpstreamErrors.unwrap(failure);
+    if (current != null || retries > 0) {
+      log.warn("download of {} from {} failed at byte {} after {} retries: {}", digest, client.host(),
+          current == null ? 0 : current.written(), retries, cause.toString());
+    }
     if (current == null) {
       // No download began: a reservation taken for it was released by begin() as it failed.
       started.completeExceptionally(UpstreamErrors.forFailure(client.host(), cause));
       return;
     }
-    if (current.finished().isDone()) {
-      // Abandoned from outside (a stop that could wait no longer), reservation and all: there is
-      // nothing to resume.
-      return;
-    }
-    if (isRetryable(cause) && retry < client.settings().maxRetries()) {
-      attempt(retry + 1);
-      return;
-    }
-    log.warn("download of {} from {} failed after {} bytes: {}", digest, client.host(), current.written(), cause.toString());
     cache.abandon(current, cause);
-  }
-
-  /** A dropped connection or a failing upstream is worth another attempt; content that cannot be the blob is not. */
-  private static boolean isRetryable(Throwable cause) {
-    // The client reports a failed body as a 502 whose cause is what the sink threw: look below it.
-    for (Throwable below = cause; below != null; below = below.getCause()) {
-      if (below instanceof ContentMismatchException) {
-        return false;
-      }
-    }
-    if (cause instanceof RegistryException registryException) {
-      return registryException.status() >= 500 || registryException.status() == 429;
-    }
-    return cause instanceof IOException;
   }
 
   /** A 206 whose {@code Content-Range} starts where we stopped continues the bytes we have. */

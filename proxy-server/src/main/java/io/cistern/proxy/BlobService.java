@@ -8,6 +8,7 @@ import io.cistern.cache.PartialBlob;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
+import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter.Route;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -46,9 +47,13 @@ public final class BlobService {
   private final BiFunction<Route, Digest, CompletableFuture<PartialBlob>> downloader;
   private final AsyncCache<Digest, PartialBlob> downloads;
 
-  public BlobService(BlobCache cache, Executor executor, ScheduledExecutorService timer) {
+  /**
+   * @param timer runs the downloads' idle watchdogs and their retries' waits
+   * @param observer told about each retry of a download (metrics)
+   */
+  public BlobService(BlobCache cache, Executor executor, ScheduledExecutorService timer, UpstreamObserver observer) {
     this(cache, executor, (route, digest) ->
-        new BlobDownload(route.upstream().client(), route.repository(), digest, cache, timer).start());
+        new BlobDownload(route.upstream().client(), route.repository(), digest, cache, timer, observer).start());
   }
 
   /**

@@ -4,6 +4,7 @@ import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.PartialBlob;
 import java.io.IOException;
 import java.net.http.HttpResponse.BodySubscriber;
+import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -142,7 +143,8 @@ final class DownloadSink implements BodySubscriber<Void> {
   private void checkIdle() {
     long idleNanos = System.nanoTime() - lastActivityNanos;
     if (idleNanos > idleTimeout.toNanos()) {
-      finish(new IOException("upstream sent nothing for " + idleTimeout.toMillis() + " ms"));
+      // A timeout, as the HTTP client reports an upstream that never answered: both are a stall.
+      finish(new HttpTimeoutException("upstream sent nothing for " + idleTimeout.toMillis() + " ms"));
     }
   }
 

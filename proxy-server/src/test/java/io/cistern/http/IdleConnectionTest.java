@@ -19,8 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Connections of the registry port on which nothing moves are closed after the idle timeout, and
- * only those: a client that only receives (a long blob) or only sends is never idle. The rules are
- * checked on a channel whose clock the test moves; the wiring on a real listener.
+ * only those: a client that only receives (a long blob) or only sends is never idle, nor is one
+ * Cistern keeps waiting (see {@code UpstreamOutageTest} for one waiting out an upstream outage).
+ * The rules are checked on a channel whose clock the test moves; the wiring on a real listener.
  */
 class IdleConnectionTest {
 
@@ -55,6 +56,23 @@ class IdleConnectionTest {
       channel.writeInbound(Unpooled.wrappedBuffer(new byte[16]));
       assertTrue(channel.isOpen(), "still sending at " + second + " s");
     }
+  }
+
+  @Test
+  void aConnectionCisternHoldsUpIsNotIdleHoweverLongItWaits() {
+    IdleConnectionCloser closer = new IdleConnectionCloser(TIMEOUT);
+    EmbeddedChannel channel = new EmbeddedChannel(closer);
+    closer.cisternWaiting();
+    closer.cisternWaiting();
+    advance(channel, 60);
+    closer.cisternResumed();
+    advance(channel, 60);
+    assertTrue(channel.isOpen(), "an answer being prepared, or a download being followed, is not the client's silence");
+    closer.cisternResumed();
+    advance(channel, 9);
+    assertTrue(channel.isOpen(), "the client gets a whole timeout once the wait ends");
+    advance(channel, 2);
+    assertFalse(channel.isOpen());
   }
 
   @Test

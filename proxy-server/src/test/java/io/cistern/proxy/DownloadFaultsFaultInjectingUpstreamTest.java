@@ -19,6 +19,7 @@ import io.cistern.testing.SocketFaultInjectingUpstream.NoAnswer;
 import io.cistern.testing.SocketFaultInjectingUpstream.StallAfter;
 import io.cistern.testing.SocketFaultInjectingUpstream.Unsized;
 import io.cistern.testing.RawHttpConnection;
+import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import java.io.IOException;
 import java.net.URI;
@@ -43,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Upstream faults a real registry cannot be made to produce, from a {@link SocketFaultInjectingUpstream}:
  * connections cut or stalled mid-blob are resumed (by {@code Range}, or from byte zero with the
- * prefix checked), wrong or short content is never published and never reaches a client as a
+ * prefix checked) until the retry window runs out, wrong or short content is never published and never reaches a client as a
  * complete-looking body, and nothing wrong or temporary is left in the cache directory.
  *
  * <p>Where a client must be attached to a download before the fault strikes, a
@@ -172,28 +173,59 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   }
 
   @Test
-  void anUpstreamThatKeepsDroppingIsGivenUpOnAfterTheBoundedRetries() throws Exception {
-    Digest digest = start(true, true);
-    // maxRetries is 2: the first answer and two resumptions, each cut short.
+  void anUpstreamThatKeepsDroppingMidBodyIsResumedEachTimeFromWhereItStopped() throws Exception {
+    Digest digest = start(true, false);
+    // Three drops, more than maxRetries (2): an attempt that brought bytes ends the outage, and
+    // connection failures are bounded by the retry window, not by maxRetries.
     upstream.script(digest, new CutAfter(CUT / 2), new CutAfter(CUT / 2), new CutAfter(CUT / 2));
+
+    assertArrayEquals(content, get(digest).body());
+
+    List<SocketFaultInjectingUpstream.Request> gets = upstream.gets(blobPath(digest));
+    assertEquals(List.of("none", "bytes=" + CUT / 2 + "-", "bytes=" + CUT + "-", "bytes=" + 3 * CUT / 2 + "-"),
+        gets.stream().map(get -> get.range() == null ? "none" : get.range()).toList());
+    assertPublishedRight(digest);
+  }
+
+  @Test
+  void anUpstreamThatDropsEveryAttemptBeforeAByteIsGivenUpOnWhenTheRetryWindowRunsOut() throws Exception {
+    Digest digest = start(true, true);
+    upstream.script(digest, new CutAfter(CUT / 2));
+    for (int i = 0; i < 50; i++) {
+      // More than the 1 s window's backoff leaves room for: every attempt after the first fails.
+      upstream.script(digest, new CutAfter(0));
+    }
 
     assertCutOffBeforeTheEnd(digest);
 
-    assertEquals(3, upstream.gets(blobPath(digest)).size());
+    assertTrue(Scrape.parse(cistern.admin("/metrics").body()).sum("cistern_upstream_retries_total") >= 1,
+        "retried while the window lasted");
     assertNothingCached(digest);
-    assertArrayEquals(content, get(digest).body(), "a later request starts a fresh download");
-    assertPublishedRight(digest);
+  }
+
+  @Test
+  void aRetryWindowOfZeroTurnsADownloadsRetriesOff() throws Exception {
+    Digest digest = start(true, true, "0s");
+    upstream.script(digest, new CutAfter(CUT));
+
+    assertCutOffBeforeTheEnd(digest);
+
+    assertEquals(1, upstream.gets(blobPath(digest)).size());
+    assertNothingCached(digest);
   }
 
   @Test
   void anUpstreamThatNeverAnswersGetsTheClientAGatewayTimeoutNotAHang() throws Exception {
     Digest digest = start(true, false);
-    upstream.script(digest, new NoAnswer());
+    upstream.script(digest, new NoAnswer(), new NoAnswer());
 
     HttpResponse<byte[]> response = get(digest);
 
     assertEquals(504, response.statusCode());
     assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("UNAVAILABLE"));
+    // The first attempt's 1 s response timeout starts the 1 s retry window; the retry's ends it.
+    assertEquals(1, Scrape.parse(cistern.admin("/metrics").body())
+        .value("cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "stalled"));
     assertNothingCached(digest);
   }
 
@@ -239,6 +271,10 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
   /** Starts the fault injector (optionally behind a holding relay) and a Cistern in front of them. */
   private Digest start(boolean honoursRanges, boolean withRelay) throws Exception {
+    return start(honoursRanges, withRelay, "1s");
+  }
+
+  private Digest start(boolean honoursRanges, boolean withRelay, String retryWindow) throws Exception {
     upstream = SocketFaultInjectingUpstream.start(honoursRanges);
     Digest digest = upstream.blob(content);
     URI target = upstream.url();
@@ -255,7 +291,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
             responseTimeout: 1s
             idleTimeout: 500ms
             maxRetries: 2
-        """.formatted(temp.resolve("cache"), target));
+            retryWindow: %s
+        """.formatted(temp.resolve("cache"), target, retryWindow));
     return digest;
   }
 

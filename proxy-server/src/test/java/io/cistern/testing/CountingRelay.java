@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -18,7 +19,9 @@ import java.util.function.Predicate;
  * A TCP relay in front of a real upstream that records every HTTP request line before passing it
  * on, so a test can count what reached the upstream the moment its client has an answer. It can
  * also slow the upstream's answers down, or hold them after some bytes until released, to make
- * "serving while downloading" observable without timing anything.
+ * "serving while downloading" observable without timing anything. And it can go down as a link
+ * or an upstream that restarts does, cutting every connection and refusing new ones, then come
+ * back on the same port.
  *
  * <p>It parses only request heads: Cistern sends GET and HEAD, which carry no body.
  */
@@ -37,8 +40,9 @@ public final class CountingRelay implements AutoCloseable {
     }
   }
 
-  private final ServerSocket server;
+  private final int port;
   private final int targetPort;
+  private ServerSocket server;
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private volatile long bytesPerSecond;
@@ -47,10 +51,9 @@ public final class CountingRelay implements AutoCloseable {
 
   private CountingRelay(int targetPort) throws IOException {
     this.targetPort = targetPort;
-    this.server = new ServerSocket(0, 100, InetAddress.getLoopbackAddress());
-    Thread acceptor = new Thread(this::acceptLoop, "relay-accept");
-    acceptor.setDaemon(true);
-    acceptor.start();
+    this.server = listen(0);
+    this.port = server.getLocalPort();
+    startAcceptor(server);
   }
 
   public static CountingRelay to(int targetPort) throws IOException {
@@ -58,7 +61,7 @@ public final class CountingRelay implements AutoCloseable {
   }
 
   public URI url() {
-    return URI.create("http://127.0.0.1:" + server.getLocalPort());
+    return URI.create("http://127.0.0.1:" + port);
   }
 
   public List<Request> requests() {
@@ -91,25 +94,64 @@ public final class CountingRelay implements AutoCloseable {
     }
   }
 
-  private void acceptLoop() {
-    while (!server.isClosed()) {
+  /**
+   * Goes down: stops listening, so new connections are refused, and cuts every open one, as a
+   * link that went down or an upstream that restarts does. {@link #restore()} ends it.
+   */
+  public synchronized void goDown() throws IOException {
+    server.close();
+    cutConnections();
+  }
+
+  /** Listens again on the same port after {@link #goDown()}. */
+  public synchronized void restore() throws IOException {
+    server = listen(port);
+    startAcceptor(server);
+  }
+
+  private static ServerSocket listen(int port) throws IOException {
+    ServerSocket listener = new ServerSocket();
+    // The port's connections cut by goDown linger in TIME_WAIT: listening again must not wait for them.
+    listener.setReuseAddress(true);
+    listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 100);
+    return listener;
+  }
+
+  private void startAcceptor(ServerSocket listener) {
+    start("relay-accept", () -> acceptLoop(listener));
+  }
+
+  private void acceptLoop(ServerSocket listener) {
+    while (!listener.isClosed()) {
       Socket client;
       try {
-        client = server.accept();
+        client = listener.accept();
       } catch (IOException e) {
         continue;
       }
       try {
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
-        sockets.add(client);
-        sockets.add(upstream);
-        start("relay-up", () -> pumpRequests(client, upstream));
-        start("relay-down", () -> pumpAnswers(upstream, client));
+        if (!relay(listener, client, upstream)) {
+          closeQuietly(client);
+          closeQuietly(upstream);
+        }
       } catch (IOException e) {
         // A refused upstream connection (the upstream is stopped): the client sees its connection drop.
         closeQuietly(client);
       }
     }
+  }
+
+  /** Starts relaying a connection, unless the relay went down since it was accepted (then it is cut with the rest). */
+  private synchronized boolean relay(ServerSocket acceptedBy, Socket client, Socket upstream) {
+    if (acceptedBy.isClosed()) {
+      return false;
+    }
+    sockets.add(client);
+    sockets.add(upstream);
+    start("relay-up", () -> pumpRequests(client, upstream));
+    start("relay-down", () -> pumpAnswers(upstream, client));
+    return true;
   }
 
   private void pumpRequests(Socket client, Socket upstream) {
@@ -203,7 +245,6 @@ public final class CountingRelay implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    server.close();
-    cutConnections();
+    goDown();
   }
 }

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /** Starts Cistern in this JVM from a YAML text, on a port the kernel picks. */
 public final class TestCistern implements AutoCloseable {
@@ -49,11 +50,22 @@ public final class TestCistern implements AutoCloseable {
    */
   public static TestCistern fromYaml(Path directory, String yaml, Clock clock, Map<String, String> environment)
       throws IOException, InterruptedException {
+    return fromYaml(directory, yaml, clock, environment, UnaryOperator.identity());
+  }
+
+  /** @param adjust changes what no configuration key sets (the first retry wait) */
+  public static TestCistern fromYaml(Path directory, String yaml, UnaryOperator<Settings> adjust)
+      throws IOException, InterruptedException {
+    return fromYaml(directory, yaml, Clock.systemUTC(), Map.of(), adjust);
+  }
+
+  private static TestCistern fromYaml(Path directory, String yaml, Clock clock, Map<String, String> environment,
+      UnaryOperator<Settings> adjust) throws IOException, InterruptedException {
     Files.createDirectories(directory);
     Path file = directory.resolve("cistern.yml");
     Files.writeString(file, "server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n" + yaml);
     CisternConfig config = new ConfigLoader().load(file, environment);
-    return new TestCistern(Cistern.start(Settings.of(config), clock, environment));
+    return new TestCistern(Cistern.start(adjust.apply(Settings.of(config)), clock, environment));
   }
 
   public Cistern cistern() {
