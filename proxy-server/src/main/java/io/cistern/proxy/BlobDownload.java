@@ -2,6 +2,7 @@ package io.cistern.proxy;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.LocalStorageException;
 import io.cistern.cache.PartialBlob;
 import io.cistern.cache.Reservation;
 import io.cistern.oci.Digest;
@@ -25,6 +26,9 @@ import org.slf4j.LoggerFactory;
  * {@code Range} request from the bytes already written (or restarted and prefix-checked when the
  * upstream ignores ranges), up to the upstream's retry limit. Success publishes the blob; any
  * other end abandons it, failing its readers before their responses could look complete.
+ *
+ * <p>A failure to write the cache's own disk ({@link LocalStorageException}) is not the upstream's:
+ * it is never retried (the bytes would only meet the same full disk), and the cache logs it.
  */
 final class BlobDownload {
 
@@ -85,6 +89,9 @@ final class BlobDownload {
       try {
         // The partial owns the reservation from here: whoever ends the download settles it.
         partial = cache.begin(digest, size, claimed);
+      } catch (LocalStorageException e) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache cannot store " + digest + ": " + e.getMessage()
+            + "; fetch it from the upstream", null, e);
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, e);
       }
@@ -105,7 +112,9 @@ final class BlobDownload {
       try {
         cache.publish(current);
       } catch (IOException | RuntimeException e) {
-        log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
+        if (LocalStorageException.in(e).isEmpty()) {
+          log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
+        }
       }
       return;
     }
@@ -124,12 +133,20 @@ final class BlobDownload {
       attempt(retry + 1);
       return;
     }
-    log.warn("download of {} from {} failed after {} bytes: {}", digest, client.host(), current.written(), cause.toString());
+    if (LocalStorageException.in(cause).isEmpty()) {
+      log.warn("download of {} from {} failed after {} bytes: {}", digest, client.host(), current.written(), cause.toString());
+    }
     cache.abandon(current, cause);
   }
 
-  /** A dropped connection or a failing upstream is worth another attempt; content that cannot be the blob is not. */
+  /**
+   * A dropped connection or a failing upstream is worth another attempt; content that cannot be the
+   * blob is not, and neither is a disk that cannot take it.
+   */
   private static boolean isRetryable(Throwable cause) {
+    if (LocalStorageException.in(cause).isPresent()) {
+      return false;
+    }
     // The client reports a failed body as a 502 whose cause is what the sink threw: look below it.
     for (Throwable below = cause; below != null; below = below.getCause()) {
       if (below instanceof ContentMismatchException) {

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.LocalStorageException;
 import io.cistern.cache.ManifestLookup;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
@@ -46,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * fetch by digest is shared across routes, but a route's refusal is not handed to another's. Hot manifests and tag
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
  * run on the store executor, never on the caller's (event loop) thread.
+ *
+ * <p>A disk that cannot take what a pull learned (a full disk: {@link LocalStorageException},
+ * which the cache logs) does not fail the pull: a fetched manifest is verified, so it is served
+ * all the same, only not kept; the next pull fetches it again and tries again to store it.
  */
 public final class ManifestService {
 
@@ -254,7 +259,8 @@ public final class ManifestService {
           // A list Cistern composed, not an upstream manifest: stored, but linked to no repository.
           Manifest document = index.toManifest();
           if (!cache.contains(document.digest())) {
-            cache.storeManifest(document);
+            // Held in memory even when it cannot be stored: no upstream has it under its digest.
+            storeIfPossible(() -> cache.storeManifest(document));
           }
           manifests.put(document.digest(), document);
           return remember(new TagMapping(key, document.digest(), clock.instant()));
@@ -268,20 +274,42 @@ public final class ManifestService {
     }, storeExecutor);
   }
 
+  /**
+   * Stores a fetched manifest and remembers it in memory. One the disk cannot take is served but
+   * not remembered: held only in memory it would never reach the disk, and a pin, an export or an
+   * offline start would miss it.
+   */
   private Manifest store(Route route, Manifest manifest) {
-    if (!cache.contains(manifest.digest())) {
-      cache.storeManifest(manifest);
+    boolean stored = storeIfPossible(() -> {
+      if (!cache.contains(manifest.digest())) {
+        cache.storeManifest(manifest);
+      }
+      cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
+    });
+    if (stored) {
+      manifests.put(manifest.digest(), manifest);
     }
-    cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
-    manifests.put(manifest.digest(), manifest);
     return manifest;
   }
 
   private TagMapping remember(TagMapping mapping) {
-    cache.putTag(mapping);
+    storeIfPossible(() -> cache.putTag(mapping));
     tags.put(mapping);
     upstreamDown.invalidate(mapping.key());
     return mapping;
+  }
+
+  /** Runs a write of what a pull learned; false if the cache's disk could not take it (the cache logs why). */
+  private static boolean storeIfPossible(Runnable write) {
+    try {
+      write.run();
+      return true;
+    } catch (RuntimeException e) {
+      if (LocalStorageException.in(e).isEmpty()) {
+        throw e;
+      }
+      return false;
+    }
   }
 
   private CompletableFuture<Served> negotiate(Route route, Served served, AcceptHeader accept) {

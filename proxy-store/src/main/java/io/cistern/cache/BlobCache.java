@@ -71,10 +71,13 @@ public final class BlobCache implements AutoCloseable {
   /** A published file whose row could not be written was left behind: only recovery settles it. */
   private volatile boolean recoveryNeeded;
   private final List<Consumer<TagKey>> tagListeners = new CopyOnWriteArrayList<>();
+  /** Writes failing for a local reason (a full disk): logged when it begins and when it ends. */
+  private final FailureEpisode storageFailing = new FailureEpisode();
   /** No database yet: nothing can need recovering. */
   private final boolean freshDirectory;
 
-  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock) {
+  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock)
+      throws IOException {
     this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
     this.settings = settings;
     this.clock = clock;
@@ -83,7 +86,7 @@ public final class BlobCache implements AutoCloseable {
     this.blobs = new BlobStore(settings.directory().resolve("blobs"));
     this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
     this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
-        this::pokeEvictor, callbacks);
+        this::pokeEvictor, callbacks, Files.getFileStore(settings.directory()), settings.minFreeBytes());
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
   }
@@ -281,11 +284,21 @@ public final class BlobCache implements AutoCloseable {
 
   /**
    * Claims room for a download of {@code bytes} before it starts; waits while the evictor frees
-   * space. Fails with 507 when the blob is larger than the whole cap, and with 503 when no room
-   * was freed within the reservation timeout (everything else is pinned or still downloading).
+   * space. Fails with 507 when the blob is larger than the whole cap or its bytes would leave the
+   * file system with less than {@code minFreeBytes} free, and with 503 when no room was freed
+   * within the reservation timeout (everything else is pinned or still downloading).
    */
   public CompletableFuture<Reservation> reserve(long bytes) {
     return budget.reserve(bytes);
+  }
+
+  /**
+   * Refuses (a 507 {@link RegistryException}) when the file system is short of
+   * {@code minFreeBytes} already, so that a download is not even asked of the upstream. One
+   * {@code statvfs}.
+   */
+  public void requireFreeDisk() {
+    budget.requireFreeDisk();
   }
 
   /**
@@ -293,6 +306,7 @@ public final class BlobCache implements AutoCloseable {
    *
    * @param reservation the download's claim on room, or null (unknown size). The download owns it
    *     from now on: its publication commits it, its abandon (or a failure here) releases it.
+   * @throws LocalStorageException when the temp file cannot be created
    */
   public PartialBlob begin(Digest digest, long expectedSize, Reservation reservation) throws IOException {
     PartialBlob partial;
@@ -307,6 +321,9 @@ public final class BlobCache implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       if (reservation != null) {
         release(reservation);
+      }
+      if (e instanceof IOException io) {
+        throw storageFailed(new LocalStorageException("cannot create a temp file for " + digest, io));
       }
       throw e;
     }
@@ -338,6 +355,7 @@ public final class BlobCache implements AutoCloseable {
       end(partial, e);
       throw e;
     }
+    storageWorks();
     // Only now: while it is in the set, a stop is not marked clean (see close()).
     underway.remove(partial);
   }
@@ -354,6 +372,7 @@ public final class BlobCache implements AutoCloseable {
   }
 
   private void end(PartialBlob partial, Throwable cause) {
+    LocalStorageException.in(cause).ifPresent(this::storageFailed);
     partial.fail(cause);
     if (partial.reservation() != null) {
       release(partial.reservation());
@@ -379,11 +398,17 @@ public final class BlobCache implements AutoCloseable {
       if (closing) {
         throw new IOException("the cache is closing");
       }
-      Path temp = blobs.writePartial(manifest.digest(), manifest.bytes());
+      Path temp;
+      try {
+        temp = blobs.writePartial(manifest.digest(), manifest.bytes());
+      } catch (IOException e) {
+        throw storageFailed(new LocalStorageException("cannot write manifest " + manifest.digest(), e));
+      }
       try {
         publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
             referencesOf(manifest.bytes()), null);
       } catch (IOException | RuntimeException e) {
+        LocalStorageException.in(e).ifPresent(this::storageFailed);
         Files.deleteIfExists(temp);
         throw e;
       }
@@ -392,6 +417,7 @@ public final class BlobCache implements AutoCloseable {
     } finally {
       manifestWrites.decrementAndGet();
     }
+    storageWorks();
   }
 
   /**
@@ -402,9 +428,17 @@ public final class BlobCache implements AutoCloseable {
    */
   private void publishAndRecord(Path temp, Digest digest, long size, String mediaType, List<Digest> references,
       Reservation reservation) throws IOException {
-    blobs.rename(temp, digest);
     try {
-      blobs.syncDirectoryOf(digest);
+      blobs.rename(temp, digest);
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot move " + digest + " into place", e);
+    }
+    try {
+      try {
+        blobs.syncDirectoryOf(digest);
+      } catch (IOException e) {
+        throw new LocalStorageException("cannot sync the directory of " + digest, e);
+      }
       recordStored(digest, size, mediaType, references, reservation);
     } catch (IOException | RuntimeException e) {
       try {
@@ -445,7 +479,7 @@ public final class BlobCache implements AutoCloseable {
   }
 
   public void putTag(TagMapping mapping) {
-    metadata.putTag(mapping);
+    recording(() -> metadata.putTag(mapping));
   }
 
   /**
@@ -463,7 +497,36 @@ public final class BlobCache implements AutoCloseable {
   }
 
   public void linkManifest(String upstream, RepositoryName repository, Digest digest) {
-    metadata.linkManifest(upstream, repository, digest);
+    recording(() -> metadata.linkManifest(upstream, repository, digest));
+  }
+
+  /** Runs a metadata write on a request path, noting a local storage failure before it is rethrown. */
+  private void recording(Runnable write) {
+    try {
+      write.run();
+    } catch (MetadataStore.MetadataException e) {
+      LocalStorageException.in(e).ifPresent(this::storageFailed);
+      throw e;
+    }
+  }
+
+  /**
+   * Logs a local storage failure when it is the first of an episode (a full disk fails every
+   * write; one line says so), and returns it for throwing.
+   */
+  private LocalStorageException storageFailed(LocalStorageException failure) {
+    if (storageFailing.failed()) {
+      log.error("the cache cannot store what it fetches: {}. Such content is not cached (a download is not retried "
+          + "from the upstream); what is cached is still served. Logged again only after a write has succeeded",
+          failure.getMessage());
+    }
+    return failure;
+  }
+
+  private void storageWorks() {
+    if (storageFailing.succeeded()) {
+      log.info("the cache stores what it fetches again");
+    }
   }
 
   public List<String> tagsOf(String upstream, RepositoryName repository) {
