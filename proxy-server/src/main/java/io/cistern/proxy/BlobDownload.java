@@ -90,8 +90,8 @@ final class BlobDownload {
         // The partial owns the reservation from here: whoever ends the download settles it.
         partial = cache.begin(digest, size, claimed);
       } catch (LocalStorageException e) {
-        throw new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache cannot store " + digest + ": " + e.getMessage()
-            + "; fetch it from the upstream", null, e);
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache cannot store " + digest + " (" + e.getMessage()
+            + "): it is not cached; fetch it from the upstream", null, e);
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, e);
       }

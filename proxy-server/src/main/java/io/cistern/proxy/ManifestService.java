@@ -145,7 +145,10 @@ public final class ManifestService {
         CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
             .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
                 .getManifest(through.repository(), digest)
-                .thenApplyAsync(manifest -> store(through, manifest), storeExecutor))));
+                .thenApplyAsync(manifest -> {
+                  store(through, manifest);
+                  return manifest;
+                }, storeExecutor))));
   }
 
   /**
@@ -269,17 +272,18 @@ public final class ManifestService {
 
   private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
     return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
-      store(route, manifest);
-      return remember(new TagMapping(key, manifest.digest(), clock.instant()));
+      TagMapping mapping = new TagMapping(key, manifest.digest(), clock.instant());
+      // A stored tag must never point at nothing: for a manifest the disk could not take, only memory knows it.
+      return store(route, manifest) ? remember(mapping) : rememberInMemory(mapping);
     }, storeExecutor);
   }
 
   /**
-   * Stores a fetched manifest and remembers it in memory. One the disk cannot take is served but
-   * not remembered: held only in memory it would never reach the disk, and a pin, an export or an
-   * offline start would miss it.
+   * Stores a fetched manifest and remembers it in memory; false when the disk could not take it.
+   * Such a manifest is served all the same, but not remembered: held only in memory it would never
+   * reach the disk, and a pin, an export or an offline start would miss it.
    */
-  private Manifest store(Route route, Manifest manifest) {
+  private boolean store(Route route, Manifest manifest) {
     boolean stored = storeIfPossible(() -> {
       if (!cache.contains(manifest.digest())) {
         cache.storeManifest(manifest);
@@ -289,11 +293,15 @@ public final class ManifestService {
     if (stored) {
       manifests.put(manifest.digest(), manifest);
     }
-    return manifest;
+    return stored;
   }
 
   private TagMapping remember(TagMapping mapping) {
     storeIfPossible(() -> cache.putTag(mapping));
+    return rememberInMemory(mapping);
+  }
+
+  private TagMapping rememberInMemory(TagMapping mapping) {
     tags.put(mapping);
     upstreamDown.invalidate(mapping.key());
     return mapping;

@@ -166,12 +166,12 @@ final class DiskBudget {
       }
       return null;
     }
-    if (lowOnDisk.failed()) {
-      log.warn("the cache's file system has {} bytes free ({} promised to downloads under way), short of cache.minFreeDisk "
-          + "({} bytes): new blobs are refused (507) until space is freed; cached content is still served",
-          usable, promised, minFreeBytes);
-    }
     String what = bytes > 0 ? "a blob of " + bytes + " bytes" : "new blobs";
+    if (lowOnDisk.failed()) {
+      log.warn("the cache's file system has no room for {}: {} bytes free, {} promised to downloads under way, "
+          + "cache.minFreeDisk keeps {} free. Blobs that do not fit are refused (507), not cached; cached content is "
+          + "still served. Logged again once blobs fit again", what, usable, promised, minFreeBytes);
+    }
     return new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache's disk has no room for " + what + " ("
         + usable + " bytes free, " + minFreeBytes + " kept free): it is not cached; fetch it from the upstream", null, null);
   }
