@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -45,7 +46,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
  * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
- * clean-stop marker; a start without it runs {@link Recovery} first.
+ * clean-stop marker; a start without it runs {@link Recovery} first. A start that finds the
+ * database lost (missing, empty or corrupt: {@link MetadataFile}) while files are stored rebuilds
+ * it from them, whatever the marker says.
  */
 public final class BlobCache implements AutoCloseable {
 
@@ -54,6 +57,7 @@ public final class BlobCache implements AutoCloseable {
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
   static final String DATABASE_FILE = "metadata.db";
+  static final String QUARANTINE_DIRECTORY = "quarantine";
 
   private final CacheSettings settings;
   private final Clock clock;
@@ -73,20 +77,25 @@ public final class BlobCache implements AutoCloseable {
   private final List<Consumer<TagKey>> tagListeners = new CopyOnWriteArrayList<>();
   /** Writes failing for a local reason (a full disk): logged when it begins and when it ends. */
   private final FailureEpisode storageFailing = new FailureEpisode();
-  /** No database yet: nothing can need recovering. */
-  private final boolean freshDirectory;
+  /** How the database was lost (missing, empty, corrupt), or null when it was found whole. */
+  private final String databaseLoss;
 
   private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock)
       throws IOException {
-    this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
+    // Before the database opens: a failure past that point would leave its pool running.
+    FileStore disk = Files.getFileStore(settings.directory());
     this.settings = settings;
     this.clock = clock;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.blobs = new BlobStore(settings.directory().resolve("blobs"));
-    this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
+    // The quick check reads the whole file: only after an unclean stop, when recovery runs anyway.
+    MetadataFile.Opened database = MetadataFile.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize(),
+        !Files.exists(settings.directory().resolve(CLEAN_STOP_MARKER)), clock);
+    this.metadata = database.store();
+    this.databaseLoss = database.loss();
     this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
-        this::pokeEvictor, callbacks, Files.getFileStore(settings.directory()), settings.minFreeBytes());
+        this::pokeEvictor, callbacks, disk, settings.minFreeBytes());
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
   }
@@ -141,18 +150,29 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  /** Whether {@code directory} holds a cache (a metadata database), without opening or creating it. */
+  /**
+   * Whether {@code directory} holds a cache (a metadata database, or stored files whose database
+   * was lost), without opening or creating it.
+   */
   public static boolean existsIn(Path directory) {
-    return Files.isRegularFile(directory.resolve(DATABASE_FILE));
+    return Files.isRegularFile(directory.resolve(DATABASE_FILE)) || Files.isDirectory(directory.resolve("blobs"));
   }
 
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
-    if (Files.deleteIfExists(marker)) {
+    boolean cleanStop = Files.deleteIfExists(marker);
+    if (cleanStop) {
       // Durable before anything changes: a marker brought back by a power cut would skip recovery.
       BlobStore.fsyncDirectory(settings.directory());
-    } else if (!freshDirectory) {
-      new Recovery(blobs, metadata).run();
+    }
+    Recovery recovery = new Recovery(blobs, metadata, settings.directory().resolve(QUARANTINE_DIRECTORY));
+    if (databaseLoss != null) {
+      // Without files it is a new cache (or a corrupt database, moved aside, with nothing to rebuild).
+      if (blobs.holdsFiles()) {
+        recovery.rebuild(databaseLoss);
+      }
+    } else if (!cleanStop) {
+      recovery.run();
     }
     if (metadata.referencesToRecord()) {
       recordOlderReferences();

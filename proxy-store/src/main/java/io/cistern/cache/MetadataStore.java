@@ -66,6 +66,8 @@ public final class MetadataStore implements AutoCloseable {
   private final AtomicInteger peakEvictionBorrows = new AtomicInteger();
   /** Opened at schema 1: the manifests stored then have no references recorded yet. */
   private volatile boolean referencesToRecord;
+  /** This open created the schema: there was no database, or an empty one. */
+  private volatile boolean created;
 
   private MetadataStore(HikariDataSource pool, HikariDataSource evictionPool) {
     this.pool = pool;
@@ -178,6 +180,7 @@ public final class MetadataStore implements AutoCloseable {
         }
         if (version == 0) {
           statement.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
+          created = true;
         } else if (version == 1) {
           // Version 2 is recorded only once the cache has recorded the references of the
           // manifests stored under version 1 (finishMigration): they live in the blob files, not
@@ -188,6 +191,37 @@ public final class MetadataStore implements AutoCloseable {
       }
       return null;
     });
+  }
+
+  /** Whether this open created the schema: the file was missing or empty, so nothing is recorded. */
+  boolean created() {
+    return created;
+  }
+
+  /**
+   * SQLite's {@code quick_check} (the structure of every page and index, without comparing index
+   * content to the tables: linear in the file's size). Null when the database is intact, else the
+   * first problem found.
+   */
+  String damage() {
+    return withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("PRAGMA quick_check(1)")) {
+        String result = rs.next() ? rs.getString(1) : "no answer";
+        return "ok".equals(result) ? null : result;
+      }
+    });
+  }
+
+  /** Whether the database file is damaged: not a SQLite file, or SQLite found it corrupt. */
+  static boolean isCorruption(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SQLException sql && ((sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_CORRUPT.code
+          || (sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_NOTADB.code)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether the manifests stored before schema 2 still need their references recorded. */
