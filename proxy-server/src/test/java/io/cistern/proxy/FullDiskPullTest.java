@@ -12,8 +12,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.cache.TagKey;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
+import io.cistern.oci.RepositoryName;
+import io.cistern.oci.Tag;
 import io.cistern.testing.BlobStream;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
@@ -127,6 +130,9 @@ class FullDiskPullTest {
       assertEquals(200, manifest.statusCode(), new String(manifest.body()));
       assertArrayEquals(uncached.manifest().bytes(), manifest.body());
       assertEquals(uncached.digest().toString(), manifest.headers().firstValue("Docker-Content-Digest").orElseThrow());
+      assertFalse(cistern.cistern().cache().contains(uncached.digest()));
+      assertTrue(cistern.cistern().cache().findTag(new TagKey("upstream.test", RepositoryName.of("team/uncached"), new Tag("1.0")))
+          .isEmpty(), "no stored tag points at a manifest that is not stored");
       TestImage.Blob layer = uncached.blobs().get(1);
       assertRefused(cistern.get("/v2/team/uncached/blobs/" + layer.digest()));
       assertEquals(0, relay.count("GET", path -> path.endsWith(layer.digest().toString())));

@@ -177,7 +177,8 @@ final class Recovery {
   private long adopt(Digest digest, Path file) throws IOException {
     BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
     long modified = attributes.lastModifiedTime().toMillis();
-    byte[] small = attributes.size() <= Manifest.MAX_BYTES && startsLikeJson(file) ? Files.readAllBytes(file) : null;
+    // What could be a manifest is read whole (it is parsed below); anything else is streamed.
+    byte[] small = attributes.size() <= Manifest.MAX_BYTES ? Files.readAllBytes(file) : null;
     Digest actual = small != null ? Digest.fromBytes(digest.algorithm(), digest.algorithm().newMessageDigest().digest(small))
         : contentDigest(file, digest.algorithm());
     if (!actual.equals(digest)) {
@@ -190,7 +191,7 @@ final class Recovery {
     }
     String mediaType = null;
     List<Digest> references = List.of();
-    if (small != null) {
+    if (small != null && small.length > 0 && small[0] == '{') {
       try {
         String declared = ManifestDocument.parse(small).mediaType();
         if (declared != null && MediaTypes.isManifest(declared)) {
@@ -216,12 +217,6 @@ final class Recovery {
       }
     }
     return Digest.fromBytes(algorithm, hasher.digest());
-  }
-
-  private static boolean startsLikeJson(Path file) throws IOException {
-    try (InputStream in = Files.newInputStream(file)) {
-      return in.read() == '{';
-    }
   }
 
   private void dropRows(Set<String> digests) {
