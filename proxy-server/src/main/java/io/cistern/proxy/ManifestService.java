@@ -261,12 +261,11 @@ public final class ManifestService {
         .thenApplyAsync(index -> {
           // A list Cistern composed, not an upstream manifest: stored, but linked to no repository.
           Manifest document = index.toManifest();
-          if (!cache.contains(document.digest())) {
-            // Held in memory even when it cannot be stored: no upstream has it under its digest.
-            storeIfPossible(() -> cache.storeManifest(document));
-          }
+          boolean stored = cache.contains(document.digest()) || storeIfPossible(() -> cache.storeManifest(document));
+          // Held in memory even when it cannot be stored: no upstream has it under its digest.
           manifests.put(document.digest(), document);
-          return remember(new TagMapping(key, document.digest(), clock.instant()));
+          TagMapping mapping = new TagMapping(key, document.digest(), clock.instant());
+          return stored ? remember(mapping) : rememberInMemory(mapping);
         }, storeExecutor);
   }
 
