@@ -13,7 +13,7 @@ import java.util.Optional;
 public final class LocalStorageException extends IOException {
 
   public LocalStorageException(String what, Throwable cause) {
-    super(what + ": " + cause.getMessage(), cause);
+    super(what + ": " + (cause.getMessage() != null ? cause.getMessage() : cause.toString()), cause);
   }
 
   /** The local storage failure among {@code failure} and its causes, if there is one. */
