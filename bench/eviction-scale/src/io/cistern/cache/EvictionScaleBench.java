@@ -68,7 +68,8 @@ public final class EvictionScaleBench {
 
       BlobStore blobs = new BlobStore(directory.resolve("blobs"));
       long cap = rows * BLOB_SIZE;
-      DiskBudget budget = new DiskBudget(cap, cap - EVICTED_PER_PASS * BLOB_SIZE, Duration.ofMinutes(1), () -> { }, Runnable::run);
+      DiskBudget budget = new DiskBudget(cap, cap - EVICTED_PER_PASS * BLOB_SIZE, Duration.ofMinutes(1), () -> { }, Runnable::run,
+          Files.getFileStore(directory), 0);
       AccessTracker accesses = new AccessTracker();
       List<Digest> evicted = new CopyOnWriteArrayList<>();
       try (Evictor evictor = new Evictor(metadata, blobs, budget, accesses, Duration.ofHours(1), evicted::addAll)) {

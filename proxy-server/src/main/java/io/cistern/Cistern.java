@@ -130,7 +130,7 @@ public final class Cistern implements AutoCloseable {
       registryServer = new RegistryServer(api, tls, config.server().idleTimeout(), requests, clock);
       server = registryServer;
       CacheMetrics.bind(metrics.registry(), core.cache, core.blobs, server.activeRequests(), core.router.upstreams());
-      readiness = new Readiness(Readiness.cacheChecks(core.cache, config.admin().minFreeDisk().bytes()),
+      readiness = new Readiness(Readiness.cacheChecks(core.cache, settings.cache().minFreeBytes()),
           adminExecutor, READINESS_TIMEOUT);
       AdminRoutes routes = new AdminRoutes()
           .get("/metrics", metrics.endpoint())

@@ -55,13 +55,14 @@ public record Settings(
     CisternConfig.Admin admin = required(config.admin(), "admin");
     required(config.tagTtl(), "tagTtl");
     required(required(config.shutdown(), "shutdown").grace(), "shutdown.grace");
-    required(admin.minFreeDisk(), "admin.minFreeDisk");
     positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
     positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");
     required(cache.reservationTimeout(), "cache.reservationTimeout");
+    // admin.minFreeDisk is the key's old name, from when only readiness used it.
+    long minFreeBytes = (admin.minFreeDisk() != null ? admin.minFreeDisk() : required(cache.minFreeDisk(), "cache.minFreeDisk")).bytes();
     CacheSettings cacheSettings = check("cache", () -> new CacheSettings(required(cache.directory(), "cache.directory"),
         required(cache.maxBytes(), "cache.maxBytes").bytes(), cache.lowWaterFraction(), cache.accessFlushInterval(),
-        cache.reservationTimeout(), cache.poolSize()));
+        cache.reservationTimeout(), cache.poolSize(), minFreeBytes));
     List<UpstreamSettings> upstreams = upstreams(config);
     List<String> hosts = upstreams.stream().map(UpstreamSettings::host).toList();
     check("upstreams", () -> UpstreamRouter.check(hosts, null));

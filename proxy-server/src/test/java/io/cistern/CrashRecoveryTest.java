@@ -41,7 +41,8 @@ import org.sqlite.SQLiteConfig;
  * Cistern killed with SIGKILL in the middle of a download (the relay holds the upstream's answer,
  * so the download is certainly under way), restarted on the same cache directory: nothing torn is
  * left (no temp file, no metadata row without its file, no file without its row) and skopeo pulls
- * the image through it.
+ * the image through it. The same holds when the metadata database is lost too: it is rebuilt
+ * from the files.
  */
 @Timeout(value = 300, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class CrashRecoveryTest {
@@ -102,6 +103,56 @@ class CrashRecoveryTest {
         assertTrue(files.contains(blob.digest().toString()), "cached: " + blob.digest());
         assertEquals(blob.digest(), Digest.sha256Of(Files.readAllBytes(blobFile(cache, blob.digest()))));
       }
+    }
+  }
+
+  @Test
+  void aCisternKilledMidDownloadWhoseDatabaseIsThenDeletedRebuildsItFromTheFiles() throws Exception {
+    try (CountingRelay relay = CountingRelay.to(upstream.port())) {
+      upstream.push("team/app", "1.0", image);
+      Path cache = temp.resolve("cache");
+      Path config = writeConfig(cache, relay.url());
+      TestImage.Blob imageConfig = image.blobs().get(0);
+      TestImage.Blob layer = image.blobs().get(1);
+
+      relay.holdAfter(HOLD);
+      CisternProcess first = CisternProcess.start(config);
+      try {
+        HttpResponse<byte[]> manifest = http.send(HttpRequest.newBuilder(url(first, "/v2/team/app/manifests/1.0"))
+            .header("Accept", MediaTypes.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, manifest.statusCode());
+        HttpResponse<byte[]> small = http.send(HttpRequest.newBuilder(url(first, "/v2/team/app/blobs/" + imageConfig.digest()))
+            .build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertArrayEquals(imageConfig.bytes(), small.body());
+        BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, url(first, "/v2/team/app/blobs/" + layer.digest())))
+            .get(60, TimeUnit.SECONDS);
+        assertTrue(stream.first().length > 0, "the layer is streaming, so its download is under way");
+      } finally {
+        first.kill();
+      }
+      assertFalse(partials(cache).isEmpty(), "the kill left the download's temp file behind");
+      // As an operator might: the database file goes, its write-ahead log stays.
+      Files.delete(cache.resolve("metadata.db"));
+      relay.release();
+
+      try (CisternProcess second = CisternProcess.start(config)) {
+        assertEquals(List.of(), partials(cache), "the rebuild deleted the temp file before serving");
+        assertTrue(second.output().stream().anyMatch(line -> line.contains("rebuilt the metadata database")
+            && line.contains("2 files adopted") && line.contains("cannot be rebuilt from files")), String.join("\n", second.output()));
+        assertEquals(storedFiles(cache), rows(cache), "the files it found are counted again");
+
+        Path pulled = temp.resolve("pulled");
+        new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + second.hostPort() + "/team/app:1.0",
+            "dir:" + pulled);
+        assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
+        for (TestImage.Blob blob : image.blobs()) {
+          assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
+        }
+      }
+      assertEquals(2, relay.count("GET", path -> path.equals("/v2/team/app/manifests/1.0")),
+          "the tag was lost with the database: resolved upstream again");
+      assertEquals(List.of(), partials(cache));
+      assertEquals(storedFiles(cache), rows(cache), "every stored file has its row and every row its file");
     }
   }
 

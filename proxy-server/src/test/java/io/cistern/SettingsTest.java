@@ -61,6 +61,16 @@ class SettingsTest {
   }
 
   @Test
+  void oneFreeSpaceThresholdServesReservationsAndReadinessUnderItsNewNameOrItsOldOne() throws Exception {
+    assertEquals(1L << 30, Settings.of(load("cache: {directory: /tmp/c}")).cache().minFreeBytes(), "the default");
+    assertEquals(5L << 30, Settings.of(load("cache: {minFreeDisk: 5GiB}")).cache().minFreeBytes());
+    assertEquals(3L << 30, Settings.of(load("cache: {minFreeDisk: 5GiB}", Map.of("CISTERN_ADMIN_MINFREEDISK", "3GiB")))
+        .cache().minFreeBytes(), "admin.minFreeDisk, the old name, still works, and wins when set");
+    ConfigException mistake = assertThrows(ConfigException.class, () -> Settings.of(load("cache: {minFreeDisk: null}")));
+    assertTrue(mistake.getMessage().startsWith("cache.minFreeDisk"), mistake.getMessage());
+  }
+
+  @Test
   void hostNamesAreLowerCasedOnce() throws Exception {
     Settings settings = Settings.of(load("upstreams: [{host: Docker.IO, url: https://registry-1.docker.io}]"));
     assertEquals("docker.io", settings.upstreams().get(0).host());
@@ -95,8 +105,12 @@ class SettingsTest {
   }
 
   private CisternConfig load(String yaml) throws Exception {
+    return load(yaml, Map.of());
+  }
+
+  private CisternConfig load(String yaml, Map<String, String> environment) throws Exception {
     Path file = Files.createTempFile(temp, "cistern", ".yml");
     Files.writeString(file, "server: {address: 127.0.0.1, port: 0}\nadmin: {address: 127.0.0.1, port: 0}\n" + yaml + "\n");
-    return new ConfigLoader().load(file, Map.of());
+    return new ConfigLoader().load(file, environment);
   }
 }

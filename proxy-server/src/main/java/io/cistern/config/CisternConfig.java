@@ -48,14 +48,20 @@ public record CisternConfig(
       @JsonProperty("port") int port,
       @JsonProperty("idleTimeout") Duration idleTimeout) {}
 
-  /** The disk cache; see {@link io.cistern.cache.CacheSettings}. */
+  /**
+   * The disk cache; see {@link io.cistern.cache.CacheSettings}.
+   *
+   * @param minFreeDisk free space kept on the cache's file system: a blob whose download would
+   *     leave less is refused (507) rather than cached, and {@code /readyz} fails below it
+   */
   public record Cache(
       @JsonProperty("directory") Path directory,
       @JsonProperty("maxBytes") ByteSize maxBytes,
       @JsonProperty("lowWaterFraction") double lowWaterFraction,
       @JsonProperty("accessFlushInterval") Duration accessFlushInterval,
       @JsonProperty("reservationTimeout") Duration reservationTimeout,
-      @JsonProperty("poolSize") int poolSize) {}
+      @JsonProperty("poolSize") int poolSize,
+      @JsonProperty("minFreeDisk") ByteSize minFreeDisk) {}
 
   /**
    * One upstream registry.
@@ -101,7 +107,7 @@ public record CisternConfig(
    * {@code Authorization: Bearer <token>}; without one, listings stay open and operations (warm,
    * export, import, pin, unpin, purge) are taken only from this machine (loopback).
    *
-   * @param minFreeDisk {@code /readyz} fails when the cache's file system has less free space
+   * @param minFreeDisk the old name of {@code cache.minFreeDisk}; when set, it is used instead
    * @param token the operators' API token (also {@code CISTERN_ADMIN_TOKEN}); null or empty for none
    * @param bundleDirectory the only directory the API exports bundles to and imports them from;
    *     null for {@code bundles} in the cache directory

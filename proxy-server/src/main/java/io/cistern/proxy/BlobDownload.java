@@ -2,6 +2,7 @@ package io.cistern.proxy;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.LocalStorageException;
 import io.cistern.cache.PartialBlob;
 import io.cistern.cache.Reservation;
 import io.cistern.oci.Digest;
@@ -38,7 +39,9 @@ import org.slf4j.LoggerFactory;
  * gets through, those following the body get the rest of it. An upstream's error answer, which
  * its client has retried already, is retried here only for clients following the body (at most
  * {@code maxRetries} times, within the window); before that, it is the clients' answer.
- * {@link #retryCause} alone decides what is worth retrying.
+ * {@link #retryCause} alone decides what is worth retrying: never a failure to write the cache's
+ * own disk ({@link LocalStorageException}), which is not the upstream's (the bytes would only meet
+ * the same full disk), and which the cache logs.
  *
  * <p>Threads: attempts run one after another (an attempt's end schedules the next), so the retry
  * state is only ever touched by one thread at a time, each handing over through the timer or the
@@ -114,6 +117,9 @@ final class BlobDownload {
       try {
         // The partial owns the reservation from here: whoever ends the download settles it.
         partial = cache.begin(digest, size, claimed);
+      } catch (LocalStorageException e) {
+        throw new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache cannot store " + digest + " (" + e.getMessage()
+            + "): it is not cached; fetch it from the upstream", null, e);
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, e);
       }
@@ -135,7 +141,9 @@ final class BlobDownload {
       try {
         cache.publish(current);
       } catch (IOException | RuntimeException e) {
-        log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
+        if (LocalStorageException.in(e).isEmpty()) {
+          log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
+        }
       }
       return;
     }
@@ -164,6 +172,9 @@ final class BlobDownload {
     CompletableFuture<PartialBlob> preparing = preparation;
     if (preparing != null && preparing.isCompletedExceptionally()) {
       // No room for the blob, or no temp file: the cache failed, and no upstream attempt mends it.
+      return null;
+    }
+    if (LocalStorageException.in(failure).isPresent()) {
       return null;
     }
     // The client reports a failed body as a 502 whose cause is what the sink threw: look below it.
@@ -222,7 +233,7 @@ final class BlobDownload {
 
   private void giveUp(PartialBlob current, Throwable failure) {
     Throwable cause = UpstreamErrors.unwrap(failure);
-    if (current != null || retries > 0) {
+    if ((current != null || retries > 0) && LocalStorageException.in(cause).isEmpty()) {
       log.warn("download of {} from {} failed at byte {} after {} retries: {}", digest, client.host(),
           current == null ? 0 : current.written(), retries, cause.toString());
     }

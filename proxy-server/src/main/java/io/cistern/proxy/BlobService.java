@@ -175,12 +175,18 @@ public final class BlobService {
 
   /**
    * The download of {@code digest} under way, joined, or started through {@code route}; null when
-   * the blob turned out to be stored already.
+   * the blob turned out to be stored already. A file system already short of the cache's free
+   * space reserve refuses the download (507) before the upstream is asked: it could not be stored.
    */
   private CompletableFuture<PartialBlob> download(Route route, Digest digest) {
     return SingleFlight.joinByRoute(downloads, digest, route,
-        through -> CompletableFuture.supplyAsync(() -> cache.contains(digest), executor)
-            .thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : downloader.apply(through, digest)),
+        through -> CompletableFuture.supplyAsync(() -> {
+          if (cache.contains(digest)) {
+            return true;
+          }
+          cache.requireFreeDisk();
+          return false;
+        }, executor).thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : downloader.apply(through, digest)),
         PartialBlob::finished);
   }
 

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.LocalStorageException;
 import io.cistern.cache.ManifestLookup;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
@@ -46,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * fetch by digest is shared across routes, but a route's refusal is not handed to another's. Hot manifests and tag
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
  * run on the store executor, never on the caller's (event loop) thread.
+ *
+ * <p>A disk that cannot take what a pull learned (a full disk: {@link LocalStorageException},
+ * which the cache logs) does not fail the pull: a fetched manifest is verified, so it is served
+ * all the same, only not kept; the next pull fetches it again and tries again to store it.
  */
 public final class ManifestService {
 
@@ -140,7 +145,10 @@ public final class ManifestService {
         CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
             .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
                 .getManifest(through.repository(), digest)
-                .thenApplyAsync(manifest -> store(through, manifest), storeExecutor))));
+                .thenApplyAsync(manifest -> {
+                  store(through, manifest);
+                  return manifest;
+                }, storeExecutor))));
   }
 
   /**
@@ -253,35 +261,62 @@ public final class ManifestService {
         .thenApplyAsync(index -> {
           // A list Cistern composed, not an upstream manifest: stored, but linked to no repository.
           Manifest document = index.toManifest();
-          if (!cache.contains(document.digest())) {
-            cache.storeManifest(document);
-          }
+          boolean stored = cache.contains(document.digest()) || storeIfPossible(() -> cache.storeManifest(document));
+          // Held in memory even when it cannot be stored: no upstream has it under its digest.
           manifests.put(document.digest(), document);
-          return remember(new TagMapping(key, document.digest(), clock.instant()));
+          TagMapping mapping = new TagMapping(key, document.digest(), clock.instant());
+          return stored ? remember(mapping) : rememberInMemory(mapping);
         }, storeExecutor);
   }
 
   private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
     return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
-      store(route, manifest);
-      return remember(new TagMapping(key, manifest.digest(), clock.instant()));
+      TagMapping mapping = new TagMapping(key, manifest.digest(), clock.instant());
+      // A stored tag must never point at nothing: for a manifest the disk could not take, only memory knows it.
+      return store(route, manifest) ? remember(mapping) : rememberInMemory(mapping);
     }, storeExecutor);
   }
 
-  private Manifest store(Route route, Manifest manifest) {
-    if (!cache.contains(manifest.digest())) {
-      cache.storeManifest(manifest);
+  /**
+   * Stores a fetched manifest and remembers it in memory; false when the disk could not take it.
+   * Such a manifest is served all the same, but not remembered: held only in memory it would never
+   * reach the disk, and a pin, an export or an offline start would miss it.
+   */
+  private boolean store(Route route, Manifest manifest) {
+    boolean stored = storeIfPossible(() -> {
+      if (!cache.contains(manifest.digest())) {
+        cache.storeManifest(manifest);
+      }
+      cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
+    });
+    if (stored) {
+      manifests.put(manifest.digest(), manifest);
     }
-    cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
-    manifests.put(manifest.digest(), manifest);
-    return manifest;
+    return stored;
   }
 
   private TagMapping remember(TagMapping mapping) {
-    cache.putTag(mapping);
+    storeIfPossible(() -> cache.putTag(mapping));
+    return rememberInMemory(mapping);
+  }
+
+  private TagMapping rememberInMemory(TagMapping mapping) {
     tags.put(mapping);
     upstreamDown.invalidate(mapping.key());
     return mapping;
+  }
+
+  /** Runs a write of what a pull learned; false if the cache's disk could not take it (the cache logs why). */
+  private static boolean storeIfPossible(Runnable write) {
+    try {
+      write.run();
+      return true;
+    } catch (RuntimeException e) {
+      if (LocalStorageException.in(e).isEmpty()) {
+        throw e;
+      }
+      return false;
+    }
   }
 
   private CompletableFuture<Served> negotiate(Route route, Served served, AcceptHeader accept) {

@@ -168,7 +168,8 @@ class ConfigLoaderTest {
     CisternConfig config = loader.load(null, Map.of());
     assertEquals(9090, config.admin().port());
     assertEquals("0.0.0.0", config.admin().address());
-    assertEquals(1L << 30, config.admin().minFreeDisk().bytes());
+    assertEquals(1L << 30, config.cache().minFreeDisk().bytes());
+    assertNull(config.admin().minFreeDisk(), "the old name is unset");
     assertFalse(config.security().tls().enabled());
     assertNull(config.security().auth().htpasswd());
     assertNull(config.security().auth().bearerToken());

@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -45,7 +46,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
  * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
- * clean-stop marker; a start without it runs {@link Recovery} first.
+ * clean-stop marker; a start without it runs {@link Recovery} first. A start that finds the
+ * database lost (missing, empty or corrupt: {@link MetadataFile}) while files are stored rebuilds
+ * it from them, whatever the marker says.
  */
 public final class BlobCache implements AutoCloseable {
 
@@ -54,6 +57,7 @@ public final class BlobCache implements AutoCloseable {
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
   static final String DATABASE_FILE = "metadata.db";
+  static final String QUARANTINE_DIRECTORY = "quarantine";
 
   private final CacheSettings settings;
   private final Clock clock;
@@ -71,19 +75,27 @@ public final class BlobCache implements AutoCloseable {
   /** A published file whose row could not be written was left behind: only recovery settles it. */
   private volatile boolean recoveryNeeded;
   private final List<Consumer<TagKey>> tagListeners = new CopyOnWriteArrayList<>();
-  /** No database yet: nothing can need recovering. */
-  private final boolean freshDirectory;
+  /** Writes failing for a local reason (a full disk): logged when it begins and when it ends. */
+  private final FailureEpisode storageFailing = new FailureEpisode();
+  /** How the database was lost (missing, empty, corrupt), or null when it was found whole. */
+  private final String databaseLoss;
 
-  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock) {
-    this.freshDirectory = !Files.exists(settings.directory().resolve(DATABASE_FILE));
+  private BlobCache(CacheSettings settings, Clock clock, Executor callbacks, FileChannel lockChannel, FileLock lock)
+      throws IOException {
+    // Before the database opens: a failure past that point would leave its pool running.
+    FileStore disk = Files.getFileStore(settings.directory());
     this.settings = settings;
     this.clock = clock;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.blobs = new BlobStore(settings.directory().resolve("blobs"));
-    this.metadata = MetadataStore.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize());
+    // The quick check reads the whole file: only after an unclean stop, when recovery runs anyway.
+    MetadataFile.Opened database = MetadataFile.open(settings.directory().resolve(DATABASE_FILE), settings.poolSize(),
+        !Files.exists(settings.directory().resolve(CLEAN_STOP_MARKER)), clock);
+    this.metadata = database.store();
+    this.databaseLoss = database.loss();
     this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
-        this::pokeEvictor, callbacks);
+        this::pokeEvictor, callbacks, disk, settings.minFreeBytes());
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
   }
@@ -138,18 +150,29 @@ public final class BlobCache implements AutoCloseable {
     }
   }
 
-  /** Whether {@code directory} holds a cache (a metadata database), without opening or creating it. */
+  /**
+   * Whether {@code directory} holds a cache (a metadata database, or stored files whose database
+   * was lost), without opening or creating it.
+   */
   public static boolean existsIn(Path directory) {
-    return Files.isRegularFile(directory.resolve(DATABASE_FILE));
+    return Files.isRegularFile(directory.resolve(DATABASE_FILE)) || Files.isDirectory(directory.resolve("blobs"));
   }
 
   private void start() throws IOException {
     Path marker = settings.directory().resolve(CLEAN_STOP_MARKER);
-    if (Files.deleteIfExists(marker)) {
+    boolean cleanStop = Files.deleteIfExists(marker);
+    if (cleanStop) {
       // Durable before anything changes: a marker brought back by a power cut would skip recovery.
       BlobStore.fsyncDirectory(settings.directory());
-    } else if (!freshDirectory) {
-      new Recovery(blobs, metadata).run();
+    }
+    Recovery recovery = new Recovery(blobs, metadata, settings.directory().resolve(QUARANTINE_DIRECTORY));
+    if (databaseLoss != null) {
+      // Without files it is a new cache (or a corrupt database, moved aside, with nothing to rebuild).
+      if (blobs.holdsFiles()) {
+        recovery.rebuild(databaseLoss);
+      }
+    } else if (!cleanStop) {
+      recovery.run();
     }
     if (metadata.referencesToRecord()) {
       recordOlderReferences();
@@ -281,11 +304,21 @@ public final class BlobCache implements AutoCloseable {
 
   /**
    * Claims room for a download of {@code bytes} before it starts; waits while the evictor frees
-   * space. Fails with 507 when the blob is larger than the whole cap, and with 503 when no room
-   * was freed within the reservation timeout (everything else is pinned or still downloading).
+   * space. Fails with 507 when the blob is larger than the whole cap or its bytes would leave the
+   * file system with less than {@code minFreeBytes} free, and with 503 when no room was freed
+   * within the reservation timeout (everything else is pinned or still downloading).
    */
   public CompletableFuture<Reservation> reserve(long bytes) {
     return budget.reserve(bytes);
+  }
+
+  /**
+   * Refuses (a 507 {@link RegistryException}) when the file system is short of
+   * {@code minFreeBytes} already, so that a download is not even asked of the upstream. One
+   * {@code statvfs}.
+   */
+  public void requireFreeDisk() {
+    budget.requireFreeDisk();
   }
 
   /**
@@ -293,6 +326,7 @@ public final class BlobCache implements AutoCloseable {
    *
    * @param reservation the download's claim on room, or null (unknown size). The download owns it
    *     from now on: its publication commits it, its abandon (or a failure here) releases it.
+   * @throws LocalStorageException when the temp file cannot be created
    */
   public PartialBlob begin(Digest digest, long expectedSize, Reservation reservation) throws IOException {
     PartialBlob partial;
@@ -307,6 +341,9 @@ public final class BlobCache implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       if (reservation != null) {
         release(reservation);
+      }
+      if (e instanceof IOException io) {
+        throw storageFailed(new LocalStorageException("cannot create a temp file for " + digest, io));
       }
       throw e;
     }
@@ -338,6 +375,7 @@ public final class BlobCache implements AutoCloseable {
       end(partial, e);
       throw e;
     }
+    storageWorks();
     // Only now: while it is in the set, a stop is not marked clean (see close()).
     underway.remove(partial);
   }
@@ -354,6 +392,7 @@ public final class BlobCache implements AutoCloseable {
   }
 
   private void end(PartialBlob partial, Throwable cause) {
+    LocalStorageException.in(cause).ifPresent(this::storageFailed);
     partial.fail(cause);
     if (partial.reservation() != null) {
       release(partial.reservation());
@@ -379,11 +418,17 @@ public final class BlobCache implements AutoCloseable {
       if (closing) {
         throw new IOException("the cache is closing");
       }
-      Path temp = blobs.writePartial(manifest.digest(), manifest.bytes());
+      Path temp;
+      try {
+        temp = blobs.writePartial(manifest.digest(), manifest.bytes());
+      } catch (IOException e) {
+        throw storageFailed(new LocalStorageException("cannot write manifest " + manifest.digest(), e));
+      }
       try {
         publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
             referencesOf(manifest.bytes()), null);
       } catch (IOException | RuntimeException e) {
+        LocalStorageException.in(e).ifPresent(this::storageFailed);
         Files.deleteIfExists(temp);
         throw e;
       }
@@ -392,6 +437,7 @@ public final class BlobCache implements AutoCloseable {
     } finally {
       manifestWrites.decrementAndGet();
     }
+    storageWorks();
   }
 
   /**
@@ -402,9 +448,17 @@ public final class BlobCache implements AutoCloseable {
    */
   private void publishAndRecord(Path temp, Digest digest, long size, String mediaType, List<Digest> references,
       Reservation reservation) throws IOException {
-    blobs.rename(temp, digest);
     try {
-      blobs.syncDirectoryOf(digest);
+      blobs.rename(temp, digest);
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot move " + digest + " into place", e);
+    }
+    try {
+      try {
+        blobs.syncDirectoryOf(digest);
+      } catch (IOException e) {
+        throw new LocalStorageException("cannot sync the directory of " + digest, e);
+      }
       recordStored(digest, size, mediaType, references, reservation);
     } catch (IOException | RuntimeException e) {
       try {
@@ -445,7 +499,7 @@ public final class BlobCache implements AutoCloseable {
   }
 
   public void putTag(TagMapping mapping) {
-    metadata.putTag(mapping);
+    recording(() -> metadata.putTag(mapping));
   }
 
   /**
@@ -463,7 +517,36 @@ public final class BlobCache implements AutoCloseable {
   }
 
   public void linkManifest(String upstream, RepositoryName repository, Digest digest) {
-    metadata.linkManifest(upstream, repository, digest);
+    recording(() -> metadata.linkManifest(upstream, repository, digest));
+  }
+
+  /** Runs a metadata write on a request path, noting a local storage failure before it is rethrown. */
+  private void recording(Runnable write) {
+    try {
+      write.run();
+    } catch (MetadataStore.MetadataException e) {
+      LocalStorageException.in(e).ifPresent(this::storageFailed);
+      throw e;
+    }
+  }
+
+  /**
+   * Logs a local storage failure when it is the first of an episode (a full disk fails every
+   * write; one line says so), and returns it for throwing.
+   */
+  private LocalStorageException storageFailed(LocalStorageException failure) {
+    if (storageFailing.failed()) {
+      log.error("the cache cannot store what it fetches: {}. Such content is not cached (a download is not retried "
+          + "from the upstream); what is cached is still served. Logged again only after a write has succeeded",
+          failure.getMessage());
+    }
+    return failure;
+  }
+
+  private void storageWorks() {
+    if (storageFailing.succeeded()) {
+      log.info("the cache stores what it fetches again");
+    }
   }
 
   public List<String> tagsOf(String upstream, RepositoryName repository) {

@@ -143,6 +143,28 @@ public final class BlobStore {
     return Files.deleteIfExists(pathOf(digest));
   }
 
+  /** Whether any file, published or temp, is stored: stops at the first one found. */
+  boolean holdsFiles() throws IOException {
+    for (Digest.Algorithm algorithm : Digest.Algorithm.values()) {
+      Path algorithmDir = root.resolve(algorithm.prefix());
+      if (!Files.isDirectory(algorithmDir)) {
+        continue;
+      }
+      try (DirectoryStream<Path> shards = Files.newDirectoryStream(algorithmDir)) {
+        for (Path shard : shards) {
+          if (Files.isDirectory(shard)) {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
+              if (files.iterator().hasNext()) {
+                return true;
+              }
+            }
+          }
+        }
+      }
+    }
+    return false;
+  }
+
   /** Visits every shard directory ({@code <algorithm>/<2 hex>}) with its algorithm. */
   void forEachShard(BiConsumer<Digest.Algorithm, Path> visitor) throws IOException {
     for (Digest.Algorithm algorithm : Digest.Algorithm.values()) {

@@ -13,6 +13,8 @@ import java.time.Duration;
  *     wakes the evictor
  * @param reservationTimeout how long a download may wait for room before it is refused
  * @param poolSize metadata connections: one is the evictor's own, the rest serve requests
+ * @param minFreeBytes free space the cache leaves on its file system: a download whose bytes
+ *     would leave less is refused (507), and readiness fails below it
  */
 public record CacheSettings(
     Path directory,
@@ -20,7 +22,8 @@ public record CacheSettings(
     double lowWaterFraction,
     Duration accessFlushInterval,
     Duration reservationTimeout,
-    int poolSize) {
+    int poolSize,
+    long minFreeBytes) {
 
   public CacheSettings {
     if (maxBytes <= 0) {
@@ -32,6 +35,15 @@ public record CacheSettings(
     if (poolSize < 2) {
       throw new IllegalArgumentException("the metadata pool needs at least 2 connections: one for the evictor, one for requests");
     }
+    if (minFreeBytes < 0) {
+      throw new IllegalArgumentException("cache.minFreeDisk must not be negative");
+    }
+  }
+
+  /** Settings that leave no free space in reserve: a download is refused only when it cannot fit at all. */
+  public CacheSettings(Path directory, long maxBytes, double lowWaterFraction, Duration accessFlushInterval,
+      Duration reservationTimeout, int poolSize) {
+    this(directory, maxBytes, lowWaterFraction, accessFlushInterval, reservationTimeout, poolSize, 0);
   }
 
   public static CacheSettings defaults(Path directory, long maxBytes) {

@@ -10,7 +10,8 @@ package io.cistern.cache;
  * @param lowWaterBytes where a pass stops evicting
  * @param peakBytes the most bytes ever stored plus reserved at once since start
  * @param waitingReservations downloads waiting for room now
- * @param refusedReservations downloads refused: larger than the cap, or no room in time
+ * @param refusedReservations downloads refused: larger than the cap, no room on the disk (below
+ *     {@code minFreeBytes}), or no room in time
  * @param evictionPasses passes run since start
  * @param failedEvictionPasses passes that ended with an error (retried on the next poke or tick)
  * @param evictedBlobs blobs evicted since start

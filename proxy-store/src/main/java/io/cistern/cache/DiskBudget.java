@@ -2,6 +2,8 @@ package io.cistern.cache;
 
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
+import java.io.IOException;
+import java.nio.file.FileStore;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -9,6 +11,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The byte cap: bytes stored plus bytes reserved by downloads under way never exceed it.
@@ -18,6 +23,14 @@ import java.util.concurrent.TimeUnit;
  * once room was made. A waiter that is not admitted within the timeout is refused (503), so a
  * burst of large cold pulls queues instead of overshooting the disk. A blob larger than the whole
  * cap can never fit and is refused at once (507).
+ *
+ * <p>The cap is not the disk: other files share it, and a cap set larger than the disk can never
+ * be reached. So a reservation also checks the file system's free space ({@code statvfs}), less
+ * the bytes of reservations not yet written, against {@code minFreeBytes} (cache.minFreeDisk, the
+ * threshold readiness uses too). A download that would cross it is refused at once with 507,
+ * before its client sees a header: waiting would not help, since eviction frees space only down
+ * to the cap, and a mirror client fetches the blob from the upstream itself. Bytes written count
+ * against free space as they land ({@link Reservation#wrote}), not twice.
  *
  * <p>Bytes stored without a reservation (manifests, downloads of unknown size) are counted when
  * they land and can push the total over the cap until the next pass; reserved bytes cannot.
@@ -29,6 +42,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class DiskBudget {
 
+  private static final Logger log = LoggerFactory.getLogger(DiskBudget.class);
+
   private record Waiter(long bytes, CompletableFuture<Reservation> admitted) {}
 
   private final long maxBytes;
@@ -36,6 +51,11 @@ final class DiskBudget {
   private final Duration waitTimeout;
   private final Runnable pokeEvictor;
   private final Executor callbacks;
+  private final FileStore disk;
+  private final long minFreeBytes;
+  /** Reserved bytes not written yet: free space still to be taken. Updated by writers without the monitor. */
+  private final AtomicLong unwritten = new AtomicLong();
+  private final FailureEpisode lowOnDisk = new FailureEpisode();
   private final ArrayDeque<Waiter> waiting = new ArrayDeque<>();
   private long stored;
   private long reserved;
@@ -44,18 +64,37 @@ final class DiskBudget {
   private long peakBytes;
   private long refusedReservations;
 
-  DiskBudget(long maxBytes, long lowWaterBytes, Duration waitTimeout, Runnable pokeEvictor, Executor callbacks) {
+  /**
+   * @param disk the file system the cache's files are on
+   * @param minFreeBytes free space no reservation may take
+   */
+  DiskBudget(long maxBytes, long lowWaterBytes, Duration waitTimeout, Runnable pokeEvictor, Executor callbacks,
+      FileStore disk, long minFreeBytes) {
     this.maxBytes = maxBytes;
     this.lowWaterBytes = lowWaterBytes;
     this.waitTimeout = waitTimeout;
     this.pokeEvictor = pokeEvictor;
     this.callbacks = callbacks;
+    this.disk = disk;
+    this.minFreeBytes = minFreeBytes;
   }
 
-  synchronized void initialise(long storedBytes, long storedEntries) {
-    stored = storedBytes;
-    entries = storedEntries;
-    notePeak();
+  void initialise(long storedBytes, long storedEntries) {
+    synchronized (this) {
+      stored = storedBytes;
+      entries = storedEntries;
+      notePeak();
+    }
+    try {
+      long reachable = storedBytes + disk.getUsableSpace() - minFreeBytes;
+      if (reachable < maxBytes) {
+        log.warn("cache.maxBytes ({} bytes) is more than this file system can hold for the cache ({} bytes, keeping "
+            + "cache.minFreeDisk free): once it is short of space, new blobs are refused (507) before the cap is reached",
+            maxBytes, Math.max(0, reachable));
+      }
+    } catch (IOException e) {
+      log.warn("cannot read the free space of the cache's file system: {}", e.getMessage());
+    }
   }
 
   /** Claims {@code bytes}, at once when they fit, else after the evictor has made room. */
@@ -66,6 +105,13 @@ final class DiskBudget {
       }
       return CompletableFuture.failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 507,
           "blob of " + bytes + " bytes is larger than the whole cache (" + maxBytes + " bytes)", null, null));
+    }
+    RegistryException noRoom = noRoomOnDisk(bytes);
+    if (noRoom != null) {
+      synchronized (this) {
+        refusedReservations++;
+      }
+      return CompletableFuture.failedFuture(noRoom);
     }
     Waiter waiter;
     synchronized (this) {
@@ -91,6 +137,55 @@ final class DiskBudget {
         .thenCompose(outcome -> outcome);
   }
 
+  /** Refuses (507) when the file system is below {@code minFreeBytes} already: nothing new could be stored. */
+  void requireFreeDisk() {
+    RegistryException noRoom = noRoomOnDisk(0);
+    if (noRoom != null) {
+      throw noRoom;
+    }
+  }
+
+  /**
+   * The refusal when writing {@code bytes} more would leave less than {@code minFreeBytes} free, or
+   * null when they fit. One {@code statvfs}, outside the monitor. Two downloads checking at once may
+   * both pass on the same free bytes; what they cross by is bounded by what is under way, and the
+   * next check sees it.
+   */
+  private RegistryException noRoomOnDisk(long bytes) {
+    long usable;
+    try {
+      usable = disk.getUsableSpace();
+    } catch (IOException e) {
+      return new RegistryException(ErrorCode.UNAVAILABLE, 507,
+          "cannot read the free space of the cache's file system: " + e.getMessage(), null, e);
+    }
+    long promised = unwritten.get();
+    if (usable - promised - bytes >= minFreeBytes) {
+      if (lowOnDisk.succeeded()) {
+        log.info("the cache's file system has room again ({} bytes free): new blobs are cached again", usable);
+      }
+      return null;
+    }
+    String what = bytes > 0 ? "a blob of " + bytes + " bytes" : "new blobs";
+    if (lowOnDisk.failed()) {
+      log.warn("the cache's file system has no room for {}: {} bytes free, {} promised to downloads under way, "
+          + "cache.minFreeDisk keeps {} free. Blobs that do not fit are refused (507), not cached; cached content is "
+          + "still served. Logged again once blobs fit again", what, usable, promised, minFreeBytes);
+    }
+    return new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache's disk has no room for " + what + " ("
+        + usable + " bytes free, " + minFreeBytes + " kept free): it is not cached; fetch it from the upstream", null, null);
+  }
+
+  /** Reserved bytes that are still to be written. */
+  void willWrite(long bytes) {
+    unwritten.addAndGet(bytes);
+  }
+
+  /** Reserved bytes that reached the disk, or that never will (the reservation was settled). */
+  void wrote(long bytes) {
+    unwritten.addAndGet(-bytes);
+  }
+
   /** Admits queued downloads, oldest first, while they fit. Called after a pass or a release. */
   void admitWaiting() {
     List<Waiter> admitted = new ArrayList<>();
@@ -104,9 +199,10 @@ final class DiskBudget {
       notePeak();
     }
     for (Waiter waiter : admitted) {
-      if (!waiter.admitted.complete(new Reservation(this, waiter.bytes))) {
+      Reservation reservation = new Reservation(this, waiter.bytes);
+      if (!waiter.admitted.complete(reservation)) {
         // Timed out just before admission: give the bytes back.
-        settle(waiter.bytes, 0);
+        reservation.release();
       }
     }
   }
@@ -176,7 +272,7 @@ final class DiskBudget {
     return peakBytes;
   }
 
-  /** Reservations refused: larger than the cap, or not admitted in time. */
+  /** Reservations refused: larger than the cap, no room on the disk, or not admitted in time. */
   synchronized long refusedReservations() {
     return refusedReservations;
   }

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -69,6 +70,8 @@ final class Evictor implements AutoCloseable {
   private final AtomicLong evictedBlobs = new AtomicLong();
   private final AtomicLong evictedBytes = new AtomicLong();
   private volatile boolean running = true;
+  /** Passes failing because the database cannot be written (a full disk): logged once an episode. */
+  private final FailureEpisode storageFailing = new FailureEpisode();
 
   Evictor(MetadataStore metadata, BlobStore blobs, DiskBudget budget, AccessTracker accesses,
       Duration flushInterval, Consumer<List<Digest>> onEvicted) {
@@ -139,17 +142,23 @@ final class Evictor implements AutoCloseable {
       long serving = pokesMade.get();
       Throwable failure = null;
       try {
+        boolean wrote = true;
         if (running && budget.needsEviction()) {
           pass();
         } else if (accesses.size() > 0) {
           metadata.withEvictionConnection(this::flushAccessTimes);
+        } else {
+          wrote = false;
+        }
+        if (wrote && storageFailing.succeeded()) {
+          log.info("eviction writes the metadata database again");
         }
       } catch (RuntimeException e) {
         // The thread must outlive any one failed pass, or the cap would stop holding; the next
         // poke or flush tick retries.
         failedPasses.incrementAndGet();
         failure = e;
-        log.error("eviction pass failed; the next poke retries", e);
+        logFailure(e);
       }
       try {
         budget.admitWaiting();
@@ -166,6 +175,20 @@ final class Evictor implements AutoCloseable {
       log.warn("could not write the last access times at shutdown; LRU order loses them", e);
     }
     answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
+  }
+
+  /**
+   * A full or failing disk fails every pass and every flush tick alike: its one line names the
+   * cause (SQLite's "database or disk is full"), and the next line comes once a turn succeeds.
+   */
+  private void logFailure(RuntimeException e) {
+    Optional<LocalStorageException> local = LocalStorageException.in(e);
+    if (local.isEmpty()) {
+      log.error("eviction pass failed; the next poke retries", e);
+    } else if (storageFailing.failed()) {
+      log.error("eviction pass failed: {}; retried on every poke and flush tick, logged again once it works",
+          local.get().getMessage());
+    }
   }
 
   /** One pass on one connection: evict down to the low-water mark, freshest access times first. */
@@ -206,7 +229,14 @@ final class Evictor implements AutoCloseable {
   private Void flushAccessTimes(Connection connection) throws SQLException {
     Map<Digest, Long> drained = accesses.drain();
     if (!drained.isEmpty()) {
-      MetadataStore.updateAccessTimes(connection, drained);
+      try {
+        MetadataStore.updateAccessTimes(connection, drained);
+      } catch (SQLException | RuntimeException e) {
+        // Kept for the next turn: a database that cannot be written (a full disk) delays the LRU
+        // order, it does not lose it.
+        drained.forEach(accesses::record);
+        throw e;
+      }
     }
     return null;
   }

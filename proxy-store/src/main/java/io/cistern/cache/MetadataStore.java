@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.sqlite.SQLiteErrorCode;
 
 /**
  * Cache metadata in SQLite: one row per stored blob (size, manifest media type, last access,
@@ -65,6 +66,8 @@ public final class MetadataStore implements AutoCloseable {
   private final AtomicInteger peakEvictionBorrows = new AtomicInteger();
   /** Opened at schema 1: the manifests stored then have no references recorded yet. */
   private volatile boolean referencesToRecord;
+  /** This open created the schema: there was no database, or an empty one. */
+  private volatile boolean created;
 
   private MetadataStore(HikariDataSource pool, HikariDataSource evictionPool) {
     this.pool = pool;
@@ -177,6 +180,7 @@ public final class MetadataStore implements AutoCloseable {
         }
         if (version == 0) {
           statement.executeUpdate("PRAGMA user_version = " + SCHEMA_VERSION);
+          created = true;
         } else if (version == 1) {
           // Version 2 is recorded only once the cache has recorded the references of the
           // manifests stored under version 1 (finishMigration): they live in the blob files, not
@@ -187,6 +191,37 @@ public final class MetadataStore implements AutoCloseable {
       }
       return null;
     });
+  }
+
+  /** Whether this open created the schema: the file was missing or empty, so nothing is recorded. */
+  boolean created() {
+    return created;
+  }
+
+  /**
+   * SQLite's {@code quick_check} (the structure of every page and index, without comparing index
+   * content to the tables: linear in the file's size). Null when the database is intact, else the
+   * first problem found.
+   */
+  String damage() {
+    return withConnection(connection -> {
+      try (Statement statement = connection.createStatement();
+           ResultSet rs = statement.executeQuery("PRAGMA quick_check(1)")) {
+        String result = rs.next() ? rs.getString(1) : "no answer";
+        return "ok".equals(result) ? null : result;
+      }
+    });
+  }
+
+  /** Whether the database file is damaged: not a SQLite file, or SQLite found it corrupt. */
+  static boolean isCorruption(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SQLException sql && ((sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_CORRUPT.code
+          || (sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_NOTADB.code)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether the manifests stored before schema 2 still need their references recorded. */
@@ -884,20 +919,34 @@ public final class MetadataStore implements AutoCloseable {
     }
   }
 
-  /** Runs {@code work} as one transaction on a connection the caller holds. */
+  /**
+   * Runs {@code work} as one transaction on a connection the caller holds. After some errors
+   * (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled the transaction back by itself, so the
+   * rollback here and the commit that restoring auto-commit issues fail with "no transaction is
+   * active": symptoms, kept as suppressed exceptions, while the first error is the one thrown.
+   */
   private static <T> T inTransaction(Connection connection, SqlBody<T> work) throws SQLException {
     boolean autoCommit = connection.getAutoCommit();
     connection.setAutoCommit(false);
+    T result;
     try {
-      T result = work.run();
+      result = work.run();
       connection.commit();
-      return result;
     } catch (SQLException | RuntimeException e) {
-      connection.rollback();
+      try {
+        connection.rollback();
+      } catch (SQLException rollbackFailure) {
+        e.addSuppressed(rollbackFailure);
+      }
+      try {
+        connection.setAutoCommit(autoCommit);
+      } catch (SQLException restoreFailure) {
+        e.addSuppressed(restoreFailure);
+      }
       throw e;
-    } finally {
-      connection.setAutoCommit(autoCommit);
     }
+    connection.setAutoCommit(autoCommit);
+    return result;
   }
 
   /** The stored digests of one shard ({@code sha256:ab…}), for reconciling files and rows. */
@@ -1025,10 +1074,33 @@ public final class MetadataStore implements AutoCloseable {
     T run() throws SQLException;
   }
 
-  /** A metadata database failure; request paths answer it as 503, never as a stack trace. */
+  /**
+   * A metadata database failure; request paths answer it as 503, never as a stack trace. When the
+   * database could not be written (see {@link #isLocalStorageFailure}) its cause is a
+   * {@link LocalStorageException} around SQLite's own error.
+   */
   public static final class MetadataException extends RuntimeException {
     MetadataException(SQLException cause) {
-      super("metadata database: " + cause.getMessage(), cause);
+      super("metadata database: " + cause.getMessage(),
+          isLocalStorageFailure(cause) ? new LocalStorageException("the metadata database cannot be written", cause) : cause);
     }
+  }
+
+  /**
+   * SQLite's primary result codes that mean its files cannot be written or read back: read-only,
+   * I/O error, corrupt, full, cannot open, not a database. A busy lock or a pool timeout is not one.
+   */
+  private static final Set<Integer> LOCAL_STORAGE_CODES = Set.of(
+      SQLiteErrorCode.SQLITE_READONLY.code, SQLiteErrorCode.SQLITE_IOERR.code, SQLiteErrorCode.SQLITE_CORRUPT.code,
+      SQLiteErrorCode.SQLITE_FULL.code, SQLiteErrorCode.SQLITE_CANTOPEN.code, SQLiteErrorCode.SQLITE_NOTADB.code);
+
+  static boolean isLocalStorageFailure(SQLException failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      // Extended codes (SQLITE_IOERR_WRITE) keep the primary code in their low byte.
+      if (cause instanceof SQLException sql && LOCAL_STORAGE_CODES.contains(sql.getErrorCode() & 0xff)) {
+        return true;
+      }
+    }
+    return false;
   }
 }

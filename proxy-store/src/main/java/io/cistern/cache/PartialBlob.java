@@ -80,12 +80,23 @@ public final class PartialBlob {
 
   // ---- writer side: one thread at a time ----
 
-  /** Appends {@code buffer}, hashing it, then wakes this blob's waiting readers. */
+  /**
+   * Appends {@code buffer}, hashing it, then wakes this blob's waiting readers.
+   *
+   * @throws LocalStorageException when the temp file cannot take the bytes (a full disk)
+   */
   public void append(ByteBuffer buffer) throws IOException {
     long position = written;
     ByteBuffer forHash = buffer.duplicate();
-    while (buffer.hasRemaining()) {
-      position += channel.write(buffer, position);
+    try {
+      while (buffer.hasRemaining()) {
+        position += channel.write(buffer, position);
+      }
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot write " + digest + " to the cache", e);
+    }
+    if (reservation != null) {
+      reservation.wrote(position - written);
     }
     if (expectedSize >= 0 && position > expectedSize) {
       throw new ContentMismatchException("upstream sent more than the announced " + expectedSize + " bytes of " + digest);
@@ -116,8 +127,12 @@ public final class PartialBlob {
     if (!actual.equals(digest)) {
       throw new ContentMismatchException("upstream content hashes to " + actual + ", not " + digest);
     }
-    channel.force(true);
-    channel.close();
+    try {
+      channel.force(true);
+      channel.close();
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot sync " + digest + " to the cache's disk", e);
+    }
   }
 
   Path tempPath() {

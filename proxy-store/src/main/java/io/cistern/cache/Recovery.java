@@ -5,115 +5,218 @@ import io.cistern.oci.Manifest;
 import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RegistryException;
-import java.io.InputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Brings files and rows back into agreement after a crash (the previous run left no clean-shutdown
- * marker): temp files are deleted, a published file without a row is adopted (it was verified
- * before its rename), and a row without a file is dropped with its tag mappings.
+ * Brings files and rows back into agreement at start: temp files are deleted, a published file
+ * without a row is adopted, and a row without a file is dropped with its tag mappings. It runs
+ * after an unclean stop ({@link #run}: the previous run left no clean-stop marker), and when the
+ * metadata database was lost ({@link #rebuild}: every file is then without a row).
+ *
+ * <p>A file is adopted only once its content is hashed and matches its name: its size comes from
+ * the file, and a manifest is recognised by its content, so that it keeps its media type and what
+ * it refers to. A file that does not match is moved to the quarantine directory, never served.
+ * Hashing costs a read of every adopted byte, so it runs on one thread per core; after a crash
+ * only the few files renamed into place just before it are adopted, after a lost database all of
+ * them are (see the README for the rate).
  *
  * <p>It walks the store one shard directory at a time and compares it with that shard's rows, so
- * memory stays proportional to one shard, not to the whole cache. It runs only at start-up and
- * only after an unclean stop; a clean stop skips it entirely.
+ * memory stays proportional to one shard, not to the whole cache; at most two hashes per thread
+ * are queued at a time.
  */
 final class Recovery {
 
   private static final Logger log = LoggerFactory.getLogger(Recovery.class);
+  private static final int HASH_BUFFER = 1 << 20;
 
-  record Outcome(int partialsDeleted, int filesAdopted, int rowsDropped) {}
+  record Outcome(int partialsDeleted, int filesAdopted, long bytesAdopted, int filesQuarantined, int rowsDropped) {}
 
   private final BlobStore blobs;
   private final MetadataStore metadata;
+  private final Path quarantine;
+  private final int threads = Runtime.getRuntime().availableProcessors();
 
-  Recovery(BlobStore blobs, MetadataStore metadata) {
+  /** @param quarantine where a file whose content does not match its name is moved */
+  Recovery(BlobStore blobs, MetadataStore metadata, Path quarantine) {
     this.blobs = blobs;
     this.metadata = metadata;
+    this.quarantine = quarantine;
   }
 
+  /** After an unclean stop. */
   Outcome run() throws IOException {
-    int[] counts = new int[3];
-    Set<String> visitedShards = new HashSet<>();
-    blobs.forEachShard((algorithm, shard) -> {
-      String prefix = algorithm.prefix() + ":" + shard.getFileName();
-      visitedShards.add(prefix);
-      Set<String> rows = metadata.digestsWithPrefix(prefix);
-      try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
-        for (Path file : files) {
-          String name = file.getFileName().toString();
-          if (name.endsWith(BlobStore.PARTIAL_SUFFIX)) {
-            Files.deleteIfExists(file);
-            counts[0]++;
-            continue;
-          }
-          Digest digest = parseOrNull(algorithm, name);
-          if (digest == null) {
-            continue;
-          }
-          if (!rows.remove(digest.toString())) {
-            adopt(digest, file);
-            counts[1]++;
-          }
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-      // What is left had a row but no file.
-      dropRows(rows);
-      counts[2] += rows.size();
-    });
-    for (String prefix : metadata.shardPrefixes()) {
-      if (!visitedShards.contains(prefix)) {
-        Set<String> rows = metadata.digestsWithPrefix(prefix);
-        dropRows(rows);
-        counts[2] += rows.size();
-      }
-    }
-    Outcome outcome = new Outcome(counts[0], counts[1], counts[2]);
-    log.info("recovered the cache after an unclean stop: {} temp files deleted, {} files adopted, {} rows dropped",
-        outcome.partialsDeleted(), outcome.filesAdopted(), outcome.rowsDropped());
+    Outcome outcome = reconcile();
+    log.info("recovered the cache after an unclean stop: {} temp files deleted, {} files adopted, {} rows dropped, "
+        + "{} files not matching their names moved to {}", outcome.partialsDeleted(), outcome.filesAdopted(),
+        outcome.rowsDropped(), outcome.filesQuarantined(), quarantine);
     return outcome;
   }
 
   /**
-   * Records a published file that lost its row. A manifest is recognised by its content, so that
-   * it keeps its media type and what it refers to (pins and purges walk those).
+   * After the metadata database was lost ({@code loss}: how): every file is adopted again. What
+   * lives only in the database (tags, pins, repository links, referrers lists) is gone for good.
    */
-  private void adopt(Digest digest, Path file) throws IOException {
+  Outcome rebuild(String loss) throws IOException {
+    log.warn("the metadata database was {}: rebuilding it from the cache's files, hashing each of them first", loss);
+    long started = System.nanoTime();
+    Outcome outcome = reconcile();
+    double seconds = Math.max(1e-9, (System.nanoTime() - started) / 1e9);
+    log.warn("rebuilt the metadata database from the cache's files in {} s ({} MB/s): {} files adopted ({} bytes), "
+        + "{} temp files deleted, {} files not matching their names moved to {}. Tags, pins, repository links and "
+        + "referrers lists cannot be rebuilt from files: a pull by tag resolves the tag upstream again, and an offline "
+        + "site must import its bundles again", String.format("%.1f", seconds),
+        String.format("%.0f", outcome.bytesAdopted() / 1e6 / seconds), outcome.filesAdopted(), outcome.bytesAdopted(),
+        outcome.partialsDeleted(), outcome.filesQuarantined(), quarantine);
+    return outcome;
+  }
+
+  private Outcome reconcile() throws IOException {
+    AtomicInteger partials = new AtomicInteger();
+    AtomicInteger adopted = new AtomicInteger();
+    AtomicLong adoptedBytes = new AtomicLong();
+    AtomicInteger quarantined = new AtomicInteger();
+    AtomicInteger dropped = new AtomicInteger();
+    AtomicReference<Throwable> failure = new AtomicReference<>();
+    // Bounds the queue of files waiting for a hasher, so memory stays that of one shard.
+    Semaphore queued = new Semaphore(threads * 2);
+    ExecutorService hashers = Executors.newFixedThreadPool(threads, task -> {
+      Thread thread = new Thread(task, "cistern-recovery");
+      thread.setDaemon(true);
+      return thread;
+    });
+    Set<String> visitedShards = new HashSet<>();
+    try {
+      blobs.forEachShard((algorithm, shard) -> {
+        String prefix = algorithm.prefix() + ":" + shard.getFileName();
+        visitedShards.add(prefix);
+        Set<String> rows = metadata.digestsWithPrefix(prefix);
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
+          for (Path file : files) {
+            String name = file.getFileName().toString();
+            if (name.endsWith(BlobStore.PARTIAL_SUFFIX)) {
+              Files.deleteIfExists(file);
+              partials.incrementAndGet();
+              continue;
+            }
+            Digest digest = parseOrNull(algorithm, name);
+            if (digest == null || rows.remove(digest.toString()) || !Files.isRegularFile(file)) {
+              continue;
+            }
+            queued.acquireUninterruptibly();
+            if (failure.get() != null) {
+              throw new UncheckedIOException(new IOException("adopting a file failed", failure.get()));
+            }
+            hashers.execute(() -> {
+              try {
+                long size = adopt(digest, file);
+                if (size >= 0) {
+                  adopted.incrementAndGet();
+                  adoptedBytes.addAndGet(size);
+                } else {
+                  quarantined.incrementAndGet();
+                }
+              } catch (IOException | RuntimeException e) {
+                failure.compareAndSet(null, e);
+              } finally {
+                queued.release();
+              }
+            });
+          }
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        // What is left had a row but no file.
+        dropRows(rows);
+        dropped.addAndGet(rows.size());
+      });
+    } finally {
+      hashers.shutdown();
+      awaitUninterruptibly(hashers);
+    }
+    if (failure.get() != null) {
+      throw new IOException("cannot adopt a stored file: " + failure.get().getMessage(), failure.get());
+    }
+    for (String prefix : metadata.shardPrefixes()) {
+      if (!visitedShards.contains(prefix)) {
+        Set<String> rows = metadata.digestsWithPrefix(prefix);
+        dropRows(rows);
+        dropped.addAndGet(rows.size());
+      }
+    }
+    return new Outcome(partials.get(), adopted.get(), adoptedBytes.get(), quarantined.get(), dropped.get());
+  }
+
+  /**
+   * Records a published file that has no row, if its content hashes to its name; else moves it to
+   * quarantine. A manifest is recognised by its content, so that it keeps its media type and what
+   * it refers to (pins and purges walk those).
+   *
+   * @return its size if it was adopted, else -1
+   */
+  private long adopt(Digest digest, Path file) throws IOException {
     BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
     long modified = attributes.lastModifiedTime().toMillis();
+    // What could be a manifest is read whole (it is parsed below); anything else is streamed.
+    byte[] small = attributes.size() <= Manifest.MAX_BYTES ? Files.readAllBytes(file) : null;
+    Digest actual = small != null ? Digest.fromBytes(digest.algorithm(), digest.algorithm().newMessageDigest().digest(small))
+        : contentDigest(file, digest.algorithm());
+    if (!actual.equals(digest)) {
+      Files.createDirectories(quarantine);
+      Path moved = quarantine.resolve(digest.algorithm().prefix() + "-" + digest.hex());
+      Files.move(file, moved, StandardCopyOption.REPLACE_EXISTING);
+      log.warn("{} does not hold what its name says (its content hashes to {}): moved to {}, not adopted",
+          file, actual, moved);
+      return -1;
+    }
     String mediaType = null;
     List<Digest> references = List.of();
-    if (attributes.size() <= Manifest.MAX_BYTES && startsLikeJson(file)) {
-      byte[] bytes = Files.readAllBytes(file);
+    if (small != null && small.length > 0 && small[0] == '{') {
       try {
-        String declared = ManifestDocument.parse(bytes).mediaType();
+        String declared = ManifestDocument.parse(small).mediaType();
         if (declared != null && MediaTypes.isManifest(declared)) {
           mediaType = declared;
-          references = BlobCache.referencesOf(bytes);
+          references = BlobCache.referencesOf(small);
         }
       } catch (RegistryException notAManifest) {
         // A JSON config blob, or anything else: adopted as a plain blob.
       }
     }
     metadata.insertBlob(digest, attributes.size(), mediaType, references, modified);
+    return attributes.size();
   }
 
-  private static boolean startsLikeJson(Path file) throws IOException {
+  /** The digest of a stored file's content, read once from start to end. */
+  static Digest contentDigest(Path file, Digest.Algorithm algorithm) throws IOException {
+    MessageDigest hasher = algorithm.newMessageDigest();
+    byte[] buffer = new byte[HASH_BUFFER];
     try (InputStream in = Files.newInputStream(file)) {
-      return in.read() == '{';
+      int read;
+      while ((read = in.read(buffer)) > 0) {
+        hasher.update(buffer, 0, read);
+      }
     }
+    return Digest.fromBytes(algorithm, hasher.digest());
   }
 
   private void dropRows(Set<String> digests) {
@@ -127,6 +230,22 @@ final class Recovery {
       return new Digest(algorithm, hex);
     } catch (IllegalArgumentException e) {
       return null;
+    }
+  }
+
+  private static void awaitUninterruptibly(ExecutorService executor) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        if (executor.awaitTermination(1, TimeUnit.MINUTES)) {
+          break;
+        }
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 }

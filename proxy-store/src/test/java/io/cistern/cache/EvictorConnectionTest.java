@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +31,8 @@ class EvictorConnectionTest {
     ExecutorService holders = Executors.newFixedThreadPool(poolSize - 1);
     try (MetadataStore metadata = MetadataStore.open(temp.resolve("metadata.db"), poolSize, Duration.ofMillis(250))) {
       BlobStore blobs = new BlobStore(temp.resolve("blobs"));
-      DiskBudget budget = new DiskBudget(3, 2, Duration.ofMinutes(1), () -> { }, ForkJoinPool.commonPool());
+      DiskBudget budget = new DiskBudget(3, 2, Duration.ofMinutes(1), () -> { }, ForkJoinPool.commonPool(),
+          Files.getFileStore(temp), 0);
       List<Digest> stored = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
         byte[] content = ("blob " + i).getBytes(StandardCharsets.UTF_8);

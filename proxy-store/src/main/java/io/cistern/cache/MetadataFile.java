@@ -1,0 +1,90 @@
+package io.cistern.cache;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens the metadata database at start and tells whether it was lost: missing, empty (no schema),
+ * or corrupt (not a SQLite file, or found damaged by SQLite on opening or by its quick check). A
+ * corrupt database is moved aside with its write-ahead log, never deleted (the log names where it
+ * went), and a new one is created in its place. So is the write-ahead log of a database that is
+ * gone: it holds only the pages written since the last checkpoint, and SQLite would replay them
+ * into the new file as a database full of holes. Rebuilding what was lost from the cache's files
+ * is the cache's job ({@link Recovery#rebuild}).
+ */
+final class MetadataFile {
+
+  private static final Logger log = LoggerFactory.getLogger(MetadataFile.class);
+  private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'").withZone(ZoneOffset.UTC);
+  private static final String[] COMPANIONS = {"-wal", "-shm"};
+
+  /**
+   * @param loss how the database was lost ({@code missing}, {@code empty}, {@code corrupt …}), or
+   *     null when it was found whole
+   */
+  record Opened(MetadataStore store, String loss) {}
+
+  private MetadataFile() {}
+
+  /**
+   * @param checkIntegrity run SQLite's quick check (after an unclean stop, when recovery runs
+   *     anyway; its cost is a read of the whole file)
+   */
+  static Opened open(Path file, int poolSize, boolean checkIntegrity, Clock clock) {
+    boolean existed = Files.exists(file);
+    if (!existed) {
+      for (String companion : COMPANIONS) {
+        moveAside(file.resolveSibling(file.getFileName() + companion), "orphaned", clock);
+      }
+    }
+    String damage;
+    try {
+      MetadataStore store = MetadataStore.open(file, poolSize);
+      try {
+        damage = checkIntegrity ? store.damage() : null;
+      } catch (RuntimeException e) {
+        store.close();
+        throw e;
+      }
+      if (damage == null) {
+        return new Opened(store, store.created() ? (existed ? "empty" : "missing") : null);
+      }
+      store.close();
+    } catch (RuntimeException e) {
+      if (!MetadataStore.isCorruption(e)) {
+        throw e;
+      }
+      damage = e.getMessage();
+    }
+    Path aside = moveAside(file, "corrupt", clock);
+    for (String companion : COMPANIONS) {
+      moveAside(file.resolveSibling(file.getFileName() + companion), "corrupt", clock);
+    }
+    log.error("the metadata database {} is corrupt ({}): moved to {}; a new one is built from the cache's files",
+        file, String.valueOf(damage).replace('\n', ' '), aside);
+    return new Opened(MetadataStore.open(file, poolSize), "corrupt (moved to " + aside.getFileName() + ")");
+  }
+
+  /** Renames {@code file}, if it exists, to {@code <name>.<why>-<time>} beside it; returns the new path. */
+  private static Path moveAside(Path file, String why, Clock clock) {
+    Path aside = file.resolveSibling(file.getFileName() + "." + why + "-" + STAMP.format(clock.instant()));
+    try {
+      if (Files.exists(file)) {
+        Files.move(file, aside);
+        if (why.equals("orphaned")) {
+          log.warn("{} belonged to a metadata database that is gone: moved to {}", file, aside);
+        }
+      }
+      return aside;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot move " + file + " aside", e);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package io.cistern.cache;
+
+import static io.cistern.cache.CacheFixtures.NO_FLUSH_TICK;
+import static io.cistern.cache.CacheFixtures.content;
+import static io.cistern.cache.CacheFixtures.download;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.cache.CacheFixtures.ManualClock;
+import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.RegistryException;
+import io.cistern.oci.RepositoryName;
+import io.cistern.oci.Tag;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletionException;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The cache on a file system short of space: reservations check the real free space against
+ * {@code minFreeBytes}; on a really full disk (a small tmpfs, mounted when the test runs as root)
+ * every write fails as a {@link LocalStorageException} that names the cause, SQLite's "disk is
+ * full" included, and what is cached is still served.
+ */
+class FullDiskTest {
+
+  private static final int KIB = 1024;
+  private static final long MIB = 1L << 20;
+
+  @TempDir
+  Path temp;
+
+  private final ManualClock clock = new ManualClock();
+  private final Random random = new Random(13);
+
+  private BlobCache open(Path directory, long minFreeBytes) {
+    return BlobCache.open(new CacheSettings(directory, 1L << 40, 0.9, NO_FLUSH_TICK, Duration.ofMinutes(1), 4, minFreeBytes), clock);
+  }
+
+  @Test
+  void aReservationThatWouldLeaveLessThanMinFreeBytesIsRefusedWith507AndTheCacheStillServes() throws Exception {
+    Path directory = temp.resolve("cache");
+    byte[] cached = content(random, 4 * KIB);
+    try (BlobCache cache = open(directory, 0)) {
+      download(cache, cached, true);
+    }
+    // Above what this real file system has free, whatever else runs on it.
+    long aboveFree = Files.getFileStore(temp).getTotalSpace() + 1;
+
+    try (BlobCache cache = open(directory, aboveFree)) {
+      CompletionException refused = assertThrows(CompletionException.class, () -> cache.reserve(1).join());
+      RegistryException refusal = assertInstanceOf(RegistryException.class, refused.getCause());
+      assertEquals(507, refusal.status());
+      assertTrue(refusal.getMessage().contains("no room"), refusal.getMessage());
+      assertEquals(507, assertThrows(RegistryException.class, cache::requireFreeDisk).status());
+      assertEquals(0, cache.stats().reservedBytes(), "a refusal holds nothing");
+      assertEquals(1, cache.stats().refusedReservations());
+
+      try (FileChannel channel = cache.open(Digest.sha256Of(cached)).orElseThrow()) {
+        assertEquals(cached.length, channel.size(), "what is cached is still served");
+      }
+    }
+  }
+
+  @Test
+  void onAFullFileSystemWritesFailAsLocalStorageFailuresThatNameTheCauseAndCachedContentIsStillServed() throws Exception {
+    Path mountPoint = temp.resolve("small");
+    try (TmpfsMount mounted = TmpfsMount.mount(mountPoint, 8 * MIB)) {
+      Path directory = mountPoint.resolve("cache");
+      try (BlobCache cache = open(directory, MIB)) {
+        byte[] cached = content(random, 64 * KIB);
+        Digest cachedDigest = download(cache, cached, true);
+        long free = Files.getFileStore(directory).getUsableSpace();
+
+        // Room is checked against the real free space, less what reservations under way will write.
+        assertEquals(507, refusal(cache, free).status(), "it would leave less than minFreeBytes");
+        Reservation first = cache.reserve((free - MIB) / 2 + KIB).join();
+        assertEquals(507, refusal(cache, (free - MIB) / 2 + KIB).status(), "the first reservation's bytes are promised");
+        cache.release(first);
+        cache.release(cache.reserve((free - MIB) / 2 + KIB).join());
+
+        Path filler = mountPoint.resolve("filler");
+        TmpfsMount.fill(filler);
+
+        // A download of unknown size (no reservation) meets the full disk at its first write.
+        byte[] blob = content(random, 256 * KIB);
+        PartialBlob partial = cache.begin(Digest.sha256Of(blob), -1, null);
+        LocalStorageException full = assertThrows(LocalStorageException.class, () -> partial.append(ByteBuffer.wrap(blob)));
+        assertTrue(full.getMessage().contains("No space left on device"), full.getMessage());
+        cache.abandon(partial, full);
+        assertEquals(List.of(), partials(directory), "the abandoned download's temp file is gone");
+
+        Manifest manifest = CacheFixtures.imageManifest(List.of(cached));
+        UncheckedIOException unstored = assertThrows(UncheckedIOException.class, () -> cache.storeManifest(manifest));
+        assertTrue(LocalStorageException.in(unstored).isPresent(), "a manifest that cannot be written fails as local");
+        assertFalse(cache.contains(manifest.digest()));
+
+        // SQLite's own error, not the "cannot commit - no transaction is active" that its
+        // automatic rollback used to leave in its place.
+        TagMapping tag = new TagMapping(new TagKey("upstream.test", RepositoryName.of("team/app"), new Tag("1.0")),
+            cachedDigest, Instant.now());
+        MetadataStore.MetadataException tagFailure = assertThrows(MetadataStore.MetadataException.class, () -> cache.putTag(tag));
+        assertDiskFull(tagFailure);
+        cache.recordAccess(cachedDigest);
+        cache.pokeEvictor();
+        CompletionException evictorFailure = assertThrows(CompletionException.class, () -> cache.evictionCaughtUp().join());
+        assertDiskFull(evictorFailure.getCause());
+
+        try (FileChannel channel = cache.open(cachedDigest).orElseThrow()) {
+          ByteBuffer read = ByteBuffer.allocate(cached.length);
+          while (read.hasRemaining() && channel.read(read) >= 0) {
+            // Reads until the whole blob is in.
+          }
+          assertArrayEquals(cached, read.array(), "what is cached is still served");
+        }
+
+        Files.delete(filler);
+        cache.putTag(tag);
+        cache.storeManifest(manifest);
+        assertTrue(cache.contains(download(cache, blob, true)), "with room again, downloads are stored");
+        cache.pokeEvictor();
+        cache.evictionCaughtUp().join();
+      }
+    }
+  }
+
+  private static RegistryException refusal(BlobCache cache, long bytes) {
+    CompletionException refused = assertThrows(CompletionException.class, () -> cache.reserve(bytes).join());
+    return assertInstanceOf(RegistryException.class, refused.getCause());
+  }
+
+  private static void assertDiskFull(Throwable failure) {
+    assertTrue(LocalStorageException.in(failure).isPresent(), "a local storage failure: " + failure);
+    assertTrue(failure.getMessage().contains("SQLITE_FULL"), failure.getMessage());
+    assertFalse(failure.getMessage().contains("no transaction is active"), failure.getMessage());
+  }
+
+  private static List<Path> partials(Path directory) throws IOException {
+    try (Stream<Path> files = Files.walk(directory)) {
+      return files.filter(file -> file.getFileName().toString().endsWith(BlobStore.PARTIAL_SUFFIX)).toList();
+    }
+  }
+}
