@@ -49,6 +49,7 @@ public record Settings(
     positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
     positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");
     required(cache.reservationTimeout(), "cache.reservationTimeout");
+    required(required(cache.scrub(), "cache.scrub").bytesPerSecond(), "cache.scrub.bytesPerSecond");
     CacheSettings cacheSettings = check("cache", () -> new CacheSettings(required(cache.directory(), "cache.directory"),
         required(cache.maxBytes(), "cache.maxBytes").bytes(), cache.lowWaterFraction(), cache.accessFlushInterval(),
         cache.reservationTimeout(), cache.poolSize()));

@@ -48,14 +48,27 @@ public record CisternConfig(
       @JsonProperty("port") int port,
       @JsonProperty("idleTimeout") Duration idleTimeout) {}
 
-  /** The disk cache; see {@link io.cistern.cache.CacheSettings}. */
+  /**
+   * The disk cache; see {@link io.cistern.cache.CacheSettings}.
+   *
+   * @param scrub the background re-hashing of what is stored
+   */
   public record Cache(
       @JsonProperty("directory") Path directory,
       @JsonProperty("maxBytes") ByteSize maxBytes,
       @JsonProperty("lowWaterFraction") double lowWaterFraction,
       @JsonProperty("accessFlushInterval") Duration accessFlushInterval,
       @JsonProperty("reservationTimeout") Duration reservationTimeout,
-      @JsonProperty("poolSize") int poolSize) {}
+      @JsonProperty("poolSize") int poolSize,
+      @JsonProperty("scrub") Scrub scrub) {}
+
+  /**
+   * The scrub: {@code cistern verify --repair} run continuously by the server; see {@link io.cistern.ops.Scrub}.
+   *
+   * @param bytesPerSecond how fast it reads stored content; 0 turns it off
+   */
+  public record Scrub(
+      @JsonProperty("bytesPerSecond") ByteSize bytesPerSecond) {}
 
   /**
    * One upstream registry.
