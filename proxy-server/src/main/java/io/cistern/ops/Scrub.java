@@ -54,7 +54,8 @@ public final class Scrub implements AutoCloseable {
   private List<BlobRecord> page = List.of();
   private int next;
   private Digest position;
-  private Thread thread;
+  /** Set before the thread starts; read by whoever stops the server (a shutdown hook's thread). */
+  private volatile Thread thread;
 
   /** @param pageSize how many rows are read at a time (and how often the position is saved) */
   Scrub(BlobCache cache, BlobVerifier verifier, Pacer pacer, int pageSize) {
@@ -75,12 +76,12 @@ public final class Scrub implements AutoCloseable {
       return null;
     }
     Scrub scrub = new Scrub(cache, verifier, Pacer.of(bytesPerSecond), PAGE);
+    log.info("scrubbing the cache at {} bytes/s{}", bytesPerSecond,
+        scrub.position == null ? "" : ", resuming after " + scrub.position);
     Thread thread = new Thread(scrub::run, "cistern-scrub");
     thread.setDaemon(true);
     scrub.thread = thread;
     thread.start();
-    log.info("scrubbing the cache at {} bytes/s{}", bytesPerSecond,
-        scrub.position == null ? "" : ", resuming after " + scrub.position);
     return scrub;
   }
 

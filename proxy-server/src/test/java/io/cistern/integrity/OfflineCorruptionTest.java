@@ -136,6 +136,29 @@ class OfflineCorruptionTest {
     assertTrue(cli.run("ls").orFail().out().contains("nothing cached"), "no tag for an image missing a layer");
   }
 
+  @Test
+  void verifyOnAStoppedCacheReportsALayerCutShortAndRepairLeavesTheImageShortOfIt() throws Exception {
+    Path cache = temp.resolve("stopped/cache");
+    CisternCli cli = CisternCli.forCache(temp.resolve("stopped/cli.yml"), cache, 1, OFFLINE);
+    cli.run("import", bundle.toString()).orFail();
+    CisternCli.Run clean = cli.run("verify").orFail();
+    assertTrue(clean.out().contains("verify: 4 blobs and manifests checked"), clean.out());
+    assertTrue(clean.out().contains("nothing is damaged"), clean.out());
+    Path file = cache.resolve("blobs/sha256").resolve(layer.digest().hex().substring(0, 2)).resolve(layer.digest().hex());
+    Damage.truncate(file, 100);
+
+    CisternCli.Run found = cli.run("verify");
+    assertEquals(1, found.exitCode());
+    assertTrue(found.out().contains(layer.digest() + " size mismatch (100 bytes on disk, " + layer.bytes().length
+        + " recorded): not repaired"), found.out());
+    CisternCli.Run repaired = cli.run("verify", "--repair");
+    assertEquals(1, repaired.exitCode());
+    assertTrue(repaired.out().contains("it was the only copy"), repaired.out());
+    assertFalse(Files.exists(file));
+    assertTrue(cli.run("ls").orFail().out().contains("(+1 not cached)"), "the image now shows what it lacks");
+    assertEquals(0, cli.run("verify").exitCode(), "what is left is whole");
+  }
+
   /** A fresh site with no upstream, the bundle imported while it was stopped, now serving. */
   private static TestCistern offlineSite(String name) throws Exception {
     Path cache = temp.resolve(name + "/cache");

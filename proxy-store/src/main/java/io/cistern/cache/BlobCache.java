@@ -350,7 +350,8 @@ public final class BlobCache implements AutoCloseable {
     if (moved == null) {
       return;
     }
-    log.warn("blob {} is damaged ({}): moved to {}; it is fetched again on its next pull", digest, found, moved);
+    log.warn("blob {} is damaged ({}): moved to {}; a pull fetches it again while its upstream is online", digest, found,
+        moved);
     try {
       callbacks.execute(() -> {
         try {
