@@ -13,12 +13,9 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -62,7 +59,6 @@ public final class BlobCache implements AutoCloseable {
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
   static final String DATABASE_FILE = "metadata.db";
-  static final String QUARANTINE_DIRECTORY = "quarantine";
 
   private final CacheSettings settings;
   private final Clock clock;
@@ -72,6 +68,7 @@ public final class BlobCache implements AutoCloseable {
   private final MetadataStore metadata;
   private final DiskBudget budget;
   private final RecordedSizes sizes;
+  private final Quarantine quarantine;
   private final Executor callbacks;
   private final AtomicLong corruptOnRead = new AtomicLong();
   private final AccessTracker accesses = new AccessTracker();
@@ -99,6 +96,8 @@ public final class BlobCache implements AutoCloseable {
     this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
         this::pokeEvictor, callbacks);
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
+        digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
+    this.quarantine = new Quarantine(settings.directory(), blobs, metadata, budget, clock,
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
   }
 
@@ -342,7 +341,7 @@ public final class BlobCache implements AutoCloseable {
     corruptOnRead.incrementAndGet();
     Path moved;
     try {
-      moved = moveToQuarantine(digest);
+      moved = quarantine.move(digest);
     } catch (IOException e) {
       throw new UncheckedIOException("blob " + digest + " is damaged (" + found + ") and cannot be moved to "
           + quarantineDirectory(), e);
@@ -355,8 +354,8 @@ public final class BlobCache implements AutoCloseable {
     try {
       callbacks.execute(() -> {
         try {
-          syncQuarantine(digest);
-          dropRowIfGone(digest);
+          quarantine.sync(digest);
+          quarantine.dropRowIfGone(digest);
         } catch (IOException | RuntimeException e) {
           log.warn("the row of damaged blob {} stays until it is stored again or evicted: {}", digest, e.toString());
         }
@@ -368,7 +367,7 @@ public final class BlobCache implements AutoCloseable {
 
   /** Where files that failed a check are moved ({@code <cache>/quarantine}); Cistern never deletes them. */
   public Path quarantineDirectory() {
-    return settings.directory().resolve(QUARANTINE_DIRECTORY);
+    return quarantine.directory();
   }
 
   /** How many damaged files reads have found (and set aside) since the cache was opened. */
@@ -417,63 +416,12 @@ public final class BlobCache implements AutoCloseable {
    * checked (a newer copy, published since) is put back and left alone.
    */
   public Repair repair(BlobCheck check) throws IOException {
-    if (check.intact()) {
-      throw new IllegalArgumentException(check.digest() + " is whole: nothing to repair");
-    }
-    Digest digest = check.digest();
-    Path moved = null;
-    if (check.problem() != BlobCheck.Problem.MISSING) {
-      moved = moveToQuarantine(digest);
-      if (moved != null && check.identity() != null
-          && !check.identity().equals(BlobCheck.identityOf(Files.readAttributes(moved, BasicFileAttributes.class)))) {
-        // Published since the check: a verified copy. rename(2) puts it back even over a copy
-        // published in the meantime, which is as good.
-        Files.move(moved, blobs.pathOf(digest), StandardCopyOption.ATOMIC_MOVE);
-        return new Repair(null, false, true);
-      }
-      syncQuarantine(digest);
-    }
-    return new Repair(moved, dropRowIfGone(digest).isPresent(), false);
+    return quarantine.repair(check);
   }
 
   /** The upstreams whose repositories hold {@code digest} (or a manifest that refers to it), as recorded. */
   public Set<String> upstreamsHolding(Digest digest) {
     return metadata.upstreamsHolding(digest);
-  }
-
-  /** Moves a blob's file to a name of its own in quarantine; null when there is no file. */
-  private Path moveToQuarantine(Digest digest) throws IOException {
-    Path directory = quarantineDirectory();
-    Files.createDirectories(directory);
-    String name = digest.algorithm().prefix() + "-" + digest.hex() + "." + clock.millis();
-    Path target = directory.resolve(name);
-    // rename(2) would replace a file of that name: the same blob set aside twice in one millisecond.
-    for (int n = 1; Files.exists(target, LinkOption.NOFOLLOW_LINKS); n++) {
-      target = directory.resolve(name + "-" + n);
-    }
-    try {
-      Files.move(blobs.pathOf(digest), target, StandardCopyOption.ATOMIC_MOVE);
-    } catch (NoSuchFileException gone) {
-      return null;
-    }
-    return target;
-  }
-
-  /** Makes a move to quarantine durable, so that a crash cannot bring the file back into the store. */
-  private void syncQuarantine(Digest digest) throws IOException {
-    blobs.syncDirectoryOf(digest);
-    BlobStore.fsyncDirectory(quarantineDirectory());
-  }
-
-  /** Drops a blob's row, as an eviction would, if its file is still gone (see {@link MetadataStore#deleteBlobRowIf}). */
-  private Optional<BlobRecord> dropRowIfGone(Digest digest) {
-    Optional<BlobRecord> dropped = metadata.deleteBlobRowIf(digest, () -> !blobs.contains(digest));
-    dropped.ifPresent(row -> {
-      budget.removeStored(row.size());
-      budget.admitWaiting();
-      evictionListeners.forEach(listener -> listener.accept(List.of(digest)));
-    });
-    return dropped;
   }
 
   // ---- writing ----
