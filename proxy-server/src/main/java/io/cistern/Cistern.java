@@ -25,8 +25,10 @@ import io.cistern.config.CredentialSources;
 import io.cistern.http.RegistryApi;
 import io.cistern.http.RegistryServer;
 import io.cistern.http.RequestListener;
+import io.cistern.ops.BlobVerifier;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.Jobs;
+import io.cistern.ops.Scrub;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
@@ -90,6 +92,8 @@ public final class Cistern implements AutoCloseable {
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
+  /** Null when {@code cache.scrub.bytesPerSecond} is 0. */
+  private final Scrub scrub;
   private final InetSocketAddress address;
   private final InetSocketAddress adminAddress;
 
@@ -118,6 +122,7 @@ public final class Cistern implements AutoCloseable {
     operatorExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-operator"));
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
+    Scrub startedScrub = null;
     try {
       TagService tags = new TagService(core.cache, core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
@@ -143,8 +148,15 @@ public final class Cistern implements AutoCloseable {
       admin = adminServer;
       address = server.start(settings.address());
       adminAddress = admin.start(settings.adminAddress());
+      startedScrub = Scrub.start(core.cache, new BlobVerifier(core.cache, core.router),
+          config.cache().scrub().bytesPerSecond().bytes());
+      scrub = startedScrub;
+      CacheMetrics.bindIntegrity(metrics.registry(), core.cache, scrub);
     } catch (Exception e) {
       // Netty throws BindException (checked) undeclared: whatever failed, give back what was taken.
+      if (startedScrub != null) {
+        startedScrub.close();
+      }
       if (adminServer != null) {
         adminServer.close();
       }
@@ -252,6 +264,9 @@ public final class Cistern implements AutoCloseable {
     server.close();
     admin.close();
     shutdownServerExecutors();
+    if (scrub != null) {
+      scrub.close();
+    }
     core.close();
     metrics.close();
   }

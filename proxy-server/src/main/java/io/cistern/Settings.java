@@ -58,6 +58,7 @@ public record Settings(
     positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
     positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");
     required(cache.reservationTimeout(), "cache.reservationTimeout");
+    required(required(cache.scrub(), "cache.scrub").bytesPerSecond(), "cache.scrub.bytesPerSecond");
     // admin.minFreeDisk is the key's old name, from when only readiness used it.
     long minFreeBytes = (admin.minFreeDisk() != null ? admin.minFreeDisk() : required(cache.minFreeDisk(), "cache.minFreeDisk")).bytes();
     CacheSettings cacheSettings = check("cache", () -> new CacheSettings(required(cache.directory(), "cache.directory"),

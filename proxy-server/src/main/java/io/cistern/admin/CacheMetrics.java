@@ -3,6 +3,7 @@ package io.cistern.admin;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheStats;
 import io.cistern.http.ActiveRequests;
+import io.cistern.ops.Scrub;
 import io.cistern.proxy.BlobService;
 import io.cistern.upstream.Upstream;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -39,6 +40,29 @@ public final class CacheMetrics {
           .tag("upstream", upstream.host())
           .register(registry);
     }
+  }
+
+  /**
+   * What reads and the scrub found damaged, and what the scrub read; the scrub's meters stay at 0
+   * while it is off ({@code scrub} null).
+   */
+  public static void bindIntegrity(MeterRegistry registry, BlobCache cache, Scrub scrub) {
+    String corrupt = "Damaged blobs and manifests found and moved to quarantine";
+    FunctionCounter.builder("cistern.cache.corrupt.blobs", cache, BlobCache::corruptBlobsFoundOnRead)
+        .description(corrupt).tag("found_by", "read").register(registry);
+    scrubCounter("cistern.cache.corrupt.blobs", corrupt, cache, scrub, Scrub::corruptBlobs)
+        .tag("found_by", "scrub").register(registry);
+    scrubCounter("cistern.cache.scrubbed", "Bytes of stored content the scrub read and hashed", cache, scrub,
+        Scrub::scrubbedBytes).baseUnit("bytes").register(registry);
+    scrubCounter("cistern.cache.scrubbed.blobs", "Blobs and manifests the scrub checked", cache, scrub,
+        Scrub::scrubbedBlobs).register(registry);
+  }
+
+  /** A meter reads its object through a weak reference: the scrub when it runs, else the cache (for a 0). */
+  private static FunctionCounter.Builder<?> scrubCounter(String name, String description,
+      BlobCache cache, Scrub scrub, ToDoubleFunction<Scrub> value) {
+    return (scrub != null ? FunctionCounter.builder(name, scrub, value) : FunctionCounter.builder(name, cache, c -> 0))
+        .description(description);
   }
 
   private static void gauge(MeterRegistry registry, String name, String unit, String description, BlobCache cache,

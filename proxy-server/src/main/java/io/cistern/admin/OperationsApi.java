@@ -11,6 +11,7 @@ import io.cistern.ops.OperatorRequests.ImageRequest;
 import io.cistern.ops.OperatorRequests.ImportRequest;
 import io.cistern.ops.OperatorRequests.JobStarted;
 import io.cistern.ops.OperatorRequests.PurgeRequest;
+import io.cistern.ops.OperatorRequests.VerifyRequest;
 import io.cistern.ops.OperatorRequests.WarmRequest;
 import java.io.IOException;
 import java.util.List;
@@ -24,7 +25,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin listener's JSON API for operators: thin handlers that parse a request, run the
  * {@link CacheOperations} call off the event loop, and put its answer (or its failure) as JSON.
- * Long operations (warm, export, import) start a job and answer 202 at once. Bundles are files in
+ * Long operations (warm, export, import, verify) start a job and answer 202 at once. Bundles are files in
  * the {@link BundleDirectory}, named without a path. Who may call what is the route's
  * {@link AdminAccess}: stats are open (the status page reads them), listings need the token when
  * one is set, and operations need the token, or without one a caller on this machine.
@@ -37,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * POST /api/warm    {"images": [REF…], "platforms": ["linux/amd64"…]}   → 202 {"id": N}
  * POST /api/export  {"out": "site.tar", "images": [REF…]}               → 202 {"id": N}
  * POST /api/import  {"file": "site.tar", "pin": false}                  → 202 {"id": N}
+ * POST /api/verify  {"repair": false}                                   → 202 {"id": N}
  * GET  /api/jobs?id=N                     a job's progress and outcome
  * </pre>
  */
@@ -75,7 +77,9 @@ public final class OperationsApi {
         .add("POST", "/api/export", AdminAccess.OPERATE, request -> start(request, ExportRequest.class,
             export -> jobs.start("export", operations.exportJob(bundles.forExport(export.out()), orEmpty(export.images())))))
         .add("POST", "/api/import", AdminAccess.OPERATE, request -> start(request, ImportRequest.class,
-            bundle -> jobs.start("import", operations.importJob(bundles.forImport(bundle.file()), bundle.pin()))));
+            bundle -> jobs.start("import", operations.importJob(bundles.forImport(bundle.file()), bundle.pin()))))
+        .add("POST", "/api/verify", AdminAccess.OPERATE, request -> start(request, VerifyRequest.class,
+            verify -> jobs.start("verify", operations.verifyJob(verify.repair()))));
   }
 
   private Object purge(PurgeRequest purge) {

@@ -14,6 +14,7 @@ import io.cistern.ops.OperatorRequests.ImageRequest;
 import io.cistern.ops.OperatorRequests.ImportRequest;
 import io.cistern.ops.OperatorRequests.JobStarted;
 import io.cistern.ops.OperatorRequests.PurgeRequest;
+import io.cistern.ops.OperatorRequests.VerifyRequest;
 import io.cistern.ops.OperatorRequests.WarmRequest;
 import io.cistern.ops.PinView;
 import io.cistern.ops.PurgeView;
@@ -120,6 +121,11 @@ final class AdminClient implements CacheClient {
   @Override
   public long importBundle(Path file, boolean pin) {
     return post("/api/import", new ImportRequest(bundleName(file), pin), JobStarted.class).id();
+  }
+
+  @Override
+  public long verify(boolean repair) {
+    return post("/api/verify", new VerifyRequest(repair), JobStarted.class).id();
   }
 
   /** The name the API knows {@code file} by: it must be directly in the bundle directory. */

@@ -41,6 +41,9 @@ interface CacheClient extends AutoCloseable {
   /** Starts an import of {@code file} (absolute; in the bundle directory while a server runs); returns its job. */
   long importBundle(Path file, boolean pin);
 
+  /** Starts a verification of everything stored, repairing what is damaged if asked; returns its job. */
+  long verify(boolean repair);
+
   JobView job(long id);
 
   @Override

@@ -14,6 +14,7 @@ import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.ConfigLoader;
 import io.cistern.oci.Json;
+import io.cistern.ops.BlobProblem;
 import io.cistern.ops.DownloadView;
 import io.cistern.ops.ImageView;
 import io.cistern.ops.JobView;
@@ -56,6 +57,7 @@ public final class Cli {
         stats                          size against the cap, hit ratio, pins, top repositories
         pin REF | unpin REF            keep an image from eviction, or let it go again
         purge REF | --older-than AGE   remove images now
+        verify [--repair]              re-hash what is cached; --repair sets damaged files aside
 
       REF names an image as clients pull it through Cistern: [upstream/]repository[:tag|@digest],
       e.g. ghcr.io/org/app:1.0; without an upstream, the default one; without a tag, latest.
@@ -129,6 +131,17 @@ public final class Cli {
           refers to it) the image; by digest, the image and its tags. Content other images share
           stays; pinned images are refused. --older-than 30d removes every unpinned blob and
           manifest not read for that long (s, m, h, d).
+          """,
+      "verify", """
+          Usage: cistern verify [--repair]
+
+          Reads back every cached blob and manifest and checks its size and digest against what
+          was verified when it was stored; reports each one that is damaged (wrong size, wrong
+          digest, a row without its file, unreadable). --repair moves each damaged file to
+          <cache.directory>/quarantine/ and drops its row, so that the next pull fetches it again;
+          Cistern never deletes a quarantined file. A blob of a pinned image, or one no online
+          upstream can give again, was the only copy: it is named, to be restored from a bundle.
+          Exits 1 when anything was found damaged, repaired or not. Pulls go on meanwhile.
           """);
 
   private static final int LS_LIMIT = 100_000;
@@ -274,6 +287,7 @@ public final class Cli {
       case "stats" -> stats(Arguments.parse(args, Map.of(), Set.of("--json")));
       case "pin", "unpin" -> pin(command, Arguments.parse(args, Map.of(), Set.of()));
       case "purge" -> purge(Arguments.parse(args, Map.of("--older-than", "--older-than"), Set.of()));
+      case "verify" -> verify(Arguments.parse(args, Map.of(), Set.of("--repair")));
       default -> throw new IllegalStateException("no such command " + command);
     };
     // Only warm and import may create a cache; elsewhere a missing one is a wrong --config.
@@ -370,6 +384,9 @@ public final class Cli {
       return 1;
     }
     Outcome outcome = job.outcome();
+    if (job.kind().equals("verify")) {
+      return reportVerification(outcome, job.progress().elapsedMillis());
+    }
     for (String image : outcome.images()) {
       out.println("  " + image);
     }
@@ -385,6 +402,43 @@ public final class Cli {
       err.println("warning: " + warning);
     }
     return 0;
+  }
+
+  private Command verify(Arguments args) {
+    if (!args.positional().isEmpty()) {
+      throw new Arguments.UsageException("verify takes no arguments but --repair");
+    }
+    boolean repair = args.flag("--repair");
+    return client -> followJob(client, client.verify(repair));
+  }
+
+  /** One line per damaged blob, saying what was done and what is left to the operator; exit 1 if any. */
+  private int reportVerification(Outcome outcome, long elapsedMillis) {
+    List<BlobProblem> problems = outcome.problems();
+    out.println("verify: " + outcome.blobs() + " blobs and manifests checked (" + Formats.bytes(outcome.bytes()) + ") in "
+        + elapsedMillis / 1000.0 + " s: " + (problems.isEmpty() ? "nothing is damaged" : problems.size() + " damaged"));
+    boolean unrepaired = false;
+    for (BlobProblem problem : problems) {
+      String done = switch (problem.action()) {
+        case "quarantined" -> "moved to " + problem.quarantined() + " and its row dropped";
+        case "row-dropped" -> "its row dropped";
+        case "replaced" -> "left alone: a whole copy was stored in its place meanwhile";
+        case "failed" -> "NOT repaired";
+        default -> "not repaired";
+      };
+      unrepaired |= problem.action().equals("found");
+      String next = problem.action().equals("replaced") ? ""
+          : problem.onlyCopy() ? "; it was the only copy (pinned, or no online upstream has it): restore it by importing"
+              + " a bundle that holds it, or pull it once its upstream is back"
+          : problem.action().equals("found") || problem.action().equals("failed") ? ""
+          : "; the next pull fetches it again";
+      out.println("  " + problem.digest() + " " + problem.problem().replace('-', ' ') + " (" + problem.detail() + "): "
+          + done + next);
+    }
+    if (unrepaired) {
+      err.println("run `cistern verify --repair` to move damaged files to quarantine, so that they are fetched again");
+    }
+    return problems.isEmpty() ? 0 : 1;
   }
 
   private Command list(Arguments args) {

@@ -86,6 +86,11 @@ final class LocalClient implements CacheClient {
   }
 
   @Override
+  public long verify(boolean repair) {
+    return tools.jobs().start("verify", operations.verifyJob(repair));
+  }
+
+  @Override
   public JobView job(long id) {
     return tools.jobs().view(id).orElseThrow(() -> new OperationException(404, "no job " + id));
   }

@@ -53,6 +53,7 @@ public record CisternConfig(
    *
    * @param minFreeDisk free space kept on the cache's file system: a blob whose download would
    *     leave less is refused (507) rather than cached, and {@code /readyz} fails below it
+   * @param scrub the background re-hashing of what is stored
    */
   public record Cache(
       @JsonProperty("directory") Path directory,
@@ -61,7 +62,16 @@ public record CisternConfig(
       @JsonProperty("accessFlushInterval") Duration accessFlushInterval,
       @JsonProperty("reservationTimeout") Duration reservationTimeout,
       @JsonProperty("poolSize") int poolSize,
-      @JsonProperty("minFreeDisk") ByteSize minFreeDisk) {}
+      @JsonProperty("minFreeDisk") ByteSize minFreeDisk,
+      @JsonProperty("scrub") Scrub scrub) {}
+
+  /**
+   * The scrub: {@code cistern verify --repair} run continuously by the server; see {@link io.cistern.ops.Scrub}.
+   *
+   * @param bytesPerSecond how fast it reads stored content; 0 turns it off
+   */
+  public record Scrub(
+      @JsonProperty("bytesPerSecond") ByteSize bytesPerSecond) {}
 
   /**
    * One upstream registry.

@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,8 +28,10 @@ import java.util.UUID;
 /**
  * Writes cached images into a bundle ({@link Bundle}): only what is in the cache, never asking an
  * upstream. An image must be whole; of an index, the platforms that are whole go in and the others
- * are named in the outcome's warnings. The file appears only once complete: it is written beside
- * its final name, synced, and linked to that name, which fails rather than replace a file.
+ * are named in the outcome's warnings. Every blob is hashed as it is copied, and every manifest
+ * as it is read: a damaged one stops the export, naming it, rather than go into a bundle. The file
+ * appears only once complete: it is written beside its final name, synced, and linked to that
+ * name, which fails rather than replace a file.
  */
 final class BundleExporter {
 
@@ -163,7 +166,7 @@ final class BundleExporter {
       tar.file(Bundle.FILE, Json.prettyBytes(bundle));
       tar.file("index.json", ociIndex(contents));
       for (Map.Entry<Digest, Long> blob : contents.blobs.entrySet()) {
-        copyBlob(tar, blob.getKey(), progress);
+        copyBlob(tar, blob.getKey(), blob.getValue(), progress);
       }
       for (Manifest manifest : contents.manifests.values()) {
         tar.file(entryName(manifest.digest()), manifest.bytes());
@@ -177,21 +180,43 @@ final class BundleExporter {
     }
   }
 
-  private void copyBlob(TarWriter tar, Digest digest, Progress progress) throws IOException {
+  /**
+   * Copies a blob into the bundle, hashing it on the way: a damaged copy (one a read finds cut
+   * short is set aside by the cache, one with the wrong bytes is found here) fails the export.
+   *
+   * @param expectedSize the size its manifest gives it
+   */
+  private void copyBlob(TarWriter tar, Digest digest, long expectedSize, Progress progress) throws IOException {
     FileChannel blob = cache.open(digest)
-        .orElseThrow(() -> new OperationException(409, digest + " was evicted while the bundle was written; run again"));
+        .orElseThrow(() -> new OperationException(409, digest + " is no longer cached (evicted, or set aside as damaged,"
+            + " while the bundle was written): no bundle was written; run the export again"));
+    MessageDigest hasher = digest.algorithm().newMessageDigest();
     // The open file is kept whatever eviction does meanwhile: an unlinked file stays readable.
     try (blob; InputStream in = Channels.newInputStream(blob)) {
-      tar.file(entryName(digest), blob.size(), out -> {
+      long size = blob.size();
+      if (size != expectedSize) {
+        throw damaged(digest, size + " bytes, its manifest says " + expectedSize);
+      }
+      tar.file(entryName(digest), size, out -> {
         byte[] buffer = new byte[COPY_BUFFER];
         int read;
         while ((read = in.read(buffer)) > 0) {
+          hasher.update(buffer, 0, read);
           out.write(buffer, 0, read);
           progress.advance(read);
         }
       });
     }
+    Digest actual = Digest.fromBytes(digest.algorithm(), hasher.digest());
+    if (!actual.equals(digest)) {
+      throw damaged(digest, "its bytes hash to " + actual);
+    }
     progress.itemDone();
+  }
+
+  private static OperationException damaged(Digest digest, String found) {
+    return new OperationException(422, "the cached copy of " + digest + " is damaged (" + found + "): no bundle was"
+        + " written; run `cistern verify --repair`, then warm the image again (or import it from a sound bundle)");
   }
 
   static String entryName(Digest digest) {

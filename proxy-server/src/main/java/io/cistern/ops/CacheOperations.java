@@ -1,6 +1,7 @@
 package io.cistern.ops;
 
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.BlobRecord;
 import io.cistern.cache.CacheStats;
 import io.cistern.cache.ImageContent;
 import io.cistern.cache.PinnedImageException;
@@ -44,6 +45,7 @@ public final class CacheOperations {
   /** How long the top-repositories aggregate is reused: it reads every repository link. */
   private static final Duration TOP_REPOSITORIES_TTL = Duration.ofSeconds(30);
   private static final int TOP_REPOSITORIES = 10;
+  private static final int VERIFY_PAGE = 128;
 
   private record TopRepositories(long computedAtNanos, List<RepositoryUsage> usage) {}
 
@@ -55,6 +57,7 @@ public final class CacheOperations {
   private final Warmer warmer;
   private final BundleExporter exporter;
   private final BundleImporter importer;
+  private final BlobVerifier verifier;
   // Recomputed by whichever caller finds it stale; two callers at once both compute it, which
   // costs a second query but needs no lock.
   private volatile TopRepositories topRepositories;
@@ -72,6 +75,7 @@ public final class CacheOperations {
     this.warmer = new Warmer(router, manifests, blobs);
     this.exporter = new BundleExporter(cache);
     this.importer = new BundleImporter(cache, router, clock);
+    this.verifier = new BlobVerifier(cache, router);
   }
 
   // ---- inspecting ----
@@ -245,6 +249,46 @@ public final class CacheOperations {
         throw new UncheckedIOException("import of " + file + " stopped: " + e.getMessage()
             + " (what was imported is whole; run the import again to carry on)", e);
       }
+    };
+  }
+
+  /**
+   * Reads back every stored blob and manifest, in digest order, and checks its size and digest;
+   * with {@code repair}, moves what is damaged to quarantine and drops its row (see
+   * {@link BlobVerifier}). Only this job's thread reads; pulls go on meanwhile.
+   */
+  public Function<Progress, Outcome> verifyJob(boolean repair) {
+    return progress -> {
+      CacheStats stats = cache.stats();
+      progress.expect(stats.entries(), stats.storedBytes());
+      progress.phase(repair ? "verifying and repairing" : "verifying");
+      List<BlobProblem> problems = new ArrayList<>();
+      int checked = 0;
+      long bytes = 0;
+      Digest after = null;
+      try {
+        for (List<BlobRecord> page = cache.storedAfter(null, VERIFY_PAGE); !page.isEmpty();
+             page = cache.storedAfter(after, VERIFY_PAGE)) {
+          for (BlobRecord row : page) {
+            long[] read = {0};
+            verifier.verify(row, repair, chunk -> {
+              read[0] += chunk;
+              progress.advance(chunk);
+            }).ifPresent(problems::add);
+            // What was not read (a wrong size is known without reading) counts as checked too.
+            progress.advance(row.size() - read[0]);
+            progress.itemDone();
+            checked++;
+            bytes += row.size();
+            after = row.digest();
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new OperationException(503, "the verification was interrupted after " + checked + " blobs");
+      }
+      progress.phase("done");
+      return new Outcome(List.of(), checked, bytes, 0, List.of(), problems);
     };
   }
 

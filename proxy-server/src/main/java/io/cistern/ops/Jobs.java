@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /**
- * Long operations (warm, export, import) run in the background, each with its progress, so the
+ * Long operations (warm, export, import, verify) run in the background, each with its progress, so the
  * admin API can answer at once and be asked how far they are. At most {@value #MAX_UNFINISHED}
  * jobs may be running or waiting at once: more are refused (429) rather than queued without end.
  * The last {@value #KEPT} jobs are kept; older finished ones are forgotten.

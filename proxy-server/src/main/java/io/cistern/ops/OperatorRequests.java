@@ -22,6 +22,9 @@ public final class OperatorRequests {
   /** @param file a file name in the server's bundle directory ({@code admin.bundleDirectory}) */
   public record ImportRequest(String file, boolean pin) {}
 
+  /** @param repair move what is damaged to quarantine and drop its row, rather than only report it */
+  public record VerifyRequest(boolean repair) {}
+
   /** The answer to a started operation: its job, to follow with {@code GET /api/jobs?id=}. */
   public record JobStarted(long id) {}
 

@@ -6,7 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * How far a long operation (warm, export, import) has come: items (blobs) and bytes, done and in
+ * How far a long operation (warm, export, import, verify) has come: items (blobs) and bytes, done and in
  * all. Written by the operation's threads, read by whoever displays it; every field is atomic on
  * its own, and a snapshot may mix a moment's counts, which a progress display tolerates.
  */

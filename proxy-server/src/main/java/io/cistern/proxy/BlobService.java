@@ -34,9 +34,12 @@ import java.util.function.BiFunction;
  * try once with their own.
  *
  * <p>Threads: a cache hit opens its file (and a HEAD stats it) on the caller's thread, the
- * connection's event loop. That is one {@code open(2)} and {@code fstat} on a directory the
- * kernel has cached, cheaper than the sendfile of the same blob that follows on that loop anyway;
- * a hop to an executor would cost every hit a hand-off and a pause in reading. Everything on the
+ * connection's event loop. That is one {@code open(2)}, an {@code fstat} and a read of the size
+ * recorded on the file (see {@link BlobCache#open}) on a directory the kernel has cached, cheaper
+ * than the sendfile of the same blob that follows on that loop anyway; a hop to an executor would
+ * cost every hit a hand-off and a pause in reading. (Rarely more: a file with no recorded size
+ * reads its row once, and a damaged one is renamed into quarantine, on that loop too.) A file
+ * found damaged is a miss, and is fetched again like one. Everything on the
  * miss path that may wait longer (the single flight's own look at the cache, a second look after
  * it, the upstream) runs on the executor or the upstream client's threads.
  */

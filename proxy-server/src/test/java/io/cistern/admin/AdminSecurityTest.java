@@ -107,7 +107,8 @@ class AdminSecurityTest {
           new Route("POST", "/api/purge", "{\"olderThan\":\"1s\"}"),
           new Route("POST", "/api/warm", "{\"images\":[\"" + APP + "\"]}"),
           new Route("POST", "/api/export", "{\"out\":\"x.tar\",\"images\":[\"" + APP + "\"]}"),
-          new Route("POST", "/api/import", "{\"file\":\"x.tar\"}"));
+          new Route("POST", "/api/import", "{\"file\":\"x.tar\"}"),
+          new Route("POST", "/api/verify", "{\"repair\":true}"));
       for (Route route : guarded) {
         HttpResponse<String> none = call(port, route.method(), route.path(), route.body());
         assertEquals(401, none.statusCode(), route + ": " + none.body());

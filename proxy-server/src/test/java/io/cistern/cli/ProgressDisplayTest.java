@@ -134,6 +134,11 @@ class ProgressDisplayTest {
     }
 
     @Override
+    public long verify(boolean repair) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void close() {}
   }
 }

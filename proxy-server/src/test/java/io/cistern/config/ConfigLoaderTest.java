@@ -86,6 +86,13 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theScrubIsOffByDefaultAndTakesItsPaceAsASize() {
+    assertEquals(0, loader.load(null, Map.of()).cache().scrub().bytesPerSecond().bytes());
+    assertEquals(20L << 20, loader.load(null, Map.of("CISTERN_CACHE_SCRUB_BYTESPERSECOND", "20MiB"))
+        .cache().scrub().bytesPerSecond().bytes());
+  }
+
+  @Test
   void mistakesAreReportedInOneLine() throws Exception {
     Path typo = temp.resolve("typo.yml");
     Files.writeString(typo, "cache:\n  maxbites: 1GiB\n");

@@ -24,13 +24,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,10 +42,12 @@ import org.slf4j.LoggerFactory;
  * The pull-through cache's storage: blobs and manifests on disk ({@link BlobStore}), metadata in
  * SQLite ({@link MetadataStore}), the byte cap ({@link DiskBudget}) and its evictor.
  *
- * <p>Blob hits touch no database: a blob is served by opening its file, and the access is
- * recorded in memory. A manifest read from disk also reads its row, for its media type; the proxy
- * keeps hot manifests in memory in front of that. Downloads go through {@link #reserve},
- * {@link #begin}, then {@link #publish} or {@link #abandon}.
+ * <p>Blob hits touch no database: a blob is served by opening its file, checking its size
+ * against the size recorded on it at publication ({@link RecordedSizes}), and the access is
+ * recorded in memory. A manifest read from disk also reads its row, for its media type, and is
+ * hashed; the proxy keeps hot manifests in memory in front of that. A file that fails either
+ * check is never served: it is moved to {@code quarantine/} and the read is a miss. Downloads go
+ * through {@link #reserve}, {@link #begin}, then {@link #publish} or {@link #abandon}.
  *
  * <p>One process owns a cache directory at a time ({@code cistern.lock}), so there is one writer
  * to its SQLite file. A run that ends through {@link #close} with no download under way leaves a
@@ -57,7 +62,6 @@ public final class BlobCache implements AutoCloseable {
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
   static final String DATABASE_FILE = "metadata.db";
-  static final String QUARANTINE_DIRECTORY = "quarantine";
 
   private final CacheSettings settings;
   private final Clock clock;
@@ -66,6 +70,10 @@ public final class BlobCache implements AutoCloseable {
   private final BlobStore blobs;
   private final MetadataStore metadata;
   private final DiskBudget budget;
+  private final RecordedSizes sizes;
+  private final Quarantine quarantine;
+  private final Executor callbacks;
+  private final AtomicLong corruptOnRead = new AtomicLong();
   private final AccessTracker accesses = new AccessTracker();
   private final Evictor evictor;
   private final List<Consumer<List<Digest>>> evictionListeners = new CopyOnWriteArrayList<>();
@@ -94,9 +102,13 @@ public final class BlobCache implements AutoCloseable {
         !Files.exists(settings.directory().resolve(CLEAN_STOP_MARKER)), clock);
     this.metadata = database.store();
     this.databaseLoss = database.loss();
+    this.sizes = new RecordedSizes(metadata, RecordedSizes.supported(blobs.root()));
+    this.callbacks = callbacks;
     this.budget = new DiskBudget(settings.maxBytes(), settings.lowWaterBytes(), settings.reservationTimeout(),
         this::pokeEvictor, callbacks, disk, settings.minFreeBytes());
     this.evictor = new Evictor(metadata, blobs, budget, accesses, settings.accessFlushInterval(),
+        digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
+    this.quarantine = new Quarantine(settings.directory(), blobs, metadata, budget, clock,
         digests -> evictionListeners.forEach(listener -> listener.accept(digests)));
   }
 
@@ -165,7 +177,7 @@ public final class BlobCache implements AutoCloseable {
       // Durable before anything changes: a marker brought back by a power cut would skip recovery.
       BlobStore.fsyncDirectory(settings.directory());
     }
-    Recovery recovery = new Recovery(blobs, metadata, settings.directory().resolve(QUARANTINE_DIRECTORY));
+    Recovery recovery = new Recovery(blobs, metadata, quarantine);
     if (databaseLoss != null) {
       // Without files it is a new cache (or a corrupt database, moved aside, with nothing to rebuild).
       if (blobs.holdsFiles()) {
@@ -232,18 +244,50 @@ public final class BlobCache implements AutoCloseable {
 
   // ---- reading ----
 
-  /** Opens a cached blob and counts the access; empty on a miss. The caller closes the channel. */
+  /**
+   * Opens a cached blob and counts the access; empty on a miss. The caller closes the channel. A
+   * file whose size is not the one it was published with is never handed out: it goes to
+   * quarantine, and this is a miss.
+   */
   public Optional<FileChannel> open(Digest digest) {
-    Optional<FileChannel> channel = blobs.open(digest);
-    channel.ifPresent(ignored -> recordAccess(digest));
-    return channel;
+    Optional<FileChannel> opened = blobs.open(digest);
+    if (opened.isEmpty()) {
+      return opened;
+    }
+    FileChannel channel = opened.get();
+    long size;
+    try {
+      size = channel.size();
+    } catch (IOException e) {
+      BlobStore.closeQuietly(channel);
+      throw new UncheckedIOException("cannot stat blob " + digest, e);
+    }
+    if (!hasRecordedSize(digest, size)) {
+      BlobStore.closeQuietly(channel);
+      return Optional.empty();
+    }
+    recordAccess(digest);
+    return opened;
   }
 
-  /** The size of a cached blob, counting a HEAD as an access; empty on a miss. */
+  /** The size of a cached blob, counting a HEAD as an access; empty on a miss (as {@link #open}). */
   public Optional<Long> sizeOf(Digest digest) {
     Optional<Long> size = blobs.sizeOf(digest);
-    size.ifPresent(ignored -> recordAccess(digest));
+    if (size.isEmpty() || !hasRecordedSize(digest, size.get())) {
+      return Optional.empty();
+    }
+    recordAccess(digest);
     return size;
+  }
+
+  /** Whether a stored file's size is its recorded one; if not, the file is set aside (see {@link #setAside}). */
+  private boolean hasRecordedSize(Digest digest, long size) {
+    OptionalLong recorded = sizes.recorded(digest, blobs.pathOf(digest));
+    if (recorded.isEmpty() || recorded.getAsLong() == size) {
+      return true;
+    }
+    setAside(digest, size + " bytes on disk, " + recorded.getAsLong() + " recorded");
+    return false;
   }
 
   public boolean contains(Digest digest) {
@@ -273,6 +317,11 @@ public final class BlobCache implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read manifest " + digest, e);
     }
+    if (!digest.matches(bytes)) {
+      // Small enough to hash on every read from disk; a damaged copy is fetched again.
+      setAside(digest, "its bytes hash to " + Digest.of(digest.algorithm(), bytes));
+      return new ManifestLookup.Absent();
+    }
     if (mediaType == null) {
       try {
         mediaType = ManifestDocument.parse(bytes).mediaType();
@@ -298,6 +347,103 @@ public final class BlobCache implements AutoCloseable {
   /** Counts an access served from elsewhere (a manifest held in memory) toward the blob's LRU rank. */
   public void recordAccess(Digest digest) {
     accesses.record(digest, clock.millis());
+  }
+
+  // ---- integrity: damaged files, verification and the scrub ----
+
+  /**
+   * Sets aside a file a read found damaged: it is moved to quarantine now, on the reader's thread
+   * (one rename, like the open before it), so that no one else is served it and a download can
+   * publish the blob again; its row goes afterwards on the callbacks executor, unless the blob has
+   * been published again by then (see {@link MetadataStore#deleteBlobRowIf}).
+   *
+   * @throws UncheckedIOException when the file cannot be moved: it must not be served either
+   */
+  private void setAside(Digest digest, String found) {
+    corruptOnRead.incrementAndGet();
+    Path moved;
+    try {
+      moved = quarantine.move(digest);
+    } catch (IOException e) {
+      throw new UncheckedIOException("blob " + digest + " is damaged (" + found + ") and cannot be moved to "
+          + quarantineDirectory(), e);
+    }
+    if (moved == null) {
+      return;
+    }
+    log.warn("blob {} is damaged ({}): moved to {}; a pull fetches it again while its upstream is online", digest, found,
+        moved);
+    try {
+      callbacks.execute(() -> {
+        try {
+          quarantine.sync(digest);
+          quarantine.dropRowIfGone(digest);
+        } catch (IOException | RuntimeException e) {
+          log.warn("the row of damaged blob {} stays until it is stored again or evicted: {}", digest, e.toString());
+        }
+      });
+    } catch (RejectedExecutionException closing) {
+      // The row stays, pointing at no file: the next download of the blob replaces it.
+    }
+  }
+
+  /** Where files that failed a check are moved ({@code <cache>/quarantine}); Cistern never deletes them. */
+  public Path quarantineDirectory() {
+    return quarantine.directory();
+  }
+
+  /** How many damaged files reads have found (and set aside) since the cache was opened. */
+  public long corruptBlobsFoundOnRead() {
+    return corruptOnRead.get();
+  }
+
+  /** Up to {@code limit} stored blobs' rows in digest order, after {@code after} (null: from the first). */
+  public List<BlobRecord> storedAfter(Digest after, int limit) {
+    return metadata.blobsAfter(after == null ? "" : after.toString(), limit);
+  }
+
+  /**
+   * Reads a stored blob back and checks its size and digest against its row ({@link BlobCheck}),
+   * holding no lock and no connection while it reads. A whole file that has no size recorded on it
+   * (stored by an older Cistern, or adopted) gets one.
+   *
+   * @return empty when the blob is no longer stored: its file and row went (an eviction, a purge)
+   *     since {@code row} was read
+   */
+  public Optional<BlobCheck> check(BlobRecord row, BlobCheck.Reads reads) throws InterruptedException {
+    Path file = blobs.pathOf(row.digest());
+    BlobCheck check = BlobCheck.of(file, row.digest(), row.size(), reads);
+    if (check.intact()) {
+      sizes.recordIfAbsent(file, row.digest(), row.size());
+    } else if (check.problem() == BlobCheck.Problem.MISSING && metadata.findBlob(row.digest()).isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(check);
+  }
+
+  /**
+   * What {@link #repair} did.
+   *
+   * @param quarantined where the damaged file went, or null (there was none)
+   * @param rowDropped whether its row (with the tags and links that die with it) was dropped
+   * @param replacedMeanwhile a newer copy was published in place of the file checked: it is left
+   *     alone, and nothing was done
+   */
+  public record Repair(Path quarantined, boolean rowDropped, boolean replacedMeanwhile) {}
+
+  /**
+   * Acts on a check that failed: the file checked is moved to quarantine, never deleted, and its
+   * row is dropped unless the blob has been published again meanwhile, so that the next pull
+   * fetches it again; a row without a file is dropped. A file in its place that is not the one
+   * checked (a newer copy, published since) is put back and left alone.
+   */
+  public Repair repair(BlobCheck check) throws IOException {
+    return quarantine.repair(check);
+  }
+
+  /** The upstreams whose repositories hold {@code digest} (or a manifest that refers to it), as recorded. */
+  public Set<String> upstreamsHolding(Digest digest) {
+    return metadata.upstreamsHolding(digest);
   }
 
   // ---- writing ----
@@ -448,6 +594,7 @@ public final class BlobCache implements AutoCloseable {
    */
   private void publishAndRecord(Path temp, Digest digest, long size, String mediaType, List<Digest> references,
       Reservation reservation) throws IOException {
+    sizes.record(temp, digest, size);
     try {
       blobs.rename(temp, digest);
     } catch (IOException e) {

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.sqlite.SQLiteErrorCode;
 
 /**
@@ -988,6 +989,80 @@ public final class MetadataStore implements AutoCloseable {
     inTransaction(connection -> {
       deleteRows(connection, digests);
       return null;
+    });
+  }
+
+  // ---- verification: walking the rows, and dropping the row of a file that failed ----
+
+  /** A page of rows in digest order, through the primary key. */
+  static final String BLOBS_AFTER = """
+      SELECT digest, size, media_type, stored_at, last_access, pinned FROM blobs
+      WHERE digest > ? ORDER BY digest LIMIT ?""";
+
+  /** The upstreams whose repositories hold a digest, or a manifest that refers to it however indirectly. */
+  static final String UPSTREAMS_HOLDING = """
+      WITH RECURSIVE up(digest) AS (
+        VALUES (?)
+        UNION
+        SELECT c.manifest FROM manifest_children c JOIN up ON c.child = up.digest)
+      SELECT DISTINCT r.upstream FROM up JOIN repository_manifests r ON r.digest = up.digest""";
+
+  /** Up to {@code limit} rows whose digest sorts after {@code afterDigest} ("" for the first). */
+  List<BlobRecord> blobsAfter(String afterDigest, int limit) {
+    return withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement(BLOBS_AFTER)) {
+        select.setString(1, afterDigest);
+        select.setInt(2, limit);
+        List<BlobRecord> rows = new ArrayList<>(limit);
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            rows.add(record(Digest.parse(rs.getString(1)), rs, 2));
+          }
+        }
+        return rows;
+      }
+    });
+  }
+
+  Set<String> upstreamsHolding(Digest digest) {
+    return withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement(UPSTREAMS_HOLDING)) {
+        select.setString(1, digest.toString());
+        Set<String> upstreams = new HashSet<>();
+        try (ResultSet rs = select.executeQuery()) {
+          while (rs.next()) {
+            upstreams.add(rs.getString(1));
+          }
+        }
+        return upstreams;
+      }
+    });
+  }
+
+  /**
+   * Deletes a blob's row, with the tags and links that die with it, if {@code fileGone} still
+   * holds inside the write transaction. A publication renames its file into place before it
+   * writes its row, and its write waits for this transaction: so either {@code fileGone} sees
+   * the new file and the row stays, or the publication's row is written after this delete. That
+   * one {@code stat} is the only I/O done while SQLite's write lock is held.
+   *
+   * @return the deleted row; empty when there was none or the file is back
+   */
+  Optional<BlobRecord> deleteBlobRowIf(Digest digest, BooleanSupplier fileGone) {
+    return inTransaction(connection -> {
+      Optional<BlobRecord> row;
+      try (PreparedStatement select = connection.prepareStatement(
+          "SELECT size, media_type, stored_at, last_access, pinned FROM blobs WHERE digest = ?")) {
+        select.setString(1, digest.toString());
+        try (ResultSet rs = select.executeQuery()) {
+          row = rs.next() ? Optional.of(record(digest, rs, 1)) : Optional.empty();
+        }
+      }
+      if (row.isEmpty() || !fileGone.getAsBoolean()) {
+        return Optional.empty();
+      }
+      deleteRows(connection, List.of(digest));
+      return row;
     });
   }
 

@@ -6,14 +6,11 @@ import io.cistern.oci.ManifestDocument;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RegistryException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -48,17 +45,16 @@ import org.slf4j.LoggerFactory;
 final class Recovery {
 
   private static final Logger log = LoggerFactory.getLogger(Recovery.class);
-  private static final int HASH_BUFFER = 1 << 20;
 
   record Outcome(int partialsDeleted, int filesAdopted, long bytesAdopted, int filesQuarantined, int rowsDropped) {}
 
   private final BlobStore blobs;
   private final MetadataStore metadata;
-  private final Path quarantine;
+  private final Quarantine quarantine;
   private final int threads = Runtime.getRuntime().availableProcessors();
 
   /** @param quarantine where a file whose content does not match its name is moved */
-  Recovery(BlobStore blobs, MetadataStore metadata, Path quarantine) {
+  Recovery(BlobStore blobs, MetadataStore metadata, Quarantine quarantine) {
     this.blobs = blobs;
     this.metadata = metadata;
     this.quarantine = quarantine;
@@ -69,7 +65,7 @@ final class Recovery {
     Outcome outcome = reconcile();
     log.info("recovered the cache after an unclean stop: {} temp files deleted, {} files adopted, {} rows dropped, "
         + "{} files not matching their names moved to {}", outcome.partialsDeleted(), outcome.filesAdopted(),
-        outcome.rowsDropped(), outcome.filesQuarantined(), quarantine);
+        outcome.rowsDropped(), outcome.filesQuarantined(), quarantine.directory());
     return outcome;
   }
 
@@ -87,7 +83,7 @@ final class Recovery {
         + "referrers lists cannot be rebuilt from files: a pull by tag resolves the tag upstream again, and an offline "
         + "site must import its bundles again", String.format("%.1f", seconds),
         String.format("%.0f", outcome.bytesAdopted() / 1e6 / seconds), outcome.filesAdopted(), outcome.bytesAdopted(),
-        outcome.partialsDeleted(), outcome.filesQuarantined(), quarantine);
+        outcome.partialsDeleted(), outcome.filesQuarantined(), quarantine.directory());
     return outcome;
   }
 
@@ -179,14 +175,29 @@ final class Recovery {
     long modified = attributes.lastModifiedTime().toMillis();
     // What could be a manifest is read whole (it is parsed below); anything else is streamed.
     byte[] small = attributes.size() <= Manifest.MAX_BYTES ? Files.readAllBytes(file) : null;
-    Digest actual = small != null ? Digest.fromBytes(digest.algorithm(), digest.algorithm().newMessageDigest().digest(small))
-        : contentDigest(file, digest.algorithm());
-    if (!actual.equals(digest)) {
-      Files.createDirectories(quarantine);
-      Path moved = quarantine.resolve(digest.algorithm().prefix() + "-" + digest.hex());
-      Files.move(file, moved, StandardCopyOption.REPLACE_EXISTING);
-      log.warn("{} does not hold what its name says (its content hashes to {}): moved to {}, not adopted",
-          file, actual, moved);
+    String mismatch;
+    if (small != null) {
+      Digest actual = Digest.fromBytes(digest.algorithm(), digest.algorithm().newMessageDigest().digest(small));
+      mismatch = actual.equals(digest) ? null : "its bytes hash to " + actual;
+    } else {
+      BlobCheck check;
+      try {
+        check = BlobCheck.of(file, digest, -1, BlobCheck.Reads.UNPACED);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while hashing " + file, e);
+      }
+      if (check.problem() == BlobCheck.Problem.MISSING) {
+        return -1;
+      }
+      if (check.problem() == BlobCheck.Problem.UNREADABLE) {
+        throw new IOException(check.detail());
+      }
+      mismatch = check.intact() ? null : check.detail();
+    }
+    if (mismatch != null) {
+      Path moved = quarantine.move(digest);
+      log.warn("{} does not hold what its name says ({}): moved to {}, not adopted", file, mismatch, moved);
       return -1;
     }
     String mediaType = null;
@@ -204,19 +215,6 @@ final class Recovery {
     }
     metadata.insertBlob(digest, attributes.size(), mediaType, references, modified);
     return attributes.size();
-  }
-
-  /** The digest of a stored file's content, read once from start to end. */
-  static Digest contentDigest(Path file, Digest.Algorithm algorithm) throws IOException {
-    MessageDigest hasher = algorithm.newMessageDigest();
-    byte[] buffer = new byte[HASH_BUFFER];
-    try (InputStream in = Files.newInputStream(file)) {
-      int read;
-      while ((read = in.read(buffer)) > 0) {
-        hasher.update(buffer, 0, read);
-      }
-    }
-    return Digest.fromBytes(algorithm, hasher.digest());
   }
 
   private void dropRows(Set<String> digests) {

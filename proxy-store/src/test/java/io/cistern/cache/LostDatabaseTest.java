@@ -143,7 +143,7 @@ class LostDatabaseTest {
       assertEquals(LAYERS, cache.stats().entries(), "the other layers and the manifest");
       assertEquals(bytesOnDisk(cache), cache.stats().storedBytes());
     }
-    Path quarantined = directory.resolve(BlobCache.QUARANTINE_DIRECTORY).resolve("sha256-" + damaged.hex());
+    Path quarantined = onlyFileIn(directory.resolve(Quarantine.DIRECTORY));
     assertArrayEquals(flipped, Files.readAllBytes(quarantined), "kept in quarantine for a look, not deleted");
   }
 
@@ -153,7 +153,7 @@ class LostDatabaseTest {
       assertEquals(0, cache.stats().entries());
     }
     assertEquals(List.of(), movedAside("metadata.db."));
-    assertFalse(Files.exists(directory.resolve(BlobCache.QUARANTINE_DIRECTORY)));
+    assertFalse(Files.exists(directory.resolve(Quarantine.DIRECTORY)));
   }
 
   private BlobCache open(long cap) {
@@ -207,6 +207,14 @@ class LostDatabaseTest {
   private List<Path> movedAside(String prefix) throws IOException {
     try (Stream<Path> files = Files.list(directory)) {
       return files.filter(file -> file.getFileName().toString().startsWith(prefix)).toList();
+    }
+  }
+
+  private static Path onlyFileIn(Path directory) throws IOException {
+    try (var files = Files.list(directory)) {
+      List<Path> all = files.toList();
+      assertEquals(1, all.size(), "one file in " + directory + ": " + all);
+      return all.get(0);
     }
   }
 }

@@ -130,7 +130,9 @@ class MetadataSchemaTest {
         "tagged", MetadataStore.TAGGED,
         "stored parents", MetadataStore.STORED_PARENTS,
         "unpinned older than", MetadataStore.UNPINNED_OLDER_THAN,
-        "insert with an inherited pin", MetadataStore.INSERT_BLOB);
+        "insert with an inherited pin", MetadataStore.INSERT_BLOB,
+        "rows in digest order (verify, scrub)", MetadataStore.BLOBS_AFTER,
+        "upstreams holding a digest", MetadataStore.UPSTREAMS_HOLDING);
     // A table scan reads as "SCAN blobs"; scans of the recursive queues (closure, up) are the
     // queues themselves, proportional to one image.
     Pattern tableScan = Pattern.compile("SCAN (blobs|tags|manifest_children|pinned_images|repository_manifests)\\b");
