@@ -77,7 +77,7 @@ final class DigestGate implements Flow.Publisher<ByteBuffer> {
     public void onError(Throwable error) {
       if (!failed) {
         failed = true;
-        downstream.onError(new SourceFailure(error));
+        downstream.onError(new Stopped(error));
       }
     }
 
@@ -88,7 +88,7 @@ final class DigestGate implements Flow.Publisher<ByteBuffer> {
       }
       if (seen < size) {
         failed = true;
-        downstream.onError(new ContentMismatchException(expected + ": the stream ended after " + seen + " of " + size + " bytes"));
+        downstream.onError(new Stopped(new ContentMismatchException(expected + ": the stream ended after " + seen + " of " + size + " bytes")));
         return;
       }
       downstream.onComplete();
@@ -97,13 +97,18 @@ final class DigestGate implements Flow.Publisher<ByteBuffer> {
     private void fail(ContentMismatchException error) {
       failed = true;
       upstream.cancel();
-      downstream.onError(error);
+      downstream.onError(new Stopped(error));
     }
   }
 
-  /** The source's own failure, marked so that it reaches the caller as itself, not as the bucket's. */
-  static final class SourceFailure extends RuntimeException {
-    SourceFailure(Throwable cause) {
+  /**
+   * Why the gate ended the body: the source's own failure or the gate's mismatch, carried as its
+   * cause. Unchecked on purpose: the SDK retries an upload whose body failed with an
+   * {@code IOException} (as {@link ContentMismatchException} is), which would only read the same
+   * wrong bytes again; this wrapper makes it give up at once and lets the caller unwrap the cause.
+   */
+  static final class Stopped extends RuntimeException {
+    Stopped(Throwable cause) {
       super(cause);
     }
   }

@@ -434,11 +434,8 @@ public final class S3Bucket implements AutoCloseable {
   private static RuntimeException classify(Throwable failure, String what, boolean read) {
     Throwable cause = unwrap(failure);
     for (Throwable t = cause; t != null; t = t.getCause()) {
-      if (t instanceof ContentMismatchException mismatch) {
-        return new CompletionException(mismatch);
-      }
-      if (t instanceof DigestGate.SourceFailure source) {
-        return new CompletionException(source.getCause());
+      if (t instanceof DigestGate.Stopped stopped) {
+        return stopped.getCause() instanceof RuntimeException runtime ? runtime : new CompletionException(stopped.getCause());
       }
     }
     if (cause instanceof BucketException bucket) {

@@ -33,6 +33,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -191,7 +192,14 @@ class S3BucketTest {
     byte[] corrupt = content.clone();
     corrupt[50_000] ^= 1;
 
-    assertInstanceOf(ContentMismatchException.class, failure(bucket.putVerified(digest, Bodies.of(corrupt, 8192), content.length)));
+    AtomicInteger sent = new AtomicInteger();
+    Flow.Publisher<ByteBuffer> counted = subscriber -> {
+      sent.incrementAndGet();
+      Bodies.of(corrupt, 8192).subscribe(subscriber);
+    };
+
+    assertInstanceOf(ContentMismatchException.class, failure(bucket.putVerified(digest, counted, content.length)));
+    assertEquals(1, sent.get(), "wrong bytes are not sent again by a retry");
     assertInstanceOf(ContentMismatchException.class,
         failure(bucket.putVerified(digest, Bodies.of(java.util.Arrays.copyOf(content, 99_999), 8192), content.length)));
     assertInstanceOf(ContentMismatchException.class, failure(bucket.putVerified(digest, Bodies.of(bytes(100_001), 8192), content.length)));
