@@ -10,8 +10,11 @@ import java.util.concurrent.Flow;
  * Passes a blob's bytes on to an upload while hashing them, and holds back the buffer that
  * completes the declared size until the whole digest has been checked: a mismatch, a short body or
  * extra bytes fail the stream instead, so the store never receives the last byte of a PUT whose
- * Content-Length it was promised, and publishes nothing. This is what makes "only verified content
- * lands" hold on every S3 store, whether or not it checks checksums itself.
+ * Content-Length it was promised, and publishes nothing. (Bytes beyond the declared size fail the
+ * stream too, but only after the whole, matching blob went out, so what a store may publish then
+ * is still exactly the blob.) This is what makes "only verified content lands" hold on every S3
+ * store, whether or not it checks checksums itself, for sizes above zero; the caller checks an
+ * empty body, which has no last byte to hold back.
  *
  * <p>Each subscription hashes afresh, so a client retry that subscribes again is checked again; a
  * source that cannot be replayed fails that retry, as it would without the gate. No extra demand
