@@ -6,6 +6,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +14,6 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledExecutorService;
@@ -31,7 +30,6 @@ import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.http.async.SdkAsyncHttpClient;
 import software.amazon.awssdk.http.nio.netty.NettyNioAsyncHttpClient;
 import software.amazon.awssdk.http.nio.netty.SdkEventLoopGroup;
@@ -49,7 +47,65 @@ import software.amazon.awssdk.utils.ThreadFactoryBuilder;
  * caller chooses. Every call returns a future and never blocks its caller; the client is built in
  * {@link #open} only, so a Cistern without a bucket never loads the SDK.
  *
- * <p>TODO findings
+ * <h2>Writing once, never half-written</h2>
+ * A blob goes up in one PUT with {@code If-None-Match: *}: the store publishes an object only when
+ * its whole declared Content-Length has arrived, and refuses (412) to replace one that exists. A
+ * 412 is success ({@link PutOutcome#ALREADY_PRESENT}): the key names the content, so whatever holds
+ * it is right, whether another member won the race or the SDK's retry of this very PUT found its
+ * own first attempt, which landed before its answer was lost. {@link DigestGate} hashes the bytes
+ * on the way out and sends the last buffer only if the digest matches, so a wrong, short or failing
+ * body never completes a PUT, on any store, whatever it does with checksums. Limit: one PUT carries
+ * at most {@link #MAX_SINGLE_PUT_BYTES} (5 GiB, AWS's and Ceph's default cap); larger blobs are
+ * refused and stay in the local tier. Multipart would lift that, published only by a conditional
+ * CompleteMultipartUpload: AWS honours If-None-Match there (since 2024-08, 409 on a conflict) and
+ * so does s3proxy's filesystem store (by link(2), like its PUT); Ceph RGW only since its 2025
+ * change (ceph/ceph#64830, s3-tests #693); for MinIO and GCS's XML API this was not verified.
+ * Parts are invisible until completion everywhere, but a store that ignores the condition on
+ * completion would let a racing writer overwrite, which is why it is not done here.
+ *
+ * <h2>What each store does with the conditions (checked 2026-12)</h2>
+ * <ul>
+ *   <li>s3proxy 4.0.0, filesystem-nio2 (the tests' store): {@code If-None-Match: *} on PUT is
+ *       atomic, by {@code link(2)} of a finished temp file that fails if the key exists (source of
+ *       AbstractNio2BlobStore#putBlob; the race test here runs 4 writers x 30 rounds: one 201,
+ *       the rest 412, every time). An interrupted PUT leaves no object (its temp file, beside the
+ *       key, is deleted). {@code If-Match: <etag>} is emulated as a check followed by a write:
+ *       two racing replaces from the same ETag both succeeded in 30 of 30 tries here, so on
+ *       s3proxy documents are last-writer-wins, and tests must not race If-Match.
+ *       Presigned SigV4 URLs are checked: signature, and X-Amz-Date + X-Amz-Expires against its
+ *       clock (at most 7 days).</li>
+ *   <li>AWS S3: If-None-Match: * on PUT and CompleteMultipartUpload (2024-08), If-Match: <etag>
+ *       on both (2024-11), atomic; 412 on a failed condition, 409 ConditionalRequestConflict when
+ *       writes collide (retried here), 404 for If-Match on a missing key.</li>
+ *   <li>MinIO: If-None-Match and If-Match on PUT (minio/minio#19681, 2024); one release wrote
+ *       through an If-Match on a missing key (minio/minio#21526, fixed).</li>
+ *   <li>Ceph RGW: PUT passes If-Match / If-None-Match to the head-object write (rgw_op.cc,
+ *       {@code processor->complete(..., if_match, if_nomatch)}); it answers 412, not 404, to
+ *       If-Match on a missing key (both mean "not replaced" here).</li>
+ *   <li>GCS XML API: its native create-only condition is {@code x-goog-if-generation-match: 0};
+ *       whether it honours If-None-Match: * on PUT was not verified: check before naming it.</li>
+ *   <li>OpenStack Swift's S3 layer refuses conditional PUTs (the shared notes); not supported.</li>
+ * </ul>
+ *
+ * <h2>What the SDK does here (2.59.1, verified against s3proxy)</h2>
+ * A PUT goes out with a plain Content-Length, {@code x-amz-content-sha256: UNSIGNED-PAYLOAD} and
+ * no aws-chunked encoding, even over http: checksums are set to WHEN_REQUIRED, since the default
+ * CRC trailer is refused by several S3-compatible stores. A file body is read in 16 KiB chunks,
+ * never whole; a GET body is a stream of the buffers Netty receives. The SDK retries (3 attempts,
+ * jittered back-off) on connection failures, 5xx and throttling, re-subscribing to the body; a
+ * body that failed with an IOException would be retried too, which DigestGate prevents. A HEAD
+ * of a key in a bucket that does not exist is a bodyless 404, so {@link #size} says "absent"
+ * there: {@link #probe} is what tells a missing bucket (refused) from a dead endpoint
+ * (unreachable). The presigner signs at {@code Instant.now()} and takes no clock.
+ *
+ * <h2>Cost</h2>
+ * The SDK is the async S3 client over its Netty client, run on Cistern's Netty 4.2 (see
+ * {@link #nioEventLoopGroup}) with two I/O threads and one timer thread; the Apache clients it
+ * names by default are excluded. It adds about 9.6 MB of jars; opening a bucket and making the
+ * first request loads about 3,200 classes (some 1,100 of them the SDK's, 600 Netty's that the
+ * server shares) and costs about 0.6 s, and 40 MiB of RSS with a small heap (-Xmx64m -Xmn8m) up
+ * to 60 MiB with the JVM's default heap sizing, most of it metaspace, code and heap pages touched
+ * while the SDK starts. None of it is paid without a bucket.
  */
 public final class S3Bucket implements AutoCloseable {
 
@@ -60,16 +116,11 @@ public final class S3Bucket implements AutoCloseable {
    */
   public static final long MAX_SINGLE_PUT_BYTES = 5L << 30;
 
-  /** Documents are tag mappings and the like; a cap keeps a bad caller from writing a blob here. */
-  public static final int MAX_DOCUMENT_BYTES = 1 << 20;
-
   /**
    * Event-loop threads for the bucket's connections. Two keep a few Gbit/s of streamed bodies
    * moving while costing two idle threads; the SDK's default is two per core.
    */
   private static final int IO_THREADS = 2;
-
-  private static final String JSON = "application/json";
 
   private final BucketSettings settings;
   private final String blobRoot;
@@ -79,6 +130,7 @@ public final class S3Bucket implements AutoCloseable {
   private final SdkAsyncHttpClient http;
   private final S3AsyncClient s3;
   private final S3Presigner presigner;
+  private final BucketDocuments documents = new BucketDocuments(this);
 
   private S3Bucket(BucketSettings settings) {
     this.settings = settings;
@@ -114,7 +166,7 @@ public final class S3Bucket implements AutoCloseable {
             // AWS's 409 ConditionalRequestConflict, which its docs say to retry: a conditional
             // write raced another on the same key and the retry learns who won (412).
             .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
-                .retryOnException(S3Bucket::isConditionalConflict)
+                .retryOnException(BucketErrors::isConditionalConflict)
                 .build()));
     var presign = S3Presigner.builder()
         .region(Region.of(settings.region()))
@@ -163,7 +215,7 @@ public final class S3Bucket implements AutoCloseable {
           if (failure == null) {
             return OptionalLong.of(response.contentLength());
           }
-          RuntimeException error = classify(failure, key, true);
+          RuntimeException error = BucketErrors.classify(failure, key, true);
           if (error instanceof ObjectAbsentException) {
             return OptionalLong.empty();
           }
@@ -264,53 +316,30 @@ public final class S3Bucket implements AutoCloseable {
                     .signatureDuration(ttl)
                     .getObjectRequest(g -> g.bucket(settings.bucket()).key(key)))
                 .url().toURI();
-          } catch (java.net.URISyntaxException e) {
+          } catch (URISyntaxException e) {
             throw new IllegalStateException("the SDK signed an invalid URL", e);
           }
         });
   }
 
-  /**
-   * The document {@code name} with its ETag; empty when there is none.
-   *
-   * @param name a relative name such as {@code tags/docker.io/library/alpine/latest.json}
-   */
-  public CompletableFuture<Optional<StoredDocument>> readDocument(String name) {
-    String key = documentKey(name);
+  /** The small JSON documents kept beside the blobs. */
+  public BucketDocuments documents() {
+    return documents;
+  }
+
+  /** The object {@code key} whole, with its ETag; empty when there is none. For small objects. */
+  CompletableFuture<Optional<StoredDocument>> readSmall(String key) {
     return s3.getObject(b -> b.bucket(settings.bucket()).key(key), AsyncResponseTransformer.toBytes())
         .handle((response, failure) -> {
           if (failure == null) {
             return Optional.of(new StoredDocument(response.asByteArray(), response.response().eTag()));
           }
-          RuntimeException error = classify(failure, key, true);
+          RuntimeException error = BucketErrors.classify(failure, key, true);
           if (error instanceof ObjectAbsentException) {
             return Optional.empty();
           }
           throw error;
         });
-  }
-
-  /**
-   * Writes the document {@code name} unless it exists ({@code If-None-Match: *}).
-   *
-   * @return the new ETag, or empty when a document of that name was there already
-   */
-  public CompletableFuture<Optional<String>> createDocument(String name, byte[] json) {
-    return conditionalPut(documentKey(name), document(json), json.length, null, JSON);
-  }
-
-  /**
-   * Replaces the document {@code name} if it is still the version {@code etag} names
-   * ({@code If-Match}): a compare-and-swap where the store performs it atomically (see the class
-   * comment for which do).
-   *
-   * @return the new ETag, or empty when the document changed or went away since {@code etag}
-   */
-  public CompletableFuture<Optional<String>> replaceDocument(String name, byte[] json, String etag) {
-    if (etag == null || etag.isEmpty()) {
-      throw new IllegalArgumentException("a replace names the ETag it read");
-    }
-    return conditionalPut(documentKey(name), document(json), json.length, etag, JSON);
   }
 
   /** Closes the client, its connections and its threads. */
@@ -342,30 +371,9 @@ public final class S3Bucket implements AutoCloseable {
     return blobRoot + digest.algorithm().prefix() + "/" + digest.hex();
   }
 
-  private String documentKey(String name) {
-    if (name == null || name.isEmpty() || name.startsWith("/") || name.endsWith("/")
-        || name.startsWith("blobs/") || name.length() > 512) {
-      throw new IllegalArgumentException("not a document name: " + name);
-    }
-    for (String segment : name.split("/", -1)) {
-      if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
-        throw new IllegalArgumentException("not a document name: " + name);
-      }
-    }
-    for (int i = 0; i < name.length(); i++) {
-      char c = name.charAt(i);
-      if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "._-/:@+".indexOf(c) >= 0)) {
-        throw new IllegalArgumentException("not a document name: " + name);
-      }
-    }
+  /** {@code <prefix>/<name>}. */
+  String key(String name) {
     return settings.prefix().isEmpty() ? name : settings.prefix() + "/" + name;
-  }
-
-  private static AsyncRequestBody document(byte[] json) {
-    if (json.length > MAX_DOCUMENT_BYTES) {
-      throw new IllegalArgumentException("a document of " + json.length + " bytes is over the cap of " + MAX_DOCUMENT_BYTES);
-    }
-    return AsyncRequestBody.fromBytes(json);
   }
 
   /**
@@ -373,7 +381,7 @@ public final class S3Bucket implements AutoCloseable {
    * Completes with the new ETag, or empty when the condition did not hold (412; and 404 for an
    * If-Match on a key that is gone, as AWS answers).
    */
-  private CompletableFuture<Optional<String>> conditionalPut(String key, AsyncRequestBody body, long size, String etag, String contentType) {
+  CompletableFuture<Optional<String>> conditionalPut(String key, AsyncRequestBody body, long size, String etag, String contentType) {
     return s3.putObject(b -> {
           b.bucket(settings.bucket()).key(key).contentLength(size).contentType(contentType);
           if (etag == null) {
@@ -386,12 +394,12 @@ public final class S3Bucket implements AutoCloseable {
           if (failure == null) {
             return Optional.of(response.eTag());
           }
-          Throwable cause = unwrap(failure);
+          Throwable cause = BucketErrors.unwrap(failure);
           if (cause instanceof AwsServiceException e
               && (e.statusCode() == 412 || (etag != null && e.statusCode() == 404))) {
             return Optional.<String>empty();
           }
-          throw classify(failure, key, false);
+          throw BucketErrors.classify(failure, key, false);
         });
   }
 
@@ -399,7 +407,7 @@ public final class S3Bucket implements AutoCloseable {
     return s3.getObject(b -> b.bucket(settings.bucket()).key(key).range(range), AsyncResponseTransformer.toPublisher())
         .handle((response, failure) -> {
           if (failure != null) {
-            throw classify(failure, key, true);
+            throw BucketErrors.classify(failure, key, true);
           }
           GetObjectResponse head = response.response();
           long length = head.contentLength();
@@ -421,54 +429,10 @@ public final class S3Bucket implements AutoCloseable {
   private <T> CompletableFuture<T> mapFailure(CompletableFuture<T> call, String what, boolean read) {
     return call.handle((value, failure) -> {
       if (failure != null) {
-        throw classify(failure, what, read);
+        throw BucketErrors.classify(failure, what, read);
       }
       return value;
     });
-  }
-
-  /**
-   * What a failed call means for the caller. Errors that are not the bucket's (the digest check,
-   * the body's own stream) pass through as they are, unwrapped from the SDK's exceptions.
-   */
-  private static RuntimeException classify(Throwable failure, String what, boolean read) {
-    Throwable cause = unwrap(failure);
-    for (Throwable t = cause; t != null; t = t.getCause()) {
-      if (t instanceof DigestGate.Stopped stopped) {
-        return stopped.getCause() instanceof RuntimeException runtime ? runtime : new CompletionException(stopped.getCause());
-      }
-    }
-    if (cause instanceof BucketException bucket) {
-      return bucket;
-    }
-    if (cause instanceof AwsServiceException e) {
-      int status = e.statusCode();
-      String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
-      if (read && status == 404 && !"NoSuchBucket".equals(code)) {
-        return new ObjectAbsentException(what, e);
-      }
-      if (status >= 500 || status == 429) {
-        return new BucketUnreachableException(what + ": the bucket answered " + status + (code == null ? "" : " " + code), e);
-      }
-      return new BucketRefusedException(what + ": the bucket refused with " + status + (code == null ? "" : " " + code), e);
-    }
-    if (cause instanceof SdkClientException) {
-      return new BucketUnreachableException(what + ": " + cause.getMessage(), cause);
-    }
-    return cause instanceof RuntimeException runtime ? runtime : new CompletionException(cause);
-  }
-
-  private static Throwable unwrap(Throwable failure) {
-    Throwable cause = failure;
-    while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
-      cause = cause.getCause();
-    }
-    return cause;
-  }
-
-  private static boolean isConditionalConflict(Throwable failure) {
-    return failure instanceof AwsServiceException e && e.statusCode() == 409
-        && e.awsErrorDetails() != null && "ConditionalRequestConflict".equals(e.awsErrorDetails().errorCode());
   }
 
   /** {@code publisher} as a request body of a known length, so the PUT carries Content-Length. */

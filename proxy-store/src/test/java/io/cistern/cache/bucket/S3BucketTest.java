@@ -292,28 +292,28 @@ class S3BucketTest {
     byte[] second = json("{\"digest\":\"sha256:2\",\"fetchedAt\":2}");
     byte[] third = json("{\"digest\":\"sha256:3\",\"fetchedAt\":3}");
 
-    assertEquals(Optional.empty(), bucket.readDocument(name).join());
-    String created = bucket.createDocument(name, first).join().orElseThrow();
-    assertEquals(Optional.empty(), bucket.createDocument(name, second).join(), "a second create finds it there");
+    assertEquals(Optional.empty(), bucket.documents().read(name).join());
+    String created = bucket.documents().create(name, first).join().orElseThrow();
+    assertEquals(Optional.empty(), bucket.documents().create(name, second).join(), "a second create finds it there");
 
-    StoredDocument read = bucket.readDocument(name).join().orElseThrow();
+    StoredDocument read = bucket.documents().read(name).join().orElseThrow();
     assertArrayEquals(first, read.json());
     assertEquals(created, read.etag());
 
-    String replaced = bucket.replaceDocument(name, second, read.etag()).join().orElseThrow();
+    String replaced = bucket.documents().replace(name, second, read.etag()).join().orElseThrow();
     assertFalse(replaced.equals(created));
-    assertEquals(Optional.empty(), bucket.replaceDocument(name, third, read.etag()).join(), "a stale ETag loses");
-    assertArrayEquals(second, bucket.readDocument(name).join().orElseThrow().json());
-    assertEquals(Optional.empty(), bucket.replaceDocument("tags/none.json", third, replaced).join(), "nothing to replace");
-    assertEquals(Optional.empty(), bucket.readDocument("tags/none.json").join());
+    assertEquals(Optional.empty(), bucket.documents().replace(name, third, read.etag()).join(), "a stale ETag loses");
+    assertArrayEquals(second, bucket.documents().read(name).join().orElseThrow().json());
+    assertEquals(Optional.empty(), bucket.documents().replace("tags/none.json", third, replaced).join(), "nothing to replace");
+    assertEquals(Optional.empty(), bucket.documents().read("tags/none.json").join());
   }
 
   @Test
   void documentNamesStayInsideTheirPlace() {
     for (String bad : new String[] {"", "/abs", "a//b", "../up", "a/./b", "blobs/sha256/x", "dir/", "sp ace", "q?x"}) {
-      assertThrows(IllegalArgumentException.class, () -> bucket.readDocument(bad), bad);
+      assertThrows(IllegalArgumentException.class, () -> bucket.documents().read(bad), bad);
     }
-    assertThrows(IllegalArgumentException.class, () -> bucket.createDocument("big.json", new byte[S3Bucket.MAX_DOCUMENT_BYTES + 1]));
+    assertThrows(IllegalArgumentException.class, () -> bucket.documents().create("big.json", new byte[BucketDocuments.MAX_BYTES + 1]));
   }
 
   @Test
