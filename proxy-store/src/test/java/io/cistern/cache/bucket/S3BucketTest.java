@@ -98,6 +98,41 @@ class S3BucketTest {
   }
 
   @Test
+  void readArrivesInPiecesAsItStreamsAndCanBeAbandoned() {
+    byte[] content = bytes(2 * 1024 * 1024);
+    Digest digest = put(content);
+    BucketObject object = bucket.read(digest).join();
+    CompletableFuture<ByteBuffer> first = new CompletableFuture<>();
+
+    object.body().subscribe(new Flow.Subscriber<>() {
+      private Flow.Subscription subscription;
+
+      @Override
+      public void onSubscribe(Flow.Subscription subscription) {
+        this.subscription = subscription;
+        subscription.request(1);
+      }
+
+      @Override
+      public void onNext(ByteBuffer buffer) {
+        first.complete(buffer);
+        subscription.cancel();
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        first.completeExceptionally(error);
+      }
+
+      @Override
+      public void onComplete() {}
+    });
+
+    assertTrue(first.join().remaining() < content.length, "the first piece is not the whole blob");
+    assertArrayEquals(content, Bodies.collect(bucket.read(digest).join().body()).join(), "the client carries on");
+  }
+
+  @Test
   void rangeStartingPastTheEndIsRefused() {
     byte[] content = bytes(100);
     Digest digest = put(content);
