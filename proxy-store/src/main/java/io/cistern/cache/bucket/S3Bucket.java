@@ -70,7 +70,7 @@ import software.amazon.awssdk.utils.ThreadFactoryBuilder;
  *       AbstractNio2BlobStore#putBlob; the race test here runs 4 writers x 30 rounds: one 201,
  *       the rest 412, every time). An interrupted PUT leaves no object (its temp file, beside the
  *       key, is deleted). {@code If-Match: <etag>} is emulated as a check followed by a write:
- *       two racing replaces from the same ETag both succeeded in 30 of 30 tries here, so on
+ *       two racing replaces from one ETag both succeeded in 30 of 30 tries of a one-off probe, so on
  *       s3proxy documents are last-writer-wins, and tests must not race If-Match.
  *       Presigned SigV4 URLs are checked: signature, and X-Amz-Date + X-Amz-Expires against its
  *       clock (at most 7 days).</li>
