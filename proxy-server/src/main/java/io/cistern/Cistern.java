@@ -9,7 +9,6 @@ import io.cistern.admin.AdminServer;
 import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
-import io.cistern.admin.StatusPage;
 import io.cistern.ops.BundleDirectory;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
@@ -88,6 +87,7 @@ public final class Cistern implements AutoCloseable {
   private final ExecutorService operatorExecutor;
   private final Duration shutdownGrace;
   private final Metrics metrics;
+  private final AccessLog accessLog;
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
@@ -119,11 +119,12 @@ public final class Cistern implements AutoCloseable {
     operatorExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-operator"));
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
+    accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache, core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
           clientAuthenticator(config.security().auth(), users));
-      AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
+      requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
         requestMetrics.served(served);
         accessLog.served(served);
@@ -152,6 +153,7 @@ public final class Cistern implements AutoCloseable {
       if (registryServer != null) {
         registryServer.close();
       }
+      accessLog.close();
       shutdownServerExecutors();
       core.close();
       metrics.close();
@@ -251,6 +253,7 @@ public final class Cistern implements AutoCloseable {
     }
     core.blobs.abortDownloads(new IOException("Cistern is stopping"));
     server.close();
+    accessLog.close();
     admin.close();
     shutdownServerExecutors();
     core.close();
