@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mvn -B -q -DskipTests package
 # shellcheck disable=SC2046 # the options file holds several flags
-exec java $(cat scripts/jvm-options) -jar proxy-server/target/cistern.jar "$@"
+# The class-data archive the build made beside the jar; the JVM starts without it if it is
+# missing or does not fit this JVM and jar.
+exec java $(cat scripts/jvm-options) -XX:SharedArchiveFile=proxy-server/target/cistern.jsa \
+  -jar proxy-server/target/cistern.jar "$@"
