@@ -51,7 +51,7 @@ public final class AccessLog implements RequestListener, AutoCloseable {
 
   AccessLog(Logger logger, Format format, OutputStream sink, int queue) {
     this.logger = logger;
-    this.writer = new BatchingLineWriter<>("cistern-access-log", queue, request -> line(request, format),
+    this.writer = new BatchingLineWriter<>("cistern-access-log", queue, (request, line) -> append(request, format, line),
         drops -> dropNotice(drops, format), sink);
   }
 
@@ -74,7 +74,14 @@ public final class AccessLog implements RequestListener, AutoCloseable {
   }
 
   static String line(ServedRequest request, Format format) {
-    Fields fields = format == Format.JSON ? new JsonFields() : new TextFields();
+    StringBuilder line = new StringBuilder(200);
+    append(request, format, line);
+    return line.toString();
+  }
+
+  /** Appends the request's line (formatted on the writer thread, straight into its batch). */
+  private static void append(ServedRequest request, Format format, StringBuilder line) {
+    Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
     fields.add("time", request.time().toString());
     fields.add("remote", request.remote());
     fields.add("user", request.user());
@@ -86,20 +93,27 @@ public final class AccessLog implements RequestListener, AutoCloseable {
     fields.add("cache", request.cache() == ServedRequest.Cache.NONE ? null : request.cache().name().toLowerCase(Locale.ROOT));
     fields.add("upstream", request.upstream());
     fields.addLiteral("complete", Boolean.toString(request.complete()));
-    return fields.end();
+    fields.end();
   }
 
   private static String dropNotice(long drops, Format format) {
-    Fields fields = format == Format.JSON ? new JsonFields() : new TextFields();
+    StringBuilder line = new StringBuilder(80);
+    Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
     fields.add("time", Instant.now().toString());
     fields.addNumber("access_log_dropped", drops);
-    return fields.end();
+    fields.end();
+    return line.toString();
   }
 
-  /** One line being written, field by field. */
+  /** One line being written, field by field, at the end of a builder that may hold lines before it. */
   private abstract static class Fields {
 
-    final StringBuilder line = new StringBuilder(200);
+    final StringBuilder line;
+    boolean first = true;
+
+    Fields(StringBuilder line) {
+      this.line = line;
+    }
 
     abstract void add(String key, String value);
 
@@ -113,7 +127,7 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       addLiteral(key, Double.toString(value));
     }
 
-    abstract String end();
+    void end() {}
   }
 
   /**
@@ -122,6 +136,10 @@ public final class AccessLog implements RequestListener, AutoCloseable {
    * no quotes: readers split a pair at its first one.
    */
   private static final class TextFields extends Fields {
+
+    TextFields(StringBuilder line) {
+      super(line);
+    }
 
     @Override
     void add(String key, String value) {
@@ -142,9 +160,10 @@ public final class AccessLog implements RequestListener, AutoCloseable {
     }
 
     private StringBuilder start(String key) {
-      if (line.length() > 0) {
+      if (!first) {
         line.append(' ');
       }
+      first = false;
       return line.append(key).append('=');
     }
 
@@ -161,14 +180,14 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       return true;
     }
 
-    @Override
-    String end() {
-      return line.toString();
-    }
   }
 
   /** One JSON object, with the fields in order and {@code null} for nothing. */
   private static final class JsonFields extends Fields {
+
+    JsonFields(StringBuilder line) {
+      super(line);
+    }
 
     @Override
     void add(String key, String value) {
@@ -187,13 +206,14 @@ public final class AccessLog implements RequestListener, AutoCloseable {
     }
 
     private StringBuilder start(String key) {
-      line.append(line.length() == 0 ? '{' : ',').append('"').append(key).append("\":");
+      line.append(first ? '{' : ',').append('"').append(key).append("\":");
+      first = false;
       return line;
     }
 
     @Override
-    String end() {
-      return line.append('}').toString();
+    void end() {
+      line.append('}');
     }
   }
 }

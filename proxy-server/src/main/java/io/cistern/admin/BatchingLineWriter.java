@@ -7,8 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Function;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BiConsumer;
 import java.util.function.LongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Writes one line per item on a thread of its own, in batches: callers (the event loops) only put
  * the item in a bounded queue; the writer takes whatever has queued up, formats it and hands it to
- * the sink in one write and one flush per batch, so a busy server costs a write per batch rather
- * than a write per line. When the queue is full (the sink or the writer cannot keep up) an item is
+ * the sink in one write and one flush per batch (at most every {@code LINGER_NANOS}), so a busy
+ * server costs a write per batch rather than a write per line. When the queue is full (the sink or the writer cannot keep up) an item is
  * dropped, never waited for: callers must not block. Drops are counted, and the next batch
  * starts with a line saying how many went missing.
  */
@@ -28,9 +30,10 @@ final class BatchingLineWriter<T> implements AutoCloseable {
   /** Items per batch at most, and characters per write at most (the sink takes bigger batches in parts). */
   private static final int BATCH_ITEMS = 1024;
   private static final int WRITE_CHARS = 32 * 1024;
+  private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
 
   private final BlockingQueue<T> queue;
-  private final Function<T, String> format;
+  private final BiConsumer<T, StringBuilder> format;
   private final LongFunction<String> dropNotice;
   private final OutputStream sink;
   private final AtomicLong dropped = new AtomicLong();
@@ -40,11 +43,11 @@ final class BatchingLineWriter<T> implements AutoCloseable {
 
   /**
    * @param capacity items that may wait for the writer before new ones are dropped
-   * @param format an item's line, without its line break
+   * @param format appends an item's line, without its line break, to the builder it is given
    * @param dropNotice the line that says how many items were dropped since the last such line
    * @param sink where the lines go; written by the writer thread only
    */
-  BatchingLineWriter(String name, int capacity, Function<T, String> format, LongFunction<String> dropNotice,
+  BatchingLineWriter(String name, int capacity, BiConsumer<T, StringBuilder> format, LongFunction<String> dropNotice,
       OutputStream sink) {
     this.queue = new ArrayBlockingQueue<>(capacity);
     this.format = format;
@@ -71,14 +74,20 @@ final class BatchingLineWriter<T> implements AutoCloseable {
     List<T> batch = new ArrayList<>(BATCH_ITEMS);
     StringBuilder lines = new StringBuilder(WRITE_CHARS + 1024);
     while (!closing) {
-      try {
-        batch.add(queue.take());
-      } catch (InterruptedException e) {
-        break; // close(): what is still queued is written below
+      if (queue.drainTo(batch, BATCH_ITEMS) == 0) {
+        try {
+          batch.add(queue.take());
+        } catch (InterruptedException e) {
+          break; // close(): what is still queued is written below
+        }
+        queue.drainTo(batch, BATCH_ITEMS - 1);
       }
-      queue.drainTo(batch, BATCH_ITEMS - 1);
       write(batch, lines);
       batch.clear();
+      // Lingers before the next batch, so that under load lines gather while the writer rests: a
+      // writer waiting in take() must be woken by the event loop that adds a line (a system call
+      // on the loop, per line); a resting one needs no waking. Costs a line at most LINGER of delay.
+      LockSupport.parkNanos(LINGER_NANOS);
     }
     while (queue.drainTo(batch, BATCH_ITEMS) > 0) {
       write(batch, lines);
@@ -94,10 +103,13 @@ final class BatchingLineWriter<T> implements AutoCloseable {
       droppedReported = drops;
     }
     for (T item : batch) {
+      int start = lines.length();
       try {
-        lines.append(format.apply(item)).append('\n');
+        format.accept(item, lines);
+        lines.append('\n');
       } catch (RuntimeException e) {
         // A formatting bug costs its line, not the writer.
+        lines.setLength(start);
         log.warn("cannot format a line", e);
       }
       if (lines.length() >= WRITE_CHARS) {

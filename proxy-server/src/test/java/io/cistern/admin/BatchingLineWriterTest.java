@@ -18,7 +18,7 @@ class BatchingLineWriterTest {
   @Test
   void everyLineQueuedIsWrittenInOrderByClose() {
     ByteArrayOutputStream sink = new ByteArrayOutputStream();
-    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 20_000, i -> "line " + i,
+    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 20_000, (i, line) -> line.append("line ").append(i),
         drops -> "dropped " + drops, sink);
     for (int i = 0; i < 20_000; i++) {
       writer.add(i);
@@ -32,7 +32,7 @@ class BatchingLineWriterTest {
   @Test
   void linesQueuedWhileTheSinkIsBusyGoOutInOneWrite() throws Exception {
     HeldSink sink = new HeldSink();
-    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 1000, i -> "line " + i,
+    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 1000, (i, line) -> line.append("line ").append(i),
         drops -> "dropped " + drops, sink);
     writer.add(0);
     sink.awaitFirstWrite();
@@ -48,7 +48,7 @@ class BatchingLineWriterTest {
   @Test
   void aFullQueueDropsNewLinesCountsThemAndTheLogSaysHowMany() throws Exception {
     HeldSink sink = new HeldSink();
-    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 4, i -> "line " + i,
+    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 4, (i, line) -> line.append("line ").append(i),
         drops -> "dropped " + drops, sink);
     writer.add(0);
     sink.awaitFirstWrite();
