@@ -31,6 +31,7 @@ import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
+import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
@@ -331,7 +332,7 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, SSLContext tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
 
   /** The upstreams to build, the proxy they are reached through, and the default among them. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost) {
@@ -350,11 +351,18 @@ public final class Cistern implements AutoCloseable {
       for (int i = 0; i < config.upstreams().size(); i++) {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
-        SSLContext tls;
-        try {
-          tls = UpstreamTls.trusting(upstream.caCertificate());
-        } catch (IllegalArgumentException e) {
-          throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+        // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
+        // for the upstream's first request (DeferredHttpClient).
+        Supplier<SSLContext> tls;
+        if (upstream.caCertificate() == null) {
+          tls = () -> UpstreamTls.trusting(null);
+        } else {
+          try {
+            SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
+            tls = () -> trusting;
+          } catch (IllegalArgumentException e) {
+            throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+          }
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
@@ -367,7 +375,7 @@ public final class Cistern implements AutoCloseable {
       List<Upstream> upstreams = new ArrayList<>();
       for (UpstreamPlan plan : plans) {
         UpstreamSettings settings = plan.settings();
-        HttpClient http = RegistryClient.newHttpClient(settings, executor, plan.tls(), proxies);
+        HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, RETRY_BACKOFF, observer), plan.tagTtl(),
             plan.offline()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
