@@ -44,9 +44,26 @@ public final class AccessLog implements RequestListener, AutoCloseable {
   private final Logger logger;
   private final BatchingLineWriter<ServedRequest> writer;
 
-  /** Writes to stdout. */
+  /** Writes to stdout: {@link System#out} as it is at each write. */
   public AccessLog(Logger logger, Format format) {
-    this(logger, format, System.out, QUEUE);
+    this(logger, format, new OutputStream() {
+      @Override
+      public void write(int b) {
+        System.out.write(b);
+      }
+
+      @Override
+      public void write(byte[] bytes, int offset, int length) {
+        // One write of the whole batch, under the stream's lock: another thread's log line
+        // cannot land inside it.
+        System.out.write(bytes, offset, length);
+      }
+
+      @Override
+      public void flush() {
+        System.out.flush();
+      }
+    }, QUEUE);
   }
 
   AccessLog(Logger logger, Format format, OutputStream sink, int queue) {

@@ -10,19 +10,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.http.ServedRequest;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.StdoutLines;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -103,15 +99,9 @@ class AccessLogTest {
   void aRunningCisternWritesOneJsonLinePerRequestToStdout(@TempDir Path temp) throws Exception {
     TestImage image = TestImage.random(51, 1, 1000, "amd64");
     upstream.push("team/app", "1.0", image);
-    CompletableFuture<String> line = new CompletableFuture<>();
     // Lines are written once an answer has left, which may be after the client has it: wait for
     // the line itself rather than guess how long that takes.
-    PrintStream stdout = System.out;
-    System.setOut(new PrintStream(new LineWatcher(stdout, text -> {
-      if (text.contains("/manifests/1.0")) {
-        line.complete(text);
-      }
-    }), true, StandardCharsets.UTF_8));
+    StdoutLines lines = StdoutLines.watch(text -> text.contains("/manifests/1.0"));
     try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
         cache:
           directory: %s
@@ -123,7 +113,7 @@ class AccessLogTest {
             format: json
         """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
       assertEquals(200, cistern.get("/v2/team/app/manifests/1.0", "Accept", image.manifest().mediaType()).statusCode());
-      JsonNode logged = JSON.readTree(line.get(30, TimeUnit.SECONDS));
+      JsonNode logged = JSON.readTree(lines.first().get(30, TimeUnit.SECONDS));
       assertEquals("/v2/team/app/manifests/1.0", logged.path("uri").asText());
       assertEquals(200, logged.path("status").asInt());
       assertEquals(image.manifest().bytes().length, logged.path("bytes").asLong());
@@ -132,31 +122,7 @@ class AccessLogTest {
       assertEquals("127.0.0.1", logged.path("remote").asText());
       assertTrue(logged.path("complete").asBoolean());
     } finally {
-      System.setOut(stdout);
-    }
-  }
-
-  /** Passes bytes on, and tells {@code lines} of each line that went through. */
-  private static final class LineWatcher extends OutputStream {
-
-    private final OutputStream out;
-    private final Consumer<String> lines;
-    private final ByteArrayOutputStream current = new ByteArrayOutputStream();
-
-    LineWatcher(OutputStream out, Consumer<String> lines) {
-      this.out = out;
-      this.lines = lines;
-    }
-
-    @Override
-    public synchronized void write(int b) throws IOException {
-      out.write(b);
-      if (b == '\n') {
-        lines.accept(current.toString(StandardCharsets.UTF_8));
-        current.reset();
-      } else {
-        current.write(b);
-      }
+      lines.close();
     }
   }
 }
