@@ -189,11 +189,14 @@ def cistern(work, name, upstream_url):
 
 
 def cistern_command(config):
-    """What scripts/run.sh runs: its JVM flags and the build's class-data archive (CISTERN_JAVA_OPTS
-    replaces the flags for experiments)."""
+    """What scripts/run.sh runs: its JVM flags, the build's class-data archive and SQLite library
+    (CISTERN_JAVA_OPTS replaces the flags for experiments)."""
     with open(os.path.join(ROOT, "scripts", "jvm-options")) as f:
         java_opts = os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
-    return ["java"] + java_opts + ["-XX:SharedArchiveFile=" + ARCHIVE, "-jar", JAR, "--config", config]
+    sqlite_native = os.path.join(os.path.dirname(JAR), "sqlite-native", "org", "sqlite", "native", "Linux",
+                                 os.uname().machine)
+    return ["java"] + java_opts + ["-XX:SharedArchiveFile=" + ARCHIVE, "-Dorg.sqlite.lib.path=" + sqlite_native,
+                                   "-jar", JAR, "--config", config]
 
 
 def free_port():

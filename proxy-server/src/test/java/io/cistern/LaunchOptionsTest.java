@@ -18,12 +18,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The class-data archive is optional: whatever the file at {@code -XX:SharedArchiveFile} is (missing,
- * or not an archive at all), Cistern starts with the shipped JVM options and answers. A truncated
- * archive is the one thing JDK 17 cannot survive, which is why scripts/cds-archive.sh names an
- * archive only once the JVM has mapped it.
+ * What scripts/run.sh and the image add to the command line is optional: whatever the file at
+ * {@code -XX:SharedArchiveFile} is (missing, or not an archive at all), and wherever
+ * {@code -Dorg.sqlite.lib.path} points, Cistern starts with the shipped JVM options and answers. A
+ * truncated archive is the one thing JDK 17 cannot survive, which is why scripts/cds-archive.sh
+ * names an archive only once the JVM has mapped it.
  */
-class ClassDataArchiveTest {
+class LaunchOptionsTest {
 
 
   @TempDir
@@ -44,13 +45,19 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void cisternStartsWhenSqlitesLibraryIsNotWhereItIsLookedFor() throws Exception {
+    assertStartsAndAnswers(temp.resolve("missing.jsa"), "-Dorg.sqlite.lib.path=" + temp.resolve("no-such-directory"));
+  }
+
+  @Test
   void theTrainingRunStartsAnswersAndStops() throws Exception {
     ClassDataTraining.main(new String[0]); // throws unless /v2/, /healthz and /readyz answered 200
   }
 
-  private void assertStartsAndAnswers(Path archive) throws Exception {
+  private void assertStartsAndAnswers(Path archive, String... moreOptions) throws Exception {
     List<String> options = new ArrayList<>(shippedJvmOptions());
     options.add("-XX:SharedArchiveFile=" + archive);
+    options.addAll(List.of(moreOptions));
     try (CisternProcess cistern = CisternProcess.start(config(), options)) {
       HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create("http://" + cistern.hostPort() + "/v2/")).build(),
           HttpResponse.BodyHandlers.ofString());
