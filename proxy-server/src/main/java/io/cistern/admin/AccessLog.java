@@ -5,6 +5,7 @@ import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
 import java.io.OutputStream;
 import java.time.Instant;
+import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import org.slf4j.Logger;
 
@@ -99,7 +100,7 @@ public final class AccessLog implements RequestListener, AutoCloseable {
   /** Appends the request's line (formatted on the writer thread, straight into its batch). */
   private static void append(ServedRequest request, Format format, StringBuilder line) {
     Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
-    fields.add("time", request.time().toString());
+    fields.addTime("time", request.time());
     fields.add("remote", request.remote());
     fields.add("user", request.user());
     fields.add("method", request.method());
@@ -116,7 +117,7 @@ public final class AccessLog implements RequestListener, AutoCloseable {
   private static String dropNotice(long drops, Format format) {
     StringBuilder line = new StringBuilder(80);
     Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
-    fields.add("time", Instant.now().toString());
+    fields.addTime("time", Instant.now());
     fields.addNumber("access_log_dropped", drops);
     fields.end();
     return line.toString();
@@ -136,12 +137,21 @@ public final class AccessLog implements RequestListener, AutoCloseable {
 
     abstract void addLiteral(String key, String value);
 
+    /** Starts the field {@code key}: what is appended to the builder next is its value. */
+    abstract StringBuilder start(String key);
+
+    // Numbers and times go straight into the line, with no string of their own on the way.
     final void addNumber(String key, long value) {
-      addLiteral(key, Long.toString(value));
+      start(key).append(value);
     }
 
     final void addNumber(String key, double value) {
-      addLiteral(key, Double.toString(value));
+      start(key).append(value);
+    }
+
+    /** As {@link Instant#toString()}; quoted in JSON, plain in text (it never needs quotes). */
+    void addTime(String key, Instant time) {
+      DateTimeFormatter.ISO_INSTANT.formatTo(time, start(key));
     }
 
     void end() {}
@@ -176,7 +186,8 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       start(key).append(value);
     }
 
-    private StringBuilder start(String key) {
+    @Override
+    StringBuilder start(String key) {
       if (!first) {
         line.append(' ');
       }
@@ -222,10 +233,18 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       start(key).append(value);
     }
 
-    private StringBuilder start(String key) {
+    @Override
+    StringBuilder start(String key) {
       line.append(first ? '{' : ',').append('"').append(key).append("\":");
       first = false;
       return line;
+    }
+
+    @Override
+    void addTime(String key, Instant time) {
+      StringBuilder value = start(key).append('"');
+      DateTimeFormatter.ISO_INSTANT.formatTo(time, value);
+      value.append('"');
     }
 
     @Override
