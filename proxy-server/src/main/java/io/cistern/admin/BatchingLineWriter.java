@@ -3,6 +3,7 @@ package io.cistern.admin;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -19,9 +20,9 @@ import org.slf4j.LoggerFactory;
  * Writes one line per item on a thread of its own, in batches: callers (the event loops) only put
  * the item in a bounded queue; the writer takes whatever has queued up, formats it and hands it to
  * the sink in one write and one flush per batch (at most every {@code LINGER_NANOS}), so a busy
- * server costs a write per batch rather than a write per line. When the queue is full (the sink or the writer cannot keep up) an item is
- * dropped, never waited for: callers must not block. Drops are counted, and the next batch
- * starts with a line saying how many went missing.
+ * server costs a write per batch rather than a write per line. When the queue is full (the sink
+ * or the writer cannot keep up) an item is dropped, never waited for: callers must not block.
+ * Drops are counted, and the next batch starts with a line saying how many went missing.
  */
 final class BatchingLineWriter<T> implements AutoCloseable {
 
@@ -31,6 +32,7 @@ final class BatchingLineWriter<T> implements AutoCloseable {
   private static final int BATCH_ITEMS = 1024;
   private static final int WRITE_CHARS = 32 * 1024;
   private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
 
   private final BlockingQueue<T> queue;
   private final BiConsumer<T, StringBuilder> format;
@@ -132,15 +134,21 @@ final class BatchingLineWriter<T> implements AutoCloseable {
     lines.setLength(0);
   }
 
-  /** Writes what is queued, then stops the writer. */
+  /**
+   * Writes what is queued, then stops the writer; gives up after {@code CLOSE_WAIT} (a sink that
+   * takes nothing, a stdout nobody reads, must not hold up a stop), saying how many lines are lost.
+   */
   @Override
   public void close() {
     closing = true;
     writer.interrupt();
     try {
-      writer.join();
+      writer.join(CLOSE_WAIT.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    if (writer.isAlive()) {
+      log.warn("stopping with {} lines unwritten: the sink took nothing for {}", queue.size(), CLOSE_WAIT);
     }
   }
 }

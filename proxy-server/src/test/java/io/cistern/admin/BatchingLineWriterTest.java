@@ -1,6 +1,7 @@
 package io.cistern.admin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
@@ -12,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class BatchingLineWriterTest {
 
@@ -59,6 +61,45 @@ class BatchingLineWriterTest {
     sink.release();
     writer.close();
     assertEquals(List.of("line 0\n", "dropped 3\nline 1\nline 2\nline 3\nline 4\n"), sink.writes);
+  }
+
+  @Test
+  @Timeout(60)
+  void aSinkThatTakesNothingDoesNotHoldUpClose() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch released = new CountDownLatch(1);
+    // Like stdout that nobody reads: a write that blocks, and that an interrupt does not end.
+    OutputStream stuck = new OutputStream() {
+      @Override
+      public void write(int b) {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] bytes, int offset, int length) {
+        entered.countDown();
+        boolean interrupted = false;
+        while (true) {
+          try {
+            released.await();
+            break;
+          } catch (InterruptedException e) {
+            interrupted = true;
+          }
+        }
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    };
+    BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 10, (i, line) -> line.append("line ").append(i),
+        drops -> "dropped " + drops, stuck);
+    writer.add(0);
+    assertTrue(entered.await(30, TimeUnit.SECONDS));
+    writer.add(1);
+    writer.close(); // returns after its bounded wait, line 1 unwritten
+    assertEquals(1, released.getCount(), "close returned while the sink was still stuck");
+    released.countDown();
   }
 
   /** A sink whose first write waits until the test lets it go: the writer is busy meanwhile. */
