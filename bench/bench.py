@@ -597,11 +597,14 @@ def blob_gets_any(log_text):
 
 
 def soak_metrics(admin_port):
-    """Heap used/committed, non-heap and direct buffers (MiB) from Cistern's Prometheus page."""
+    """Heap used (garbage included), old generation, heap committed, non-heap and direct buffers
+    (MiB) from Cistern's Prometheus page. The old generation holds what outlived young
+    collections: a heap leak shows there."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=30) as response:
         text = response.read().decode()
     sums = {}
     for key, pattern in (("heap_used", r'^jvm_memory_used_bytes\{area="heap"[^}]*\} (\S+)'),
+                         ("old_gen", r'^jvm_memory_used_bytes\{area="heap",id="[^"]*(?:Tenured|Old)[^"]*"\} (\S+)'),
                          ("heap_committed", r'^jvm_memory_committed_bytes\{area="heap"[^}]*\} (\S+)'),
                          ("nonheap_used", r'^jvm_memory_used_bytes\{area="nonheap"[^}]*\} (\S+)'),
                          ("direct", r'^jvm_buffer_memory_used_bytes\{id="direct"\} (\S+)')):
@@ -667,14 +670,16 @@ def soak(minutes, interval, out, keep):
         while admin_port is None:
             match = re.search(r"admin listening on \S*:(\d+)", server.text())
             admin_port = int(match.group(1)) if match else time.sleep(0.05)
-        print("java %s; byte cap %d MiB, %d cold images of ~5 MiB, a %d MiB big blob"
-              % (" ".join(java_opts), SOAK_CAP // MiB, SOAK_COLD_IMAGES, SOAK_BIG // MiB), flush=True)
+        malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+        print("java %s%s; byte cap %d MiB, %d cold images of ~5 MiB, a %d MiB big blob"
+              % (" ".join(java_opts), "".join(" %s=%s" % kv for kv in malloc_env.items()), SOAK_CAP // MiB,
+                 SOAK_COLD_IMAGES, SOAK_BIG // MiB), flush=True)
         load = SoakLoad(server.port, upstream.port, images, big_digest)
         start = time.monotonic()
         load.start()
         samples = []
-        header = "%7s %9s %10s %10s %10s %9s %8s %10s %8s" % (
-            "t (s)", "RSS MiB", "heap used", "heap comm", "nonheap", "direct", "threads", "pulls", "errors")
+        header = "%7s %9s %10s %8s %10s %10s %9s %8s %10s %8s" % (
+            "t (s)", "RSS MiB", "heap used", "old gen", "heap comm", "nonheap", "direct", "threads", "pulls", "errors")
         print(header + "\n" + "-" * len(header), flush=True)
         deadline = start + minutes * 60
         next_sample = start
@@ -684,8 +689,8 @@ def soak(minutes, interval, out, keep):
                 row["pulls"] = sum(v for k, v in load.counts.items() if k in ("cold_round", "warm_pull", "fresh_push_pull"))
                 row["errors"] = sum(v for k, v in load.counts.items() if k.endswith("_errors"))
             samples.append(row)
-            print("%7d %9.1f %10.1f %10.1f %10.1f %9.1f %8d %10d %8d" % (
-                row["t_s"], row["rss_MiB"], row["heap_used"], row["heap_committed"], row["nonheap_used"],
+            print("%7d %9.1f %10.1f %8.1f %10.1f %10.1f %9.1f %8d %10d %8d" % (
+                row["t_s"], row["rss_MiB"], row["heap_used"], row["old_gen"], row["heap_committed"], row["nonheap_used"],
                 row["direct"], row["threads"], row["pulls"], row["errors"]), flush=True)
             if server.process.poll() is not None:
                 raise RuntimeError("Cistern exited during the soak; see " + server.log.name)
@@ -716,7 +721,7 @@ def soak(minutes, interval, out, keep):
         os.makedirs(os.path.dirname(out), exist_ok=True)
         with open(out, "w") as f:
             json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine_description(), "minutes": minutes,
-                       "java_options": java_opts, "verdict": verdict, "counts": load.counts,
+                       "java_options": java_opts, "malloc_environment": malloc_env, "verdict": verdict, "counts": load.counts,
                        "errors": load.errors, "samples": samples}, f, indent=2)
         print("results written to", out)
         return 0 if verdict["levels_off"] is not False else 1
