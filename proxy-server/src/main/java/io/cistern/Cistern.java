@@ -18,6 +18,7 @@ import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheSettings;
+import io.cistern.cache.SqliteNativeLibrary;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.CredentialSources;
@@ -44,9 +45,11 @@ import io.cistern.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -309,7 +312,19 @@ public final class Cistern implements AutoCloseable {
     Core(CacheSettings cacheSettings, Supplier<Upstreams> upstreams, UpstreamObserver observer,
         Supplier<TrafficView> traffic, Clock clock) {
       try {
+        // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
+        // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
+        // goes to the cache's own tmp/ instead, cleared of earlier runs' copies on every start.
+        // A JVM-wide property, read once per JVM: the first cache opened sets it, and an
+        // operator's own -Dorg.sqlite.tmpdir is left alone.
+        Path sqliteDirectory = SqliteNativeLibrary.clearStaleCopies(cacheSettings.directory().resolve("tmp"));
+        if (System.getProperty(SqliteNativeLibrary.PROPERTY) == null) {
+          System.setProperty(SqliteNativeLibrary.PROPERTY, sqliteDirectory.toString());
+        }
         cache = BlobCache.open(cacheSettings, clock, storeExecutor);
+      } catch (IOException e) {
+        shutdownExecutors();
+        throw new UncheckedIOException("cannot prepare " + cacheSettings.directory().resolve("tmp"), e);
       } catch (RuntimeException e) {
         shutdownExecutors();
         throw e;

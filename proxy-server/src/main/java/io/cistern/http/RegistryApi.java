@@ -101,7 +101,7 @@ public final class RegistryApi {
       if (route instanceof RegistryRoute.Blob blob) {
         Route target = router.route(blob.name(), namespace);
         exchange.upstream(target.upstream().host());
-        Digest digest = Digest.parse(blob.digest());
+        Digest digest = blobDigest(blob.digest());
         return head
             ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
             : blobs.open(target, digest).thenApply(source -> {
@@ -112,6 +112,8 @@ public final class RegistryApi {
       if (route instanceof RegistryRoute.Referrers referrers) {
         Route target = router.route(referrers.name(), namespace);
         exchange.upstream(target.upstream().host());
+        // Unlike a blob's, a bad subject is always DIGEST_INVALID: the spec says a registry with
+        // the referrers API must not answer it 404, and must answer invalid syntax 400.
         Digest subject = Digest.parse(referrers.digest());
         String artifactType = parameter(query, "artifactType");
         return manifests.referrers(target, subject).thenApply(index -> referrersReply(index, artifactType));
@@ -159,6 +161,17 @@ public final class RegistryApi {
       reply.headers().set("OCI-Filters-Applied", "artifactType");
     }
     return reply;
+  }
+
+  /**
+   * A blob path's digest. A malformed digest is {@code DIGEST_INVALID} (400); a text not even shaped
+   * like one names no blob, so it is {@code BLOB_UNKNOWN} (404), as CNCF Distribution answers both.
+   */
+  private static Digest blobDigest(String text) {
+    if (!Digest.looksLikeDigest(text)) {
+      throw new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob unknown: not a digest");
+    }
+    return Digest.parse(text);
   }
 
   private static Integer pageSize(String text) {
