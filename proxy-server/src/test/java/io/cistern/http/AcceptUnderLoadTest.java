@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * as they can read, so that every connection loop is busy writing, a new client is accepted and
  * pulls a small cached image ({@code /v2/}, its manifest, config and layer) before any of those
  * streams has ended; and the streams share the loops in turns, so none of them ends before every
- * one is well into its body. What is checked is the order of those events, never a duration.
+ * one is well into its body; the admin port answers meanwhile. What is checked is the order of
+ * those events, never a duration.
  * The upstream is a real Distribution.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -79,6 +80,7 @@ class AcceptUnderLoadTest {
             assertArrayEquals(content.bytes(), newcomer.readUpTo(head.contentLength()));
           }
         }
+        assertEquals(200, cistern.admin("/healthz").statusCode(), "the admin port answers too");
         assertEquals(0, streams.ended(), "streams that ended before the newcomer's pull was answered; " + progress(streams.received()));
       } finally {
         streams.close();
