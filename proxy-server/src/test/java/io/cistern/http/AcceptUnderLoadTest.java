@@ -2,6 +2,7 @@ package io.cistern.http;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
@@ -82,6 +83,7 @@ class AcceptUnderLoadTest {
         }
         assertEquals(200, cistern.admin("/healthz").statusCode(), "the admin port answers too");
         assertEquals(0, streams.ended(), "streams that ended before the newcomer's pull was answered; " + progress(streams.received()));
+        assertNull(streams.failure(), "no stream was cut or refused");
       } finally {
         streams.close();
       }

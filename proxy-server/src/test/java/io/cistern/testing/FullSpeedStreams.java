@@ -37,6 +37,7 @@ public final class FullSpeedStreams implements AutoCloseable {
   private final List<Selector> selectors = new ArrayList<>();
   private final List<Thread> readers = new ArrayList<>();
   private volatile boolean closed;
+  private volatile Throwable failure;
 
   private FullSpeedStreams(int count, long midBodyBytes) {
     this.midBodyBytes = midBodyBytes;
@@ -81,6 +82,11 @@ public final class FullSpeedStreams implements AutoCloseable {
     return allMidBody;
   }
 
+  /** What went wrong first on any stream (a cut body, an error status), or null. */
+  public Throwable failure() {
+    return failure;
+  }
+
   /** How many streams have received their whole body. */
   public int ended() {
     return ended.get();
@@ -117,6 +123,7 @@ public final class FullSpeedStreams implements AutoCloseable {
       }
     } catch (IOException | RuntimeException e) {
       if (!closed) {
+        failure = e;
         allMidBody.completeExceptionally(e);
       }
     } finally {
