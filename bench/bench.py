@@ -15,7 +15,7 @@ physical limit. Measures, over several runs (medians), and prints a table with r
      stream the big blob, worst of five tries (goal: well under a second, whatever the number)
 
 Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
-Standard library only; needs docker-registry, skopeo, nginx, wrk, curl and a built cistern.jar.
+Standard library only; needs docker-registry, skopeo, nginx, wrk, curl, ss and a built cistern.jar.
 """
 import argparse
 import concurrent.futures
