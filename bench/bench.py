@@ -16,12 +16,14 @@ physical limit. Measures, over several runs (medians), and prints a table with r
      (goal <= 0.4 s for Cistern with its default JVM options and class-data archive)
   8. resident memory at idle: VmRSS of that fresh process a short while after its first answer
      (goal <= 64 MiB for Cistern)
+  9. how long a new client waits for /v2/ and a cached manifest while 64, 256 and 512 clients
+     stream the big blob, worst of five tries (goal: well under a second, whatever the number)
 
 Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
 
 --soak [MINUTES] instead runs one Cistern under a mixed load (cold and warm pulls, manifest GETs,
 big-blob streams, clients that hang up mid-body) and samples its RSS and heap; see "soak" below.
-Standard library only; needs docker-registry, skopeo, nginx, wrk, curl and a built cistern.jar.
+Standard library only; needs docker-registry, skopeo, nginx, wrk, curl, ss and a built cistern.jar.
 """
 import argparse
 import concurrent.futures
@@ -53,10 +55,10 @@ ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST,
 
 FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, platform=(2, MiB),
             wrk_seconds=10, wrk_warmup_seconds=10, clients=8, stream_clients=64, stream_repeats=5, starts=5,
-            idle_settle_s=2.0)
+            idle_settle_s=2.0, newcomer_streams=(64, 256, 512), newcomer_probes=5)
 SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
              wrk_seconds=1, wrk_warmup_seconds=0, clients=4, stream_clients=8, stream_repeats=1, starts=1,
-             idle_settle_s=0.5)
+             idle_settle_s=0.5, newcomer_streams=(8,), newcomer_probes=2)
 
 
 # ---------------------------------------------------------------- images
@@ -287,6 +289,47 @@ def wrk(url, seconds):
     return float(match.group(1))
 
 
+def newcomer_ms(port, blob_url, manifest_path, streams, probes):
+    """Milliseconds a new client waits for GET /v2/ and a cached manifest (one connection, both
+    answers read whole) while `streams` curls pull the big blob as fast as they can: `probes`
+    tries, spaced out, from once every stream's connection is up; the streams are then stopped."""
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", blob_url]) for _ in range(streams)]
+    try:
+        deadline = time.monotonic() + 60
+        while connections_to(port) < streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        samples = []
+        for _ in range(probes):
+            start = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            try:
+                for path in ("/v2/", manifest_path):
+                    connection.request("GET", path, headers={"Accept": ACCEPT})
+                    response = connection.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        raise RuntimeError("GET %s answered %d under %d streams" % (path, response.status, streams))
+            finally:
+                connection.close()
+            samples.append((time.monotonic() - start) * 1000)
+            time.sleep(0.2)
+        if any(p.poll() is not None for p in procs):
+            print("WARNING: some of the %d streams ended before the new client's probes did" % streams, file=sys.stderr)
+        return samples
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def connections_to(port):
+    """Established client connections to `port` on this machine (accepted by the server or not)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
 def peak_rss_while(pid, action):
     """Peak resident set of `pid` (MiB) while `action` runs, from VmHWM after a reset."""
     try:
@@ -368,6 +411,14 @@ def one_run(work, upstream, images, settings, run):
         for label, server in servers.items():
             results[label]["peak_rss_MiB"] = peak_rss_while(
                 server.process.pid, lambda: stream(urls[label], settings["stream_clients"]))
+        for streams in settings["newcomer_streams"]:
+            for label, server in servers.items():
+                manifest_path = "/v2/bench/images/manifests/%s" % manifest_digest
+                samples = newcomer_ms(server.port, urls[label], manifest_path, streams, settings["newcomer_probes"])
+                # The worst try: the first one, while the streams' own connections are still being
+                # taken, is where a server that accepts on busy loops makes a newcomer wait.
+                results[label]["newcomer_ms_%d" % streams] = max(samples)
+                results[label]["newcomer_ms_%d_samples" % streams] = samples
     finally:
         for server in servers.values():
             server.stop()
@@ -475,6 +526,12 @@ ROWS = [
 ]
 
 
+def rows(settings):
+    """The fixed rows, then one per number of streams a new client is timed under."""
+    return ROWS + [("newcomer_ms_%d" % n, "9. new client, %d streams (ms, worst)" % n, "lower")
+                   for n in settings["newcomer_streams"]]
+
+
 def median_of(runs, server, key):
     values = [run[server][key] for run in runs if key in run.get(server, {})]
     return statistics.median(values) if values else None
@@ -486,8 +543,8 @@ def report(runs, settings, machine):
              "machine: %s" % machine, ""]
     header = "%-40s %12s %12s %12s %10s %10s" % ("measure", "cistern", "distribution", "nginx", "c/d", "c/nginx")
     lines += [header, "-" * len(header)]
-    for key, title, _ in ROWS:
-        title = title % settings["stream_clients"] if "streams" in title else (
+    for key, title, _ in rows(settings):
+        title = title % settings["stream_clients"] if "%d streams" in title else (
             title % settings["clients"] if "%d" in title else title)
         c, d, n = (median_of(runs, s, key) for s in ("cistern", "distribution", "nginx"))
         ratio_d = c / d if c is not None and d else None

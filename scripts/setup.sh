@@ -2,7 +2,7 @@
 # Installs what Cistern needs on Debian/Ubuntu, only where it is missing.
 #   scripts/setup.sh          JDK 17 and Maven (to build and run)
 #   scripts/setup.sh --test   also CNCF Distribution (docker-registry), skopeo and chromium (for the tests)
-#   scripts/setup.sh --bench  the test tools plus nginx, wrk, curl and python3 (for bench/run.sh)
+#   scripts/setup.sh --bench  the test tools plus nginx, wrk, curl, ss and python3 (for bench/run.sh)
 set -euo pipefail
 
 packages=()
@@ -17,6 +17,7 @@ if [[ "${1:-}" == "--bench" ]]; then
   command -v nginx >/dev/null 2>&1 || packages+=(nginx-light)
   command -v wrk >/dev/null 2>&1 || packages+=(wrk)
   command -v curl >/dev/null 2>&1 || packages+=(curl)
+  command -v ss >/dev/null 2>&1 || packages+=(iproute2)
   command -v python3 >/dev/null 2>&1 || packages+=(python3)
 fi
 

@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
  * The admin listener: a small HTTP server on a port of its own, with one event loop of its own,
  * so probes and scrapes are answered however busy the registry port is. What it serves is its
  * {@link AdminRoutes}, to whom its {@link AdminGuard} lets through. A connection that sends
- * nothing for the idle timeout is closed, so idle or stalled clients cannot pile up.
+ * nothing for the idle timeout is closed, so idle or stalled clients cannot pile up. Accepting
+ * and answering share the one loop, unlike the registry port's: every answer here is small and
+ * written whole, and what takes time runs on an executor, so the loop is never busy for long.
  */
 public final class AdminServer implements AutoCloseable {
 

@@ -11,7 +11,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -27,7 +26,6 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.io.IOException;
@@ -42,8 +40,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One connection's registry traffic: takes requests in order, asks {@link RegistryApi} for each
- * answer, and writes it. Cached blobs go out as a {@link DefaultFileRegion} (sendfile, no copy
- * through the heap); under TLS, where bytes must be encrypted in user space, as chunks of the
+ * answer, and writes it. Cached blobs go out by sendfile, no copy through the heap, in
+ * {@link FileSlices}; under TLS, where bytes must be encrypted in user space, as chunks of the
  * file; blobs still downloading follow the temp file through {@link FollowingBlobInput}.
  *
  * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
@@ -221,8 +219,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     if (source instanceof BlobSource.Stored stored) {
       if (zeroCopy) {
         ctx.write(response);
-        ctx.write(new DefaultFileRegion(stored.channel(), first, length));
-        return ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+        return FileSlices.write(ctx, stored.channel(), first, length);
       }
       // The body first: if the file cannot be read, nothing is written yet, and the failure is
       // answered as a whole response of its own.

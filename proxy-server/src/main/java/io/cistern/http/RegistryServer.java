@@ -6,9 +6,11 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -18,9 +20,13 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.RejectedExecutionHandlers;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +35,12 @@ import org.slf4j.LoggerFactory;
  * The registry listener. The pipeline reads like the protocol: idle timeout → (TLS) → HTTP codec →
  * exchange recorder (access log, metrics) → chunked writer (for streamed blobs) → registry
  * handler. Native epoll is used when the platform has it (sendfile without the JDK's detours),
- * NIO otherwise. The event loops are this listener's own: Netty's default, two per core.
+ * NIO otherwise.
+ *
+ * <p>The event loops are this listener's own, and arranged so that a busy server still greets
+ * newcomers: one loop only accepts, and the connections' loops (Netty's default, two per core)
+ * take turns between streams and poll for new requests between every sweep of turns; see
+ * {@link #acceptor}, {@link #connectionLoops} and {@link FileSlices}.
  */
 public final class RegistryServer implements AutoCloseable {
 
@@ -41,7 +52,14 @@ public final class RegistryServer implements AutoCloseable {
   private final RequestListener requests;
   private final Clock clock;
   private final ActiveRequests active = new ActiveRequests();
-  private final EventLoopGroup group;
+  /**
+   * Accepts connections and does nothing else, so accepting never waits behind a loop busy
+   * writing: with accepting on a streaming loop, connections queued un-accepted for seconds while
+   * hundreds of fast clients pulled a big blob.
+   */
+  private final EventLoopGroup acceptor;
+  /** The connections' loops; see {@link #connectionLoops}. */
+  private final EventLoopGroup workers;
   private final boolean epoll;
   private Channel listener;
 
@@ -58,17 +76,41 @@ public final class RegistryServer implements AutoCloseable {
     this.clock = clock;
     this.epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    this.group = new MultiThreadIoEventLoopGroup(io);
+    this.acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("registry-accept"), io);
+    this.workers = connectionLoops(io);
+  }
+
+  /**
+   * The connections' loops. A loop alternates between I/O (requests read, sockets writable again)
+   * and its task queue, where a stream that used its turn waits for the next. Netty runs tasks for
+   * up to a second before it polls I/O again, and under busy streams the queue never empties, so
+   * a newcomer's request would wait that long to be read; a quantum of one millisecond (checked
+   * every 64 tasks) polls between sweeps of turns instead. The task queue stays unbounded, as by
+   * Netty's default.
+   */
+  private static EventLoopGroup connectionLoops(IoHandlerFactory io) {
+    return new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("registry"), io) {
+      @Override
+      protected IoEventLoop newChild(Executor executor, IoHandlerFactory handler, Object... args) {
+        return new SingleThreadIoEventLoop(this, executor, handler, Integer.MAX_VALUE, RejectedExecutionHandlers.reject(), 1);
+      }
+    };
   }
 
   /** Binds and starts serving; returns the bound address (port 0 picks a free port). */
   public InetSocketAddress start(InetSocketAddress address) throws InterruptedException {
     Class<? extends ServerChannel> channelType = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     ServerBootstrap bootstrap = new ServerBootstrap()
-        .group(group)
+        .group(acceptor, workers)
         .channel(channelType)
-        .option(ChannelOption.SO_BACKLOG, 1024)
+        // Connections the kernel has completed but not yet handed over wait in the listen queue;
+        // past its length a client's SYN is dropped and retried a second or more later. The
+        // kernel's limit (net.core.somaxconn), so a burst of connections queues instead.
+        .option(ChannelOption.SO_BACKLOG, NetUtil.SOMAXCONN)
         .childOption(ChannelOption.TCP_NODELAY, true)
+        // One write call per turn, then the loop's next connection: with blobs sent in slices
+        // (FileSlices), a stream's turn moves at most a slice. Netty's default is 16 calls.
+        .childOption(ChannelOption.WRITE_SPIN_COUNT, 1)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel channel) {
@@ -86,7 +128,8 @@ public final class RegistryServer implements AutoCloseable {
         });
     listener = bootstrap.bind(address).sync().channel();
     InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
-    log.info("registry listening on {} ({}{})", bound, epoll ? "epoll" : "nio", tls != null ? ", TLS" : "");
+    log.info("registry listening on {} ({}{}, listen backlog {})", bound, epoll ? "epoll" : "nio", tls != null ? ", TLS" : "",
+        NetUtil.SOMAXCONN);
     return bound;
   }
 
@@ -105,6 +148,7 @@ public final class RegistryServer implements AutoCloseable {
   @Override
   public void close() {
     stopAccepting();
-    group.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+    acceptor.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
+    workers.shutdownGracefully(0, 5, TimeUnit.SECONDS).syncUninterruptibly();
   }
 }
