@@ -413,7 +413,7 @@ def one_run(work, upstream, images, settings, run):
                 server.process.pid, lambda: stream(urls[label], settings["stream_clients"]))
         for streams in settings["newcomer_streams"]:
             for label, server in servers.items():
-                manifest_path = "/v2/bench/images/manifests/%s" % manifest_digest
+                manifest_path = "/v2/bench/images/manifests/small"
                 samples = newcomer_ms(server.port, urls[label], manifest_path, streams, settings["newcomer_probes"])
                 # The worst try: the first one, while the streams' own connections are still being
                 # taken, is where a server that accepts on busy loops makes a newcomer wait.
