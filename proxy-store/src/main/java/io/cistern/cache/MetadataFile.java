@@ -1,5 +1,6 @@
 package io.cistern.cache;
 
+import com.zaxxer.hikari.metrics.MetricsTrackerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,18 +27,20 @@ final class MetadataFile {
   private static final String[] COMPANIONS = {"-wal", "-shm"};
 
   /**
+   * @param schema what creating or upgrading its schema found
    * @param loss how the database was lost ({@code missing}, {@code empty}, {@code corrupt …}), or
    *     null when it was found whole
    */
-  record Opened(MetadataStore store, String loss) {}
+  record Opened(MetadataDatabase database, SchemaMigrations.Outcome schema, String loss) {}
 
   private MetadataFile() {}
 
   /**
    * @param checkIntegrity run SQLite's quick check (after an unclean stop, when recovery runs
    *     anyway; its cost is a read of the whole file)
+   * @param poolMetrics see {@link MetadataDatabase#open}
    */
-  static Opened open(Path file, int poolSize, boolean checkIntegrity, Clock clock) {
+  static Opened open(Path file, int poolSize, MetricsTrackerFactory poolMetrics, boolean checkIntegrity, Clock clock) {
     boolean existed = Files.exists(file);
     if (!existed) {
       for (String companion : COMPANIONS) {
@@ -46,19 +49,21 @@ final class MetadataFile {
     }
     String damage;
     try {
-      MetadataStore store = MetadataStore.open(file, poolSize);
+      MetadataDatabase database = MetadataDatabase.open(file, poolSize, poolMetrics);
+      SchemaMigrations.Outcome schema;
       try {
-        damage = checkIntegrity ? store.damage() : null;
+        schema = SchemaMigrations.migrate(database);
+        damage = checkIntegrity ? database.damage() : null;
       } catch (RuntimeException e) {
-        store.close();
+        database.close();
         throw e;
       }
       if (damage == null) {
-        return new Opened(store, store.created() ? (existed ? "empty" : "missing") : null);
+        return new Opened(database, schema, schema.created() ? (existed ? "empty" : "missing") : null);
       }
-      store.close();
+      database.close();
     } catch (RuntimeException e) {
-      if (!MetadataStore.isCorruption(e)) {
+      if (!MetadataDatabase.isCorruption(e)) {
         throw e;
       }
       damage = e.getMessage();
@@ -69,7 +74,13 @@ final class MetadataFile {
     }
     log.error("the metadata database {} is corrupt ({}): moved to {}; a new one is built from the cache's files",
         file, String.valueOf(damage).replace('\n', ' '), aside);
-    return new Opened(MetadataStore.open(file, poolSize), "corrupt (moved to " + aside.getFileName() + ")");
+    MetadataDatabase database = MetadataDatabase.open(file, poolSize, poolMetrics);
+    try {
+      return new Opened(database, SchemaMigrations.migrate(database), "corrupt (moved to " + aside.getFileName() + ")");
+    } catch (RuntimeException e) {
+      database.close();
+      throw e;
+    }
   }
 
   /** Renames {@code file}, if it exists, to {@code <name>.<why>-<time>} beside it; returns the new path. */
