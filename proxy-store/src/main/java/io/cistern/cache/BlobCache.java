@@ -417,7 +417,7 @@ public final class BlobCache {
       }
       try {
         publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
-            ImageGraph.referencesOf(manifest.bytes()), null);
+            ManifestReferences.of(manifest.bytes()), null);
       } catch (IOException | RuntimeException e) {
         LocalStorageException.in(e).ifPresent(this::storageFailed);
         Files.deleteIfExists(temp);

@@ -79,9 +79,9 @@ final class BlobRows {
         insert.executeUpdate();
       }
       if (!references.isEmpty()) {
-        ImageGraph.insertChildren(connection, digest, references);
+        ManifestReferences.record(connection, digest, references);
         if (isPinned(connection, digest)) {
-          ImageGraph.pinClosure(connection, digest);
+          ManifestReferences.pinClosure(connection, digest);
         }
       }
       return previous;

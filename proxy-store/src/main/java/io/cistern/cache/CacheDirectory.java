@@ -51,7 +51,6 @@ public final class CacheDirectory implements AutoCloseable {
   private final BlobCache blobs;
   private final Tags tags;
   private final Referrers referrers;
-  private final ImageGraph graph;
   private final ImageCatalog catalog;
 
   private CacheDirectory(CacheSettings settings, Clock clock, Executor callbacks, MetricsTrackerFactory poolMetrics,
@@ -80,8 +79,7 @@ public final class CacheDirectory implements AutoCloseable {
         quarantine, accesses, evictor, removalListeners, storageFailures, callbacks, clock);
     this.tags = new Tags(new TagRows(database), storageFailures);
     this.referrers = new Referrers(new ReferrerRows(database), storageFailures);
-    this.graph = new ImageGraph(database);
-    this.catalog = new ImageCatalog(graph, new ImageListings(database), new EvictionQueries(database), tags, evictor,
+    this.catalog = new ImageCatalog(new ImageGraph(database), new ImageListings(database), new EvictionQueries(database), tags, evictor,
         accesses, clock);
   }
 
@@ -173,7 +171,7 @@ public final class CacheDirectory implements AutoCloseable {
       recovery.run();
     }
     if (opened.schema().referencesToRecord()) {
-      SchemaMigrations.recordOlderReferences(database, graph, files::pathOf);
+      SchemaMigrations.recordOlderReferences(database, files::pathOf);
     }
     long[] totals = blobRows.totals();
     budget.initialise(totals[0], totals[1]);

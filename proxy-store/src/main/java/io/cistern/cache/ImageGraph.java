@@ -1,9 +1,6 @@
 package io.cistern.cache;
 
-import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
-import io.cistern.oci.ManifestDocument;
-import io.cistern.oci.RegistryException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -16,26 +13,18 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Images as the database holds them: which blobs and manifests each manifest refers to
- * ({@code manifest_children}), so that a manifest with everything it reaches can be sized, pinned
- * ({@code pinned_images}, and each row's {@code pinned}) and purged as one. A walk of an image is
+ * Images as the database holds them: a manifest with everything it reaches through its recorded
+ * references ({@link ManifestReferences}), sized, pinned ({@code pinned_images}, and each row's
+ * {@code pinned}) and purged as one. A walk of an image is
  * a recursive query through the index by manifest (down) or by child (up), so it costs what the
  * image holds, not what the cache holds.
  */
 final class ImageGraph {
 
-  /** Every digest reachable from {@code root} through recorded references, {@code root} included. */
-  private static final String CLOSURE = """
-      WITH RECURSIVE closure(digest) AS (
-        VALUES (?)
-        UNION
-        SELECT c.child FROM manifest_children c JOIN closure ON c.manifest = closure.digest)
-      """;
-
   // The queries below are named so that a test can check their plans use the indexes.
 
   /** Every digest an image refers to, with its row when it is stored. */
-  static final String IMAGE_ROWS = CLOSURE + """
+  static final String IMAGE_ROWS = ManifestReferences.CLOSURE + """
       SELECT closure.digest, b.size, b.media_type, b.stored_at, b.last_access, b.pinned
       FROM closure LEFT JOIN blobs b ON b.digest = closure.digest""";
 
@@ -59,52 +48,6 @@ final class ImageGraph {
 
   ImageGraph(MetadataDatabase database) {
     this.database = database;
-  }
-
-  /** The digests a manifest refers to (config, layers, child manifests); none if it is not one. */
-  static List<Digest> referencesOf(byte[] manifest) {
-    List<Descriptor> descriptors;
-    try {
-      descriptors = ManifestDocument.parse(manifest).references();
-    } catch (RegistryException notAManifest) {
-      return List.of();
-    }
-    List<Digest> references = new ArrayList<>(descriptors.size());
-    for (Descriptor descriptor : descriptors) {
-      try {
-        references.add(descriptor.parsedDigest());
-      } catch (RegistryException badDigest) {
-        // An upstream's malformed descriptor: nothing a pull could fetch by it either.
-      }
-    }
-    return references;
-  }
-
-  /** Records what manifests refer to, {@link MetadataDatabase#WRITE_BATCH} manifests per transaction. */
-  void recordReferences(Map<Digest, List<Digest>> referencesByManifest) {
-    List<Map.Entry<Digest, List<Digest>>> entries = new ArrayList<>(referencesByManifest.entrySet());
-    for (int from = 0; from < entries.size(); from += MetadataDatabase.WRITE_BATCH) {
-      List<Map.Entry<Digest, List<Digest>>> chunk =
-          entries.subList(from, Math.min(entries.size(), from + MetadataDatabase.WRITE_BATCH));
-      database.inTransaction(connection -> {
-        for (Map.Entry<Digest, List<Digest>> entry : chunk) {
-          insertChildren(connection, entry.getKey(), entry.getValue());
-        }
-        return null;
-      });
-    }
-  }
-
-  static void insertChildren(Connection connection, Digest manifest, List<Digest> children) throws SQLException {
-    try (PreparedStatement insert = connection.prepareStatement(
-        "INSERT OR IGNORE INTO manifest_children (manifest, child) VALUES (?, ?)")) {
-      for (Digest child : children) {
-        insert.setString(1, manifest.toString());
-        insert.setString(2, child.toString());
-        insert.addBatch();
-      }
-      insert.executeBatch();
-    }
   }
 
   /**
@@ -162,7 +105,7 @@ final class ImageGraph {
         insert.setLong(2, now);
         insert.executeUpdate();
       }
-      pinClosure(connection, root);
+      ManifestReferences.pinClosure(connection, root);
       return rows(connection, root);
     });
   }
@@ -211,15 +154,6 @@ final class ImageGraph {
         }
       }
     });
-  }
-
-  /** Pins every stored row reachable from {@code root}, within the caller's transaction. */
-  static void pinClosure(Connection connection, Digest root) throws SQLException {
-    try (PreparedStatement update = connection.prepareStatement(CLOSURE
-        + "UPDATE blobs SET pinned = 1 WHERE pinned = 0 AND digest IN (SELECT digest FROM closure)")) {
-      update.setString(1, root.toString());
-      update.executeUpdate();
-    }
   }
 
   /**

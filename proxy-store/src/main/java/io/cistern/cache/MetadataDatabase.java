@@ -9,8 +9,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Set;
-import org.sqlite.SQLiteErrorCode;
 
 /**
  * The SQLite file that holds the cache's metadata, and the connections to it: nothing about what
@@ -186,35 +184,6 @@ final class MetadataDatabase implements AutoCloseable {
     } finally {
       pool.close();
     }
-  }
-
-  /** Whether the database file is damaged: not a SQLite file, or SQLite found it corrupt. */
-  static boolean isCorruption(Throwable failure) {
-    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
-      if (cause instanceof SQLException sql && ((sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_CORRUPT.code
-          || (sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_NOTADB.code)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * SQLite's primary result codes that mean its files cannot be written or read back: read-only,
-   * I/O error, corrupt, full, cannot open, not a database. A busy lock or a pool timeout is not one.
-   */
-  private static final Set<Integer> LOCAL_STORAGE_CODES = Set.of(
-      SQLiteErrorCode.SQLITE_READONLY.code, SQLiteErrorCode.SQLITE_IOERR.code, SQLiteErrorCode.SQLITE_CORRUPT.code,
-      SQLiteErrorCode.SQLITE_FULL.code, SQLiteErrorCode.SQLITE_CANTOPEN.code, SQLiteErrorCode.SQLITE_NOTADB.code);
-
-  static boolean isLocalStorageFailure(SQLException failure) {
-    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
-      // Extended codes (SQLITE_IOERR_WRITE) keep the primary code in their low byte.
-      if (cause instanceof SQLException sql && LOCAL_STORAGE_CODES.contains(sql.getErrorCode() & 0xff)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** A unit of JDBC work on a borrowed connection. */

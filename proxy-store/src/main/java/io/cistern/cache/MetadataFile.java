@@ -5,11 +5,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteErrorCode;
 
 /**
  * Opens the metadata database at start and tells whether it was lost: missing, empty (no schema),
@@ -63,7 +65,7 @@ final class MetadataFile {
       }
       database.close();
     } catch (RuntimeException e) {
-      if (!MetadataDatabase.isCorruption(e)) {
+      if (!isCorruption(e)) {
         throw e;
       }
       damage = e.getMessage();
@@ -81,6 +83,17 @@ final class MetadataFile {
       database.close();
       throw e;
     }
+  }
+
+  /** Whether the database file is damaged: not a SQLite file, or SQLite found it corrupt. */
+  private static boolean isCorruption(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SQLException sql && ((sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_CORRUPT.code
+          || (sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_NOTADB.code)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Renames {@code file}, if it exists, to {@code <name>.<why>-<time>} beside it; returns the new path. */

@@ -207,7 +207,7 @@ final class Recovery {
         String declared = ManifestDocument.parse(small).mediaType();
         if (declared != null && MediaTypes.isManifest(declared)) {
           mediaType = declared;
-          references = ImageGraph.referencesOf(small);
+          references = ManifestReferences.of(small);
         }
       } catch (RegistryException notAManifest) {
         // A JSON config blob, or anything else: adopted as a plain blob.

@@ -144,17 +144,17 @@ final class SchemaMigrations {
    *
    * @param files where a stored blob's file is
    */
-  static void recordOlderReferences(MetadataDatabase database, ImageGraph graph, Function<Digest, Path> files)
+  static void recordOlderReferences(MetadataDatabase database, Function<Digest, Path> files)
       throws IOException {
     Map<Digest, List<Digest>> references = new LinkedHashMap<>();
     for (Digest manifest : manifestsToRecord(database)) {
       try {
-        references.put(manifest, ImageGraph.referencesOf(Files.readAllBytes(files.apply(manifest))));
+        references.put(manifest, ManifestReferences.of(Files.readAllBytes(files.apply(manifest))));
       } catch (NoSuchFileException gone) {
         // Its row goes at the next recovery; nothing to record.
       }
     }
-    graph.recordReferences(references);
+    ManifestReferences.record(database, references);
     database.inTransaction(connection -> {
       try (Statement statement = connection.createStatement()) {
         statement.executeUpdate("PRAGMA user_version = " + VERSION);

@@ -272,14 +272,15 @@ class BlobIntegrityTest {
   void theUpstreamsHoldingABlobAreThoseOfTheRepositoriesOfTheManifestsReferringToIt() throws Exception {
     try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       byte[] layer = content(300);
       Manifest manifest = storeImage(cache, List.of(content(100), layer));
       opened.tags().put(new TagMapping(new TagKey("a.test", RepositoryName.of("team/app"), new Tag("1")), manifest.digest(),
           Instant.now()));
       opened.tags().link("b.test", RepositoryName.of("mirror/app"), manifest.digest());
 
-      assertEquals(Set.of("a.test", "b.test"), opened.catalog().upstreamsHolding(Digest.sha256Of(layer)));
-      assertEquals(Set.of(), opened.catalog().upstreamsHolding(download(cache, content(10), true)));
+      assertEquals(Set.of("a.test", "b.test"), catalog.upstreamsHolding(Digest.sha256Of(layer)));
+      assertEquals(Set.of(), catalog.upstreamsHolding(download(cache, content(10), true)));
     }
   }
 

@@ -53,6 +53,7 @@ class ImagePinningTest {
   void aPinnedImageSurvivesAnEvictionPassThatRemovesEverythingElse() throws Exception {
     try (CacheDirectory opened = open(400)) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> pinnedBlobs = blobs(3, 20 * KIB);
       byte[] shared = pinnedBlobs.get(2);
       clock.advance(Duration.ofSeconds(1));
@@ -67,10 +68,10 @@ class ImagePinningTest {
         loose.add(download(cache, blob, true));
       }
 
-      ImageContent content = opened.catalog().pinImage(pinned.digest());
+      ImageContent content = catalog.pinImage(pinned.digest());
       assertEquals(4, content.blobs(), "the manifest, its config and its two layers");
       assertEquals(0, content.missing());
-      assertTrue(opened.catalog().isPinnedImage(pinned.digest()));
+      assertTrue(catalog.isPinnedImage(pinned.digest()));
 
       // The pinned image is the least recently used content: LRU alone would take it first. A
       // download of unknown size lands over the cap, and the pass it starts takes all it may,
@@ -89,7 +90,7 @@ class ImagePinningTest {
       CacheStats stats = cache.stats();
       assertEquals(4, stats.entries(), "only the pinned image is left");
       assertEquals(bytesOnDisk(cache), stats.storedBytes(), "the budget counts what is on disk");
-      assertEquals(new ImageContent(4, stats.storedBytes(), 0), opened.catalog().pinned());
+      assertEquals(new ImageContent(4, stats.storedBytes(), 0), catalog.pinned());
     }
   }
 
@@ -97,6 +98,7 @@ class ImagePinningTest {
   void contentStoredAfterItsIndexWasPinnedIsPinnedToo() throws Exception {
     try (CacheDirectory opened = open(10_000)) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> amd64Blobs = blobs(2, 4 * KIB);
       List<byte[]> arm64Blobs = blobs(2, 4 * KIB);
       Manifest amd64 = storeImage(cache, amd64Blobs);
@@ -104,7 +106,7 @@ class ImagePinningTest {
       Manifest index = indexManifest(List.of(amd64, arm64));
       cache.storeManifest(index);
 
-      ImageContent pinned = opened.catalog().pinImage(index.digest());
+      ImageContent pinned = catalog.pinImage(index.digest());
       assertEquals(4, pinned.blobs(), "the index, the amd64 manifest and its two blobs");
       assertEquals(1, pinned.missing(), "the arm64 manifest is not stored (its blobs are not even known yet)");
 
@@ -113,8 +115,8 @@ class ImagePinningTest {
       for (byte[] blob : arm64Blobs) {
         download(cache, blob, true);
       }
-      assertEquals(new ImageContent(7, cache.stats().storedBytes(), 0), opened.catalog().imageContent(index.digest()));
-      assertEquals(7, opened.catalog().pinned().blobs(), "everything stored of the index inherited its pin");
+      assertEquals(new ImageContent(7, cache.stats().storedBytes(), 0), catalog.imageContent(index.digest()));
+      assertEquals(7, catalog.pinned().blobs(), "everything stored of the index inherited its pin");
     }
   }
 
@@ -122,6 +124,7 @@ class ImagePinningTest {
   void unpinningOneImageKeepsWhatAnotherPinnedImageSharesAndLetsTheRestBeEvicted() throws Exception {
     try (CacheDirectory opened = open(200)) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> base = blobs(2, 20 * KIB);
       List<byte[]> first = new ArrayList<>(base);
       first.add(content(random, 20 * KIB));
@@ -129,13 +132,13 @@ class ImagePinningTest {
       second.add(content(random, 20 * KIB));
       Manifest one = storeImage(cache, first);
       Manifest two = storeImage(cache, second);
-      opened.catalog().pinImage(one.digest());
-      opened.catalog().pinImage(two.digest());
+      catalog.pinImage(one.digest());
+      catalog.pinImage(two.digest());
 
-      ImageContent afterUnpin = opened.catalog().unpinImage(one.digest());
+      ImageContent afterUnpin = catalog.unpinImage(one.digest());
       assertEquals(4, afterUnpin.blobs());
-      assertFalse(opened.catalog().isPinnedImage(one.digest()));
-      assertEquals(4, opened.catalog().pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
+      assertFalse(catalog.isPinnedImage(one.digest()));
+      assertEquals(4, catalog.pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
 
       download(cache, content(random, 150 * KIB), false);
       evictor.caughtUp().get();

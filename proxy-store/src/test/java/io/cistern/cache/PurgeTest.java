@@ -93,6 +93,7 @@ class PurgeTest {
   void purgingATagKeepsTheImageWhileAnotherTagPointsAtIt() throws Exception {
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest image = storeImage(cache, blobs(2));
       tag(opened, "1.0", image.digest());
       tag(opened, "latest", image.digest());
@@ -100,15 +101,15 @@ class PurgeTest {
       opened.tags().onTagChange(changed::add);
       TagKey latest = new TagKey(UPSTREAM, REPOSITORY, new Tag("latest"));
 
-      assertEquals(Optional.of(Removal.NOTHING), opened.catalog().purgeTag(latest));
+      assertEquals(Optional.of(Removal.NOTHING), catalog.purgeTag(latest));
       assertTrue(opened.tags().find(latest).isEmpty());
       assertTrue(cache.contains(image.digest()), "1.0 still points at it");
       assertEquals(List.of(latest), changed, "a running server is told to forget the tag");
 
-      Removal removal = opened.catalog().purgeTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("1.0"))).orElseThrow();
+      Removal removal = catalog.purgeTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("1.0"))).orElseThrow();
       assertEquals(3, removal.blobs(), "the last tag takes the image with it");
       assertEquals(0, cache.stats().entries());
-      assertEquals(Optional.empty(), opened.catalog().purgeTag(latest), "an unknown tag is reported as such");
+      assertEquals(Optional.empty(), catalog.purgeTag(latest), "an unknown tag is reported as such");
       assertBudgetMatchesDisk(cache);
     }
   }
@@ -117,12 +118,13 @@ class PurgeTest {
   void aPinnedImageIsNotPurged() throws Exception {
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest image = storeImage(cache, blobs(2));
-      opened.catalog().pinImage(image.digest());
-      assertThrows(PinnedImageException.class, () -> opened.catalog().purgeImage(image.digest()));
+      catalog.pinImage(image.digest());
+      assertThrows(PinnedImageException.class, () -> catalog.purgeImage(image.digest()));
       assertEquals(3, cache.stats().entries());
-      opened.catalog().unpinImage(image.digest());
-      assertEquals(3, opened.catalog().purgeImage(image.digest()).blobs());
+      catalog.unpinImage(image.digest());
+      assertEquals(3, catalog.purgeImage(image.digest()).blobs());
     }
   }
 
@@ -130,8 +132,9 @@ class PurgeTest {
   void purgingByAgeRemovesWhatWasNotReadSinceTheCutoffExceptPinnedAndFreshlyReadContent() throws Exception {
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest pinned = storeImage(cache, blobs(1));
-      opened.catalog().pinImage(pinned.digest());
+      catalog.pinImage(pinned.digest());
       List<Digest> old = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         old.add(download(cache, content(random, KIB), true));
@@ -141,7 +144,7 @@ class PurgeTest {
       cache.recordAccess(readSinceFlush);
       Digest recent = download(cache, content(random, KIB), true);
 
-      Removal removal = opened.catalog().purgeOlderThan(clock.instant().minus(Duration.ofDays(30)));
+      Removal removal = catalog.purgeOlderThan(clock.instant().minus(Duration.ofDays(30)));
 
       assertEquals(300, removal.blobs(), "every old blob, over several batches");
       old.forEach(digest -> assertFalse(cache.contains(digest)));

@@ -128,9 +128,10 @@ class ReservationTest {
   void whenEverythingLeftIsPinnedAWaitingDownloadIsRefusedWith503() throws Exception {
     try (CacheDirectory opened = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
       BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<Digest> stored = storeInOrder(cache, 4, KIB);
       for (Digest digest : stored) {
-        assertEquals(1, opened.catalog().pinImage(digest).blobs());
+        assertEquals(1, catalog.pinImage(digest).blobs());
       }
 
       RegistryException refusal = registryFailure(cache.reserve(KIB));
@@ -146,8 +147,8 @@ class ReservationTest {
       assertEquals(1, stats.refusedReservations());
       assertEquals(0, stats.reservedBytes());
 
-      opened.catalog().unpinImage(stored.get(2));
-      assertFalse(opened.catalog().isPinnedImage(stored.get(2)));
+      catalog.unpinImage(stored.get(2));
+      assertFalse(catalog.isPinnedImage(stored.get(2)));
       Reservation reservation = cache.reserve(KIB).get();
       assertFalse(cache.contains(stored.get(2)), "unpinned, it is the one blob that could make room");
       assertEquals(3, cache.stats().entries());
