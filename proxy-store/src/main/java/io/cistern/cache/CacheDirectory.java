@@ -74,13 +74,15 @@ public final class CacheDirectory implements AutoCloseable {
     Consumer<List<Digest>> removed = digests -> removalListeners.forEach(listener -> listener.accept(digests));
     this.evictor = new Evictor(database, files, budget, accesses, settings.accessFlushInterval(), removed, observer);
     this.quarantine = new Quarantine(path, files, blobRows, budget, clock, removed);
+    // One log of local storage failures for every write on a request path: a full disk is one episode.
     StorageFailures storageFailures = new StorageFailures();
-    this.blobs = new BlobCache(path, files, blobRows, budget, new RecordedSizes(blobRows, RecordedSizes.supported(files.root())),
-        quarantine, accesses, evictor, removalListeners, storageFailures, callbacks, clock);
+    RecordedSizes sizes = new RecordedSizes(blobRows, RecordedSizes.supported(files.root()));
+    this.blobs = new BlobCache(path, files, blobRows, budget, sizes, quarantine, accesses, evictor, removalListeners,
+        storageFailures, callbacks, clock);
     this.tags = new Tags(new TagRows(database), storageFailures);
     this.referrers = new Referrers(new ReferrerRows(database), storageFailures);
-    this.catalog = new ImageCatalog(new ImageGraph(database), new ImageListings(database), new EvictionQueries(database), tags, evictor,
-        accesses, clock);
+    this.catalog = new ImageCatalog(new ImageGraph(database), new ImageListings(database), new EvictionQueries(database),
+        tags, evictor, accesses, clock);
   }
 
   /**
