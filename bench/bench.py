@@ -9,8 +9,13 @@ physical limit. Measures, over several runs (medians), and prints a table with r
   2. cold pull wall time, 8 concurrent clients (skopeo)
   3. warm pull wall time, 8 concurrent clients (skopeo)
   4. warm big-blob throughput, 1 and 16 clients (curl; goal >= 0.9x nginx)
-  5. warm manifest GET requests/s at 64 connections (wrk; goal >= 3x Distribution)
+  5. warm manifest GET by tag, requests/s at 64 connections (wrk; goal >= 0.8x nginx serving the
+     same bytes, with Cistern's access log on as shipped)
   6. peak RSS of each server while 64 clients stream the big blob (goal <= 300 MiB for Cistern)
+  7. start to first answer on /v2/: from the exec of a fresh process to the first HTTP answer
+     (goal <= 0.4 s for Cistern with its default JVM options and class-data archive)
+  8. resident memory at idle: VmRSS of that fresh process a short while after its first answer
+     (goal <= 64 MiB for Cistern)
 
 Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
 Standard library only; needs docker-registry, skopeo, nginx, wrk, curl and a built cistern.jar.
@@ -33,6 +38,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAR = os.path.join(ROOT, "proxy-server", "target", "cistern.jar")
+ARCHIVE = os.path.join(ROOT, "proxy-server", "target", "cistern.jsa")
 MiB = 1 << 20
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,9 +48,11 @@ ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST,
                     "application/vnd.docker.distribution.manifest.v2+json"])
 
 FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, platform=(2, MiB),
-            wrk_seconds=10, clients=8, stream_clients=64, stream_repeats=5)
+            wrk_seconds=10, wrk_warmup_seconds=10, clients=8, stream_clients=64, stream_repeats=5, starts=5,
+            idle_settle_s=2.0)
 SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
-             wrk_seconds=1, clients=4, stream_clients=8, stream_repeats=1)
+             wrk_seconds=1, wrk_warmup_seconds=0, clients=4, stream_clients=8, stream_repeats=1, starts=1,
+             idle_settle_s=0.5)
 
 
 # ---------------------------------------------------------------- images
@@ -179,11 +187,18 @@ def cistern(work, name, upstream_url):
                 "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (root, upstream_url))
         if os.environ.get("CISTERN_BENCH_EXTRA_YAML"):
             f.write(os.environ["CISTERN_BENCH_EXTRA_YAML"] + "\n")
-    # The JVM flags scripts/run.sh uses; CISTERN_JAVA_OPTS replaces them for experiments.
+    return Server(name, cistern_command(config), root, r"registry listening on \S*:(\d+)")
+
+
+def cistern_command(config):
+    """What scripts/run.sh runs: its JVM flags, the build's class-data archive and SQLite library
+    (CISTERN_JAVA_OPTS replaces the flags for experiments)."""
     with open(os.path.join(ROOT, "scripts", "jvm-options")) as f:
         java_opts = os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
-    return Server(name, ["java"] + java_opts + ["-jar", JAR, "--config", config], root,
-                  r"registry listening on \S*:(\d+)")
+    sqlite_native = os.path.join(os.path.dirname(JAR), "sqlite-native", "org", "sqlite", "native", "Linux",
+                                 os.uname().machine)
+    return ["java"] + java_opts + ["-XX:SharedArchiveFile=" + ARCHIVE, "-Dorg.sqlite.lib.path=" + sqlite_native,
+                                   "-jar", JAR, "--config", config]
 
 
 def free_port():
@@ -313,7 +328,6 @@ def one_run(work, upstream, images, settings, run):
     """Every measure once, for each server; throughput is interleaved across servers."""
     results = {"distribution": {}, "cistern": {}, "nginx": {}}
     big_digest = images["big"][1]["layers"][0]["digest"]
-    manifest_digest = images["small"][0]["digest"]
     servers = {
         "distribution": distribution(work, "distribution-%d" % run, proxy_of="http://127.0.0.1:%d" % upstream.port),
         "cistern": cistern(work, "cistern-%d" % run, "http://127.0.0.1:%d" % upstream.port),
@@ -345,9 +359,9 @@ def one_run(work, upstream, images, settings, run):
                     samples[label].append(stream(url, clients) / MiB)
             for label in urls:
                 results[label][key] = statistics.median(samples[label])
+        for label, rps in manifest_by_tag(work, servers, run, settings).items():
+            results[label]["manifest_rps_64"] = rps
         for label, server in servers.items():
-            manifest_url = "http://127.0.0.1:%d/v2/bench/images/manifests/%s" % (server.port, manifest_digest)
-            results[label]["manifest_rps_64"] = wrk(manifest_url, settings["wrk_seconds"])
             results[label]["peak_rss_MiB"] = peak_rss_while(
                 server.process.pid, lambda: stream(urls[label], settings["stream_clients"]))
     finally:
@@ -356,7 +370,92 @@ def one_run(work, upstream, images, settings, run):
         if nginx_process:
             nginx_process.terminate()
             nginx_process.wait()
+    for label, (seconds, rss_mib) in fresh_starts(work, upstream, settings, run).items():
+        results[label]["start_to_first_answer_s"] = seconds
+        results[label]["idle_rss_MiB"] = rss_mib
     return results
+
+
+def manifest_by_tag(work, servers, run, settings):
+    """Requests/s of a cached manifest fetched by tag, and of nginx serving the same bytes from a
+    file (sendfile, access log off), after an uncounted warm-up load; Cistern's access log is on,
+    as shipped. In turns."""
+    urls = {label: "http://127.0.0.1:%d/v2/bench/images/manifests/small" % server.port
+            for label, server in servers.items()}
+    request = urllib.request.Request(urls["cistern"], headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(request) as response:
+        body = response.read()
+    root = os.path.join(work, "manifest-nginx-%d" % run)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "manifest"), "wb") as f:
+        f.write(body)
+    process, port = nginx(root, os.path.join(root, "manifest"))
+    urls["nginx"] = "http://127.0.0.1:%d/blob" % port
+    try:
+        # "Warm" means a warm path too: the JIT compiles it during an uncounted first load.
+        if settings["wrk_warmup_seconds"]:
+            for url in urls.values():
+                wrk(url, settings["wrk_warmup_seconds"])
+        return {label: wrk(url, settings["wrk_seconds"]) for label, url in urls.items()}
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def fresh_starts(work, upstream, settings, run):
+    """Start to first answer on /v2/ and resident memory at idle of fresh Cistern and Distribution
+    processes (proxy mode, same upstream), measured alike: the clock starts at the exec, /v2/ is
+    asked in a tight connect loop, and VmRSS is read a settle time after the first answer (any
+    HTTP status). Median of `starts` processes each, started in turns."""
+    samples = {"cistern": [], "distribution": []}
+    upstream_url = "http://127.0.0.1:%d" % upstream.port
+    for i in range(settings["starts"]):
+        for label in samples:
+            root = os.path.join(work, "fresh-%s-%d-%d" % (label, run, i))
+            os.makedirs(root)
+            port = free_port()
+            config = os.path.join(root, "config.yml")
+            with open(config, "w") as f:
+                if label == "cistern":
+                    f.write("server:\n  address: 127.0.0.1\n  port: %d\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                            "cache:\n  directory: %s/cache\nupstreams:\n  - host: upstream.bench\n    url: %s\n"
+                            % (port, root, upstream_url))
+                else:
+                    f.write("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
+                            "http:\n  addr: 127.0.0.1:%d\nproxy:\n  remoteurl: %s\n" % (root, port, upstream_url))
+            command = cistern_command(config) if label == "cistern" else ["docker-registry", "serve", config]
+            samples[label].append(first_answer_and_idle_rss(command, root, port, settings["idle_settle_s"]))
+    return {label: (statistics.median(s for s, _ in values), statistics.median(r for _, r in values))
+            for label, values in samples.items()}
+
+
+def first_answer_and_idle_rss(command, cwd, port, settle_s):
+    """(seconds from exec to the first HTTP answer on /v2/, VmRSS in MiB settle_s after it)."""
+    with open(os.path.join(cwd, "server.log"), "w") as log:
+        start = time.monotonic()
+        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = start + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                        s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                        if s.recv(16).startswith(b"HTTP/1."):
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("%s did not answer; see %s/server.log" % (command[0], cwd))
+                time.sleep(0.001)
+            elapsed = time.monotonic() - start
+            time.sleep(settle_s)
+            return elapsed, rss(process.pid, "VmRSS")
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 ROWS = [
@@ -365,8 +464,10 @@ ROWS = [
     ("warm_pull_s", "3. warm pull wall time, %d clients (s)", "lower"),
     ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", "higher"),
     ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", "higher"),
-    ("manifest_rps_64", "5. manifest GETs/s, 64 connections", "higher"),
+    ("manifest_rps_64", "5. manifest GETs/s by tag, 64 conns", "higher"),
     ("peak_rss_MiB", "6. peak RSS, %d streams (MiB)", "lower"),
+    ("start_to_first_answer_s", "7. start to first answer on /v2/ (s)", "lower"),
+    ("idle_rss_MiB", "8. resident memory at idle (MiB)", "lower"),
 ]
 
 
@@ -389,7 +490,7 @@ def report(runs, settings, machine):
         ratio_n = c / n if c is not None and n else None
         table[key] = {"cistern": c, "distribution": d, "nginx": n, "cistern_over_distribution": ratio_d,
                       "cistern_over_nginx": ratio_n}
-        fmt = lambda v: "-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v))
+        fmt = lambda v: "-" if v is None else (("%.3f" if abs(v) < 1 else "%.2f") % v if isinstance(v, float) else str(v))
         lines.append("%-40s %12s %12s %12s %10s %10s" % (title, fmt(c), fmt(d), fmt(n), fmt(ratio_d), fmt(ratio_n)))
     return table, "\n".join(lines)
 

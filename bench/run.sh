@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --bench
-[[ -f proxy-server/target/cistern.jar ]] || mvn -B -q -DskipTests package
+[[ -f proxy-server/target/cistern.jar && -f proxy-server/target/cistern.jsa ]] || mvn -B -q -DskipTests package
 exec python3 bench/bench.py "$@"

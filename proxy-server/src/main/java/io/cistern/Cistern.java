@@ -11,7 +11,6 @@ import io.cistern.admin.AdminServer;
 import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
-import io.cistern.admin.StatusPage;
 import io.cistern.ops.BundleDirectory;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
@@ -36,6 +35,7 @@ import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
+import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
@@ -91,6 +91,7 @@ public final class Cistern implements AutoCloseable {
   private final ExecutorService operatorExecutor;
   private final Duration shutdownGrace;
   private final Metrics metrics;
+  private final AccessLog accessLog;
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
@@ -126,11 +127,12 @@ public final class Cistern implements AutoCloseable {
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     Scrub startedScrub = null;
+    accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
           clientAuthenticator(config.security().auth(), users));
-      AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
+      requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
         requestMetrics.served(served);
         accessLog.served(served);
@@ -166,6 +168,7 @@ public final class Cistern implements AutoCloseable {
       if (registryServer != null) {
         registryServer.close();
       }
+      accessLog.close();
       shutdownServerExecutors();
       core.close();
       metrics.close();
@@ -265,6 +268,7 @@ public final class Cistern implements AutoCloseable {
     }
     core.blobs.abortDownloads(new IOException("Cistern is stopping"));
     server.close();
+    accessLog.close();
     admin.close();
     shutdownServerExecutors();
     if (scrub != null) {
@@ -346,7 +350,7 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, SSLContext tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -365,11 +369,18 @@ public final class Cistern implements AutoCloseable {
       for (int i = 0; i < config.upstreams().size(); i++) {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
-        SSLContext tls;
-        try {
-          tls = UpstreamTls.trusting(upstream.caCertificate());
-        } catch (IllegalArgumentException e) {
-          throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+        // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
+        // for the upstream's first request (DeferredHttpClient).
+        Supplier<SSLContext> tls;
+        if (upstream.caCertificate() == null) {
+          tls = () -> UpstreamTls.trusting(null);
+        } else {
+          try {
+            SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
+            tls = () -> trusting;
+          } catch (IllegalArgumentException e) {
+            throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+          }
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
@@ -382,7 +393,7 @@ public final class Cistern implements AutoCloseable {
       List<Upstream> upstreams = new ArrayList<>();
       for (UpstreamPlan plan : plans) {
         UpstreamSettings settings = plan.settings();
-        HttpClient http = RegistryClient.newHttpClient(settings, executor, plan.tls(), proxies);
+        HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
             plan.offline()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
