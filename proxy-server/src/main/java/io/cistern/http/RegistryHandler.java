@@ -1,7 +1,7 @@
 package io.cistern.http;
 
 import io.cistern.cache.BlobStore;
-import io.cistern.cache.MetadataStore;
+import io.cistern.cache.MetadataException;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
@@ -272,7 +272,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     if (cause instanceof RegistryException registryException) {
       return Reply.error(registryException);
     }
-    if (cause instanceof MetadataStore.MetadataException || cause instanceof IOException || cause instanceof UncheckedIOException) {
+    if (cause instanceof MetadataException || cause instanceof IOException || cause instanceof UncheckedIOException) {
       log.error("cache storage failed", cause);
       return Reply.error(new RegistryException(ErrorCode.UNAVAILABLE, 503, "the cache's storage is unavailable", null, null));
     }

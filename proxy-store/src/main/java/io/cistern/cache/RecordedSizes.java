@@ -48,13 +48,13 @@ final class RecordedSizes {
   static final int REMEMBERED = 65_536;
   private static final String PROBE_FILE = ".size-attribute-probe";
 
-  private final MetadataStore metadata;
+  private final BlobRows rows;
   private final boolean attributes;
   private final Cache<Digest, Long> fromRows = Caffeine.newBuilder().maximumSize(REMEMBERED).build();
 
   /** @param attributes whether the blob store's file system keeps user extended attributes */
-  RecordedSizes(MetadataStore metadata, boolean attributes) {
-    this.metadata = metadata;
+  RecordedSizes(BlobRows rows, boolean attributes) {
+    this.rows = rows;
     this.attributes = attributes;
   }
 
@@ -109,7 +109,7 @@ final class RecordedSizes {
     }
     Long size = fromRows.getIfPresent(digest);
     if (size == null) {
-      size = metadata.findBlob(digest).map(BlobRecord::size).orElse(null);
+      size = rows.find(digest).map(BlobRecord::size).orElse(null);
       if (size == null) {
         return OptionalLong.empty();
       }

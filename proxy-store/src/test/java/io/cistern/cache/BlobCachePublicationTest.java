@@ -31,8 +31,8 @@ class BlobCachePublicationTest {
   @TempDir
   Path directory;
 
-  private BlobCache open() {
-    return BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+  private CacheDirectory open() {
+    return CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
   }
 
   private static byte[] bytes(String text) {
@@ -43,7 +43,8 @@ class BlobCachePublicationTest {
   void aVerifiedDownloadIsPublishedAtItsDigestPath() throws Exception {
     byte[] content = bytes("layer content");
     Digest digest = Digest.sha256Of(content);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Reservation reservation = cache.reserve(content.length).join();
       PartialBlob partial = cache.begin(digest, content.length, reservation);
       partial.append(ByteBuffer.wrap(content));
@@ -65,7 +66,8 @@ class BlobCachePublicationTest {
   @Test
   void wrongContentIsNeverPublished() throws Exception {
     Digest promised = Digest.sha256Of(bytes("the real thing"));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Reservation reservation = cache.reserve(14).join();
       PartialBlob partial = cache.begin(promised, 14, reservation);
       partial.append(ByteBuffer.wrap(bytes("an impostor!!!")));
@@ -84,14 +86,15 @@ class BlobCachePublicationTest {
     byte[] content = bytes("a blob whose row is never written");
     Digest digest = Digest.sha256Of(content);
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Reservation reservation = cache.reserve(content.length).join();
       PartialBlob partial = cache.begin(digest, content.length, reservation);
       partial.append(ByteBuffer.wrap(content));
-      cache.metadata().close();
+      SqliteClient.refuseNewBlobRows(directory);
 
-      assertThrows(MetadataStore.MetadataException.class, () -> cache.publish(partial));
-      assertThrows(MetadataStore.MetadataException.class, () -> cache.storeManifest(manifest));
+      assertThrows(MetadataException.class, () -> cache.publish(partial));
+      assertThrows(MetadataException.class, () -> cache.storeManifest(manifest));
 
       assertFalse(cache.contains(digest), "the renamed file went again with its row");
       assertFalse(cache.contains(manifest.digest()));
@@ -105,7 +108,8 @@ class BlobCachePublicationTest {
   @Test
   void moreBytesThanAnnouncedFailTheAppend() throws Exception {
     byte[] content = bytes("12345");
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       PartialBlob partial = cache.begin(Digest.sha256Of(content), 4, null);
       assertThrows(ContentMismatchException.class, () -> partial.append(ByteBuffer.wrap(content)));
       cache.abandon(partial, new IllegalStateException("test"));
@@ -117,7 +121,8 @@ class BlobCachePublicationTest {
   void theLastByteOfADownloadWaitsForVerification() throws Exception {
     byte[] content = bytes("abcdef");
     Digest digest = Digest.sha256Of(content);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       PartialBlob partial = cache.begin(digest, content.length, null);
       partial.append(ByteBuffer.wrap(content, 0, 3));
       assertEquals(3, partial.readableLimit(5), "written bytes short of the end are readable");
@@ -135,30 +140,32 @@ class BlobCachePublicationTest {
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
     TagKey key = new TagKey("docker.io", RepositoryName.of("library/alpine"), new Tag("3.20"));
     Instant resolved = Instant.ofEpochMilli(1_700_000_000_000L);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       cache.storeManifest(manifest);
-      cache.putTag(new TagMapping(key, manifest.digest(), resolved));
+      opened.tags().put(new TagMapping(key, manifest.digest(), resolved));
     }
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Manifest read = cache.readManifest(manifest.digest()).orElseThrow();
       assertArrayEquals(manifest.bytes(), read.bytes());
       assertEquals(MediaTypes.OCI_MANIFEST, read.mediaType());
-      assertEquals(new TagMapping(key, manifest.digest(), resolved), cache.findTag(key).orElseThrow());
+      assertEquals(new TagMapping(key, manifest.digest(), resolved), opened.tags().find(key).orElseThrow());
       assertEquals(1, cache.stats().entries());
     }
   }
 
   @Test
   void oneProcessOwnsACacheDirectory() {
-    try (BlobCache cache = open()) {
-      assertThrows(BlobCache.CacheInUseException.class, this::open);
+    try (CacheDirectory opened = open()) {
+      assertThrows(CacheDirectory.CacheInUseException.class, this::open);
     }
   }
 
   @Test
   void anOpenThatFailsLeavesTheDirectoryUnlocked() throws Exception {
     open().close();
-    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
+    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(CacheDirectory.DATABASE_FILE));
          Statement statement = connection.createStatement()) {
       statement.executeUpdate("PRAGMA user_version = 99");
     }
@@ -167,7 +174,7 @@ class BlobCachePublicationTest {
     assertTrue(newer.getMessage().contains("newer"), newer.getMessage());
     // Not CacheInUseException: the failed open released its lock (and closed its pools).
     IllegalStateException again = assertThrows(IllegalStateException.class, this::open);
-    assertFalse(again instanceof BlobCache.CacheInUseException, again.toString());
+    assertFalse(again instanceof CacheDirectory.CacheInUseException, again.toString());
   }
 
   @Test
@@ -175,22 +182,24 @@ class BlobCachePublicationTest {
     byte[] kept = bytes("kept");
     byte[] lostRow = bytes("file without a row");
     byte[] lostFile = bytes("row without a file");
-    BlobCache crashed = open();
+    CacheDirectory crashedDirectory = open();
+    BlobCache crashed = crashedDirectory.blobs();
     storeBlob(crashed, kept);
     storeBlob(crashed, lostFile);
     PartialBlob interrupted = crashed.begin(Digest.sha256Of(bytes("half")), 4, null);
     interrupted.append(ByteBuffer.wrap(bytes("ha")));
-    crashed.close();
+    crashedDirectory.close();
     // Simulate what a kill -9 can leave: no clean-stop marker (the close left none anyway, as a
     // download was under way), a temp file, a published file whose row was never written, a row
     // whose file was already unlinked.
-    assertFalse(Files.exists(directory.resolve(BlobCache.CLEAN_STOP_MARKER)));
+    assertFalse(Files.exists(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER)));
     Path orphan = pathOf(Digest.sha256Of(lostRow));
     Files.createDirectories(orphan.getParent());
     Files.write(orphan, lostRow);
     Files.delete(pathOf(Digest.sha256Of(lostFile)));
 
-    try (BlobCache recovered = open()) {
+    try (CacheDirectory recoveredDirectory = open()) {
+      BlobCache recovered = recoveredDirectory.blobs();
       assertNoPartials();
       assertTrue(recovered.contains(Digest.sha256Of(kept)));
       assertTrue(recovered.contains(Digest.sha256Of(lostRow)), "a verified file is adopted");
