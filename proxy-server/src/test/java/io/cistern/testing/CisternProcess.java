@@ -13,7 +13,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Cistern as a separate process ({@code java -cp <test classpath> io.cistern.Main --config FILE}),
+ * Cistern as a separate process ({@code java -cp <test classpath> io.cistern.cli.Main --config FILE}),
  * for tests that must kill it the way a crash would. The port it bound (configure port 0) is read
  * from its log.
  */
@@ -27,7 +27,7 @@ public final class CisternProcess implements AutoCloseable {
 
   private CisternProcess(Path config) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "io.cistern.Main",
+    ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "io.cistern.cli.Main",
         "--config", config.toString()).redirectErrorStream(true);
     // Only the file configures this Cistern, whatever the test runner's environment holds.
     builder.environment().keySet().removeIf(name -> name.startsWith("CISTERN_"));

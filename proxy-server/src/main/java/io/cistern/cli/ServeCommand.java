@@ -3,27 +3,49 @@ package io.cistern.cli;
 import ch.qos.logback.classic.LoggerContext;
 import io.cistern.Cistern;
 import io.cistern.Settings;
+import io.cistern.admin.LogLevels;
+import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import java.io.IOException;
-import java.time.Clock;
-import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code cistern serve}: runs until SIGTERM or SIGINT, then stops gracefully. */
-final class Serve {
+/** {@code cistern serve}, the default command: runs until SIGTERM or SIGINT, then stops gracefully. */
+final class ServeCommand implements Callable<Integer> {
 
-  private Serve() {}
+  private final Session session;
+  private final CommandSpec spec;
 
-  /**
-   * @param environment where upstream passwords and the outbound proxy are looked up
-   * @return the exit code: 0 stopped, 1 failed, 2 a configuration error (one line, no trace)
-   */
-  static int run(Settings settings, Clock clock, Map<String, String> environment) {
-    Logger log = LoggerFactory.getLogger(Serve.class);
+  ServeCommand(Session session) {
+    this.session = session;
+    this.spec = CommandSpec.wrapWithoutInspection(this).name("serve");
+    spec.usageMessage().description(
+        "Runs the registry cache (the default command).",
+        "Serves until SIGTERM or SIGINT, then stops gracefully.");
+  }
+
+  CommandSpec spec() {
+    return spec;
+  }
+
+  /** @return the exit code: 0 stopped, 1 failed, 2 a configuration error (one line, no trace) */
+  @Override
+  public Integer call() {
+    Settings settings;
     try {
-      Cistern cistern = Cistern.start(settings, clock, environment);
+      settings = session.settings();
+      CisternConfig.Log logging = settings.config().log();
+      LogLevels.apply(logging.level(), logging.access().level());
+    } catch (ConfigException | IllegalArgumentException e) {
+      session.err().println("cistern: " + e.getMessage());
+      return 2;
+    }
+    Logger log = LoggerFactory.getLogger(ServeCommand.class);
+    try {
+      Cistern cistern = Cistern.start(settings, session.clock(), session.environment());
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         log.info("stopping");
