@@ -93,6 +93,8 @@ public final class Cli {
     return commandLine
         // An argument starting with @ is an image or a file name here, never a file of arguments.
         .setExpandAtFiles(false)
+        // --config named twice (before and after the command, or in a wrapper script and by hand): the last applies.
+        .setOverwrittenOptionsAllowed(true)
         .setOut(new PrintWriter(session.out(), true))
         .setErr(new PrintWriter(session.err(), true))
         .setColorScheme(Help.defaultColorScheme(session.terminal() ? Help.Ansi.AUTO : Help.Ansi.OFF))
@@ -134,7 +136,7 @@ public final class Cli {
           : "unknown command";
       List<String> suggestions = unmatched.getSuggestions();
       return kind + " '" + argument + "'"
-          + (suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?");
+          + (suggestions.isEmpty() ? "" : "; did you mean " + String.join(", ", suggestions) + "?");
     }
     // picocli's own messages start with a capital (not to be lowered in a name: REF), some with "Error: ".
     String message = mistake.getMessage().replaceFirst("^Error: ", "");

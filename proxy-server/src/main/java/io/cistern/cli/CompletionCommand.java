@@ -18,10 +18,10 @@ final class CompletionCommand implements Callable<Integer> {
     this.session = session;
     this.spec = CommandSpec.wrapWithoutInspection(this).name("generate-completion");
     spec.usageMessage().description(
-        "Prints a bash and zsh completion script for cistern.",
-        "Install it once: cistern generate-completion > /etc/bash_completion.d/cistern (or source it from ~/.bashrc;"
-            + " in zsh, after autoload -U +X bashcompinit && bashcompinit). It completes the command named cistern:"
-            + " an executable wrapper or an alias for java -jar cistern.jar.");
+        "Prints a shell completion script for cistern.",
+        "The script is for bash (zsh loads it through bashcompinit). Install it once: cistern generate-completion >"
+            + " /etc/bash_completion.d/cistern, or source it from ~/.bashrc. It completes a command named cistern: an"
+            + " executable wrapper by that name that runs java -jar cistern.jar.");
   }
 
   CommandSpec spec() {

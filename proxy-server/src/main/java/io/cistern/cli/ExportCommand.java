@@ -18,11 +18,11 @@ final class ExportCommand extends CacheCommand {
 
   ExportCommand(Session session) {
     super(session, "export",
-        "Writes cached images into a bundle (an OCI layout in a tar).",
-        "The bundle is a tar holding an OCI image layout and cistern-bundle.json, the tags with their upstream"
+        "Writes cached images into a bundle.",
+        "The bundle FILE is a tar holding an OCI image layout and cistern-bundle.json, the tags with their upstream"
             + " hosts. Nothing is fetched: the images must be cached (see warm); platforms of an index that are not"
-            + " fully cached are left out, with a warning. While a server runs, FILE must be in its"
-            + " admin.bundleDirectory (by default the cache directory's bundles/).");
+            + " fully cached are left out, with a warning. While a server runs, FILE must be in its bundle"
+            + " directory (by default the cache directory's bundles/; admin.bundleDirectory).");
     spec().addOption(out).addPositional(images);
   }
 

@@ -18,8 +18,8 @@ final class ImportCommand extends CacheCommand {
         "Loads a bundle into the cache.",
         "Every blob's digest and size is verified and published atomically; blobs already cached are skipped, so"
             + " an interrupted import is carried on by running it again. Manifests and tags are added only once"
-            + " everything they refer to is in. While a server runs, FILE must be in its admin.bundleDirectory (by"
-            + " default the cache directory's bundles/).");
+            + " everything they refer to is in. While a server runs, FILE must be in its bundle directory"
+            + " (by default the cache directory's bundles/; admin.bundleDirectory).");
     spec().addPositional(bundle).addOption(pin);
   }
 

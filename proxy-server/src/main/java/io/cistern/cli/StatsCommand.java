@@ -19,7 +19,7 @@ final class StatsCommand extends CacheCommand {
 
   StatsCommand(Session session) {
     super(session, "stats",
-        "Shows size against the cap, hit ratio, pins, top repositories.",
+        "Shows size, hit ratio, pins and top repositories.",
         "The cache's size against its cap, entries, pins, evictions, the hit ratio and bytes saved upstream (while a"
             + " server runs), downloads under way, and the top repositories.");
     spec().addOption(json);

@@ -12,7 +12,7 @@ final class VerifyCommand extends CacheCommand {
 
   VerifyCommand(Session session) {
     super(session, "verify",
-        "Re-hashes what is cached; --repair sets damaged files aside.",
+        "Re-hashes the cache; --repair sets damaged files aside.",
         "Reads back every cached blob and manifest and checks its size and digest against what was verified when it"
             + " was stored; reports each one that is damaged (wrong size, wrong digest, a row without its file,"
             + " unreadable). A blob of a pinned image, or one no online upstream can give again, was the only copy:"
