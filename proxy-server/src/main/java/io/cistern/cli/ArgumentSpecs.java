@@ -10,8 +10,8 @@ import picocli.CommandLine.Range;
  * Each holds its value once parsed ({@code getValue()}; null, or false for a flag, when not given).
  *
  * <p>Why not picocli's annotations: they are read by reflection on every start, the server's too
- * ({@code serve} is the default command), and picocli's annotation proxies measured about half
- * as much again as picocli itself. The programmatic model is built from these few calls instead.
+ * ({@code serve} is the default command). Measured on the main thread of a fresh JVM, picocli
+ * with this model costs about 75 ms of CPU to build and parse; with annotations, about 50 ms more.
  */
 final class ArgumentSpecs {
 

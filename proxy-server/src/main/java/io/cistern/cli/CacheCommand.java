@@ -16,7 +16,7 @@ import picocli.CommandLine.ParameterException;
  * itself when no server has it open; when one does (the directory is locked), it goes through
  * that server's admin API, so one process is ever the writer.
  *
- * <p>Subclasses declare their options and parameters on {@link #spec}, from which picocli both
+ * <p>Subclasses declare their options and parameters on {@link #spec()}, from which picocli both
  * parses and writes {@code --help}, and check what they were given in {@link #work()}.
  */
 abstract class CacheCommand implements Callable<Integer> {

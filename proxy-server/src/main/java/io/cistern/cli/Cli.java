@@ -3,7 +3,6 @@ package io.cistern.cli;
 import io.cistern.config.ConfigLoader;
 import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -50,13 +49,7 @@ public final class Cli {
    */
   private static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> environment, Clock clock,
       boolean terminal, boolean ownsLogging) {
-    OptionSpec configFile = OptionSpec.builder("-c", "--config").type(Path.class).paramLabel("FILE")
-        .scopeType(ScopeType.INHERIT)
-        .description("the configuration file (default: $" + ConfigLoader.CONFIG_PATH_VARIABLE
-            + ", else the embedded defaults)")
-        .build();
-    Session session = new Session(out, err, environment, clock, terminal, ownsLogging, configFile);
-    return commandLine(session).execute(args);
+    return commandLine(Session.of(out, err, environment, clock, terminal, ownsLogging)).execute(args);
   }
 
   /** The command tree of one run, its output and its error handling. */

@@ -14,6 +14,7 @@ import java.time.Clock;
 import java.util.Map;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ScopeType;
 
 /**
  * One run of the {@code cistern} command: where it writes, the environment and clock it runs
@@ -26,6 +27,17 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 record Session(PrintStream out, PrintStream err, Map<String, String> environment, Clock clock, boolean terminal,
     boolean ownsLogging, OptionSpec configFile) {
+
+  /** A run whose {@code --config} (or {@code -c}) every command takes, before or after its name. */
+  static Session of(PrintStream out, PrintStream err, Map<String, String> environment, Clock clock, boolean terminal,
+      boolean ownsLogging) {
+    OptionSpec configFile = OptionSpec.builder("-c", "--config").type(Path.class).paramLabel("FILE")
+        .scopeType(ScopeType.INHERIT)
+        .description("the configuration file (default: $" + ConfigLoader.CONFIG_PATH_VARIABLE
+            + ", else the embedded defaults)")
+        .build();
+    return new Session(out, err, environment, clock, terminal, ownsLogging, configFile);
+  }
 
   /**
    * The configuration: the embedded defaults, overlaid by {@code --config} (else
