@@ -2,7 +2,7 @@
 # Builds Cistern's class-data-sharing archive: the classes of JAR that a start loads, which the next
 # start then maps instead of loading and verifying them one by one.
 #   scripts/cds-archive.sh JAR ARCHIVE
-# Runs io.cistern.ClassDataTraining (a start on loopback, three requests, a stop) under
+# Runs io.cistern.cli.ClassDataTraining (a start on loopback, three requests, a stop) under
 # -XX:ArchiveClassesAtExit with the JVM options in jvm-options beside this script, checks that the
 # JVM can use what it wrote, and only then gives it ARCHIVE's name: JDK 17 crashes on a truncated
 # archive, so a half-written one must never be found there. The archive is optional: when this JVM
@@ -20,8 +20,8 @@ fi
 partial="$archive.partial"
 rm -f "$archive" "$partial"
 if "$java" "${options[@]}" -XX:ArchiveClassesAtExit="$partial" -Xlog:cds=off -Xlog:cds+dynamic=off \
-    -cp "$jar" io.cistern.ClassDataTraining > "$archive.log" 2>&1 \
-  && "$java" "${options[@]}" -Xshare:on -XX:SharedArchiveFile="$partial" -cp "$jar" io.cistern.Main --help \
+    -cp "$jar" io.cistern.cli.ClassDataTraining > "$archive.log" 2>&1 \
+  && "$java" "${options[@]}" -Xshare:on -XX:SharedArchiveFile="$partial" -cp "$jar" io.cistern.cli.Main --help \
     >/dev/null 2>>"$archive.log"; then
   mv "$partial" "$archive"
   rm -f "$archive.log"

@@ -1,5 +1,7 @@
 package io.cistern;
 
+import io.cistern.cli.ClassDataTraining;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.cistern.testing.CisternProcess;

@@ -14,7 +14,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Cistern as a separate process ({@code java -cp <test classpath> io.cistern.Main --config FILE}),
+ * Cistern as a separate process ({@code java -cp <test classpath> io.cistern.cli.Main --config FILE}),
  * for tests that must kill it the way a crash would. The port it bound (configure port 0) is read
  * from its log.
  */
@@ -30,7 +30,7 @@ public final class CisternProcess implements AutoCloseable {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.cistern.Main", "--config", config.toString()));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.cistern.cli.Main", "--config", config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     // Only the file configures this Cistern, whatever the test runner's environment holds.
     builder.environment().keySet().removeIf(name -> name.startsWith("CISTERN_"));

@@ -1,5 +1,7 @@
-package io.cistern;
+package io.cistern.cli;
 
+import io.cistern.Cistern;
+import io.cistern.Settings;
 import io.cistern.admin.LogLevels;
 import io.cistern.config.ConfigLoader;
 import java.io.IOException;

@@ -1,6 +1,4 @@
-package io.cistern;
-
-import io.cistern.cli.Cli;
+package io.cistern.cli;
 
 /** The {@code cistern} command; its subcommands are in {@link Cli}. */
 public final class Main {
