@@ -419,6 +419,13 @@ def one_run(work, upstream, images, settings, run):
                 # taken, is where a server that accepts on busy loops makes a newcomer wait.
                 results[label]["newcomer_ms_%d" % streams] = max(samples)
                 results[label]["newcomer_ms_%d_samples" % streams] = samples
+    except Exception:
+        # A failed step says little by itself: show what each server said, and whether it still runs.
+        for label, server in servers.items():
+            print("---- %s (%s) log tail:" % (label, "running" if server.process.poll() is None
+                                                else "exited %s" % server.process.returncode), file=sys.stderr)
+            print("\n".join(server.text().splitlines()[-40:]), file=sys.stderr)
+        raise
     finally:
         for server in servers.values():
             server.stop()

@@ -1,9 +1,8 @@
 package io.cistern;
 
-import io.cistern.cli.ClassDataTraining;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.cistern.cli.ClassDataTraining;
 import io.cistern.testing.CisternProcess;
 import java.io.IOException;
 import java.net.URI;
