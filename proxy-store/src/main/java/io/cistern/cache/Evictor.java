@@ -59,7 +59,7 @@ final class Evictor implements AutoCloseable {
   private final ConcurrentLinkedQueue<CatchUp> catchUps = new ConcurrentLinkedQueue<>();
   private volatile Served served = new Served(0, null);
   private final MetadataStore metadata;
-  private final BlobStore blobs;
+  private final DiskTier blobs;
   private final DiskBudget budget;
   private final AccessTracker accesses;
   private final Duration flushInterval;
@@ -73,7 +73,7 @@ final class Evictor implements AutoCloseable {
   /** Passes failing because the database cannot be written (a full disk): logged once an episode. */
   private final FailureEpisode storageFailing = new FailureEpisode();
 
-  Evictor(MetadataStore metadata, BlobStore blobs, DiskBudget budget, AccessTracker accesses,
+  Evictor(MetadataStore metadata, DiskTier blobs, DiskBudget budget, AccessTracker accesses,
       Duration flushInterval, Consumer<List<Digest>> onEvicted) {
     this.metadata = metadata;
     this.blobs = blobs;
@@ -261,7 +261,7 @@ final class Evictor implements AutoCloseable {
     for (BlobRecord record : deleted) {
       digests.add(record.digest());
       try {
-        blobs.delete(record.digest());
+        blobs.deleteFile(record.digest());
       } catch (IOException e) {
         log.warn("could not unlink removed blob {}; recovery will adopt it", record.digest(), e);
       }

@@ -30,7 +30,7 @@ class EvictorConnectionTest {
     int poolSize = 3;
     ExecutorService holders = Executors.newFixedThreadPool(poolSize - 1);
     try (MetadataStore metadata = MetadataStore.open(temp.resolve("metadata.db"), poolSize, Duration.ofMillis(250))) {
-      BlobStore blobs = new BlobStore(temp.resolve("blobs"));
+      DiskTier blobs = DiskTier.standalone(temp.resolve("blobs"));
       DiskBudget budget = new DiskBudget(3, 2, Duration.ofMinutes(1), () -> { }, ForkJoinPool.commonPool(),
           Files.getFileStore(temp), 0);
       List<Digest> stored = new ArrayList<>();

@@ -63,7 +63,7 @@ class MetadataSchemaTest {
       cache.storeManifest(manifest);
     }
     // A crash after the files were published but before their rows were written.
-    BlobStore store = new BlobStore(directory.resolve("blobs"));
+    DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }
@@ -85,7 +85,7 @@ class MetadataSchemaTest {
 
   /** What Cistern's schema 1 wrote: the three tables and their indexes, rows for a manifest and its blobs. */
   private static void writeSchema1Cache(Path directory, Manifest manifest, List<byte[]> blobs) throws Exception {
-    BlobStore store = new BlobStore(directory.resolve("blobs"));
+    DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }
