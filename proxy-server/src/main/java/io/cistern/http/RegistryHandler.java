@@ -35,6 +35,7 @@ import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +57,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
   private static final int TLS_CHUNK_SIZE = 64 * 1024;
 
-  private final RegistryApi api;
+  private final Function<Exchange, CompletableFuture<Reply>> api;
   private final boolean zeroCopy;
   private final ExchangeRecorder recorder;
   private final Queue<Exchange> waiting = new ArrayDeque<>();
@@ -64,10 +65,11 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private boolean answering;
 
   /**
+   * @param api answers each request ({@link RegistryApi#handle})
    * @param zeroCopy false when TLS sits below this handler and file regions cannot be used
    * @param recorder this connection's recorder, told of each request as it is read
    */
-  RegistryHandler(RegistryApi api, boolean zeroCopy, ExchangeRecorder recorder) {
+  RegistryHandler(Function<Exchange, CompletableFuture<Reply>> api, boolean zeroCopy, ExchangeRecorder recorder) {
     this.api = api;
     this.zeroCopy = zeroCopy;
     this.recorder = recorder;
@@ -111,7 +113,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
     answering = true;
     HttpRequest request = exchange.request();
-    CompletableFuture<Reply> reply = api.handle(exchange);
+    CompletableFuture<Reply> reply = api.apply(exchange);
     if (reply.isDone()) {
       // Answered from memory (a hot manifest, an error): write it now, with no hop through the
       // event loop's task queue and no pause in reading.
