@@ -19,6 +19,7 @@ import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 
 /**
@@ -203,7 +204,14 @@ public final class DiskTier implements BlobTier {
       content.close();
       return CompletableFuture.completedFuture(PutOutcome.ALREADY_PRESENT);
     }
-    return StagedPut.start(this, digest, content);
+    PartialBlob file;
+    try {
+      file = PartialBlob.create(this, digest);
+    } catch (LocalStorageException e) {
+      content.close();
+      return CompletableFuture.failedFuture(e);
+    }
+    return new StagedPut(this, digest, content.length(), file).consume(content);
   }
 
   @Override
@@ -294,6 +302,29 @@ public final class DiskTier implements BlobTier {
 
   /** Whether any file, published or temp, is stored: stops at the first one found. */
   boolean holdsFiles() throws IOException {
+    try {
+      return anyShard((algorithm, shard) -> {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
+          return files.iterator().hasNext();
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+  }
+
+  /** Visits every shard directory ({@code <algorithm>/<2 hex>}) with its algorithm. */
+  void forEachShard(BiConsumer<Digest.Algorithm, Path> visitor) throws IOException {
+    anyShard((algorithm, shard) -> {
+      visitor.accept(algorithm, shard);
+      return false;
+    });
+  }
+
+  /** Visits shard directories until {@code visitor} says it is done; whether it did. */
+  private boolean anyShard(BiPredicate<Digest.Algorithm, Path> visitor) throws IOException {
     for (Digest.Algorithm algorithm : Digest.Algorithm.values()) {
       Path algorithmDir = root.resolve(algorithm.prefix());
       if (!Files.isDirectory(algorithmDir)) {
@@ -301,34 +332,13 @@ public final class DiskTier implements BlobTier {
       }
       try (DirectoryStream<Path> shards = Files.newDirectoryStream(algorithmDir)) {
         for (Path shard : shards) {
-          if (Files.isDirectory(shard)) {
-            try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
-              if (files.iterator().hasNext()) {
-                return true;
-              }
-            }
+          if (Files.isDirectory(shard) && visitor.test(algorithm, shard)) {
+            return true;
           }
         }
       }
     }
     return false;
-  }
-
-  /** Visits every shard directory ({@code <algorithm>/<2 hex>}) with its algorithm. */
-  void forEachShard(BiConsumer<Digest.Algorithm, Path> visitor) throws IOException {
-    for (Digest.Algorithm algorithm : Digest.Algorithm.values()) {
-      Path algorithmDir = root.resolve(algorithm.prefix());
-      if (!Files.isDirectory(algorithmDir)) {
-        continue;
-      }
-      try (DirectoryStream<Path> shards = Files.newDirectoryStream(algorithmDir)) {
-        for (Path shard : shards) {
-          if (Files.isDirectory(shard)) {
-            visitor.accept(algorithm, shard);
-          }
-        }
-      }
-    }
   }
 
   /** Visits every temp file left in the store. */

@@ -1,6 +1,11 @@
 package io.cistern.cache;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.time.Duration;
+import java.util.Optional;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /** The local disk keeps the tiers' contract, with files as its content. */
 class DiskTierContractTest extends BlobTierContract {
@@ -15,5 +20,10 @@ class DiskTierContractTest extends BlobTierContract {
   @Override
   protected BlobTier tier() {
     return tier;
+  }
+
+  @Test
+  void theDiskHasNoPresignedUrls() throws Exception {
+    assertEquals(Optional.empty(), await(tier.presignedGet(digest, Duration.ofMinutes(5))));
   }
 }

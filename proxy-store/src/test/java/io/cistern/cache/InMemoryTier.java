@@ -3,7 +3,6 @@ package io.cistern.cache;
 import io.cistern.oci.Digest;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +17,7 @@ import java.util.concurrent.Flow;
  * client delivers them; a put is consumed from its content's stream, checked against its digest,
  * and stored only whole and right, at most once per digest.
  */
-public final class InMemoryTier implements BlobTier, AutoCloseable {
+final class InMemoryTier implements BlobTier, AutoCloseable {
 
   private final ConcurrentHashMap<Digest, byte[]> blobs = new ConcurrentHashMap<>();
   private final ExecutorService delivery = Executors.newSingleThreadExecutor(runnable -> {
@@ -63,65 +62,33 @@ public final class InMemoryTier implements BlobTier, AutoCloseable {
       content.close();
       return CompletableFuture.completedFuture(PutOutcome.ALREADY_PRESENT);
     }
-    CompletableFuture<PutOutcome> outcome = new CompletableFuture<>();
-    ContentCheck check = new ContentCheck(digest, content.length());
-    ByteArrayOutputStream received = new ByteArrayOutputStream();
-    content.publisher().subscribe(new Flow.Subscriber<>() {
-      private Flow.Subscription subscription;
+    return new CheckedPut(digest, content.length()) {
+      private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
 
       @Override
-      public void onSubscribe(Flow.Subscription subscription) {
-        this.subscription = subscription;
-        subscription.request(1);
-      }
-
-      @Override
-      public void onNext(ByteBuffer buffer) {
-        try {
-          check.add(buffer);
-        } catch (ContentMismatchException e) {
-          subscription.cancel();
-          outcome.completeExceptionally(e);
-          return;
-        }
+      void keep(ByteBuffer buffer) {
         byte[] chunk = new byte[buffer.remaining()];
         buffer.get(chunk);
-        received.writeBytes(chunk);
-        subscription.request(1);
+        kept.writeBytes(chunk);
       }
 
       @Override
-      public void onError(Throwable failure) {
-        outcome.completeExceptionally(failure);
+      PutOutcome store() {
+        byte[] earlier = blobs.putIfAbsent(digest, kept.toByteArray());
+        return earlier == null ? PutOutcome.STORED : PutOutcome.ALREADY_PRESENT;
       }
 
       @Override
-      public void onComplete() {
-        if (outcome.isDone()) {
-          return;
-        }
-        try {
-          check.verify();
-        } catch (ContentMismatchException e) {
-          outcome.completeExceptionally(e);
-          return;
-        }
-        byte[] earlier = blobs.putIfAbsent(digest, received.toByteArray());
-        outcome.complete(earlier == null ? PutOutcome.STORED : PutOutcome.ALREADY_PRESENT);
+      void discard() {
+        // Nothing was stored: what was kept goes with this put.
       }
-    });
-    return outcome.whenComplete((stored, failure) -> content.close());
+    }.consume(content);
   }
 
   @Override
   public CompletableFuture<Void> delete(Digest digest) {
     blobs.remove(digest);
     return CompletableFuture.completedFuture(null);
-  }
-
-  /** What the tier holds of {@code digest}; for tests that look behind the interface. */
-  Optional<byte[]> bytesOf(Digest digest) {
-    return Optional.ofNullable(blobs.get(digest)).map(bytes -> Arrays.copyOf(bytes, bytes.length));
   }
 
   @Override
