@@ -372,7 +372,7 @@ public final class BlobCache implements AutoCloseable {
 
   /** Stores a verified manifest (small: written in one go, atomically). Refused once closing. */
   public void storeManifest(Manifest manifest) {
-    writes.storeManifest(manifest);
+    writes.storeManifest(manifest, referencesOf(manifest.bytes()));
   }
 
   // ---- tags and repositories ----

@@ -7,7 +7,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A stored blob's bytes, or a range of them, as a {@link BlobTier} hands them out. The local disk
+ * A stored blob's bytes, or a range of them, as a tier of storage hands them out. The local disk
  * gives a region of an open file, which the HTTP front sends with sendfile; a tier with no file to
  * give (an object store) gives a stream of buffers of known length, which is relayed as it comes.
  * Whoever receives content owns it and closes it; content handed out stays readable whatever
@@ -50,7 +50,11 @@ public sealed interface BlobContent extends AutoCloseable permits BlobContent.Fi
 
     @Override
     public void close() {
-      DiskTier.closeQuietly(channel);
+      try {
+        channel.close();
+      } catch (IOException ignored) {
+        // Only read through: closing it loses nothing.
+      }
     }
   }
 

@@ -47,21 +47,24 @@ final class ContentReads {
     this.callbacks = callbacks;
   }
 
-  /** See {@link BlobCache#open}. */
+  /** Opens a stored blob, whole, counting the access; empty when it is not stored or damaged (set aside). */
   Optional<BlobContent.FileRegion> open(Digest digest) {
     Optional<BlobContent.FileRegion> opened = disk.open(digest);
     opened.ifPresent(ignored -> recordAccess(digest));
     return opened;
   }
 
-  /** See {@link BlobCache#sizeOf}. */
+  /** A stored blob's size, counting the access (a HEAD); empty when it is not stored or damaged. */
   Optional<Long> sizeOf(Digest digest) {
     Optional<Long> size = disk.sizeOf(digest);
     size.ifPresent(ignored -> recordAccess(digest));
     return size;
   }
 
-  /** See {@link BlobCache#lookUpManifest}. */
+  /**
+   * What is stored at {@code digest}, asked for as a manifest: too large to be one is never read;
+   * its bytes are hashed; its media type comes from its row, else from the document.
+   */
   ManifestLookup lookUpManifest(Digest digest) {
     Optional<Long> size = disk.storedSize(digest);
     if (size.isEmpty()) {

@@ -50,7 +50,11 @@ final class ContentWrites {
     this.pokeEvictor = pokeEvictor;
   }
 
-  /** See {@link BlobCache#ingest}. */
+  /**
+   * An ingest of {@code digest}, once its room ({@code expectedSize} bytes, when known) is claimed
+   * from the budget and its temp file created; fails with the budget's refusal, a
+   * {@link LocalStorageException}, or an IOException once closing.
+   */
   CompletableFuture<Ingest> ingest(Digest digest, long expectedSize) {
     CompletableFuture<Reservation> room = expectedSize >= 0
         ? budget.reserve(expectedSize)
@@ -64,7 +68,7 @@ final class ContentWrites {
     });
   }
 
-  /** See {@link BlobCache#requireFreeDisk}. */
+  /** Refuses when the file system is short of the free space kept, before a download is asked for. */
   void requireFreeDisk() {
     budget.requireFreeDisk();
   }
@@ -76,7 +80,7 @@ final class ContentWrites {
   private Ingest begin(Digest digest, long expectedSize, Reservation reservation) throws IOException {
     Ingest ingest;
     try {
-      ingest = new Ingest(this, digest, expectedSize, reservation, PartialBlob.create(disk, digest));
+      ingest = new Ingest(this, digest, expectedSize, reservation, disk.stage(digest));
     } catch (LocalStorageException e) {
       if (reservation != null) {
         release(reservation);
@@ -118,8 +122,12 @@ final class ContentWrites {
     budget.admitWaiting();
   }
 
-  /** See {@link BlobCache#storeManifest}. */
-  void storeManifest(Manifest manifest) {
+  /**
+   * Stores a verified manifest in one go, recording what it refers to; refused once closing.
+   *
+   * @param references the digests it refers to, recorded in its row
+   */
+  void storeManifest(Manifest manifest, List<Digest> references) {
     if (!manifest.digest().matches(manifest.bytes())) {
       throw new IllegalArgumentException("manifest bytes do not match " + manifest.digest());
     }
@@ -138,7 +146,7 @@ final class ContentWrites {
       }
       try {
         publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
-            BlobCache.referencesOf(manifest.bytes()), null);
+            references, null);
       } catch (IOException | RuntimeException e) {
         failures.noteIfLocal(e);
         Files.deleteIfExists(temp);

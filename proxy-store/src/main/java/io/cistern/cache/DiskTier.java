@@ -192,9 +192,8 @@ public final class DiskTier implements BlobTier {
    * Stores verified content as a file of its own, unless one is stored already. The bytes are
    * written to a temp file as the content's stream gives them, hashed, and published as every
    * download is. Two puts of one blob at once may both write it; a reader sees one whole file or
-   * the other. The cache itself stores through downloads ({@link Ingest}) and
-   * {@link BlobCache#storeManifest}, which also record the blob's row; this is for copies between
-   * tiers.
+   * the other. The cache itself stores through its downloads and manifest writes, which also
+   * record the blob's row; this is for copies between tiers.
    */
   @Override
   public CompletableFuture<PutOutcome> putVerified(Digest digest, BlobContent content) {
@@ -206,12 +205,12 @@ public final class DiskTier implements BlobTier {
     }
     PartialBlob file;
     try {
-      file = PartialBlob.create(this, digest);
+      file = stage(digest);
     } catch (LocalStorageException e) {
       content.close();
       return CompletableFuture.failedFuture(e);
     }
-    return new StagedPut(this, digest, content.length(), file).consume(content);
+    return new StagedPut(digest, content.length(), file, (temp, size) -> publish(temp, digest, size)).consume(content);
   }
 
   @Override
@@ -226,8 +225,23 @@ public final class DiskTier implements BlobTier {
 
   // ---- staging and publication: what only a disk does ----
 
+  /**
+   * A temp file for a download of {@code digest}, beside its target.
+   *
+   * @throws LocalStorageException when it cannot be created
+   */
+  PartialBlob stage(Digest digest) throws LocalStorageException {
+    Path temp;
+    try {
+      temp = createPartial(digest);
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot create a temp file for " + digest, e);
+    }
+    return PartialBlob.open(digest, temp, pathOf(digest));
+  }
+
   /** Creates an empty temp file beside the target of {@code digest}. */
-  Path createPartial(Digest digest) throws IOException {
+  private Path createPartial(Digest digest) throws IOException {
     Path target = pathOf(digest);
     Files.createDirectories(target.getParent());
     while (true) {
@@ -257,6 +271,19 @@ public final class DiskTier implements BlobTier {
           new IOException("the cache directory must be on a file system with atomic rename", e));
     } catch (IOException e) {
       throw new LocalStorageException("cannot move " + digest + " into place", e);
+    }
+  }
+
+  /**
+   * Publishes a verified, synced temp file of {@code size} bytes: moved into place, its directory
+   * synced. Unrecorded: the cache's own publications also write the blob's row.
+   */
+  private void publish(Path temp, Digest digest, long size) throws IOException {
+    moveIntoPlace(temp, digest, size);
+    try {
+      syncDirectoryOf(digest);
+    } catch (IOException e) {
+      throw new LocalStorageException("cannot sync the directory of " + digest, e);
     }
   }
 

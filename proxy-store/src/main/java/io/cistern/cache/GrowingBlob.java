@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A blob still downloading, as the clients that follow it see it: how far it is written, when
- * more is, and a channel on its bytes. Its {@link Ingest} writes; readers read at their own pace,
+ * more is, and a channel on its bytes. Its ingest writes; readers read at their own pace,
  * each through a channel of its own, so a slow reader never holds up the writer or another reader.
  *
  * <p>Notification is per blob: each append swaps in a fresh future and completes the previous

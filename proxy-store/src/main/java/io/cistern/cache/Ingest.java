@@ -8,7 +8,7 @@ import java.security.MessageDigest;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One blob being downloaded into the cache ({@link BlobCache#ingest}): its writer appends, and it
+ * One blob being downloaded into the cache, as the cache hands it out: its writer appends, and it
  * ends exactly once, published or abandoned. Clients follow it through {@link #followers()}.
  *
  * <p>Room is claimed before the first byte (when the size is announced), so an ingest never

@@ -10,8 +10,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Where an {@link Ingest} keeps its bytes on the local disk: a temp file beside the blob's final
- * place ({@link DiskTier#createPartial}), written by one writer at positions it chooses and read
+ * Where a download keeps its bytes on the local disk: a temp file beside the blob's final place
+ * (made by the disk tier's staging), written by one writer at positions it chooses and read
  * by any number of followers, each through a channel of its own. Publication renames it into
  * place; the inode stays the same, so a follower's channel reads on across the rename.
  */
@@ -30,19 +30,14 @@ final class PartialBlob {
   }
 
   /**
-   * Creates the temp file of a download of {@code digest}.
+   * Opens the empty temp file {@code temp} of a download of {@code digest}, to be published at
+   * {@code finalPath}; it is deleted if it cannot be opened.
    *
-   * @throws LocalStorageException when it cannot be created or opened
+   * @throws LocalStorageException when it cannot be opened
    */
-  static PartialBlob create(DiskTier disk, Digest digest) throws LocalStorageException {
-    Path temp;
+  static PartialBlob open(Digest digest, Path temp, Path finalPath) throws LocalStorageException {
     try {
-      temp = disk.createPartial(digest);
-    } catch (IOException e) {
-      throw new LocalStorageException("cannot create a temp file for " + digest, e);
-    }
-    try {
-      return new PartialBlob(digest, temp, disk.pathOf(digest), FileChannel.open(temp, StandardOpenOption.WRITE));
+      return new PartialBlob(digest, temp, finalPath, FileChannel.open(temp, StandardOpenOption.WRITE));
     } catch (IOException e) {
       deleteQuietly(temp);
       throw new LocalStorageException("cannot create a temp file for " + digest, e);
@@ -81,7 +76,11 @@ final class PartialBlob {
 
   /** Closes the writer's channel and deletes the temp file; a follower's open channel reads on. */
   void discard() {
-    DiskTier.closeQuietly(channel);
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // Its bytes are not wanted.
+    }
     deleteQuietly(tempPath);
   }
 

@@ -3,6 +3,7 @@ package io.cistern.cache;
 import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 /**
  * A put into the local disk ({@link DiskTier#putVerified}): the content is written to a temp file
@@ -11,16 +12,20 @@ import java.nio.ByteBuffer;
  */
 final class StagedPut extends CheckedPut {
 
-  private final DiskTier disk;
-  private final Digest digest;
+  /** Makes a verified, synced temp file of {@code size} bytes the blob. */
+  @FunctionalInterface
+  interface Publication {
+    void publish(Path temp, long size) throws IOException;
+  }
+
   private final PartialBlob file;
+  private final Publication publication;
   private long kept;
 
-  StagedPut(DiskTier disk, Digest digest, long length, PartialBlob file) {
+  StagedPut(Digest digest, long length, PartialBlob file, Publication publication) {
     super(digest, length);
-    this.disk = disk;
-    this.digest = digest;
     this.file = file;
+    this.publication = publication;
   }
 
   @Override
@@ -33,12 +38,7 @@ final class StagedPut extends CheckedPut {
   @Override
   PutOutcome store() throws IOException {
     file.sync();
-    disk.moveIntoPlace(file.tempPath(), digest, kept);
-    try {
-      disk.syncDirectoryOf(digest);
-    } catch (IOException e) {
-      throw new LocalStorageException("cannot sync the directory of " + digest, e);
-    }
+    publication.publish(file.tempPath(), kept);
     return PutOutcome.STORED;
   }
 
