@@ -9,15 +9,24 @@ physical limit. Measures, over several runs (medians), and prints a table with r
   2. cold pull wall time, 8 concurrent clients (skopeo)
   3. warm pull wall time, 8 concurrent clients (skopeo)
   4. warm big-blob throughput, 1 and 16 clients (curl; goal >= 0.9x nginx)
-  5. warm manifest GET requests/s at 64 connections (wrk; goal >= 3x Distribution)
+  5. warm manifest GET by tag, requests/s at 64 connections (wrk; goal >= 0.8x nginx serving the
+     same bytes, with Cistern's access log on as shipped)
   6. peak RSS of each server while 64 clients stream the big blob (goal <= 300 MiB for Cistern)
+  7. start to first answer on /v2/: from the exec of a fresh process to the first HTTP answer
+     (goal <= 0.4 s for Cistern with its default JVM options and class-data archive)
+  8. resident memory at idle: VmRSS of that fresh process a short while after its first answer
+     (goal <= 64 MiB for Cistern)
 
 Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
+
+--soak [MINUTES] instead runs one Cistern under a mixed load (cold and warm pulls, manifest GETs,
+big-blob streams, clients that hang up mid-body) and samples its RSS and heap; see "soak" below.
 Standard library only; needs docker-registry, skopeo, nginx, wrk, curl and a built cistern.jar.
 """
 import argparse
 import concurrent.futures
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -33,6 +42,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAR = os.path.join(ROOT, "proxy-server", "target", "cistern.jar")
+ARCHIVE = os.path.join(ROOT, "proxy-server", "target", "cistern.jsa")
 MiB = 1 << 20
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,9 +52,11 @@ ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST,
                     "application/vnd.docker.distribution.manifest.v2+json"])
 
 FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, platform=(2, MiB),
-            wrk_seconds=10, clients=8, stream_clients=64, stream_repeats=5)
+            wrk_seconds=10, wrk_warmup_seconds=10, clients=8, stream_clients=64, stream_repeats=5, starts=5,
+            idle_settle_s=2.0)
 SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
-             wrk_seconds=1, clients=4, stream_clients=8, stream_repeats=1)
+             wrk_seconds=1, wrk_warmup_seconds=0, clients=4, stream_clients=8, stream_repeats=1, starts=1,
+             idle_settle_s=0.5)
 
 
 # ---------------------------------------------------------------- images
@@ -179,11 +191,18 @@ def cistern(work, name, upstream_url):
                 "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (root, upstream_url))
         if os.environ.get("CISTERN_BENCH_EXTRA_YAML"):
             f.write(os.environ["CISTERN_BENCH_EXTRA_YAML"] + "\n")
-    # The JVM flags scripts/run.sh uses; CISTERN_JAVA_OPTS replaces them for experiments.
+    return Server(name, cistern_command(config), root, r"registry listening on \S*:(\d+)")
+
+
+def cistern_command(config):
+    """What scripts/run.sh runs: its JVM flags, the build's class-data archive and SQLite library
+    (CISTERN_JAVA_OPTS replaces the flags for experiments)."""
     with open(os.path.join(ROOT, "scripts", "jvm-options")) as f:
         java_opts = os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
-    return Server(name, ["java"] + java_opts + ["-jar", JAR, "--config", config], root,
-                  r"registry listening on \S*:(\d+)")
+    sqlite_native = os.path.join(os.path.dirname(JAR), "sqlite-native", "org", "sqlite", "native", "Linux",
+                                 os.uname().machine)
+    return ["java"] + java_opts + ["-XX:SharedArchiveFile=" + ARCHIVE, "-Dorg.sqlite.lib.path=" + sqlite_native,
+                                   "-jar", JAR, "--config", config]
 
 
 def free_port():
@@ -313,7 +332,6 @@ def one_run(work, upstream, images, settings, run):
     """Every measure once, for each server; throughput is interleaved across servers."""
     results = {"distribution": {}, "cistern": {}, "nginx": {}}
     big_digest = images["big"][1]["layers"][0]["digest"]
-    manifest_digest = images["small"][0]["digest"]
     servers = {
         "distribution": distribution(work, "distribution-%d" % run, proxy_of="http://127.0.0.1:%d" % upstream.port),
         "cistern": cistern(work, "cistern-%d" % run, "http://127.0.0.1:%d" % upstream.port),
@@ -345,9 +363,9 @@ def one_run(work, upstream, images, settings, run):
                     samples[label].append(stream(url, clients) / MiB)
             for label in urls:
                 results[label][key] = statistics.median(samples[label])
+        for label, rps in manifest_by_tag(work, servers, run, settings).items():
+            results[label]["manifest_rps_64"] = rps
         for label, server in servers.items():
-            manifest_url = "http://127.0.0.1:%d/v2/bench/images/manifests/%s" % (server.port, manifest_digest)
-            results[label]["manifest_rps_64"] = wrk(manifest_url, settings["wrk_seconds"])
             results[label]["peak_rss_MiB"] = peak_rss_while(
                 server.process.pid, lambda: stream(urls[label], settings["stream_clients"]))
     finally:
@@ -356,7 +374,92 @@ def one_run(work, upstream, images, settings, run):
         if nginx_process:
             nginx_process.terminate()
             nginx_process.wait()
+    for label, (seconds, rss_mib) in fresh_starts(work, upstream, settings, run).items():
+        results[label]["start_to_first_answer_s"] = seconds
+        results[label]["idle_rss_MiB"] = rss_mib
     return results
+
+
+def manifest_by_tag(work, servers, run, settings):
+    """Requests/s of a cached manifest fetched by tag, and of nginx serving the same bytes from a
+    file (sendfile, access log off), after an uncounted warm-up load; Cistern's access log is on,
+    as shipped. In turns."""
+    urls = {label: "http://127.0.0.1:%d/v2/bench/images/manifests/small" % server.port
+            for label, server in servers.items()}
+    request = urllib.request.Request(urls["cistern"], headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(request) as response:
+        body = response.read()
+    root = os.path.join(work, "manifest-nginx-%d" % run)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "manifest"), "wb") as f:
+        f.write(body)
+    process, port = nginx(root, os.path.join(root, "manifest"))
+    urls["nginx"] = "http://127.0.0.1:%d/blob" % port
+    try:
+        # "Warm" means a warm path too: the JIT compiles it during an uncounted first load.
+        if settings["wrk_warmup_seconds"]:
+            for url in urls.values():
+                wrk(url, settings["wrk_warmup_seconds"])
+        return {label: wrk(url, settings["wrk_seconds"]) for label, url in urls.items()}
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def fresh_starts(work, upstream, settings, run):
+    """Start to first answer on /v2/ and resident memory at idle of fresh Cistern and Distribution
+    processes (proxy mode, same upstream), measured alike: the clock starts at the exec, /v2/ is
+    asked in a tight connect loop, and VmRSS is read a settle time after the first answer (any
+    HTTP status). Median of `starts` processes each, started in turns."""
+    samples = {"cistern": [], "distribution": []}
+    upstream_url = "http://127.0.0.1:%d" % upstream.port
+    for i in range(settings["starts"]):
+        for label in samples:
+            root = os.path.join(work, "fresh-%s-%d-%d" % (label, run, i))
+            os.makedirs(root)
+            port = free_port()
+            config = os.path.join(root, "config.yml")
+            with open(config, "w") as f:
+                if label == "cistern":
+                    f.write("server:\n  address: 127.0.0.1\n  port: %d\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                            "cache:\n  directory: %s/cache\nupstreams:\n  - host: upstream.bench\n    url: %s\n"
+                            % (port, root, upstream_url))
+                else:
+                    f.write("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
+                            "http:\n  addr: 127.0.0.1:%d\nproxy:\n  remoteurl: %s\n" % (root, port, upstream_url))
+            command = cistern_command(config) if label == "cistern" else ["docker-registry", "serve", config]
+            samples[label].append(first_answer_and_idle_rss(command, root, port, settings["idle_settle_s"]))
+    return {label: (statistics.median(s for s, _ in values), statistics.median(r for _, r in values))
+            for label, values in samples.items()}
+
+
+def first_answer_and_idle_rss(command, cwd, port, settle_s):
+    """(seconds from exec to the first HTTP answer on /v2/, VmRSS in MiB settle_s after it)."""
+    with open(os.path.join(cwd, "server.log"), "w") as log:
+        start = time.monotonic()
+        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = start + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                        s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                        if s.recv(16).startswith(b"HTTP/1."):
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("%s did not answer; see %s/server.log" % (command[0], cwd))
+                time.sleep(0.001)
+            elapsed = time.monotonic() - start
+            time.sleep(settle_s)
+            return elapsed, rss(process.pid, "VmRSS")
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 ROWS = [
@@ -365,8 +468,10 @@ ROWS = [
     ("warm_pull_s", "3. warm pull wall time, %d clients (s)", "lower"),
     ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", "higher"),
     ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", "higher"),
-    ("manifest_rps_64", "5. manifest GETs/s, 64 connections", "higher"),
+    ("manifest_rps_64", "5. manifest GETs/s by tag, 64 conns", "higher"),
     ("peak_rss_MiB", "6. peak RSS, %d streams (MiB)", "lower"),
+    ("start_to_first_answer_s", "7. start to first answer on /v2/ (s)", "lower"),
+    ("idle_rss_MiB", "8. resident memory at idle (MiB)", "lower"),
 ]
 
 
@@ -389,7 +494,7 @@ def report(runs, settings, machine):
         ratio_n = c / n if c is not None and n else None
         table[key] = {"cistern": c, "distribution": d, "nginx": n, "cistern_over_distribution": ratio_d,
                       "cistern_over_nginx": ratio_n}
-        fmt = lambda v: "-" if v is None else ("%.2f" % v if isinstance(v, float) else str(v))
+        fmt = lambda v: "-" if v is None else (("%.3f" if abs(v) < 1 else "%.2f") % v if isinstance(v, float) else str(v))
         lines.append("%-40s %12s %12s %12s %10s %10s" % (title, fmt(c), fmt(d), fmt(n), fmt(ratio_d), fmt(ratio_n)))
     return table, "\n".join(lines)
 
@@ -401,13 +506,350 @@ def machine_description():
     return "%d cores, %d GiB RAM, %s" % (cpus, mem, os.uname().release)
 
 
+# ---------------------------------------------------------------- soak (bench/run.sh --soak MINUTES)
+#
+# Hours of mixed traffic compressed into minutes, to see whether the process's resident memory
+# levels off. A fixed pool of "cold" images larger than the byte cap is pulled round-robin, so
+# every pull of it misses (the evictor makes room each time) without the upstream growing; new
+# images are still pushed now and then so repositories and tags grow as in production.
+
+SOAK_CAP = 160 * MiB
+SOAK_COLD_IMAGES = 32          # x ~5 MiB each: about the cap, so a round-robin pull always misses
+SOAK_BIG = 48 * MiB
+
+
+def soak_push(port, name, tag, layer_sizes):
+    """Pushes an image of random layers to a Distribution; returns its descriptor and manifest."""
+    def put_blob(data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        post = urllib.request.Request("http://127.0.0.1:%d/v2/%s/blobs/uploads/" % (port, name), method="POST")
+        with urllib.request.urlopen(post) as response:
+            location = response.headers["Location"]
+        if location.startswith("/"):
+            location = "http://127.0.0.1:%d%s" % (port, location)
+        put = urllib.request.Request(location + ("&" if "?" in location else "?") + "digest=" + digest,
+                                     data=data, method="PUT",
+                                     headers={"Content-Type": "application/octet-stream"})
+        urllib.request.urlopen(put).close()
+        return {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": len(data)}
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"image": name + tag}},
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config_descriptor = put_blob(config)
+    config_descriptor["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor,
+                "layers": [put_blob(os.urandom(size)) for size in layer_sizes]}
+    data = json.dumps(manifest).encode()
+    put = urllib.request.Request("http://127.0.0.1:%d/v2/%s/manifests/%s" % (port, name, tag), data=data,
+                                 method="PUT", headers={"Content-Type": OCI_MANIFEST})
+    urllib.request.urlopen(put).close()
+    return {"digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}, manifest
+
+
+class SoakClient:
+    """One keep-alive connection to Cistern that pulls like a registry client and checks digests."""
+
+    def __init__(self, port):
+        self.port = port
+        self.connection = None
+
+    def _get(self, path, accept=None, method="GET"):
+        for attempt in (1, 2):   # a kept-alive connection the server closed meanwhile is retried once
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            try:
+                self.connection.request(method, path, headers={"Accept": accept} if accept else {})
+                response = self.connection.getresponse()
+                body = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue
+            if response.status != 200:
+                raise RuntimeError("%s %s: %d %s" % (method, path, response.status, body[:200]))
+            return response, body
+
+    def pull(self, name, reference):
+        """Manifest by tag, then every blob; returns the bytes received."""
+        _, body = self._get("/v2/%s/manifests/%s" % (name, reference), ACCEPT)
+        manifest = json.loads(body)
+        total = len(body)
+        for descriptor in [manifest["config"]] + manifest["layers"]:
+            _, blob = self._get("/v2/%s/blobs/%s" % (name, descriptor["digest"]))
+            if "sha256:" + hashlib.sha256(blob).hexdigest() != descriptor["digest"]:
+                raise RuntimeError("wrong bytes for " + descriptor["digest"])
+            total += len(blob)
+        return total
+
+    def manifest(self, name, reference, method="GET"):
+        return self._get("/v2/%s/manifests/%s" % (name, reference), ACCEPT, method)
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def soak_disconnect(port, path, after_bytes, reset):
+    """A client that asks for a blob and goes away after `after_bytes` of the body (FIN or RST)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: soak\r\n\r\n" % path).encode())
+        received = 0
+        while received < after_bytes:
+            chunk = s.recv(min(65536, after_bytes - received + 4096))
+            if not chunk:
+                break
+            received += len(chunk)
+        if reset:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+
+class SoakLoad:
+    """The mixed load: worker threads that loop until stopped, counting what they did."""
+
+    def __init__(self, port, upstream_port, images, big_digest):
+        self.port, self.upstream_port = port, upstream_port
+        self.images, self.big_digest = images, big_digest
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.counts = {}
+        self.errors = []
+        self.threads = []
+
+    def count(self, key, n=1):
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + n
+
+    def loop(self, name, body, pause):
+        def run():
+            i = 0
+            while not self.stop.is_set():
+                try:
+                    body(i)
+                    self.count(name)
+                except Exception as e:  # noqa: BLE001 - a soak counts failures, it does not stop on them
+                    self.count(name + "_errors")
+                    with self.lock:
+                        if sum(error.startswith(name + ":") for error in self.errors) < 3:
+                            self.errors.append("%s: %s" % (name, e))
+                i += 1
+                self.stop.wait(pause)
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def cold(self, i):
+        # Three clients pull the same evicted image at once (one upstream fetch per blob), and a
+        # fourth gives up half way through its biggest layer.
+        tag = "c%d" % (i % SOAK_COLD_IMAGES)
+        layer = max(self.images["cold"][tag]["layers"], key=lambda d: d["size"])
+        path = "/v2/soak/cold/blobs/" + layer["digest"]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            pulls = [pool.submit(self.pull_once, "soak/cold", tag) for _ in range(3)]
+            drop = pool.submit(soak_disconnect, self.port, path, layer["size"] // 2, i % 2 == 0)
+            for f in pulls + [drop]:
+                f.result()
+
+    def pull_once(self, name, tag):
+        client = SoakClient(self.port)
+        try:
+            self.count("bytes", client.pull(name, tag))
+        finally:
+            client.close()
+
+    def fresh(self, i):
+        # New repositories and tags keep arriving, as in production.
+        name = "soak/fresh-%d" % (i % 50)
+        soak_push(self.upstream_port, name, "t%d" % i, [64 * 1024, 256 * 1024])
+        self.pull_once(name, "t%d" % i)
+
+    def stream(self, i):
+        # Four whole-blob streams, two of them slowed to a trickle, so streams overlap the rest.
+        args = lambda rate: ["curl", "-sf", "-o", "/dev/null"] + (["--limit-rate", rate] if rate else []) + [
+            "http://127.0.0.1:%d/v2/soak/big/blobs/%s" % (self.port, self.big_digest)]
+        procs = [subprocess.Popen(args(rate)) for rate in (None, None, "16M", "32M")]
+        if any(p.wait() != 0 for p in procs):
+            raise RuntimeError("a big-blob stream failed")
+
+    def burst(self, i):
+        # 64 connections of manifest GETs for two seconds: many channels, many small answers.
+        wrk("http://127.0.0.1:%d/v2/soak/warm/manifests/%s" % (self.port, self.images["warm"]["digest"]), 2)
+
+    def start(self):
+        warm = SoakClient(self.port)
+        manifests = SoakClient(self.port)
+        self.loop("cold_round", self.cold, 1.0)
+        self.loop("fresh_push_pull", self.fresh, 15.0)
+        self.loop("warm_pull", lambda i: self.count("bytes", warm.pull("soak/warm", "1")), 0.2)
+        self.loop("manifest_get", lambda i: manifests.manifest("soak/warm", "1", "HEAD" if i % 3 else "GET"), 0.01)
+        self.loop("stream_round", self.stream, 2.0)
+        self.loop("drop_mid_body", lambda i: soak_disconnect(
+            self.port, "/v2/soak/big/blobs/" + self.big_digest, (i % 16 + 1) * MiB, i % 2 == 1), 0.5)
+        self.loop("wrk_burst", self.burst, 60.0)
+
+    def finish(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(180)
+
+
+def blob_gets_any(log_text):
+    return len(re.findall(r'"GET /v2/\S+/blobs/sha256:', log_text))
+
+
+def soak_metrics(admin_port):
+    """Heap used (garbage included), old generation, heap committed, non-heap and direct buffers
+    (MiB) from Cistern's Prometheus page. The old generation holds what outlived young
+    collections: a heap leak shows there."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port, timeout=30) as response:
+        text = response.read().decode()
+    sums = {}
+    for key, pattern in (("heap_used", r'^jvm_memory_used_bytes\{area="heap"[^}]*\} (\S+)'),
+                         ("old_gen", r'^jvm_memory_used_bytes\{area="heap",id="[^"]*(?:Tenured|Old)[^"]*"\} (\S+)'),
+                         ("heap_committed", r'^jvm_memory_committed_bytes\{area="heap"[^}]*\} (\S+)'),
+                         ("nonheap_used", r'^jvm_memory_used_bytes\{area="nonheap"[^}]*\} (\S+)'),
+                         ("direct", r'^jvm_buffer_memory_used_bytes\{id="direct"\} (\S+)')):
+        sums[key] = sum(float(v) for v in re.findall(pattern, text, re.M)) / MiB
+    return sums
+
+
+def soak_sample(pid, admin_port, start):
+    row = {"t_s": round(time.monotonic() - start), "rss_MiB": rss(pid, "VmRSS")}
+    with open("/proc/%d/status" % pid) as f:
+        row["threads"] = int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+    row.update(soak_metrics(admin_port))
+    return row
+
+
+def soak_verdict(samples):
+    """Compares RSS growth over the last third of the soak with the first third, after warm-up."""
+    # The first tenth (at least a minute) is warm-up: heap sizing, JIT, pools filling.
+    warm = [s for s in samples if s["t_s"] >= max(60, samples[-1]["t_s"] / 10)]
+    if len(warm) < 6:
+        return {"levels_off": None, "why": "too few samples after warm-up"}
+    third = len(warm) // 3
+    first = warm[third]["rss_MiB"] - warm[0]["rss_MiB"]
+    last = warm[-1]["rss_MiB"] - warm[-1 - third]["rss_MiB"]
+    # Levelled off: the last third grew by at most half the first third's growth, or by less
+    # than 2 % of the resident size (page-level noise).
+    levels_off = last <= max(first / 2, warm[-1]["rss_MiB"] * 0.02)
+    return {"levels_off": levels_off, "from_s": warm[0]["t_s"], "rss_at_start_MiB": round(warm[0]["rss_MiB"], 1),
+            "rss_at_end_MiB": round(warm[-1]["rss_MiB"], 1), "rss_growth_first_third_MiB": round(first, 1),
+            "rss_growth_last_third_MiB": round(last, 1)}
+
+
+def soak(minutes, interval, out, keep):
+    work = tempfile.mkdtemp(prefix="cistern-soak-")
+    servers = []
+    load = None
+    try:
+        print("soak: %d minute(s), a sample every %d s, work directory %s" % (minutes, interval, work), flush=True)
+        upstream = distribution(work, "upstream")
+        servers.append(upstream)
+        images = {"warm": soak_push(upstream.port, "soak/warm", "1", [MiB, 2 * MiB, 4 * MiB])[0], "cold": {}}
+        for i in range(SOAK_COLD_IMAGES):
+            images["cold"]["c%d" % i] = soak_push(upstream.port, "soak/cold", "c%d" % i,
+                                                  [256 * 1024, MiB, 4 * MiB - 256 * 1024])[1]
+        big_digest = soak_push(upstream.port, "soak/big", "1", [SOAK_BIG])[1]["layers"][0]["digest"]
+        # A copy of the jar: a rebuild while the soak runs must not pull the classes from under it.
+        jar = os.path.join(work, "cistern.jar")
+        shutil.copy(JAR, jar)
+        root = os.path.join(work, "cistern")
+        os.makedirs(root)
+        config = os.path.join(root, "cistern.yml")
+        with open(config, "w") as f:
+            f.write("server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                    "cache:\n  directory: %s/cache\n  maxBytes: %d\nupstreams:\n  - host: upstream.bench\n"
+                    "    url: http://127.0.0.1:%d\n" % (root, SOAK_CAP, upstream.port))
+        with open(os.path.join(ROOT, "scripts", "jvm-options")) as f:
+            java_opts = os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
+        nmt = any(o.startswith("-XX:NativeMemoryTracking=") for o in java_opts)
+        server = Server("cistern", ["java"] + java_opts + ["-jar", jar, "--config", config], root,
+                        r"registry listening on \S*:(\d+)")
+        servers.append(server)
+        admin_port = None
+        while admin_port is None:
+            match = re.search(r"admin listening on \S*:(\d+)", server.text())
+            admin_port = int(match.group(1)) if match else time.sleep(0.05)
+        malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+        print("java %s%s; byte cap %d MiB, %d cold images of ~5 MiB, a %d MiB big blob"
+              % (" ".join(java_opts), "".join(" %s=%s" % kv for kv in malloc_env.items()), SOAK_CAP // MiB,
+                 SOAK_COLD_IMAGES, SOAK_BIG // MiB), flush=True)
+        load = SoakLoad(server.port, upstream.port, images, big_digest)
+        start = time.monotonic()
+        load.start()
+        samples = []
+        header = "%7s %9s %10s %8s %10s %10s %9s %8s %10s %8s" % (
+            "t (s)", "RSS MiB", "heap used", "old gen", "heap comm", "nonheap", "direct", "threads", "pulls", "errors")
+        print(header + "\n" + "-" * len(header), flush=True)
+        deadline = start + minutes * 60
+        next_sample = start
+        while True:
+            row = soak_sample(server.process.pid, admin_port, start)
+            with load.lock:
+                row["pulls"] = sum(v for k, v in load.counts.items() if k in ("cold_round", "warm_pull", "fresh_push_pull"))
+                row["errors"] = sum(v for k, v in load.counts.items() if k.endswith("_errors"))
+            samples.append(row)
+            print("%7d %9.1f %10.1f %8.1f %10.1f %10.1f %9.1f %8d %10d %8d" % (
+                row["t_s"], row["rss_MiB"], row["heap_used"], row["old_gen"], row["heap_committed"], row["nonheap_used"],
+                row["direct"], row["threads"], row["pulls"], row["errors"]), flush=True)
+            if server.process.poll() is not None:
+                raise RuntimeError("Cistern exited during the soak; see " + server.log.name)
+            if nmt and len(samples) == 3:
+                # With -XX:NativeMemoryTracking=summary in CISTERN_JAVA_OPTS: what the JVM's own
+                # native memory did from here to the end, by subsystem; RSS growing beyond that
+                # is the C allocator's (arenas, fragmentation) or native code outside the JVM's.
+                subprocess.run(["jcmd", str(server.process.pid), "VM.native_memory", "baseline"],
+                               capture_output=True)
+            next_sample += interval
+            if next_sample > deadline + 1:
+                break
+            time.sleep(max(0.0, next_sample - time.monotonic()))
+        load.finish()
+        verdict = soak_verdict(samples)
+        print("\nRSS after warm-up (from %s s): %s -> %s MiB; growth over the first third %+.1f MiB, "
+              "over the last third %+.1f MiB -> %s" % (
+                  verdict.get("from_s"), verdict.get("rss_at_start_MiB"), verdict.get("rss_at_end_MiB"),
+                  verdict.get("rss_growth_first_third_MiB", 0), verdict.get("rss_growth_last_third_MiB", 0),
+                  {True: "levels off", False: "still growing", None: verdict.get("why")}[verdict["levels_off"]]))
+        print("upstream blob GETs:", blob_gets_any(upstream.text()))
+        if nmt:
+            print(subprocess.run(["jcmd", str(server.process.pid), "VM.native_memory", "summary.diff"],
+                                 capture_output=True, text=True).stdout)
+        print("operations:", json.dumps(dict(sorted(load.counts.items()))))
+        for error in load.errors:
+            print("  error:", error)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine_description(), "minutes": minutes,
+                       "java_options": java_opts, "malloc_environment": malloc_env, "verdict": verdict, "counts": load.counts,
+                       "errors": load.errors, "samples": samples}, f, indent=2)
+        print("results written to", out)
+        return 0 if verdict["levels_off"] is not False else 1
+    finally:
+        if load:
+            load.stop.set()
+        for server in reversed(servers):
+            server.stop()
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: seconds, for CI")
     parser.add_argument("--runs", type=int, help="runs to take the median of")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--soak", type=int, nargs="?", const=30, metavar="MINUTES",
+                        help="instead of the table: a mixed load for MINUTES (30), sampling memory")
+    parser.add_argument("--interval", type=int, default=30, help="seconds between soak samples")
     args = parser.parse_args()
+    if args.soak:
+        if not os.path.exists(JAR):
+            sys.exit("build Cistern first: mvn -B -q -DskipTests package")
+        out = args.out if "--out" in sys.argv else os.path.join(ROOT, "bench", "results", "soak-latest.json")
+        return soak(args.soak, args.interval, out, args.keep)
     settings = dict(SMOKE if args.smoke else FULL)
     if args.runs:
         settings["runs"] = args.runs

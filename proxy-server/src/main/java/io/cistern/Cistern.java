@@ -9,7 +9,6 @@ import io.cistern.admin.AdminServer;
 import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
-import io.cistern.admin.StatusPage;
 import io.cistern.ops.BundleDirectory;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
@@ -19,6 +18,7 @@ import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheSettings;
+import io.cistern.cache.SqliteNativeLibrary;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.CredentialSources;
@@ -34,6 +34,7 @@ import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
+import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
 import io.cistern.upstream.Upstream;
@@ -44,9 +45,11 @@ import io.cistern.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.http.HttpClient;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -89,6 +92,7 @@ public final class Cistern implements AutoCloseable {
   private final ExecutorService operatorExecutor;
   private final Duration shutdownGrace;
   private final Metrics metrics;
+  private final AccessLog accessLog;
   private final Readiness readiness;
   private final RegistryServer server;
   private final AdminServer admin;
@@ -123,11 +127,12 @@ public final class Cistern implements AutoCloseable {
     RegistryServer registryServer = null;
     AdminServer adminServer = null;
     Scrub startedScrub = null;
+    accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache, core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
           clientAuthenticator(config.security().auth(), users));
-      AccessLog accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
+      requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
         requestMetrics.served(served);
         accessLog.served(served);
@@ -163,6 +168,7 @@ public final class Cistern implements AutoCloseable {
       if (registryServer != null) {
         registryServer.close();
       }
+      accessLog.close();
       shutdownServerExecutors();
       core.close();
       metrics.close();
@@ -262,6 +268,7 @@ public final class Cistern implements AutoCloseable {
     }
     core.blobs.abortDownloads(new IOException("Cistern is stopping"));
     server.close();
+    accessLog.close();
     admin.close();
     shutdownServerExecutors();
     if (scrub != null) {
@@ -305,7 +312,19 @@ public final class Cistern implements AutoCloseable {
     Core(CacheSettings cacheSettings, Supplier<Upstreams> upstreams, UpstreamObserver observer,
         Supplier<TrafficView> traffic, Clock clock) {
       try {
+        // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
+        // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
+        // goes to the cache's own tmp/ instead, cleared of earlier runs' copies on every start.
+        // A JVM-wide property, read once per JVM: the first cache opened sets it, and an
+        // operator's own -Dorg.sqlite.tmpdir is left alone.
+        Path sqliteDirectory = SqliteNativeLibrary.clearStaleCopies(cacheSettings.directory().resolve("tmp"));
+        if (System.getProperty(SqliteNativeLibrary.PROPERTY) == null) {
+          System.setProperty(SqliteNativeLibrary.PROPERTY, sqliteDirectory.toString());
+        }
         cache = BlobCache.open(cacheSettings, clock, storeExecutor);
+      } catch (IOException e) {
+        shutdownExecutors();
+        throw new UncheckedIOException("cannot prepare " + cacheSettings.directory().resolve("tmp"), e);
       } catch (RuntimeException e) {
         shutdownExecutors();
         throw e;
@@ -342,7 +361,7 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, SSLContext tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -361,11 +380,18 @@ public final class Cistern implements AutoCloseable {
       for (int i = 0; i < config.upstreams().size(); i++) {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
-        SSLContext tls;
-        try {
-          tls = UpstreamTls.trusting(upstream.caCertificate());
-        } catch (IllegalArgumentException e) {
-          throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+        // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
+        // for the upstream's first request (DeferredHttpClient).
+        Supplier<SSLContext> tls;
+        if (upstream.caCertificate() == null) {
+          tls = () -> UpstreamTls.trusting(null);
+        } else {
+          try {
+            SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
+            tls = () -> trusting;
+          } catch (IllegalArgumentException e) {
+            throw new ConfigException("upstreams[" + i + "].caCertificate: " + e.getMessage());
+          }
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
@@ -378,7 +404,7 @@ public final class Cistern implements AutoCloseable {
       List<Upstream> upstreams = new ArrayList<>();
       for (UpstreamPlan plan : plans) {
         UpstreamSettings settings = plan.settings();
-        HttpClient http = RegistryClient.newHttpClient(settings, executor, plan.tls(), proxies);
+        HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
             plan.offline()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),

@@ -10,14 +10,26 @@ public final class Main {
   /**
    * The JDK HTTP client reads upstream bodies in buffers of this many bytes (its default, 16 KiB,
    * costs one file write per 16 KiB of every blob downloaded: measured 3x slower on 200 MiB).
-   * A JVM-wide setting, so it is made here, at the process entry, before any client exists.
    */
   private static final String UPSTREAM_READ_BUFFER = "262144";
 
   public static void main(String[] args) {
-    if (System.getProperty("jdk.httpclient.bufsize") == null) {
-      System.setProperty("jdk.httpclient.bufsize", UPSTREAM_READ_BUFFER);
-    }
+    setDefaults();
     System.exit(Cli.main(args));
+  }
+
+  /** JVM-wide settings, made here, at the process entry, before anything reads them; a -D flag wins. */
+  static void setDefaults() {
+    defaultProperty("jdk.httpclient.bufsize", UPSTREAM_READ_BUFFER);
+    // Netty's allocator reports to Java Flight Recorder when JFR is present: loading JFR's event
+    // classes costs a start 150 classes and 2 MiB for events nobody records. A recording
+    // that wants them sets -Dio.netty.jfr.enabled=true.
+    defaultProperty("io.netty.jfr.enabled", "false");
+  }
+
+  private static void defaultProperty(String name, String value) {
+    if (System.getProperty(name) == null) {
+      System.setProperty(name, value);
+    }
   }
 }

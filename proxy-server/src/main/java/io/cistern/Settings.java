@@ -88,6 +88,7 @@ public record Settings(
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
+        int maxConcurrentRequests = orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests());
         return new UpstreamSettings(
             defaults.host(),
             defaults.url(),
@@ -97,7 +98,9 @@ public record Settings(
             orDefault(upstream.idleTimeout(), defaults.idleTimeout()),
             orDefault(upstream.maxRetries(), defaults.maxRetries()),
             orDefault(upstream.retryWindow(), defaults.retryWindow()),
-            orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests()));
+            maxConcurrentRequests,
+            // Before downloads had a cap of their own this one bounded them: a config that lowered it keeps its bound.
+            orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests));
       }));
     }
     return upstreams;

@@ -8,10 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.ConfigLoader;
+import io.cistern.upstream.UpstreamSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
 import org.junit.jupiter.api.Test;
@@ -34,6 +36,7 @@ class SettingsTest {
       upstreams[0]      | upstreams: [{host: corp, url: ftp://registry.corp.example}]
       upstreams[1]      | upstreams: [{host: ghcr.io}, {host: corp, url: https://bot:hunter2@registry.corp.example}]
       upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentRequests: 0}]
+      upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentBlobDownloads: 0}]
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
       upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
@@ -82,6 +85,24 @@ class SettingsTest {
     Settings settings = Settings.of(load("upstreams: [{host: ghcr.io}, {host: quay.io, retryWindow: 2m}]"));
     assertEquals(Duration.ofSeconds(30), settings.upstreams().get(0).retryWindow());
     assertEquals(Duration.ofMinutes(2), settings.upstreams().get(1).retryWindow());
+  }
+
+  @Test
+  void blobDownloadsAreCappedApartFromSmallRequestsAndAnOldConfigKeepsItsCapOnDownloads() throws Exception {
+    Settings settings = Settings.of(load("""
+        upstreams:
+          - {host: ghcr.io}
+          - {host: quay.io, maxConcurrentRequests: 16, maxConcurrentBlobDownloads: 4}
+          - {host: registry.corp.example, maxConcurrentRequests: 8}
+        """));
+    assertEquals(List.of(64, 64), caps(settings.upstreams().get(0)), "the defaults");
+    assertEquals(List.of(16, 4), caps(settings.upstreams().get(1)));
+    assertEquals(List.of(8, 8), caps(settings.upstreams().get(2)),
+        "maxConcurrentRequests alone, as written before downloads had a key of their own, still bounds them");
+  }
+
+  private static List<Integer> caps(UpstreamSettings upstream) {
+    return List.of(upstream.maxConcurrentRequests(), upstream.maxConcurrentBlobDownloads());
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.cistern.oci;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.regex.Pattern;
 
 /**
  * A content digest, {@code algorithm ":" hex}. Only the registered algorithms Cistern can verify
@@ -11,6 +12,8 @@ import java.util.HexFormat;
  * file name.
  */
 public record Digest(Algorithm algorithm, String hex) implements Reference {
+
+  private static final Pattern DIGEST_SHAPE = Pattern.compile("[a-z0-9]+(?:[+._-][a-z0-9]+)*:");
 
   /** The digest algorithms Cistern verifies. */
   public enum Algorithm {
@@ -72,9 +75,13 @@ public record Digest(Algorithm algorithm, String hex) implements Reference {
     throw invalid("unsupported digest algorithm");
   }
 
-  /** True when {@code text} looks like a digest reference rather than a tag (it has a colon). */
+  /**
+   * True when {@code text} is shaped like a digest: an algorithm as the OCI grammar spells it
+   * ({@code [a-z0-9]+([+._-][a-z0-9]+)*}), then a colon, whatever follows. Such a text is meant as
+   * a digest, valid or malformed; any other text is not a digest at all.
+   */
   public static boolean looksLikeDigest(String text) {
-    return text.indexOf(':') >= 0;
+    return DIGEST_SHAPE.matcher(text).lookingAt();
   }
 
   /** The sha256 digest of {@code bytes}. */

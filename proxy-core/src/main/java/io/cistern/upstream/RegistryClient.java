@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The registry v2 client for one upstream: manifests, blobs, tags, with the upstream's
- * authentication, redirects, retries on 429/503 and a cap on concurrent requests.
+ * authentication, redirects, retries on 429/503, and caps on concurrent requests and on
+ * concurrent blob downloads ({@link UpstreamLimits}).
  *
  * <p>Retries: an answer of 429 or 503 is retried up to {@code maxRetries} times, after its
  * {@code Retry-After} or a backoff. A request whose answer is read whole (a manifest, a tag list,
@@ -78,7 +79,7 @@ public final class RegistryClient {
   private final HttpClient http;
   private final TokenCache tokens;
   private final Executor executor;
-  private final RequestLimiter limiter;
+  private final UpstreamLimits limits;
   private final Duration baseBackoff;
   private final UpstreamObserver observer;
   private final AtomicReference<Challenge> challenge = new AtomicReference<>();
@@ -92,7 +93,7 @@ public final class RegistryClient {
     this.baseBackoff = baseBackoff;
     this.observer = observer;
     this.tokens = new TokenCache(http, settings, executor);
-    this.limiter = new RequestLimiter(settings.maxConcurrentRequests());
+    this.limits = new UpstreamLimits(settings.maxConcurrentRequests(), settings.maxConcurrentBlobDownloads(), executor);
   }
 
   /**
@@ -245,7 +246,11 @@ public final class RegistryClient {
       Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
     return authorization(call).thenCompose(authorization -> {
       HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
-      return observed(limited(() -> http.sendAsync(request, onlySuccessBodies(handler)))).handle((response, failure) -> {
+      Supplier<CompletableFuture<HttpResponse<T>>> exchange = () -> http.sendAsync(request, onlySuccessBodies(handler));
+      // A blob GET (the one streamed call) holds a download permit for its whole body; the rest
+      // are small and have their own, so a revalidation never queues behind layer downloads.
+      CompletableFuture<HttpResponse<T>> limited = call.streamed() ? limits.blobDownload(exchange) : limits.request(exchange);
+      return observed(limited).handle((response, failure) -> {
         if (failure != null) {
           RetryCause cause = call.streamed() ? null : retriedConnectionFailure(failure);
           if (cause == null || retries >= settings.maxRetries()) {
@@ -305,25 +310,6 @@ public final class RegistryClient {
         observer.responded(host(), response.statusCode());
       }
     });
-  }
-
-  /**
-   * Runs one HTTP exchange under this upstream's cap on concurrent requests. The permit covers the
-   * exchange alone (until its body is read), not token fetches nor backoff waits, so a request
-   * waiting for either holds no slot and cannot starve the requests that would end the wait.
-   */
-  private <T> CompletableFuture<T> limited(Supplier<CompletableFuture<T>> exchange) {
-    // Async: a permit handed over by a release must not run the next exchange on the releasing thread.
-    return limiter.acquire().thenComposeAsync(permit -> {
-      CompletableFuture<T> result;
-      try {
-        result = exchange.get();
-      } catch (RuntimeException e) {
-        result = CompletableFuture.failedFuture(e);
-      }
-      result.whenComplete((value, failure) -> limiter.release());
-      return result;
-    }, executor);
   }
 
   /** Whether answering {@code offered} could change the outcome: a Basic retry needs credentials not yet sent. */

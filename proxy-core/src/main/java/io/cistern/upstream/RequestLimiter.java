@@ -6,8 +6,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A non-blocking counting semaphore: caps the requests in flight to one upstream without parking
- * a thread. A caller that finds no permit gets its own future, completed when a permit is handed
+ * A non-blocking counting semaphore: caps one kind of exchange in flight to one upstream
+ * ({@link UpstreamLimits}) without parking a thread. A caller that finds no permit gets its own future, completed when a permit is handed
  * to it, so each release wakes exactly one waiter.
  */
 final class RequestLimiter {

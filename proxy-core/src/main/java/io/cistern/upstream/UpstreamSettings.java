@@ -21,7 +21,10 @@ import java.util.Locale;
  * @param retryWindow how long a blob download keeps retrying while the upstream cannot be reached
  *     (refused, reset, dropped mid-body, stalled): from the first failure since it last received
  *     bytes; these retries do not count against {@code maxRetries}
- * @param maxConcurrentRequests requests in flight to this upstream at once
+ * @param maxConcurrentRequests small requests in flight to this upstream at once: manifests, tag
+ *     lists, referrers, HEADs (token fetches count against neither cap)
+ * @param maxConcurrentBlobDownloads blob GETs in flight to this upstream at once, each until the
+ *     last byte of its body
  */
 public record UpstreamSettings(
     String host,
@@ -32,7 +35,8 @@ public record UpstreamSettings(
     Duration idleTimeout,
     int maxRetries,
     Duration retryWindow,
-    int maxConcurrentRequests) {
+    int maxConcurrentRequests,
+    int maxConcurrentBlobDownloads) {
 
   public UpstreamSettings {
     if (host == null || host.isBlank()) {
@@ -72,18 +76,21 @@ public record UpstreamSettings(
     if (maxConcurrentRequests < 1) {
       throw new IllegalArgumentException("maxConcurrentRequests of upstream " + host + " must be at least 1");
     }
+    if (maxConcurrentBlobDownloads < 1) {
+      throw new IllegalArgumentException("maxConcurrentBlobDownloads of upstream " + host + " must be at least 1");
+    }
   }
 
   /** Settings with Cistern's default timeouts and limits. */
   public static UpstreamSettings of(String host, URI url, Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64);
+        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64);
   }
 
   /** These settings with {@code credentials} for the upstream. */
   public UpstreamSettings withCredentials(Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
-        retryWindow, maxConcurrentRequests);
+        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads);
   }
 
   /** Docker Hub keeps single-component official images under {@code library/}. */

@@ -51,6 +51,18 @@ class DigestTest {
     assertEquals(400, error.status());
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"sha256:" + "0", "sha256:", "sha256:xyz", "md5:abc", "sha999:abcd", "a+b.c_d-e:x", "a:b"})
+  void aLowerCaseAlgorithmAndAColonLookLikeADigest(String text) {
+    assertTrue(Digest.looksLikeDigest(text));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "latest", "sha256", ":abc", "SHA256:abc", ".INVALID:x", "-a:b", "a..b:c", "a/b:c", "x y:z"})
+  void anythingElseDoesNotLookLikeADigest(String text) {
+    assertFalse(Digest.looksLikeDigest(text));
+  }
+
   @Test
   void namesTheReferrersFallbackTag() {
     assertEquals("sha256-" + EMPTY_SHA256.substring(7), Digest.parse(EMPTY_SHA256).referrersTag());

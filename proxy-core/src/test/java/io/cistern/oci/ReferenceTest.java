@@ -19,22 +19,31 @@ class ReferenceTest {
   @Test
   void aTagIsAtMost128Characters() {
     assertInstanceOf(Tag.class, Reference.parse("a".repeat(128)));
-    assertThrows(RegistryException.class, () -> Reference.parse("a".repeat(129)));
+    assertEquals(ErrorCode.MANIFEST_UNKNOWN,
+        assertThrows(RegistryException.class, () -> Reference.parse("a".repeat(129))).code());
   }
 
   @Test
-  void anythingWithAColonIsADigest() {
+  void aDigestShapedReferenceIsADigest() {
     String digest = "sha256:" + "0".repeat(64);
     assertEquals(Digest.parse(digest), Reference.parse(digest));
-    RegistryException error = assertThrows(RegistryException.class, () -> Reference.parse("sha256:nothex"));
-    assertEquals(ErrorCode.DIGEST_INVALID, error.code());
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", ".hidden", "-dash", "a/b", "a b", "..", "tag%20", "ünicode"})
-  void invalidTagsAreRefused(String text) {
+  @ValueSource(strings = {"sha256:nothex", "sha256:xyz", "sha256:", "md5:abc", "sha999:abcd", "a:b"})
+  void aMalformedDigestIsDigestInvalid(String text) {
     RegistryException error = assertThrows(RegistryException.class, () -> Reference.parse(text));
-    assertEquals(ErrorCode.TAG_INVALID, error.code());
+    assertEquals(ErrorCode.DIGEST_INVALID, error.code());
     assertEquals(400, error.status());
+  }
+
+  // Neither a tag nor shaped like a digest: no registry can hold a manifest by that name.
+  @ParameterizedTest
+  @ValueSource(strings = {"", ".INVALID_MANIFEST_NAME", ".hidden", "-dash", "a/b", "a b", "..", "tag%20", "ünicode",
+      ":abc", "SHA256:abc", ".x:y"})
+  void neitherATagNorADigestIsManifestUnknown(String text) {
+    RegistryException error = assertThrows(RegistryException.class, () -> Reference.parse(text));
+    assertEquals(ErrorCode.MANIFEST_UNKNOWN, error.code());
+    assertEquals(404, error.status());
   }
 }

@@ -1,22 +1,31 @@
 package io.cistern.admin;
 
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
-import io.cistern.oci.Json;
-import java.util.LinkedHashMap;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
 import java.util.Locale;
-import java.util.Map;
 import org.slf4j.Logger;
 
 /**
- * One line per answered request on the {@value #LOGGER} logger: time, client, user, method, URI,
- * status, body bytes, duration, cache hit or miss, upstream. As {@code key=value} pairs (values
- * quoted when they need it) or as one JSON object per line, for log pipelines that parse JSON.
- * Its level is its switch: at {@code OFF} no line is even formatted.
+ * One line per answered request: time, client, user, method, URI, status, body bytes, duration,
+ * cache hit or miss, upstream, whether the answer went out whole. As {@code key=value} pairs
+ * (values quoted when they need it) or as one JSON object per line, for log pipelines that parse
+ * JSON. The level of the {@value #LOGGER} logger is its switch: at {@code OFF} nothing is queued.
+ *
+ * <p>The event loops only queue the request; a writer thread of its own formats the lines and
+ * writes them to stdout in batches ({@link BatchingLineWriter}). If it falls more than
+ * {@value #QUEUE} lines behind, new lines are dropped rather than a loop held up: {@link #dropped()}
+ * counts them ({@code cistern_access_log_dropped_total}) and the log itself says how many.
  */
-public final class AccessLog implements RequestListener {
+public final class AccessLog implements RequestListener, AutoCloseable {
 
   public static final String LOGGER = "cistern.access";
+
+  /** Lines that may wait for the writer: a second of a busy server's requests, a few MiB at most. */
+  static final int QUEUE = 65536;
 
   /** How each line is written. */
   public enum Format {
@@ -31,61 +40,216 @@ public final class AccessLog implements RequestListener {
     }
   }
 
-  private final Logger logger;
-  private final Format format;
+  private static final JsonStringEncoder JSON_STRINGS = JsonStringEncoder.getInstance();
 
+  private final Logger logger;
+  private final BatchingLineWriter<ServedRequest> writer;
+
+  /** Writes to stdout: {@link System#out} as it is at each write. */
   public AccessLog(Logger logger, Format format) {
+    this(logger, format, new OutputStream() {
+      @Override
+      public void write(int b) {
+        System.out.write(b);
+      }
+
+      @Override
+      public void write(byte[] bytes, int offset, int length) {
+        // One write of the whole batch, under the stream's lock: another thread's log line
+        // cannot land inside it.
+        System.out.write(bytes, offset, length);
+      }
+
+      @Override
+      public void flush() {
+        System.out.flush();
+      }
+    }, QUEUE);
+  }
+
+  AccessLog(Logger logger, Format format, OutputStream sink, int queue) {
     this.logger = logger;
-    this.format = format;
+    this.writer = new BatchingLineWriter<>("cistern-access-log", queue, (request, line) -> append(request, format, line),
+        drops -> dropNotice(drops, format), sink);
   }
 
   @Override
   public void served(ServedRequest request) {
-    if (!logger.isInfoEnabled()) {
-      return;
+    if (logger.isInfoEnabled()) {
+      writer.add(request);
     }
-    Map<String, Object> fields = fields(request);
-    logger.info(format == Format.JSON ? Json.string(fields) : text(fields));
   }
 
-  private static Map<String, Object> fields(ServedRequest request) {
-    Map<String, Object> fields = new LinkedHashMap<>();
-    fields.put("time", request.time().toString());
-    fields.put("remote", request.remote());
-    fields.put("user", request.user());
-    fields.put("method", request.method());
-    fields.put("uri", request.uri());
-    fields.put("status", request.status());
-    fields.put("bytes", request.bytes());
-    fields.put("duration_ms", Math.round(request.duration().toNanos() / 1000.0) / 1000.0);
-    fields.put("cache", request.cache() == ServedRequest.Cache.NONE ? null : request.cache().name().toLowerCase(Locale.ROOT));
-    fields.put("upstream", request.upstream());
-    fields.put("complete", request.complete());
-    return fields;
+  /** Lines dropped since the start because the writer could not keep up. */
+  public long dropped() {
+    return writer.dropped();
   }
 
-  private static String text(Map<String, Object> fields) {
-    StringBuilder line = new StringBuilder(160);
-    for (Map.Entry<String, Object> field : fields.entrySet()) {
-      if (line.length() > 0) {
-        line.append(' ');
-      }
-      line.append(field.getKey()).append('=').append(textValue(field.getValue()));
-    }
+  /** Writes the lines still queued; call once no more requests are answered. */
+  @Override
+  public void close() {
+    writer.close();
+  }
+
+  static String line(ServedRequest request, Format format) {
+    StringBuilder line = new StringBuilder(200);
+    append(request, format, line);
     return line.toString();
   }
 
-  /**
-   * {@code -} for nothing; quoted and escaped (as JSON strings are) when a space, quote, backslash
-   * or control character could make the line misread. An {@code =} needs no quotes: readers split
-   * a pair at its first one.
-   */
-  private static String textValue(Object value) {
-    if (value == null) {
-      return "-";
+  /** Appends the request's line (formatted on the writer thread, straight into its batch). */
+  private static void append(ServedRequest request, Format format, StringBuilder line) {
+    Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
+    fields.addTime("time", request.time());
+    fields.add("remote", request.remote());
+    fields.add("user", request.user());
+    fields.add("method", request.method());
+    fields.add("uri", request.uri());
+    fields.addNumber("status", request.status());
+    fields.addNumber("bytes", request.bytes());
+    fields.addNumber("duration_ms", Math.round(request.duration().toNanos() / 1000.0) / 1000.0);
+    fields.add("cache", request.cache() == ServedRequest.Cache.NONE ? null : request.cache().name().toLowerCase(Locale.ROOT));
+    fields.add("upstream", request.upstream());
+    fields.addLiteral("complete", Boolean.toString(request.complete()));
+    fields.end();
+  }
+
+  private static String dropNotice(long drops, Format format) {
+    StringBuilder line = new StringBuilder(80);
+    Fields fields = format == Format.JSON ? new JsonFields(line) : new TextFields(line);
+    fields.addTime("time", Instant.now());
+    fields.addNumber("access_log_dropped", drops);
+    fields.end();
+    return line.toString();
+  }
+
+  /** One line being written, field by field, at the end of a builder that may hold lines before it. */
+  private abstract static class Fields {
+
+    final StringBuilder line;
+    boolean first = true;
+
+    Fields(StringBuilder line) {
+      this.line = line;
     }
-    String text = value.toString();
-    boolean plain = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7f && c != '"' && c != '\\');
-    return plain ? text : Json.string(text);
+
+    abstract void add(String key, String value);
+
+    abstract void addLiteral(String key, String value);
+
+    /** Starts the field {@code key}: what is appended to the builder next is its value. */
+    abstract StringBuilder start(String key);
+
+    // Numbers and times go straight into the line, with no string of their own on the way.
+    final void addNumber(String key, long value) {
+      start(key).append(value);
+    }
+
+    final void addNumber(String key, double value) {
+      start(key).append(value);
+    }
+
+    /** As {@link Instant#toString()}; quoted in JSON, plain in text (it never needs quotes). */
+    void addTime(String key, Instant time) {
+      DateTimeFormatter.ISO_INSTANT.formatTo(time, start(key));
+    }
+
+    void end() {}
+  }
+
+  /**
+   * {@code key=value}: {@code -} for nothing; quoted and escaped (as JSON strings are) when a
+   * space, quote, backslash or control character could make the line misread. An {@code =} needs
+   * no quotes: readers split a pair at its first one.
+   */
+  private static final class TextFields extends Fields {
+
+    TextFields(StringBuilder line) {
+      super(line);
+    }
+
+    @Override
+    void add(String key, String value) {
+      if (value == null) {
+        addLiteral(key, "-");
+      } else if (plain(value)) {
+        addLiteral(key, value);
+      } else {
+        start(key).append('"');
+        JSON_STRINGS.quoteAsString(value, line);
+        line.append('"');
+      }
+    }
+
+    @Override
+    void addLiteral(String key, String value) {
+      start(key).append(value);
+    }
+
+    @Override
+    StringBuilder start(String key) {
+      if (!first) {
+        line.append(' ');
+      }
+      first = false;
+      return line.append(key).append('=');
+    }
+
+    private static boolean plain(String text) {
+      if (text.isEmpty()) {
+        return false;
+      }
+      for (int i = 0; i < text.length(); i++) {
+        char c = text.charAt(i);
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') {
+          return false;
+        }
+      }
+      return true;
+    }
+
+  }
+
+  /** One JSON object, with the fields in order and {@code null} for nothing. */
+  private static final class JsonFields extends Fields {
+
+    JsonFields(StringBuilder line) {
+      super(line);
+    }
+
+    @Override
+    void add(String key, String value) {
+      if (value == null) {
+        addLiteral(key, "null");
+      } else {
+        start(key).append('"');
+        JSON_STRINGS.quoteAsString(value, line);
+        line.append('"');
+      }
+    }
+
+    @Override
+    void addLiteral(String key, String value) {
+      start(key).append(value);
+    }
+
+    @Override
+    StringBuilder start(String key) {
+      line.append(first ? '{' : ',').append('"').append(key).append("\":");
+      first = false;
+      return line;
+    }
+
+    @Override
+    void addTime(String key, Instant time) {
+      StringBuilder value = start(key).append('"');
+      DateTimeFormatter.ISO_INSTANT.formatTo(time, value);
+      value.append('"');
+    }
+
+    @Override
+    void end() {
+      line.append('}');
+    }
   }
 }

@@ -9,7 +9,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Applies the configured log levels to Logback. Levels belong to the process, not to one Cistern,
  * so the CLI applies them once, when it serves ({@code cistern serve}; operators' commands log
- * only warnings); the embedded {@code logback.xml} reads the same environment variables, so the
+ * only warnings); {@link LogbackSetup} reads the same environment variables, so the
  * levels hold from the first line, before the configuration is loaded.
  */
 public final class LogLevels {

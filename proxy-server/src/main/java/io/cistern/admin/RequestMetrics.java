@@ -4,10 +4,13 @@ import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
 import io.cistern.ops.TrafficView;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
 
 /**
  * Meters of the registry port, fed by every answered request:
@@ -16,7 +19,8 @@ import java.util.Map;
  *   <li>{@code cistern_cache_hits_total} and {@code cistern_cache_misses_total} by kind
  *       ({@code manifest}, {@code blob}; GETs and manifest HEADs);
  *   <li>{@code cistern_served_bytes_total} by source: {@code cache} for hits, {@code upstream} for
- *       misses, which stream from the download under way.
+ *       misses, which stream from the download under way;
+ *   <li>{@code cistern_access_log_dropped_total}: access log lines dropped because its writer fell behind.
  * </ul>
  * Labels take a few fixed values each (methods other than GET and HEAD count as {@code other}),
  * so no client can grow the number of series.
@@ -30,6 +34,11 @@ public final class RequestMetrics implements RequestListener {
       Duration.ofMinutes(2), Duration.ofMinutes(10)};
 
   private final MeterRegistry registry;
+  /**
+   * The timers met so far, by their labels: looking one up in the registry builds its id and
+   * sorts its tags, a cost every request would pay. The labels take few values (see above).
+   */
+  private final Map<TimerKey, Timer> timers = new ConcurrentHashMap<>();
   private final Map<String, Counter> hits;
   private final Map<String, Counter> misses;
   private final Counter fromCache;
@@ -45,13 +54,7 @@ public final class RequestMetrics implements RequestListener {
 
   @Override
   public void served(ServedRequest request) {
-    Timer.builder("cistern.requests")
-        .description("Requests of the registry port, by route, method and status")
-        .tag("route", request.route())
-        .tag("method", methodLabel(request.method()))
-        .tag("status", Integer.toString(request.status()))
-        .serviceLevelObjectives(BUCKETS)
-        .register(registry)
+    timers.computeIfAbsent(new TimerKey(request.route(), methodLabel(request.method()), request.status()), this::timer)
         .record(request.duration());
     if (request.cache() == ServedRequest.Cache.NONE) {
       return;
@@ -64,11 +67,30 @@ public final class RequestMetrics implements RequestListener {
     (hit ? fromCache : fromUpstream).increment(request.bytes());
   }
 
+  /** Counts, as {@code cistern_access_log_dropped_total}, the access log lines {@code dropped} reads. */
+  public void countAccessLogDrops(LongSupplier dropped) {
+    FunctionCounter.builder("cistern.access.log.dropped", dropped, LongSupplier::getAsLong)
+        .description("Access log lines dropped because the log's writer could not keep up")
+        .register(registry);
+  }
+
   /** What clients were served since start, for the status page and {@code cistern stats}. */
   public TrafficView traffic() {
     long hitCount = (long) (hits.get("manifest").count() + hits.get("blob").count());
     long missCount = (long) (misses.get("manifest").count() + misses.get("blob").count());
     return new TrafficView(hitCount, missCount, (long) fromCache.count(), (long) fromUpstream.count());
+  }
+
+  private record TimerKey(String route, String method, int status) {}
+
+  private Timer timer(TimerKey key) {
+    return Timer.builder("cistern.requests")
+        .description("Requests of the registry port, by route, method and status")
+        .tag("route", key.route())
+        .tag("method", key.method())
+        .tag("status", Integer.toString(key.status()))
+        .serviceLevelObjectives(BUCKETS)
+        .register(registry);
   }
 
   private static String methodLabel(String method) {

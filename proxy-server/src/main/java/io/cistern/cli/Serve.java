@@ -1,6 +1,5 @@
 package io.cistern.cli;
 
-import ch.qos.logback.classic.LoggerContext;
 import io.cistern.Cistern;
 import io.cistern.Settings;
 import io.cistern.config.ConfigException;
@@ -29,10 +28,6 @@ final class Serve {
         log.info("stopping");
         cistern.close();
         log.info("stopped");
-        // The access log is written asynchronously: stopping Logback flushes its queue.
-        if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
-          context.stop();
-        }
         stopped.countDown();
       }, "cistern-shutdown"));
       stopped.await();

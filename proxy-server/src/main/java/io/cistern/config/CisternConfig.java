@@ -82,6 +82,9 @@ public record CisternConfig(
    * @param passwordEnv the environment variable holding the password, instead of {@code password}
    * @param retryWindow how long a blob download retries an upstream it cannot reach; see
    *     {@link io.cistern.upstream.UpstreamSettings}
+   * @param maxConcurrentRequests small requests (manifests, tag lists, referrers, HEADs) in flight at once
+   * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
+   *     {@code maxConcurrentRequests}, which before it existed capped downloads too
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -97,6 +100,7 @@ public record CisternConfig(
       @JsonProperty("maxRetries") Integer maxRetries,
       @JsonProperty("retryWindow") Duration retryWindow,
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
+      @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
       @JsonProperty("passwordEnv") String passwordEnv) {
 
     public URI effectiveUrl() {

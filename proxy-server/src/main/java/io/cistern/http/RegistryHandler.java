@@ -15,6 +15,7 @@ import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpChunkedInput;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -167,13 +168,15 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private ChannelFuture writeBytes(ChannelHandlerContext ctx, HttpRequest request, Reply.Bytes reply, boolean keepAlive) {
     HttpResponseStatus status = reply.status();
+    // A reply's headers are its request's own: the response takes them as they are rather than a
+    // copy, and no trailers (a response with a length has none): on the hot manifest path.
     HttpHeaders headers = reply.headers();
     boolean notModified = status.equals(HttpResponseStatus.OK) && matchesEtag(request, headers.get(HttpHeaderNames.ETAG));
     boolean bodiless = notModified || request.method().equals(HttpMethod.HEAD);
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
         notModified ? HttpResponseStatus.NOT_MODIFIED : status,
-        bodiless ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body()));
-    response.headers().set(headers).set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
+        bodiless ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body()), headers, EmptyHttpHeaders.INSTANCE);
+    headers.set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
     HttpUtil.setContentLength(response, notModified ? 0 : reply.body().length);
     HttpUtil.setKeepAlive(response, keepAlive);
     return ctx.writeAndFlush(response);

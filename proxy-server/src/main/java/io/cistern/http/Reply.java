@@ -8,6 +8,8 @@ import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobSource;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -34,8 +36,14 @@ sealed interface Reply {
     return new Bytes(status, headers, body, false);
   }
 
+  /**
+   * A hot manifest's headers: the names are the constants below, so only the values (the media
+   * type comes from the upstream) are checked, not the names on every request.
+   */
+  HttpHeadersFactory CONSTANT_NAMES = DefaultHttpHeadersFactory.headersFactory().withNameValidation(false);
+
   static Bytes manifest(Manifest manifest) {
-    HttpHeaders headers = new DefaultHttpHeaders()
+    HttpHeaders headers = CONSTANT_NAMES.newHeaders()
         .set(HttpHeaderNames.CONTENT_TYPE, manifest.mediaType())
         .set(DIGEST_HEADER, manifest.digest().toString())
         .set(HttpHeaderNames.ETAG, etag(manifest.digest()));

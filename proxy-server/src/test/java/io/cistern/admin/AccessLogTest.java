@@ -5,25 +5,23 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.http.ServedRequest;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.StdoutLines;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 class AccessLogTest {
 
@@ -39,19 +37,15 @@ class AccessLogTest {
 
   @Test
   void textLinesAreKeyValuePairsWithEveryField() {
-    ListAppender<ILoggingEvent> lines = capture("text");
-    new AccessLog(context.getLogger("text"), AccessLog.Format.TEXT).served(BLOB);
     assertEquals("time=2026-01-02T03:04:05.678Z remote=10.0.0.7 user=alice method=GET"
         + " uri=/v2/library/alpine/blobs/sha256:abc?ns=docker.io status=200 bytes=3145728 duration_ms=12.346"
-        + " cache=hit upstream=docker.io complete=true", lines.list.get(0).getFormattedMessage());
+        + " cache=hit upstream=docker.io complete=true", AccessLog.line(BLOB, AccessLog.Format.TEXT));
   }
 
   @Test
   void textValuesThatCouldBeMisreadAreQuotedAndMissingOnesAreDashes() {
-    ListAppender<ILoggingEvent> lines = capture("quoted");
-    new AccessLog(context.getLogger("quoted"), AccessLog.Format.TEXT).served(new ServedRequest(BLOB.time(), "10.0.0.7",
-        null, "GET", "/v2/a b\"c", "unknown", 404, 0, Duration.ZERO, ServedRequest.Cache.NONE, null, false));
-    String line = lines.list.get(0).getFormattedMessage();
+    String line = AccessLog.line(new ServedRequest(BLOB.time(), "10.0.0.7", null, "GET", "/v2/a b\"c", "unknown", 404, 0,
+        Duration.ZERO, ServedRequest.Cache.NONE, null, false), AccessLog.Format.TEXT);
     assertTrue(line.contains(" user=- "), line);
     assertTrue(line.contains(" uri=\"/v2/a b\\\"c\" "), line);
     assertTrue(line.contains(" cache=- upstream=- complete=false"), line);
@@ -59,9 +53,7 @@ class AccessLogTest {
 
   @Test
   void jsonLinesAreOneObjectEach() throws Exception {
-    ListAppender<ILoggingEvent> lines = capture("json");
-    new AccessLog(context.getLogger("json"), AccessLog.Format.JSON).served(BLOB);
-    JsonNode line = JSON.readTree(lines.list.get(0).getFormattedMessage());
+    JsonNode line = JSON.readTree(AccessLog.line(BLOB, AccessLog.Format.JSON));
     assertEquals("GET", line.path("method").asText());
     assertEquals(200, line.path("status").asInt());
     assertEquals(3_145_728, line.path("bytes").asLong());
@@ -69,14 +61,31 @@ class AccessLogTest {
     assertEquals("hit", line.path("cache").asText());
     assertEquals("docker.io", line.path("upstream").asText());
     assertEquals("alice", line.path("user").asText());
+    assertTrue(JSON.readTree(AccessLog.line(new ServedRequest(BLOB.time(), "10.0.0.7", null, "GET", "/v2/\u00e9\n\"",
+        "unknown", 404, 0, Duration.ZERO, ServedRequest.Cache.NONE, null, false), AccessLog.Format.JSON)).path("user").isNull());
+  }
+
+  @Test
+  void theWriterWritesEveryLineToItsSink() throws Exception {
+    ByteArrayOutputStream sink = new ByteArrayOutputStream();
+    AccessLog log = new AccessLog(context.getLogger("sink"), AccessLog.Format.TEXT, sink, 16);
+    for (int i = 0; i < 10; i++) {
+      log.served(BLOB);
+    }
+    log.close();
+    String expected = (AccessLog.line(BLOB, AccessLog.Format.TEXT) + "\n").repeat(10);
+    assertEquals(expected, sink.toString(StandardCharsets.UTF_8));
+    assertEquals(0, log.dropped());
   }
 
   @Test
   void atLevelOffNothingIsWritten() {
-    ListAppender<ILoggingEvent> lines = capture("off");
+    ByteArrayOutputStream sink = new ByteArrayOutputStream();
     context.getLogger("off").setLevel(Level.OFF);
-    new AccessLog(context.getLogger("off"), AccessLog.Format.JSON).served(BLOB);
-    assertTrue(lines.list.isEmpty());
+    AccessLog log = new AccessLog(context.getLogger("off"), AccessLog.Format.JSON, sink, 16);
+    log.served(BLOB);
+    log.close();
+    assertEquals(0, sink.size());
   }
 
   @Test
@@ -87,23 +96,12 @@ class AccessLogTest {
   }
 
   @Test
-  void aRunningCisternWritesOneJsonLinePerRequestToTheAccessLogger(@TempDir Path temp) throws Exception {
+  void aRunningCisternWritesOneJsonLinePerRequestToStdout(@TempDir Path temp) throws Exception {
     TestImage image = TestImage.random(51, 1, 1000, "amd64");
     upstream.push("team/app", "1.0", image);
-    Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
-    CompletableFuture<String> line = new CompletableFuture<>();
     // Lines are written once an answer has left, which may be after the client has it: wait for
     // the line itself rather than guess how long that takes.
-    ListAppender<ILoggingEvent> appender = new ListAppender<>() {
-      @Override
-      protected void append(ILoggingEvent event) {
-        if (event.getFormattedMessage().contains("/manifests/1.0")) {
-          line.complete(event.getFormattedMessage());
-        }
-      }
-    };
-    appender.start();
-    access.addAppender(appender);
+    StdoutLines lines = StdoutLines.watch(text -> text.contains("/manifests/1.0"));
     try (TestCistern cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
         cache:
           directory: %s
@@ -115,7 +113,7 @@ class AccessLogTest {
             format: json
         """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
       assertEquals(200, cistern.get("/v2/team/app/manifests/1.0", "Accept", image.manifest().mediaType()).statusCode());
-      JsonNode logged = JSON.readTree(line.get(30, TimeUnit.SECONDS));
+      JsonNode logged = JSON.readTree(lines.first().get(30, TimeUnit.SECONDS));
       assertEquals("/v2/team/app/manifests/1.0", logged.path("uri").asText());
       assertEquals(200, logged.path("status").asInt());
       assertEquals(image.manifest().bytes().length, logged.path("bytes").asLong());
@@ -124,15 +122,7 @@ class AccessLogTest {
       assertEquals("127.0.0.1", logged.path("remote").asText());
       assertTrue(logged.path("complete").asBoolean());
     } finally {
-      access.detachAppender(appender);
+      lines.close();
     }
-  }
-
-  private ListAppender<ILoggingEvent> capture(String name) {
-    ListAppender<ILoggingEvent> appender = new ListAppender<>();
-    appender.setContext(context);
-    appender.start();
-    context.getLogger(name).addAppender(appender);
-    return appender;
   }
 }

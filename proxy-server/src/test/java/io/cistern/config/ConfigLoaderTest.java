@@ -195,7 +195,7 @@ class ConfigLoaderTest {
         "CISTERN_SECURITY_TLS_CERTIFICATE", "/etc/cistern/tls/tls.crt",
         "CISTERN_SECURITY_TLS_KEY", "/etc/cistern/tls/tls.key",
         "CISTERN_SHUTDOWN_GRACE", "45s"));
-    assertEquals("DEBUG", config.log().level(), "the variable logback.xml reads is also a configuration key");
+    assertEquals("DEBUG", config.log().level(), "the variable the logging set-up reads is also a configuration key");
     assertEquals("json", config.log().access().format());
     assertEquals(9191, config.admin().port());
     assertEquals("from-a-secret", config.security().auth().bearerToken());

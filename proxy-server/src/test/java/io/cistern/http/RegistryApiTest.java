@@ -167,7 +167,74 @@ class RegistryApiTest {
   void unknownContentIsUnknownNotAnError() throws Exception {
     assertError(cistern.get("/v2/lib/multi/blobs/sha256:" + "0".repeat(64)), 404, "BLOB_UNKNOWN");
     assertError(cistern.get("/v2/lib/nothing/manifests/latest"), 404, "MANIFEST_UNKNOWN");
-    assertError(cistern.get("/v2/lib/multi/manifests/-bad-tag"), 400, "TAG_INVALID");
+  }
+
+  /*
+   * References that are neither a tag nor a digest, and malformed digests. What the others answer
+   * (checked 2026-12-04):
+   * - OCI distribution-spec: a manifest <reference> is a tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})
+   *   or a digest, and a manifest not found "MUST be 404 Not Found"; its conformance suite GETs
+   *   and HEADs manifests/.INVALID_MANIFEST_NAME and expects 404, and GETs
+   *   manifests/sha256:totallywrong expecting 400 or 404 (a 400 with a spec error code). For
+   *   referrers, a registry with the API "MUST NOT return a 404", and invalid <digest> syntax
+   *   "MUST" be 400.
+   * - CNCF Distribution 2.8.2 (Debian's docker-registry): manifests/.INVALID_MANIFEST_NAME, -bad,
+   *   a 129-character tag and SHA256:abcd are 404 (its routes do not match them); manifests/sha256:xyz
+   *   is taken for a tag and fails with 500 UNKNOWN; blobs/sha256:xyz and blobs/sha999:abcd are
+   *   400 DIGEST_INVALID; blobs/notadigest is 404; it has no referrers endpoint (404).
+   * Cistern: not digest-shaped and not a tag is 404 MANIFEST_UNKNOWN (BLOB_UNKNOWN for a blob);
+   * digest-shaped (a lower-case algorithm and a colon) but malformed is 400 DIGEST_INVALID, for
+   * manifests too (Distribution's 500 there is its bug); a referrers subject that is not a valid
+   * digest is 400 DIGEST_INVALID. The name is checked first: a bad name is 400 NAME_INVALID.
+   * None of them asks the upstream.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "/v2/lib/multi/manifests/.INVALID_MANIFEST_NAME",
+      "/v2/lib/multi/manifests/.INVALID_MANIFEST_NAME?ns=upstream.test",
+      "/v2/upstream.test/lib/multi/manifests/.INVALID_MANIFEST_NAME",
+      "/v2/lib/nothing/manifests/.INVALID_MANIFEST_NAME",
+      "/v2/lib/multi/manifests/-bad-tag",
+      "/v2/lib/multi/manifests/SHA256:abcd",
+      "/v2/lib/multi/manifests/:abc",
+  })
+  void aReferenceThatIsNeitherATagNorADigestIsManifestUnknown(String path) throws Exception {
+    int upstreamRequests = upstream.accessLog().size();
+    assertError(cistern.get(path), 404, "MANIFEST_UNKNOWN");
+    assertEquals(404, cistern.send("HEAD", path).statusCode());
+    assertError(cistern.get(path.replace(".INVALID_MANIFEST_NAME", "a".repeat(129))), 404, "MANIFEST_UNKNOWN");
+    assertEquals(upstreamRequests, upstream.accessLog().size(), "no such manifest can exist: nothing to ask");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "?ns=upstream.test", "upstream.test/"})
+  void aMalformedDigestIsDigestInvalidInEveryRoutingForm(String form) throws Exception {
+    String prefix = form.startsWith("?") ? "/v2/" : "/v2/" + form;
+    String query = form.startsWith("?") ? form : "";
+    int upstreamRequests = upstream.accessLog().size();
+    for (String digest : List.of("sha256:xyz", "sha999:abcd")) {
+      assertError(cistern.get(prefix + "lib/multi/manifests/" + digest + query), 400, "DIGEST_INVALID");
+      assertError(cistern.get(prefix + "lib/multi/blobs/" + digest + query), 400, "DIGEST_INVALID");
+      assertError(cistern.get(prefix + "lib/multi/referrers/" + digest + query), 400, "DIGEST_INVALID");
+      assertEquals(400, cistern.send("HEAD", prefix + "lib/multi/manifests/" + digest + query).statusCode());
+      assertEquals(400, cistern.send("HEAD", prefix + "lib/multi/blobs/" + digest + query).statusCode());
+    }
+    assertError(cistern.get(prefix + "lib/multi/blobs/notadigest" + query), 404, "BLOB_UNKNOWN");
+    assertEquals(404, cistern.send("HEAD", prefix + "lib/multi/blobs/.INVALID" + query).statusCode());
+    assertError(cistern.get(prefix + "lib/multi/referrers/notadigest" + query), 400, "DIGEST_INVALID");
+    assertEquals(upstreamRequests, upstream.accessLog().size(), "a malformed digest is refused before any upstream request");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "/v2/Upper/manifests/.INVALID_MANIFEST_NAME",
+      "/v2/Upper/manifests/.INVALID_MANIFEST_NAME?ns=upstream.test",
+      "/v2/upstream.test/Upper/manifests/.INVALID_MANIFEST_NAME",
+      "/v2/upstream.test/Upper/blobs/notadigest",
+      "/v2/-a/manifests/sha256:xyz",
+  })
+  void aBadNameIsNameInvalidWhateverTheReference(String path) throws Exception {
+    assertError(cistern.get(path), 400, "NAME_INVALID");
   }
 
   @ParameterizedTest

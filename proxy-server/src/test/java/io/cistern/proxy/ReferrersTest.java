@@ -5,12 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.admin.AccessLog;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
@@ -19,6 +15,7 @@ import io.cistern.testing.CountingRelay;
 import io.cistern.testing.FaultInjectingUpstream;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.StdoutLines;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.URLEncoder;
@@ -31,14 +28,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * The referrers API through Cistern. A real Distribution (2.8, which has no referrers API) holds
@@ -204,24 +199,11 @@ class ReferrersTest {
   @Test
   void aReferrersRequestIsLoggedWithTheUpstreamItWentTo() throws Exception {
     String path = "/v2/team/fallback/referrers/" + lonely.digest();
-    Logger access = (Logger) LoggerFactory.getLogger(AccessLog.LOGGER);
-    CompletableFuture<String> line = new CompletableFuture<>();
     // The line is written once the answer has left, which may be after the client has it: wait for it.
-    ListAppender<ILoggingEvent> appender = new ListAppender<>() {
-      @Override
-      protected void append(ILoggingEvent event) {
-        if (event.getFormattedMessage().contains(" uri=" + path + " ")) {
-          line.complete(event.getFormattedMessage());
-        }
-      }
-    };
-    appender.start();
-    access.addAppender(appender);
-    try {
+    try (StdoutLines lines = StdoutLines.watch(line -> line.contains(" uri=" + path + " "))) {
       assertEquals(200, cistern.get(path).statusCode());
-      assertTrue(line.get(30, TimeUnit.SECONDS).contains(" upstream=upstream.test "), line.get());
-    } finally {
-      access.detachAppender(appender);
+      String line = lines.first().get(30, TimeUnit.SECONDS);
+      assertTrue(line.contains(" upstream=upstream.test "), line);
     }
   }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -25,10 +26,12 @@ public final class CisternProcess implements AutoCloseable {
   private final List<String> output = new CopyOnWriteArrayList<>();
   private final int port;
 
-  private CisternProcess(Path config) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "io.cistern.Main",
-        "--config", config.toString()).redirectErrorStream(true);
+  private CisternProcess(Path config, List<String> jvmOptions) throws IOException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.cistern.Main", "--config", config.toString()));
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     // Only the file configures this Cistern, whatever the test runner's environment holds.
     builder.environment().keySet().removeIf(name -> name.startsWith("CISTERN_"));
     process = builder.start();
@@ -60,7 +63,12 @@ public final class CisternProcess implements AutoCloseable {
 
   /** Starts Cistern with {@code config} and returns once it listens. */
   public static CisternProcess start(Path config) throws IOException {
-    return new CisternProcess(config);
+    return new CisternProcess(config, List.of());
+  }
+
+  /** Starts Cistern with {@code config} under these JVM options, and returns once it listens. */
+  public static CisternProcess start(Path config, List<String> jvmOptions) throws IOException {
+    return new CisternProcess(config, jvmOptions);
   }
 
   public int port() {

@@ -1,0 +1,73 @@
+package io.cistern;
+
+import io.cistern.admin.LogLevels;
+import io.cistern.config.ConfigLoader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The training run of Cistern's class-data-sharing archive (see {@code scripts/cds-archive.sh}):
+ * run under {@code -XX:ArchiveClassesAtExit}, it starts a Cistern as {@code cistern serve} does,
+ * with the embedded defaults but on loopback ports of the system's choosing and a cache in a
+ * temporary directory, asks what a client and the orchestrator ask first ({@code /v2/},
+ * {@code /healthz}, {@code /readyz}), and stops. The JVM then archives the classes it loaded, so
+ * the next start maps them instead of loading them.
+ *
+ * <p>It stops short of pulls on purpose: every archived class is mapped into every process, used
+ * or not, so an archive of the pull path too (the upstream's HTTP client and TLS, manifest
+ * parsing: some 2,000 classes more) would cost each idle process several MiB to save a first
+ * pull a fraction of a second.
+ */
+public final class ClassDataTraining {
+
+  private ClassDataTraining() {}
+
+  public static void main(String[] args) throws Exception {
+    Main.setDefaults();
+    Path directory = Files.createTempDirectory("cistern-training");
+    try {
+      Map<String, String> environment = Map.of(
+          "CISTERN_SERVER_ADDRESS", "127.0.0.1", "CISTERN_SERVER_PORT", "0",
+          "CISTERN_ADMIN_ADDRESS", "127.0.0.1", "CISTERN_ADMIN_PORT", "0",
+          "CISTERN_CACHE_DIRECTORY", directory.resolve("cache").toString());
+      Settings settings = Settings.of(new ConfigLoader().load(null, environment));
+      LogLevels.apply(settings.config().log().level(), settings.config().log().access().level());
+      try (Cistern cistern = Cistern.start(settings, Clock.systemUTC(), environment)) {
+        get(cistern.address(), "/v2/");
+        get(cistern.adminAddress(), "/healthz");
+        get(cistern.adminAddress(), "/readyz");
+      }
+    } finally {
+      try (Stream<Path> files = Files.walk(directory)) {
+        files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
+      }
+    }
+  }
+
+  /** One HTTP/1.1 request on a socket of its own: a client of the JDK's would archive its classes too. */
+  private static void get(InetSocketAddress address, String path) {
+    try (Socket socket = new Socket(address.getAddress(), address.getPort())) {
+      OutputStream out = socket.getOutputStream();
+      out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      InputStream in = socket.getInputStream();
+      String status = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1).lines().findFirst().orElse("");
+      if (!status.startsWith("HTTP/1.1 200")) {
+        throw new IllegalStateException(path + " answered '" + status + "'");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
