@@ -50,14 +50,18 @@ final class ContentReads {
   /** Opens a stored blob, whole, counting the access; empty when it is not stored or damaged (set aside). */
   Optional<BlobContent.FileRegion> open(Digest digest) {
     Optional<BlobContent.FileRegion> opened = disk.open(digest);
-    opened.ifPresent(ignored -> recordAccess(digest));
+    if (opened.isPresent()) {
+      recordAccess(digest);
+    }
     return opened;
   }
 
   /** A stored blob's size, counting the access (a HEAD); empty when it is not stored or damaged. */
   Optional<Long> sizeOf(Digest digest) {
     Optional<Long> size = disk.sizeOf(digest);
-    size.ifPresent(ignored -> recordAccess(digest));
+    if (size.isPresent()) {
+      recordAccess(digest);
+    }
     return size;
   }
 
