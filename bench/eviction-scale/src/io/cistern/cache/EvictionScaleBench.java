@@ -16,7 +16,10 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -24,7 +27,7 @@ import java.util.stream.Stream;
  * blobs: both go through an index, so their cost follows what they touch, not what is stored.
  *
  * <p>For each size it fills a fresh SQLite database with that many blob rows (one in a hundred a
- * tagged manifest), then times, on the real {@link Evictor} and {@link MetadataStore}: eviction
+ * tagged manifest), then times, on the real {@link Evictor}, {@link BlobRows} and {@link TagRows}: eviction
  * passes that each free {@value #EVICTED_PER_PASS} blobs (rows, tags and files); lookups of a
  * blob row and of a tag by key; and a flush of {@value #ACCESSES_PER_FLUSH} buffered hits. Run it
  * with {@code bench/eviction-scale.sh}; arguments are the row counts (default 1000 1000000).
@@ -61,7 +64,10 @@ public final class EvictionScaleBench {
 
   private static Result measure(Path directory, int rows) throws Exception {
     Files.createDirectories(directory);
-    try (MetadataStore metadata = MetadataStore.open(directory.resolve("metadata.db"), 4)) {
+    try (MetadataDatabase metadata = MetadataDatabase.open(directory.resolve("metadata.db"), 4, null)) {
+      SchemaMigrations.migrate(metadata);
+      BlobRows blobRows = new BlobRows(metadata);
+      TagRows tagRows = new TagRows(metadata);
       long fillStart = System.nanoTime();
       fill(metadata, rows);
       double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
@@ -72,7 +78,8 @@ public final class EvictionScaleBench {
           Files.getFileStore(directory), 0);
       AccessTracker accesses = new AccessTracker();
       List<Digest> evicted = new CopyOnWriteArrayList<>();
-      try (Evictor evictor = new Evictor(metadata, blobs, budget, accesses, Duration.ofHours(1), evicted::addAll)) {
+      Turns turns = new Turns();
+      try (Evictor evictor = new Evictor(metadata, blobs, budget, accesses, Duration.ofHours(1), evicted::addAll, turns)) {
         evictor.start();
         Random random = new Random(rows);
         long[] nextAccess = {rows};
@@ -86,8 +93,8 @@ public final class EvictionScaleBench {
           int tagged = row - row % 100;
           tags.add(tagKey(tagged));
         }
-        double blobLookup = timeLookups(() -> metadata.findBlob(sample.get(random.nextInt(sample.size()))).orElseThrow());
-        double tagLookup = timeLookups(() -> metadata.findTag(tags.get(random.nextInt(tags.size()))).orElseThrow());
+        double blobLookup = timeLookups(() -> blobRows.find(sample.get(random.nextInt(sample.size()))).orElseThrow());
+        double tagLookup = timeLookups(() -> tagRows.find(tags.get(random.nextInt(tags.size()))).orElseThrow());
 
         // One blob over the cap: each pass frees EVICTED_PER_PASS + 1 of the oldest. The evicted
         // ones come back as the newest afterwards, so every pass finds the same amount to do.
@@ -98,12 +105,12 @@ public final class EvictionScaleBench {
           evicted.clear();
           long start = System.nanoTime();
           evictor.poke();
-          evictor.caughtUp().get();
+          turns.awaitCaughtUp();
           passes[pass] = (System.nanoTime() - start) / 1e6;
           if (evicted.size() != EVICTED_PER_PASS + 1) {
             throw new IllegalStateException("a pass evicted " + evicted.size() + " blobs");
           }
-          restore(metadata, blobs, evicted, nextAccess);
+          restore(blobRows, blobs, evicted, nextAccess);
         }
 
         double[] flushes = new double[FLUSHES];
@@ -113,11 +120,11 @@ public final class EvictionScaleBench {
           }
           long start = System.nanoTime();
           evictor.poke();
-          evictor.caughtUp().get();
+          turns.awaitCaughtUp();
           flushes[flush] = (System.nanoTime() - start) / 1e6;
         }
         long scanStart = System.nanoTime();
-        metadata.totals();
+        blobRows.totals();
         double scanMillis = (System.nanoTime() - scanStart) / 1e6;
         return new Result(rows, fillSeconds, median(passes), blobLookup, tagLookup, median(flushes), scanMillis,
             candidatePlan(metadata));
@@ -126,7 +133,7 @@ public final class EvictionScaleBench {
   }
 
   /** Rows as the cache writes them, in one transaction; row i was last read at time i. */
-  private static void fill(MetadataStore metadata, int rows) {
+  private static void fill(MetadataDatabase metadata, int rows) {
     metadata.withConnection(connection -> {
       connection.setAutoCommit(false);
       try (PreparedStatement blob = connection.prepareStatement(
@@ -172,9 +179,9 @@ public final class EvictionScaleBench {
   }
 
   /** Puts evicted rows back as the most recently used, with their files, outside the timing. */
-  private static void restore(MetadataStore metadata, DiskTier blobs, List<Digest> evicted, long[] nextAccess) throws IOException {
+  private static void restore(BlobRows rows, DiskTier blobs, List<Digest> evicted, long[] nextAccess) throws IOException {
     for (Digest digest : evicted) {
-      metadata.insertBlob(digest, BLOB_SIZE, null, List.of(), nextAccess[0]++);
+      rows.insert(digest, BLOB_SIZE, null, List.of(), nextAccess[0]++);
       blobs.write(digest, new byte[0]);
     }
   }
@@ -196,7 +203,7 @@ public final class EvictionScaleBench {
     return (System.nanoTime() - start) / 1e3 / LOOKUPS;
   }
 
-  private static String candidatePlan(MetadataStore metadata) {
+  private static String candidatePlan(MetadataDatabase metadata) {
     return metadata.withConnection(connection -> plan(connection,
         "SELECT digest, size, media_type, stored_at, last_access FROM blobs WHERE pinned = 0 ORDER BY last_access, digest LIMIT 256"));
   }
@@ -210,6 +217,36 @@ public final class EvictionScaleBench {
       }
     }
     return plan.toString();
+  }
+
+  /** The evictor's turns, for waiting on the one that serves the poke just made (the bench pokes from one thread). */
+  private static final class Turns implements EvictorObserver {
+
+    private record Turn(long served, Throwable failure) {}
+
+    private final AtomicLong poked = new AtomicLong();
+    private final BlockingQueue<Turn> ended = new LinkedBlockingQueue<>();
+
+    @Override
+    public void poked(long poke) {
+      poked.set(poke);
+    }
+
+    @Override
+    public void turnEnded(long served, Throwable failure) {
+      ended.add(new Turn(served, failure));
+    }
+
+    void awaitCaughtUp() throws InterruptedException {
+      long target = poked.get();
+      Turn turn;
+      do {
+        turn = ended.take();
+        if (turn.failure() != null) {
+          throw new IllegalStateException("an eviction turn failed", turn.failure());
+        }
+      } while (turn.served() < target);
+    }
   }
 
   private static Digest digestOf(int row) {

@@ -14,7 +14,7 @@ import java.util.stream.Stream;
  * hashed before it is adopted ({@link Recovery#rebuild}), so a start after such a loss costs a
  * read of the whole cache. It stores {@code layers} files of {@code layerMiB} MiB and
  * {@code small} files of 4 KiB (named by their digests, as the cache stores them), deletes the
- * database, and times {@link BlobCache#open}. The files were just written, so they are read from
+ * database, and times {@link CacheDirectory#open}. The files were just written, so they are read from
  * the page cache: this is the hashing rate; a cache read cold from disk adds the disk's read time.
  * Run it with {@code bench/rebuild.sh [layers layerMiB small]} (default 32 64 10000: 2 GiB).
  */
@@ -29,11 +29,11 @@ public final class RebuildBench {
       Path cache = root.resolve("cache");
       System.out.printf("storing %d files of %d MiB and %,d of 4 KiB...%n", layers, layerMiB, small);
       long bytes = store(cache, layers, layerMiB << 20, small);
-      Files.delete(cache.resolve(BlobCache.DATABASE_FILE));
+      Files.delete(cache.resolve(CacheDirectory.DATABASE_FILE));
       long started = System.nanoTime();
-      try (BlobCache rebuilt = BlobCache.open(CacheSettings.defaults(cache, Long.MAX_VALUE / 2), Clock.systemUTC())) {
+      try (CacheDirectory rebuilt = CacheDirectory.open(CacheSettings.defaults(cache, Long.MAX_VALUE / 2), Clock.systemUTC())) {
         double seconds = (System.nanoTime() - started) / 1e9;
-        CacheStats stats = rebuilt.stats();
+        CacheStats stats = rebuilt.blobs().stats();
         if (stats.storedBytes() != bytes || stats.entries() != layers + small) {
           throw new IllegalStateException("rebuilt " + stats + ", expected " + bytes + " bytes");
         }
@@ -52,7 +52,7 @@ public final class RebuildBench {
 
   /** Writes the files where the cache keeps them, and a database that records none of them. */
   private static long store(Path cache, int layers, int layerBytes, int small) throws IOException {
-    BlobCache.open(CacheSettings.defaults(cache, Long.MAX_VALUE / 2), Clock.systemUTC()).close();
+    CacheDirectory.open(CacheSettings.defaults(cache, Long.MAX_VALUE / 2), Clock.systemUTC()).close();
     DiskTier blobs = DiskTier.standalone(cache.resolve("blobs"));
     Random random = new Random(1);
     long total = 0;

@@ -1,5 +1,7 @@
 package io.cistern;
 
+import com.zaxxer.hikari.metrics.MetricsTrackerFactory;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
 import io.cistern.admin.AccessLog;
 import io.cistern.admin.AdminEndpoint;
 import io.cistern.admin.AdminGuard;
@@ -16,7 +18,7 @@ import io.cistern.admin.StatusPage;
 import io.cistern.admin.UpstreamMetrics;
 import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.SqliteNativeLibrary;
 import io.cistern.config.CisternConfig;
@@ -112,7 +114,8 @@ public final class Cistern implements AutoCloseable {
     metrics = new Metrics();
     RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
     try {
-      core = new Core(settings.cache(), () -> upstreams, new UpstreamMetrics(metrics.registry()), requestMetrics::traffic, clock);
+      core = new Core(settings.cache(), new MicrometerMetricsTrackerFactory(metrics.registry()), () -> upstreams,
+          new UpstreamMetrics(metrics.registry()), requestMetrics::traffic, clock);
     } catch (RuntimeException e) {
       metrics.close();
       throw e;
@@ -129,7 +132,7 @@ public final class Cistern implements AutoCloseable {
     Scrub startedScrub = null;
     accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
-      TagService tags = new TagService(core.cache, core.storeExecutor);
+      TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
           clientAuthenticator(config.security().auth(), users));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
@@ -139,7 +142,7 @@ public final class Cistern implements AutoCloseable {
       };
       registryServer = new RegistryServer(api, tls, config.server().idleTimeout(), requests, clock);
       server = registryServer;
-      CacheMetrics.bind(metrics.registry(), core.cache, core.blobs, server.activeRequests(), core.router.upstreams());
+      CacheMetrics.bind(metrics.registry(), core.cache.blobs(), core.blobs, server.activeRequests(), core.router.upstreams());
       readiness = new Readiness(Readiness.cacheChecks(core.cache, settings.cache().minFreeBytes()),
           adminExecutor, READINESS_TIMEOUT);
       AdminRoutes routes = new AdminRoutes()
@@ -153,10 +156,10 @@ public final class Cistern implements AutoCloseable {
       admin = adminServer;
       address = server.start(settings.address());
       adminAddress = admin.start(settings.adminAddress());
-      startedScrub = Scrub.start(core.cache, new BlobVerifier(core.cache, core.router),
+      startedScrub = Scrub.start(core.cache.blobs(), new BlobVerifier(core.cache.blobs(), core.cache.catalog(), core.router),
           config.cache().scrub().bytesPerSecond().bytes());
       scrub = startedScrub;
-      CacheMetrics.bindIntegrity(metrics.registry(), core.cache, scrub);
+      CacheMetrics.bindIntegrity(metrics.registry(), core.cache.blobs(), scrub);
     } catch (Exception e) {
       // Netty throws BindException (checked) undeclared: whatever failed, give back what was taken.
       if (startedScrub != null) {
@@ -190,13 +193,13 @@ public final class Cistern implements AutoCloseable {
 
   /**
    * Opens the cache directory and the pull-through services without listening anywhere: what the
-   * CLI works with while no server runs. Fails with {@link BlobCache.CacheInUseException} when a
+   * CLI works with while no server runs. Fails with {@link CacheDirectory.CacheInUseException} when a
    * server (or another command) has the directory open.
    */
   public static Tools openTools(Settings settings, Clock clock, Map<String, String> environment) {
     // The upstreams are resolved once the cache is open: a command that finds it locked by a
     // running server goes through that server's admin API, and needs none of the upstreams' secrets.
-    return new Tools(new Core(settings.cache(), () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
+    return new Tools(new Core(settings.cache(), null, () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
         () -> null, clock));
   }
 
@@ -233,7 +236,7 @@ public final class Cistern implements AutoCloseable {
     return adminAddress;
   }
 
-  public BlobCache cache() {
+  public CacheDirectory cache() {
     return core.cache;
   }
 
@@ -297,7 +300,7 @@ public final class Cistern implements AutoCloseable {
     // hold up pulls. Fixed pools start their threads only when first used.
     private final ExecutorService jobExecutor = Executors.newFixedThreadPool(2, daemonThreads("cistern-jobs"));
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
-    private final BlobCache cache;
+    private final CacheDirectory cache;
     private final UpstreamRouter router;
     private final BlobService blobs;
     private final ManifestService manifests;
@@ -305,12 +308,13 @@ public final class Cistern implements AutoCloseable {
     private final Jobs jobs = new Jobs(jobExecutor);
 
     /**
+     * @param poolMetrics where the metadata database's connection pools report, or null
      * @param upstreams asked for once the cache is open
      * @param observer told about every exchange with an upstream (metrics)
      * @param traffic what clients were served, or a supplier of null when no server runs
      */
-    Core(CacheSettings cacheSettings, Supplier<Upstreams> upstreams, UpstreamObserver observer,
-        Supplier<TrafficView> traffic, Clock clock) {
+    Core(CacheSettings cacheSettings, MetricsTrackerFactory poolMetrics, Supplier<Upstreams> upstreams,
+        UpstreamObserver observer, Supplier<TrafficView> traffic, Clock clock) {
       try {
         // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
         // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
@@ -321,7 +325,7 @@ public final class Cistern implements AutoCloseable {
         if (System.getProperty(SqliteNativeLibrary.PROPERTY) == null) {
           System.setProperty(SqliteNativeLibrary.PROPERTY, sqliteDirectory.toString());
         }
-        cache = BlobCache.open(cacheSettings, clock, storeExecutor);
+        cache = CacheDirectory.open(cacheSettings, clock, storeExecutor, poolMetrics);
       } catch (IOException e) {
         shutdownExecutors();
         throw new UncheckedIOException("cannot prepare " + cacheSettings.directory().resolve("tmp"), e);
@@ -331,8 +335,8 @@ public final class Cistern implements AutoCloseable {
       }
       try {
         router = upstreams.get().router(upstreamExecutor, observer);
-        blobs = new BlobService(cache, storeExecutor, timer, observer);
-        manifests = new ManifestService(cache, clock, storeExecutor, STALE_GRACE);
+        blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
+        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
       } catch (RuntimeException e) {
         close();

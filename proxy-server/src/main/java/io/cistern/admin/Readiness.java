@@ -1,6 +1,6 @@
 package io.cistern.admin;
 
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,8 +54,8 @@ public final class Readiness {
    * What production checks: the metadata database answers, the cache directory takes a write, and
    * its file system has at least {@code minFreeBytes} free.
    */
-  public static Map<String, Check> cacheChecks(BlobCache cache, long minFreeBytes) {
-    Path directory = cache.directory();
+  public static Map<String, Check> cacheChecks(CacheDirectory cache, long minFreeBytes) {
+    Path directory = cache.path();
     Map<String, Check> checks = new LinkedHashMap<>();
     checks.put("metadata", cache::pingMetadata);
     checks.put("cacheWritable", () -> probeWrite(directory));

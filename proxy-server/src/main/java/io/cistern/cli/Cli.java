@@ -8,7 +8,7 @@ import ch.qos.logback.core.ConsoleAppender;
 import io.cistern.Cistern;
 import io.cistern.Settings;
 import io.cistern.admin.LogLevels;
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.RepositoryUsage;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
@@ -291,7 +291,7 @@ public final class Cli {
       default -> throw new IllegalStateException("no such command " + command);
     };
     // Only warm and import may create a cache; elsewhere a missing one is a wrong --config.
-    if (!command.equals("warm") && !command.equals("import") && !BlobCache.existsIn(config.cache().directory())) {
+    if (!command.equals("warm") && !command.equals("import") && !CacheDirectory.existsIn(config.cache().directory())) {
       err.println("cistern " + command + ": there is no cache in " + config.cache().directory().toAbsolutePath()
           + " (cache.directory); is the configuration the server's?");
       return 1;
@@ -317,7 +317,7 @@ public final class Cli {
     CisternConfig config = settings.config();
     try {
       return new LocalClient(Cistern.openTools(settings, clock, environment), config.cache().directory());
-    } catch (BlobCache.CacheInUseException running) {
+    } catch (CacheDirectory.CacheInUseException running) {
       return new AdminClient(AdminClient.baseFor(config.admin().address(), config.admin().port()), config.admin().token(),
           config.admin().effectiveBundleDirectory(config.cache().directory()));
     }

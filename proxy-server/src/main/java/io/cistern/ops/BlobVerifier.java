@@ -3,6 +3,7 @@ package io.cistern.ops;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.BlobCheck;
 import io.cistern.cache.BlobRecord;
+import io.cistern.cache.ImageCatalog;
 import io.cistern.oci.Digest;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamRouter;
@@ -25,10 +26,12 @@ import java.util.Set;
 public final class BlobVerifier {
 
   private final BlobCache cache;
+  private final ImageCatalog catalog;
   private final UpstreamRouter router;
 
-  public BlobVerifier(BlobCache cache, UpstreamRouter router) {
+  public BlobVerifier(BlobCache cache, ImageCatalog catalog, UpstreamRouter router) {
     this.cache = cache;
+    this.catalog = catalog;
     this.router = router;
   }
 
@@ -73,7 +76,7 @@ public final class BlobVerifier {
     if (online.isEmpty()) {
       return false;
     }
-    Set<String> holders = cache.upstreamsHolding(digest);
+    Set<String> holders = catalog.upstreamsHolding(digest);
     return holders.isEmpty() || online.stream().anyMatch(upstream -> holders.contains(upstream.host()));
   }
 }

@@ -2,9 +2,11 @@ package io.cistern.ops;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.ImageCatalog;
 import io.cistern.cache.Ingest;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
+import io.cistern.cache.Tags;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Json;
@@ -52,11 +54,15 @@ final class BundleImporter {
   private static final int MAX_BUNDLE_INDEX_BYTES = 64 << 20;
 
   private final BlobCache cache;
+  private final Tags tags;
+  private final ImageCatalog catalog;
   private final UpstreamRouter router;
   private final Clock clock;
 
-  BundleImporter(BlobCache cache, UpstreamRouter router, Clock clock) {
+  BundleImporter(BlobCache cache, Tags tags, ImageCatalog catalog, UpstreamRouter router, Clock clock) {
     this.cache = cache;
+    this.tags = tags;
+    this.catalog = catalog;
     this.router = router;
     this.clock = clock;
   }
@@ -126,12 +132,12 @@ final class BundleImporter {
       Digest digest = parseDigest(image.digest());
       RepositoryName repository = RepositoryName.of(image.repository());
       if (image.tag() != null) {
-        cache.replaceTag(new TagMapping(new TagKey(image.upstream(), repository, new Tag(image.tag())), digest, clock.instant()));
+        tags.replace(new TagMapping(new TagKey(image.upstream(), repository, new Tag(image.tag())), digest, clock.instant()));
       } else {
-        cache.linkManifest(image.upstream(), repository, digest);
+        tags.link(image.upstream(), repository, digest);
       }
       if (pin) {
-        cache.pinImage(digest);
+        catalog.pinImage(digest);
       }
       if (router.upstream(image.upstream()).isEmpty()) {
         unknownUpstreams.add(image.upstream());

@@ -1,6 +1,8 @@
 package io.cistern.ops;
 
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
+import io.cistern.cache.ImageCatalog;
 import io.cistern.cache.BlobRecord;
 import io.cistern.cache.CacheStats;
 import io.cistern.cache.ImageContent;
@@ -9,6 +11,7 @@ import io.cistern.cache.Removal;
 import io.cistern.cache.RepositoryUsage;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
+import io.cistern.cache.Tags;
 import io.cistern.config.Durations;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Platform;
@@ -50,6 +53,8 @@ public final class CacheOperations {
   private record TopRepositories(long computedAtNanos, List<RepositoryUsage> usage) {}
 
   private final BlobCache cache;
+  private final Tags tags;
+  private final ImageCatalog catalog;
   private final UpstreamRouter router;
   private final BlobService blobs;
   private final Supplier<TrafficView> traffic;
@@ -65,17 +70,19 @@ public final class CacheOperations {
   /**
    * @param traffic what clients were served since start, or a supplier of null when no server runs
    */
-  public CacheOperations(BlobCache cache, UpstreamRouter router, ManifestService manifests, BlobService blobs,
+  public CacheOperations(CacheDirectory directory, UpstreamRouter router, ManifestService manifests, BlobService blobs,
       Supplier<TrafficView> traffic, Clock clock) {
-    this.cache = cache;
+    this.cache = directory.blobs();
+    this.tags = directory.tags();
+    this.catalog = directory.catalog();
     this.router = router;
     this.blobs = blobs;
     this.traffic = traffic;
     this.clock = clock;
     this.warmer = new Warmer(router, manifests, blobs);
     this.exporter = new BundleExporter(cache);
-    this.importer = new BundleImporter(cache, router, clock);
-    this.verifier = new BlobVerifier(cache, router);
+    this.importer = new BundleImporter(cache, tags, catalog, router, clock);
+    this.verifier = new BlobVerifier(cache, catalog, router);
   }
 
   // ---- inspecting ----
@@ -90,15 +97,15 @@ public final class CacheOperations {
       throw new OperationException(400, "limit must be positive");
     }
     if (repository == null || repository.isBlank()) {
-      return cache.images(null, null, limit).stream().map(ImageView::of).toList();
+      return catalog.images(null, null, limit).stream().map(ImageView::of).toList();
     }
     Route route = route(router, new ImageReference(repository.trim(), new Tag("latest")));
-    return cache.images(route.upstream().host(), route.repository(), limit).stream().map(ImageView::of).toList();
+    return catalog.images(route.upstream().host(), route.repository(), limit).stream().map(ImageView::of).toList();
   }
 
   public StatsView stats() {
     CacheStats stats = cache.stats();
-    ImageContent pinned = cache.pinned();
+    ImageContent pinned = catalog.pinned();
     List<DownloadView> downloads = blobs.downloadsUnderWay().stream()
         .map(partial -> new DownloadView(partial.digest().toString(), partial.written(), partial.expectedSize()))
         .toList();
@@ -111,7 +118,7 @@ public final class CacheOperations {
     TopRepositories known = topRepositories;
     long now = System.nanoTime();
     if (known == null || now - known.computedAtNanos() > TOP_REPOSITORIES_TTL.toNanos()) {
-      known = new TopRepositories(now, cache.topRepositories(TOP_REPOSITORIES));
+      known = new TopRepositories(now, catalog.topRepositories(TOP_REPOSITORIES));
       topRepositories = known;
     }
     return known.usage();
@@ -121,15 +128,15 @@ public final class CacheOperations {
 
   public PinView pin(String image) {
     Resolved resolved = resolveCached(image);
-    ImageContent content = cache.pinImage(resolved.digest());
+    ImageContent content = catalog.pinImage(resolved.digest());
     return new PinView(resolved.toString(), resolved.digest().toString(), true, content.blobs(), content.bytes(),
         content.missing());
   }
 
   public PinView unpin(String image) {
     Resolved resolved = resolveCached(image);
-    ImageContent content = cache.unpinImage(resolved.digest());
-    return new PinView(resolved.toString(), resolved.digest().toString(), cache.isPinnedImage(resolved.digest()),
+    ImageContent content = catalog.unpinImage(resolved.digest());
+    return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());
   }
 
@@ -142,13 +149,13 @@ public final class CacheOperations {
     Resolved resolved = resolveCached(image);
     try {
       if (resolved.tag() == null) {
-        Removal removal = cache.purgeImage(resolved.digest());
+        Removal removal = catalog.purgeImage(resolved.digest());
         return new PurgeView(resolved.toString(), removal.blobs(), removal.bytes(), null);
       }
-      if (cache.isPinnedImage(resolved.digest())) {
+      if (catalog.isPinnedImage(resolved.digest())) {
         throw new OperationException(409, resolved + " is pinned: unpin it before purging it");
       }
-      Optional<Removal> removal = cache.purgeTag(resolved.tag());
+      Optional<Removal> removal = catalog.purgeTag(resolved.tag());
       if (removal.isEmpty()) {
         throw new OperationException(404, resolved.tag() + " is not cached");
       }
@@ -171,7 +178,7 @@ public final class CacheOperations {
     Instant now = clock.instant();
     // An age reaching back before 1970 removes what any age since then would: nothing is older.
     Instant cutoff = parsed.compareTo(Duration.between(Instant.EPOCH, now)) >= 0 ? Instant.EPOCH : now.minus(parsed);
-    Removal removal = cache.purgeOlderThan(cutoff);
+    Removal removal = catalog.purgeOlderThan(cutoff);
     return new PurgeView("not read for " + age.trim(), removal.blobs(), removal.bytes(), null);
   }
 
@@ -319,7 +326,7 @@ public final class CacheOperations {
       return new Resolved(route, null, digest);
     }
     TagKey key = new TagKey(route.upstream().host(), route.repository(), (Tag) reference.reference());
-    TagMapping mapping = cache.findTag(key)
+    TagMapping mapping = tags.find(key)
         .orElseThrow(() -> new OperationException(404, describe(route, key.tag(), null) + " is not cached"));
     return new Resolved(route, key, mapping.digest());
   }

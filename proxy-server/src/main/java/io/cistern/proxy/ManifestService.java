@@ -6,8 +6,12 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.LocalStorageException;
 import io.cistern.cache.ManifestLookup;
+import io.cistern.cache.Referrers;
+import io.cistern.cache.ReferrersKey;
+import io.cistern.cache.ReferrersList;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
+import io.cistern.cache.Tags;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
@@ -40,13 +44,13 @@ import org.slf4j.LoggerFactory;
  * TTL; after that, one {@code HEAD} revalidates it and only a changed digest fetches anything.
  * When the upstream cannot be reached the stale mapping is served, and for a grace period no
  * further revalidation is attempted, so an outage costs clients no time. Referrers lists are
- * cached the same way as tags.
+ * cached the same way as tags, and stored apart from them ({@link Referrers}).
  *
  * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
  * through Caffeine {@link AsyncCache}s that hold only what is in flight ({@link SingleFlight}). A
  * fetch by digest is shared across routes, but a route's refusal is not handed to another's. Hot manifests and tag
- * mappings are kept in bounded in-memory caches in front of the disk and SQLite; blocking reads
- * run on the store executor, never on the caller's (event loop) thread.
+ * mappings are kept in bounded in-memory caches in front of the disk and SQLite ({@link MutableNames});
+ * blocking reads run on the store executor, never on the caller's (event loop) thread.
  *
  * <p>A disk that cannot take what a pull learned (a full disk: {@link LocalStorageException},
  * which the cache logs) does not fail the pull: a fetched manifest is verified, so it is served
@@ -57,50 +61,61 @@ public final class ManifestService {
   private static final Logger log = LoggerFactory.getLogger(ManifestService.class);
 
   /**
-   * Referrers lists are kept as tag mappings of their own upstream namespace: a host name holds no
-   * space, so {@code "referrers ghcr.io"} can never be a real upstream, and the lists never show
-   * up among the upstream's tags.
-   */
-  private static final String REFERRERS_PREFIX = "referrers ";
-
-  /**
    * A manifest and how it was found.
    *
    * @param fromCache answered without asking the upstream (a cache hit, for metrics and the access log)
    */
   public record Served(Manifest manifest, boolean fromCache) {}
 
+  /**
+   * What is held in memory for one kind of mutable name, in front of where it is stored: the
+   * mappings, the names whose upstream just failed (served stale for the grace period), and the
+   * refreshes in flight. Tags and referrers lists have one each, so that a subject's list and its
+   * fallback tag, both named {@code sha256-<hex>} in one repository, never meet.
+   *
+   * @param label what the log and errors call such a name, before its key
+   */
+  private record MutableNames(String label, RememberedTags mappings, Cache<TagKey, Boolean> upstreamDown,
+      AsyncCache<TagKey, TagMapping> refreshes) {}
+
   private final BlobCache cache;
+  private final Tags storedTags;
+  private final Referrers storedReferrers;
   private final Clock clock;
   private final Executor storeExecutor;
-  private final Duration staleGrace;
   private final Cache<Digest, Manifest> manifests;
-  private final RememberedTags tags;
-  private final Cache<TagKey, Boolean> upstreamDown;
+  private final MutableNames tags;
+  private final MutableNames referrers;
   private final AsyncCache<Digest, Manifest> fetches;
-  private final AsyncCache<TagKey, TagMapping> revalidations;
 
-  public ManifestService(BlobCache cache, Clock clock, Executor storeExecutor, Duration staleGrace) {
+  public ManifestService(BlobCache cache, Tags storedTags, Referrers storedReferrers, Clock clock, Executor storeExecutor,
+      Duration staleGrace) {
     this.cache = cache;
+    this.storedTags = storedTags;
+    this.storedReferrers = storedReferrers;
     this.clock = clock;
     this.storeExecutor = storeExecutor;
-    this.staleGrace = staleGrace;
     this.manifests = Caffeine.newBuilder()
         .maximumWeight(64L << 20)
         .weigher((Digest digest, Manifest manifest) -> manifest.bytes().length + 200)
         .build();
-    this.tags = new RememberedTags(50_000);
+    this.tags = mutableNames("", clock, storeExecutor, staleGrace);
+    this.referrers = mutableNames("referrers list of ", clock, storeExecutor, staleGrace);
+    this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
+    cache.onEviction(this::forget);
+    // An operator retagged (import) or untagged (purge) behind our back: ask the cache again.
+    storedTags.onTagChange(tags.mappings()::invalidate);
+  }
+
+  private static MutableNames mutableNames(String label, Clock clock, Executor storeExecutor, Duration staleGrace) {
     // On the injected clock, like tag freshness, so the grace period ends when the TTL logic thinks it does.
-    this.upstreamDown = Caffeine.newBuilder()
+    Cache<TagKey, Boolean> upstreamDown = Caffeine.newBuilder()
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
         .expireAfterWrite(staleGrace)
         .maximumSize(50_000)
         .build();
-    this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
-    this.revalidations = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
-    cache.onEviction(this::forget);
-    // An operator retagged (import) or untagged (purge) behind our back: ask the cache again.
-    cache.onTagChange(tags::invalidate);
+    return new MutableNames(label, new RememberedTags(50_000), upstreamDown,
+        Caffeine.newBuilder().executor(storeExecutor).buildAsync());
   }
 
   /**
@@ -177,40 +192,49 @@ public final class ManifestService {
    * then fetched again, and served stale when the upstream fails.
    */
   public CompletableFuture<ReferrersIndex> referrers(Route route, Digest subject) {
-    TagKey key = new TagKey(REFERRERS_PREFIX + route.upstream().host(), route.repository(), new Tag(subject.referrersTag()));
-    return mutable(route, key, known -> fetchReferrers(route, key, subject))
+    ReferrersKey stored = new ReferrersKey(route.upstream().host(), route.repository(), subject);
+    // In memory the list is named by the subject's fallback tag, among referrers lists only.
+    TagKey key = new TagKey(stored.upstream(), stored.repository(), new Tag(subject.referrersTag()));
+    Supplier<Optional<TagMapping>> find = () -> storedReferrers.find(stored)
+        .map(list -> new TagMapping(key, list.list(), list.fetchedAt()));
+    return mutable(route, key, referrers, find, known -> fetchReferrers(route, stored, key))
         .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
   }
 
   private CompletableFuture<Served> byTag(Route route, Tag tag) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
-    return mutable(route, key, known -> known == null ? fetchTag(route, key) : revalidate(route, key, known));
+    return mutable(route, key, tags, () -> storedTags.find(key),
+        known -> known == null ? fetchTag(route, key) : revalidate(route, key, known));
   }
 
   /**
    * The document behind a mutable name (a tag, a referrers list): served from its mapping while
    * that is fresh, or while the upstream may not or cannot be asked; else {@code refresh}ed once
    * per key at a time, and when that fails the stale mapping is served if there is one.
+   *
+   * @param stored reads the mapping from the cache (blocking), when memory has none
    */
-  private CompletableFuture<Served> mutable(
-      Route route, TagKey key, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
-    return knownMapping(key).thenCompose(known -> {
+  private CompletableFuture<Served> mutable(Route route, TagKey key, MutableNames names,
+      Supplier<Optional<TagMapping>> stored, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
+    return knownMapping(key, names, stored).thenCompose(known -> {
       Upstream upstream = route.upstream();
-      if (known.isPresent() && (isFresh(known.get(), upstream) || upstream.offline() || upstreamDown.getIfPresent(key) != null)) {
+      if (known.isPresent()
+          && (isFresh(known.get(), upstream) || upstream.offline() || names.upstreamDown().getIfPresent(key) != null)) {
         return byDigest(route, known.get().digest());
       }
       if (upstream.offline()) {
-        return CompletableFuture.failedFuture(new RegistryException(ErrorCode.MANIFEST_UNKNOWN, key + " is not cached"));
+        return CompletableFuture.failedFuture(
+            new RegistryException(ErrorCode.MANIFEST_UNKNOWN, names.label() + key + " is not cached"));
       }
-      return SingleFlight.join(revalidations, key, () -> refreshOrStale(route, key, known.orElse(null), refresh))
+      return SingleFlight.join(names.refreshes(), key, () -> refreshOrStale(route, key, names, known.orElse(null), refresh))
           .thenCompose(mapping -> byDigest(route, mapping.digest()))
           .thenApply(served -> new Served(served.manifest(), false));
     });
   }
 
-  private CompletableFuture<TagMapping> refreshOrStale(
-      Route route, TagKey key, TagMapping known, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
-    TagMapping latest = tags.get(key);
+  private CompletableFuture<TagMapping> refreshOrStale(Route route, TagKey key, MutableNames names, TagMapping known,
+      Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
+    TagMapping latest = names.mappings().get(key);
     if (latest != null && isFresh(latest, route.upstream())) {
       // Another request finished refreshing while this one read the stale mapping.
       return CompletableFuture.completedFuture(latest);
@@ -221,21 +245,22 @@ public final class ManifestService {
       if (known == null || error.status() == 404) {
         return CompletableFuture.failedFuture(error);
       }
-      log.warn("serving stale {} -> {}: {}", key, known.digest(), error.getMessage());
-      upstreamDown.put(key, Boolean.TRUE);
+      log.warn("serving stale {}{} -> {}: {}", names.label(), key, known.digest(), error.getMessage());
+      names.upstreamDown().put(key, Boolean.TRUE);
       return CompletableFuture.completedFuture(known);
     });
   }
 
-  private CompletableFuture<Optional<TagMapping>> knownMapping(TagKey key) {
-    TagMapping remembered = tags.get(key);
+  private CompletableFuture<Optional<TagMapping>> knownMapping(TagKey key, MutableNames names,
+      Supplier<Optional<TagMapping>> stored) {
+    TagMapping remembered = names.mappings().get(key);
     if (remembered != null) {
       return CompletableFuture.completedFuture(Optional.of(remembered));
     }
     return CompletableFuture.supplyAsync(() -> {
-      Optional<TagMapping> stored = cache.findTag(key);
-      stored.ifPresent(tags::put);
-      return stored;
+      Optional<TagMapping> found = stored.get();
+      found.ifPresent(names.mappings()::put);
+      return found;
     }, storeExecutor);
   }
 
@@ -243,14 +268,18 @@ public final class ManifestService {
   private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known) {
     return route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
         head.digest().filter(known.digest()::equals).isPresent()
-            ? CompletableFuture.supplyAsync(() -> remember(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
+            ? CompletableFuture.supplyAsync(() -> rememberTag(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
             : fetchTag(route, key));
   }
 
-  /** The API's list when the upstream has the API; else its fallback tag's index; else no referrers. */
-  private CompletableFuture<TagMapping> fetchReferrers(Route route, TagKey key, Digest subject) {
+  /**
+   * The API's list when the upstream has the API; else its fallback tag's index; else no referrers.
+   *
+   * @param key the list's name in memory
+   */
+  private CompletableFuture<TagMapping> fetchReferrers(Route route, ReferrersKey stored, TagKey key) {
     RegistryClient client = route.upstream().client();
-    return client.getReferrers(route.repository(), subject)
+    return client.getReferrers(route.repository(), stored.subject())
         .thenCompose(fromApi -> fromApi.isPresent()
             ? CompletableFuture.completedFuture(fromApi.get())
             : client.getManifest(route.repository(), key.tag())
@@ -261,11 +290,14 @@ public final class ManifestService {
         .thenApplyAsync(index -> {
           // A list Cistern composed, not an upstream manifest: stored, but linked to no repository.
           Manifest document = index.toManifest();
-          boolean stored = cache.contains(document.digest()) || storeIfPossible(() -> cache.storeManifest(document));
+          boolean kept = cache.contains(document.digest()) || storeIfPossible(() -> cache.storeManifest(document));
           // Held in memory even when it cannot be stored: no upstream has it under its digest.
           manifests.put(document.digest(), document);
           TagMapping mapping = new TagMapping(key, document.digest(), clock.instant());
-          return stored ? remember(mapping) : rememberInMemory(mapping);
+          if (kept) {
+            storeIfPossible(() -> storedReferrers.put(new ReferrersList(stored, document.digest(), mapping.resolvedAt())));
+          }
+          return rememberInMemory(referrers, mapping);
         }, storeExecutor);
   }
 
@@ -273,7 +305,7 @@ public final class ManifestService {
     return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
       TagMapping mapping = new TagMapping(key, manifest.digest(), clock.instant());
       // A stored tag must never point at nothing: for a manifest the disk could not take, only memory knows it.
-      return store(route, manifest) ? remember(mapping) : rememberInMemory(mapping);
+      return store(route, manifest) ? rememberTag(mapping) : rememberInMemory(tags, mapping);
     }, storeExecutor);
   }
 
@@ -287,7 +319,7 @@ public final class ManifestService {
       if (!cache.contains(manifest.digest())) {
         cache.storeManifest(manifest);
       }
-      cache.linkManifest(route.upstream().host(), route.repository(), manifest.digest());
+      storedTags.link(route.upstream().host(), route.repository(), manifest.digest());
     });
     if (stored) {
       manifests.put(manifest.digest(), manifest);
@@ -295,14 +327,14 @@ public final class ManifestService {
     return stored;
   }
 
-  private TagMapping remember(TagMapping mapping) {
-    storeIfPossible(() -> cache.putTag(mapping));
-    return rememberInMemory(mapping);
+  private TagMapping rememberTag(TagMapping mapping) {
+    storeIfPossible(() -> storedTags.put(mapping));
+    return rememberInMemory(tags, mapping);
   }
 
-  private TagMapping rememberInMemory(TagMapping mapping) {
-    tags.put(mapping);
-    upstreamDown.invalidate(mapping.key());
+  private static TagMapping rememberInMemory(MutableNames names, TagMapping mapping) {
+    names.mappings().put(mapping);
+    names.upstreamDown().invalidate(mapping.key());
     return mapping;
   }
 
@@ -339,9 +371,10 @@ public final class ManifestService {
     return mapping.isFresh(clock.instant(), upstream.tagTtl());
   }
 
-  /** Keeps memory in line with the rows eviction deleted: a manifest's tags go with it. */
+  /** Keeps memory in line with the rows eviction deleted: a manifest's tags and referrers lists go with it. */
   private void forget(List<Digest> evicted) {
     manifests.invalidateAll(evicted);
-    evicted.forEach(tags::forget);
+    evicted.forEach(tags.mappings()::forget);
+    evicted.forEach(referrers.mappings()::forget);
   }
 }

@@ -1,7 +1,7 @@
 package io.cistern.proxy;
 
 import io.cistern.cache.LocalStorageException;
-import io.cistern.cache.MetadataStore;
+import io.cistern.cache.MetadataException;
 import io.cistern.cache.NoRoomException;
 import io.cistern.cache.NoRoomOnDiskException;
 import io.cistern.cache.TooLargeForCacheException;
@@ -42,7 +42,7 @@ public final class StoreErrors {
   /** The 503 for storage that failed (the cache's database, its files); null if {@code failure} is no such failure. */
   public static RegistryException storageFailure(Throwable failure) {
     Throwable cause = UpstreamErrors.unwrap(failure);
-    if (cause instanceof MetadataStore.MetadataException || cause instanceof IOException
+    if (cause instanceof MetadataException || cause instanceof IOException
         || cause instanceof UncheckedIOException) {
       return new RegistryException(ErrorCode.UNAVAILABLE, 503, "the cache's storage is unavailable", null, cause);
     }

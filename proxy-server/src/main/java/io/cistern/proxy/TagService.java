@@ -1,6 +1,6 @@
 package io.cistern.proxy;
 
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.Tags;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.upstream.Upstream;
@@ -22,11 +22,11 @@ public final class TagService {
   /** One page of tags; {@code next} is the {@code last} value for the following page, or null. */
   public record TagPage(List<String> tags, String next) {}
 
-  private final BlobCache cache;
+  private final Tags tags;
   private final Executor storeExecutor;
 
-  public TagService(BlobCache cache, Executor storeExecutor) {
-    this.cache = cache;
+  public TagService(Tags tags, Executor storeExecutor) {
+    this.tags = tags;
     this.storeExecutor = storeExecutor;
   }
 
@@ -47,11 +47,11 @@ public final class TagService {
 
   private CompletableFuture<List<String>> cached(Route route) {
     return CompletableFuture.supplyAsync(() -> {
-      List<String> tags = cache.tagsOf(route.upstream().host(), route.repository());
-      if (tags.isEmpty() && route.upstream().offline()) {
+      List<String> cached = tags.tagsOf(route.upstream().host(), route.repository());
+      if (cached.isEmpty() && route.upstream().offline()) {
         throw new RegistryException(ErrorCode.NAME_UNKNOWN, "no tags of " + route.repository() + " are cached");
       }
-      return tags;
+      return cached;
     }, storeExecutor);
   }
 

@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.Cistern;
 import io.cistern.Settings;
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigLoader;
 import io.cistern.ops.BundleDirectory;
@@ -131,21 +131,21 @@ class AdminSecurityTest {
       }
 
       CisternCli cli = withoutToken.withEnvironment(Map.of("CISTERN_ADMIN_TOKEN", TOKEN));
-      BlobCache served = server.cistern().cache();
+      CacheDirectory served = server.cistern().cache();
       cli.run("warm", APP).orFail();
-      assertTrue(served.contains(app.digest()));
+      assertTrue(served.blobs().contains(app.digest()));
       assertTrue(cli.run("ls").orFail().out().contains(APP));
       cli.run("pin", APP).orFail();
-      assertTrue(served.isPinnedImage(app.digest()));
+      assertTrue(served.catalog().isPinnedImage(app.digest()));
       cli.run("unpin", APP).orFail();
-      assertFalse(served.isPinnedImage(app.digest()));
+      assertFalse(served.catalog().isPinnedImage(app.digest()));
       Path bundle = cache.resolve("bundles/app.tar");
       cli.run("export", "--out", bundle.toString(), APP).orFail();
       assertTrue(Files.size(bundle) > 0);
       cli.run("purge", APP).orFail();
-      assertFalse(served.contains(app.digest()));
+      assertFalse(served.blobs().contains(app.digest()));
       cli.run("import", bundle.toString()).orFail();
-      assertTrue(served.contains(app.digest()), "imported back");
+      assertTrue(served.blobs().contains(app.digest()), "imported back");
       assertTrue(cli.run("purge", "--older-than", "30d").orFail().out().contains(": 0 blobs"));
       assertEquals(200, call(port, "GET", "/api/images", null, "Authorization", "Bearer " + TOKEN).statusCode());
     }
@@ -161,7 +161,7 @@ class AdminSecurityTest {
     Answer rebound = raw(plainPort, "POST", "/api/pin", "rebind.example:" + plainPort, "{\"image\":\"" + APP + "\"}");
     assertEquals(403, rebound.status(), "a DNS-rebinding page reaches loopback under its own name");
     assertTrue(rebound.body().contains("admin.token"), rebound.body());
-    assertFalse(plain.cistern().cache().isPinnedImage(app.digest()));
+    assertFalse(plain.cistern().cache().catalog().isPinnedImage(app.digest()));
     assertEquals(200, raw(plainPort, "GET", "/api/images", "rebind.example:" + plainPort, null).status(),
         "listings stay open without a token");
   }
@@ -175,7 +175,7 @@ class AdminSecurityTest {
     HttpResponse<String> form = call(plainPort, "POST", "/api/purge", purge, "Content-Type", "application/x-www-form-urlencoded");
     assertEquals(415, form.statusCode());
     assertEquals(415, call(plainPort, "POST", "/api/purge", purge).statusCode(), "no Content-Type at all");
-    assertTrue(plain.cistern().cache().contains(app.digest()), "nothing was purged");
+    assertTrue(plain.cistern().cache().blobs().contains(app.digest()), "nothing was purged");
 
     String foreign = "http://evil.example";
     HttpResponse<String> crossOrigin = call(plainPort, "POST", "/api/purge", purge,
@@ -184,7 +184,7 @@ class AdminSecurityTest {
     assertTrue(error(crossOrigin).contains("another origin"), crossOrigin.body());
     assertEquals(403, call(plainPort, "GET", "/api/stats", null, "Origin", foreign).statusCode());
     assertEquals(403, call(plainPort, "GET", "/api/stats", null, "Origin", "null").statusCode());
-    assertTrue(plain.cistern().cache().contains(app.digest()), "nothing was purged");
+    assertTrue(plain.cistern().cache().blobs().contains(app.digest()), "nothing was purged");
 
     HttpResponse<String> sameOrigin = call(plainPort, "POST", "/api/pin", "{\"image\":\"" + UNCACHED + "\"}",
         "Content-Type", "application/json", "Origin", "http://127.0.0.1:" + plainPort);

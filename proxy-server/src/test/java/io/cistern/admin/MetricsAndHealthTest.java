@@ -95,6 +95,10 @@ class MetricsAndHealthTest {
       assertTrue(warm.has("jvm_memory_used_bytes"), "JVM meters are bound");
       assertTrue(warm.has("jvm_gc_pause_seconds_count") || warm.has("jvm_gc_memory_allocated_bytes_total"), "GC meters are bound");
       assertTrue(warm.has("netty_allocator_memory_used"), "Netty's allocator memory is bound:\n" + warm);
+      assertEquals(1, warm.value("hikaricp_connections_max", "pool", "cistern-eviction"), "the metadata pools' meters are bound");
+      assertTrue(warm.value("hikaricp_connections_acquire_seconds_count", "pool", "cistern-metadata") > 0,
+          "requests borrowed metadata connections");
+      assertEquals(0, warm.sum("hikaricp_connections_timeout_total"), "and none waited out a pool");
     }
   }
 

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.testing.CisternCli;
 import java.nio.file.Files;
@@ -53,7 +53,7 @@ class CliConfigurationTest {
   @Test
   void operatorsCommandsReadPasswordsFromTheEnvironmentTheyAreGiven() throws Exception {
     Path cache = temp.resolve("cache");
-    BlobCache.open(CacheSettings.defaults(cache, 1L << 30), Clock.systemUTC()).close();
+    CacheDirectory.open(CacheSettings.defaults(cache, 1L << 30), Clock.systemUTC()).close();
     CisternCli cli = CisternCli.forCache(temp.resolve("cistern.yml"), cache, 0, """
         upstreams:
           - host: registry.corp.example

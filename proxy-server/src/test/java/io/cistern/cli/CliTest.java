@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.testing.CisternCli;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
@@ -106,7 +106,7 @@ class CliTest {
         cache:
           directory: %s
         %s""".formatted(cache, upstreams))) {
-      BlobCache served = server.cistern().cache();
+      CacheDirectory served = server.cistern().cache();
       int adminPort = server.cistern().adminAddress().getPort();
       CisternCli running = CisternCli.forCache(temp.resolve("site/running.yml"), cache, adminPort, upstreams);
       assertEquals(200, server.get("/v2/team/app/manifests/1.0").statusCode());
@@ -117,9 +117,9 @@ class CliTest {
       assertTrue(running.run("ls").orFail().out().contains(APP));
 
       running.run("pin", APP).orFail();
-      assertTrue(served.isPinnedImage(app.digest()), "the server's own cache was changed");
+      assertTrue(served.catalog().isPinnedImage(app.digest()), "the server's own cache was changed");
       running.run("unpin", APP).orFail();
-      assertFalse(served.isPinnedImage(app.digest()));
+      assertFalse(served.catalog().isPinnedImage(app.digest()));
 
       CisternCli.Run outside = running.run("export", "--out", temp.resolve("app.tar").toString(), APP);
       assertEquals(1, outside.exitCode());
@@ -128,7 +128,7 @@ class CliTest {
       running.run("export", "--out", bundle.toString(), APP).orFail();
       String purged = running.run("purge", APP).orFail().out();
       assertTrue(purged.contains("purged " + APP + ": 4 blobs and manifests"), purged);
-      assertFalse(served.contains(app.digest()));
+      assertFalse(served.blobs().contains(app.digest()));
       long tagRequests = relay.count("GET", path -> path.equals("/v2/team/app/manifests/1.0"));
       assertEquals(200, server.get("/v2/team/app/manifests/1.0").statusCode());
       assertEquals(tagRequests + 1, relay.count("GET", path -> path.equals("/v2/team/app/manifests/1.0")),

@@ -123,7 +123,7 @@ class BlobRangeAndHeadTest {
     assertEquals(1, site.relay().count("HEAD", path -> path.equals(blobPath())));
     assertEquals(0, upstreamGets());
     assertEquals(0, site.cistern().cistern().blobs().downloadsInFlight());
-    assertFalse(Files.exists(site.cistern().cistern().cache().pathOf(digest)));
+    assertFalse(Files.exists(site.cistern().cistern().cache().blobs().pathOf(digest)));
   }
 
   @Test

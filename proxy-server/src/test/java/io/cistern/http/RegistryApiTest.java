@@ -258,7 +258,7 @@ class RegistryApiTest {
     assertEquals(200, cistern.get("/v2/lib/multi/blobs/" + layer.digest()).statusCode());
     // A sparse 3 GiB file stands for a cached layer of gigabytes: it must not be read to find out.
     Digest huge = Digest.sha256Of("a layer of gigabytes".getBytes(StandardCharsets.UTF_8));
-    Path file = cistern.cistern().cache().pathOf(huge);
+    Path file = cistern.cistern().cache().blobs().pathOf(huge);
     Files.createDirectories(file.getParent());
     try (RandomAccessFile sparse = new RandomAccessFile(file.toFile(), "rw")) {
       sparse.setLength(3L << 30);

@@ -171,7 +171,7 @@ class CorruptionAtRestTest {
   }
 
   private BlobCache cache() {
-    return site.cistern().cistern().cache();
+    return site.cistern().cistern().cache().blobs();
   }
 
   /** The CLI on this cache; while the server runs, it goes through the server's admin API. */

@@ -68,7 +68,7 @@ class OfflineCorruptionTest {
   @Test
   void aLayerCutShortOnAnOfflineSiteAnswers404NeverAShort200() throws Exception {
     try (TestCistern site = offlineSite("cut")) {
-      BlobCache cache = site.cistern().cache();
+      BlobCache cache = site.cistern().cache().blobs();
       Damage.truncate(cache.pathOf(layer.digest()), 100);
 
       HttpResponse<byte[]> head = site.send("HEAD", LAYER_PATH);
@@ -85,7 +85,7 @@ class OfflineCorruptionTest {
   @Test
   void verifyRepairKeepsTheOnlyCopyInQuarantineNamesItAndAnImportRestoresIt() throws Exception {
     try (TestCistern site = offlineSite("flip")) {
-      BlobCache cache = site.cistern().cache();
+      BlobCache cache = site.cistern().cache().blobs();
       Damage.flipByte(cache.pathOf(layer.digest()), 1234);
       CisternCli cli = CisternCli.forCache(temp.resolve("flip/cli.yml"), cache.directory(),
           site.cistern().adminAddress().getPort(), OFFLINE);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.admin.CacheMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
@@ -43,18 +44,21 @@ class ScrubTest {
   private final Random random = new Random(17);
   private long now;
   private final Pacer pacer = new Pacer(RATE, () -> now, nanos -> now += nanos);
+  private CacheDirectory opened;
   private BlobCache cache;
   private BlobVerifier verifier;
 
   @BeforeEach
   void open() {
-    cache = BlobCache.open(CacheSettings.defaults(directory.resolve("cache"), 1L << 30), Clock.systemUTC(), Runnable::run);
-    verifier = new BlobVerifier(cache, new UpstreamRouter(List.of(TestRoutes.route("upstream.test", "team/app").upstream()), null));
+    opened = CacheDirectory.open(CacheSettings.defaults(directory.resolve("cache"), 1L << 30), Clock.systemUTC(), Runnable::run);
+    cache = opened.blobs();
+    verifier = new BlobVerifier(cache, opened.catalog(),
+        new UpstreamRouter(List.of(TestRoutes.route("upstream.test", "team/app").upstream()), null));
   }
 
   @AfterEach
   void close() {
-    cache.close();
+    opened.close();
   }
 
   @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
@@ -57,16 +58,18 @@ class BlobServiceTest {
   private final List<Route> downloadsStarted = new ArrayList<>();
   /** What a download started through a route gives; by default, the blob, downloaded at once. */
   private final Map<Route, CompletableFuture<Ingest>> answers = new ConcurrentHashMap<>();
+  private CacheDirectory opened;
   private BlobCache cache;
 
   @BeforeEach
   void open() {
-    cache = BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+    opened = CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+    cache = opened.blobs();
   }
 
   @AfterEach
   void close() {
-    cache.close();
+    opened.close();
   }
 
   private BlobService service(Executor executor) {
@@ -83,7 +86,7 @@ class BlobServiceTest {
     assertInstanceOf(BlobSource.Downloading.class, blobs.open(TEAM, digest).get());
     assertEquals(0, blobs.downloadsInFlight(), "the finished download left the map");
 
-    cache.purgeImage(digest);
+    opened.catalog().purgeImage(digest);
     answers.clear();
     assertInstanceOf(BlobSource.Downloading.class, blobs.open(TEAM, digest).get());
     assertEquals(2, downloadsStarted.size(), "once evicted, the blob is downloaded afresh, not joined to the old download");
@@ -97,7 +100,7 @@ class BlobServiceTest {
 
     runQueued();
     // The flight found the blob stored and ended; the look that would open it has not run yet.
-    cache.purgeImage(digest);
+    opened.catalog().purgeImage(digest);
     runQueued();
     runQueued();
 

@@ -294,7 +294,7 @@ class CacheFillFanOutTest {
   }
 
   private Path cachePath(byte[] blob) {
-    return site.cistern().cistern().cache().pathOf(Digest.sha256Of(blob));
+    return site.cistern().cistern().cache().blobs().pathOf(Digest.sha256Of(blob));
   }
 
   private static byte[] random(long seed, int size) {

@@ -321,18 +321,18 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   }
 
   private void assertPublishedRight(Digest digest) throws IOException {
-    Path stored = cistern.cistern().cache().pathOf(digest);
+    Path stored = cistern.cistern().cache().blobs().pathOf(digest);
     assertEquals(digest, Digest.sha256Of(Files.readAllBytes(stored)));
     assertEquals(List.of(), partials());
   }
 
   private void assertNothingCached(Digest digest) throws IOException {
-    assertFalse(Files.exists(cistern.cistern().cache().pathOf(digest)), "nothing at the blob's path");
+    assertFalse(Files.exists(cistern.cistern().cache().blobs().pathOf(digest)), "nothing at the blob's path");
     assertEquals(List.of(), partials(), "no temp file left behind");
   }
 
   private List<Path> partials() throws IOException {
-    try (Stream<Path> files = Files.walk(cistern.cistern().cache().directory())) {
+    try (Stream<Path> files = Files.walk(cistern.cistern().cache().blobs().directory())) {
       return files.filter(file -> file.getFileName().toString().endsWith(".partial")).toList();
     }
   }

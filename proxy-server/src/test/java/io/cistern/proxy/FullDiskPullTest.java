@@ -130,8 +130,8 @@ class FullDiskPullTest {
       assertEquals(200, manifest.statusCode(), new String(manifest.body()));
       assertArrayEquals(uncached.manifest().bytes(), manifest.body());
       assertEquals(uncached.digest().toString(), manifest.headers().firstValue("Docker-Content-Digest").orElseThrow());
-      assertFalse(cistern.cistern().cache().contains(uncached.digest()));
-      assertTrue(cistern.cistern().cache().findTag(new TagKey("upstream.test", RepositoryName.of("team/uncached"), new Tag("1.0")))
+      assertFalse(cistern.cistern().cache().blobs().contains(uncached.digest()));
+      assertTrue(cistern.cistern().cache().tags().find(new TagKey("upstream.test", RepositoryName.of("team/uncached"), new Tag("1.0")))
           .isEmpty(), "no stored tag points at a manifest that is not stored");
       TestImage.Blob layer = uncached.blobs().get(1);
       assertRefused(cistern.get("/v2/team/uncached/blobs/" + layer.digest()));

@@ -99,7 +99,7 @@ class GracefulShutdownTest {
       assertFalse(Files.exists(directory.resolve("cache/blobs/sha256").resolve(layer.digest().hex().substring(0, 2))
           .resolve(layer.digest().hex())), "nothing was published");
       assertTrue(Files.exists(directory.resolve("cache/clean-stop")));
-      assertEquals(0, cistern.cistern().cache().stats().reservedBytes(), "the aborted download gave its room back");
+      assertEquals(0, cistern.cistern().cache().blobs().stats().reservedBytes(), "the aborted download gave its room back");
       relay.release();
     }
   }

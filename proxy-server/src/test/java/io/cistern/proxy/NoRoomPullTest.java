@@ -66,7 +66,7 @@ class NoRoomPullTest {
 
       JsonNode error = error(response, 507);
       assertTrue(error.path("message").asText().contains("larger than the whole cache"), error.toString());
-      assertFalse(cistern.cistern().cache().contains(Digest.sha256Of(huge)));
+      assertFalse(cistern.cistern().cache().blobs().contains(Digest.sha256Of(huge)));
     }
   }
 

@@ -7,10 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.cache.CacheDirectory;
+import io.cistern.cache.ReferrersKey;
+import io.cistern.cache.ReferrersList;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.ReferrersIndex;
+import io.cistern.oci.RepositoryName;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.FaultInjectingUpstream;
 import io.cistern.testing.MutableClock;
@@ -82,7 +86,7 @@ class ReferrersTest {
           artifactType, null));
     }
     ReferrersIndex fallback = new ReferrersIndex(entries);
-    for (String repository : List.of("team/fallback", "team/filter", "team/cached", "team/pull")) {
+    for (String repository : List.of("team/fallback", "team/filter", "team/cached", "team/pull", "team/listed")) {
       upstream.push(repository, "1.0", subject);
       upstream.push(repository, "lonely", lonely);
       upstream.pushBlob(repository, emptyConfig);
@@ -205,6 +209,30 @@ class ReferrersTest {
       String line = lines.first().get(30, TimeUnit.SECONDS);
       assertTrue(line.contains(" upstream=upstream.test "), line);
     }
+  }
+
+  @Test
+  void aCachedListIsNoImageNorTagItIsListedNowhere() throws Exception {
+    assertEquals(200, cistern.get("/v2/team/listed/manifests/1.0").statusCode(), "an image, pulled by tag");
+    HttpResponse<byte[]> response = cistern.get("/v2/team/listed/referrers/" + subject.digest());
+    assertEquals(List.of(SBOM, SIGNATURE), artifactTypes(response));
+
+    CacheDirectory cache = cistern.cistern().cache();
+    RepositoryName repository = RepositoryName.of("team/listed");
+    ReferrersList stored = cache.referrers().find(new ReferrersKey("upstream.test", repository, subject.digest())).orElseThrow();
+    assertTrue(cache.blobs().contains(stored.list()), "the list is stored, as a referrers list");
+    assertEquals(List.of("1.0"), cache.tags().tagsOf("upstream.test", repository), "the repository's cached tags");
+    // What `cistern ls` shows, whether it asks a running server (this API) or opens the cache itself.
+    HttpResponse<String> images = cistern.admin("/api/images?repository=upstream.test/team/listed");
+    assertEquals(200, images.statusCode(), images.body());
+    List<String> listed = new ArrayList<>();
+    JSON.readTree(images.body()).forEach(image -> listed.add(image.path("tag").asText() + "@" + image.path("digest").asText()));
+    assertEquals(List.of("1.0@" + subject.digest()), listed, "the image alone");
+    JSON.readTree(cistern.admin("/api/images").body()).forEach(image ->
+        assertFalse(image.path("upstream").asText().startsWith("referrers"), "no made-up upstream: " + image));
+    JsonNode top = JSON.readTree(cistern.admin("/api/stats").body()).path("topRepositories");
+    assertTrue(top.size() > 0, top.toString());
+    top.forEach(usage -> assertFalse(usage.path("upstream").asText().startsWith("referrers"), "a top repository: " + usage));
   }
 
   @Test

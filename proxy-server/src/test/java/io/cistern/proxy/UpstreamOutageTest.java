@@ -277,18 +277,18 @@ class UpstreamOutageTest {
   }
 
   private void assertPublished(byte[] blob) throws IOException {
-    Path stored = cistern.cistern().cache().pathOf(Digest.sha256Of(blob));
+    Path stored = cistern.cistern().cache().blobs().pathOf(Digest.sha256Of(blob));
     assertArrayEquals(blob, Files.readAllBytes(stored));
     assertEquals(List.of(), partials());
   }
 
   private void assertNothingCached(byte[] blob) throws IOException {
-    assertFalse(Files.exists(cistern.cistern().cache().pathOf(Digest.sha256Of(blob))), "nothing at the blob's path");
+    assertFalse(Files.exists(cistern.cistern().cache().blobs().pathOf(Digest.sha256Of(blob))), "nothing at the blob's path");
     assertEquals(List.of(), partials(), "no temp file left behind");
   }
 
   private List<Path> partials() throws IOException {
-    try (Stream<Path> files = Files.walk(cistern.cistern().cache().directory())) {
+    try (Stream<Path> files = Files.walk(cistern.cistern().cache().blobs().directory())) {
       return files.filter(file -> file.getFileName().toString().endsWith(".partial")).toList();
     }
   }

@@ -29,7 +29,7 @@ final class ContentReads {
   private static final Logger log = LoggerFactory.getLogger(ContentReads.class);
 
   private final DiskTier disk;
-  private final MetadataStore metadata;
+  private final BlobRows rows;
   private final Quarantine quarantine;
   private final AccessTracker accesses;
   private final Clock clock;
@@ -37,10 +37,10 @@ final class ContentReads {
   private final AtomicLong corruptOnRead = new AtomicLong();
 
   /** @param callbacks where the row of a damaged file is dropped, off the reader's thread */
-  ContentReads(DiskTier disk, MetadataStore metadata, Quarantine quarantine, AccessTracker accesses, Clock clock,
+  ContentReads(DiskTier disk, BlobRows rows, Quarantine quarantine, AccessTracker accesses, Clock clock,
       Executor callbacks) {
     this.disk = disk;
-    this.metadata = metadata;
+    this.rows = rows;
     this.quarantine = quarantine;
     this.accesses = accesses;
     this.clock = clock;
@@ -77,7 +77,7 @@ final class ContentReads {
     if (size.get() > Manifest.MAX_BYTES) {
       return new ManifestLookup.NotAManifest();
     }
-    String mediaType = metadata.findBlob(digest).map(BlobRecord::mediaType).orElse(null);
+    String mediaType = rows.find(digest).map(BlobRecord::mediaType).orElse(null);
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(disk.pathOf(digest));
@@ -116,7 +116,7 @@ final class ContentReads {
    * Sets aside a file a read found damaged: it is moved to quarantine now, on the reader's thread
    * (one rename, like the open before it), so that no one else is served it and a download can
    * publish the blob again; its row goes afterwards on the callbacks executor, unless the blob has
-   * been published again by then (see {@link MetadataStore#deleteBlobRowIf}).
+   * been published again by then (see {@link BlobRows#deleteIf}).
    *
    * @throws UncheckedIOException when the file cannot be moved: it must not be served either
    */

@@ -13,6 +13,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Everything that adds content to the local tier: downloads ({@link Ingest}, with their room
@@ -28,8 +30,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ContentWrites {
 
+  private static final Logger log = LoggerFactory.getLogger(ContentWrites.class);
+
   private final DiskTier disk;
-  private final MetadataStore metadata;
+  private final BlobRows rows;
   private final DiskBudget budget;
   private final Clock clock;
   private final StorageFailures failures;
@@ -40,10 +44,10 @@ final class ContentWrites {
   /** A published file whose row could not be written was left behind: only recovery settles it. */
   private volatile boolean recoveryNeeded;
 
-  ContentWrites(DiskTier disk, MetadataStore metadata, DiskBudget budget, Clock clock, StorageFailures failures,
+  ContentWrites(DiskTier disk, BlobRows rows, DiskBudget budget, Clock clock, StorageFailures failures,
       Runnable pokeEvictor) {
     this.disk = disk;
-    this.metadata = metadata;
+    this.rows = rows;
     this.budget = budget;
     this.clock = clock;
     this.failures = failures;
@@ -109,7 +113,7 @@ final class ContentWrites {
    */
   void ended(Ingest ingest, Throwable failure) {
     if (failure == null) {
-      failures.succeeded();
+      failures.worked();
     } else {
       failures.noteIfLocal(failure);
     }
@@ -122,12 +126,8 @@ final class ContentWrites {
     budget.admitWaiting();
   }
 
-  /**
-   * Stores a verified manifest in one go, recording what it refers to; refused once closing.
-   *
-   * @param references the digests it refers to, recorded in its row
-   */
-  void storeManifest(Manifest manifest, List<Digest> references) {
+  /** Stores a verified manifest in one go, recording what it refers to; refused once closing. */
+  void storeManifest(Manifest manifest) {
     if (!manifest.digest().matches(manifest.bytes())) {
       throw new IllegalArgumentException("manifest bytes do not match " + manifest.digest());
     }
@@ -146,7 +146,7 @@ final class ContentWrites {
       }
       try {
         publishAndRecord(temp, manifest.digest(), manifest.bytes().length, manifest.mediaType(),
-            references, null);
+            ManifestReferences.of(manifest.bytes()), null);
       } catch (IOException | RuntimeException e) {
         failures.noteIfLocal(e);
         Files.deleteIfExists(temp);
@@ -157,7 +157,7 @@ final class ContentWrites {
     } finally {
       manifestWrites.decrementAndGet();
     }
-    failures.succeeded();
+    failures.worked();
   }
 
   /**
@@ -190,7 +190,7 @@ final class ContentWrites {
   }
 
   private void recordStored(Digest digest, long size, String mediaType, List<Digest> references, Reservation reservation) {
-    long replaced = metadata.insertBlob(digest, size, mediaType, references, clock.millis());
+    long replaced = rows.insert(digest, size, mediaType, references, clock.millis());
     if (replaced >= 0) {
       budget.addStored(-replaced);
     } else {
@@ -208,18 +208,24 @@ final class ContentWrites {
     }
   }
 
-  /** Refuses new writes from now on; see the class comment for the handshake with writers. */
-  void close() {
+  /**
+   * Refuses writes from now on, and says whether a stop now leaves nothing for recovery to
+   * settle: no download or manifest write under way (one could still leave its temp file, or
+   * rename its file into place without a row), and no published file left without its row
+   * (see {@link #publishAndRecord}).
+   */
+  boolean refuseWrites() {
+    // Set before the writes under way are counted: see the class comment for the handshake.
     closing = true;
-  }
-
-  /** Downloads and manifest writes under way now. */
-  int underWay() {
-    return underway.size() + manifestWrites.get();
-  }
-
-  /** Whether a published file was left without its row (see {@link #publishAndRecord}). */
-  boolean recoveryNeeded() {
-    return recoveryNeeded;
+    int writes = underway.size() + manifestWrites.get();
+    if (writes > 0) {
+      log.info("closed with {} writes under way: the next start checks the cache", writes);
+      return false;
+    }
+    if (recoveryNeeded) {
+      log.warn("closed with a published file left without its row: the next start checks the cache");
+      return false;
+    }
+    return true;
   }
 }

@@ -20,7 +20,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
 import java.util.function.BiPredicate;
-import java.util.function.Consumer;
 
 /**
  * The node's local disk as a {@link BlobTier}: {@code <root>/<algorithm>/<first two hex>/<hex>}, one
@@ -39,7 +38,7 @@ import java.util.function.Consumer;
  * directory as its target, fsynced, given its size attribute, then renamed over the target, and
  * the directory is fsynced. A reader opens either no file or a complete, verified one, and a file
  * it has open stays readable after an eviction unlinks it. Temp files left by a crash are found by
- * {@link #forEachPartial} and deleted on the next start.
+ * recovery's walk of the shards ({@link #forEachShard}) and deleted on the next start.
  */
 public final class DiskTier implements BlobTier {
 
@@ -308,7 +307,10 @@ public final class DiskTier implements BlobTier {
     return partial;
   }
 
-  /** Writes small content atomically and durably, unrecorded: for tools and tests that build a store by hand. */
+  /**
+   * Writes small content atomically and durably, with no row nor size attribute: for tools and
+   * tests that build a store by hand.
+   */
   void write(Digest digest, byte[] bytes) throws IOException {
     Path partial = writePartial(digest, bytes);
     try {
@@ -366,17 +368,6 @@ public final class DiskTier implements BlobTier {
       }
     }
     return false;
-  }
-
-  /** Visits every temp file left in the store. */
-  void forEachPartial(Consumer<Path> visitor) throws IOException {
-    forEachShard((algorithm, shard) -> {
-      try (DirectoryStream<Path> partials = Files.newDirectoryStream(shard, "*" + PARTIAL_SUFFIX)) {
-        partials.forEach(visitor);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    });
   }
 
   /**

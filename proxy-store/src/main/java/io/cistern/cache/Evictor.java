@@ -11,8 +11,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -42,28 +40,24 @@ import org.slf4j.LoggerFactory;
  * files: a reader that already holds a file keeps reading it after the unlink (an open file
  * survives it), and a crash between the two leaves only a file without a row, which recovery
  * adopts. Temp files of downloads in flight have no row, so a pass never sees them.
+ *
+ * <p>Its pokes and turns are told to an {@link EvictorObserver}, for those (tests, benchmarks)
+ * who wait until it has caught up; its counters are in {@link CacheStats}.
  */
 final class Evictor implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Evictor.class);
   private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(60);
 
-  /** Someone waiting for the evictor to finish the turns that serve the first {@code pokes} pokes. */
-  private record CatchUp(long pokes, CompletableFuture<Void> done) {}
-
-  /** The last finished turn: how many pokes it served, and how it ended (null: well). */
-  private record Served(long pokes, Throwable failure) {}
-
   private final BlockingQueue<Boolean> pokes = new ArrayBlockingQueue<>(1);
   private final AtomicLong pokesMade = new AtomicLong();
-  private final ConcurrentLinkedQueue<CatchUp> catchUps = new ConcurrentLinkedQueue<>();
-  private volatile Served served = new Served(0, null);
-  private final MetadataStore metadata;
+  private final MetadataDatabase database;
   private final DiskTier blobs;
   private final DiskBudget budget;
   private final AccessTracker accesses;
   private final Duration flushInterval;
   private final Consumer<List<Digest>> onEvicted;
+  private final EvictorObserver observer;
   private final Thread thread;
   private final AtomicLong passes = new AtomicLong();
   private final AtomicLong failedPasses = new AtomicLong();
@@ -73,14 +67,19 @@ final class Evictor implements AutoCloseable {
   /** Passes failing because the database cannot be written (a full disk): logged once an episode. */
   private final FailureEpisode storageFailing = new FailureEpisode();
 
-  Evictor(MetadataStore metadata, DiskTier blobs, DiskBudget budget, AccessTracker accesses,
-      Duration flushInterval, Consumer<List<Digest>> onEvicted) {
-    this.metadata = metadata;
+  /**
+   * @param onEvicted told which digests a pass or a purge removed
+   * @param observer told of pokes and turns
+   */
+  Evictor(MetadataDatabase database, DiskTier blobs, DiskBudget budget, AccessTracker accesses,
+      Duration flushInterval, Consumer<List<Digest>> onEvicted, EvictorObserver observer) {
+    this.database = database;
     this.blobs = blobs;
     this.budget = budget;
     this.accesses = accesses;
     this.flushInterval = flushInterval;
     this.onEvicted = onEvicted;
+    this.observer = observer;
     // Named after its cache, so a thread dump tells the evictors of two caches apart.
     this.thread = new Thread(this::run, "cistern-evictor " + blobs.root());
     this.thread.setDaemon(true);
@@ -92,27 +91,15 @@ final class Evictor implements AutoCloseable {
 
   /** Asks for a pass; returns at once. A poke while one is pending is absorbed by it. */
   void poke() {
-    pokesMade.incrementAndGet();
+    observer.poked(pokesMade.incrementAndGet());
     pokes.offer(Boolean.TRUE);
   }
 
-  /**
-   * Completes once the evictor has taken every poke made before the call and finished the turn
-   * each led to (the pass, if one was due), without poking it: so it shows whether stores poked
-   * as they should. Each turn notes, after taking its poke, how many pokes had been made; a poke
-   * made before that note is absorbed by this turn or an earlier one, and one made after it by a
-   * later turn. Exceptional if such a turn failed, or if the evictor stopped first.
-   */
-  CompletableFuture<Void> caughtUp() {
-    CatchUp catchUp = new CatchUp(pokesMade.get(), new CompletableFuture<>());
-    catchUps.add(catchUp);
-    // Either the turn that ends after this add sees it, or this read sees that turn's end.
-    Served last = served;
-    answerCatchUps(last.pokes(), last.failure());
-    if (!running && !thread.isAlive()) {
-      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
+  /** Asks for a pass if the cache is over its cap; below it nothing is due, and the evictor stays asleep. */
+  void pokeIfOverCap() {
+    if (budget.needsEviction()) {
+      poke();
     }
-    return catchUp.done;
   }
 
   long passes() {
@@ -138,7 +125,8 @@ final class Evictor implements AutoCloseable {
       } catch (InterruptedException e) {
         break;
       }
-      // Noted after taking the poke, and before reading any state: see caughtUp().
+      // Noted after taking the poke, and before reading any state: a poke made before this note
+      // is served by this turn (or was by an earlier one), one made after it by a later turn.
       long serving = pokesMade.get();
       Throwable failure = null;
       try {
@@ -146,7 +134,7 @@ final class Evictor implements AutoCloseable {
         if (running && budget.needsEviction()) {
           pass();
         } else if (accesses.size() > 0) {
-          metadata.withEvictionConnection(this::flushAccessTimes);
+          database.withEvictionConnection(this::flushAccessTimes);
         } else {
           wrote = false;
         }
@@ -166,15 +154,14 @@ final class Evictor implements AutoCloseable {
         // An admitted download's executor refused its continuation (it is shutting down).
         log.warn("could not hand room to a waiting download", e);
       }
-      served = new Served(serving, failure);
-      answerCatchUps(serving, failure);
+      observer.turnEnded(serving, failure);
     }
     try {
-      metadata.withEvictionConnection(this::flushAccessTimes);
+      database.withEvictionConnection(this::flushAccessTimes);
     } catch (RuntimeException e) {
       log.warn("could not write the last access times at shutdown; LRU order loses them", e);
     }
-    answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
+    observer.stopped();
   }
 
   /**
@@ -194,14 +181,14 @@ final class Evictor implements AutoCloseable {
   /** One pass on one connection: evict down to the low-water mark, freshest access times first. */
   private void pass() {
     passes.incrementAndGet();
-    metadata.withEvictionConnection(connection -> {
+    database.withEvictionConnection(connection -> {
       while (running) {
         flushAccessTimes(connection);
         long excess = budget.demand() - budget.lowWaterBytes();
         if (excess <= 0) {
           break;
         }
-        List<BlobRecord> candidates = MetadataStore.leastRecentlyUsed(connection, MetadataStore.WRITE_BATCH);
+        List<BlobRecord> candidates = EvictionQueries.leastRecentlyUsed(connection, MetadataDatabase.WRITE_BATCH);
         if (candidates.isEmpty()) {
           if (budget.storedBytes() > 0) {
             log.warn("the cache is over its low-water mark but every stored blob is pinned");
@@ -230,7 +217,7 @@ final class Evictor implements AutoCloseable {
     Map<Digest, Long> drained = accesses.drain();
     if (!drained.isEmpty()) {
       try {
-        MetadataStore.updateAccessTimes(connection, drained);
+        EvictionQueries.updateAccessTimes(connection, drained);
       } catch (SQLException | RuntimeException e) {
         // Kept for the next turn: a database that cannot be written (a full disk) delays the LRU
         // order, it does not lose it.
@@ -242,18 +229,27 @@ final class Evictor implements AutoCloseable {
   }
 
   private void evict(Connection connection, List<BlobRecord> chosen) throws SQLException {
-    List<BlobRecord> deleted = MetadataStore.deleteEvicted(connection, chosen);
+    List<BlobRecord> deleted = EvictionQueries.deleteUnchanged(connection, chosen);
     unlinkDeleted(deleted);
     evictedBytes.addAndGet(deleted.stream().mapToLong(BlobRecord::size).sum());
     evictedBlobs.addAndGet(deleted.size());
   }
 
   /**
-   * The second half of any removal, after its rows are deleted (by a pass, or by an operator's
-   * purge on another thread): unlinks the files, frees their bytes, and tells the listeners. Only
-   * the caller that deleted a row holds its record, so no file or byte is freed twice.
+   * The second half of a removal an operator made (a purge, on another thread), after its rows
+   * are deleted: as {@link #unlinkDeleted}, then the room is offered to downloads waiting for it.
    */
-  void unlinkDeleted(List<BlobRecord> deleted) {
+  void freeRemoved(List<BlobRecord> deleted) {
+    unlinkDeleted(deleted);
+    budget.admitWaiting();
+  }
+
+  /**
+   * The second half of any removal, after its rows are deleted: unlinks the files, frees their
+   * bytes, and tells the listeners. Only the caller that deleted a row holds its record, so no
+   * file or byte is freed twice.
+   */
+  private void unlinkDeleted(List<BlobRecord> deleted) {
     if (deleted.isEmpty()) {
       return;
     }
@@ -270,19 +266,6 @@ final class Evictor implements AutoCloseable {
     onEvicted.accept(digests);
   }
 
-  /** Answers those waiting for no more than {@code served} pokes. */
-  private void answerCatchUps(long served, Throwable failure) {
-    for (CatchUp catchUp : catchUps) {
-      if (catchUp.pokes() <= served && catchUps.remove(catchUp)) {
-        if (failure == null) {
-          catchUp.done().complete(null);
-        } else {
-          catchUp.done().completeExceptionally(failure);
-        }
-      }
-    }
-  }
-
   /** Stops after the current batch; the thread writes the buffered access times as it exits. */
   @Override
   public void close() {
@@ -296,9 +279,6 @@ final class Evictor implements AutoCloseable {
     }
     if (thread.isAlive()) {
       log.error("the evictor did not stop within {}; closing the database under it", SHUTDOWN_GRACE);
-    } else {
-      // A waiter that came while the thread was winding down found it still alive; answer it here.
-      answerCatchUps(Long.MAX_VALUE, new IllegalStateException("the evictor has stopped"));
     }
   }
 }

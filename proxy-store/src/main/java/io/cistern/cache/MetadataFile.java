@@ -1,14 +1,17 @@
 package io.cistern.cache;
 
+import com.zaxxer.hikari.metrics.MetricsTrackerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sqlite.SQLiteErrorCode;
 
 /**
  * Opens the metadata database at start and tells whether it was lost: missing, empty (no schema),
@@ -26,18 +29,20 @@ final class MetadataFile {
   private static final String[] COMPANIONS = {"-wal", "-shm"};
 
   /**
+   * @param schema what creating or upgrading its schema found
    * @param loss how the database was lost ({@code missing}, {@code empty}, {@code corrupt …}), or
    *     null when it was found whole
    */
-  record Opened(MetadataStore store, String loss) {}
+  record Opened(MetadataDatabase database, SchemaMigrations.Outcome schema, String loss) {}
 
   private MetadataFile() {}
 
   /**
    * @param checkIntegrity run SQLite's quick check (after an unclean stop, when recovery runs
    *     anyway; its cost is a read of the whole file)
+   * @param poolMetrics see {@link MetadataDatabase#open}
    */
-  static Opened open(Path file, int poolSize, boolean checkIntegrity, Clock clock) {
+  static Opened open(Path file, int poolSize, MetricsTrackerFactory poolMetrics, boolean checkIntegrity, Clock clock) {
     boolean existed = Files.exists(file);
     if (!existed) {
       for (String companion : COMPANIONS) {
@@ -46,19 +51,21 @@ final class MetadataFile {
     }
     String damage;
     try {
-      MetadataStore store = MetadataStore.open(file, poolSize);
+      MetadataDatabase database = MetadataDatabase.open(file, poolSize, poolMetrics);
+      SchemaMigrations.Outcome schema;
       try {
-        damage = checkIntegrity ? store.damage() : null;
+        schema = SchemaMigrations.migrate(database);
+        damage = checkIntegrity ? database.damage() : null;
       } catch (RuntimeException e) {
-        store.close();
+        database.close();
         throw e;
       }
       if (damage == null) {
-        return new Opened(store, store.created() ? (existed ? "empty" : "missing") : null);
+        return new Opened(database, schema, schema.created() ? (existed ? "empty" : "missing") : null);
       }
-      store.close();
+      database.close();
     } catch (RuntimeException e) {
-      if (!MetadataStore.isCorruption(e)) {
+      if (!isCorruption(e)) {
         throw e;
       }
       damage = e.getMessage();
@@ -69,7 +76,24 @@ final class MetadataFile {
     }
     log.error("the metadata database {} is corrupt ({}): moved to {}; a new one is built from the cache's files",
         file, String.valueOf(damage).replace('\n', ' '), aside);
-    return new Opened(MetadataStore.open(file, poolSize), "corrupt (moved to " + aside.getFileName() + ")");
+    MetadataDatabase database = MetadataDatabase.open(file, poolSize, poolMetrics);
+    try {
+      return new Opened(database, SchemaMigrations.migrate(database), "corrupt (moved to " + aside.getFileName() + ")");
+    } catch (RuntimeException e) {
+      database.close();
+      throw e;
+    }
+  }
+
+  /** Whether the database file is damaged: not a SQLite file, or SQLite found it corrupt. */
+  private static boolean isCorruption(Throwable failure) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (cause instanceof SQLException sql && ((sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_CORRUPT.code
+          || (sql.getErrorCode() & 0xff) == SQLiteErrorCode.SQLITE_NOTADB.code)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Renames {@code file}, if it exists, to {@code <name>.<why>-<time>} beside it; returns the new path. */

@@ -21,7 +21,7 @@ import java.util.function.Consumer;
  *
  * <p>Concurrency: nothing is locked. A move is one {@code rename(2)}: of two readers that find
  * the same file damaged, one moves it and the other finds nothing to move. A row is dropped only
- * if the blob's file is still gone inside the write transaction ({@link MetadataStore#deleteBlobRowIf}),
+ * if the blob's file is still gone inside the write transaction ({@link BlobRows#deleteIf}),
  * so a copy published meanwhile keeps its row; a repair checks that the file it moves is the one
  * it checked, and puts back a newer copy.
  */
@@ -31,17 +31,17 @@ final class Quarantine {
 
   private final Path directory;
   private final DiskTier blobs;
-  private final MetadataStore metadata;
+  private final BlobRows rows;
   private final DiskBudget budget;
   private final Clock clock;
   private final Consumer<List<Digest>> rowsDropped;
 
   /** @param rowsDropped told of each blob whose row went, as the eviction listeners are */
-  Quarantine(Path cacheDirectory, DiskTier blobs, MetadataStore metadata, DiskBudget budget, Clock clock,
+  Quarantine(Path cacheDirectory, DiskTier blobs, BlobRows rows, DiskBudget budget, Clock clock,
       Consumer<List<Digest>> rowsDropped) {
     this.directory = cacheDirectory.resolve(DIRECTORY);
     this.blobs = blobs;
-    this.metadata = metadata;
+    this.rows = rows;
     this.budget = budget;
     this.clock = clock;
     this.rowsDropped = rowsDropped;
@@ -76,7 +76,7 @@ final class Quarantine {
 
   /** Drops a blob's row if its file is still gone; the dropped row, if any. */
   Optional<BlobRecord> dropRowIfGone(Digest digest) {
-    Optional<BlobRecord> dropped = metadata.deleteBlobRowIf(digest, () -> !blobs.contains(digest));
+    Optional<BlobRecord> dropped = rows.deleteIf(digest, () -> !blobs.contains(digest));
     dropped.ifPresent(row -> {
       budget.removeStored(row.size());
       budget.admitWaiting();

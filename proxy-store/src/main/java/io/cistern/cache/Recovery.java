@@ -49,14 +49,14 @@ final class Recovery {
   record Outcome(int partialsDeleted, int filesAdopted, long bytesAdopted, int filesQuarantined, int rowsDropped) {}
 
   private final DiskTier blobs;
-  private final MetadataStore metadata;
+  private final BlobRows rows;
   private final Quarantine quarantine;
   private final int threads = Runtime.getRuntime().availableProcessors();
 
   /** @param quarantine where a file whose content does not match its name is moved */
-  Recovery(DiskTier blobs, MetadataStore metadata, Quarantine quarantine) {
+  Recovery(DiskTier blobs, BlobRows rows, Quarantine quarantine) {
     this.blobs = blobs;
-    this.metadata = metadata;
+    this.rows = rows;
     this.quarantine = quarantine;
   }
 
@@ -106,7 +106,7 @@ final class Recovery {
       blobs.forEachShard((algorithm, shard) -> {
         String prefix = algorithm.prefix() + ":" + shard.getFileName();
         visitedShards.add(prefix);
-        Set<String> rows = metadata.digestsWithPrefix(prefix);
+        Set<String> unmatched = rows.digestsWithPrefix(prefix);
         try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
           for (Path file : files) {
             String name = file.getFileName().toString();
@@ -116,7 +116,7 @@ final class Recovery {
               continue;
             }
             Digest digest = parseOrNull(algorithm, name);
-            if (digest == null || rows.remove(digest.toString()) || !Files.isRegularFile(file)) {
+            if (digest == null || unmatched.remove(digest.toString()) || !Files.isRegularFile(file)) {
               continue;
             }
             queued.acquireUninterruptibly();
@@ -143,8 +143,8 @@ final class Recovery {
           throw new UncheckedIOException(e);
         }
         // What is left had a row but no file.
-        dropRows(rows);
-        dropped.addAndGet(rows.size());
+        dropRows(unmatched);
+        dropped.addAndGet(unmatched.size());
       });
     } finally {
       hashers.shutdown();
@@ -153,11 +153,11 @@ final class Recovery {
     if (failure.get() != null) {
       throw new IOException("cannot adopt a stored file: " + failure.get().getMessage(), failure.get());
     }
-    for (String prefix : metadata.shardPrefixes()) {
+    for (String prefix : rows.shardPrefixes()) {
       if (!visitedShards.contains(prefix)) {
-        Set<String> rows = metadata.digestsWithPrefix(prefix);
-        dropRows(rows);
-        dropped.addAndGet(rows.size());
+        Set<String> unmatched = rows.digestsWithPrefix(prefix);
+        dropRows(unmatched);
+        dropped.addAndGet(unmatched.size());
       }
     }
     return new Outcome(partials.get(), adopted.get(), adoptedBytes.get(), quarantined.get(), dropped.get());
@@ -207,20 +207,20 @@ final class Recovery {
         String declared = ManifestDocument.parse(small).mediaType();
         if (declared != null && MediaTypes.isManifest(declared)) {
           mediaType = declared;
-          references = BlobCache.referencesOf(small);
+          references = ManifestReferences.of(small);
         }
       } catch (RegistryException notAManifest) {
         // A JSON config blob, or anything else: adopted as a plain blob.
       }
     }
-    metadata.insertBlob(digest, attributes.size(), mediaType, references, modified);
+    rows.insert(digest, attributes.size(), mediaType, references, modified);
     return attributes.size();
   }
 
   private void dropRows(Set<String> digests) {
     List<Digest> parsed = new ArrayList<>(digests.size());
     digests.forEach(text -> parsed.add(Digest.parse(text)));
-    metadata.deleteBlobRows(parsed);
+    rows.delete(parsed);
   }
 
   private static Digest parseOrNull(Digest.Algorithm algorithm, String hex) {

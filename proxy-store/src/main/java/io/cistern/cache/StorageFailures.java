@@ -4,8 +4,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Writes failing for a local reason (a full disk): logged when such an episode begins and when it
- * ends, not once per write, whichever writer (a download, a manifest, a tag) meets it.
+ * The log of the cache failing to store what pulls fetch for a local reason (a full disk): one
+ * line when such failures begin, one when a write works again, whichever write (a download, a
+ * manifest, a tag) meets them. Shared by everything that writes on a request path.
  */
 final class StorageFailures {
 
@@ -13,7 +14,7 @@ final class StorageFailures {
 
   private final FailureEpisode episode = new FailureEpisode();
 
-  /** Notes {@code failure}, logging it when it is the first of an episode, and returns it for throwing. */
+  /** Logs a local storage failure when it is the first of an episode, and returns it for throwing. */
   LocalStorageException failed(LocalStorageException failure) {
     if (episode.failed()) {
       log.error("the cache cannot store what it fetches: {}. Such content is not cached (a download is not retried "
@@ -23,15 +24,24 @@ final class StorageFailures {
     return failure;
   }
 
+  void worked() {
+    if (episode.succeeded()) {
+      log.info("the cache stores what it fetches again");
+    }
+  }
+
   /** Notes the local storage failure among {@code failure} and its causes, if there is one. */
   void noteIfLocal(Throwable failure) {
     LocalStorageException.in(failure).ifPresent(this::failed);
   }
 
-  /** Notes a write that succeeded, ending an episode. */
-  void succeeded() {
-    if (episode.succeeded()) {
-      log.info("the cache stores what it fetches again");
+  /** Runs a metadata write on a request path, noting a local storage failure before it is rethrown. */
+  void recording(Runnable write) {
+    try {
+      write.run();
+    } catch (MetadataException e) {
+      noteIfLocal(e);
+      throw e;
     }
   }
 }

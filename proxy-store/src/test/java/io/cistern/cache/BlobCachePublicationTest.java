@@ -32,8 +32,8 @@ class BlobCachePublicationTest {
   @TempDir
   Path directory;
 
-  private BlobCache open() {
-    return BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+  private CacheDirectory open() {
+    return CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
   }
 
   private static byte[] bytes(String text) {
@@ -44,7 +44,8 @@ class BlobCachePublicationTest {
   void aVerifiedDownloadIsPublishedAtItsDigestPath() throws Exception {
     byte[] content = bytes("layer content");
     Digest digest = Digest.sha256Of(content);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest ingest = ingest(cache, digest, content.length);
       ingest.append(ByteBuffer.wrap(content));
       assertFalse(cache.contains(digest), "nothing is visible before publication");
@@ -66,7 +67,8 @@ class BlobCachePublicationTest {
   @Test
   void wrongContentIsNeverPublished() throws Exception {
     Digest promised = Digest.sha256Of(bytes("the real thing"));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest ingest = ingest(cache, promised, 14);
       ingest.append(ByteBuffer.wrap(bytes("an impostor!!!")));
       assertThrows(ContentMismatchException.class, ingest::publish);
@@ -84,13 +86,14 @@ class BlobCachePublicationTest {
     byte[] content = bytes("a blob whose row is never written");
     Digest digest = Digest.sha256Of(content);
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest ingest = ingest(cache, digest, content.length);
       ingest.append(ByteBuffer.wrap(content));
-      cache.metadata().close();
+      SqliteClient.refuseNewBlobRows(directory);
 
-      assertThrows(MetadataStore.MetadataException.class, ingest::publish);
-      assertThrows(MetadataStore.MetadataException.class, () -> cache.storeManifest(manifest));
+      assertThrows(MetadataException.class, ingest::publish);
+      assertThrows(MetadataException.class, () -> cache.storeManifest(manifest));
 
       assertFalse(cache.contains(digest), "the renamed file went again with its row");
       assertFalse(cache.contains(manifest.digest()));
@@ -104,7 +107,8 @@ class BlobCachePublicationTest {
   @Test
   void moreBytesThanAnnouncedFailTheAppend() throws Exception {
     byte[] content = bytes("12345");
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest ingest = ingest(cache, Digest.sha256Of(content), 4);
       assertThrows(ContentMismatchException.class, () -> ingest.append(ByteBuffer.wrap(content)));
       ingest.abandon(new IllegalStateException("test"));
@@ -117,7 +121,8 @@ class BlobCachePublicationTest {
   void theLastByteOfADownloadWaitsForVerification() throws Exception {
     byte[] content = bytes("abcdef");
     Digest digest = Digest.sha256Of(content);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest ingest = ingest(cache, digest, content.length);
       GrowingBlob blob = ingest.followers();
       ingest.append(ByteBuffer.wrap(content, 0, 3));
@@ -138,30 +143,32 @@ class BlobCachePublicationTest {
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
     TagKey key = new TagKey("docker.io", RepositoryName.of("library/alpine"), new Tag("3.20"));
     Instant resolved = Instant.ofEpochMilli(1_700_000_000_000L);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       cache.storeManifest(manifest);
-      cache.putTag(new TagMapping(key, manifest.digest(), resolved));
+      opened.tags().put(new TagMapping(key, manifest.digest(), resolved));
     }
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Manifest read = cache.readManifest(manifest.digest()).orElseThrow();
       assertArrayEquals(manifest.bytes(), read.bytes());
       assertEquals(MediaTypes.OCI_MANIFEST, read.mediaType());
-      assertEquals(new TagMapping(key, manifest.digest(), resolved), cache.findTag(key).orElseThrow());
+      assertEquals(new TagMapping(key, manifest.digest(), resolved), opened.tags().find(key).orElseThrow());
       assertEquals(1, cache.stats().entries());
     }
   }
 
   @Test
   void oneProcessOwnsACacheDirectory() {
-    try (BlobCache cache = open()) {
-      assertThrows(BlobCache.CacheInUseException.class, this::open);
+    try (CacheDirectory opened = open()) {
+      assertThrows(CacheDirectory.CacheInUseException.class, this::open);
     }
   }
 
   @Test
   void anOpenThatFailsLeavesTheDirectoryUnlocked() throws Exception {
     open().close();
-    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
+    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(CacheDirectory.DATABASE_FILE));
          Statement statement = connection.createStatement()) {
       statement.executeUpdate("PRAGMA user_version = 99");
     }
@@ -170,7 +177,7 @@ class BlobCachePublicationTest {
     assertTrue(newer.getMessage().contains("newer"), newer.getMessage());
     // Not CacheInUseException: the failed open released its lock (and closed its pools).
     IllegalStateException again = assertThrows(IllegalStateException.class, this::open);
-    assertFalse(again instanceof BlobCache.CacheInUseException, again.toString());
+    assertFalse(again instanceof CacheDirectory.CacheInUseException, again.toString());
   }
 
   @Test
@@ -178,22 +185,24 @@ class BlobCachePublicationTest {
     byte[] kept = bytes("kept");
     byte[] lostRow = bytes("file without a row");
     byte[] lostFile = bytes("row without a file");
-    BlobCache crashed = open();
+    CacheDirectory crashedDirectory = open();
+    BlobCache crashed = crashedDirectory.blobs();
     storeBlob(crashed, kept);
     storeBlob(crashed, lostFile);
     Ingest interrupted = ingest(crashed, Digest.sha256Of(bytes("half")), 4);
     interrupted.append(ByteBuffer.wrap(bytes("ha")));
-    crashed.close();
+    crashedDirectory.close();
     // Simulate what a kill -9 can leave: no clean-stop marker (the close left none anyway, as a
     // download was under way), a temp file, a published file whose row was never written, a row
     // whose file was already unlinked.
-    assertFalse(Files.exists(directory.resolve(BlobCache.CLEAN_STOP_MARKER)));
+    assertFalse(Files.exists(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER)));
     Path orphan = pathOf(Digest.sha256Of(lostRow));
     Files.createDirectories(orphan.getParent());
     Files.write(orphan, lostRow);
     Files.delete(pathOf(Digest.sha256Of(lostFile)));
 
-    try (BlobCache recovered = open()) {
+    try (CacheDirectory recoveredDirectory = open()) {
+      BlobCache recovered = recoveredDirectory.blobs();
       assertNoPartials();
       assertTrue(recovered.contains(Digest.sha256Of(kept)));
       assertTrue(recovered.contains(Digest.sha256Of(lostRow)), "a verified file is adopted");

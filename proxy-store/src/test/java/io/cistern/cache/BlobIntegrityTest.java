@@ -59,7 +59,8 @@ class BlobIntegrityTest {
   @Test
   void aFileCutShortIsNeverOpenedNorSizedItGoesToQuarantineAndTheBlobCanBeStoredAgain() throws Exception {
     byte[] content = content(300_000);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content, true);
       assertEquals(OptionalLong.of(content.length), RecordedSizes.read(cache.pathOf(digest)),
           "the size is recorded on the file at publication");
@@ -74,7 +75,7 @@ class BlobIntegrityTest {
       assertEquals(1, cache.corruptBlobsFoundOnRead());
 
       runQueued();
-      assertTrue(cache.metadata().findBlob(digest).isEmpty(), "its row is dropped off the reader's thread");
+      assertTrue(SqliteClient.blob(cache.directory(), digest).isEmpty(), "its row is dropped off the reader's thread");
       assertEquals(0, cache.stats().entries());
       assertEquals(0, cache.stats().storedBytes());
 
@@ -90,7 +91,8 @@ class BlobIntegrityTest {
   @Test
   void aRowDropQueuedByAReadSparesTheBlobPublishedAgainBeforeItRuns() throws Exception {
     byte[] content = content(50_000);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content, true);
       truncate(cache.pathOf(digest), 10);
       assertEquals(Optional.empty(), cache.open(digest));
@@ -98,7 +100,7 @@ class BlobIntegrityTest {
       download(cache, content, true);
       runQueued();
 
-      assertEquals(content.length, cache.metadata().findBlob(digest).orElseThrow().size(), "the new copy keeps its row");
+      assertEquals(content.length, SqliteClient.blob(cache.directory(), digest).orElseThrow().size(), "the new copy keeps its row");
       assertEquals(1, cache.stats().entries());
       assertEquals(content.length, cache.stats().storedBytes());
       assertTrue(cache.open(digest).isPresent());
@@ -108,7 +110,8 @@ class BlobIntegrityTest {
   @Test
   void aFileWithoutItsSizeRecordedIsCheckedAgainstItsRowAndThenGetsIt() throws Exception {
     byte[] content = content(20_000);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content, true);
       Path file = cache.pathOf(digest);
       removeRecordedSize(file);
@@ -125,10 +128,14 @@ class BlobIntegrityTest {
   @Test
   void onAFileSystemWithoutUserAttributesTheSizeComesFromMemoryOrTheRow() throws Exception {
     byte[] content = content(20_000);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later);
+         // The cache's database, opened a second time: for rows to read sizes from.
+         MetadataDatabase database = MetadataDatabase.open(settings().directory().resolve(CacheDirectory.DATABASE_FILE), 2, null)) {
+      BlobCache cache = opened.blobs();
       Digest stored = download(cache, content, true);
+      BlobRows rows = new BlobRows(database);
       RecordedSizes withoutAttributes = new RecordedSizes(
-          digest -> cache.metadata().findBlob(digest).map(row -> OptionalLong.of(row.size())).orElse(OptionalLong.empty()), false);
+          digest -> rows.find(digest).map(row -> OptionalLong.of(row.size())).orElse(OptionalLong.empty()), false);
       Digest published = Digest.sha256Of(new byte[] {1, 2, 3});
       Path nowhere = directory.resolve("no-such-file");
 
@@ -144,7 +151,8 @@ class BlobIntegrityTest {
   @Test
   void aFlippedByteIsFoundByACheckAndARepairQuarantinesTheFileAndDropsItsRow() throws Exception {
     byte[] content = content(3 * BlobCheck.CHUNK + 17);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content, true);
       flipByte(cache.pathOf(digest), 2 * BlobCheck.CHUNK + 5);
       assertTrue(cache.open(digest).map(this::close).orElse(false),
@@ -172,7 +180,8 @@ class BlobIntegrityTest {
 
   @Test
   void aCheckOfAWholeFileFindsNothingAndRecordsItsSizeWhenItHadNone() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content(5000), true);
       removeRecordedSize(cache.pathOf(digest));
 
@@ -186,10 +195,11 @@ class BlobIntegrityTest {
 
   @Test
   void aRowWithoutItsFileIsFoundMissingAndARepairDropsItButAnEvictedBlobIsNoProblem() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest lost = download(cache, content(1000), true);
       Files.delete(cache.pathOf(lost));
-      BlobCheck check = cache.check(cache.metadata().findBlob(lost).orElseThrow(), BlobCheck.Reads.UNPACED).orElseThrow();
+      BlobCheck check = cache.check(SqliteClient.blob(cache.directory(), lost).orElseThrow(), BlobCheck.Reads.UNPACED).orElseThrow();
       assertEquals(BlobCheck.Problem.MISSING, check.problem());
       BlobCache.Repair repair = cache.repair(check);
       assertNull(repair.quarantined());
@@ -197,8 +207,8 @@ class BlobIntegrityTest {
       assertEquals(0, cache.stats().entries());
 
       Digest evicted = download(cache, content(1000), true);
-      BlobRecord row = cache.metadata().findBlob(evicted).orElseThrow();
-      cache.purgeOlderThan(Instant.now().plusSeconds(60));
+      BlobRecord row = SqliteClient.blob(cache.directory(), evicted).orElseThrow();
+      opened.catalog().purgeOlderThan(Instant.now().plusSeconds(60));
       assertEquals(Optional.empty(), cache.check(row, BlobCheck.Reads.UNPACED), "gone with its row: not damaged");
     }
   }
@@ -206,7 +216,8 @@ class BlobIntegrityTest {
   @Test
   void aRepairLeavesAWholeCopyPublishedSinceTheCheckAlone() throws Exception {
     byte[] content = content(40_000);
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Digest digest = download(cache, content, true);
       flipByte(cache.pathOf(digest), 7);
       BlobCheck check = cache.check(cache.storedAfter(null, 1).get(0), BlobCheck.Reads.UNPACED).orElseThrow();
@@ -220,14 +231,15 @@ class BlobIntegrityTest {
       assertTrue(repair.replacedMeanwhile());
       assertFalse(repair.rowDropped());
       assertArrayEquals(content, Files.readAllBytes(cache.pathOf(digest)), "the new copy is in place");
-      assertTrue(cache.metadata().findBlob(digest).isPresent());
+      assertTrue(SqliteClient.blob(cache.directory(), digest).isPresent());
       assertEquals(List.of(), quarantined(cache));
     }
   }
 
   @Test
   void aDamagedManifestIsNotServedFromDiskItIsAbsentSoTheUpstreamIsAskedAgain() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       Manifest manifest = storeImage(cache, List.of(content(100), content(200)));
       flipByte(cache.pathOf(manifest.digest()), 10);
 
@@ -239,7 +251,8 @@ class BlobIntegrityTest {
 
   @Test
   void theRowsAreWalkedInDigestOrderPageByPage() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
       List<String> stored = new ArrayList<>();
       for (int i = 0; i < 7; i++) {
         stored.add(download(cache, content(100 + i), true).toString());
@@ -259,15 +272,17 @@ class BlobIntegrityTest {
 
   @Test
   void theUpstreamsHoldingABlobAreThoseOfTheRepositoriesOfTheManifestsReferringToIt() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(), Clock.systemUTC(), later)) {
+    try (CacheDirectory opened = CacheDirectory.open(settings(), Clock.systemUTC(), later)) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       byte[] layer = content(300);
       Manifest manifest = storeImage(cache, List.of(content(100), layer));
-      cache.putTag(new TagMapping(new TagKey("a.test", RepositoryName.of("team/app"), new Tag("1")), manifest.digest(),
+      opened.tags().put(new TagMapping(new TagKey("a.test", RepositoryName.of("team/app"), new Tag("1")), manifest.digest(),
           Instant.now()));
-      cache.linkManifest("b.test", RepositoryName.of("mirror/app"), manifest.digest());
+      opened.tags().link("b.test", RepositoryName.of("mirror/app"), manifest.digest());
 
-      assertEquals(Set.of("a.test", "b.test"), cache.upstreamsHolding(Digest.sha256Of(layer)));
-      assertEquals(Set.of(), cache.upstreamsHolding(download(cache, content(10), true)));
+      assertEquals(Set.of("a.test", "b.test"), catalog.upstreamsHolding(Digest.sha256Of(layer)));
+      assertEquals(Set.of(), catalog.upstreamsHolding(download(cache, content(10), true)));
     }
   }
 

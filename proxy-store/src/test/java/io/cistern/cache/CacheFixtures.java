@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
@@ -31,6 +32,11 @@ final class CacheFixtures {
 
   static CacheSettings settings(Path directory, long maxBytes, double lowWaterFraction, Duration reservationTimeout) {
     return new CacheSettings(directory, maxBytes, lowWaterFraction, NO_FLUSH_TICK, reservationTimeout, 4);
+  }
+
+  /** Opens a cache whose evictor tells {@code turns} what it does, so that a test can wait for it. */
+  static CacheDirectory open(CacheSettings settings, Clock clock, EvictorTurns turns) {
+    return CacheDirectory.open(settings, clock, ForkJoinPool.commonPool(), null, turns);
   }
 
   static byte[] content(Random random, int size) {

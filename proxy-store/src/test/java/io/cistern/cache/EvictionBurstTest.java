@@ -17,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -56,29 +57,35 @@ class EvictionBurstTest {
   void aThousandConcurrentStoresEndUnderTheCapAfterFarFewerPassesThanStores() throws Exception {
     Random random = new Random(4);
     for (int round = 0; round < ROUNDS; round++) {
-      try (BlobCache cache = BlobCache.open(
-          settings(temp.resolve("round-" + round), CAP, 0.9, Duration.ofMinutes(5)), Clock.systemUTC())) {
+      EvictorTurns evictor = new EvictorTurns();
+      PoolMeters pools = new PoolMeters();
+      try (CacheDirectory opened = CacheDirectory.open(settings(temp.resolve("round-" + round), CAP, 0.9, Duration.ofMinutes(5)),
+          Clock.systemUTC(), ForkJoinPool.commonPool(), pools.tracker(), evictor)) {
+        BlobCache cache = opened.blobs();
         List<byte[]> contents = new ArrayList<>();
         for (int i = 0; i < STORES; i++) {
           contents.add(content(random, BLOB_SIZE));
         }
 
         List<Throwable> failures = burst(cache, contents, round % 2 == 1);
-        cache.evictionCaughtUp().get();
+        evictor.caughtUp().get();
 
         String round0 = "round " + round + ": ";
         CacheStats stats = cache.stats();
         assertEquals(List.of(), failures, round0 + "no store failed (no pool timeout, no refused reservation)");
         assertTrue(stats.storedBytes() <= CAP, round0 + "under the cap after quiescence: " + stats);
         assertEquals(stats.storedBytes(), bytesOnDisk(cache), round0 + "the files agree with the count");
-        assertEquals(stats.storedBytes(), cache.metadata().totals()[0], round0 + "the rows agree with the count");
+        assertEquals(stats.storedBytes(), SqliteClient.storedBytes(cache.directory()), round0 + "the rows agree with the count");
         assertEquals(STORES, stats.entries() + stats.evictedBlobs(), round0 + "every store is either kept or evicted");
         assertTrue(stats.evictionPasses() >= 1, round0 + "the burst overflowed the cap, so something evicted");
         assertTrue(stats.evictionPasses() <= STORES / 10,
             round0 + "passes are debounced: " + stats.evictionPasses() + " for " + STORES + " stores");
         assertEquals(0, stats.failedEvictionPasses(), round0 + "no pass failed (no pool timeout in the evictor)");
         assertEquals(0, stats.reservedBytes(), round0 + "every reservation was settled");
-        assertEquals(1, cache.metadata().peakEvictionConnections(), round0 + "the evictor never held more than one connection");
+        assertEquals(1, pools.maximum(MetadataDatabase.EVICTION_POOL), round0 + "the evictor's pool holds one connection");
+        assertTrue(pools.borrows(MetadataDatabase.EVICTION_POOL) >= stats.evictionPasses(), round0 + "which every pass used");
+        assertEquals(0, pools.timeouts(MetadataDatabase.EVICTION_POOL),
+            round0 + "and none waited for a second one: the evictor never held more than one connection");
       }
     }
   }

@@ -24,7 +24,6 @@ import java.nio.file.Path;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -44,9 +43,12 @@ class EvictionOrderTest {
 
   private final ManualClock clock = new ManualClock();
   private final Random random = new Random(11);
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
 
-  private BlobCache open(long cap, double lowWaterFraction) {
-    return BlobCache.open(settings(temp.resolve("cache"), cap, lowWaterFraction, Duration.ofMinutes(1)), clock);
+  private CacheDirectory open(long cap, double lowWaterFraction) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(settings(temp.resolve("cache"), cap, lowWaterFraction, Duration.ofMinutes(1)), clock, evictor);
   }
 
   private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws IOException {
@@ -55,7 +57,8 @@ class EvictionOrderTest {
 
   @Test
   void theBlobsUsedLastSurviveWhetherReadByGetByHeadOrFromMemory() throws Exception {
-    try (BlobCache cache = open(10 * KIB, 0.5)) {
+    try (CacheDirectory opened = open(10 * KIB, 0.5)) {
+      BlobCache cache = opened.blobs();
       List<Digest> ten = storeInOrder(cache, 10, KIB);
       clock.advance(Duration.ofSeconds(1));
       cache.open(ten.get(0)).orElseThrow().close();
@@ -63,7 +66,7 @@ class EvictionOrderTest {
       cache.recordAccess(ten.get(2));
 
       Digest eleventh = storeInOrder(cache, 1, KIB).get(0);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       Set<Digest> survivors = new HashSet<>();
       for (Digest digest : ten) {
@@ -85,7 +88,8 @@ class EvictionOrderTest {
 
   @Test
   void aReaderHoldingABlobReadsItWholeAfterItWasEvicted() throws Exception {
-    try (BlobCache cache = open(1024 * KIB, 0.9)) {
+    try (CacheDirectory opened = open(1024 * KIB, 0.9)) {
+      BlobCache cache = opened.blobs();
       byte[] content = content(random, 512 * KIB);
       Digest digest = download(cache, content, true);
       ByteArrayOutputStream received = new ByteArrayOutputStream();
@@ -94,7 +98,7 @@ class EvictionOrderTest {
 
         clock.advance(Duration.ofMillis(1));
         download(cache, content(random, 768 * KIB), true);
-        cache.evictionCaughtUp().get();
+        evictor.caughtUp().get();
         assertFalse(Files.exists(cache.pathOf(digest)), "evicted: the file is unlinked");
         assertTrue(cache.open(digest).isEmpty(), "and a new request misses");
 
@@ -107,7 +111,8 @@ class EvictionOrderTest {
 
   @Test
   void evictionNeverTouchesADownloadInFlightAndItsFollowersReadItWholeEvenOnceEvicted() throws Exception {
-    try (BlobCache cache = open(64 * KIB, 0.5)) {
+    try (CacheDirectory opened = open(64 * KIB, 0.5)) {
+      BlobCache cache = opened.blobs();
       byte[] content = content(random, 16 * KIB);
       Digest digest = Digest.sha256Of(content);
       Ingest partial = CacheFixtures.ingest(cache, digest, content.length);
@@ -115,14 +120,14 @@ class EvictionOrderTest {
       FileChannel follower = partial.followers().openForReading();
 
       storeInOrder(cache, 8, 16 * KIB);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertTrue(cache.stats().evictedBlobs() > 0, "passes ran while the download was in flight");
       assertEquals(1, CacheFixtures.partials(cache).size(), "and left its temp file alone");
 
       partial.append(ByteBuffer.wrap(content, content.length / 2, content.length - content.length / 2));
       partial.publish();
       storeInOrder(cache, 8, 16 * KIB);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertFalse(cache.contains(digest), "once published it is an ordinary blob, and old enough to go");
 
       ByteArrayOutputStream received = new ByteArrayOutputStream();
@@ -134,32 +139,36 @@ class EvictionOrderTest {
   }
 
   @Test
-  void evictingAManifestRemovesItsTagsAndRepositoryLinksAndTellsListeners() throws Exception {
+  void evictingAManifestRemovesItsTagsRepositoryLinksAndReferrersListsAndTellsListeners() throws Exception {
     Manifest old = manifest("old");
     Manifest kept = manifest("kept");
     long cap = 4 * KIB;
-    try (BlobCache cache = open(cap, 0.95)) {
+    try (CacheDirectory opened = open(cap, 0.95)) {
+      BlobCache cache = opened.blobs();
       List<Digest> evicted = new CopyOnWriteArrayList<>();
       cache.onEviction(evicted::addAll);
       RepositoryName app = RepositoryName.of("team/app");
       cache.storeManifest(old);
-      cache.putTag(new TagMapping(tag(app, "1.0"), old.digest(), clock.instant()));
-      cache.linkManifest("upstream.test", RepositoryName.of("team/copy"), old.digest());
+      opened.tags().put(new TagMapping(tag(app, "1.0"), old.digest(), clock.instant()));
+      opened.tags().link("upstream.test", RepositoryName.of("team/copy"), old.digest());
+      ReferrersKey referrers = new ReferrersKey("upstream.test", app, kept.digest());
+      opened.referrers().put(new ReferrersList(referrers, old.digest(), clock.instant()));
       clock.advance(Duration.ofMillis(1));
       cache.storeManifest(kept);
-      cache.putTag(new TagMapping(tag(app, "2.0"), kept.digest(), clock.instant()));
+      opened.tags().put(new TagMapping(tag(app, "2.0"), kept.digest(), clock.instant()));
 
       clock.advance(Duration.ofMillis(1));
       download(cache, content(random, (int) (cap - old.bytes().length - kept.bytes().length + 1)), true);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       assertEquals(List.of(old.digest()), evicted, "only the older manifest had to go");
       assertTrue(cache.readManifest(old.digest()).isEmpty());
-      assertTrue(cache.findTag(tag(app, "1.0")).isEmpty(), "its tag no longer points at nothing");
-      assertEquals(List.of("2.0"), cache.tagsOf("upstream.test", app));
+      assertTrue(opened.tags().find(tag(app, "1.0")).isEmpty(), "its tag no longer points at nothing");
+      assertEquals(List.of("2.0"), opened.tags().tagsOf("upstream.test", app));
+      assertTrue(opened.referrers().find(referrers).isEmpty(), "nor does a referrers list held in it");
       assertEquals(0, repositoryLinks(cache, old.digest()), "its repository links are gone");
       assertEquals(1, repositoryLinks(cache, kept.digest()), "the surviving manifest keeps its own");
-      assertEquals(kept.digest(), cache.findTag(tag(app, "2.0")).orElseThrow().digest());
+      assertEquals(kept.digest(), opened.tags().find(tag(app, "2.0")).orElseThrow().digest());
     }
   }
 
@@ -176,7 +185,7 @@ class EvictionOrderTest {
   }
 
   private static int repositoryLinks(BlobCache cache, Digest digest) {
-    return cache.metadata().withConnection(connection -> {
+    return SqliteClient.query(cache.directory(), connection -> {
       try (PreparedStatement select = connection.prepareStatement("SELECT COUNT(*) FROM repository_manifests WHERE digest = ?")) {
         select.setString(1, digest.toString());
         try (ResultSet rs = select.executeQuery()) {

@@ -29,7 +29,11 @@ class EvictorConnectionTest {
   void aPassRunsWhileRequestPathsHoldEveryConnectionOfTheirPool() throws Exception {
     int poolSize = 3;
     ExecutorService holders = Executors.newFixedThreadPool(poolSize - 1);
-    try (MetadataStore metadata = MetadataStore.open(temp.resolve("metadata.db"), poolSize, Duration.ofMillis(250))) {
+    PoolMeters pools = new PoolMeters();
+    try (MetadataDatabase metadata = MetadataDatabase.open(temp.resolve("metadata.db"), poolSize, Duration.ofMillis(250),
+        pools.tracker())) {
+      SchemaMigrations.migrate(metadata);
+      BlobRows rows = new BlobRows(metadata);
       DiskTier blobs = DiskTier.standalone(temp.resolve("blobs"));
       DiskBudget budget = new DiskBudget(3, 2, Duration.ofMinutes(1), () -> { }, ForkJoinPool.commonPool(),
           Files.getFileStore(temp), 0);
@@ -38,7 +42,7 @@ class EvictorConnectionTest {
         byte[] content = ("blob " + i).getBytes(StandardCharsets.UTF_8);
         Digest digest = Digest.sha256Of(content);
         blobs.write(digest, new byte[1]);
-        metadata.insertBlob(digest, 1, null, List.of(), i);
+        rows.insert(digest, 1, null, List.of(), i);
         budget.addStored(1);
         budget.countEntry(1);
         stored.add(digest);
@@ -54,14 +58,16 @@ class EvictorConnectionTest {
         }));
       }
       held.await();
-      MetadataStore.MetadataException exhausted = assertThrows(MetadataStore.MetadataException.class,
-          () -> metadata.findBlob(stored.get(0)));
+      MetadataException exhausted = assertThrows(MetadataException.class, () -> rows.find(stored.get(0)));
       assertTrue(exhausted.getMessage().contains("timed out"), "the request pool is really exhausted: " + exhausted.getMessage());
+      assertEquals(1, pools.timeouts(MetadataDatabase.REQUEST_POOL), "as its metrics say");
 
-      try (Evictor evictor = new Evictor(metadata, blobs, budget, new AccessTracker(), Duration.ofHours(1), digests -> { })) {
+      EvictorTurns turns = new EvictorTurns();
+      try (Evictor evictor = new Evictor(metadata, blobs, budget, new AccessTracker(), Duration.ofHours(1), digests -> { },
+          turns)) {
         evictor.start();
         evictor.poke();
-        evictor.caughtUp().get();
+        turns.caughtUp().get();
 
         assertEquals(1, evictor.passes());
         assertEquals(0, evictor.failedPasses(), "no pool timeout for the evictor");
@@ -69,7 +75,10 @@ class EvictorConnectionTest {
         assertFalse(blobs.contains(stored.get(0)));
         assertFalse(blobs.contains(stored.get(1)));
         assertTrue(blobs.contains(stored.get(2)));
-        assertEquals(1, metadata.peakEvictionConnections());
+        assertEquals(1, pools.maximum(MetadataDatabase.EVICTION_POOL), "the evictor's pool holds one connection");
+        assertTrue(pools.borrows(MetadataDatabase.EVICTION_POOL) >= 1, "which the pass used");
+        assertEquals(0, pools.timeouts(MetadataDatabase.EVICTION_POOL),
+            "and none waited for a second one: the pass never held more than one connection");
       } finally {
         release.countDown();
       }

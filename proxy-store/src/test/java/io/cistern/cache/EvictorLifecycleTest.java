@@ -27,13 +27,18 @@ class EvictorLifecycleTest {
   private final ManualClock clock = new ManualClock();
   private final Random random = new Random(9);
 
-  private BlobCache open(long cap) {
-    return BlobCache.open(settings(temp.resolve("cache"), cap, 0.5, Duration.ofMinutes(1)), clock);
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
+
+  private CacheDirectory open(long cap) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(settings(temp.resolve("cache"), cap, 0.5, Duration.ofMinutes(1)), clock, evictor);
   }
 
   @Test
   void cacheHitsWriteNothingUntilThePassThatNeedsThemFlushesThemInOneBatch() throws Exception {
-    try (BlobCache cache = open(10 * KIB)) {
+    try (CacheDirectory opened = open(10 * KIB)) {
+      BlobCache cache = opened.blobs();
       List<Digest> digests = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
         clock.advance(Duration.ofMillis(1));
@@ -46,14 +51,14 @@ class EvictorLifecycleTest {
         cache.open(hot.get(hit % hot.size())).orElseThrow().close();
       }
       for (Digest digest : hot) {
-        assertTrue(cache.metadata().findBlob(digest).orElseThrow().lastAccess() < hitAt, "a hit alone writes nothing");
+        assertTrue(SqliteClient.blob(cache.directory(), digest).orElseThrow().lastAccess() < hitAt, "a hit alone writes nothing");
       }
 
       download(cache, content(random, KIB), true);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       for (Digest digest : hot) {
-        assertEquals(hitAt, cache.metadata().findBlob(digest).orElseThrow().lastAccess(),
+        assertEquals(hitAt, SqliteClient.blob(cache.directory(), digest).orElseThrow().lastAccess(),
             "the pass wrote the buffered hits before ranking, so the hot blobs stayed");
       }
       assertEquals(1, cache.stats().evictionPasses());
@@ -64,7 +69,8 @@ class EvictorLifecycleTest {
   void closingStopsTheEvictorThreadAndWritesTheBufferedAccessTimes() throws Exception {
     Digest digest;
     long readAt;
-    BlobCache cache = open(1024 * KIB);
+    CacheDirectory opened = open(1024 * KIB);
+    BlobCache cache = opened.blobs();
     try {
       assertEquals(1, evictorThreads(), "the cache runs one evictor");
       digest = download(cache, content(random, KIB), true);
@@ -72,12 +78,13 @@ class EvictorLifecycleTest {
       readAt = clock.millis();
       assertEquals(KIB, cache.sizeOf(digest).orElseThrow());
     } finally {
-      cache.close();
+      opened.close();
     }
     assertEquals(0, evictorThreads(), "close returns after the evictor thread has exited");
 
-    try (BlobCache reopened = open(1024 * KIB)) {
-      assertEquals(readAt, reopened.metadata().findBlob(digest).orElseThrow().lastAccess(),
+    try (CacheDirectory reopenedDirectory = open(1024 * KIB)) {
+      BlobCache reopened = reopenedDirectory.blobs();
+      assertEquals(readAt, SqliteClient.blob(reopened.directory(), digest).orElseThrow().lastAccess(),
           "the access buffered at shutdown reached the database");
     }
   }

@@ -47,21 +47,28 @@ class FullDiskTest {
   private final ManualClock clock = new ManualClock();
   private final Random random = new Random(13);
 
-  private BlobCache open(Path directory, long minFreeBytes) {
-    return BlobCache.open(new CacheSettings(directory, 1L << 40, 0.9, NO_FLUSH_TICK, Duration.ofMinutes(1), 4, minFreeBytes), clock);
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
+
+  private CacheDirectory open(Path directory, long minFreeBytes) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(new CacheSettings(directory, 1L << 40, 0.9, NO_FLUSH_TICK, Duration.ofMinutes(1), 4, minFreeBytes),
+        clock, evictor);
   }
 
   @Test
   void aReservationThatWouldLeaveLessThanMinFreeBytesIsRefusedAndTheCacheStillServes() throws Exception {
     Path directory = temp.resolve("cache");
     byte[] cached = content(random, 4 * KIB);
-    try (BlobCache cache = open(directory, 0)) {
+    try (CacheDirectory opened = open(directory, 0)) {
+      BlobCache cache = opened.blobs();
       download(cache, cached, true);
     }
     // Above what this real file system has free, whatever else runs on it.
     long aboveFree = Files.getFileStore(temp).getTotalSpace() + 1;
 
-    try (BlobCache cache = open(directory, aboveFree)) {
+    try (CacheDirectory opened = open(directory, aboveFree)) {
+      BlobCache cache = opened.blobs();
       NoRoomOnDiskException refusal = refusal(cache, 1);
       assertTrue(refusal.getMessage().contains("no room"), refusal.getMessage());
       assertTrue(refusal.getMessage().contains("not cached"), refusal.getMessage());
@@ -81,7 +88,8 @@ class FullDiskTest {
     Path mountPoint = temp.resolve("small");
     try (TmpfsMount mounted = TmpfsMount.mount(mountPoint, 8 * MIB)) {
       Path directory = mountPoint.resolve("cache");
-      try (BlobCache cache = open(directory, MIB)) {
+      try (CacheDirectory opened = open(directory, MIB)) {
+        BlobCache cache = opened.blobs();
         byte[] cached = content(random, 64 * KIB);
         Digest cachedDigest = download(cache, cached, true);
         long free = Files.getFileStore(directory).getUsableSpace();
@@ -114,11 +122,11 @@ class FullDiskTest {
         // automatic rollback used to leave in its place.
         TagMapping tag = new TagMapping(new TagKey("upstream.test", RepositoryName.of("team/app"), new Tag("1.0")),
             cachedDigest, Instant.now());
-        MetadataStore.MetadataException tagFailure = assertThrows(MetadataStore.MetadataException.class, () -> cache.putTag(tag));
+        MetadataException tagFailure = assertThrows(MetadataException.class, () -> opened.tags().put(tag));
         assertDiskFull(tagFailure);
         cache.recordAccess(cachedDigest);
         cache.pokeEvictor();
-        CompletionException evictorFailure = assertThrows(CompletionException.class, () -> cache.evictionCaughtUp().join());
+        CompletionException evictorFailure = assertThrows(CompletionException.class, () -> evictor.caughtUp().join());
         assertDiskFull(evictorFailure.getCause());
 
         try (FileChannel channel = cache.open(cachedDigest).orElseThrow().channel()) {
@@ -130,11 +138,11 @@ class FullDiskTest {
         }
 
         Files.delete(filler);
-        cache.putTag(tag);
+        opened.tags().put(tag);
         cache.storeManifest(manifest);
         assertTrue(cache.contains(download(cache, blob, true)), "with room again, downloads are stored");
         cache.pokeEvictor();
-        cache.evictionCaughtUp().join();
+        evictor.caughtUp().join();
       }
     }
   }

@@ -36,18 +36,20 @@ class GrowingBlobTest {
   @TempDir
   Path directory;
 
+  private CacheDirectory opened;
   private BlobCache cache;
   private final byte[] content = random(SIZE);
   private final Digest digest = Digest.sha256Of(content);
 
   @BeforeEach
   void open() {
-    cache = BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+    opened = CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+    cache = opened.blobs();
   }
 
   @AfterEach
   void close() {
-    cache.close();
+    opened.close();
   }
 
   @Test

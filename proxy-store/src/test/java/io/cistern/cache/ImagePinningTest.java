@@ -33,8 +33,12 @@ class ImagePinningTest {
   private final Random random = new Random(5);
 
   /** A cap of {@code capKib} and a low-water mark of almost nothing: a pass evicts all it may. */
-  private BlobCache open(int capKib) {
-    return BlobCache.open(settings(temp.resolve("cache"), (long) capKib * KIB, 0.01, Duration.ofMinutes(1)), clock);
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
+
+  private CacheDirectory open(int capKib) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(settings(temp.resolve("cache"), (long) capKib * KIB, 0.01, Duration.ofMinutes(1)), clock, evictor);
   }
 
   private List<byte[]> blobs(int count, int size) {
@@ -47,7 +51,9 @@ class ImagePinningTest {
 
   @Test
   void aPinnedImageSurvivesAnEvictionPassThatRemovesEverythingElse() throws Exception {
-    try (BlobCache cache = open(400)) {
+    try (CacheDirectory opened = open(400)) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> pinnedBlobs = blobs(3, 20 * KIB);
       byte[] shared = pinnedBlobs.get(2);
       clock.advance(Duration.ofSeconds(1));
@@ -62,17 +68,17 @@ class ImagePinningTest {
         loose.add(download(cache, blob, true));
       }
 
-      ImageContent content = cache.pinImage(pinned.digest());
+      ImageContent content = catalog.pinImage(pinned.digest());
       assertEquals(4, content.blobs(), "the manifest, its config and its two layers");
       assertEquals(0, content.missing());
-      assertTrue(cache.isPinnedImage(pinned.digest()));
+      assertTrue(catalog.isPinnedImage(pinned.digest()));
 
       // The pinned image is the least recently used content: LRU alone would take it first. A
       // download of unknown size lands over the cap, and the pass it starts takes all it may,
       // that download included.
       clock.advance(Duration.ofSeconds(1));
       Digest trigger = download(cache, content(random, 300 * KIB), false);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       for (Digest digest : digestsOf(pinned, pinnedBlobs)) {
         assertTrue(cache.contains(digest), "pinned content stays: " + digest);
@@ -84,13 +90,15 @@ class ImagePinningTest {
       CacheStats stats = cache.stats();
       assertEquals(4, stats.entries(), "only the pinned image is left");
       assertEquals(bytesOnDisk(cache), stats.storedBytes(), "the budget counts what is on disk");
-      assertEquals(new ImageContent(4, stats.storedBytes(), 0), cache.pinned());
+      assertEquals(new ImageContent(4, stats.storedBytes(), 0), catalog.pinned());
     }
   }
 
   @Test
   void contentStoredAfterItsIndexWasPinnedIsPinnedToo() throws Exception {
-    try (BlobCache cache = open(10_000)) {
+    try (CacheDirectory opened = open(10_000)) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> amd64Blobs = blobs(2, 4 * KIB);
       List<byte[]> arm64Blobs = blobs(2, 4 * KIB);
       Manifest amd64 = storeImage(cache, amd64Blobs);
@@ -98,7 +106,7 @@ class ImagePinningTest {
       Manifest index = indexManifest(List.of(amd64, arm64));
       cache.storeManifest(index);
 
-      ImageContent pinned = cache.pinImage(index.digest());
+      ImageContent pinned = catalog.pinImage(index.digest());
       assertEquals(4, pinned.blobs(), "the index, the amd64 manifest and its two blobs");
       assertEquals(1, pinned.missing(), "the arm64 manifest is not stored (its blobs are not even known yet)");
 
@@ -107,14 +115,16 @@ class ImagePinningTest {
       for (byte[] blob : arm64Blobs) {
         download(cache, blob, true);
       }
-      assertEquals(new ImageContent(7, cache.stats().storedBytes(), 0), cache.imageContent(index.digest()));
-      assertEquals(7, cache.pinned().blobs(), "everything stored of the index inherited its pin");
+      assertEquals(new ImageContent(7, cache.stats().storedBytes(), 0), catalog.imageContent(index.digest()));
+      assertEquals(7, catalog.pinned().blobs(), "everything stored of the index inherited its pin");
     }
   }
 
   @Test
   void unpinningOneImageKeepsWhatAnotherPinnedImageSharesAndLetsTheRestBeEvicted() throws Exception {
-    try (BlobCache cache = open(200)) {
+    try (CacheDirectory opened = open(200)) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<byte[]> base = blobs(2, 20 * KIB);
       List<byte[]> first = new ArrayList<>(base);
       first.add(content(random, 20 * KIB));
@@ -122,16 +132,16 @@ class ImagePinningTest {
       second.add(content(random, 20 * KIB));
       Manifest one = storeImage(cache, first);
       Manifest two = storeImage(cache, second);
-      cache.pinImage(one.digest());
-      cache.pinImage(two.digest());
+      catalog.pinImage(one.digest());
+      catalog.pinImage(two.digest());
 
-      ImageContent afterUnpin = cache.unpinImage(one.digest());
+      ImageContent afterUnpin = catalog.unpinImage(one.digest());
       assertEquals(4, afterUnpin.blobs());
-      assertFalse(cache.isPinnedImage(one.digest()));
-      assertEquals(4, cache.pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
+      assertFalse(catalog.isPinnedImage(one.digest()));
+      assertEquals(4, catalog.pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
 
       download(cache, content(random, 150 * KIB), false);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertFalse(cache.contains(one.digest()), "the unpinned manifest could be evicted");
       assertFalse(cache.contains(Digest.sha256Of(first.get(2))), "and its own layer");
       for (Digest digest : digestsOf(two, second)) {

@@ -47,6 +47,8 @@ class LostDatabaseTest {
   private final List<byte[]> layers = new ArrayList<>();
   private Manifest manifest;
   private final TagKey tag = new TagKey("upstream.test", RepositoryName.of("team/app"), new Tag("1.0"));
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
 
   @Test
   void aDeletedDatabaseIsRebuiltSoFilesAreCountedAndEvictableAndTempFilesGo() throws Exception {
@@ -54,15 +56,16 @@ class LostDatabaseTest {
     Path partial = leaveTempFile();
     Files.delete(database());
 
-    try (BlobCache cache = open(1L << 30)) {
-      assertAllAdopted(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      assertAllAdopted(opened);
       assertFalse(Files.exists(partial), "the temp file is deleted");
-      assertFalse(cache.findTag(tag).isPresent(), "a tag lived only in the database");
+      assertFalse(opened.tags().find(tag).isPresent(), "a tag lived only in the database");
     }
     // The files are under the cap again: a smaller one evicts them.
     long cap = 3 * 4 * KIB;
-    try (BlobCache cache = open(cap)) {
-      cache.evictionCaughtUp().join();
+    try (CacheDirectory opened = open(cap)) {
+      BlobCache cache = opened.blobs();
+      evictor.caughtUp().join();
       assertTrue(cache.stats().evictedBlobs() > 0, "adopted files are evictable");
       assertTrue(cache.stats().storedBytes() <= cap, cache.stats().toString());
       assertEquals(cache.stats().storedBytes(), bytesOnDisk(cache), "every byte on disk is counted, and no more");
@@ -76,8 +79,8 @@ class LostDatabaseTest {
     Files.write(database(), garbage);
     Path partial = leaveTempFile();
 
-    try (BlobCache cache = open(1L << 30)) {
-      assertAllAdopted(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      assertAllAdopted(opened);
       assertFalse(Files.exists(partial));
     }
     List<Path> aside = movedAside("metadata.db.corrupt-");
@@ -90,23 +93,23 @@ class LostDatabaseTest {
     fillAndClose();
     Files.write(database(), new byte[0]);
 
-    try (BlobCache cache = open(1L << 30)) {
-      assertAllAdopted(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      assertAllAdopted(opened);
     }
   }
 
   @Test
   void aDatabaseThatFailsSQLitesCheckAfterAnUncleanStopIsMovedAsideAndRebuilt() throws Exception {
     fillAndClose();
-    Files.delete(directory.resolve(BlobCache.CLEAN_STOP_MARKER));
+    Files.delete(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER));
     // A valid header, a damaged table page: it opens, and only SQLite's check finds the damage.
     try (RandomAccessFile file = new RandomAccessFile(database().toFile(), "rw")) {
       file.seek(4096);
       file.write(content(random, 4096));
     }
 
-    try (BlobCache cache = open(1L << 30)) {
-      assertAllAdopted(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      assertAllAdopted(opened);
     }
     assertEquals(1, movedAside("metadata.db.corrupt-").size());
   }
@@ -114,16 +117,16 @@ class LostDatabaseTest {
   @Test
   void theWriteAheadLogOfADeletedDatabaseIsMovedAsideAndTheFilesAreAdopted() throws Exception {
     Path savedLog = directory.resolveSibling("saved-wal");
-    try (BlobCache cache = open(1L << 30)) {
-      store(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      store(opened);
       // What a kill -9 leaves: the log, not yet checkpointed into the database file.
       Files.copy(database().resolveSibling("metadata.db-wal"), savedLog, StandardCopyOption.REPLACE_EXISTING);
     }
     Files.delete(database());
     Files.copy(savedLog, database().resolveSibling("metadata.db-wal"));
 
-    try (BlobCache cache = open(1L << 30)) {
-      assertAllAdopted(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      assertAllAdopted(opened);
     }
     assertEquals(1, movedAside("metadata.db-wal.orphaned-").size());
   }
@@ -137,9 +140,10 @@ class LostDatabaseTest {
     Files.write(pathOf(damaged), flipped);
     Files.delete(database());
 
-    try (BlobCache cache = open(1L << 30)) {
+    try (CacheDirectory opened = open(1L << 30)) {
+      BlobCache cache = opened.blobs();
       assertFalse(cache.contains(damaged), "never served");
-      assertFalse(cache.metadata().findBlob(damaged).isPresent());
+      assertFalse(SqliteClient.blob(cache.directory(), damaged).isPresent());
       assertEquals(LAYERS, cache.stats().entries(), "the other layers and the manifest");
       assertEquals(bytesOnDisk(cache), cache.stats().storedBytes());
     }
@@ -149,42 +153,44 @@ class LostDatabaseTest {
 
   @Test
   void aFreshDirectoryIsNotARebuild() throws Exception {
-    try (BlobCache cache = open(1L << 30)) {
+    try (CacheDirectory opened = open(1L << 30)) {
+      BlobCache cache = opened.blobs();
       assertEquals(0, cache.stats().entries());
     }
     assertEquals(List.of(), movedAside("metadata.db."));
     assertFalse(Files.exists(directory.resolve(Quarantine.DIRECTORY)));
   }
 
-  private BlobCache open(long cap) {
-    return BlobCache.open(settings(directory, cap, 0.5, Duration.ofSeconds(30)), clock);
+  private CacheDirectory open(long cap) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(settings(directory, cap, 0.5, Duration.ofSeconds(30)), clock, evictor);
   }
 
   /** Stores the layers, an image manifest over them, and a tag; then stops cleanly. */
   private void fillAndClose() throws IOException {
-    try (BlobCache cache = open(1L << 30)) {
-      store(cache);
+    try (CacheDirectory opened = open(1L << 30)) {
+      store(opened);
     }
   }
 
-  private void store(BlobCache cache) throws IOException {
+  private void store(CacheDirectory opened) throws IOException {
     for (int i = 0; i < LAYERS; i++) {
       layers.add(content(random, 4 * KIB));
     }
-    manifest = CacheFixtures.storeImage(cache, layers);
-    cache.putTag(new TagMapping(tag, manifest.digest(), clock.instant()));
+    manifest = CacheFixtures.storeImage(opened.blobs(), layers);
+    opened.tags().put(new TagMapping(tag, manifest.digest(), clock.instant()));
   }
 
   /** Every layer and the manifest counted, with its size from the file; the manifest still known as one. */
-  private void assertAllAdopted(BlobCache cache) {
-    CacheStats stats = cache.stats();
+  private void assertAllAdopted(CacheDirectory opened) {
+    CacheStats stats = opened.blobs().stats();
     assertEquals(LAYERS + 1, stats.entries(), stats.toString());
     assertEquals(LAYERS * 4 * KIB + manifest.bytes().length, stats.storedBytes());
     for (byte[] layer : layers) {
-      assertEquals(layer.length, cache.metadata().findBlob(Digest.sha256Of(layer)).orElseThrow().size());
+      assertEquals(layer.length, SqliteClient.blob(directory, Digest.sha256Of(layer)).orElseThrow().size());
     }
-    assertEquals(MediaTypes.OCI_MANIFEST, cache.metadata().findBlob(manifest.digest()).orElseThrow().mediaType());
-    assertEquals(LAYERS, cache.imageContent(manifest.digest()).blobs() - 1, "what the manifest refers to is known again");
+    assertEquals(MediaTypes.OCI_MANIFEST, SqliteClient.blob(directory, manifest.digest()).orElseThrow().mediaType());
+    assertEquals(LAYERS, opened.catalog().imageContent(manifest.digest()).blobs() - 1, "what the manifest refers to is known again");
   }
 
   /** A temp file as a kill -9 in the middle of a download leaves it. */
@@ -197,7 +203,7 @@ class LostDatabaseTest {
   }
 
   private Path database() {
-    return directory.resolve(BlobCache.DATABASE_FILE);
+    return directory.resolve(CacheDirectory.DATABASE_FILE);
   }
 
   private Path pathOf(Digest digest) {

@@ -22,8 +22,8 @@ class ManifestLookupTest {
   @TempDir
   Path directory;
 
-  private BlobCache open() {
-    return BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+  private CacheDirectory open() {
+    return CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
   }
 
   @Test
@@ -31,7 +31,8 @@ class ManifestLookupTest {
     // A sparse 3 GiB file: reading it whole would fail (no array holds it), so only a lookup that
     // checks the size first can answer.
     Digest layer = Digest.sha256Of("a layer of gigabytes".getBytes(StandardCharsets.UTF_8));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Path file = cache.pathOf(layer);
       Files.createDirectories(file.getParent());
       try (RandomAccessFile sparse = new RandomAccessFile(file.toFile(), "rw")) {
@@ -46,7 +47,8 @@ class ManifestLookupTest {
   @Test
   void aSmallLayerIsNotAManifest() throws Exception {
     byte[] gzip = {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0};
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Digest layer = CacheFixtures.download(cache, gzip, true);
 
       assertInstanceOf(ManifestLookup.NotAManifest.class, cache.lookUpManifest(layer));
@@ -57,7 +59,8 @@ class ManifestLookupTest {
   void aManifestStoredAsABlobTakesItsTypeFromTheDocument() throws Exception {
     Manifest manifest = Manifest.of(MediaTypes.DOCKER_MANIFEST,
         ("{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.DOCKER_MANIFEST + "\"}").getBytes(StandardCharsets.UTF_8));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       CacheFixtures.download(cache, manifest.bytes(), false);
 
       ManifestLookup.Found found = assertInstanceOf(ManifestLookup.Found.class, cache.lookUpManifest(manifest.digest()));
@@ -70,7 +73,8 @@ class ManifestLookupTest {
   void theRowsMediaTypeComesBeforeTheDocuments() {
     // A document that names no type: only its row (the upstream's Content-Type) can tell.
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, "{\"schemaVersion\":2}".getBytes(StandardCharsets.UTF_8));
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       cache.storeManifest(manifest);
 
       ManifestLookup.Found found = assertInstanceOf(ManifestLookup.Found.class, cache.lookUpManifest(manifest.digest()));
@@ -81,7 +85,8 @@ class ManifestLookupTest {
   @Test
   void aDocumentOfUnknowableTypeAndNothingStoredAreLeftToTheUpstream() throws Exception {
     byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(StandardCharsets.UTF_8);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Digest stored = CacheFixtures.download(cache, config, true);
 
       assertInstanceOf(ManifestLookup.Absent.class, cache.lookUpManifest(stored));

@@ -9,6 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
+import io.cistern.oci.ReferrersIndex;
+import io.cistern.oci.RepositoryName;
+import io.cistern.oci.Tag;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -18,19 +22,28 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The schema 1 → 2 upgrade, and that the operators' queries go through indexes. */
+/** The schema upgrades (1 → 3, 2 → 3), and that the operators' queries go through indexes. */
 class MetadataSchemaTest {
+
+  private static final String UPSTREAM = "upstream.test";
+  private static final RepositoryName REPOSITORY = RepositoryName.of("team/app");
 
   @TempDir
   Path temp;
+
+  private static CacheDirectory open(Path directory) {
+    return CacheDirectory.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC());
+  }
 
   @Test
   void aSchema1CacheIsUpgradedAndItsManifestsGetTheirReferences() throws Exception {
@@ -40,58 +53,108 @@ class MetadataSchemaTest {
     Manifest manifest = imageManifest(blobs);
     writeSchema1Cache(directory, manifest, blobs);
 
-    try (BlobCache cache = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
-      assertEquals(2, userVersion(cache));
-      assertFalse(cache.metadata().referencesToRecord());
-      ImageContent pinned = cache.pinImage(manifest.digest());
+    try (CacheDirectory opened = open(directory)) {
+      assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory));
+      assertEquals(3, SqliteClient.single(directory,
+          "SELECT COUNT(*) FROM manifest_children WHERE manifest = '" + manifest.digest() + "'"),
+          "the upgrade read what the manifest refers to from its file");
+      ImageContent pinned = opened.catalog().pinImage(manifest.digest());
       assertEquals(4, pinned.blobs(), "the references recorded by the upgrade let the pin reach every blob");
       assertEquals(0, pinned.missing());
     }
-    try (BlobCache reopened = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
-      assertEquals(2, userVersion(reopened), "the upgrade runs once");
-      assertTrue(reopened.isPinnedImage(manifest.digest()));
+    try (CacheDirectory reopened = open(directory)) {
+      assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory), "the upgrade runs once");
+      assertTrue(reopened.catalog().isPinnedImage(manifest.digest()));
+    }
+  }
+
+  @Test
+  void aSchema2CacheHasItsReferrersListsMovedOutOfItsTagsAndListingsKeepingWhenTheyWereFetched() throws Exception {
+    Path directory = temp.resolve("schema2");
+    Random random = new Random(5);
+    List<byte[]> blobs = List.of(content(random, 100), content(random, 200));
+    Manifest image = imageManifest(blobs);
+    Manifest list = ReferrersIndex.EMPTY.toManifest();
+    Digest subject = image.digest();
+    Digest sha512Subject = Digest.of(Digest.Algorithm.SHA512, "a sha512 subject".getBytes(StandardCharsets.UTF_8));
+    Instant fetched = Instant.ofEpochMilli(1_700_000_000_000L);
+    writeSchema1Cache(directory, image, blobs);
+    DiskTier.standalone(directory.resolve("blobs")).write(list.digest(), list.bytes());
+    try (Connection connection = connect(directory); Statement statement = connection.createStatement()) {
+      // What schema 2 added, and what it held after one pull by tag and two referrers requests.
+      statement.executeUpdate("""
+          CREATE TABLE manifest_children (manifest TEXT NOT NULL, child TEXT NOT NULL,
+            PRIMARY KEY (manifest, child)) WITHOUT ROWID""");
+      statement.executeUpdate("CREATE INDEX manifest_children_by_child ON manifest_children (child)");
+      statement.executeUpdate("CREATE TABLE pinned_images (digest TEXT PRIMARY KEY, pinned_at INTEGER NOT NULL) WITHOUT ROWID");
+      statement.executeUpdate("PRAGMA user_version = 2");
+      insertBlob(connection, list.digest(), list.bytes().length, list.mediaType());
+      for (byte[] blob : blobs) {
+        insertChild(connection, image.digest(), Digest.sha256Of(blob));
+      }
+      insertTag(connection, UPSTREAM, "1.0", image.digest(), fetched);
+      for (Digest listed : List.of(subject, sha512Subject)) {
+        insertTag(connection, "referrers " + UPSTREAM, listed.referrersTag(), list.digest(), fetched);
+      }
+    }
+
+    try (CacheDirectory opened = open(directory)) {
+      assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory));
+      assertEquals(Optional.of(new ReferrersList(new ReferrersKey(UPSTREAM, REPOSITORY, subject), list.digest(), fetched)),
+          opened.referrers().find(new ReferrersKey(UPSTREAM, REPOSITORY, subject)), "moved, with when it was fetched");
+      assertEquals(Optional.empty(), opened.referrers().find(new ReferrersKey(UPSTREAM, REPOSITORY, sha512Subject)),
+          "a sha512 subject's fallback tag holds half its digest: its list is fetched again");
+      assertEquals(List.of(new CachedImage(UPSTREAM, REPOSITORY, "1.0", image.digest(), image.mediaType(),
+              image.bytes().length + 300, 3, 0, Instant.ofEpochMilli(1), false)),
+          opened.catalog().images(null, null, 100), "the image alone is listed, no referrers list");
+      assertEquals(List.of(), opened.tags().tagsOf("referrers " + UPSTREAM, REPOSITORY), "no tag of the made-up upstream is left");
+      assertEquals(List.of(UPSTREAM), opened.catalog().topRepositories(10).stream().map(RepositoryUsage::upstream).toList());
+      assertTrue(opened.blobs().contains(list.digest()), "the list's document stays stored");
+    }
+    try (CacheDirectory reopened = open(directory)) {
+      assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory), "the upgrade runs once");
+      assertEquals(list.digest(), reopened.referrers().find(new ReferrersKey(UPSTREAM, REPOSITORY, subject))
+          .orElseThrow().list());
     }
   }
 
   @Test
   void recoveryAdoptsAManifestFileThatLostItsRowWithItsMediaTypeAndReferences() throws Exception {
     Path directory = temp.resolve("crashed");
-    byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(StandardCharsets.UTF_8);
     List<byte[]> blobs = List.of(config, content(new Random(4), 200));
     Manifest manifest = imageManifest(blobs);
-    try (BlobCache cache = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
-      cache.storeManifest(manifest);
+    try (CacheDirectory opened = open(directory)) {
+      opened.blobs().storeManifest(manifest);
     }
     // A crash after the files were published but before their rows were written.
     DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }
-    Files.delete(directory.resolve(BlobCache.CLEAN_STOP_MARKER));
-    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
-         Statement statement = connection.createStatement()) {
+    Files.delete(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER));
+    try (Connection connection = connect(directory); Statement statement = connection.createStatement()) {
       statement.executeUpdate("DELETE FROM blobs");
       statement.executeUpdate("DELETE FROM manifest_children");
     }
 
-    try (BlobCache cache = BlobCache.open(settings(directory, 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
-      assertEquals(manifest.mediaType(), cache.metadata().findBlob(manifest.digest()).orElseThrow().mediaType());
-      assertEquals(null, cache.metadata().findBlob(Digest.sha256Of(blobs.get(0))).orElseThrow().mediaType(),
+    try (CacheDirectory opened = open(directory)) {
+      assertEquals(manifest.mediaType(), SqliteClient.blob(directory, manifest.digest()).orElseThrow().mediaType());
+      assertEquals(null, SqliteClient.blob(directory, Digest.sha256Of(blobs.get(0))).orElseThrow().mediaType(),
           "a JSON config is adopted as a plain blob");
-      assertEquals(new ImageContent(3, manifest.bytes().length + config.length + 200, 0), cache.imageContent(manifest.digest()),
-          "the adopted manifest still reaches its blobs");
+      assertEquals(new ImageContent(3, manifest.bytes().length + config.length + 200, 0),
+          opened.catalog().imageContent(manifest.digest()), "the adopted manifest still reaches its blobs");
     }
   }
 
-  /** What Cistern's schema 1 wrote: the three tables and their indexes, rows for a manifest and its blobs. */
+  /** What Cistern's schema 1 wrote: the three tables and their indexes, rows for a manifest and its blobs (read at 1). */
   private static void writeSchema1Cache(Path directory, Manifest manifest, List<byte[]> blobs) throws Exception {
     DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }
     store.write(manifest.digest(), manifest.bytes());
-    try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(BlobCache.DATABASE_FILE));
-         Statement statement = connection.createStatement()) {
+    try (Connection connection = connect(directory); Statement statement = connection.createStatement()) {
       statement.executeUpdate("""
           CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, media_type TEXT,
             stored_at INTEGER NOT NULL, last_access INTEGER NOT NULL, pinned INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID""");
@@ -105,40 +168,74 @@ class MetadataSchemaTest {
             PRIMARY KEY (upstream, repository, digest)) WITHOUT ROWID""");
       statement.executeUpdate("CREATE INDEX repository_manifests_by_digest ON repository_manifests (digest)");
       statement.executeUpdate("PRAGMA user_version = 1");
-      try (PreparedStatement insert = connection.prepareStatement(
-          "INSERT INTO blobs (digest, size, media_type, stored_at, last_access) VALUES (?, ?, ?, 1, 1)")) {
-        for (byte[] blob : blobs) {
-          insert.setString(1, Digest.sha256Of(blob).toString());
-          insert.setLong(2, blob.length);
-          insert.setString(3, null);
-          insert.executeUpdate();
-        }
-        insert.setString(1, manifest.digest().toString());
-        insert.setLong(2, manifest.bytes().length);
-        insert.setString(3, manifest.mediaType());
-        insert.executeUpdate();
+      for (byte[] blob : blobs) {
+        insertBlob(connection, Digest.sha256Of(blob), blob.length, null);
       }
+      insertBlob(connection, manifest.digest(), manifest.bytes().length, manifest.mediaType());
     }
-    Files.writeString(directory.resolve(BlobCache.CLEAN_STOP_MARKER), "clean\n");
+    Files.writeString(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER), "clean\n");
+  }
+
+  private static Connection connect(Path directory) throws Exception {
+    return DriverManager.getConnection("jdbc:sqlite:" + directory.resolve(CacheDirectory.DATABASE_FILE));
+  }
+
+  private static void insertBlob(Connection connection, Digest digest, long size, String mediaType) throws Exception {
+    try (PreparedStatement insert = connection.prepareStatement(
+        "INSERT INTO blobs (digest, size, media_type, stored_at, last_access) VALUES (?, ?, ?, 1, 1)")) {
+      insert.setString(1, digest.toString());
+      insert.setLong(2, size);
+      insert.setString(3, mediaType);
+      insert.executeUpdate();
+    }
+  }
+
+  private static void insertChild(Connection connection, Digest manifest, Digest child) throws Exception {
+    try (PreparedStatement insert = connection.prepareStatement("INSERT INTO manifest_children (manifest, child) VALUES (?, ?)")) {
+      insert.setString(1, manifest.toString());
+      insert.setString(2, child.toString());
+      insert.executeUpdate();
+    }
+  }
+
+  /** A tag of {@link #REPOSITORY}, with the link to its manifest, as schema 1 and 2 put them. */
+  private static void insertTag(Connection connection, String upstream, String tag, Digest digest, Instant resolved)
+      throws Exception {
+    try (PreparedStatement insert = connection.prepareStatement(
+             "INSERT INTO tags (upstream, repository, tag, digest, resolved_at) VALUES (?, ?, ?, ?, ?)");
+         PreparedStatement link = connection.prepareStatement(
+             "INSERT OR IGNORE INTO repository_manifests (upstream, repository, digest) VALUES (?, ?, ?)")) {
+      insert.setString(1, upstream);
+      insert.setString(2, REPOSITORY.value());
+      insert.setString(3, new Tag(tag).value());
+      insert.setString(4, digest.toString());
+      insert.setLong(5, resolved.toEpochMilli());
+      insert.executeUpdate();
+      link.setString(1, upstream);
+      link.setString(2, REPOSITORY.value());
+      link.setString(3, digest.toString());
+      link.executeUpdate();
+    }
   }
 
   @Test
   void theQueriesOfPinsPurgesAndListingsUseIndexesNotTableScans() throws Exception {
     Map<String, String> queries = Map.of(
-        "image rows", MetadataStore.IMAGE_ROWS,
-        "pinned by an image", MetadataStore.PINNED_BY_AN_IMAGE,
-        "tagged", MetadataStore.TAGGED,
-        "stored parents", MetadataStore.STORED_PARENTS,
-        "unpinned older than", MetadataStore.UNPINNED_OLDER_THAN,
-        "insert with an inherited pin", MetadataStore.INSERT_BLOB,
-        "rows in digest order (verify, scrub)", MetadataStore.BLOBS_AFTER,
-        "upstreams holding a digest", MetadataStore.UPSTREAMS_HOLDING);
+        "image rows", ImageGraph.IMAGE_ROWS,
+        "pinned by an image", ImageGraph.PINNED_BY_AN_IMAGE,
+        "named by a tag or referrers list", ImageGraph.NAMED,
+        "stored parents", ImageGraph.STORED_PARENTS,
+        "unpinned older than", EvictionQueries.UNPINNED_OLDER_THAN,
+        "insert with an inherited pin", BlobRows.INSERT,
+        "rows in digest order (verify, scrub)", BlobRows.AFTER,
+        "upstreams holding a digest", ImageListings.UPSTREAMS_HOLDING);
     // A table scan reads as "SCAN blobs"; scans of the recursive queues (closure, up) are the
     // queues themselves, proportional to one image.
-    Pattern tableScan = Pattern.compile("SCAN (blobs|tags|manifest_children|pinned_images|repository_manifests)\\b");
-    try (BlobCache cache = BlobCache.open(settings(temp.resolve("plans"), 1L << 30, 0.9, Duration.ofMinutes(1)), Clock.systemUTC())) {
+    Pattern tableScan = Pattern.compile("SCAN (blobs|tags|manifest_children|pinned_images|repository_manifests|referrers)\\b");
+    Path directory = temp.resolve("plans");
+    try (CacheDirectory opened = open(directory)) {
       for (Map.Entry<String, String> query : queries.entrySet()) {
-        List<String> plan = plan(cache, query.getValue());
+        List<String> plan = plan(directory, query.getValue());
         assertFalse(plan.isEmpty());
         for (String step : plan) {
           assertFalse(tableScan.matcher(step).find(), query.getKey() + " scans a table: " + plan);
@@ -147,8 +244,8 @@ class MetadataSchemaTest {
     }
   }
 
-  private static List<String> plan(BlobCache cache, String sql) {
-    return cache.metadata().withConnection(connection -> {
+  private static List<String> plan(Path directory, String sql) {
+    return SqliteClient.query(directory, connection -> {
       List<String> steps = new ArrayList<>();
       try (PreparedStatement explain = connection.prepareStatement("EXPLAIN QUERY PLAN " + sql)) {
         int parameters = explain.getParameterMetaData().getParameterCount();
@@ -162,15 +259,6 @@ class MetadataSchemaTest {
         }
       }
       return steps;
-    });
-  }
-
-  private static int userVersion(BlobCache cache) {
-    return cache.metadata().withConnection(connection -> {
-      try (Statement statement = connection.createStatement(); ResultSet rs = statement.executeQuery("PRAGMA user_version")) {
-        rs.next();
-        return rs.getInt(1);
-      }
     });
   }
 }

@@ -39,8 +39,8 @@ class PurgeTest {
   private final ManualClock clock = new ManualClock();
   private final Random random = new Random(9);
 
-  private BlobCache open() {
-    return BlobCache.open(settings(temp.resolve("cache"), 100L << 20, 0.9, Duration.ofMinutes(1)), clock);
+  private CacheDirectory open() {
+    return CacheDirectory.open(settings(temp.resolve("cache"), 100L << 20, 0.9, Duration.ofMinutes(1)), clock);
   }
 
   private List<byte[]> blobs(int count) {
@@ -51,38 +51,39 @@ class PurgeTest {
     return blobs;
   }
 
-  private void tag(BlobCache cache, String tag, Digest digest) {
-    cache.putTag(new TagMapping(new TagKey(UPSTREAM, REPOSITORY, new Tag(tag)), digest, clock.instant()));
+  private void tag(CacheDirectory opened, String tag, Digest digest) {
+    opened.tags().put(new TagMapping(new TagKey(UPSTREAM, REPOSITORY, new Tag(tag)), digest, clock.instant()));
   }
 
   private static void assertBudgetMatchesDisk(BlobCache cache) {
     assertEquals(bytesOnDisk(cache), cache.stats().storedBytes(), "stored bytes are what is on disk");
-    assertEquals(cache.metadata().totals()[1], cache.stats().entries(), "entries are the rows");
-    assertEquals(cache.metadata().totals()[0], cache.stats().storedBytes(), "and the rows' sizes");
+    assertEquals(SqliteClient.rows(cache.directory()), cache.stats().entries(), "entries are the rows");
+    assertEquals(SqliteClient.storedBytes(cache.directory()), cache.stats().storedBytes(), "and the rows' sizes");
   }
 
   @Test
   void purgingAnImageRemovesWhatOnlyItUsesAndKeepsWhatAnotherManifestShares() throws Exception {
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       List<byte[]> first = blobs(3);
       List<byte[]> second = new ArrayList<>(blobs(2));
       second.add(first.get(2));
       Manifest one = storeImage(cache, first);
       Manifest two = storeImage(cache, second);
-      tag(cache, "1", one.digest());
-      tag(cache, "2", two.digest());
+      tag(opened, "1", one.digest());
+      tag(opened, "2", two.digest());
       List<Digest> told = new CopyOnWriteArrayList<>();
       cache.onEviction(told::addAll);
 
-      Removal removal = cache.purgeImage(one.digest());
+      Removal removal = opened.catalog().purgeImage(one.digest());
 
       assertEquals(3, removal.blobs(), "the manifest, the config and the unshared layer");
       assertEquals(one.bytes().length + 16 * KIB, removal.bytes());
       assertFalse(Files.exists(cache.pathOf(one.digest())), "files go with their rows");
       assertFalse(cache.contains(Digest.sha256Of(first.get(0))));
       assertTrue(cache.contains(Digest.sha256Of(first.get(2))), "the layer the other image shares stays");
-      assertTrue(cache.findTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("1"))).isEmpty(), "its tag went with it");
-      assertTrue(cache.findTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("2"))).isPresent());
+      assertTrue(opened.tags().find(new TagKey(UPSTREAM, REPOSITORY, new Tag("1"))).isEmpty(), "its tag went with it");
+      assertTrue(opened.tags().find(new TagKey(UPSTREAM, REPOSITORY, new Tag("2"))).isPresent());
       assertTrue(told.contains(one.digest()), "memory caches are told, as for an eviction");
       assertBudgetMatchesDisk(cache);
     }
@@ -90,44 +91,50 @@ class PurgeTest {
 
   @Test
   void purgingATagKeepsTheImageWhileAnotherTagPointsAtIt() throws Exception {
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest image = storeImage(cache, blobs(2));
-      tag(cache, "1.0", image.digest());
-      tag(cache, "latest", image.digest());
+      tag(opened, "1.0", image.digest());
+      tag(opened, "latest", image.digest());
       List<TagKey> changed = new CopyOnWriteArrayList<>();
-      cache.onTagChange(changed::add);
+      opened.tags().onTagChange(changed::add);
       TagKey latest = new TagKey(UPSTREAM, REPOSITORY, new Tag("latest"));
 
-      assertEquals(Optional.of(Removal.NOTHING), cache.purgeTag(latest));
-      assertTrue(cache.findTag(latest).isEmpty());
+      assertEquals(Optional.of(Removal.NOTHING), catalog.purgeTag(latest));
+      assertTrue(opened.tags().find(latest).isEmpty());
       assertTrue(cache.contains(image.digest()), "1.0 still points at it");
       assertEquals(List.of(latest), changed, "a running server is told to forget the tag");
 
-      Removal removal = cache.purgeTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("1.0"))).orElseThrow();
+      Removal removal = catalog.purgeTag(new TagKey(UPSTREAM, REPOSITORY, new Tag("1.0"))).orElseThrow();
       assertEquals(3, removal.blobs(), "the last tag takes the image with it");
       assertEquals(0, cache.stats().entries());
-      assertEquals(Optional.empty(), cache.purgeTag(latest), "an unknown tag is reported as such");
+      assertEquals(Optional.empty(), catalog.purgeTag(latest), "an unknown tag is reported as such");
       assertBudgetMatchesDisk(cache);
     }
   }
 
   @Test
   void aPinnedImageIsNotPurged() throws Exception {
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest image = storeImage(cache, blobs(2));
-      cache.pinImage(image.digest());
-      assertThrows(PinnedImageException.class, () -> cache.purgeImage(image.digest()));
+      catalog.pinImage(image.digest());
+      assertThrows(PinnedImageException.class, () -> catalog.purgeImage(image.digest()));
       assertEquals(3, cache.stats().entries());
-      cache.unpinImage(image.digest());
-      assertEquals(3, cache.purgeImage(image.digest()).blobs());
+      catalog.unpinImage(image.digest());
+      assertEquals(3, catalog.purgeImage(image.digest()).blobs());
     }
   }
 
   @Test
   void purgingByAgeRemovesWhatWasNotReadSinceTheCutoffExceptPinnedAndFreshlyReadContent() throws Exception {
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       Manifest pinned = storeImage(cache, blobs(1));
-      cache.pinImage(pinned.digest());
+      catalog.pinImage(pinned.digest());
       List<Digest> old = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         old.add(download(cache, content(random, KIB), true));
@@ -137,7 +144,7 @@ class PurgeTest {
       cache.recordAccess(readSinceFlush);
       Digest recent = download(cache, content(random, KIB), true);
 
-      Removal removal = cache.purgeOlderThan(clock.instant().minus(Duration.ofDays(30)));
+      Removal removal = catalog.purgeOlderThan(clock.instant().minus(Duration.ofDays(30)));
 
       assertEquals(300, removal.blobs(), "every old blob, over several batches");
       old.forEach(digest -> assertFalse(cache.contains(digest)));

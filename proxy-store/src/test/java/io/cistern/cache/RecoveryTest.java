@@ -42,14 +42,15 @@ class RecoveryTest {
     Digest orphanDigest = Digest.sha256Of(orphan);
     TagKey tag = new TagKey("upstream.test", RepositoryName.of("team/app"), new Tag("1.0"));
 
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       store(cache, kept);
       cache.storeManifest(new Manifest(lostDigest, MediaTypes.OCI_MANIFEST, lost));
-      cache.putTag(new TagMapping(tag, lostDigest, Instant.now()));
+      opened.tags().put(new TagMapping(tag, lostDigest, Instant.now()));
     }
     // What a kill can leave: no marker, a temp file, a file whose row was never written, a row
     // whose file is gone.
-    Files.delete(directory.resolve(BlobCache.CLEAN_STOP_MARKER));
+    Files.delete(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER));
     Path target = DiskTier.pathOf(directory.resolve("blobs"), orphanDigest);
     Files.createDirectories(target.getParent());
     Files.write(target, orphan);
@@ -57,12 +58,13 @@ class RecoveryTest {
     Files.write(temp, new byte[] {1, 2, 3});
     Files.delete(DiskTier.pathOf(directory.resolve("blobs"), lostDigest));
 
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       assertEquals(List.of(), partials());
-      assertTrue(cache.metadata().findBlob(keptDigest).isPresent());
-      assertEquals(orphan.length, cache.metadata().findBlob(orphanDigest).orElseThrow().size(), "the orphan file is adopted");
-      assertFalse(cache.metadata().findBlob(lostDigest).isPresent(), "the row without a file is dropped");
-      assertFalse(cache.findTag(tag).isPresent(), "with the tag that pointed at it");
+      assertTrue(SqliteClient.blob(cache.directory(), keptDigest).isPresent());
+      assertEquals(orphan.length, SqliteClient.blob(cache.directory(), orphanDigest).orElseThrow().size(), "the orphan file is adopted");
+      assertFalse(SqliteClient.blob(cache.directory(), lostDigest).isPresent(), "the row without a file is dropped");
+      assertFalse(opened.tags().find(tag).isPresent(), "with the tag that pointed at it");
       assertEquals(2, cache.stats().entries());
       assertEquals(kept.length + orphan.length, cache.stats().storedBytes());
     }
@@ -71,30 +73,32 @@ class RecoveryTest {
   @Test
   void aStopWithADownloadUnderWayIsNotMarkedCleanSoItsTempFileGoesAtTheNextStart() throws IOException {
     byte[] content = "half way".getBytes(StandardCharsets.UTF_8);
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
       Ingest partial = CacheFixtures.ingest(cache, Digest.sha256Of(content), content.length);
       partial.append(ByteBuffer.wrap(content, 0, 4));
       assertEquals(1, partials().size());
     }
-    assertFalse(Files.exists(directory.resolve(BlobCache.CLEAN_STOP_MARKER)));
+    assertFalse(Files.exists(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER)));
 
-    try (BlobCache cache = open()) {
+    try (CacheDirectory opened = open()) {
       assertEquals(List.of(), partials());
     }
-    assertTrue(Files.exists(directory.resolve(BlobCache.CLEAN_STOP_MARKER)), "a quiet stop is marked clean");
+    assertTrue(Files.exists(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER)), "a quiet stop is marked clean");
   }
 
   @Test
   void aClosingCacheStartsNoDownload() throws IOException {
-    BlobCache cache = open();
-    cache.close();
+    CacheDirectory opened = open();
+    BlobCache cache = opened.blobs();
+    opened.close();
 
     assertThrows(IOException.class, () -> CacheFixtures.ingest(cache, Digest.sha256Of(new byte[] {1}), 1));
     assertEquals(List.of(), partials());
   }
 
-  private BlobCache open() {
-    return BlobCache.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
+  private CacheDirectory open() {
+    return CacheDirectory.open(CacheSettings.defaults(directory, 1L << 30), Clock.systemUTC());
   }
 
   private static void store(BlobCache cache, byte[] content) throws IOException {

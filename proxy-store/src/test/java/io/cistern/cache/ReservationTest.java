@@ -37,8 +37,12 @@ class ReservationTest {
   private final ManualClock clock = new ManualClock();
   private final Random random = new Random(5);
 
-  private BlobCache open(long cap, double lowWaterFraction, Duration reservationTimeout) {
-    return BlobCache.open(settings(temp.resolve("cache"), cap, lowWaterFraction, reservationTimeout), clock);
+  /** The evictor of the cache opened last. */
+  private EvictorTurns evictor;
+
+  private CacheDirectory open(long cap, double lowWaterFraction, Duration reservationTimeout) {
+    evictor = new EvictorTurns();
+    return CacheFixtures.open(settings(temp.resolve("cache"), cap, lowWaterFraction, reservationTimeout), clock, evictor);
   }
 
   private List<Digest> storeInOrder(BlobCache cache, int count, int size) throws IOException {
@@ -47,7 +51,8 @@ class ReservationTest {
 
   @Test
   void aReservationMakesRoomByEvictingTheOldestBeforeTheDownloadStarts() throws Exception {
-    try (BlobCache cache = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+    try (CacheDirectory opened = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+      BlobCache cache = opened.blobs();
       List<Digest> stored = storeInOrder(cache, 10, KIB);
 
       Ingest ingest = cache.ingest(unpublished(1), 4 * KIB).get();
@@ -69,7 +74,8 @@ class ReservationTest {
   void aBurstOfLargeDownloadsNeverLetsStoredPlusReservedExceedTheCap() throws Exception {
     int downloads = 40;
     ExecutorService threads = Executors.newFixedThreadPool(downloads);
-    try (BlobCache cache = open(1024 * KIB, 0.9, Duration.ofMinutes(1))) {
+    try (CacheDirectory opened = open(1024 * KIB, 0.9, Duration.ofMinutes(1))) {
+      BlobCache cache = opened.blobs();
       CountDownLatch gate = new CountDownLatch(1);
       List<Future<Digest>> results = new ArrayList<>();
       for (int i = 0; i < downloads; i++) {
@@ -83,7 +89,7 @@ class ReservationTest {
       for (Future<Digest> result : results) {
         result.get();
       }
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       CacheStats stats = cache.stats();
       assertTrue(stats.peakBytes() <= stats.maxBytes(),
@@ -98,7 +104,8 @@ class ReservationTest {
 
   @Test
   void aBlobLargerThanTheWholeCacheIsRefusedAtOnce() throws Exception {
-    try (BlobCache cache = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+    try (CacheDirectory opened = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
+      BlobCache cache = opened.blobs();
       storeInOrder(cache, 3, KIB);
 
       CompletableFuture<Ingest> ingest = cache.ingest(unpublished(1), 10 * KIB + 1);
@@ -115,10 +122,12 @@ class ReservationTest {
 
   @Test
   void whenEverythingLeftIsPinnedAWaitingDownloadIsRefusedWithATimeToRetry() throws Exception {
-    try (BlobCache cache = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
+    try (CacheDirectory opened = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
+      BlobCache cache = opened.blobs();
+      ImageCatalog catalog = opened.catalog();
       List<Digest> stored = storeInOrder(cache, 4, KIB);
       for (Digest digest : stored) {
-        assertEquals(1, cache.pinImage(digest).blobs());
+        assertEquals(1, catalog.pinImage(digest).blobs());
       }
 
       NoRoomException refusal = failure(cache.ingest(unpublished(1), KIB), NoRoomException.class);
@@ -133,8 +142,8 @@ class ReservationTest {
       assertEquals(1, stats.refusedReservations());
       assertEquals(0, stats.reservedBytes());
 
-      cache.unpinImage(stored.get(2));
-      assertFalse(cache.isPinnedImage(stored.get(2)));
+      catalog.unpinImage(stored.get(2));
+      assertFalse(catalog.isPinnedImage(stored.get(2)));
       Ingest ingest = cache.ingest(unpublished(2), KIB).get();
       assertFalse(cache.contains(stored.get(2)), "unpinned, it is the one blob that could make room");
       assertEquals(3, cache.stats().entries());

@@ -30,13 +30,15 @@ class WatermarkTest {
 
   @Test
   void aPassRunsOnlyAboveTheCapAndFreesDownToTheLowWaterMark() throws Exception {
-    try (BlobCache cache = BlobCache.open(settings(temp.resolve("cache"), 100 * KIB, 0.8, Duration.ofMinutes(1)), clock)) {
+    EvictorTurns evictor = new EvictorTurns();
+    try (CacheDirectory opened = CacheFixtures.open(settings(temp.resolve("cache"), 100 * KIB, 0.8, Duration.ofMinutes(1)), clock, evictor)) {
+      BlobCache cache = opened.blobs();
       store(cache, 100);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertEquals(0, cache.stats().evictionPasses(), "exactly at the cap: no pass");
 
       store(cache, 1);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       CacheStats stats = cache.stats();
       assertEquals(1, stats.evictionPasses());
       assertEquals(21, stats.evictedBlobs(), "101 KiB asked for, 80 KiB kept");
@@ -45,10 +47,10 @@ class WatermarkTest {
       assertEquals(80 * KIB, stats.storedBytes());
 
       store(cache, 20);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertEquals(1, cache.stats().evictionPasses(), "the next 20 stores fit between the marks");
       store(cache, 1);
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
       assertEquals(2, cache.stats().evictionPasses());
       assertEquals(80 * KIB, cache.stats().storedBytes());
     }
@@ -57,7 +59,9 @@ class WatermarkTest {
   @Test
   void aSteadyStreamOfStoresBelowTheCapRunsNoPass() throws Exception {
     ExecutorService threads = Executors.newFixedThreadPool(16);
-    try (BlobCache cache = BlobCache.open(settings(temp.resolve("cache"), 1024 * KIB, 0.9, Duration.ofMinutes(1)), clock)) {
+    EvictorTurns evictor = new EvictorTurns();
+    try (CacheDirectory opened = CacheFixtures.open(settings(temp.resolve("cache"), 1024 * KIB, 0.9, Duration.ofMinutes(1)), clock, evictor)) {
+      BlobCache cache = opened.blobs();
       List<Future<?>> stores = new ArrayList<>();
       for (int i = 0; i < 1000; i++) {
         byte[] bytes = content(random, 512);
@@ -67,7 +71,7 @@ class WatermarkTest {
       for (Future<?> store : stores) {
         store.get();
       }
-      cache.evictionCaughtUp().get();
+      evictor.caughtUp().get();
 
       CacheStats stats = cache.stats();
       assertEquals(0, stats.evictionPasses());

@@ -2,6 +2,7 @@ package io.cistern.bench;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.BlobCheck;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
@@ -46,6 +47,7 @@ public class BlobHitBenchmark {
   private static final int HASHED_BYTES = 64 << 20;
 
   private Path directory;
+  private CacheDirectory opened;
   private BlobCache cache;
   private Digest small;
   private Digest large;
@@ -53,7 +55,8 @@ public class BlobHitBenchmark {
   @Setup(Level.Trial)
   public void fill() throws IOException {
     directory = Files.createTempDirectory("cistern-jmh-");
-    cache = BlobCache.open(CacheSettings.defaults(directory, 1L << 40), Clock.systemUTC());
+    opened = CacheDirectory.open(CacheSettings.defaults(directory, 1L << 40), Clock.systemUTC());
+    cache = opened.blobs();
     Random random = new Random(1);
     small = store(random, 1 << 20);
     large = store(random, HASHED_BYTES);
@@ -71,7 +74,7 @@ public class BlobHitBenchmark {
 
   @TearDown(Level.Trial)
   public void delete() throws IOException {
-    cache.close();
+    opened.close();
     try (Stream<Path> files = Files.walk(directory)) {
       files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
     }

@@ -1,6 +1,7 @@
 package io.cistern.bench;
 
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
@@ -50,6 +51,7 @@ public class MetadataLookupBenchmark {
   public int tags;
 
   private Path directory;
+  private CacheDirectory opened;
   private BlobCache cache;
   private TagKey probeTag;
   private Digest probeManifest;
@@ -58,14 +60,15 @@ public class MetadataLookupBenchmark {
   @Setup(Level.Trial)
   public void fill() throws IOException {
     directory = Files.createTempDirectory("cistern-jmh-");
-    cache = BlobCache.open(CacheSettings.defaults(directory, 1L << 40), Clock.systemUTC());
+    opened = CacheDirectory.open(CacheSettings.defaults(directory, 1L << 40), Clock.systemUTC());
+    cache = opened.blobs();
     RepositoryName repository = RepositoryName.of("library/app");
     for (int i = 0; i < tags; i++) {
       Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST,
           ("{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.OCI_MANIFEST + "\",\"n\":" + i + "}").getBytes(StandardCharsets.UTF_8));
       cache.storeManifest(manifest);
       TagKey key = new TagKey("docker.io", repository, new Tag("t" + i));
-      cache.putTag(new TagMapping(key, manifest.digest(), Instant.now()));
+      opened.tags().put(new TagMapping(key, manifest.digest(), Instant.now()));
       if (i == tags / 2) {
         probeTag = key;
         probeManifest = manifest.digest();
@@ -75,7 +78,7 @@ public class MetadataLookupBenchmark {
 
   @TearDown(Level.Trial)
   public void delete() throws IOException {
-    cache.close();
+    opened.close();
     try (Stream<Path> files = Files.walk(directory)) {
       files.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
     }
@@ -83,7 +86,7 @@ public class MetadataLookupBenchmark {
 
   @Benchmark
   public TagMapping tagLookup() {
-    return cache.findTag(probeTag).orElseThrow();
+    return opened.tags().find(probeTag).orElseThrow();
   }
 
   @Benchmark

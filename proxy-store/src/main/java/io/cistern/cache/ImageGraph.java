@@ -1,0 +1,222 @@
+package io.cistern.cache;
+
+import io.cistern.oci.Digest;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Images as the database holds them: a manifest with everything it reaches through its recorded
+ * references ({@link ManifestReferences}), sized, pinned ({@code pinned_images}, and each row's
+ * {@code pinned}) and purged as one. A walk of an image is
+ * a recursive query through the index by manifest (down) or by child (up), so it costs what the
+ * image holds, not what the cache holds.
+ */
+final class ImageGraph {
+
+  // The queries below are named so that a test can check their plans use the indexes.
+
+  /** Every digest an image refers to, with its row when it is stored. */
+  static final String IMAGE_ROWS = ManifestReferences.CLOSURE + """
+      SELECT closure.digest, b.size, b.media_type, b.stored_at, b.last_access, b.pinned
+      FROM closure LEFT JOIN blobs b ON b.digest = closure.digest""";
+
+  /** Whether a digest is, or is referred to (however indirectly) by, an image pinned as such. */
+  static final String PINNED_BY_AN_IMAGE = """
+      WITH RECURSIVE up(digest) AS (
+        VALUES (?)
+        UNION
+        SELECT c.manifest FROM manifest_children c JOIN up ON c.child = up.digest)
+      SELECT EXISTS (SELECT 1 FROM up JOIN pinned_images p ON p.digest = up.digest)""";
+
+  /** Whether a tag or a referrers list names a digest. */
+  static final String NAMED = """
+      SELECT EXISTS (SELECT 1 FROM tags WHERE digest = ?) OR EXISTS (SELECT 1 FROM referrers WHERE list = ?)""";
+
+  /** The stored manifests that refer to a digest. */
+  static final String STORED_PARENTS =
+      "SELECT c.manifest FROM manifest_children c JOIN blobs b ON b.digest = c.manifest WHERE c.child = ?";
+
+  private final MetadataDatabase database;
+
+  ImageGraph(MetadataDatabase database) {
+    this.database = database;
+  }
+
+  /**
+   * The rows of an image and the number of digests it refers to that are not stored.
+   *
+   * @param stored the root's row first (when it is stored), then the rest in no set order
+   */
+  record ImageRows(List<BlobRecord> stored, int missing) {
+
+    long bytes() {
+      return stored.stream().mapToLong(BlobRecord::size).sum();
+    }
+
+    /** The root's row, or null when the root itself is not stored. */
+    BlobRecord root(Digest root) {
+      return stored.isEmpty() || !stored.get(0).digest().equals(root) ? null : stored.get(0);
+    }
+  }
+
+  /** What an image holds: the stored rows reachable from {@code root}, and how many referenced digests are not stored. */
+  ImageRows rows(Digest root) {
+    return database.withConnection(connection -> rows(connection, root));
+  }
+
+  private static ImageRows rows(Connection connection, Digest root) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(IMAGE_ROWS)) {
+      select.setString(1, root.toString());
+      List<BlobRecord> stored = new ArrayList<>();
+      int missing = 0;
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          rs.getLong(2);
+          if (rs.wasNull()) {
+            missing++;
+            continue;
+          }
+          BlobRecord record = BlobRows.read(Digest.parse(rs.getString(1)), rs, 2);
+          if (record.digest().equals(root)) {
+            stored.add(0, record);
+          } else {
+            stored.add(record);
+          }
+        }
+      }
+      return new ImageRows(stored, missing);
+    }
+  }
+
+  /** Pins an image: it is recorded as pinned, and it and everything it refers to are never evicted. */
+  ImageRows pin(Digest root, long now) {
+    return database.inTransaction(connection -> {
+      try (PreparedStatement insert = connection.prepareStatement(
+          "INSERT OR IGNORE INTO pinned_images (digest, pinned_at) VALUES (?, ?)")) {
+        insert.setString(1, root.toString());
+        insert.setLong(2, now);
+        insert.executeUpdate();
+      }
+      ManifestReferences.pinClosure(connection, root);
+      return rows(connection, root);
+    });
+  }
+
+  /**
+   * Unpins an image: what it refers to stays pinned only where another pinned image refers to it
+   * too (two tags of one base image share its layers).
+   *
+   * @return the image's rows, as they are after the change
+   */
+  ImageRows unpin(Digest root) {
+    return database.inTransaction(connection -> {
+      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pinned_images WHERE digest = ?")) {
+        delete.setString(1, root.toString());
+        delete.executeUpdate();
+      }
+      ImageRows rows = rows(connection, root);
+      try (PreparedStatement stillPinned = connection.prepareStatement(PINNED_BY_AN_IMAGE);
+           PreparedStatement unpin = connection.prepareStatement("UPDATE blobs SET pinned = 0 WHERE digest = ?")) {
+        for (BlobRecord record : rows.stored()) {
+          if (!record.pinned()) {
+            continue;
+          }
+          stillPinned.setString(1, record.digest().toString());
+          try (ResultSet rs = stillPinned.executeQuery()) {
+            if (rs.next() && rs.getBoolean(1)) {
+              continue;
+            }
+          }
+          unpin.setString(1, record.digest().toString());
+          unpin.addBatch();
+        }
+        unpin.executeBatch();
+      }
+      return rows(connection, root);
+    });
+  }
+
+  /** Whether {@code root} was pinned as an image (not merely as part of one). */
+  boolean isPinnedImage(Digest root) {
+    return database.withConnection(connection -> {
+      try (PreparedStatement select = connection.prepareStatement("SELECT 1 FROM pinned_images WHERE digest = ?")) {
+        select.setString(1, root.toString());
+        try (ResultSet rs = select.executeQuery()) {
+          return rs.next();
+        }
+      }
+    });
+  }
+
+  /**
+   * Deletes the rows of an image: {@code root} and whatever it refers to that nothing else still
+   * needs. Kept are content another stored manifest refers to, content a tag or referrers list
+   * names, and pinned content. What names what goes is deleted with it ({@link BlobRows#deleteRows}).
+   *
+   * @return the deleted rows (the files to unlink and bytes to free), or null when {@code root} is
+   *     a pinned image and nothing was deleted
+   */
+  List<BlobRecord> delete(Digest root) {
+    return database.inTransaction(connection -> {
+      ImageRows rows = rows(connection, root);
+      BlobRecord rootRow = rows.root(root);
+      if (rootRow == null) {
+        return List.of();
+      }
+      if (rootRow.pinned()) {
+        return null;
+      }
+      Map<Digest, BlobRecord> doomed = new LinkedHashMap<>();
+      rows.stored().forEach(record -> doomed.put(record.digest(), record));
+      // Keeping one manifest keeps what it refers to, which may keep more: repeat until nothing
+      // changes. Each round costs one indexed lookup per row of this image.
+      boolean changed = true;
+      while (changed) {
+        changed = false;
+        for (Iterator<BlobRecord> it = doomed.values().iterator(); it.hasNext(); ) {
+          BlobRecord record = it.next();
+          if (!record.digest().equals(root) && stillNeeded(connection, record, doomed.keySet())) {
+            it.remove();
+            changed = true;
+          }
+        }
+      }
+      BlobRows.deleteRows(connection, doomed.keySet());
+      return new ArrayList<>(doomed.values());
+    });
+  }
+
+  private static boolean stillNeeded(Connection connection, BlobRecord record, Set<Digest> doomed) throws SQLException {
+    if (record.pinned()) {
+      return true;
+    }
+    try (PreparedStatement named = connection.prepareStatement(NAMED)) {
+      named.setString(1, record.digest().toString());
+      named.setString(2, record.digest().toString());
+      try (ResultSet rs = named.executeQuery()) {
+        if (rs.next() && rs.getBoolean(1)) {
+          return true;
+        }
+      }
+    }
+    try (PreparedStatement parents = connection.prepareStatement(STORED_PARENTS)) {
+      parents.setString(1, record.digest().toString());
+      try (ResultSet rs = parents.executeQuery()) {
+        while (rs.next()) {
+          if (!doomed.contains(Digest.parse(rs.getString(1)))) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+}
