@@ -189,7 +189,10 @@ def cistern(work, name, upstream_url):
     os.makedirs(root, exist_ok=True)
     config = os.path.join(root, "cistern.yml")
     with open(config, "w") as f:
-        f.write("server:\n  address: 127.0.0.1\n  port: 0\ncache:\n  directory: %s/cache\n"
+        # Port 0 for both listeners: two benches (or a bench and a running Cistern) on one machine
+        # must not collide on the admin port's default.
+        f.write("server:\n  address: 127.0.0.1\n  port: 0\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                "cache:\n  directory: %s/cache\n"
                 "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (root, upstream_url))
         if os.environ.get("CISTERN_BENCH_EXTRA_YAML"):
             f.write(os.environ["CISTERN_BENCH_EXTRA_YAML"] + "\n")

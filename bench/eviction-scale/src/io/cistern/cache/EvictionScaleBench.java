@@ -72,7 +72,7 @@ public final class EvictionScaleBench {
       fill(metadata, rows);
       double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
 
-      BlobStore blobs = new BlobStore(directory.resolve("blobs"));
+      DiskTier blobs = DiskTier.standalone(directory.resolve("blobs"));
       long cap = rows * BLOB_SIZE;
       DiskBudget budget = new DiskBudget(cap, cap - EVICTED_PER_PASS * BLOB_SIZE, Duration.ofMinutes(1), () -> { }, Runnable::run,
           Files.getFileStore(directory), 0);
@@ -179,14 +179,14 @@ public final class EvictionScaleBench {
   }
 
   /** Puts evicted rows back as the most recently used, with their files, outside the timing. */
-  private static void restore(BlobRows rows, BlobStore blobs, List<Digest> evicted, long[] nextAccess) throws IOException {
+  private static void restore(BlobRows rows, DiskTier blobs, List<Digest> evicted, long[] nextAccess) throws IOException {
     for (Digest digest : evicted) {
       rows.insert(digest, BLOB_SIZE, null, List.of(), nextAccess[0]++);
       blobs.write(digest, new byte[0]);
     }
   }
 
-  private static void createFiles(BlobStore blobs, int count) throws IOException {
+  private static void createFiles(DiskTier blobs, int count) throws IOException {
     for (int i = 0; i < count; i++) {
       blobs.write(digestOf(i), new byte[0]);
     }

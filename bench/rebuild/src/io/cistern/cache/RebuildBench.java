@@ -53,7 +53,7 @@ public final class RebuildBench {
   /** Writes the files where the cache keeps them, and a database that records none of them. */
   private static long store(Path cache, int layers, int layerBytes, int small) throws IOException {
     CacheDirectory.open(CacheSettings.defaults(cache, Long.MAX_VALUE / 2), Clock.systemUTC()).close();
-    BlobStore blobs = new BlobStore(cache.resolve("blobs"));
+    DiskTier blobs = DiskTier.standalone(cache.resolve("blobs"));
     Random random = new Random(1);
     long total = 0;
     for (int i = 0; i < layers + small; i++) {

@@ -1,6 +1,6 @@
 package io.cistern.http;
 
-import io.cistern.cache.BlobStore;
+import io.cistern.cache.BlobContent;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -23,13 +23,14 @@ final class FileSlices {
   private FileSlices() {}
 
   /**
-   * Writes {@code count} bytes of {@code file} from {@code position}, then the last HTTP content;
-   * the file is closed once they are out or the connection has failed.
+   * Writes {@code count} bytes of {@code content} from {@code offset} (into the region), then the
+   * last HTTP content; the content is closed once they are out or the connection has failed.
    */
-  static ChannelFuture write(ChannelHandlerContext ctx, FileChannel file, long position, long count) {
+  static ChannelFuture write(ChannelHandlerContext ctx, BlobContent.FileRegion content, long offset, long count) {
     ChannelPromise done = ctx.newPromise();
-    done.addListener(ended -> BlobStore.closeQuietly(file));
-    writeFrom(ctx, file, position, position + count, done);
+    done.addListener(ended -> content.close());
+    long position = content.position() + offset;
+    writeFrom(ctx, content.channel(), position, position + count, done);
     return done;
   }
 

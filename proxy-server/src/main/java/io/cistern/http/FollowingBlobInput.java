@@ -1,6 +1,6 @@
 package io.cistern.http;
 
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.GrowingBlob;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
@@ -31,7 +31,7 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
   static final long UNTIL_END = Long.MAX_VALUE - 1;
   private static final int CHUNK_SIZE = 64 * 1024;
 
-  private final PartialBlob partial;
+  private final GrowingBlob blob;
   private final FileChannel channel;
   private final long first;
   private final long last;
@@ -46,9 +46,9 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
    * @param writer the connection's chunked writer, resumed when more can be read
    * @param idle the connection's idle timeout, told while this input waits for the download
    */
-  FollowingBlobInput(PartialBlob partial, FileChannel channel, long first, long last,
+  FollowingBlobInput(GrowingBlob blob, FileChannel channel, long first, long last,
       EventExecutor eventLoop, ChunkedWriteHandler writer, IdleConnectionCloser idle) {
-    this.partial = partial;
+    this.blob = blob;
     this.channel = channel;
     this.first = first;
     this.last = last;
@@ -63,7 +63,7 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
     if (position > last) {
       return true;
     }
-    return last == UNTIL_END && partial.isPublished() && position >= partial.written();
+    return last == UNTIL_END && blob.isVerified() && position >= blob.written();
   }
 
   @Override
@@ -71,10 +71,10 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
     if (isEndOfInput()) {
       return null;
     }
-    if (partial.finished().isCompletedExceptionally()) {
-      throw new IOException("the upstream download of " + partial.digest() + " failed");
+    if (blob.finished().isCompletedExceptionally()) {
+      throw new IOException("the upstream download of " + blob.digest() + " failed");
     }
-    long limit = partial.readableLimit(last);
+    long limit = blob.readableLimit(last);
     if (position >= limit) {
       requestWakeUp();
       return null;
@@ -86,7 +86,7 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
       while (read < length) {
         int n = chunk.writeBytes(channel, position + read, length - read);
         if (n < 0) {
-          throw new IOException("temp file of " + partial.digest() + " is shorter than written");
+          throw new IOException("temp file of " + blob.digest() + " is shorter than written");
         }
         read += n;
       }
@@ -104,7 +104,7 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
     }
     wakeUpRequested = true;
     idle.cisternWaiting();
-    partial.awaitReadable(position, last).whenComplete((ignored, failure) -> eventLoop.execute(() -> {
+    blob.awaitReadable(position, last).whenComplete((ignored, failure) -> eventLoop.execute(() -> {
       wakeUpRequested = false;
       idle.cisternResumed();
       writer.resumeTransfer();

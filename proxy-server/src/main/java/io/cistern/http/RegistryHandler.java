@@ -1,11 +1,11 @@
 package io.cistern.http;
 
-import io.cistern.cache.BlobStore;
-import io.cistern.cache.MetadataException;
+import io.cistern.cache.BlobContent;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobSource;
+import io.cistern.proxy.StoreErrors;
 import io.cistern.upstream.UpstreamErrors;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -34,15 +34,18 @@ import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One connection's registry traffic: takes requests in order, asks {@link RegistryApi} for each
- * answer, and writes it. Cached blobs go out by sendfile, no copy through the heap, in
+ * answer, and writes it. Cached blobs on disk go out by sendfile, no copy through the heap, in
  * {@link FileSlices}; under TLS, where bytes must be encrypted in user space, as chunks of the
- * file; blobs still downloading follow the temp file through {@link FollowingBlobInput}.
+ * file. Stored content a tier streams instead of handing out a file is relayed as it comes
+ * ({@link StreamedBlobInput}); blobs still downloading follow the temp file through
+ * {@link FollowingBlobInput}.
  *
  * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
  * reading pauses while an answer is pending (one that is ready at once is written at once), and
@@ -53,7 +56,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
   private static final int TLS_CHUNK_SIZE = 64 * 1024;
 
-  private final RegistryApi api;
+  private final Function<Exchange, CompletableFuture<Reply>> api;
   private final boolean zeroCopy;
   private final ExchangeRecorder recorder;
   private final Queue<Exchange> waiting = new ArrayDeque<>();
@@ -61,10 +64,11 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private boolean answering;
 
   /**
+   * @param api answers each request ({@link RegistryApi#handle})
    * @param zeroCopy false when TLS sits below this handler and file regions cannot be used
    * @param recorder this connection's recorder, told of each request as it is read
    */
-  RegistryHandler(RegistryApi api, boolean zeroCopy, ExchangeRecorder recorder) {
+  RegistryHandler(Function<Exchange, CompletableFuture<Reply>> api, boolean zeroCopy, ExchangeRecorder recorder) {
     this.api = api;
     this.zeroCopy = zeroCopy;
     this.recorder = recorder;
@@ -108,7 +112,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
     answering = true;
     HttpRequest request = exchange.request();
-    CompletableFuture<Reply> reply = api.handle(exchange);
+    CompletableFuture<Reply> reply = api.apply(exchange);
     if (reply.isDone()) {
       // Answered from memory (a hot manifest, an error): write it now, with no hop through the
       // event loop's task queue and no pause in reading.
@@ -186,7 +190,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private ChannelFuture writeBlob(ChannelHandlerContext ctx, HttpRequest request, Reply.Blob blob, boolean keepAlive) {
     BlobSource source = blob.source();
-    long size = source instanceof BlobSource.Stored stored ? stored.size() : ((BlobSource.Downloading) source).partial().expectedSize();
+    long size = source instanceof BlobSource.Stored stored ? stored.size() : ((BlobSource.Downloading) source).blob().expectedSize();
     ByteRange.Request asked = size >= 0 ? ByteRange.parse(request.headers().get(HttpHeaderNames.RANGE), size) : new ByteRange.Whole();
     if (asked instanceof ByteRange.Unsatisfiable) {
       closeSource(source);
@@ -216,16 +220,16 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
       HttpUtil.setKeepAlive(notModified, keepAlive);
       return ctx.writeAndFlush(notModified);
     }
-    if (source instanceof BlobSource.Stored stored) {
+    if (source instanceof BlobSource.Stored stored && stored.content() instanceof BlobContent.FileRegion file) {
       if (zeroCopy) {
         ctx.write(response);
-        return FileSlices.write(ctx, stored.channel(), first, length);
+        return FileSlices.write(ctx, file, first, length);
       }
       // The body first: if the file cannot be read, nothing is written yet, and the failure is
       // answered as a whole response of its own.
       HttpChunkedInput body;
       try {
-        body = new HttpChunkedInput(new ChunkedNioFile(stored.channel(), first, length, TLS_CHUNK_SIZE));
+        body = new HttpChunkedInput(new ChunkedNioFile(file.channel(), file.position() + first, length, TLS_CHUNK_SIZE));
       } catch (IOException e) {
         closeSource(source);
         throw new UncheckedIOException(e);
@@ -233,16 +237,21 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
       ctx.write(response);
       return ctx.writeAndFlush(body);
     }
+    if (source instanceof BlobSource.Stored stored) {
+      ctx.write(response);
+      return ctx.writeAndFlush(new HttpChunkedInput(new StreamedBlobInput((BlobContent.Streamed) stored.content(),
+          blob.digest(), first, length, ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
+    }
     BlobSource.Downloading downloading = (BlobSource.Downloading) source;
     FileChannel channel;
     try {
-      channel = downloading.partial().openForReading();
+      channel = downloading.blob().openForReading();
     } catch (IOException e) {
       throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "the download of " + blob.digest() + " failed", null, e);
     }
     long last = length >= 0 ? first + length - 1 : FollowingBlobInput.UNTIL_END;
     ctx.write(response);
-    return ctx.writeAndFlush(new HttpChunkedInput(new FollowingBlobInput(downloading.partial(), channel, first, last,
+    return ctx.writeAndFlush(new HttpChunkedInput(new FollowingBlobInput(downloading.blob(), channel, first, last,
         ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
   }
 
@@ -262,19 +271,27 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private static void closeSource(BlobSource source) {
     if (source instanceof BlobSource.Stored stored) {
-      BlobStore.closeQuietly(stored.channel());
+      stored.content().close();
     }
   }
 
-  /** Every failure becomes an OCI error body; only a bug is a 500, and it is logged, not sent. */
+  /**
+   * Every failure becomes an OCI error body ({@link StoreErrors} says which for the cache's);
+   * only a bug is a 500, and it is logged, not sent.
+   */
   static Reply.Bytes failureReply(Throwable failure) {
     Throwable cause = UpstreamErrors.unwrap(failure);
     if (cause instanceof RegistryException registryException) {
       return Reply.error(registryException);
     }
-    if (cause instanceof MetadataException || cause instanceof IOException || cause instanceof UncheckedIOException) {
+    RegistryException refused = StoreErrors.refusal(cause);
+    if (refused != null) {
+      return Reply.error(refused);
+    }
+    RegistryException storage = StoreErrors.storageFailure(cause);
+    if (storage != null) {
       log.error("cache storage failed", cause);
-      return Reply.error(new RegistryException(ErrorCode.UNAVAILABLE, 503, "the cache's storage is unavailable", null, null));
+      return Reply.error(storage);
     }
     log.error("unexpected failure answering a request", cause);
     return Reply.error(new RegistryException(ErrorCode.UNKNOWN, 500, "internal error", null, null));

@@ -26,8 +26,10 @@ import io.netty.util.concurrent.RejectedExecutionHandlers;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,7 +48,7 @@ public final class RegistryServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(RegistryServer.class);
 
-  private final RegistryApi api;
+  private final Function<Exchange, CompletableFuture<Reply>> api;
   private final SslContext tls;
   private final Duration idleTimeout;
   private final RequestListener requests;
@@ -69,6 +71,12 @@ public final class RegistryServer implements AutoCloseable {
    * @param requests told about every answered request (access log, metrics)
    */
   public RegistryServer(RegistryApi api, SslContext tls, Duration idleTimeout, RequestListener requests, Clock clock) {
+    this(api::handle, tls, idleTimeout, requests, clock);
+  }
+
+  /** @param api answers each request: the registry API, or a test's stand-in for it */
+  RegistryServer(Function<Exchange, CompletableFuture<Reply>> api, SslContext tls, Duration idleTimeout,
+      RequestListener requests, Clock clock) {
     this.api = api;
     this.tls = tls;
     this.idleTimeout = idleTimeout;

@@ -1,6 +1,7 @@
 package io.cistern.ops;
 
 import io.cistern.cache.BlobCache;
+import io.cistern.cache.BlobContent;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Json;
@@ -187,7 +188,7 @@ final class BundleExporter {
    * @param expectedSize the size its manifest gives it
    */
   private void copyBlob(TarWriter tar, Digest digest, long expectedSize, Progress progress) throws IOException {
-    FileChannel blob = cache.open(digest)
+    FileChannel blob = cache.open(digest).map(BlobContent.FileRegion::channel)
         .orElseThrow(() -> new OperationException(409, digest + " is no longer cached (evicted, or set aside as damaged,"
             + " while the bundle was written): no bundle was written; run the export again"));
     MessageDigest hasher = digest.algorithm().newMessageDigest();

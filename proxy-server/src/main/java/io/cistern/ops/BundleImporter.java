@@ -3,8 +3,7 @@ package io.cistern.ops;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.ImageCatalog;
-import io.cistern.cache.PartialBlob;
-import io.cistern.cache.Reservation;
+import io.cistern.cache.Ingest;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
@@ -200,30 +199,33 @@ final class BundleImporter {
 
   /** Imports one blob through the cache's publication path; on any failure nothing of it stays. */
   private void importBlob(Digest digest, TarReader.Entry entry, Progress progress) throws IOException {
-    Reservation reservation;
+    Ingest ingest;
     try {
-      reservation = cache.reserve(entry.size()).join();
+      ingest = cache.ingest(digest, entry.size()).join();
     } catch (CompletionException e) {
+      Throwable cause = UpstreamErrors.unwrap(e);
+      if (cause instanceof IOException io) {
+        throw io;
+      }
       throw new OperationException(507, "no room in the cache for " + digest + " (" + entry.size() + " bytes): "
-          + UpstreamErrors.unwrap(e).getMessage());
+          + cause.getMessage());
     }
-    PartialBlob partial = cache.begin(digest, entry.size(), reservation);
     long written = 0;
     try {
       byte[] buffer = new byte[COPY_BUFFER];
       int read;
       while ((read = entry.content().read(buffer)) > 0) {
-        partial.append(ByteBuffer.wrap(buffer, 0, read));
+        ingest.append(ByteBuffer.wrap(buffer, 0, read));
         written += read;
         progress.advance(read);
       }
     } catch (IOException | RuntimeException e) {
-      cache.abandon(partial, e);
+      ingest.abandon(e);
       progress.advance(-written);
       throw e;
     }
     try {
-      cache.publish(partial);
+      ingest.publish();
     } catch (ContentMismatchException e) {
       throw new OperationException(422, entry.name() + " in the bundle does not match its digest: damaged bundle ("
           + e.getMessage() + ")");

@@ -1,6 +1,6 @@
 package io.cistern.ops;
 
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.GrowingBlob;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -17,7 +17,7 @@ public final class Progress {
   private final AtomicLong itemsDone = new AtomicLong();
   private final AtomicLong bytesTotal = new AtomicLong();
   private final AtomicLong bytesDone = new AtomicLong();
-  private final Set<PartialBlob> following = ConcurrentHashMap.newKeySet();
+  private final Set<GrowingBlob> following = ConcurrentHashMap.newKeySet();
   private volatile String phase = "starting";
 
   void phase(String phase) {
@@ -46,16 +46,16 @@ public final class Progress {
   }
 
   /** Counts a download's bytes as it writes them, until {@link #downloaded}. */
-  void follow(PartialBlob download) {
+  void follow(GrowingBlob download) {
     following.add(download);
   }
 
   /** A followed download failed: its bytes no longer count. */
-  void unfollow(PartialBlob download) {
+  void unfollow(GrowingBlob download) {
     following.remove(download);
   }
 
-  void downloaded(PartialBlob download, long bytes) {
+  void downloaded(GrowingBlob download, long bytes) {
     // Counted as done before it stops being followed: a snapshot between the two counts it twice
     // for a moment rather than not at all.
     done(bytes);
@@ -64,7 +64,7 @@ public final class Progress {
 
   public ProgressView snapshot() {
     long following = 0;
-    for (PartialBlob download : this.following) {
+    for (GrowingBlob download : this.following) {
       following += download.written();
     }
     return new ProgressView(phase, itemsDone.get(), itemsTotal.get(), bytesDone.get() + following, bytesTotal.get(),

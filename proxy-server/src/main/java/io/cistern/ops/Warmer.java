@@ -1,6 +1,5 @@
 package io.cistern.ops;
 
-import io.cistern.cache.BlobStore;
 
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Descriptor;
@@ -137,12 +136,12 @@ final class Warmer {
       AtomicInteger present) {
     return blobs.open(blob.route(), blob.digest()).thenCompose(source -> {
       if (source instanceof BlobSource.Stored stored) {
-        BlobStore.closeQuietly(stored.channel());
+        stored.content().close();
         present.incrementAndGet();
         progress.done(stored.size());
         return CompletableFuture.completedFuture(null);
       }
-      var partial = ((BlobSource.Downloading) source).partial();
+      var partial = ((BlobSource.Downloading) source).blob();
       progress.follow(partial);
       return partial.finished().handle((path, failure) -> {
         if (failure != null) {

@@ -2,9 +2,8 @@ package io.cistern.proxy;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.Ingest;
 import io.cistern.cache.LocalStorageException;
-import io.cistern.cache.PartialBlob;
-import io.cistern.cache.Reservation;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
@@ -26,9 +25,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One upstream download of one blob into the cache. The first response's headers give the size;
- * room is reserved for it, the temp file is created, and {@link #start}'s future completes, so
- * clients can follow the bytes as they land. Success publishes the blob; any other end abandons
- * it, failing its readers before their responses could look complete.
+ * the cache is asked for an {@link Ingest} of it (room claimed, temp file created), and
+ * {@link #start}'s future completes, so clients can follow the bytes as they land. A refusal of
+ * room becomes the clients' 503 or 507 ({@link StoreErrors}). Success publishes the blob; any
+ * other end abandons it, failing its readers before their responses could look complete.
  *
  * <p>Retries. A connection that cannot be made, breaks or stalls ({@link RetryCause#isConnectionFailure})
  * is tried again after a jittered, growing wait ({@link Backoff}), for as long as the upstream's
@@ -58,9 +58,9 @@ final class BlobDownload {
   private final ScheduledExecutorService timer;
   private final UpstreamObserver observer;
   private final Backoff backoff;
-  private final CompletableFuture<PartialBlob> started = new CompletableFuture<>();
-  private volatile CompletableFuture<PartialBlob> preparation;
-  private volatile PartialBlob partial;
+  private final CompletableFuture<Ingest> started = new CompletableFuture<>();
+  private volatile CompletableFuture<Ingest> preparation;
+  private volatile Ingest ingest;
   private long outageStartedNanos;
   private int failuresInOutage;
   private int answersRetried;
@@ -79,14 +79,14 @@ final class BlobDownload {
   }
 
   /** Starts the download; the future completes once its bytes can be followed. */
-  CompletableFuture<PartialBlob> start() {
+  CompletableFuture<Ingest> start() {
     attempt();
     return started;
   }
 
   private void attempt() {
-    PartialBlob current = partial;
-    if (current != null && current.finished().isDone()) {
+    Ingest current = ingest;
+    if (current != null && current.followers().finished().isDone()) {
       // Abandoned from outside (a stop that could wait no longer) while waiting to retry.
       return;
     }
@@ -97,11 +97,11 @@ final class BlobDownload {
   }
 
   private DownloadSink sinkFor(ResponseInfo info, long offset, MessageDigest prefix) {
-    CompletableFuture<PartialBlob> ready;
+    CompletableFuture<Ingest> ready;
     if (info.statusCode() == 206 && !resumesAt(info, offset)) {
       ready = CompletableFuture.failedFuture(new IOException("upstream answered a different range than asked for"));
-    } else if (partial != null) {
-      ready = CompletableFuture.completedFuture(partial);
+    } else if (ingest != null) {
+      ready = CompletableFuture.completedFuture(ingest);
     } else {
       ready = prepare(info.headers().firstValueAsLong("Content-Length").orElse(-1));
       preparation = ready;
@@ -110,36 +110,43 @@ final class BlobDownload {
     return new DownloadSink(ready, skip, skip > 0 ? prefix : null, client.settings().idleTimeout(), timer);
   }
 
-  /** Reserves room, creates the temp file, and lets the waiting clients in. */
-  private CompletableFuture<PartialBlob> prepare(long size) {
-    CompletableFuture<Reservation> room = size >= 0 ? cache.reserve(size) : CompletableFuture.completedFuture(null);
-    return room.thenApply(claimed -> {
-      try {
-        // The partial owns the reservation from here: whoever ends the download settles it.
-        partial = cache.begin(digest, size, claimed);
-      } catch (LocalStorageException e) {
-        throw new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache cannot store " + digest + " (" + e.getMessage()
-            + "): it is not cached; fetch it from the upstream", null, e);
-      } catch (IOException e) {
-        throw new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, e);
+  /** Asks the cache for the ingest (room, temp file), and lets the waiting clients in. */
+  private CompletableFuture<Ingest> prepare(long size) {
+    return cache.ingest(digest, size).handle((begun, failure) -> {
+      if (failure != null) {
+        throw refused(failure);
       }
-      started.complete(partial);
-      return partial;
+      ingest = begun;
+      started.complete(begun);
+      return begun;
     });
+  }
+
+  /** What the clients are told when the cache would not take the download. */
+  private RegistryException refused(Throwable failure) {
+    Throwable cause = UpstreamErrors.unwrap(failure);
+    RegistryException refusal = StoreErrors.refusal(cause);
+    if (refusal != null) {
+      return refusal;
+    }
+    if (cause instanceof LocalStorageException local) {
+      return StoreErrors.notStored(digest.toString(), local);
+    }
+    return new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, cause);
   }
 
   /** Ends the attempt that began at byte {@code offset}: publishes, retries, or gives up. */
   private void finish(long offset, Throwable failure) {
-    CompletableFuture<PartialBlob> preparing = preparation;
+    CompletableFuture<Ingest> preparing = preparation;
     if (preparing != null && !preparing.isDone()) {
       // The body ended while room was still being reserved: decide once that has settled.
       preparing.whenComplete((ignored, alsoIgnored) -> finish(offset, failure));
       return;
     }
-    PartialBlob current = partial;
+    Ingest current = ingest;
     if (failure == null) {
       try {
-        cache.publish(current);
+        current.publish();
       } catch (IOException | RuntimeException e) {
         if (LocalStorageException.in(e).isEmpty()) {
           log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());
@@ -147,7 +154,7 @@ final class BlobDownload {
       }
       return;
     }
-    if (current != null && current.finished().isDone()) {
+    if (current != null && current.followers().finished().isDone()) {
       // Abandoned from outside (a stop that could wait no longer), reservation and all: there is
       // nothing to resume.
       return;
@@ -169,7 +176,7 @@ final class BlobDownload {
    * the one place that decides what a download retries.
    */
   private RetryCause retryCause(Throwable failure) {
-    CompletableFuture<PartialBlob> preparing = preparation;
+    CompletableFuture<Ingest> preparing = preparation;
     if (preparing != null && preparing.isCompletedExceptionally()) {
       // No room for the blob, or no temp file: the cache failed, and no upstream attempt mends it.
       return null;
@@ -211,7 +218,7 @@ final class BlobDownload {
       return null;
     }
     if (!cause.isConnectionFailure()) {
-      if (partial == null || answersRetried >= client.settings().maxRetries()) {
+      if (ingest == null || answersRetried >= client.settings().maxRetries()) {
         return null;
       }
       answersRetried++;
@@ -231,18 +238,18 @@ final class BlobDownload {
     }
   }
 
-  private void giveUp(PartialBlob current, Throwable failure) {
+  private void giveUp(Ingest current, Throwable failure) {
     Throwable cause = UpstreamErrors.unwrap(failure);
     if ((current != null || retries > 0) && LocalStorageException.in(cause).isEmpty()) {
       log.warn("download of {} from {} failed at byte {} after {} retries: {}", digest, client.host(),
           current == null ? 0 : current.written(), retries, cause.toString());
     }
     if (current == null) {
-      // No download began: a reservation taken for it was released by begin() as it failed.
+      // No download began: room claimed for it was given back by the cache as it failed.
       started.completeExceptionally(UpstreamErrors.forFailure(client.host(), cause));
       return;
     }
-    cache.abandon(current, cause);
+    current.abandon(cause);
   }
 
   /** A 206 whose {@code Content-Range} starts where we stopped continues the bytes we have. */

@@ -3,16 +3,15 @@ package io.cistern.proxy;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.cistern.cache.BlobCache;
-import io.cistern.cache.BlobStore;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.BlobContent;
+import io.cistern.cache.GrowingBlob;
+import io.cistern.cache.Ingest;
+import io.cistern.cache.NoRoomOnDiskException;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter.Route;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -33,6 +32,10 @@ import java.util.function.BiFunction;
  * upstream or repository answers 401, 403 or 404) is not handed to the clients of another: they
  * try once with their own.
  *
+ * <p>A download is one {@link Ingest} of the cache's: this service starts it, keeps it in the
+ * single flight, and hands its clients its followers' view ({@link GrowingBlob}); a cached blob is
+ * handed out as the content the cache opened ({@link BlobContent}).
+ *
  * <p>Threads: a cache hit opens its file (and a HEAD stats it) on the caller's thread, the
  * connection's event loop. That is one {@code open(2)}, an {@code fstat} and a read of the size
  * recorded on the file (see {@link BlobCache#open}) on a directory the kernel has cached, cheaper
@@ -47,8 +50,8 @@ public final class BlobService {
 
   private final BlobCache cache;
   private final Executor executor;
-  private final BiFunction<Route, Digest, CompletableFuture<PartialBlob>> downloader;
-  private final AsyncCache<Digest, PartialBlob> downloads;
+  private final BiFunction<Route, Digest, CompletableFuture<Ingest>> downloader;
+  private final AsyncCache<Digest, Ingest> downloads;
 
   /**
    * @param timer runs the downloads' idle watchdogs and their retries' waits
@@ -63,7 +66,7 @@ public final class BlobService {
    * @param downloader starts a download of a digest through a route; its future completes once the
    *     bytes can be followed
    */
-  BlobService(BlobCache cache, Executor executor, BiFunction<Route, Digest, CompletableFuture<PartialBlob>> downloader) {
+  BlobService(BlobCache cache, Executor executor, BiFunction<Route, Digest, CompletableFuture<Ingest>> downloader) {
     this.cache = cache;
     this.executor = executor;
     this.downloader = downloader;
@@ -76,29 +79,30 @@ public final class BlobService {
   }
 
   private CompletableFuture<BlobSource> open(Route route, Digest digest, boolean mayLookAgain) {
-    Optional<FileChannel> stored = cache.open(digest);
+    Optional<BlobContent.FileRegion> stored = cache.open(digest);
     if (stored.isPresent()) {
-      return CompletableFuture.completedFuture(stored(stored.get()));
+      return CompletableFuture.completedFuture(new BlobSource.Stored(stored.get()));
     }
     if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(notCached(digest));
     }
-    return download(route, digest).thenCompose(partial -> {
-      if (partial == null) {
+    return download(route, digest).thenCompose(ingest -> {
+      if (ingest == null) {
         // Published between our miss and our turn at the single flight, so it is on disk; unless
         // it was evicted just since, when looking once more downloads it again.
         return mayLookAgain
             ? CompletableFuture.supplyAsync(() -> open(route, digest, false), executor).thenCompose(source -> source)
             : CompletableFuture.failedFuture(notCached(digest));
       }
-      if (partial.expectedSize() == 0) {
+      GrowingBlob blob = ingest.followers();
+      if (blob.expectedSize() == 0) {
         // Nothing to follow, and an empty 200 would look complete before the (empty) content is
         // verified: it is answered once published, like a cached blob.
-        return partial.finished().handle((path, failure) -> failure)
+        return blob.finished().handle((path, failure) -> failure)
             .thenCompose(failure -> failure == null ? open(route, digest, false) : CompletableFuture.failedFuture(
                 new RegistryException(ErrorCode.UNAVAILABLE, 502, "the download of " + digest + " failed", null, failure)));
       }
-      return CompletableFuture.completedFuture(new BlobSource.Downloading(partial));
+      return CompletableFuture.completedFuture(new BlobSource.Downloading(blob));
     });
   }
 
@@ -108,11 +112,11 @@ public final class BlobService {
     if (stored.isPresent()) {
       return CompletableFuture.completedFuture(stored.get());
     }
-    CompletableFuture<PartialBlob> underway = downloads.getIfPresent(digest);
+    CompletableFuture<Ingest> underway = downloads.getIfPresent(digest);
     if (underway != null) {
-      return underway.handle((partial, failure) -> failure == null ? partial : null).thenCompose(partial -> {
-        if (partial != null && partial.expectedSize() >= 0) {
-          return CompletableFuture.completedFuture(partial.expectedSize());
+      return underway.handle((ingest, failure) -> failure == null ? ingest : null).thenCompose(ingest -> {
+        if (ingest != null && ingest.expectedSize() >= 0) {
+          return CompletableFuture.completedFuture(ingest.expectedSize());
         }
         // A download that announced no size still runs (it stays in the map until it ends), so
         // asking the map again would loop; one that failed may have been refused for another
@@ -138,12 +142,12 @@ public final class BlobService {
   }
 
   /** The downloads under way now that have started writing; for the status page's progress bars. */
-  public List<PartialBlob> downloadsUnderWay() {
-    List<PartialBlob> underWay = new ArrayList<>();
-    for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
-      PartialBlob partial = following(started);
-      if (partial != null && !partial.finished().isDone()) {
-        underWay.add(partial);
+  public List<GrowingBlob> downloadsUnderWay() {
+    List<GrowingBlob> underWay = new ArrayList<>();
+    for (CompletableFuture<Ingest> started : downloads.asMap().values()) {
+      Ingest ingest = following(started);
+      if (ingest != null && !ingest.followers().finished().isDone()) {
+        underWay.add(ingest.followers());
       }
     }
     return underWay;
@@ -152,7 +156,9 @@ public final class BlobService {
   /** Completes when every download under way now has ended, published or not; for a graceful stop. */
   public CompletableFuture<Void> downloadsFinished() {
     return CompletableFuture.allOf(downloads.asMap().values().stream()
-        .map(started -> started.thenCompose(partial -> partial == null ? CompletableFuture.completedFuture(null) : partial.finished())
+        .map(started -> started.thenCompose(ingest -> ingest == null
+                ? CompletableFuture.completedFuture(null)
+                : ingest.followers().finished())
             .handle((ignored, failure) -> null))
         .toArray(CompletableFuture[]::new));
   }
@@ -163,16 +169,16 @@ public final class BlobService {
    * partial body for a whole one. One already being published is left to finish.
    */
   public void abortDownloads(Throwable cause) {
-    for (CompletableFuture<PartialBlob> started : downloads.asMap().values()) {
-      PartialBlob partial = following(started);
-      if (partial != null) {
-        cache.abandon(partial, cause);
+    for (CompletableFuture<Ingest> started : downloads.asMap().values()) {
+      Ingest ingest = following(started);
+      if (ingest != null) {
+        ingest.abandon(cause);
       }
     }
   }
 
   /** The download a map entry holds once it can be followed; null before, and if it failed to start. */
-  private static PartialBlob following(CompletableFuture<PartialBlob> started) {
+  private static Ingest following(CompletableFuture<Ingest> started) {
     return started.isDone() && !started.isCompletedExceptionally() ? started.join() : null;
   }
 
@@ -181,37 +187,32 @@ public final class BlobService {
    * the blob turned out to be stored already. A file system already short of the cache's free
    * space reserve refuses the download (507) before the upstream is asked: it could not be stored.
    */
-  private CompletableFuture<PartialBlob> download(Route route, Digest digest) {
+  private CompletableFuture<Ingest> download(Route route, Digest digest) {
     return SingleFlight.joinByRoute(downloads, digest, route,
         through -> CompletableFuture.supplyAsync(() -> {
           if (cache.contains(digest)) {
             return true;
           }
-          cache.requireFreeDisk();
+          try {
+            cache.requireFreeDisk();
+          } catch (NoRoomOnDiskException refused) {
+            throw StoreErrors.refusal(refused);
+          }
           return false;
         }, executor).thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : downloader.apply(through, digest)),
-        PartialBlob::finished);
-  }
-
-  private static BlobSource stored(FileChannel channel) {
-    try {
-      return new BlobSource.Stored(channel, channel.size());
-    } catch (IOException e) {
-      BlobStore.closeQuietly(channel);
-      throw new UncheckedIOException(e);
-    }
+        ingest -> ingest.followers().finished());
   }
 
   private static CompletableFuture<Long> sizeOf(BlobSource source) {
     if (source instanceof BlobSource.Stored stored) {
-      BlobStore.closeQuietly(stored.channel());
+      stored.content().close();
       return CompletableFuture.completedFuture(stored.size());
     }
-    PartialBlob partial = ((BlobSource.Downloading) source).partial();
-    if (partial.expectedSize() >= 0) {
-      return CompletableFuture.completedFuture(partial.expectedSize());
+    GrowingBlob blob = ((BlobSource.Downloading) source).blob();
+    if (blob.expectedSize() >= 0) {
+      return CompletableFuture.completedFuture(blob.expectedSize());
     }
-    return partial.finished().thenApply(path -> partial.written());
+    return blob.finished().thenApply(path -> blob.written());
   }
 
   private static RegistryException notCached(Digest digest) {

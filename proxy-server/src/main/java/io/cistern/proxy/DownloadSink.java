@@ -1,7 +1,7 @@
 package io.cistern.proxy;
 
 import io.cistern.cache.ContentMismatchException;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.Ingest;
 import java.io.IOException;
 import java.net.http.HttpResponse.BodySubscriber;
 import java.net.http.HttpTimeoutException;
@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Writes one upstream response body into a {@link PartialBlob}, one buffer list at a time: the
+ * Writes one upstream response body into an {@link Ingest}, one buffer list at a time: the
  * next list is requested only after the previous one is on disk, so the upstream is read exactly
  * as fast as the disk takes it, whatever the readers do.
  *
@@ -36,7 +36,7 @@ final class DownloadSink implements BodySubscriber<Void> {
   private static final int WRITING = 1;
   private static final int DONE = 2;
 
-  private final CompletableFuture<PartialBlob> ready;
+  private final CompletableFuture<Ingest> ready;
   private final MessageDigest expectedPrefix;
   private final MessageDigest prefix;
   private final Duration idleTimeout;
@@ -45,7 +45,7 @@ final class DownloadSink implements BodySubscriber<Void> {
   private final AtomicInteger state = new AtomicInteger(IDLE);
   private long skipRemaining;
   private volatile Flow.Subscription subscription;
-  private volatile PartialBlob partial;
+  private volatile Ingest ingest;
   private volatile long lastActivityNanos;
   private volatile ScheduledFuture<?> watchdog;
 
@@ -54,7 +54,7 @@ final class DownloadSink implements BodySubscriber<Void> {
    * @param skip bytes at the start of this body that were already written (a restarted download)
    * @param expectedPrefix the hash of those bytes as first written; null when {@code skip} is 0
    */
-  DownloadSink(CompletableFuture<PartialBlob> ready, long skip, MessageDigest expectedPrefix,
+  DownloadSink(CompletableFuture<Ingest> ready, long skip, MessageDigest expectedPrefix,
       Duration idleTimeout, ScheduledExecutorService timer) {
     this.ready = ready;
     this.skipRemaining = skip;
@@ -77,7 +77,7 @@ final class DownloadSink implements BodySubscriber<Void> {
         finish(failure);
         return;
       }
-      partial = blob;
+      ingest = blob;
       lastActivityNanos = System.nanoTime();
       long period = Math.max(50, idleTimeout.toMillis() / 4);
       watchdog = timer.scheduleAtFixedRate(this::checkIdle, period, period, TimeUnit.MILLISECONDS);
@@ -119,7 +119,7 @@ final class DownloadSink implements BodySubscriber<Void> {
       }
     }
     if (buffer.hasRemaining()) {
-      partial.append(buffer);
+      ingest.append(buffer);
     }
   }
 

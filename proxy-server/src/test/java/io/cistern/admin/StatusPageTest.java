@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.GrowingBlob;
 import io.cistern.oci.Digest;
 import io.cistern.proxy.BlobSource;
 import io.cistern.testing.Chromium;
@@ -65,7 +65,7 @@ class StatusPageTest {
         relay.holdAfter(1 << 20);
         BlobSource source = cistern.cistern().blobs()
             .open(cistern.cistern().router().route("team/big", null), bigDigest).get(30, TimeUnit.SECONDS);
-        PartialBlob download = ((BlobSource.Downloading) source).partial();
+        GrowingBlob download = ((BlobSource.Downloading) source).blob();
         download.awaitReadable(0, big.length - 1).get(30, TimeUnit.SECONDS);
 
         Skopeo skopeo = new Skopeo(temp.resolve("skopeo"));

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.cache.BlobContent;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -39,7 +40,7 @@ class FileSlicesTest {
     FileChannel file = file();
     EmbeddedChannel channel = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
 
-    ChannelFuture done = FileSlices.write(context(channel), file, 10, SIZE - 20);
+    ChannelFuture done = FileSlices.write(context(channel), region(file), 10, SIZE - 20);
     channel.runPendingTasks();
 
     long next = 10;
@@ -62,7 +63,7 @@ class FileSlicesTest {
     FileChannel file = file();
     EmbeddedChannel channel = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
 
-    ChannelFuture done = FileSlices.write(context(channel), file, 0, 0);
+    ChannelFuture done = FileSlices.write(context(channel), region(file), 0, 0);
     channel.runPendingTasks();
 
     assertInstanceOf(LastHttpContent.class, channel.readOutbound());
@@ -76,7 +77,7 @@ class FileSlicesTest {
     FileChannel file = file();
     EmbeddedChannel channel = new EmbeddedChannel(new FailSecondSlice(), new ChannelInboundHandlerAdapter());
 
-    ChannelFuture done = FileSlices.write(context(channel), file, 0, SIZE);
+    ChannelFuture done = FileSlices.write(context(channel), region(file), 0, SIZE);
     channel.runPendingTasks();
 
     FileRegion first = channel.readOutbound();
@@ -85,6 +86,10 @@ class FileSlicesTest {
     assertNull(channel.readOutbound(), "nothing is sent after the failed slice");
     assertFalse(done.isSuccess());
     assertFalse(file.isOpen(), "the file is closed when the connection fails");
+  }
+
+  private static BlobContent.FileRegion region(FileChannel file) throws IOException {
+    return new BlobContent.FileRegion(file, 0, file.size());
   }
 
   private FileChannel file() throws IOException {

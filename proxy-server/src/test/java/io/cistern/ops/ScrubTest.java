@@ -9,7 +9,7 @@ import io.cistern.admin.Metrics;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
 import io.cistern.testing.Damage;
 import io.cistern.testing.Scrape;
@@ -138,9 +138,9 @@ class ScrubTest {
       byte[] content = new byte[size];
       random.nextBytes(content);
       Digest digest = Digest.sha256Of(content);
-      PartialBlob partial = cache.begin(digest, size, cache.reserve(size).join());
-      partial.append(ByteBuffer.wrap(content));
-      cache.publish(partial);
+      Ingest ingest = cache.ingest(digest, size).join();
+      ingest.append(ByteBuffer.wrap(content));
+      ingest.publish();
       digests.add(digest);
     }
     return digests;

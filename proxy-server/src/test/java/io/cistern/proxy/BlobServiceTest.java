@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
@@ -57,7 +57,7 @@ class BlobServiceTest {
   private final Executor byHand = queued::add;
   private final List<Route> downloadsStarted = new ArrayList<>();
   /** What a download started through a route gives; by default, the blob, downloaded at once. */
-  private final Map<Route, CompletableFuture<PartialBlob>> answers = new ConcurrentHashMap<>();
+  private final Map<Route, CompletableFuture<Ingest>> answers = new ConcurrentHashMap<>();
   private CacheDirectory opened;
   private BlobCache cache;
 
@@ -112,23 +112,23 @@ class BlobServiceTest {
   @Test
   void oneDownloadServesEveryRouteThatAsks() throws Exception {
     BlobService blobs = service(Runnable::run);
-    CompletableFuture<PartialBlob> download = new CompletableFuture<>();
+    CompletableFuture<Ingest> download = new CompletableFuture<>();
     answers.put(TEAM, download);
 
     CompletableFuture<BlobSource> first = blobs.open(TEAM, digest);
     CompletableFuture<BlobSource> second = blobs.open(OTHER, digest);
-    PartialBlob partial = downloadNow(content);
-    download.complete(partial);
+    Ingest ingest = downloadNow(content);
+    download.complete(ingest);
 
-    assertSame(partial, ((BlobSource.Downloading) first.get()).partial());
-    assertSame(partial, ((BlobSource.Downloading) second.get()).partial());
+    assertSame(ingest.followers(), ((BlobSource.Downloading) first.get()).blob());
+    assertSame(ingest.followers(), ((BlobSource.Downloading) second.get()).blob());
     assertEquals(List.of(TEAM), downloadsStarted);
   }
 
   @Test
   void aRefusalForOneRouteIsNotHandedToTheClientsOfAnother() throws Exception {
     BlobService blobs = service(Runnable::run);
-    CompletableFuture<PartialBlob> refused = new CompletableFuture<>();
+    CompletableFuture<Ingest> refused = new CompletableFuture<>();
     answers.put(TEAM, refused);
 
     CompletableFuture<BlobSource> team = blobs.open(TEAM, digest);
@@ -145,7 +145,7 @@ class BlobServiceTest {
   @Test
   void aFailureThatIsNoRefusalIsShared() {
     BlobService blobs = service(Runnable::run);
-    CompletableFuture<PartialBlob> failed = new CompletableFuture<>();
+    CompletableFuture<Ingest> failed = new CompletableFuture<>();
     answers.put(TEAM, failed);
 
     CompletableFuture<BlobSource> team = blobs.open(TEAM, digest);
@@ -161,9 +161,9 @@ class BlobServiceTest {
   void aDownloadAnnouncedEmptyIsAnsweredOnlyOnceVerified() throws Exception {
     BlobService blobs = service(Runnable::run);
     byte[] empty = new byte[0];
-    PartialBlob wrong = begin(digest, 0);
+    Ingest wrong = begin(digest, 0);
     answers.put(TEAM, CompletableFuture.completedFuture(wrong));
-    PartialBlob right = begin(Digest.sha256Of(empty), 0);
+    Ingest right = begin(Digest.sha256Of(empty), 0);
     answers.put(OTHER, CompletableFuture.completedFuture(right));
 
     CompletableFuture<BlobSource> claimedEmpty = blobs.open(TEAM, digest);
@@ -171,14 +171,14 @@ class BlobServiceTest {
     assertFalse(claimedEmpty.isDone(), "no answer, not even headers, before verification");
     assertFalse(reallyEmpty.isDone());
 
-    assertThrows(IOException.class, () -> cache.publish(wrong));
-    cache.publish(right);
+    assertThrows(IOException.class, wrong::publish);
+    right.publish();
 
     RegistryException failure = registryFailure(claimedEmpty);
     assertEquals(502, failure.status());
     BlobSource.Stored stored = assertInstanceOf(BlobSource.Stored.class, reallyEmpty.get());
     assertEquals(0, stored.size());
-    stored.channel().close();
+    stored.content().close();
   }
 
   private void runQueued() {
@@ -190,23 +190,19 @@ class BlobServiceTest {
   }
 
   /** Downloads {@code bytes} into the cache at once, as an upstream that sent them all would. */
-  private PartialBlob downloadNow(byte[] bytes) {
-    PartialBlob partial = begin(Digest.sha256Of(bytes), bytes.length);
+  private Ingest downloadNow(byte[] bytes) {
+    Ingest ingest = begin(Digest.sha256Of(bytes), bytes.length);
     try {
-      partial.append(ByteBuffer.wrap(bytes));
-      cache.publish(partial);
+      ingest.append(ByteBuffer.wrap(bytes));
+      ingest.publish();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return partial;
+    return ingest;
   }
 
-  private PartialBlob begin(Digest blob, long size) {
-    try {
-      return cache.begin(blob, size, null);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+  private Ingest begin(Digest blob, long size) {
+    return cache.ingest(blob, size).join();
   }
 
   private static RegistryException registryFailure(CompletableFuture<BlobSource> source) {

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
@@ -43,11 +44,12 @@ public final class CacheDirectory implements AutoCloseable {
   private final MetadataDatabase database;
   /** What opening the database found: how it was lost (or null), and what its schema needs. */
   private final MetadataFile.Opened opened;
-  private final BlobStore files;
+  private final DiskTier files;
   private final BlobRows blobRows;
   private final DiskBudget budget;
   private final Quarantine quarantine;
   private final Evictor evictor;
+  private final ContentReads reads;
   private final BlobCache blobs;
   private final Tags tags;
   private final Referrers referrers;
@@ -60,7 +62,9 @@ public final class CacheDirectory implements AutoCloseable {
     this.path = settings.directory();
     this.lockChannel = lockChannel;
     this.lock = lock;
-    this.files = new BlobStore(path.resolve("blobs"));
+    // The tier checks files against sizes from their rows, and hands damaged ones to the reads,
+    // both built below: it asks for either only once a read runs, after this constructor.
+    this.files = new DiskTier(path.resolve("blobs"), this::rowSize, this::setAside);
     // The quick check reads the whole file: only after an unclean stop, when recovery runs anyway.
     this.opened = MetadataFile.open(path.resolve(DATABASE_FILE), settings.poolSize(), poolMetrics,
         !Files.exists(path.resolve(CLEAN_STOP_MARKER)), clock);
@@ -76,9 +80,9 @@ public final class CacheDirectory implements AutoCloseable {
     this.quarantine = new Quarantine(path, files, blobRows, budget, clock, removed);
     // One log of local storage failures for every write on a request path: a full disk is one episode.
     StorageFailures storageFailures = new StorageFailures();
-    RecordedSizes sizes = new RecordedSizes(blobRows, RecordedSizes.supported(files.root()));
-    this.blobs = new BlobCache(path, files, blobRows, budget, sizes, quarantine, accesses, evictor, removalListeners,
-        storageFailures, callbacks, clock);
+    this.reads = new ContentReads(files, blobRows, quarantine, accesses, clock, callbacks);
+    ContentWrites writes = new ContentWrites(files, blobRows, budget, clock, storageFailures, this::pokeEvictor);
+    this.blobs = new BlobCache(path, files, blobRows, budget, quarantine, evictor, removalListeners, reads, writes);
     this.tags = new Tags(new TagRows(database), storageFailures);
     this.referrers = new Referrers(new ReferrerRows(database), storageFailures);
     this.catalog = new ImageCatalog(new ImageGraph(database), new ImageListings(database), new EvictionQueries(database),
@@ -140,7 +144,7 @@ public final class CacheDirectory implements AutoCloseable {
       if (opened != null) {
         opened.shutDown(false);
       } else {
-        BlobStore.closeQuietly(lockChannel);
+        DiskTier.closeQuietly(lockChannel);
       }
       if (e instanceof IOException io) {
         throw new UncheckedIOException("cannot open the cache in " + directory, io);
@@ -161,7 +165,7 @@ public final class CacheDirectory implements AutoCloseable {
     boolean cleanStop = Files.deleteIfExists(path.resolve(CLEAN_STOP_MARKER));
     if (cleanStop) {
       // Durable before anything changes: a marker brought back by a power cut would skip recovery.
-      BlobStore.fsyncDirectory(path);
+      DiskTier.fsyncDirectory(path);
     }
     Recovery recovery = new Recovery(files, blobRows, quarantine);
     if (opened.loss() != null) {
@@ -183,6 +187,14 @@ public final class CacheDirectory implements AutoCloseable {
 
   private void pokeEvictor() {
     evictor.poke();
+  }
+
+  private OptionalLong rowSize(Digest digest) {
+    return blobRows.find(digest).map(row -> OptionalLong.of(row.size())).orElse(OptionalLong.empty());
+  }
+
+  private void setAside(Digest digest, String found) {
+    reads.setAside(digest, found);
   }
 
   public Path path() {
@@ -238,7 +250,7 @@ public final class CacheDirectory implements AutoCloseable {
       } catch (IOException ignored) {
         // Closing the channel releases the lock too.
       }
-      BlobStore.closeQuietly(lockChannel);
+      DiskTier.closeQuietly(lockChannel);
     }
   }
 

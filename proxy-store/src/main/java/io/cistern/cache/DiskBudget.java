@@ -1,7 +1,5 @@
 package io.cistern.cache;
 
-import io.cistern.oci.ErrorCode;
-import io.cistern.oci.RegistryException;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.time.Duration;
@@ -20,15 +18,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A download of known size reserves its bytes before its body is written. If they do not fit,
  * it waits in a FIFO queue and the evictor is poked; the evictor admits waiters after each pass,
- * once room was made. A waiter that is not admitted within the timeout is refused (503), so a
- * burst of large cold pulls queues instead of overshooting the disk. A blob larger than the whole
- * cap can never fit and is refused at once (507).
+ * once room was made. A waiter that is not admitted within the timeout is refused
+ * ({@link NoRoomException}), so a burst of large cold pulls queues instead of overshooting the
+ * disk. A blob larger than the whole cap can never fit and is refused at once
+ * ({@link TooLargeForCacheException}).
  *
  * <p>The cap is not the disk: other files share it, and a cap set larger than the disk can never
  * be reached. So a reservation also checks the file system's free space ({@code statvfs}), less
  * the bytes of reservations not yet written, against {@code minFreeBytes} (cache.minFreeDisk, the
- * threshold readiness uses too). A download that would cross it is refused at once with 507,
- * before its client sees a header: waiting would not help, since eviction frees space only down
+ * threshold readiness uses too). A download that would cross it is refused at once
+ * ({@link NoRoomOnDiskException}), before its client sees a header: waiting would not help, since eviction frees space only down
  * to the cap, and a mirror client fetches the blob from the upstream itself. Bytes written count
  * against free space as they land ({@link Reservation#wrote}), not twice.
  *
@@ -103,10 +102,9 @@ final class DiskBudget {
       synchronized (this) {
         refusedReservations++;
       }
-      return CompletableFuture.failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 507,
-          "blob of " + bytes + " bytes is larger than the whole cache (" + maxBytes + " bytes)", null, null));
+      return CompletableFuture.failedFuture(new TooLargeForCacheException(bytes, maxBytes));
     }
-    RegistryException noRoom = noRoomOnDisk(bytes);
+    NoRoomOnDiskException noRoom = noRoomOnDisk(bytes);
     if (noRoom != null) {
       synchronized (this) {
         refusedReservations++;
@@ -131,15 +129,14 @@ final class DiskBudget {
             return CompletableFuture.completedFuture(reservation);
           }
           withdraw(waiter);
-          return CompletableFuture.<Reservation>failedFuture(new RegistryException(ErrorCode.UNAVAILABLE, 503,
-              "the cache is full and no room for " + bytes + " bytes was freed within " + waitTimeout, waitTimeout, null));
+          return CompletableFuture.<Reservation>failedFuture(new NoRoomException(bytes, waitTimeout));
         }, callbacks)
         .thenCompose(outcome -> outcome);
   }
 
-  /** Refuses (507) when the file system is below {@code minFreeBytes} already: nothing new could be stored. */
+  /** Refuses when the file system is below {@code minFreeBytes} already: nothing new could be stored. */
   void requireFreeDisk() {
-    RegistryException noRoom = noRoomOnDisk(0);
+    NoRoomOnDiskException noRoom = noRoomOnDisk(0);
     if (noRoom != null) {
       throw noRoom;
     }
@@ -151,13 +148,12 @@ final class DiskBudget {
    * both pass on the same free bytes; what they cross by is bounded by what is under way, and the
    * next check sees it.
    */
-  private RegistryException noRoomOnDisk(long bytes) {
+  private NoRoomOnDiskException noRoomOnDisk(long bytes) {
     long usable;
     try {
       usable = disk.getUsableSpace();
     } catch (IOException e) {
-      return new RegistryException(ErrorCode.UNAVAILABLE, 507,
-          "cannot read the free space of the cache's file system: " + e.getMessage(), null, e);
+      return new NoRoomOnDiskException("cannot read the free space of the cache's file system: " + e.getMessage(), e);
     }
     long promised = unwritten.get();
     if (usable - promised - bytes >= minFreeBytes) {
@@ -172,8 +168,8 @@ final class DiskBudget {
           + "cache.minFreeDisk keeps {} free. Blobs that do not fit are refused (507), not cached; cached content is "
           + "still served. Logged again once blobs fit again", what, usable, promised, minFreeBytes);
     }
-    return new RegistryException(ErrorCode.UNAVAILABLE, 507, "the cache's disk has no room for " + what + " ("
-        + usable + " bytes free, " + minFreeBytes + " kept free): it is not cached; fetch it from the upstream", null, null);
+    return new NoRoomOnDiskException("the cache's disk has no room for " + what + " (" + usable + " bytes free, "
+        + minFreeBytes + " kept free): it is not cached; fetch it from the upstream", null);
   }
 
   /** Reserved bytes that are still to be written. */

@@ -52,7 +52,7 @@ final class Evictor implements AutoCloseable {
   private final BlockingQueue<Boolean> pokes = new ArrayBlockingQueue<>(1);
   private final AtomicLong pokesMade = new AtomicLong();
   private final MetadataDatabase database;
-  private final BlobStore blobs;
+  private final DiskTier blobs;
   private final DiskBudget budget;
   private final AccessTracker accesses;
   private final Duration flushInterval;
@@ -71,7 +71,7 @@ final class Evictor implements AutoCloseable {
    * @param onEvicted told which digests a pass or a purge removed
    * @param observer told of pokes and turns
    */
-  Evictor(MetadataDatabase database, BlobStore blobs, DiskBudget budget, AccessTracker accesses,
+  Evictor(MetadataDatabase database, DiskTier blobs, DiskBudget budget, AccessTracker accesses,
       Duration flushInterval, Consumer<List<Digest>> onEvicted, EvictorObserver observer) {
     this.database = database;
     this.blobs = blobs;
@@ -257,7 +257,7 @@ final class Evictor implements AutoCloseable {
     for (BlobRecord record : deleted) {
       digests.add(record.digest());
       try {
-        blobs.delete(record.digest());
+        blobs.deleteFile(record.digest());
       } catch (IOException e) {
         log.warn("could not unlink removed blob {}; recovery will adopt it", record.digest(), e);
       }

@@ -30,14 +30,14 @@ final class Quarantine {
   static final String DIRECTORY = "quarantine";
 
   private final Path directory;
-  private final BlobStore blobs;
+  private final DiskTier blobs;
   private final BlobRows rows;
   private final DiskBudget budget;
   private final Clock clock;
   private final Consumer<List<Digest>> rowsDropped;
 
   /** @param rowsDropped told of each blob whose row went, as the eviction listeners are */
-  Quarantine(Path cacheDirectory, BlobStore blobs, BlobRows rows, DiskBudget budget, Clock clock,
+  Quarantine(Path cacheDirectory, DiskTier blobs, BlobRows rows, DiskBudget budget, Clock clock,
       Consumer<List<Digest>> rowsDropped) {
     this.directory = cacheDirectory.resolve(DIRECTORY);
     this.blobs = blobs;
@@ -71,7 +71,7 @@ final class Quarantine {
   /** Makes a move durable, so that a crash cannot bring the file back into the store. */
   void sync(Digest digest) throws IOException {
     blobs.syncDirectoryOf(digest);
-    BlobStore.fsyncDirectory(directory);
+    DiskTier.fsyncDirectory(directory);
   }
 
   /** Drops a blob's row if its file is still gone; the dropped row, if any. */

@@ -48,12 +48,19 @@ final class RecordedSizes {
   static final int REMEMBERED = 65_536;
   private static final String PROBE_FILE = ".size-attribute-probe";
 
-  private final BlobRows rows;
+  /** The sizes in the blobs' rows. */
+  @FunctionalInterface
+  interface Rows {
+    /** The size in {@code digest}'s row; empty when it has none. */
+    OptionalLong sizeOf(Digest digest);
+  }
+
+  private final Rows rows;
   private final boolean attributes;
   private final Cache<Digest, Long> fromRows = Caffeine.newBuilder().maximumSize(REMEMBERED).build();
 
   /** @param attributes whether the blob store's file system keeps user extended attributes */
-  RecordedSizes(BlobRows rows, boolean attributes) {
+  RecordedSizes(Rows rows, boolean attributes) {
     this.rows = rows;
     this.attributes = attributes;
   }
@@ -109,10 +116,11 @@ final class RecordedSizes {
     }
     Long size = fromRows.getIfPresent(digest);
     if (size == null) {
-      size = rows.find(digest).map(BlobRecord::size).orElse(null);
-      if (size == null) {
+      OptionalLong inRow = rows.sizeOf(digest);
+      if (inRow.isEmpty()) {
         return OptionalLong.empty();
       }
+      size = inRow.getAsLong();
       fromRows.put(digest, size);
       if (attributes) {
         backfill(file, digest, size);

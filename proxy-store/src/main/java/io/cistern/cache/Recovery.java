@@ -48,13 +48,13 @@ final class Recovery {
 
   record Outcome(int partialsDeleted, int filesAdopted, long bytesAdopted, int filesQuarantined, int rowsDropped) {}
 
-  private final BlobStore blobs;
+  private final DiskTier blobs;
   private final BlobRows rows;
   private final Quarantine quarantine;
   private final int threads = Runtime.getRuntime().availableProcessors();
 
   /** @param quarantine where a file whose content does not match its name is moved */
-  Recovery(BlobStore blobs, BlobRows rows, Quarantine quarantine) {
+  Recovery(DiskTier blobs, BlobRows rows, Quarantine quarantine) {
     this.blobs = blobs;
     this.rows = rows;
     this.quarantine = quarantine;
@@ -110,7 +110,7 @@ final class Recovery {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(shard)) {
           for (Path file : files) {
             String name = file.getFileName().toString();
-            if (name.endsWith(BlobStore.PARTIAL_SUFFIX)) {
+            if (name.endsWith(DiskTier.PARTIAL_SUFFIX)) {
               Files.deleteIfExists(file);
               partials.incrementAndGet();
               continue;

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * committed as stored bytes when the download is published, or released when it is abandoned.
  * Until then its bytes not yet written count against the disk's free space (see {@link DiskBudget}).
  */
-public final class Reservation {
+final class Reservation {
 
   private final DiskBudget budget;
   private final long bytes;
@@ -21,7 +21,7 @@ public final class Reservation {
     budget.willWrite(bytes);
   }
 
-  public long bytes() {
+  long bytes() {
     return bytes;
   }
 

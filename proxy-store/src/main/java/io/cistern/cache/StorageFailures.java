@@ -30,12 +30,17 @@ final class StorageFailures {
     }
   }
 
+  /** Notes the local storage failure among {@code failure} and its causes, if there is one. */
+  void noteIfLocal(Throwable failure) {
+    LocalStorageException.in(failure).ifPresent(this::failed);
+  }
+
   /** Runs a metadata write on a request path, noting a local storage failure before it is rethrown. */
   void recording(Runnable write) {
     try {
       write.run();
     } catch (MetadataException e) {
-      LocalStorageException.in(e).ifPresent(this::failed);
+      noteIfLocal(e);
       throw e;
     }
   }

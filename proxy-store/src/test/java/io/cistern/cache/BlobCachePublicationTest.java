@@ -1,5 +1,6 @@
 package io.cistern.cache;
 
+import static io.cistern.cache.CacheFixtures.ingest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -12,7 +13,6 @@ import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RepositoryName;
 import io.cistern.oci.Tag;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +21,7 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,17 +46,17 @@ class BlobCachePublicationTest {
     Digest digest = Digest.sha256Of(content);
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      Reservation reservation = cache.reserve(content.length).join();
-      PartialBlob partial = cache.begin(digest, content.length, reservation);
-      partial.append(ByteBuffer.wrap(content));
+      Ingest ingest = ingest(cache, digest, content.length);
+      ingest.append(ByteBuffer.wrap(content));
       assertFalse(cache.contains(digest), "nothing is visible before publication");
-      cache.publish(partial);
+      ingest.publish();
 
       Path stored = directory.resolve("blobs/sha256").resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
       assertArrayEquals(content, Files.readAllBytes(stored));
-      assertEquals(stored, partial.finished().join());
-      try (FileChannel channel = cache.open(digest).orElseThrow()) {
-        assertEquals(content.length, channel.size());
+      assertEquals(stored, ingest.followers().finished().join());
+      try (BlobContent.FileRegion read = cache.open(digest).orElseThrow()) {
+        assertEquals(content.length, read.channel().size());
+        assertEquals(content.length, read.length());
       }
       assertEquals(content.length, cache.stats().storedBytes());
       assertEquals(0, cache.stats().reservedBytes());
@@ -68,13 +69,12 @@ class BlobCachePublicationTest {
     Digest promised = Digest.sha256Of(bytes("the real thing"));
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      Reservation reservation = cache.reserve(14).join();
-      PartialBlob partial = cache.begin(promised, 14, reservation);
-      partial.append(ByteBuffer.wrap(bytes("an impostor!!!")));
-      assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
+      Ingest ingest = ingest(cache, promised, 14);
+      ingest.append(ByteBuffer.wrap(bytes("an impostor!!!")));
+      assertThrows(ContentMismatchException.class, ingest::publish);
 
       assertFalse(cache.contains(promised));
-      assertTrue(partial.finished().isCompletedExceptionally(), "readers are told");
+      assertTrue(ingest.followers().finished().isCompletedExceptionally(), "readers are told");
       assertEquals(0, cache.stats().storedBytes());
       assertEquals(0, cache.stats().reservedBytes(), "the reservation is given back");
       assertNoPartials();
@@ -88,17 +88,16 @@ class BlobCachePublicationTest {
     Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, bytes("{\"schemaVersion\":2}"));
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      Reservation reservation = cache.reserve(content.length).join();
-      PartialBlob partial = cache.begin(digest, content.length, reservation);
-      partial.append(ByteBuffer.wrap(content));
+      Ingest ingest = ingest(cache, digest, content.length);
+      ingest.append(ByteBuffer.wrap(content));
       SqliteClient.refuseNewBlobRows(directory);
 
-      assertThrows(MetadataException.class, () -> cache.publish(partial));
+      assertThrows(MetadataException.class, ingest::publish);
       assertThrows(MetadataException.class, () -> cache.storeManifest(manifest));
 
       assertFalse(cache.contains(digest), "the renamed file went again with its row");
       assertFalse(cache.contains(manifest.digest()));
-      assertTrue(partial.finished().isCompletedExceptionally(), "readers are told");
+      assertTrue(ingest.followers().finished().isCompletedExceptionally(), "readers are told");
       assertEquals(0, cache.stats().reservedBytes(), "the reservation is given back");
       assertEquals(0, cache.stats().storedBytes());
       assertNoPartials();
@@ -110,9 +109,10 @@ class BlobCachePublicationTest {
     byte[] content = bytes("12345");
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      PartialBlob partial = cache.begin(Digest.sha256Of(content), 4, null);
-      assertThrows(ContentMismatchException.class, () -> partial.append(ByteBuffer.wrap(content)));
-      cache.abandon(partial, new IllegalStateException("test"));
+      Ingest ingest = ingest(cache, Digest.sha256Of(content), 4);
+      assertThrows(ContentMismatchException.class, () -> ingest.append(ByteBuffer.wrap(content)));
+      ingest.abandon(new IllegalStateException("test"));
+      assertEquals(0, cache.stats().reservedBytes(), "the reservation is given back");
       assertNoPartials();
     }
   }
@@ -123,15 +123,18 @@ class BlobCachePublicationTest {
     Digest digest = Digest.sha256Of(content);
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      PartialBlob partial = cache.begin(digest, content.length, null);
-      partial.append(ByteBuffer.wrap(content, 0, 3));
-      assertEquals(3, partial.readableLimit(5), "written bytes short of the end are readable");
-      partial.append(ByteBuffer.wrap(content, 3, 3));
-      assertEquals(5, partial.readableLimit(5), "all written, but the last byte waits");
-      assertFalse(partial.awaitReadable(5, 5).isDone());
-      cache.publish(partial);
-      assertEquals(6, partial.readableLimit(5));
-      assertTrue(partial.awaitReadable(5, 5).isDone());
+      Ingest ingest = ingest(cache, digest, content.length);
+      GrowingBlob blob = ingest.followers();
+      ingest.append(ByteBuffer.wrap(content, 0, 3));
+      assertEquals(3, blob.readableLimit(5), "written bytes short of the end are readable");
+      ingest.append(ByteBuffer.wrap(content, 3, 3));
+      assertEquals(5, blob.readableLimit(5), "all written, but the last byte waits");
+      CompletableFuture<Void> lastByte = blob.awaitReadable(5, 5);
+      assertFalse(lastByte.isDone());
+      ingest.publish();
+      assertTrue(lastByte.isDone(), "the reader that waited for it is woken");
+      assertEquals(6, blob.readableLimit(5));
+      assertTrue(blob.awaitReadable(5, 5).isDone());
     }
   }
 
@@ -186,7 +189,7 @@ class BlobCachePublicationTest {
     BlobCache crashed = crashedDirectory.blobs();
     storeBlob(crashed, kept);
     storeBlob(crashed, lostFile);
-    PartialBlob interrupted = crashed.begin(Digest.sha256Of(bytes("half")), 4, null);
+    Ingest interrupted = ingest(crashed, Digest.sha256Of(bytes("half")), 4);
     interrupted.append(ByteBuffer.wrap(bytes("ha")));
     crashedDirectory.close();
     // Simulate what a kill -9 can leave: no clean-stop marker (the close left none anyway, as a
@@ -209,9 +212,9 @@ class BlobCachePublicationTest {
   }
 
   private void storeBlob(BlobCache cache, byte[] content) throws Exception {
-    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
-    partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial);
+    Ingest ingest = ingest(cache, Digest.sha256Of(content), content.length);
+    ingest.append(ByteBuffer.wrap(content));
+    ingest.publish();
   }
 
   private Path pathOf(Digest digest) {

@@ -17,6 +17,7 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -45,16 +46,28 @@ final class CacheFixtures {
   }
 
   /**
-   * Stores {@code content} as the blob fetcher does: reserve its size, write a temp file, publish.
-   * Without a reservation it is a download of unknown size, counted only when it lands.
+   * Stores {@code content} as the blob fetcher does: an ingest of its size (which claims room for
+   * it first), appended, published. Without a reservation it is a download of unknown size,
+   * counted only when it lands.
    */
   static Digest download(BlobCache cache, byte[] content, boolean reserve) throws IOException {
     Digest digest = Digest.sha256Of(content);
-    Reservation reservation = reserve ? cache.reserve(content.length).join() : null;
-    PartialBlob partial = cache.begin(digest, reserve ? content.length : -1, reservation);
-    partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial);
+    Ingest ingest = ingest(cache, digest, reserve ? content.length : -1);
+    ingest.append(ByteBuffer.wrap(content));
+    ingest.publish();
     return digest;
+  }
+
+  /** Starts an ingest, waiting for its room; fails with what refused it, unwrapped. */
+  static Ingest ingest(BlobCache cache, Digest digest, long expectedSize) throws IOException {
+    try {
+      return cache.ingest(digest, expectedSize).join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw e;
+    }
   }
 
   /**
@@ -112,11 +125,20 @@ final class CacheFixtures {
     return manifest;
   }
 
+  /** The temp files of downloads under the cache directory. */
+  static List<Path> partials(BlobCache cache) {
+    try (Stream<Path> files = Files.walk(cache.directory().resolve("blobs"))) {
+      return files.filter(file -> file.getFileName().toString().endsWith(DiskTier.PARTIAL_SUFFIX)).toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Bytes of published blob files under the cache directory, temp files excluded. */
   static long bytesOnDisk(BlobCache cache) {
     try (Stream<Path> files = Files.walk(cache.directory().resolve("blobs"))) {
       return files.filter(Files::isRegularFile)
-          .filter(file -> !file.getFileName().toString().endsWith(BlobStore.PARTIAL_SUFFIX))
+          .filter(file -> !file.getFileName().toString().endsWith(DiskTier.PARTIAL_SUFFIX))
           .mapToLong(file -> {
             try {
               return Files.size(file);

@@ -93,7 +93,7 @@ class EvictionOrderTest {
       byte[] content = content(random, 512 * KIB);
       Digest digest = download(cache, content, true);
       ByteArrayOutputStream received = new ByteArrayOutputStream();
-      try (FileChannel reader = cache.open(digest).orElseThrow()) {
+      try (FileChannel reader = cache.open(digest).orElseThrow().channel()) {
         readSome(reader, received, 1000);
 
         clock.advance(Duration.ofMillis(1));
@@ -115,18 +115,17 @@ class EvictionOrderTest {
       BlobCache cache = opened.blobs();
       byte[] content = content(random, 16 * KIB);
       Digest digest = Digest.sha256Of(content);
-      Reservation reservation = cache.reserve(content.length).join();
-      PartialBlob partial = cache.begin(digest, content.length, reservation);
+      Ingest partial = CacheFixtures.ingest(cache, digest, content.length);
       partial.append(ByteBuffer.wrap(content, 0, content.length / 2));
-      FileChannel follower = partial.openForReading();
+      FileChannel follower = partial.followers().openForReading();
 
       storeInOrder(cache, 8, 16 * KIB);
       evictor.caughtUp().get();
       assertTrue(cache.stats().evictedBlobs() > 0, "passes ran while the download was in flight");
-      assertTrue(Files.exists(partial.tempPath()), "and left its temp file alone");
+      assertEquals(1, CacheFixtures.partials(cache).size(), "and left its temp file alone");
 
       partial.append(ByteBuffer.wrap(content, content.length / 2, content.length - content.length / 2));
-      cache.publish(partial);
+      partial.publish();
       storeInOrder(cache, 8, 16 * KIB);
       evictor.caughtUp().get();
       assertFalse(cache.contains(digest), "once published it is an ordinary blob, and old enough to go");

@@ -34,7 +34,7 @@ class EvictorConnectionTest {
         pools.tracker())) {
       SchemaMigrations.migrate(metadata);
       BlobRows rows = new BlobRows(metadata);
-      BlobStore blobs = new BlobStore(temp.resolve("blobs"));
+      DiskTier blobs = DiskTier.standalone(temp.resolve("blobs"));
       DiskBudget budget = new DiskBudget(3, 2, Duration.ofMinutes(1), () -> { }, ForkJoinPool.commonPool(),
           Files.getFileStore(temp), 0);
       List<Digest> stored = new ArrayList<>();

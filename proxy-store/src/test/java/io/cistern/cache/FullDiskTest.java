@@ -13,7 +13,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.cache.CacheFixtures.ManualClock;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
-import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import io.cistern.oci.Tag;
 import java.io.IOException;
@@ -58,7 +57,7 @@ class FullDiskTest {
   }
 
   @Test
-  void aReservationThatWouldLeaveLessThanMinFreeBytesIsRefusedWith507AndTheCacheStillServes() throws Exception {
+  void aReservationThatWouldLeaveLessThanMinFreeBytesIsRefusedAndTheCacheStillServes() throws Exception {
     Path directory = temp.resolve("cache");
     byte[] cached = content(random, 4 * KIB);
     try (CacheDirectory opened = open(directory, 0)) {
@@ -70,16 +69,16 @@ class FullDiskTest {
 
     try (CacheDirectory opened = open(directory, aboveFree)) {
       BlobCache cache = opened.blobs();
-      CompletionException refused = assertThrows(CompletionException.class, () -> cache.reserve(1).join());
-      RegistryException refusal = assertInstanceOf(RegistryException.class, refused.getCause());
-      assertEquals(507, refusal.status());
+      NoRoomOnDiskException refusal = refusal(cache, 1);
       assertTrue(refusal.getMessage().contains("no room"), refusal.getMessage());
-      assertEquals(507, assertThrows(RegistryException.class, cache::requireFreeDisk).status());
+      assertTrue(refusal.getMessage().contains("not cached"), refusal.getMessage());
+      assertThrows(NoRoomOnDiskException.class, cache::requireFreeDisk);
       assertEquals(0, cache.stats().reservedBytes(), "a refusal holds nothing");
       assertEquals(1, cache.stats().refusedReservations());
+      assertEquals(List.of(), partials(directory), "nor a temp file");
 
-      try (FileChannel channel = cache.open(Digest.sha256Of(cached)).orElseThrow()) {
-        assertEquals(cached.length, channel.size(), "what is cached is still served");
+      try (BlobContent content = cache.open(Digest.sha256Of(cached)).orElseThrow()) {
+        assertEquals(cached.length, content.length(), "what is cached is still served");
       }
     }
   }
@@ -96,21 +95,22 @@ class FullDiskTest {
         long free = Files.getFileStore(directory).getUsableSpace();
 
         // Room is checked against the real free space, less what reservations under way will write.
-        assertEquals(507, refusal(cache, free).status(), "it would leave less than minFreeBytes");
-        Reservation first = cache.reserve((free - MIB) / 2 + KIB).join();
-        assertEquals(507, refusal(cache, (free - MIB) / 2 + KIB).status(), "the first reservation's bytes are promised");
-        cache.release(first);
-        cache.release(cache.reserve((free - MIB) / 2 + KIB).join());
+        assertTrue(refusal(cache, free).getMessage().contains("no room"), "it would leave less than minFreeBytes");
+        Ingest first = cache.ingest(Digest.sha256Of(new byte[] {1}), (free - MIB) / 2 + KIB).join();
+        assertTrue(refusal(cache, (free - MIB) / 2 + KIB).getMessage().contains("no room"),
+            "the first reservation's bytes are promised");
+        first.abandon(new IOException("test over"));
+        cache.ingest(Digest.sha256Of(new byte[] {2}), (free - MIB) / 2 + KIB).join().abandon(new IOException("test over"));
 
         Path filler = mountPoint.resolve("filler");
         TmpfsMount.fill(filler);
 
         // A download of unknown size (no reservation) meets the full disk at its first write.
         byte[] blob = content(random, 256 * KIB);
-        PartialBlob partial = cache.begin(Digest.sha256Of(blob), -1, null);
+        Ingest partial = cache.ingest(Digest.sha256Of(blob), -1).join();
         LocalStorageException full = assertThrows(LocalStorageException.class, () -> partial.append(ByteBuffer.wrap(blob)));
         assertTrue(full.getMessage().contains("No space left on device"), full.getMessage());
-        cache.abandon(partial, full);
+        partial.abandon(full);
         assertEquals(List.of(), partials(directory), "the abandoned download's temp file is gone");
 
         Manifest manifest = CacheFixtures.imageManifest(List.of(cached));
@@ -129,7 +129,7 @@ class FullDiskTest {
         CompletionException evictorFailure = assertThrows(CompletionException.class, () -> evictor.caughtUp().join());
         assertDiskFull(evictorFailure.getCause());
 
-        try (FileChannel channel = cache.open(cachedDigest).orElseThrow()) {
+        try (FileChannel channel = cache.open(cachedDigest).orElseThrow().channel()) {
           ByteBuffer read = ByteBuffer.allocate(cached.length);
           while (read.hasRemaining() && channel.read(read) >= 0) {
             // Reads until the whole blob is in.
@@ -147,9 +147,10 @@ class FullDiskTest {
     }
   }
 
-  private static RegistryException refusal(BlobCache cache, long bytes) {
-    CompletionException refused = assertThrows(CompletionException.class, () -> cache.reserve(bytes).join());
-    return assertInstanceOf(RegistryException.class, refused.getCause());
+  private static NoRoomOnDiskException refusal(BlobCache cache, long bytes) {
+    CompletionException refused = assertThrows(CompletionException.class,
+        () -> cache.ingest(Digest.sha256Of(new byte[] {0}), bytes).join());
+    return assertInstanceOf(NoRoomOnDiskException.class, refused.getCause());
   }
 
   private static void assertDiskFull(Throwable failure) {
@@ -160,7 +161,7 @@ class FullDiskTest {
 
   private static List<Path> partials(Path directory) throws IOException {
     try (Stream<Path> files = Files.walk(directory)) {
-      return files.filter(file -> file.getFileName().toString().endsWith(BlobStore.PARTIAL_SUFFIX)).toList();
+      return files.filter(file -> file.getFileName().toString().endsWith(DiskTier.PARTIAL_SUFFIX)).toList();
     }
   }
 }

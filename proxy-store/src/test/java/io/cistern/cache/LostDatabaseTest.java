@@ -207,7 +207,7 @@ class LostDatabaseTest {
   }
 
   private Path pathOf(Digest digest) {
-    return new BlobStore(directory.resolve("blobs")).pathOf(digest);
+    return DiskTier.pathOf(directory.resolve("blobs"), digest);
   }
 
   private List<Path> movedAside(String prefix) throws IOException {

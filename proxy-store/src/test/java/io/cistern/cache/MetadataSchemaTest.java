@@ -79,7 +79,7 @@ class MetadataSchemaTest {
     Digest sha512Subject = Digest.of(Digest.Algorithm.SHA512, "a sha512 subject".getBytes(StandardCharsets.UTF_8));
     Instant fetched = Instant.ofEpochMilli(1_700_000_000_000L);
     writeSchema1Cache(directory, image, blobs);
-    new BlobStore(directory.resolve("blobs")).write(list.digest(), list.bytes());
+    DiskTier.standalone(directory.resolve("blobs")).write(list.digest(), list.bytes());
     try (Connection connection = connect(directory); Statement statement = connection.createStatement()) {
       // What schema 2 added, and what it held after one pull by tag and two referrers requests.
       statement.executeUpdate("""
@@ -128,7 +128,7 @@ class MetadataSchemaTest {
       opened.blobs().storeManifest(manifest);
     }
     // A crash after the files were published but before their rows were written.
-    BlobStore store = new BlobStore(directory.resolve("blobs"));
+    DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }
@@ -149,7 +149,7 @@ class MetadataSchemaTest {
 
   /** What Cistern's schema 1 wrote: the three tables and their indexes, rows for a manifest and its blobs (read at 1). */
   private static void writeSchema1Cache(Path directory, Manifest manifest, List<byte[]> blobs) throws Exception {
-    BlobStore store = new BlobStore(directory.resolve("blobs"));
+    DiskTier store = DiskTier.standalone(directory.resolve("blobs"));
     for (byte[] blob : blobs) {
       store.write(Digest.sha256Of(blob), blob);
     }

@@ -51,12 +51,12 @@ class RecoveryTest {
     // What a kill can leave: no marker, a temp file, a file whose row was never written, a row
     // whose file is gone.
     Files.delete(directory.resolve(CacheDirectory.CLEAN_STOP_MARKER));
-    Path target = new BlobStore(directory.resolve("blobs")).pathOf(orphanDigest);
+    Path target = DiskTier.pathOf(directory.resolve("blobs"), orphanDigest);
     Files.createDirectories(target.getParent());
     Files.write(target, orphan);
     Path temp = target.resolveSibling(orphanDigest.hex() + ".0000.partial");
     Files.write(temp, new byte[] {1, 2, 3});
-    Files.delete(new BlobStore(directory.resolve("blobs")).pathOf(lostDigest));
+    Files.delete(DiskTier.pathOf(directory.resolve("blobs"), lostDigest));
 
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
@@ -75,7 +75,7 @@ class RecoveryTest {
     byte[] content = "half way".getBytes(StandardCharsets.UTF_8);
     try (CacheDirectory opened = open()) {
       BlobCache cache = opened.blobs();
-      PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
+      Ingest partial = CacheFixtures.ingest(cache, Digest.sha256Of(content), content.length);
       partial.append(ByteBuffer.wrap(content, 0, 4));
       assertEquals(1, partials().size());
     }
@@ -93,7 +93,7 @@ class RecoveryTest {
     BlobCache cache = opened.blobs();
     opened.close();
 
-    assertThrows(IOException.class, () -> cache.begin(Digest.sha256Of(new byte[] {1}), 1, null));
+    assertThrows(IOException.class, () -> CacheFixtures.ingest(cache, Digest.sha256Of(new byte[] {1}), 1));
     assertEquals(List.of(), partials());
   }
 
@@ -102,9 +102,9 @@ class RecoveryTest {
   }
 
   private static void store(BlobCache cache, byte[] content) throws IOException {
-    PartialBlob partial = cache.begin(Digest.sha256Of(content), content.length, null);
-    partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial);
+    Ingest ingest = CacheFixtures.ingest(cache, Digest.sha256Of(content), content.length);
+    ingest.append(ByteBuffer.wrap(content));
+    ingest.publish();
   }
 
   private List<Path> partials() throws IOException {

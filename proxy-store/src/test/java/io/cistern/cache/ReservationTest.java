@@ -11,8 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.cache.CacheFixtures.ManualClock;
 import io.cistern.oci.Digest;
-import io.cistern.oci.ErrorCode;
-import io.cistern.oci.RegistryException;
 import java.nio.file.Path;
 import java.io.IOException;
 import java.time.Duration;
@@ -57,17 +55,17 @@ class ReservationTest {
       BlobCache cache = opened.blobs();
       List<Digest> stored = storeInOrder(cache, 10, KIB);
 
-      Reservation reservation = cache.reserve(4 * KIB).get();
+      Ingest ingest = cache.ingest(unpublished(1), 4 * KIB).get();
 
       CacheStats stats = cache.stats();
-      assertEquals(4 * KIB, reservation.bytes());
+      assertEquals(4 * KIB, ingest.reservation().bytes());
       assertEquals(4 * KIB, stats.reservedBytes());
       assertEquals(5 * KIB, stats.storedBytes(), "evicted down to the low-water mark, the reservation included");
       assertTrue(stats.storedBytes() + stats.reservedBytes() <= stats.maxBytes());
       for (int i = 0; i < 10; i++) {
         assertEquals(i >= 5, cache.contains(stored.get(i)), "the five oldest went: blob " + i);
       }
-      cache.release(reservation);
+      ingest.abandon(new IOException("test over"));
       assertEquals(0, cache.stats().reservedBytes(), "a released reservation frees its bytes");
     }
   }
@@ -105,17 +103,15 @@ class ReservationTest {
   }
 
   @Test
-  void aBlobLargerThanTheWholeCacheIsRefusedAtOnceWith507() throws Exception {
+  void aBlobLargerThanTheWholeCacheIsRefusedAtOnce() throws Exception {
     try (CacheDirectory opened = open(10 * KIB, 0.9, Duration.ofMinutes(1))) {
       BlobCache cache = opened.blobs();
       storeInOrder(cache, 3, KIB);
 
-      CompletableFuture<Reservation> reservation = cache.reserve(10 * KIB + 1);
+      CompletableFuture<Ingest> ingest = cache.ingest(unpublished(1), 10 * KIB + 1);
 
-      assertTrue(reservation.isCompletedExceptionally(), "refused without waiting");
-      RegistryException refusal = registryFailure(reservation);
-      assertEquals(507, refusal.status());
-      assertEquals(ErrorCode.UNAVAILABLE, refusal.code());
+      assertTrue(ingest.isCompletedExceptionally(), "refused without waiting");
+      TooLargeForCacheException refusal = failure(ingest, TooLargeForCacheException.class);
       assertTrue(refusal.getMessage().contains("larger than the whole cache"), refusal.getMessage());
       CacheStats stats = cache.stats();
       assertEquals(1, stats.refusedReservations());
@@ -125,7 +121,7 @@ class ReservationTest {
   }
 
   @Test
-  void whenEverythingLeftIsPinnedAWaitingDownloadIsRefusedWith503() throws Exception {
+  void whenEverythingLeftIsPinnedAWaitingDownloadIsRefusedWithATimeToRetry() throws Exception {
     try (CacheDirectory opened = open(4 * KIB, 0.5, Duration.ofMillis(200))) {
       BlobCache cache = opened.blobs();
       ImageCatalog catalog = opened.catalog();
@@ -134,11 +130,10 @@ class ReservationTest {
         assertEquals(1, catalog.pinImage(digest).blobs());
       }
 
-      RegistryException refusal = registryFailure(cache.reserve(KIB));
+      NoRoomException refusal = failure(cache.ingest(unpublished(1), KIB), NoRoomException.class);
 
-      assertEquals(503, refusal.status());
-      assertEquals(ErrorCode.UNAVAILABLE, refusal.code());
-      assertTrue(refusal.retryAfter().isPresent(), "tells the client when to try again");
+      assertEquals(Duration.ofMillis(200), refusal.retryAfter(), "tells the client when to try again");
+      assertTrue(refusal.getMessage().contains("no room for " + KIB + " bytes"), refusal.getMessage());
       for (Digest digest : stored) {
         assertTrue(cache.contains(digest), "a pinned blob is never evicted");
       }
@@ -149,15 +144,20 @@ class ReservationTest {
 
       catalog.unpinImage(stored.get(2));
       assertFalse(catalog.isPinnedImage(stored.get(2)));
-      Reservation reservation = cache.reserve(KIB).get();
+      Ingest ingest = cache.ingest(unpublished(2), KIB).get();
       assertFalse(cache.contains(stored.get(2)), "unpinned, it is the one blob that could make room");
       assertEquals(3, cache.stats().entries());
-      cache.release(reservation);
+      ingest.abandon(new IOException("test over"));
     }
   }
 
-  private static RegistryException registryFailure(CompletableFuture<Reservation> reservation) {
-    ExecutionException failure = assertThrows(ExecutionException.class, reservation::get);
-    return assertInstanceOf(RegistryException.class, failure.getCause());
+  private static <T extends Throwable> T failure(CompletableFuture<Ingest> ingest, Class<T> type) {
+    ExecutionException failure = assertThrows(ExecutionException.class, ingest::get);
+    return assertInstanceOf(type, failure.getCause());
+  }
+
+  /** The digest of a blob that is claimed room for but never published. */
+  private static Digest unpublished(int seed) {
+    return Digest.sha256Of(new byte[] {(byte) seed});
   }
 }

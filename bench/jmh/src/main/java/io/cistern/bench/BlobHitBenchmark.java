@@ -4,7 +4,7 @@ import io.cistern.cache.BlobCache;
 import io.cistern.cache.BlobCheck;
 import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
-import io.cistern.cache.PartialBlob;
+import io.cistern.cache.Ingest;
 import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -66,9 +66,9 @@ public class BlobHitBenchmark {
     byte[] content = new byte[size];
     random.nextBytes(content);
     Digest digest = Digest.sha256Of(content);
-    PartialBlob partial = cache.begin(digest, size, cache.reserve(size).join());
-    partial.append(ByteBuffer.wrap(content));
-    cache.publish(partial);
+    Ingest ingest = cache.ingest(digest, size).join();
+    ingest.append(ByteBuffer.wrap(content));
+    ingest.publish();
     return digest;
   }
 
@@ -91,7 +91,7 @@ public class BlobHitBenchmark {
   @Benchmark
   @OutputTimeUnit(TimeUnit.MICROSECONDS)
   public long hitChecked() throws IOException {
-    try (FileChannel channel = cache.open(small).orElseThrow()) {
+    try (FileChannel channel = cache.open(small).orElseThrow().channel()) {
       return channel.size();
     }
   }

@@ -96,7 +96,7 @@ public class MetadataLookupBenchmark {
 
   @Benchmark
   public long blobOpen() throws IOException {
-    try (FileChannel channel = cache.open(probeManifest).orElseThrow()) {
+    try (FileChannel channel = cache.open(probeManifest).orElseThrow().channel()) {
       return channel.size() + next++;
     }
   }

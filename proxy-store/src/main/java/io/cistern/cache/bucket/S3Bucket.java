@@ -1,6 +1,7 @@
 package io.cistern.cache.bucket;
 
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.PutOutcome;
 import io.cistern.oci.Digest;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.PutOutcome;
 import io.cistern.oci.Digest;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;

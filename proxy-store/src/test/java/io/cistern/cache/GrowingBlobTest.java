@@ -1,5 +1,6 @@
 package io.cistern.cache;
 
+import static io.cistern.cache.CacheFixtures.ingest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -24,11 +25,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A download in progress, from its readers' side: woken per append, following the temp file
- * across its rename, and never handed the final byte of content that fails verification.
- * (Publication itself is {@link BlobCachePublicationTest}'s.)
+ * A download in progress, from its followers' side ({@link GrowingBlob}): woken per append,
+ * following the temp file across its rename, and never handed the final byte of content that
+ * fails verification. (Publication itself is {@link BlobCachePublicationTest}'s.)
  */
-class PartialBlobTest {
+class GrowingBlobTest {
 
   private static final int SIZE = 100_000;
 
@@ -53,26 +54,28 @@ class PartialBlobTest {
 
   @Test
   void aReaderThatCaughtUpIsWokenByTheNextAppend() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE, null);
-    partial.append(ByteBuffer.wrap(content, 0, 1000));
+    Ingest ingest = ingest(cache, digest, SIZE);
+    GrowingBlob blob = ingest.followers();
+    ingest.append(ByteBuffer.wrap(content, 0, 1000));
 
-    CompletableFuture<Void> ahead = partial.awaitReadable(500, SIZE - 1);
-    CompletableFuture<Void> caughtUp = partial.awaitReadable(1000, SIZE - 1);
+    CompletableFuture<Void> ahead = blob.awaitReadable(500, SIZE - 1);
+    CompletableFuture<Void> caughtUp = blob.awaitReadable(1000, SIZE - 1);
     assertTrue(ahead.isDone(), "bytes beyond its position are there already");
     assertFalse(caughtUp.isDone());
 
-    partial.append(ByteBuffer.wrap(content, 1000, 1000));
+    ingest.append(ByteBuffer.wrap(content, 1000, 1000));
     assertTrue(caughtUp.isDone());
-    cache.abandon(partial, new IOException("test over"));
+    ingest.abandon(new IOException("test over"));
   }
 
   @Test
   void aChannelOpenedOnTheTempFileReadsTheWholeBlobAfterPublication() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE, null);
-    partial.append(ByteBuffer.wrap(content, 0, 10));
-    try (FileChannel reader = partial.openForReading()) {
-      partial.append(ByteBuffer.wrap(content, 10, SIZE - 10));
-      cache.publish(partial);
+    Ingest ingest = ingest(cache, digest, SIZE);
+    GrowingBlob blob = ingest.followers();
+    ingest.append(ByteBuffer.wrap(content, 0, 10));
+    try (FileChannel reader = blob.openForReading()) {
+      ingest.append(ByteBuffer.wrap(content, 10, SIZE - 10));
+      ingest.publish();
 
       ByteBuffer read = ByteBuffer.allocate(SIZE);
       while (read.hasRemaining() && reader.read(read, read.position()) > 0) {
@@ -80,25 +83,27 @@ class PartialBlobTest {
       }
       assertArrayEquals(content, read.array());
     }
-    try (FileChannel late = partial.openForReading()) {
+    try (FileChannel late = blob.openForReading()) {
       assertEquals(SIZE, late.size(), "a reader that comes after the rename opens the published file");
     }
   }
 
   @Test
   void aReaderWaitingForTheLastByteOfWrongContentIsWokenToTheFailure() throws IOException {
-    Reservation reservation = cache.reserve(SIZE).join();
-    PartialBlob partial = cache.begin(digest, SIZE, reservation);
+    Ingest ingest = ingest(cache, digest, SIZE);
+    GrowingBlob blob = ingest.followers();
+    assertEquals(SIZE, cache.stats().reservedBytes(), "its room was claimed");
     byte[] wrong = content.clone();
     wrong[SIZE - 1] ^= 1;
-    partial.append(ByteBuffer.wrap(wrong));
-    CompletableFuture<Void> lastByte = partial.awaitReadable(SIZE - 1, SIZE - 1);
+    ingest.append(ByteBuffer.wrap(wrong));
+    CompletableFuture<Void> lastByte = blob.awaitReadable(SIZE - 1, SIZE - 1);
+    assertFalse(lastByte.isDone(), "the last byte waits for verification");
 
-    assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
+    assertThrows(ContentMismatchException.class, ingest::publish);
 
     assertTrue(lastByte.isDone(), "the waiting reader is woken to find the failure");
-    assertTrue(partial.finished().isCompletedExceptionally());
-    assertEquals(SIZE - 1, partial.readableLimit(SIZE - 1), "the last byte is never released");
+    assertTrue(blob.finished().isCompletedExceptionally());
+    assertEquals(SIZE - 1, blob.readableLimit(SIZE - 1), "the last byte is never released");
     assertFalse(Files.exists(cache.pathOf(digest)));
     assertEquals(List.of(), partials());
     assertEquals(0, cache.stats().reservedBytes(), "the reservation went back");
@@ -106,25 +111,25 @@ class PartialBlobTest {
 
   @Test
   void aShortDownloadIsNotPublished() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE, null);
-    partial.append(ByteBuffer.wrap(content, 0, SIZE - 1));
+    Ingest ingest = ingest(cache, digest, SIZE);
+    ingest.append(ByteBuffer.wrap(content, 0, SIZE - 1));
 
-    assertThrows(ContentMismatchException.class, () -> cache.publish(partial));
+    assertThrows(ContentMismatchException.class, ingest::publish);
     assertFalse(Files.exists(cache.pathOf(digest)));
     assertEquals(List.of(), partials());
   }
 
   @Test
   void aRestartedDownloadCanCheckItsPrefixAgainstTheBytesWritten() throws IOException {
-    PartialBlob partial = cache.begin(digest, SIZE, null);
-    partial.append(ByteBuffer.wrap(content, 0, 4096));
+    Ingest ingest = ingest(cache, digest, SIZE);
+    ingest.append(ByteBuffer.wrap(content, 0, 4096));
 
     MessageDigest again = digest.algorithm().newMessageDigest();
     again.update(content, 0, 4096);
-    assertArrayEquals(again.digest(), partial.hashSoFar().digest());
-    partial.append(ByteBuffer.wrap(content, 4096, SIZE - 4096));
-    cache.publish(partial);
-    assertTrue(partial.isPublished(), "taking the prefix hash does not disturb the running one");
+    assertArrayEquals(again.digest(), ingest.hashSoFar().digest());
+    ingest.append(ByteBuffer.wrap(content, 4096, SIZE - 4096));
+    ingest.publish();
+    assertTrue(ingest.followers().isVerified(), "taking the prefix hash does not disturb the running one");
   }
 
   private List<Path> partials() throws IOException {

@@ -1,0 +1,149 @@
+package io.cistern.cache;
+
+import io.cistern.oci.Digest;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A blob still downloading, as the clients that follow it see it: how far it is written, when
+ * more is, and a channel on its bytes. Its ingest writes; readers read at their own pace,
+ * each through a channel of its own, so a slow reader never holds up the writer or another reader.
+ *
+ * <p>Notification is per blob: each append swaps in a fresh future and completes the previous
+ * one, waking only the readers of this blob that had caught up. The writer publishes
+ * {@code written} before completing the future and a reader takes the future before reading
+ * {@code written}, so a reader can never miss an append and sleep forever.
+ *
+ * <p>Integrity: a response of known length cut from a growing blob may send its last byte only
+ * once the whole blob is verified ({@link #readableLimit}); if verification fails, readers are
+ * failed before their response could look complete. A response of unknown length (the upstream
+ * announced no size) sends what is written, and only its end (the chunked terminator) waits for
+ * verification: {@link #isVerified}.
+ */
+public final class GrowingBlob {
+
+  private final Digest digest;
+  private final long expectedSize;
+  private final PartialBlob file;
+  private final CompletableFuture<Path> finished = new CompletableFuture<>();
+  private final AtomicReference<CompletableFuture<Void>> nextAppend = new AtomicReference<>(new CompletableFuture<>());
+  private volatile long written;
+  private volatile boolean verified;
+
+  GrowingBlob(Digest digest, long expectedSize, PartialBlob file) {
+    this.digest = digest;
+    this.expectedSize = expectedSize;
+    this.file = file;
+  }
+
+  public Digest digest() {
+    return digest;
+  }
+
+  /** The size the upstream announced, or -1 when it did not. */
+  public long expectedSize() {
+    return expectedSize;
+  }
+
+  /** Bytes written (and readable through the page cache) so far. */
+  public long written() {
+    return written;
+  }
+
+  // ---- told by the writer ----
+
+  /** {@code total} bytes are written now: wakes this blob's readers that had caught up. */
+  void grew(long total) {
+    written = total;
+    nextAppend.getAndSet(new CompletableFuture<>()).complete(null);
+  }
+
+  /**
+   * The whole content is verified: responses may send their final byte. Set when the blob is
+   * published, after its fsync and rename; setting it as soon as the digest has matched would let
+   * followers finish before the fsync (the client's correctness is the digest check).
+   */
+  void verified() {
+    verified = true;
+    wakeAll();
+  }
+
+  /** The blob is published at {@code stored}. */
+  void published(Path stored) {
+    finished.complete(stored);
+    wakeAll();
+  }
+
+  /** The download failed: every reader is woken to find it so. */
+  void failed(Throwable cause) {
+    finished.completeExceptionally(cause);
+    wakeAll();
+  }
+
+  /** Completes the current future without swapping in a fresh one: whoever asks after this is answered at once. */
+  private void wakeAll() {
+    nextAppend.get().complete(null);
+  }
+
+  // ---- reader side: any thread ----
+
+  /** Completes with where the blob is stored once published, or exceptionally if the download failed. */
+  public CompletableFuture<Path> finished() {
+    return finished;
+  }
+
+  /** Whether the whole content is verified, so a response may send it to its end (see {@link #verified()}). */
+  public boolean isVerified() {
+    return verified && !finished.isCompletedExceptionally();
+  }
+
+  /**
+   * How far a response that must end at byte {@code endInclusive} may be sent now: everything
+   * written, except that its final byte waits until the blob is verified.
+   */
+  public long readableLimit(long endInclusive) {
+    long available = written;
+    if (isVerified()) {
+      return Math.min(available, endInclusive + 1);
+    }
+    return Math.min(available, endInclusive);
+  }
+
+  /**
+   * Completes when a response ending at {@code endInclusive} can send more than {@code position}
+   * (see {@link #readableLimit}), or when the download has ended either way. A reader held back
+   * only by the final byte waits on the same future: verification and failure complete it too.
+   */
+  public CompletableFuture<Void> awaitReadable(long position, long endInclusive) {
+    CompletableFuture<Void> next = nextAppend.get();
+    if (readableLimit(endInclusive) > position || finished.isDone()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return next;
+  }
+
+  /**
+   * Opens the content for reading: the temp file while it exists, the published file after. Both
+   * are the same inode, so a channel opened on the temp file keeps working after the rename.
+   */
+  public FileChannel openForReading() throws IOException {
+    try {
+      return file.openForReading();
+    } catch (NoSuchFileException neither) {
+      throw new IOException("download of " + digest + " failed", finished.isCompletedExceptionally() ? failure() : neither);
+    }
+  }
+
+  private Throwable failure() {
+    try {
+      finished.join();
+      return null;
+    } catch (RuntimeException e) {
+      return e.getCause() != null ? e.getCause() : e;
+    }
+  }
+}
