@@ -32,9 +32,9 @@ import org.apache.commons.compress.archivers.tar.TarUtils;
  */
 final class BundleTarReader {
 
-  static final int MAX_EXTENDED_HEADER_BYTES = 64 << 10;
-  static final int MAX_HEADERS_PER_ENTRY = 8;
-  static final int MAX_HEADER_BYTES_PER_ENTRY = 1 << 20;
+  private static final int MAX_EXTENDED_HEADER_BYTES = 64 << 10;
+  private static final int MAX_HEADERS_PER_ENTRY = 8;
+  private static final int MAX_HEADER_BYTES_PER_ENTRY = 1 << 20;
   private static final int RECORD = TarConstants.DEFAULT_RCDSIZE;
   private static final int NAME_SHOWN = 200;
 
@@ -85,8 +85,7 @@ final class BundleTarReader {
   }
 
   private TarArchiveEntry nextHeader() throws IOException {
-    long start = stream.position();
-    stream.limitTo(start + MAX_HEADER_BYTES_PER_ENTRY);
+    stream.limitTo(stream.position() + MAX_HEADER_BYTES_PER_ENTRY);
     tar.headersOfThisEntry = 0;
     try {
       return tar.getNextEntry();
@@ -101,8 +100,9 @@ final class BundleTarReader {
         throw new EOFException("the bundle ends at byte " + stream.position() + ", inside the tar records of "
             + shown(tar.lastHeaderName) + " (truncated?)");
       }
-      throw new OperationException(400, "damaged tar header " + shown(tar.lastHeaderName) + " at byte " + start
-          + " of the bundle: " + e.getMessage(), e);
+      String detail = e.getCause() != null ? e.getMessage() + ": " + e.getCause().getMessage() : e.getMessage();
+      throw new OperationException(400, "damaged tar header " + shown(tar.lastHeaderName) + " at byte "
+          + tar.lastHeaderAt + " of the bundle: " + detail, e);
     } finally {
       stream.unlimited();
     }
@@ -137,7 +137,7 @@ final class BundleTarReader {
     return "of tar entry type '" + shown(String.valueOf((char) entry.getLinkFlag())) + "'";
   }
 
-  static OperationException refused(String name, String why) {
+  private static OperationException refused(String name, String why) {
     return new OperationException(400, "tar entry " + shown(name) + " of the bundle " + why + " (refused)");
   }
 
@@ -159,6 +159,7 @@ final class BundleTarReader {
     private final MeteredStream stream;
     int headersOfThisEntry;
     String lastHeaderName = "";
+    long lastHeaderAt;
     private String extendedHeaderWithoutEntry;
     private boolean ended;
 
@@ -190,6 +191,7 @@ final class BundleTarReader {
         return record;
       }
       lastHeaderName = TarUtils.parseName(record, 0, TarConstants.NAMELEN);
+      lastHeaderAt = start;
       if (!TarUtils.verifyCheckSum(record)) {
         throw new OperationException(400, "corrupt tar header at byte " + start + " of the bundle (bad checksum):"
             + " not a bundle, or damaged");

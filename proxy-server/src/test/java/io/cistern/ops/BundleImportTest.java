@@ -151,6 +151,10 @@ class BundleImportTest {
             "ends in the middle of a tar header"),
         hostile("cut in a blob", Arrays.copyOf(whole, layer + 512 + 1000),
             "ends in the middle of " + name(LAYER.digest()) + " (1000 of " + LAYER.bytes().length + " bytes)"),
+        hostile("cut in an extended header", Arrays.copyOf(bundle(List.of(new TarBytes().extended(
+                TarConstants.LF_PAX_EXTENDED_HEADER_LC, TarBytes.paxRecord("comment", "c".repeat(1000))).file("x", DATA).bytes())),
+                layer + 512 + 100),
+            "ends at byte " + (layer + 512 + 100) + ", inside the tar records of PaxHeaders/x"),
         hostile("cut before the end-of-archive marker", Arrays.copyOf(whole, whole.length - 1024),
             "ends without its end-of-archive marker"),
         hostile("data after the end-of-archive marker", concat(whole, DATA),
@@ -162,7 +166,7 @@ class BundleImportTest {
         hostile("a PAX record whose length prefix claims gigabytes",
             bundle(List.of(new TarBytes().extended(TarConstants.LF_PAX_EXTENDED_HEADER_LC, "9999999999 path=x\n")
                 .file("x", DATA).bytes())),
-            "damaged tar header PaxHeaders/x", "Paxheader"),
+            "damaged tar header PaxHeaders/x at byte " + layer, "Paxheader"),
         hostile("a PAX header claiming 3 GiB",
             bundle(List.of(TarBytes.header("PaxHeaders/huge", TarConstants.LF_PAX_EXTENDED_HEADER_LC, 3L << 30))),
             "tar entry PaxHeaders/huge of the bundle is an extended header of 3221225472 bytes"),
