@@ -20,7 +20,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -82,7 +81,7 @@ class BundleImportTest {
     assertTrue(listing.contains("upstream.test/team/old:1.0"), listing);
     // GNU tar, an independent reader, says what the bundle holds; the cache holds the same.
     Path extracted = Files.createDirectories(temp.resolve("extracted"));
-    tar("-xf", bundle.toString(), "-C", extracted.toString());
+    TarBytes.gnuTar("-xf", bundle.toString(), "-C", extracted.toString());
     List<Path> blobs;
     try (Stream<Path> files = Files.walk(extracted.resolve("blobs/sha256"))) {
       blobs = files.filter(Files::isRegularFile).toList();
@@ -104,9 +103,9 @@ class BundleImportTest {
     try (InputStream fixture = getClass().getResourceAsStream("/bundles/old-writer.tar")) {
       Files.copy(fixture, original);
     }
-    tar("-xf", original.toString(), "-C", unpacked.toString());
+    TarBytes.gnuTar("-xf", original.toString(), "-C", unpacked.toString());
     Path repacked = temp.resolve("repacked.tar");
-    tar("--format=" + format, "-cf", repacked.toString(), "-C", unpacked.toString(), "oci-layout", Bundle.FILE, "index.json",
+    TarBytes.gnuTar("--format=" + format, "-cf", repacked.toString(), "-C", unpacked.toString(), "oci-layout", Bundle.FILE, "index.json",
         "blobs");
     CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), temp.resolve("cache"), 1, OFFLINE);
 
@@ -114,15 +113,6 @@ class BundleImportTest {
 
     assertTrue(imported.out().contains("import: 1 images, 3 blobs imported"), imported.out());
     assertTrue(cli.run("ls").orFail().out().contains("upstream.test/team/old:1.0"));
-  }
-
-  private static void tar(String... arguments) throws Exception {
-    List<String> command = new ArrayList<>(List.of("tar"));
-    command.addAll(List.of(arguments));
-    Process tar = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(tar.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(tar.waitFor(1, TimeUnit.MINUTES));
-    assertEquals(0, tar.exitValue(), output);
   }
 
   /** One hostile bundle: how it is made, what its refusal must say, the environment of the import. */

@@ -1,16 +1,23 @@
 package io.cistern.ops;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.apache.commons.compress.archivers.zip.ZipEncodingHelper;
 
 /**
  * Tar records made by hand, for archives no well-behaved writer makes: any entry type, any name,
- * any size announced whatever the data that follows, extended headers with any content.
+ * any size announced whatever the data that follows, extended headers with any content. And GNU
+ * tar, a reader and writer independent of Cistern's.
  */
 final class TarBytes {
 
@@ -88,5 +95,15 @@ final class TarBytes {
 
   byte[] bytes() {
     return bytes.toByteArray();
+  }
+
+  /** Runs GNU tar with {@code arguments}; it must succeed. */
+  static void gnuTar(String... arguments) throws Exception {
+    List<String> command = new ArrayList<>(List.of("tar"));
+    command.addAll(List.of(arguments));
+    Process tar = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(tar.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(tar.waitFor(1, TimeUnit.MINUTES));
+    assertEquals(0, tar.exitValue(), output);
   }
 }
