@@ -17,12 +17,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,10 +73,7 @@ class BundleImportTest {
    */
   @Test
   void aBundleWrittenByTheOldTarWriterStillImports() throws Exception {
-    Path bundle = temp.resolve("old-writer.tar");
-    try (InputStream fixture = getClass().getResourceAsStream("/bundles/old-writer.tar")) {
-      Files.copy(fixture, bundle);
-    }
+    Path bundle = oldWriterBundle();
     Path cache = temp.resolve("cache");
     CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), cache, 1, OFFLINE);
 
@@ -99,10 +103,7 @@ class BundleImportTest {
   @ValueSource(strings = {"posix", "gnu"})
   void aBundleUnpackedAndPackedAgainWithGnuTarImports(String format) throws Exception {
     Path unpacked = Files.createDirectories(temp.resolve("unpacked"));
-    Path original = temp.resolve("old-writer.tar");
-    try (InputStream fixture = getClass().getResourceAsStream("/bundles/old-writer.tar")) {
-      Files.copy(fixture, original);
-    }
+    Path original = oldWriterBundle();
     TarBytes.gnuTar("-xf", original.toString(), "-C", unpacked.toString());
     Path repacked = temp.resolve("repacked.tar");
     TarBytes.gnuTar("--format=" + format, "-cf", repacked.toString(), "-C", unpacked.toString(), "oci-layout", Bundle.FILE, "index.json",
@@ -113,6 +114,14 @@ class BundleImportTest {
 
     assertTrue(imported.out().contains("import: 1 images, 3 blobs imported"), imported.out());
     assertTrue(cli.run("ls").orFail().out().contains("upstream.test/team/old:1.0"));
+  }
+
+  private Path oldWriterBundle() throws IOException {
+    Path bundle = temp.resolve("old-writer.tar");
+    try (InputStream fixture = getClass().getResourceAsStream("/bundles/old-writer.tar")) {
+      Files.copy(fixture, bundle);
+    }
+    return bundle;
   }
 
   /** One hostile bundle: how it is made, what its refusal must say, the environment of the import. */
@@ -207,6 +216,10 @@ class BundleImportTest {
         hostile("an old GNU sparse file",
             bundle(List.of(TarBytes.header(name(LAYER.digest()), TarConstants.LF_GNUTYPE_SPARSE, 0))),
             "is a sparse file"),
+        hostile("a PAX 0.1 sparse file", bundle(List.of(new TarBytes().extended(TarConstants.LF_PAX_EXTENDED_HEADER_LC,
+                TarBytes.paxRecord("GNU.sparse.size", "3000") + TarBytes.paxRecord("GNU.sparse.map", "0,10"))
+                .file(name(LAYER.digest()), new byte[10]).bytes())),
+            "tar entry " + name(LAYER.digest()) + " of the bundle is a sparse file"),
         hostile("a PAX 1.0 sparse file", bundle(List.of(paxSparse(1, "0\n" + LAYER.bytes().length + "\n", LAYER.bytes().length))),
             "is a sparse file"),
         hostile("a PAX 1.0 sparse map of millions of holes",
@@ -234,25 +247,68 @@ class BundleImportTest {
             Map.of("CISTERN_CACHE_MAXBYTES", "1MiB")));
   }
 
+  /** A hostile bundle's import: its CLI, its cache, what the import printed. */
+  private record Imported(CisternCli cli, Path cache, CisternCli.Run run) {}
+
+  @TempDir
+  static Path corpusDirectory;
+  private static Map<String, Imported> corpusImports;
+  private static Set<Path> besidesTheCachesBefore;
+
+  /**
+   * Imports the whole corpus before its tests, at once, each bundle into a cache of its own: an
+   * import spends most of its time in the CLI's pause between two looks at its job. One that hangs
+   * fails them all.
+   */
+  @BeforeAll
+  static void importTheCorpus() throws Exception {
+    Map<String, Callable<Imported>> imports = new LinkedHashMap<>();
+    for (Hostile hostile : corpus().toList()) {
+      Path directory = Files.createDirectories(corpusDirectory.resolve("case" + imports.size()));
+      Path bundle = Files.write(directory.resolve("bundle.tar"), hostile.bundle());
+      Path cache = directory.resolve("cache");
+      CisternCli cli = CisternCli.forCache(directory.resolve("cli.yml"), cache, 1, OFFLINE)
+          .withEnvironment(hostile.environment());
+      imports.put(hostile.name(), () -> new Imported(cli, cache, cli.run("import", bundle.toString())));
+    }
+    besidesTheCachesBefore = filesBesidesCaches();
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      Map<String, Future<Imported>> running = new LinkedHashMap<>();
+      imports.forEach((name, work) -> running.put(name, pool.submit(work)));
+      corpusImports = new LinkedHashMap<>();
+      for (Map.Entry<String, Future<Imported>> done : running.entrySet()) {
+        corpusImports.put(done.getKey(), done.getValue().get(1, TimeUnit.MINUTES));
+      }
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  private static Set<Path> filesBesidesCaches() throws IOException {
+    try (Stream<Path> files = Files.walk(corpusDirectory)) {
+      // corpusDirectory/caseN/cache/… is a case's cache.
+      return files.map(corpusDirectory::relativize)
+          .filter(file -> file.getNameCount() < 2 || !file.getName(1).toString().equals("cache"))
+          .collect(Collectors.toSet());
+    }
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("corpus")
   void aHostileOrDamagedBundleIsRefusedClearlyAndLeavesNothingHalfImported(Hostile hostile) throws Exception {
-    Path bundle = Files.write(temp.resolve("bundle.tar"), hostile.bundle());
-    Path cache = temp.resolve("cache");
-    CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), cache, 1, OFFLINE).withEnvironment(hostile.environment());
-    Set<Path> outside = filesBesides(cache);
-
-    CisternCli.Run run = cli.run("import", bundle.toString());
+    Imported imported = corpusImports.get(hostile.name());
+    CisternCli.Run run = imported.run();
 
     assertEquals(1, run.exitCode(), run.out() + run.err());
     for (String part : hostile.says()) {
       assertTrue(run.err().contains(part), "expected '" + part + "' in: " + run.err());
     }
     assertFalse(run.err().contains("Exception") || run.err().contains("\tat "), "a message, not a trace: " + run.err());
-    assertEquals(outside, filesBesides(cache), "nothing written outside the cache");
+    assertEquals(besidesTheCachesBefore, filesBesidesCaches(), "nothing written outside the caches");
     assertFalse(Files.exists(Path.of(OUTSIDE)));
     List<Path> stored;
-    try (Stream<Path> files = Files.walk(cache.resolve("blobs"))) {
+    try (Stream<Path> files = Files.walk(imported.cache().resolve("blobs"))) {
       stored = files.filter(Files::isRegularFile).toList();
     }
     assertTrue(stored.stream().noneMatch(file -> file.getFileName().toString().endsWith(".partial")), "no temp file: " + stored);
@@ -262,15 +318,9 @@ class BundleImportTest {
       assertArrayEquals(IMAGE.blobs().stream().filter(blob -> blob.digest().equals(digest)).findFirst().orElseThrow().bytes(),
           Files.readAllBytes(file));
     }
-    String stats = cli.run("stats", "--json").orFail().out();
+    String stats = imported.cli().run("stats", "--json").orFail().out();
     assertTrue(stats.contains("\"entries\" : " + stored.size()), "a row for each file, no more: " + stats);
-    assertTrue(cli.run("ls").orFail().out().contains("nothing cached"), "no manifest, no tag");
-  }
-
-  private Set<Path> filesBesides(Path cache) throws IOException {
-    try (Stream<Path> files = Files.walk(temp)) {
-      return files.filter(file -> !file.startsWith(cache)).collect(Collectors.toSet());
-    }
+    assertTrue(imported.cli().run("ls").orFail().out().contains("nothing cached"), "no manifest, no tag");
   }
 
   private static String name(Digest digest) {
