@@ -53,7 +53,7 @@ import java.util.concurrent.CompletionException;
  * the entry:
  * <ul>
  *   <li><b>Accepted:</b> ustar, PAX and GNU headers: PAX records (read by their length prefix) that
- *       give a size (a file over 8 GiB) or a name, GNU long names, global PAX headers, base-256
+ *       give a size (a file of 8 GiB or more) or a name, GNU long names, global PAX headers, base-256
  *       sizes; directory entries without data are passed over.</li>
  *   <li><b>Refused, as nothing in a bundle is one:</b> symbolic and hard links, devices, FIFOs,
  *       sparse files (old GNU, PAX 0.x and 1.0) and any other entry type; absolute names and names
@@ -61,10 +61,10 @@ import java.util.concurrent.CompletionException;
  *       {@code index.json} and {@code blobs/<algorithm>/<hex>}. Nothing is ever written under an
  *       entry's name (a blob is stored by its digest), so these are refused as a sign of a bundle
  *       that is not one, not because they could reach outside the cache.</li>
- *   <li><b>Refused, as ambiguous:</b> an entry that appears twice (tar tools keep the last copy,
- *       this import would have used the first: two {@code index.json} could show other tools a
- *       different layout than the one imported), and data after the end-of-archive marker (a
- *       second archive appended, which tar tools ignore).</li>
+ *   <li><b>Refused, as ambiguous:</b> an entry that appears twice (which copy counts depends on the
+ *       reader: tar tools keep the last, so two {@code index.json} could show other tools another
+ *       layout than the one imported), and data after the end-of-archive marker (a second archive
+ *       appended, which tar tools ignore).</li>
  *   <li><b>Refused, to keep memory bounded:</b> extended headers over 64 KiB, more than 8 of them
  *       for one entry, a {@value Bundle#FILE} over 64 MiB, a manifest over
  *       {@link Manifest#MAX_BYTES}. A blob is streamed into the cache, never held in memory; each
@@ -74,8 +74,8 @@ import java.util.concurrent.CompletionException;
  *       end-of-archive marker) stops the import as a truncated copy, which a rerun of a whole copy
  *       carries on.</li>
  * </ul>
- * Every refusal happens before manifests and tags are stored, so it leaves what any stop leaves:
- * whole blobs and nothing that refers to them.
+ * Each of these is found while the tar is read, before manifests and tags are stored, so it
+ * leaves what any stop leaves: whole blobs, and no manifest or tag of the bundle.
  */
 final class BundleImporter {
 

@@ -15,8 +15,9 @@ import org.apache.commons.compress.archivers.tar.TarUtils;
  * PAX and GNU headers). Compress is lenient in ways a reader of untrusted files cannot be, so
  * every header passes through {@link GuardedTarStream#readRecord} before Compress reads it:
  * <ul>
- *   <li>a stream that ends inside a header or a file, or without the end-of-archive marker, is an
- *       {@link EOFException} saying where (Compress would take it for a clean end);</li>
+ *   <li>a stream that ends inside a header or without the end-of-archive marker (both of which
+ *       Compress takes for a clean end), or inside a file, is an {@link EOFException} saying
+ *       where;</li>
  *   <li>a header with a bad checksum is refused (Compress only records it);</li>
  *   <li>an extended header (PAX, GNU long name) over {@value #MAX_EXTENDED_HEADER_BYTES} bytes is
  *       refused before Compress reads it into memory, more than {@value #MAX_HEADERS_PER_ENTRY}
