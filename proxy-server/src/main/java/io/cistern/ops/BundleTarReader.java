@@ -37,6 +37,10 @@ final class BundleTarReader {
   private static final int MAX_HEADERS_PER_ENTRY = 8;
   private static final int MAX_HEADER_BYTES_PER_ENTRY = 1 << 20;
   private static final int RECORD = TarConstants.DEFAULT_RCDSIZE;
+  private static final int SIZE_OFFSET = TarConstants.NAMELEN + TarConstants.MODELEN + TarConstants.UIDLEN
+      + TarConstants.GIDLEN;
+  private static final int TYPE_OFFSET = SIZE_OFFSET + TarConstants.SIZELEN + TarConstants.MODTIMELEN
+      + TarConstants.CHKSUMLEN;
   private static final int NAME_SHOWN = 200;
 
   /** One regular file; read its content from {@link #content} (or not) before asking for the next. */
@@ -200,8 +204,7 @@ final class BundleTarReader {
       if (++headersOfThisEntry > MAX_HEADERS_PER_ENTRY) {
         throw refused(lastHeaderName, "follows " + MAX_HEADERS_PER_ENTRY + " extended headers of one entry");
       }
-      byte type = record[TarConstants.NAMELEN + TarConstants.MODELEN + TarConstants.UIDLEN + TarConstants.GIDLEN
-          + TarConstants.SIZELEN + TarConstants.MODTIMELEN + TarConstants.CHKSUMLEN];
+      byte type = record[TYPE_OFFSET];
       if (type == TarConstants.LF_GNUTYPE_SPARSE) {
         throw refused(lastHeaderName, "is a sparse file; a bundle holds only regular files");
       }
@@ -211,8 +214,7 @@ final class BundleTarReader {
       if (extended) {
         long size;
         try {
-          size = TarUtils.parseOctalOrBinary(record, TarConstants.NAMELEN + TarConstants.MODELEN + TarConstants.UIDLEN
-              + TarConstants.GIDLEN, TarConstants.SIZELEN);
+          size = TarUtils.parseOctalOrBinary(record, SIZE_OFFSET, TarConstants.SIZELEN);
         } catch (IllegalArgumentException e) {
           throw new OperationException(400, "damaged tar header " + shown(lastHeaderName) + " at byte " + start
               + " of the bundle: " + e.getMessage(), e);
