@@ -157,7 +157,7 @@ final class BundleExporter {
   private void write(Path temp, Contents contents, Progress progress) throws IOException {
     try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), COPY_BUFFER);
-      TarWriter tar = new TarWriter(out);
+      BundleTarWriter tar = new BundleTarWriter(out);
       tar.file("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8));
       List<Bundle.Content> manifests = new ArrayList<>();
       contents.manifests.values().forEach(manifest -> manifests.add(
@@ -187,7 +187,7 @@ final class BundleExporter {
    *
    * @param expectedSize the size its manifest gives it
    */
-  private void copyBlob(TarWriter tar, Digest digest, long expectedSize, Progress progress) throws IOException {
+  private void copyBlob(BundleTarWriter tar, Digest digest, long expectedSize, Progress progress) throws IOException {
     FileChannel blob = cache.open(digest).map(BlobContent.FileRegion::channel)
         .orElseThrow(() -> new OperationException(409, digest + " is no longer cached (evicted, or set aside as damaged,"
             + " while the bundle was written): no bundle was written; run the export again"));

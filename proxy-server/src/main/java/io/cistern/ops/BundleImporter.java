@@ -47,11 +47,43 @@ import java.util.concurrent.CompletionException;
  * tags come last. So an import that stops half-way (a truncated bundle, a full disk, a kill)
  * leaves whole blobs and nothing half-done: no temp file, no manifest without its blobs, no tag
  * without its manifest, and running it again carries on where it stopped.
+ *
+ * <p>A bundle is untrusted input (it was carried in from elsewhere), read as a stream, and its tar
+ * ({@link BundleTarReader}, over Commons Compress) accepts what a bundle written by Cistern or
+ * unpacked and packed again with a tar tool can hold, and refuses the rest with a message naming
+ * the entry:
+ * <ul>
+ *   <li><b>Accepted:</b> ustar, PAX and GNU headers: PAX records (read by their length prefix) that
+ *       give a size (a file of 8 GiB or more) or a name, GNU long names, global PAX headers, base-256
+ *       sizes; directory entries without data are passed over.</li>
+ *   <li><b>Refused, as nothing in a bundle is one:</b> symbolic and hard links, devices, FIFOs,
+ *       sparse files (old GNU, PAX 0.x and 1.0) and any other entry type; absolute names and names
+ *       with {@code ..}; and any entry but {@code oci-layout}, {@value Bundle#FILE},
+ *       {@code index.json} and {@code blobs/<algorithm>/<hex>}. Nothing is ever written under an
+ *       entry's name (a blob is stored by its digest), so these are refused as a sign of a bundle
+ *       that is not one, not because they could reach outside the cache.</li>
+ *   <li><b>Refused, as ambiguous:</b> an entry that appears twice (which copy counts depends on the
+ *       reader: tar tools keep the last, so two {@code index.json} could show other tools another
+ *       layout than the one imported), and data after the end-of-archive marker (a second archive
+ *       appended, which tar tools ignore).</li>
+ *   <li><b>Refused, to keep memory bounded:</b> extended headers over 64 KiB, more than 8 of them
+ *       for one entry, a {@value Bundle#FILE} over 64 MiB, a manifest over
+ *       {@link Manifest#MAX_BYTES}. A blob is streamed into the cache, never held in memory; each
+ *       entry's name is remembered, to find a repeated one.</li>
+ *   <li><b>Refused, as damaged:</b> a header with a bad checksum, a blob whose bytes do not match
+ *       its name's digest; a file that ends early (inside a header or an entry, or without the
+ *       end-of-archive marker) stops the import as a truncated copy, which a rerun of a whole copy
+ *       carries on.</li>
+ * </ul>
+ * Each of these is found while the tar is read, before manifests and tags are stored, so it
+ * leaves what any stop leaves: whole blobs, and no manifest or tag of the bundle.
  */
 final class BundleImporter {
 
   private static final int COPY_BUFFER = 1 << 20;
   private static final int MAX_BUNDLE_INDEX_BYTES = 64 << 20;
+  /** The OCI layout's own files, for other tools: Cistern reads its table of contents instead. */
+  private static final Set<String> LAYOUT_FILES = Set.of("oci-layout", "index.json");
 
   private final BlobCache cache;
   private final Tags tags;
@@ -75,12 +107,17 @@ final class BundleImporter {
     int imported = 0;
     long importedBytes = 0;
     int skipped = 0;
+    Set<String> seen = new HashSet<>();
     BundleDirectory.requireRegularFile(file);
     // Opened without following a link, in case one replaced the file since the check.
     try (InputStream in = new BufferedInputStream(Files.newInputStream(file, StandardOpenOption.READ,
         LinkOption.NOFOLLOW_LINKS), COPY_BUFFER)) {
-      TarReader tar = new TarReader(in);
-      for (TarReader.Entry entry = tar.next(); entry != null; entry = tar.next()) {
+      BundleTarReader tar = new BundleTarReader(in);
+      for (BundleTarReader.Entry entry = tar.next(); entry != null; entry = tar.next()) {
+        if (!seen.add(entry.name())) {
+          throw new OperationException(400, "the bundle holds " + BundleTarReader.shown(entry.name())
+              + " twice: it is damaged, or was not written by Cistern");
+        }
         if (entry.name().equals(Bundle.FILE)) {
           bundle = readBundle(entry);
           progress.expect(bundle.blobs(), bundle.bytes());
@@ -89,8 +126,11 @@ final class BundleImporter {
           }
           continue;
         }
-        if (!entry.name().startsWith("blobs/")) {
+        if (LAYOUT_FILES.contains(entry.name())) {
           continue;
+        }
+        if (!entry.name().startsWith("blobs/")) {
+          throw unexpected(entry.name());
         }
         if (bundle == null) {
           throw new OperationException(400, file + " is not a Cistern bundle: " + Bundle.FILE + " must come before its blobs");
@@ -152,7 +192,7 @@ final class BundleImporter {
     return new Outcome(images, imported, importedBytes, skipped, warnings);
   }
 
-  private static Bundle readBundle(TarReader.Entry entry) throws IOException {
+  private static Bundle readBundle(BundleTarReader.Entry entry) throws IOException {
     if (entry.size() > MAX_BUNDLE_INDEX_BYTES) {
       throw new OperationException(400, Bundle.FILE + " is " + entry.size() + " bytes: not a Cistern bundle");
     }
@@ -173,9 +213,14 @@ final class BundleImporter {
   private static Digest digestOf(String name) {
     String[] parts = name.split("/");
     if (parts.length != 3) {
-      throw new OperationException(400, "unexpected bundle entry " + name);
+      throw unexpected(name);
     }
     return parseDigest(parts[1] + ":" + parts[2]);
+  }
+
+  private static OperationException unexpected(String name) {
+    return new OperationException(400, "unexpected entry " + BundleTarReader.shown(name) + " in the bundle: a bundle"
+        + " holds oci-layout, " + Bundle.FILE + ", index.json and blobs/<algorithm>/<hex>, nothing else");
   }
 
   private static Digest parseDigest(String text) {
@@ -186,7 +231,7 @@ final class BundleImporter {
     }
   }
 
-  private static byte[] readManifest(TarReader.Entry entry, Digest digest) throws IOException {
+  private static byte[] readManifest(BundleTarReader.Entry entry, Digest digest) throws IOException {
     if (entry.size() > Manifest.MAX_BYTES) {
       throw new OperationException(400, "manifest " + digest + " in the bundle is " + entry.size() + " bytes");
     }
@@ -198,7 +243,7 @@ final class BundleImporter {
   }
 
   /** Imports one blob through the cache's publication path; on any failure nothing of it stays. */
-  private void importBlob(Digest digest, TarReader.Entry entry, Progress progress) throws IOException {
+  private void importBlob(Digest digest, BundleTarReader.Entry entry, Progress progress) throws IOException {
     Ingest ingest;
     try {
       ingest = cache.ingest(digest, entry.size()).join();
