@@ -199,12 +199,14 @@ def pull(port, name, reference, parallel=3, host="127.0.0.1"):
         ping = connection.get("/v2/")
         if ping["status"] not in (200, 401):
             raise PullError("GET /v2/ answered %d" % ping["status"])
+        manifest_sent = time.monotonic()
         manifest, total = _manifest(connection, name, reference)
         if manifest.get("mediaType") in (OCI_INDEX, DOCKER_LIST) or "manifests" in manifest:
             child = next(m for m in manifest["manifests"]
                          if m.get("platform", {}).get("architecture") == "amd64")
             manifest, size = _manifest(connection, name, child["digest"])
             total += size
+        phases = {"ping_s": manifest_sent - t0, "manifest_s": time.monotonic() - manifest_sent}
         descriptors = [manifest["config"]] + manifest["layers"]
         work = queue.Queue()
         for descriptor in descriptors:
@@ -246,7 +248,7 @@ def pull(port, name, reference, parallel=3, host="127.0.0.1"):
         total += sum(t["size"] for t in timings)
         end = time.monotonic()
         # Monotonic times are the machine's, not the process's: comparable across client processes.
-        return {"seconds": end - t0, "started_at": t0, "ended_at": end, "bytes": total, "blobs": timings}
+        return dict(phases, seconds=end - t0, started_at=t0, ended_at=end, bytes=total, blobs=timings)
     finally:
         for conn in connections:
             conn.close()
@@ -301,7 +303,8 @@ def main():
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print("%.3f s, %d bytes, %d blobs" % (result["seconds"], result["bytes"], len(result["blobs"])))
+        print("%.3f s, %d bytes, %d blobs; /v2/ %.1f ms, manifest %.1f ms" % (
+            result["seconds"], result["bytes"], len(result["blobs"]), result["ping_s"] * 1000, result["manifest_s"] * 1000))
         for blob in sorted(result["blobs"], key=lambda b: b["sent"]):
             print("  %s %10d  sent %.3f  headers %.3f  end %.3f  ttfb %.1f ms  last byte %.1f ms" % (
                 blob["digest"][7:19], blob["size"], blob["sent"], blob["headers"], blob["end"],
