@@ -19,7 +19,21 @@ physical limit. Measures, over several runs (medians), and prints a table with r
   9. how long a new client waits for /v2/ and a cached manifest while 64, 256 and 512 clients
      stream the big blob, worst of five tries (goal: well under a second, whatever the number)
 
-Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
+The cold path (rows 10, --cold for these alone), the same client (puller.py) pulling never-pulled
+images directly from the upstream, through Distribution and through Cistern, in turns; each
+proxy's penalty is its time minus the direct pull's (goal: Cistern's <= 0.5x Distribution's with a
+warmed JVM, <= 1x right after a start):
+ 10a. 1 client, a 5x10 MiB image, servers warmed on other images   10b. the same, a fresh process
+ 10c. 8 clients at once, the same image   10d. 1 client, a 400+100 MiB image
+ 10e/f. per blob of 10a: time to first byte, and how long the last byte came after the rest
+
+Behind a shaped link (rows 11, --wan for these alone): the upstream behind wan_relay.py (200
+Mbit/s shared downstream, 5 ms each way), fresh proxies each sample:
+ 11a. 8 cold pulls at once through each proxy vs one direct pull (goal: Cistern <= 1.2x)
+ 11b. the MiB that crossed the link for them
+ 11c. the last 1 MiB of a cold 400 MiB layer asked with Range, vs the same range direct (goal <= 2x)
+
+Writes the numbers as JSON beside the table, with every sample. Everything listens on 127.0.0.1 only.
 
 --soak [MINUTES] instead runs one Cistern under a mixed load (cold and warm pulls, manifest GETs,
 big-blob streams, clients that hang up mid-body) and samples its RSS and heap; see "soak" below.
@@ -60,19 +74,21 @@ FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, 
             wrk_seconds=10, wrk_warmup_seconds=10, clients=8, stream_clients=64, stream_repeats=5, starts=5,
             idle_settle_s=2.0, newcomer_streams=(64, 256, 512), newcomer_probes=5,
             # Rows 10 (cold path): samples per row, in turns; the 5-layer and the 500 MiB image;
-            # images of small layers each server pulls first, so its JVM has run the miss path.
+            # images each server pulls first, so its JVM has run (and the JIT compiled) the miss
+            # path: with fewer, the JIT was still compiling the data path in the first samples.
             cold=dict(samples=7, clients=8, clients_samples=5, big_samples=3, start_samples=5,
-                      layers=(5, 10 * MiB), big=(400 * MiB, 100 * MiB), warm_images=8, warm_layers=(5, 256 * 1024),
+                      layers=(5, 10 * MiB), big=(400 * MiB, 100 * MiB), warm_images=16, warm_layers=(5, 2 * MiB),
                       parallel=3),
-            # Rows 11 (behind a shaped link): see wan_relay.py; the tail range a lazy-pull reader asks first.
-            wan=dict(samples=3, clients=8, rate_mbit=200.0, delay_ms=5.0, tail=MiB))
+            # Rows 11 (behind a shaped link): see wan_relay.py; the tail range a lazy-pull reader asks
+            # first. Fewer warm-up images: through the link they cost seconds, and the link dominates.
+            wan=dict(samples=3, clients=8, rate_mbit=200.0, delay_ms=5.0, tail=MiB, warm_images=2))
 SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
              wrk_seconds=1, wrk_warmup_seconds=0, clients=4, stream_clients=8, stream_repeats=1, starts=1,
              idle_settle_s=0.5, newcomer_streams=(8,), newcomer_probes=2,
              cold=dict(samples=1, clients=4, clients_samples=1, big_samples=1, start_samples=1,
                        layers=(5, 256 * 1024), big=(4 * MiB, MiB), warm_images=1, warm_layers=(2, 16 * 1024),
                        parallel=3),
-             wan=dict(samples=1, clients=4, rate_mbit=200.0, delay_ms=5.0, tail=256 * 1024))
+             wan=dict(samples=1, clients=4, rate_mbit=200.0, delay_ms=5.0, tail=256 * 1024, warm_images=1))
 GROUPS = ("standard", "cold", "wan")
 
 
@@ -742,7 +758,7 @@ def wan(work, upstream, images, settings):
                 ports = {"direct": link.port, "distribution": servers["distribution"].port,
                          "cistern": servers["cistern"].port}
                 for label in servers:
-                    for k in range(c["warm_images"]):
+                    for k in range(min(w["warm_images"], c["warm_images"])):
                         pullers.pulls(ports[label], "warm-%d" % k, 1)
                 for side in in_turns(i):
                     before = link.quiet()

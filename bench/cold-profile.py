@@ -74,10 +74,43 @@ def jfc(path):
     return path
 
 
-def cpu_seconds(pid):
+def cpu_seconds(pid, system_only=False):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return (int(fields[12]) if system_only else int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu(pid):
+    """{thread group: [user s, system s, context switches]} of a process's live threads, by their
+    (native) names. Voluntary switches count the times a thread went to sleep: on a pipeline of
+    threads, its hand-offs."""
+    out = collections.defaultdict(lambda: [0.0, 0.0, 0])
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = thread_group(f.read().strip())
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                switches = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", f.read(), re.M).group(1))
+        except (OSError, AttributeError):
+            continue  # ended meanwhile
+        out[name][0] += int(fields[11]) / TICKS
+        out[name][1] += int(fields[12]) / TICKS
+        out[name][2] += switches
+    return out
+
+
+def thread_cpu_delta(before, after, pulls):
+    """CPU ms per pull by thread group, user and system, largest first. A thread started and ended
+    in between (CompletableFuture's thread-per-task on two cores) is lost; the process total
+    (cpu_per_pull_s) has it."""
+    rows = []
+    for name in set(before) | set(after):
+        user, system, switches = (after.get(name, [0, 0, 0])[k] - before.get(name, [0, 0, 0])[k] for k in range(3))
+        if user + system > 0 or switches:
+            rows.append((name, round(1000 * user / pulls, 1), round(1000 * system / pulls, 1), round(switches / pulls)))
+    return sorted(rows, key=lambda r: -(r[1] + r[2]))
 
 
 def jfr_events(recording, events, stack_depth=24):
@@ -279,7 +312,9 @@ def main():
     parser.add_argument("--fresh", type=int, default=4, help="fresh Cistern processes, each pulled right after its start")
     parser.add_argument("--layers", type=int, default=5)
     parser.add_argument("--layer-mib", type=float, default=10)
+    parser.add_argument("--sizes", help="the pulled images' layers in MiB, e.g. 400,100 (instead of --layers/--layer-mib)")
     parser.add_argument("--warm-images", type=int, default=8)
+    parser.add_argument("--warm-layer-kib", type=int, default=256, help="the warm-up images' five layers")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (recordings, logs)")
     args = parser.parse_args()
     if not os.path.exists(bench.JAR):
@@ -293,7 +328,9 @@ def main():
         tags = (["warm-%d" % k for k in range(args.warm_images)] + ["p-%d" % i for i in range(args.pulls)]
                 + ["f-%d" % i for i in range(args.fresh)])
         for tag in tags:
-            sizes = [256 * 1024] * 5 if tag.startswith("warm") else [layer] * args.layers
+            sizes = ([args.warm_layer_kib * 1024] * 5 if tag.startswith("warm")
+                     else [int(float(m) * bench.MiB) for m in args.sizes.split(",")] if args.sizes
+                     else [layer] * args.layers)
             descriptor, _ = layout.image_of(tag, sizes)
             layout.tag(tag, descriptor)
         layout.finish()
@@ -318,21 +355,39 @@ def main():
                         "filename=" + recording], check=True, capture_output=True)
         recorder = Recorder()
         results = {side: [] for side in bench.SIDES}
-        cpu = {side: {"upstream": [], "proxy": [], "client": []} for side in bench.SIDES}
+        cpu = {side: {"upstream": [], "proxy": [], "client": [], "proxy_system": []} for side in bench.SIDES}
+        threads, compiler_ms = {}, []
         for i in range(args.pulls):
             for side in bench.in_turns(i):
                 bench.settle_disk()
                 up0 = cpu_seconds(upstream.process.pid)
                 proxy0 = cpu_seconds(pids[side]) if pids[side] else 0
+                system0 = cpu_seconds(pids[side], system_only=True) if pids[side] else 0
                 client0 = sum(os.times()[:2])
-                result = recorder.pull(ports[side], "p-%d" % i) if side == "cistern" else puller.pull(
-                    ports[side], bench.NAME, "p-%d" % i)
+                if side == "cistern":
+                    threads_before = thread_cpu(pids[side])
+                    result = recorder.pull(ports[side], "p-%d" % i)
+                    compiling = 0.0
+                    for name, now in thread_cpu(pids[side]).items():
+                        total = threads.setdefault(name, [0.0, 0.0, 0])
+                        used = [now[k] - threads_before.get(name, [0, 0, 0])[k] for k in range(3)]
+                        for k in range(3):
+                            total[k] += used[k]
+                        compiling += used[0] + used[1] if "Compiler" in name else 0
+                    # Whether the JIT is still at work on the cold path, pull after pull.
+                    compiler_ms.append(round(1000 * compiling))
+                else:
+                    result = puller.pull(ports[side], bench.NAME, "p-%d" % i)
                 cpu[side]["client"].append(sum(os.times()[:2]) - client0)
                 cpu[side]["upstream"].append(cpu_seconds(upstream.process.pid) - up0)
                 cpu[side]["proxy"].append(cpu_seconds(pids[side]) - proxy0 if pids[side] else 0)
+                cpu[side]["proxy_system"].append(
+                    cpu_seconds(pids[side], system_only=True) - system0 if pids[side] else 0)
                 results[side].append(result)
         subprocess.run(["jcmd", str(cis.process.pid), "JFR.stop", "name=cold"], check=True, capture_output=True)
         report = {"warm": {side: blob_stats(results[side]) for side in bench.SIDES},
+                  "cistern_thread_cpu_ms_per_pull": thread_cpu_delta({}, threads, args.pulls),
+                  "cistern_jit_ms_by_pull": compiler_ms,
                   "cpu_per_pull_s": {side: {k: round(statistics.median(v), 3) for k, v in cpu[side].items()}
                                      for side in bench.SIDES}}
         views = [b for r in results["cistern"] for b in r["blobs"]]
@@ -354,7 +409,7 @@ def main():
             try:
                 bench.await_first_answer(process, port)
                 fresh = Recorder()
-                fresh_results.append(fresh.pull(port, "f-%d" % i))
+                fresh_results.append(dict(fresh.pull(port, "f-%d" % i), window=fresh.windows[0]))
                 subprocess.run(["jcmd", str(process.pid), "JFR.dump", "filename=" + fresh_recording],
                                check=True, capture_output=True)
                 fresh_profiles.append(analyse_recording(fresh_recording, fresh.windows,
@@ -387,7 +442,11 @@ def print_report(report):
                                              report["warm"]["cistern"][key], report.get("fresh", {}).get(key, "")))
     print("\n== CPU seconds per pull (median) ==")
     for side, v in report["cpu_per_pull_s"].items():
-        print("  %-13s upstream %.3f  proxy %.3f  client %.3f" % (side, v["upstream"], v["proxy"], v["client"]))
+        print("  %-13s upstream %.3f  proxy %.3f (system %.3f)  client %.3f" % (
+            side, v["upstream"], v["proxy"], v["proxy_system"], v["client"]))
+    print("  Cistern by thread, ms per pull (user/system) and sleeps per pull:", ", ".join(
+        "%s %.0f/%.0f %d" % row for row in report["cistern_thread_cpu_ms_per_pull"][:12]))
+    print("  Cistern's JIT compiler threads, ms in each pull:", report["cistern_jit_ms_by_pull"])
     for label, profile in [("warmed Cistern", report["warm_jfr"])] + [
             ("fresh Cistern #%d" % (i + 1), p) for i, p in enumerate(report.get("fresh_jfr", []))]:
         print("\n== JFR, %s, over its pulls ==" % label)
