@@ -714,7 +714,7 @@ class Link:
                 time.sleep(0.05)
         raise RuntimeError("the relay wrote no counters; see " + self.server.log.name)
 
-    def quiet(self, idle_s=1.0, limit_s=600):
+    def quiet(self, idle_s=0.5, limit_s=600):
         """Waits until nothing crossed the link for `idle_s` (a proxy's download that outlived its
         client's answer has ended); returns the bytes that crossed it so far."""
         deadline = time.monotonic() + limit_s
