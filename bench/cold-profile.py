@@ -116,7 +116,14 @@ def thread_cpu_delta(before, after, pulls):
 def jfr_events(recording, events, stack_depth=24):
     out = subprocess.run(["jfr", "print", "--json", "--stack-depth", str(stack_depth), "--events", ",".join(events),
                           recording], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)["recording"]["events"]
+    unique, seen = [], set()
+    for event in json.loads(out)["recording"]["events"]:
+        # A recording dumped while it runs can hold a chunk twice: count each event once.
+        key = json.dumps(event, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(event)
+    return unique
 
 
 def epoch(iso):
@@ -270,6 +277,38 @@ def analyse_recording(recording, windows, blob_views, top=12):
     return summary
 
 
+def phases(recording, result):
+    """A fresh process's first pull in three phases (GET /v2/; the manifest, whose miss builds the
+    upstream's HTTP client; the blobs): what the JVM did in each, from the recording."""
+    events = jfr_events(recording, ["jdk.ClassLoad", "jdk.Compilation", "jdk.GarbageCollection",
+                                    "jdk.ExecutionSample", "jdk.ThreadStart"], 40)
+    w0, w1 = result["window"]
+    ping, manifest = result["ping_s"], result["manifest_s"]
+    out = []
+    for name, a, b in (("/v2/", w0, w0 + ping), ("manifest", w0 + ping, w0 + ping + manifest),
+                       ("blobs", w0 + ping + manifest, w1)):
+        inside = [e for e in events if a <= epoch(e["values"]["startTime"]) <= b]
+        kinds = collections.Counter(e["type"] for e in inside)
+        loads = [e for e in inside if e["type"] == "jdk.ClassLoad"]
+        samples = [e for e in inside if e["type"] == "jdk.ExecutionSample"]
+        out.append({
+            "phase": name, "ms": round(1000 * (b - a), 1), "classes_loaded": len(loads),
+            "classes_by_package": collections.Counter(
+                ".".join(((e["values"].get("loadedClass") or {}).get("name") or "?").replace("/", ".").split(".")[:3])
+                for e in loads).most_common(6),
+            "compilations": kinds["jdk.Compilation"],
+            "compile_ms": round(1000 * sum(duration_s(e["values"]["duration"]) for e in inside
+                                           if e["type"] == "jdk.Compilation")),
+            "gcs": kinds["jdk.GarbageCollection"],
+            "gc_ms": round(1000 * sum(duration_s(e["values"]["sumOfPauses"]) for e in inside
+                                      if e["type"] == "jdk.GarbageCollection"), 1),
+            "threads_started": kinds["jdk.ThreadStart"],
+            "java_samples": len(samples),
+            "interpreted": sum(1 for e in samples if frames_of(e) and frames_of(e)[0][1] == "Interpreted"),
+            "top_frames": collections.Counter(frames_of(e)[0][0] for e in samples if frames_of(e)).most_common(5)})
+    return out
+
+
 def group_by(items, key):
     out = collections.defaultdict(list)
     for item in items:
@@ -401,6 +440,7 @@ def main():
             root = os.path.join(work, "fresh-%d" % i)
             port, command = bench.fresh_server("cistern", root, upstream_url)
             fresh_recording = os.path.join(root, "fresh.jfr")
+            fresh_dump = os.path.join(root, "fresh-dump.jfr")
             command = [command[0], "-XX:StartFlightRecording=settings=%s,filename=%s" % (settings, fresh_recording)] \
                 + command[1:]
             bench.settle_disk()
@@ -410,10 +450,11 @@ def main():
                 bench.await_first_answer(process, port)
                 fresh = Recorder()
                 fresh_results.append(dict(fresh.pull(port, "f-%d" % i), window=fresh.windows[0]))
-                subprocess.run(["jcmd", str(process.pid), "JFR.dump", "filename=" + fresh_recording],
+                subprocess.run(["jcmd", str(process.pid), "JFR.dump", "filename=" + fresh_dump],
                                check=True, capture_output=True)
-                fresh_profiles.append(analyse_recording(fresh_recording, fresh.windows,
-                                                        [b for b in fresh_results[-1]["blobs"]]))
+                profile = analyse_recording(fresh_dump, fresh.windows, [b for b in fresh_results[-1]["blobs"]])
+                profile["phases"] = phases(fresh_dump, fresh_results[-1])
+                fresh_profiles.append(profile)
             finally:
                 process.terminate()
                 process.wait(20)
@@ -470,6 +511,12 @@ def print_report(report):
             profile["compilations"]["c2"], profile["compilations"]["total_ms"], profile["classes_loaded"],
             profile["classes_loaded_by_package"][:4]))
         print("  threads started:", ", ".join("%s %d" % kv for kv in profile["threads_started"]))
+        for phase in profile.get("phases", []):
+            print("  phase %-8s %6.1f ms: %d classes %s; %d compilations (%d ms); %d GCs (%.1f ms); %d threads; "
+                  "%d samples (%d interpreted) %s" % (
+                      phase["phase"], phase["ms"], phase["classes_loaded"], phase["classes_by_package"][:4],
+                      phase["compilations"], phase["compile_ms"], phase["gcs"], phase["gc_ms"], phase["threads_started"],
+                      phase["java_samples"], phase["interpreted"], phase["top_frames"][:3]))
         print("  parks over 1 ms:", "; ".join("%s %d" % kv for kv in profile["parks_over_1ms"][:5]))
 
 
