@@ -355,6 +355,7 @@ def main():
     parser.add_argument("--warm-images", type=int, default=8)
     parser.add_argument("--warm-layer-kib", type=int, default=256, help="the warm-up images' five layers")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (recordings, logs)")
+    parser.add_argument("--no-jfr", action="store_true", help="no recording of the warmed Cistern (JFR's own cost out)")
     args = parser.parse_args()
     if not os.path.exists(bench.JAR):
         sys.exit("build Cistern first: mvn -B -q -DskipTests package")
@@ -390,8 +391,9 @@ def main():
             for k in range(args.warm_images):
                 puller.pull(ports[side], bench.NAME, "warm-%d" % k)
         recording = os.path.join(work, "warm.jfr")
-        subprocess.run(["jcmd", str(cis.process.pid), "JFR.start", "name=cold", "settings=" + settings,
-                        "filename=" + recording], check=True, capture_output=True)
+        if not args.no_jfr:
+            subprocess.run(["jcmd", str(cis.process.pid), "JFR.start", "name=cold", "settings=" + settings,
+                            "filename=" + recording], check=True, capture_output=True)
         recorder = Recorder()
         results = {side: [] for side in bench.SIDES}
         cpu = {side: {"upstream": [], "proxy": [], "client": [], "proxy_system": []} for side in bench.SIDES}
@@ -423,14 +425,16 @@ def main():
                 cpu[side]["proxy_system"].append(
                     cpu_seconds(pids[side], system_only=True) - system0 if pids[side] else 0)
                 results[side].append(result)
-        subprocess.run(["jcmd", str(cis.process.pid), "JFR.stop", "name=cold"], check=True, capture_output=True)
+        if not args.no_jfr:
+            subprocess.run(["jcmd", str(cis.process.pid), "JFR.stop", "name=cold"], check=True, capture_output=True)
         report = {"warm": {side: blob_stats(results[side]) for side in bench.SIDES},
                   "cistern_thread_cpu_ms_per_pull": thread_cpu_delta({}, threads, args.pulls),
                   "cistern_jit_ms_by_pull": compiler_ms,
                   "cpu_per_pull_s": {side: {k: round(statistics.median(v), 3) for k, v in cpu[side].items()}
                                      for side in bench.SIDES}}
         views = [b for r in results["cistern"] for b in r["blobs"]]
-        report["warm_jfr"] = analyse_recording(recording, recorder.windows, views)
+        if not args.no_jfr:
+            report["warm_jfr"] = analyse_recording(recording, recorder.windows, views)
         for server in servers[1:]:
             server.stop()
         servers = servers[:1]
@@ -488,7 +492,7 @@ def print_report(report):
     print("  Cistern by thread, ms per pull (user/system) and sleeps per pull:", ", ".join(
         "%s %.0f/%.0f %d" % row for row in report["cistern_thread_cpu_ms_per_pull"][:12]))
     print("  Cistern's JIT compiler threads, ms in each pull:", report["cistern_jit_ms_by_pull"])
-    for label, profile in [("warmed Cistern", report["warm_jfr"])] + [
+    for label, profile in ([("warmed Cistern", report["warm_jfr"])] if "warm_jfr" in report else []) + [
             ("fresh Cistern #%d" % (i + 1), p) for i, p in enumerate(report.get("fresh_jfr", []))]:
         print("\n== JFR, %s, over its pulls ==" % label)
         print("  Java samples: %d (%d with an interpreted top frame)" % (
