@@ -924,15 +924,16 @@ def report(runs, samples, settings, groups, machine):
                 "%s %s-%s (%d)" % (side, fmt(min(v)), fmt(max(v)), len(v))
                 for side, v in row["samples"].items() if v)))
     if "cold" in groups or "wan" in groups:
-        lines += ["",
-                  "rows 10-11: one pulling client for all three sides (bench/puller.py: manifest and blobs, "
-                  "%d blobs at a time, digests checked);" % settings["cold"]["parallel"],
-                  "  rows 10a-d: '+x' is the penalty, the proxy's time minus the direct pull's in the same turn "
-                  "(median), and c/d is Cistern's penalty",
-                  "  over Distribution's; c/ref is Cistern over the direct pull. 10e-f: every blob of the 10a pulls.",
-                  "  rows 11: the upstream behind bench/wan_relay.py, %g Mbit/s shared downstream, %g ms added each "
-                  "way; the direct pull goes through it too." % (settings["wan"]["rate_mbit"], settings["wan"]["delay_ms"]),
-                  "", "spread of the samples (min-max, count):"] + spreads
+        lines += ["", "rows 10-11: one pulling client for all three sides (bench/puller.py: manifest and blobs, "
+                  "%d blobs at a time, digests checked);" % settings["cold"]["parallel"]]
+        if "cold" in groups:
+            lines += ["  rows 10a-d: '+x' is the penalty, the proxy's time minus the direct pull's in the same turn "
+                      "(median), and c/d is Cistern's penalty",
+                      "  over Distribution's; c/ref is Cistern over the direct pull. 10e-f: every blob of the 10a pulls."]
+        if "wan" in groups:
+            lines += ["  rows 11: the upstream behind bench/wan_relay.py, %g Mbit/s shared downstream, %g ms added each "
+                      "way; the direct pull goes through it too." % (settings["wan"]["rate_mbit"], settings["wan"]["delay_ms"])]
+        lines += ["", "spread of the samples (min-max, count):"] + spreads
     return table, "\n".join(lines)
 
 
