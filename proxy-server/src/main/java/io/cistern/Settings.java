@@ -7,6 +7,7 @@ import io.cistern.config.ConfigException;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +87,21 @@ public record Settings(
     List<UpstreamSettings> upstreams = new ArrayList<>();
     for (int i = 0; i < config.upstreams().size(); i++) {
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
+      if (upstream.urls() != null && upstream.url() != null) {
+        throw new ConfigException("upstreams[" + i + "].urls: give either url or urls, not both");
+      }
+      if (upstream.urls() != null && (upstream.urls().isEmpty() || upstream.urls().contains(null))) {
+        throw new ConfigException("upstreams[" + i + "].urls: list at least one url, and no empty entries");
+      }
+      List<URI> urls = upstream.urls() == null ? List.of() : upstream.urls();
+      for (int j = 0; j < urls.size(); j++) {
+        URI url = urls.get(j);
+        check("upstreams[" + i + "].urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null));
+      }
+      if (upstream.failoverMemory() != null) {
+        positive(upstream.failoverMemory(), "upstreams[" + i + "].failoverMemory");
+      }
+      List<URI> fallbackUrls = urls.isEmpty() ? List.of() : urls.subList(1, urls.size());
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
         int maxConcurrentRequests = orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests());
@@ -100,7 +116,9 @@ public record Settings(
             orDefault(upstream.retryWindow(), defaults.retryWindow()),
             maxConcurrentRequests,
             // Before downloads had a cap of their own this one bounded them: a config that lowered it keeps its bound.
-            orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests));
+            orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests),
+            fallbackUrls,
+            orDefault(upstream.failoverMemory(), defaults.failoverMemory()));
       }));
     }
     return upstreams;

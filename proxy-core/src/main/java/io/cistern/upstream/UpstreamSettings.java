@@ -2,6 +2,8 @@ package io.cistern.upstream;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -25,6 +27,10 @@ import java.util.Locale;
  *     lists, referrers, HEADs (token fetches count against neither cap)
  * @param maxConcurrentBlobDownloads blob GETs in flight to this upstream at once, each until the
  *     last byte of its body
+ * @param fallbackUrls where else the same registry API is, tried in order after {@code url}
+ *     fails (see {@link UpstreamUrls}); empty for an upstream with one url
+ * @param failoverMemory how long requests keep going to the url that answered after an earlier
+ *     one failed, before {@code url} is tried again
  */
 public record UpstreamSettings(
     String host,
@@ -36,34 +42,37 @@ public record UpstreamSettings(
     int maxRetries,
     Duration retryWindow,
     int maxConcurrentRequests,
-    int maxConcurrentBlobDownloads) {
+    int maxConcurrentBlobDownloads,
+    List<URI> fallbackUrls,
+    Duration failoverMemory) {
+
+  /** The default of {@code failoverMemory}. */
+  public static final Duration FAILOVER_MEMORY = Duration.ofMinutes(5);
+
+  /** An upstream with a single url. */
+  public UpstreamSettings(String host, URI url, Credentials credentials, Duration connectTimeout,
+      Duration responseTimeout, Duration idleTimeout, int maxRetries, Duration retryWindow,
+      int maxConcurrentRequests, int maxConcurrentBlobDownloads) {
+    this(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries, retryWindow,
+        maxConcurrentRequests, maxConcurrentBlobDownloads, List.of(), FAILOVER_MEMORY);
+  }
 
   public UpstreamSettings {
     if (host == null || host.isBlank()) {
       throw new IllegalArgumentException("an upstream needs a host name");
     }
     host = host.trim().toLowerCase(Locale.ROOT);
-    if (url == null) {
-      throw new IllegalArgumentException("upstream " + host + " needs a url");
+    url = checkedUrl(url, host);
+    List<URI> fallbacks = new ArrayList<>();
+    for (URI fallback : fallbackUrls == null ? List.<URI>of() : fallbackUrls) {
+      fallback = checkedUrl(fallback, host);
+      if (fallback.equals(url) || fallbacks.contains(fallback)) {
+        throw new IllegalArgumentException("the url " + fallback + " is listed twice for upstream " + host);
+      }
+      fallbacks.add(fallback);
     }
-    if (url.toString().contains("@")) {
-      throw new IllegalArgumentException("the url of upstream " + host
-          + " carries credentials; give them as username and password (or passwordEnv) instead");
-    }
-    if (url.getScheme() == null) {
-      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " needs a scheme: https://" + url);
-    }
-    String scheme = url.getScheme().toLowerCase(Locale.ROOT);
-    if (!(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null) {
-      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " must be http(s)://host[:port][/path]");
-    }
-    if (url.getRawQuery() != null || url.getRawFragment() != null) {
-      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " may not have a query or fragment");
-    }
-    String path = url.getPath();
-    if (path != null && path.endsWith("/")) {
-      url = URI.create(url.toString().replaceAll("/+$", ""));
-    }
+    fallbackUrls = List.copyOf(fallbacks);
+    requirePositive(failoverMemory, "failoverMemory", host);
     requirePositive(connectTimeout, "connectTimeout", host);
     requirePositive(responseTimeout, "responseTimeout", host);
     requirePositive(idleTimeout, "idleTimeout", host);
@@ -90,12 +99,43 @@ public record UpstreamSettings(
   /** These settings with {@code credentials} for the upstream. */
   public UpstreamSettings withCredentials(Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
-        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads);
+        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads, fallbackUrls, failoverMemory);
+  }
+
+  /** Every url of the upstream in the order they are tried: {@code url}, then the fallbacks. */
+  public List<URI> urls() {
+    List<URI> all = new ArrayList<>(1 + fallbackUrls.size());
+    all.add(url);
+    all.addAll(fallbackUrls);
+    return List.copyOf(all);
   }
 
   /** Docker Hub keeps single-component official images under {@code library/}. */
   public boolean isDockerHub() {
     return host.equals("docker.io");
+  }
+
+  /** {@code url} if it may be an upstream's url, without trailing slashes. */
+  private static URI checkedUrl(URI url, String host) {
+    if (url == null) {
+      throw new IllegalArgumentException("upstream " + host + " needs a url");
+    }
+    if (url.toString().contains("@")) {
+      throw new IllegalArgumentException("the url of upstream " + host
+          + " carries credentials; give them as username and password (or passwordEnv) instead");
+    }
+    if (url.getScheme() == null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " needs a scheme: https://" + url);
+    }
+    String scheme = url.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || url.getHost() == null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " must be http(s)://host[:port][/path]");
+    }
+    if (url.getRawQuery() != null || url.getRawFragment() != null) {
+      throw new IllegalArgumentException("the url " + url + " of upstream " + host + " may not have a query or fragment");
+    }
+    String path = url.getPath();
+    return path != null && path.endsWith("/") ? URI.create(url.toString().replaceAll("/+$", "")) : url;
   }
 
   private static void requirePositive(Duration duration, String name, String host) {

@@ -85,6 +85,9 @@ public record CisternConfig(
    * @param maxConcurrentRequests small requests (manifests, tag lists, referrers, HEADs) in flight at once
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
+   * @param urls instead of {@code url}: several endpoints of the same registry, tried in order
+   *     when one fails (connection failure, timeout, 5xx)
+   * @param failoverMemory how long requests stay at the url that answered after an earlier one failed
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -101,16 +104,22 @@ public record CisternConfig(
       @JsonProperty("retryWindow") Duration retryWindow,
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
-      @JsonProperty("passwordEnv") String passwordEnv) {
+      @JsonProperty("passwordEnv") String passwordEnv,
+      @JsonProperty("urls") List<URI> urls,
+      @JsonProperty("failoverMemory") Duration failoverMemory) {
 
+    /** The first url tried: {@code url}, or the first of {@code urls}, or {@code https://<host>}. */
     public URI effectiveUrl() {
+      if (url == null && urls != null && !urls.isEmpty()) {
+        return urls.get(0);
+      }
       return url != null ? url : URI.create("https://" + host);
     }
 
     /** Never prints the password. */
     @Override
     public String toString() {
-      return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
+      return "UpstreamConfig[" + host + " at " + (urls != null ? urls : effectiveUrl()) + (username != null ? " as " + username : "") + "]";
     }
   }
 
