@@ -10,7 +10,9 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -94,9 +96,13 @@ public record Settings(
         throw new ConfigException("upstreams[" + i + "].urls: list at least one url, and no empty entries");
       }
       List<URI> urls = upstream.urls() == null ? List.of() : upstream.urls();
+      Set<URI> distinct = new HashSet<>();
       for (int j = 0; j < urls.size(); j++) {
         URI url = urls.get(j);
-        check("upstreams[" + i + "].urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null));
+        URI checked = check("upstreams[" + i + "].urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null)).url();
+        if (!distinct.add(checked)) {
+          throw new ConfigException("upstreams[" + i + "].urls[" + j + "]: " + checked + " is listed twice");
+        }
       }
       if (upstream.failoverMemory() != null) {
         positive(upstream.failoverMemory(), "upstreams[" + i + "].failoverMemory");
