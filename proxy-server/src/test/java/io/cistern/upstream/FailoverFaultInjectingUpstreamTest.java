@@ -7,6 +7,7 @@ import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.FaultInjectingUpstream;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.URI;
@@ -53,6 +54,8 @@ class FailoverFaultInjectingUpstreamTest {
       assertEquals(1, second.count("GET", "/v2/team/app/manifests/1"::equals));
       assertEquals(0, unavailable.count("GET /v2/team/app/blobs/" + layer.digest()),
           "the second url, which answered, is remembered");
+      assertEquals(0, Scrape.parse(cistern.admin("/metrics").body()).sum("cistern_upstream_retries_total"),
+          "the second url was tried at once, not on a retry after a wait");
     }
   }
 

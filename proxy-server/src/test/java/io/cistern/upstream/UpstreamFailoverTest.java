@@ -82,6 +82,7 @@ class UpstreamFailoverTest {
           metrics.toString());
       assertEquals(1, metrics.value("cistern_upstream_url_current", "upstream", "upstream.test", "url", second.url().toString()));
       assertEquals(0, metrics.value("cistern_upstream_url_current", "upstream", "upstream.test", "url", closed.toString()));
+      assertEquals(0, metrics.sum("cistern_upstream_retries_total"), "the second url was tried at once, not on a retry");
     }
   }
 
