@@ -89,25 +89,7 @@ public record Settings(
     List<UpstreamSettings> upstreams = new ArrayList<>();
     for (int i = 0; i < config.upstreams().size(); i++) {
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
-      if (upstream.urls() != null && upstream.url() != null) {
-        throw new ConfigException("upstreams[" + i + "].urls: give either url or urls, not both");
-      }
-      if (upstream.urls() != null && (upstream.urls().isEmpty() || upstream.urls().contains(null))) {
-        throw new ConfigException("upstreams[" + i + "].urls: list at least one url, and no empty entries");
-      }
-      List<URI> urls = upstream.urls() == null ? List.of() : upstream.urls();
-      Set<URI> distinct = new HashSet<>();
-      for (int j = 0; j < urls.size(); j++) {
-        URI url = urls.get(j);
-        URI checked = check("upstreams[" + i + "].urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null)).url();
-        if (!distinct.add(checked)) {
-          throw new ConfigException("upstreams[" + i + "].urls[" + j + "]: " + checked + " is listed twice");
-        }
-      }
-      if (upstream.failoverMemory() != null) {
-        positive(upstream.failoverMemory(), "upstreams[" + i + "].failoverMemory");
-      }
-      List<URI> fallbackUrls = urls.isEmpty() ? List.of() : urls.subList(1, urls.size());
+      List<URI> fallbackUrls = fallbackUrls(upstream, "upstreams[" + i + "]");
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
         int maxConcurrentRequests = orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests());
@@ -128,6 +110,32 @@ public record Settings(
       }));
     }
     return upstreams;
+  }
+
+  /**
+   * The urls after the first of an upstream configured with {@code urls}, each checked as its
+   * {@code url} would be; none for one configured with {@code url}.
+   */
+  private static List<URI> fallbackUrls(CisternConfig.UpstreamConfig upstream, String key) {
+    if (upstream.urls() != null && upstream.url() != null) {
+      throw new ConfigException(key + ".urls: give either url or urls, not both");
+    }
+    if (upstream.urls() != null && (upstream.urls().isEmpty() || upstream.urls().contains(null))) {
+      throw new ConfigException(key + ".urls: list at least one url, and no empty entries");
+    }
+    if (upstream.failoverMemory() != null) {
+      positive(upstream.failoverMemory(), key + ".failoverMemory");
+    }
+    List<URI> urls = upstream.urls() == null ? List.of() : upstream.urls();
+    Set<URI> distinct = new HashSet<>();
+    for (int j = 0; j < urls.size(); j++) {
+      URI url = urls.get(j);
+      URI checked = check(key + ".urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null)).url();
+      if (!distinct.add(checked)) {
+        throw new ConfigException(key + ".urls[" + j + "]: " + checked + " is listed twice");
+      }
+    }
+    return urls.isEmpty() ? List.of() : urls.subList(1, urls.size());
   }
 
   /** Builds a value whose constructor checks it, reporting a refusal as a mistake at {@code key}. */

@@ -12,8 +12,8 @@ import java.util.Locale;
  * @param host the registry's name as clients know it ({@code docker.io}, {@code ghcr.io}), in
  *     lower case as host names compare; it keys the cache and is what {@code ?ns=} and path
  *     prefixes are matched against
- * @param url where its registry API is ({@code https://registry-1.docker.io}); no credentials in
- *     it, which would be printed wherever the url is
+ * @param url where its registry API is ({@code https://registry-1.docker.io}), the first url
+ *     tried; no credentials in it, which would be printed wherever the url is
  * @param credentials for basic auth or for fetching tokens; null for anonymous pulls
  * @param connectTimeout to open a connection
  * @param responseTimeout until the response headers arrive
