@@ -87,6 +87,30 @@ class UpstreamFailoverTest {
   }
 
   @Test
+  void aFirstUrlThatDoesNotAnswerWithinResponseTimeoutIsPassedOverForTheSecond() throws Exception {
+    try (CountingRelay silent = CountingRelay.to(registry.port());
+        CountingRelay second = CountingRelay.to(registry.port());
+        TestCistern cistern = TestCistern.fromYaml(temp.resolve("silent"), """
+            cache:
+              directory: %s
+            upstreams:
+              - host: upstream.test
+                urls: [%s, %s]
+                responseTimeout: 1s
+            """.formatted(temp.resolve("silent/cache"), silent.url(), second.url()))) {
+      silent.holdAfter(0);
+      try {
+        assertArrayEquals(images.get(1).manifest().bytes(), manifest(cistern, 1));
+      } finally {
+        silent.release();
+      }
+      assertEquals(1, silent.count("GET", "/v2/team/app/manifests/1"::equals), "asked first, and silent");
+      assertEquals(1, second.count("GET", "/v2/team/app/manifests/1"::equals));
+      assertEquals(1, current(cistern, second.url()));
+    }
+  }
+
+  @Test
   void theUrlThatAnsweredTakesTheNextRequestsUntilFailoverMemoryHasPassedThenTheFirstIsTriedAgain() throws Exception {
     MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
     try (CountingRelay first = CountingRelay.to(registry.port());
