@@ -353,7 +353,8 @@ class DeploymentFilesTest {
     return files;
   }
 
-  private static Path repositoryRoot() {
+  /** The repository's root directory: the first of the working directory's ancestors with {@code deploy/}. */
+  static Path repositoryRoot() {
     Path directory = Path.of("").toAbsolutePath();
     while (directory != null && !Files.isDirectory(directory.resolve("deploy"))) {
       directory = directory.getParent();
