@@ -40,19 +40,19 @@ public final class UpstreamRateLimits {
   /** Takes {@code upstream}'s newest report. Called on the HTTP client's threads: quick, no I/O. */
   public void reported(String upstream, RateLimit rateLimit) {
     AtomicReference<RateLimit> known = latest.get(upstream);
-    RateLimit previous;
     if (known == null) {
       AtomicReference<RateLimit> first = new AtomicReference<>(rateLimit);
       known = latest.putIfAbsent(upstream, first);
       if (known == null) {
         register(upstream, first);
-        previous = null;
-      } else {
-        previous = known.getAndSet(rateLimit);
+        warnIfCrossed(upstream, null, rateLimit);
+        return;
       }
-    } else {
-      previous = known.getAndSet(rateLimit);
     }
+    warnIfCrossed(upstream, known.getAndSet(rateLimit), rateLimit);
+  }
+
+  private static void warnIfCrossed(String upstream, RateLimit previous, RateLimit rateLimit) {
     if (rateLimit.low() && (previous == null || !previous.low())) {
       log.warn("upstream {} has {} of {} requests left in its rate-limit window{}: below 10 %; "
               + "when none are left, pulls that miss the cache are refused (429) until the window moves on",
