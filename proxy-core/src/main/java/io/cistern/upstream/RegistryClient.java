@@ -308,6 +308,7 @@ public final class RegistryClient {
         observer.failed(host(), failure);
       } else {
         observer.responded(host(), response.statusCode());
+        RateLimit.from(response.headers()).ifPresent(rateLimit -> observer.rateLimitReported(host(), rateLimit));
       }
     });
   }
