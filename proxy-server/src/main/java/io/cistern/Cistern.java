@@ -31,6 +31,7 @@ import io.cistern.ops.BlobVerifier;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.Jobs;
 import io.cistern.ops.Scrub;
+import io.cistern.ops.RateLimitView;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
@@ -114,9 +115,10 @@ public final class Cistern implements AutoCloseable {
     shutdownGrace = config.shutdown().grace();
     metrics = new Metrics();
     RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
+    UpstreamMetrics upstreamMetrics = new UpstreamMetrics(metrics.registry());
     try {
       core = new Core(settings.cache(), new MicrometerMetricsTrackerFactory(metrics.registry()), () -> upstreams,
-          new UpstreamMetrics(metrics.registry()), requestMetrics::traffic, clock);
+          upstreamMetrics, requestMetrics::traffic, upstreamMetrics.rateLimits()::view, clock);
     } catch (RuntimeException e) {
       metrics.close();
       throw e;
@@ -201,7 +203,7 @@ public final class Cistern implements AutoCloseable {
     // The upstreams are resolved once the cache is open: a command that finds it locked by a
     // running server goes through that server's admin API, and needs none of the upstreams' secrets.
     return new Tools(new Core(settings.cache(), null, () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
-        () -> null, clock));
+        () -> null, List::of, clock));
   }
 
   /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
@@ -313,9 +315,10 @@ public final class Cistern implements AutoCloseable {
      * @param upstreams asked for once the cache is open
      * @param observer told about every exchange with an upstream (metrics)
      * @param traffic what clients were served, or a supplier of null when no server runs
+     * @param rateLimits the rate limits the upstreams reported (none when no server runs)
      */
     Core(CacheSettings cacheSettings, MetricsTrackerFactory poolMetrics, Supplier<Upstreams> upstreams,
-        UpstreamObserver observer, Supplier<TrafficView> traffic, Clock clock) {
+        UpstreamObserver observer, Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock) {
       try {
         // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
         // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
@@ -338,7 +341,7 @@ public final class Cistern implements AutoCloseable {
         router = upstreams.get().router(upstreamExecutor, observer, clock);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
-        operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
+        operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
       } catch (RuntimeException e) {
         close();
         throw e;

@@ -369,6 +369,7 @@ public final class RegistryClient {
         observer.failed(host(), url, failure);
       } else {
         observer.responded(host(), url, response.statusCode());
+        RateLimit.from(response.headers()).ifPresent(rateLimit -> observer.rateLimitReported(host(), rateLimit));
       }
     });
   }

@@ -37,4 +37,10 @@ public interface UpstreamObserver {
    * {@code wait}: by the client itself, or by a blob download resuming. Told once per retry.
    */
   void retrying(String upstream, RetryCause cause, Duration wait);
+
+  /**
+   * An answer from {@code upstream} reported its pull quota ({@link RateLimit#from}); told after
+   * {@link #responded}, for every answer that carries one. Nothing by default.
+   */
+  default void rateLimitReported(String upstream, RateLimit rateLimit) {}
 }

@@ -1,5 +1,6 @@
 package io.cistern.admin;
 
+import io.cistern.upstream.RateLimit;
 import io.cistern.upstream.RetryCause;
 import io.cistern.upstream.UpstreamObserver;
 import io.micrometer.core.instrument.Counter;
@@ -13,14 +14,22 @@ import java.time.Duration;
  * request went to (a redirect's target is counted under the url that redirected);
  * {@code status="error"} when no complete answer came (refused, timed out, cut mid-body).
  * {@code cistern_upstream_retries_total} by upstream and cause ({@link RetryCause#label}): every
- * retry decided, counted as its wait begins.
+ * retry decided, counted as its wait begins. Rate limits the upstreams report go to
+ * {@link UpstreamRateLimits}.
  */
 public final class UpstreamMetrics implements UpstreamObserver {
 
   private final MeterRegistry registry;
+  private final UpstreamRateLimits rateLimits;
 
   public UpstreamMetrics(MeterRegistry registry) {
     this.registry = registry;
+    this.rateLimits = new UpstreamRateLimits(registry);
+  }
+
+  /** The rate limits the upstreams reported. */
+  public UpstreamRateLimits rateLimits() {
+    return rateLimits;
   }
 
   @Override
@@ -41,6 +50,11 @@ public final class UpstreamMetrics implements UpstreamObserver {
         .tag("cause", cause.label())
         .register(registry)
         .increment();
+  }
+
+  @Override
+  public void rateLimitReported(String upstream, RateLimit rateLimit) {
+    rateLimits.reported(upstream, rateLimit);
   }
 
   private void count(String upstream, URI url, String status) {

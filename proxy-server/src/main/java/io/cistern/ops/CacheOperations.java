@@ -58,6 +58,7 @@ public final class CacheOperations {
   private final UpstreamRouter router;
   private final BlobService blobs;
   private final Supplier<TrafficView> traffic;
+  private final Supplier<List<RateLimitView>> rateLimits;
   private final Clock clock;
   private final Warmer warmer;
   private final BundleExporter exporter;
@@ -69,15 +70,17 @@ public final class CacheOperations {
 
   /**
    * @param traffic what clients were served since start, or a supplier of null when no server runs
+   * @param rateLimits the rate limits the upstreams reported since start
    */
   public CacheOperations(CacheDirectory directory, UpstreamRouter router, ManifestService manifests, BlobService blobs,
-      Supplier<TrafficView> traffic, Clock clock) {
+      Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock) {
     this.cache = directory.blobs();
     this.tags = directory.tags();
     this.catalog = directory.catalog();
     this.router = router;
     this.blobs = blobs;
     this.traffic = traffic;
+    this.rateLimits = rateLimits;
     this.clock = clock;
     this.warmer = new Warmer(router, manifests, blobs);
     this.exporter = new BundleExporter(cache);
@@ -111,7 +114,7 @@ public final class CacheOperations {
         .toList();
     return new StatsView(stats.storedBytes(), stats.maxBytes(), stats.lowWaterBytes(), stats.reservedBytes(),
         stats.entries(), pinned.blobs(), pinned.bytes(), stats.evictionPasses(), stats.evictedBlobs(),
-        stats.evictedBytes(), traffic.get(), topRepositories(), downloads);
+        stats.evictedBytes(), traffic.get(), topRepositories(), downloads, rateLimits.get());
   }
 
   private List<RepositoryUsage> topRepositories() {
