@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
@@ -83,6 +85,12 @@ class UpstreamFailoverTest {
       assertEquals(1, metrics.value("cistern_upstream_url_current", "upstream", "upstream.test", "url", second.url().toString()));
       assertEquals(0, metrics.value("cistern_upstream_url_current", "upstream", "upstream.test", "url", closed.toString()));
       assertEquals(0, metrics.sum("cistern_upstream_retries_total"), "the second url was tried at once, not on a retry");
+
+      JsonNode upstream = new ObjectMapper().readTree(cistern.admin("/api/stats").body()).path("upstreamUrls").path(0);
+      assertEquals("upstream.test", upstream.path("upstream").asText());
+      assertEquals(second.url().toString(), upstream.path("current").asText(), "/api/stats and the status page show it");
+      assertEquals(List.of(closed.toString(), second.url().toString()),
+          List.of(upstream.path("urls").path(0).asText(), upstream.path("urls").path(1).asText()));
     }
   }
 
