@@ -16,10 +16,10 @@ public enum TagRevalidation {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  /** @throws IllegalArgumentException for anything but {@code background} or {@code blocking} */
+  /** @throws IllegalArgumentException for anything but {@code background} or {@code blocking}, in any case */
   public static TagRevalidation parse(String text) {
     for (TagRevalidation mode : values()) {
-      if (mode.label().equals(text)) {
+      if (mode.label().equalsIgnoreCase(text.trim())) {
         return mode;
       }
     }
