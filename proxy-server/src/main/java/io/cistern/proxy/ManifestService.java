@@ -75,8 +75,9 @@ public final class ManifestService {
   /**
    * What is held in memory for one kind of mutable name, in front of where it is stored: the
    * mappings, the names whose upstream just failed (served stale for the grace period), those it
-   * last said were gone (404: never served stale in the background), and the refreshes in flight. Tags and referrers lists have one each, so that a subject's list and its
-   * fallback tag, both named {@code sha256-<hex>} in one repository, never meet.
+   * last said were gone (404: never served stale in the background), and the refreshes in flight.
+   * Tags and referrers lists have one each, so that a subject's list and its fallback tag, both
+   * named {@code sha256-<hex>} in one repository, never meet.
    *
    * @param label what the log and errors call such a name, before its key
    */
@@ -243,10 +244,10 @@ public final class ManifestService {
         .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
   }
 
-  private CompletableFuture<Served> byTag(Route route, Tag tag, TagRevalidation mode) {
+  private CompletableFuture<Served> byTag(Route route, Tag tag, TagRevalidation requested) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
-    return mutable(route, key, tags, () -> storedTags.find(key), mode,
-        (known, waited) -> known == null ? fetchTag(route, key) : revalidate(route, key, known, waited));
+    return mutable(route, key, tags, () -> storedTags.find(key), requested,
+        (known, mode) -> known == null ? fetchTag(route, key) : revalidate(route, key, known, mode));
   }
 
   /**
@@ -256,9 +257,10 @@ public final class ManifestService {
    * background revalidation the stale mapping is served without waiting for the refresh.
    *
    * @param stored reads the mapping from the cache (blocking), when memory has none
+   * @param requested the revalidation asked for; background turns blocking past {@code maxStale}
    */
   private CompletableFuture<Served> mutable(Route route, TagKey key, MutableNames names,
-      Supplier<Optional<TagMapping>> stored, TagRevalidation mode, Refresh refresh) {
+      Supplier<Optional<TagMapping>> stored, TagRevalidation requested, Refresh refresh) {
     return knownMapping(key, names, stored).thenCompose(known -> {
       Upstream upstream = route.upstream();
       if (known.isPresent()
@@ -269,7 +271,7 @@ public final class ManifestService {
         return CompletableFuture.failedFuture(
             new RegistryException(ErrorCode.MANIFEST_UNKNOWN, names.label() + key + " is not cached"));
       }
-      if (known.isPresent() && mayServeWhileRevalidating(key, known.get(), names, upstream, mode)) {
+      if (known.isPresent() && mayServeWhileRevalidating(key, known.get(), names, upstream, requested)) {
         // Joined (or started) before the cached answer goes out, never after: a client holding
         // that answer knows the revalidation has begun, and its failures end in refreshOrStale.
         SingleFlight.join(names.refreshes(), key,
@@ -288,8 +290,8 @@ public final class ManifestService {
    * is more than {@code maxStale} past its TTL, or the upstream last said the name was gone.
    */
   private boolean mayServeWhileRevalidating(TagKey key, TagMapping known, MutableNames names, Upstream upstream,
-      TagRevalidation mode) {
-    return mode == TagRevalidation.BACKGROUND
+      TagRevalidation requested) {
+    return requested == TagRevalidation.BACKGROUND
         && known.isFresh(clock.instant(), upstream.tagTtl().plus(upstream.maxStale()))
         && names.goneUpstream().getIfPresent(key) == null;
   }
