@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -118,20 +120,26 @@ class StalledRevalidationFaultInjectingRelayTest {
 
     CyclicBarrier together = new CyclicBarrier(CLIENTS);
     List<CompletableFuture<HttpResponse<byte[]>>> clients = new ArrayList<>();
-    for (int i = 0; i < CLIENTS; i++) {
-      clients.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          together.await(60, TimeUnit.SECONDS);
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-        return get("many.test", "team/many");
-      }));
-    }
-    for (CompletableFuture<HttpResponse<byte[]>> client : clients) {
-      HttpResponse<byte[]> response = client.get(60, TimeUnit.SECONDS);
-      assertEquals(200, response.statusCode());
-      assertArrayEquals(image.manifest().bytes(), response.body());
+    // A thread per client: they wait for each other at the barrier, which a smaller pool could not hold.
+    ExecutorService threads = Executors.newFixedThreadPool(CLIENTS);
+    try {
+      for (int i = 0; i < CLIENTS; i++) {
+        clients.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            together.await(60, TimeUnit.SECONDS);
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+          return get("many.test", "team/many");
+        }, threads));
+      }
+      for (CompletableFuture<HttpResponse<byte[]>> client : clients) {
+        HttpResponse<byte[]> response = client.get(60, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode());
+        assertArrayEquals(image.manifest().bytes(), response.body());
+      }
+    } finally {
+      threads.shutdownNow();
     }
     CompletableFuture<Void> revalidation = revalidationOf("many.test", "team/many");
     assertFalse(revalidation.isDone(), "every client was answered while the HEAD was held");
