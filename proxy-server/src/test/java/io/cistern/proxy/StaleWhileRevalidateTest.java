@@ -60,7 +60,8 @@ class StaleWhileRevalidateTest {
 
   @BeforeAll
   static void start() throws Exception {
-    for (String repository : List.of("team/moved", "team/deleted", "team/ci", "team/old", "team/old-outage", "team/warmed")) {
+    for (String repository : List.of("team/moved", "team/deleted", "team/ci", "team/eager", "team/old", "team/old-outage",
+        "team/warmed")) {
       upstream.push(repository, "latest", first);
     }
     relay = CountingRelay.to(upstream.port());
@@ -70,6 +71,7 @@ class StaleWhileRevalidateTest {
       upstreams.append("  - host: ").append(host).append("\n    url: ").append(relay.url()).append("\n");
     }
     upstreams.append("  - host: ci.test\n    url: ").append(relay.url()).append("\n    tagRevalidation: blocking\n");
+    upstreams.append("  - host: eager.test\n    url: ").append(relay.url()).append("\n    maxStale: 0s\n");
     cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
         cache:
           directory: %s
@@ -128,6 +130,16 @@ class StaleWhileRevalidateTest {
     assertServes(second, "ci.test", "team/ci");
     assertEquals(1, revalidations("ci.test", "blocking", "moved"));
     assertEquals(0, revalidations("ci.test", "background", "moved"));
+  }
+
+  @Test
+  void anUpstreamsOwnMaxStaleOfZeroMakesEveryRevalidationBlocking() throws Exception {
+    assertServes(first, "eager.test", "team/eager");
+    upstream.push("team/eager", "latest", second);
+    clock.advance(TTL.plusSeconds(1));
+
+    assertServes(second, "eager.test", "team/eager");
+    assertEquals(1, revalidations("eager.test", "blocking", "moved"));
   }
 
   @Test
