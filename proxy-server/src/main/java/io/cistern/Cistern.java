@@ -15,6 +15,7 @@ import io.cistern.ops.BundleDirectory;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
 import io.cistern.admin.StatusPage;
+import io.cistern.admin.TagRevalidationMetrics;
 import io.cistern.admin.UpstreamMetrics;
 import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
@@ -35,11 +36,13 @@ import io.cistern.ops.RateLimitView;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.TagRevalidationObserver;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
@@ -118,7 +121,8 @@ public final class Cistern implements AutoCloseable {
     UpstreamMetrics upstreamMetrics = new UpstreamMetrics(metrics.registry());
     try {
       core = new Core(settings.cache(), new MicrometerMetricsTrackerFactory(metrics.registry()), () -> upstreams,
-          upstreamMetrics, requestMetrics::traffic, upstreamMetrics.rateLimits()::view, clock);
+          upstreamMetrics, new TagRevalidationMetrics(metrics.registry()), requestMetrics::traffic,
+          upstreamMetrics.rateLimits()::view, clock);
     } catch (RuntimeException e) {
       metrics.close();
       throw e;
@@ -203,7 +207,7 @@ public final class Cistern implements AutoCloseable {
     // The upstreams are resolved once the cache is open: a command that finds it locked by a
     // running server goes through that server's admin API, and needs none of the upstreams' secrets.
     return new Tools(new Core(settings.cache(), null, () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
-        () -> null, List::of, clock));
+        TagRevalidationObserver.NONE, () -> null, List::of, clock));
   }
 
   /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
@@ -249,6 +253,10 @@ public final class Cistern implements AutoCloseable {
 
   public BlobService blobs() {
     return core.blobs;
+  }
+
+  public ManifestService manifests() {
+    return core.manifests;
   }
 
   /**
@@ -314,11 +322,13 @@ public final class Cistern implements AutoCloseable {
      * @param poolMetrics where the metadata database's connection pools report, or null
      * @param upstreams asked for once the cache is open
      * @param observer told about every exchange with an upstream (metrics)
+     * @param revalidations told how each revalidation of a cached tag ended (metrics)
      * @param traffic what clients were served, or a supplier of null when no server runs
      * @param rateLimits the rate limits the upstreams reported (none when no server runs)
      */
     Core(CacheSettings cacheSettings, MetricsTrackerFactory poolMetrics, Supplier<Upstreams> upstreams,
-        UpstreamObserver observer, Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock) {
+        UpstreamObserver observer, TagRevalidationObserver revalidations, Supplier<TrafficView> traffic,
+        Supplier<List<RateLimitView>> rateLimits, Clock clock) {
       try {
         // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
         // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
@@ -340,7 +350,8 @@ public final class Cistern implements AutoCloseable {
       try {
         router = upstreams.get().router(upstreamExecutor, observer, clock);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
-        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
+        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
+            revalidations);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
       } catch (RuntimeException e) {
         close();
@@ -369,7 +380,8 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl,
+      TagRevalidation tagRevalidation, Duration maxStale, boolean offline) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -402,8 +414,10 @@ public final class Cistern implements AutoCloseable {
           }
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
+        TagRevalidation tagRevalidation = upstream.tagRevalidation() != null ? upstream.tagRevalidation() : config.tagRevalidation();
+        Duration maxStale = upstream.maxStale() != null ? upstream.maxStale() : config.maxStale();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
-            config.offline() || upstream.offline()));
+            tagRevalidation, maxStale, config.offline() || upstream.offline()));
       }
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
@@ -415,7 +429,7 @@ public final class Cistern implements AutoCloseable {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer, clock), plan.tagTtl(),
-            plan.offline()));
+            plan.tagRevalidation(), plan.maxStale(), plan.offline()));
         log.info("mirroring {} from {}{}", settings.host(), String.join(", then ", settings.urls().stream().map(URI::toString).toList()),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }

@@ -57,6 +57,8 @@ public record Settings(
     CisternConfig.Server server = required(config.server(), "server");
     CisternConfig.Admin admin = required(config.admin(), "admin");
     required(config.tagTtl(), "tagTtl");
+    required(config.tagRevalidation(), "tagRevalidation");
+    required(config.maxStale(), "maxStale");
     required(required(config.shutdown(), "shutdown").grace(), "shutdown.grace");
     positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
     positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");

@@ -54,6 +54,8 @@ class SettingsTest {
       admin             | admin: {port: -1}
       server.idleTimeout | server: {idleTimeout: 0s}
       log.access.format | log: {access: {format: xml}}
+      tagRevalidation   | tagRevalidation: null
+      maxStale          | maxStale: null
       security.tls      | security: {tls: {certificate: /etc/cistern/tls.crt}}
       """)
   void aMistakeIsOneLineNamingItsKey(String key, String yaml) throws Exception {

@@ -27,7 +27,7 @@ class UpstreamRouterTest {
   private static Upstream upstream(String host, String url) {
     UpstreamSettings settings = UpstreamSettings.of(host, URI.create(url), null);
     return new Upstream(new RegistryClient(settings, UNUSED, ForkJoinPool.commonPool(), Duration.ofMillis(1),
-        UpstreamObserver.NONE), Duration.ofMinutes(5), false);
+        UpstreamObserver.NONE), Duration.ofMinutes(5), TagRevalidation.BACKGROUND, Duration.ofHours(24), false);
   }
 
   @Test

@@ -1,6 +1,7 @@
 package io.cistern.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,6 +14,10 @@ import java.util.List;
  * @param defaultUpstream the upstream for requests that name none; the first one when unset
  * @param offline never contact any upstream; serve what is cached
  * @param tagTtl how long a resolved tag is served without asking its upstream again
+ * @param tagRevalidation whether a client asking for a tag past its TTL is answered at once from
+ *     the cache while the tag is revalidated in the background, or waits for the revalidation
+ * @param maxStale how long past its TTL a tag may be served while it is revalidated in the
+ *     background; an older one is revalidated before it is served
  * @param admin the admin listener: metrics, health probes, the status page and the operators' API
  * @param security what clients of the registry port must present: TLS, credentials
  * @param log log levels and the access log's format
@@ -27,6 +32,8 @@ public record CisternConfig(
     @JsonProperty("defaultUpstream") String defaultUpstream,
     @JsonProperty("offline") boolean offline,
     @JsonProperty("tagTtl") Duration tagTtl,
+    @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
+    @JsonProperty("maxStale") Duration maxStale,
     @JsonProperty("admin") Admin admin,
     @JsonProperty("security") Security security,
     @JsonProperty("log") Log log,
@@ -83,6 +90,8 @@ public record CisternConfig(
    * @param retryWindow how long a blob download retries an upstream it cannot reach; see
    *     {@link io.cistern.upstream.UpstreamSettings}
    * @param maxConcurrentRequests small requests (manifests, tag lists, referrers, HEADs) in flight at once
+   * @param tagRevalidation this upstream's own {@code tagRevalidation}; unset, the top-level one
+   * @param maxStale this upstream's own {@code maxStale}; unset, the top-level one
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
    * @param urls instead of {@code url}: several endpoints of the same registry, tried in order
@@ -95,6 +104,8 @@ public record CisternConfig(
       @JsonProperty("username") String username,
       @JsonProperty("password") String password,
       @JsonProperty("tagTtl") Duration tagTtl,
+      @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
+      @JsonProperty("maxStale") Duration maxStale,
       @JsonProperty("caCertificate") Path caCertificate,
       @JsonProperty("offline") boolean offline,
       @JsonProperty("connectTimeout") Duration connectTimeout,

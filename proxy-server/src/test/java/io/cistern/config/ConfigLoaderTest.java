@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -227,6 +228,54 @@ class ConfigLoaderTest {
     assertEquals(Path.of("/etc/cistern/tls/tls.key"), config.security().tls().key());
     assertEquals(Duration.ofSeconds(45), config.shutdown().grace());
     assertFalse(config.toString().contains("from-a-secret"), "the token is never printed: " + config);
+  }
+
+  @Test
+  void tagsAreRevalidatedInTheBackgroundUpToADayPastTheirTtlUnlessAnUpstreamOrTheTopLevelSaysOtherwise() throws Exception {
+    CisternConfig defaults = loader.load(null, Map.of());
+    assertEquals(TagRevalidation.BACKGROUND, defaults.tagRevalidation());
+    assertEquals(Duration.ofHours(24), defaults.maxStale());
+    assertNull(defaults.upstreams().get(0).tagRevalidation(), "an upstream without its own takes the top-level one");
+    assertNull(defaults.upstreams().get(0).maxStale());
+
+    Path file = temp.resolve("cistern.yml");
+    Files.writeString(file, """
+        tagRevalidation: blocking
+        maxStale: 1h
+        upstreams:
+          - host: ci.example
+            tagRevalidation: Background
+            maxStale: 0s
+          - host: docker.io
+        """);
+    CisternConfig config = loader.load(file, Map.of("CISTERN_UPSTREAMS_1_TAGREVALIDATION", "blocking",
+        "CISTERN_UPSTREAMS_1_MAXSTALE", "2h"));
+    assertEquals(TagRevalidation.BLOCKING, config.tagRevalidation());
+    assertEquals(Duration.ofHours(1), config.maxStale());
+    assertEquals(TagRevalidation.BACKGROUND, config.upstreams().get(0).tagRevalidation());
+    assertEquals(Duration.ZERO, config.upstreams().get(0).maxStale());
+    assertEquals(TagRevalidation.BLOCKING, config.upstreams().get(1).tagRevalidation());
+    assertEquals(Duration.ofHours(2), config.upstreams().get(1).maxStale());
+  }
+
+  @Test
+  void aBadTagRevalidationOrMaxStaleIsOneLineNamingItsKey() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "tagRevalidation: sometimes\n", "tagRevalidation: must be background or blocking, not 'sometimes'",
+        "upstreams: [{host: ci.example, tagRevalidation: eager}]\n",
+        "upstreams[0].tagRevalidation: must be background or blocking, not 'eager'",
+        "maxStale: -PT1H\n", "maxStale: the duration '-PT1H' is negative",
+        "upstreams: [{host: ghcr.io}, {host: ci.example, maxStale: a while}]\n", "upstreams[1].maxStale: not a duration");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, mistake.getKey());
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().startsWith(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
+    }
+    ConfigException fromTheEnvironment = assertThrows(ConfigException.class,
+        () -> loader.load(null, Map.of("CISTERN_TAGREVALIDATION", "lazy")));
+    assertEquals("tagRevalidation: must be background or blocking, not 'lazy'", fromTheEnvironment.getMessage());
   }
 
   private static ListAppender<ILoggingEvent> warnings() {

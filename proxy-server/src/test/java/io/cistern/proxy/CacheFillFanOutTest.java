@@ -240,6 +240,7 @@ class CacheFillFanOutTest {
         cache:
           directory: %s
         tagTtl: 1m
+        tagRevalidation: blocking    # every client waits on the one HEAD
         upstreams:
           - host: upstream.test
             url: %s
