@@ -19,7 +19,21 @@ physical limit. Measures, over several runs (medians), and prints a table with r
   9. how long a new client waits for /v2/ and a cached manifest while 64, 256 and 512 clients
      stream the big blob, worst of five tries (goal: well under a second, whatever the number)
 
-Writes the numbers as JSON beside the table. Everything listens on 127.0.0.1 only.
+The cold path (rows 10, --cold for these alone), the same client (puller.py) pulling never-pulled
+images directly from the upstream, through Distribution and through Cistern, in turns; each
+proxy's penalty is its time minus the direct pull's (goal: Cistern's <= 0.5x Distribution's with a
+warmed JVM, <= 1x right after a start):
+ 10a. 1 client, a 5x10 MiB image, servers warmed on other images   10b. the same, a fresh process
+ 10c. 8 clients at once, the same image   10d. 1 client, a 400+100 MiB image
+ 10e/f. per blob of 10a: time to first byte, and how long the last byte came after the rest
+
+Behind a shaped link (rows 11, --wan for these alone): the upstream behind wan_relay.py (200
+Mbit/s shared downstream, 5 ms each way), fresh proxies each sample:
+ 11a. 8 cold pulls at once through each proxy vs one direct pull (goal: Cistern <= 1.2x)
+ 11b. the MiB that crossed the link for them
+ 11c. the last 1 MiB of a cold 400 MiB layer asked with Range, vs the same range direct (goal <= 2x)
+
+Writes the numbers as JSON beside the table, with every sample. Everything listens on 127.0.0.1 only.
 
 --soak [MINUTES] instead runs one Cistern under a mixed load (cold and warm pulls, manifest GETs,
 big-blob streams, clients that hang up mid-body) and samples its RSS and heap; see "soak" below.
@@ -30,6 +44,7 @@ import concurrent.futures
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -41,6 +56,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+import puller
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAR = os.path.join(ROOT, "proxy-server", "target", "cistern.jar")
@@ -55,10 +72,24 @@ ACCEPT = ", ".join([OCI_INDEX, OCI_MANIFEST,
 
 FULL = dict(runs=3, small=(5, 200 * 1024), medium=(5, 10 * MiB), big=500 * MiB, platform=(2, MiB),
             wrk_seconds=10, wrk_warmup_seconds=10, clients=8, stream_clients=64, stream_repeats=5, starts=5,
-            idle_settle_s=2.0, newcomer_streams=(64, 256, 512), newcomer_probes=5)
+            idle_settle_s=2.0, newcomer_streams=(64, 256, 512), newcomer_probes=5,
+            # Rows 10 (cold path): samples per row, in turns; the 5-layer and the 500 MiB image;
+            # images each server pulls first, so its JVM has run (and the JIT compiled) the miss
+            # path: with fewer, the JIT was still compiling the data path in the first samples.
+            cold=dict(samples=7, clients=8, clients_samples=5, big_samples=3, start_samples=5,
+                      layers=(5, 10 * MiB), big=(400 * MiB, 100 * MiB), warm_images=16, warm_layers=(5, 2 * MiB),
+                      parallel=3),
+            # Rows 11 (behind a shaped link): see wan_relay.py; the tail range a lazy-pull reader asks
+            # first. Fewer warm-up images: through the link they cost seconds, and the link dominates.
+            wan=dict(samples=3, clients=8, rate_mbit=200.0, delay_ms=5.0, tail=MiB, warm_images=2))
 SMOKE = dict(runs=1, small=(2, 20 * 1024), medium=(2, MiB), big=16 * MiB, platform=(1, 64 * 1024),
              wrk_seconds=1, wrk_warmup_seconds=0, clients=4, stream_clients=8, stream_repeats=1, starts=1,
-             idle_settle_s=0.5, newcomer_streams=(8,), newcomer_probes=2)
+             idle_settle_s=0.5, newcomer_streams=(8,), newcomer_probes=2,
+             cold=dict(samples=1, clients=4, clients_samples=1, big_samples=1, start_samples=1,
+                       layers=(5, 256 * 1024), big=(4 * MiB, MiB), warm_images=1, warm_layers=(2, 16 * 1024),
+                       parallel=3),
+             wan=dict(samples=1, clients=4, rate_mbit=200.0, delay_ms=5.0, tail=256 * 1024, warm_images=1))
+GROUPS = ("standard", "cold", "wan")
 
 
 # ---------------------------------------------------------------- images
@@ -93,13 +124,16 @@ class Layout:
         return {"mediaType": media_type, "digest": "sha256:" + digest, "size": size}
 
     def image(self, name, layers, layer_size, arch="amd64"):
+        return self.image_of(name, [layer_size] * layers, arch)
+
+    def image_of(self, name, layer_sizes, arch="amd64"):
         # The name makes every image's config distinct, so no blob is shared between images.
         config = json.dumps({"architecture": arch, "os": "linux", "config": {"Labels": {"image": name}},
                              "rootfs": {"type": "layers", "diff_ids": []}}).encode()
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": self.blob(config, "application/vnd.oci.image.config.v1+json"),
-                    "layers": [self.random_blob(layer_size, "application/vnd.oci.image.layer.v1.tar+gzip")
-                               for _ in range(layers)]}
+                    "layers": [self.random_blob(size, "application/vnd.oci.image.layer.v1.tar+gzip")
+                               for size in layer_sizes]}
         return self.blob(json.dumps(manifest).encode(), OCI_MANIFEST), manifest
 
     def tag(self, name, descriptor):
@@ -114,25 +148,44 @@ class Layout:
             f.write('{"imageLayoutVersion":"1.0.0"}')
 
 
-def build_images(work, sizes):
+def build_images(work, sizes, groups):
+    """The images the row groups asked for pull, as (descriptor, manifest) by tag. No blob is
+    shared between two images, so every image is cold wherever it was not pulled before."""
     layout = Layout(os.path.join(work, "layout"))
     images = {}
-    for name in ("small", "medium"):
-        descriptor, manifest = layout.image(name, *sizes[name])
+
+    def add(name, layer_sizes):
+        descriptor, manifest = layout.image_of(name, layer_sizes)
         layout.tag(name, descriptor)
         images[name] = (descriptor, manifest)
-    descriptor, manifest = layout.image("big", 1, sizes["big"])
-    layout.tag("big", descriptor)
-    images["big"] = (descriptor, manifest)
-    children = []
-    for arch in ("amd64", "arm64"):
-        child, _ = layout.image("multi-" + arch, *sizes["platform"], arch=arch)
-        child["platform"] = {"os": "linux", "architecture": arch}
-        children.append(child)
-    index = layout.blob(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(),
-                        OCI_INDEX)
-    layout.tag("multi", index)
-    images["multi"] = (index, None)
+
+    add("small", [sizes["small"][1]] * sizes["small"][0])
+    if "standard" in groups:
+        add("medium", [sizes["medium"][1]] * sizes["medium"][0])
+        add("big", [sizes["big"]])
+        children = []
+        for arch in ("amd64", "arm64"):
+            child, _ = layout.image("multi-" + arch, *sizes["platform"], arch=arch)
+            child["platform"] = {"os": "linux", "architecture": arch}
+            children.append(child)
+        index = layout.blob(json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode(),
+                            OCI_INDEX)
+        layout.tag("multi", index)
+        images["multi"] = (index, None)
+    cold = sizes["cold"]
+    if "cold" in groups or "wan" in groups:
+        # One image per sample and row, cold for every server: the cold rows' servers stay up
+        # (a warmed JVM) while their caches fill. The WAN rows start fresh servers each sample
+        # and reuse the first of each.
+        for k in range(cold["warm_images"]):
+            add("warm-%d" % k, [cold["warm_layers"][1]] * cold["warm_layers"][0])
+        for i in range(cold["samples"] if "cold" in groups else 1):
+            add("cold1-%d" % i, [cold["layers"][1]] * cold["layers"][0])
+        for i in range(cold["big_samples"] if "cold" in groups else 1):
+            add("coldbig-%d" % i, list(cold["big"]))
+    if "cold" in groups:
+        for i in range(cold["clients_samples"]):
+            add("cold8-%d" % i, [cold["layers"][1]] * cold["layers"][0])
     layout.finish()
     return layout.path, images
 
@@ -477,21 +530,43 @@ def fresh_starts(work, upstream, settings, run):
     for i in range(settings["starts"]):
         for label in samples:
             root = os.path.join(work, "fresh-%s-%d-%d" % (label, run, i))
-            os.makedirs(root)
-            port = free_port()
-            config = os.path.join(root, "config.yml")
-            with open(config, "w") as f:
-                if label == "cistern":
-                    f.write("server:\n  address: 127.0.0.1\n  port: %d\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
-                            "cache:\n  directory: %s/cache\nupstreams:\n  - host: upstream.bench\n    url: %s\n"
-                            % (port, root, upstream_url))
-                else:
-                    f.write("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
-                            "http:\n  addr: 127.0.0.1:%d\nproxy:\n  remoteurl: %s\n" % (root, port, upstream_url))
-            command = cistern_command(config) if label == "cistern" else ["docker-registry", "serve", config]
+            port, command = fresh_server(label, root, upstream_url)
             samples[label].append(first_answer_and_idle_rss(command, root, port, settings["idle_settle_s"]))
     return {label: (statistics.median(s for s, _ in values), statistics.median(r for _, r in values))
             for label, values in samples.items()}
+
+
+def fresh_server(label, root, upstream_url):
+    """(port, command) of a Cistern or a Distribution in proxy mode on a fixed free port, with an
+    empty cache in `root`, not started yet."""
+    os.makedirs(root)
+    port = free_port()
+    config = os.path.join(root, "config.yml")
+    with open(config, "w") as f:
+        if label == "cistern":
+            f.write("server:\n  address: 127.0.0.1\n  port: %d\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                    "cache:\n  directory: %s/cache\nupstreams:\n  - host: upstream.bench\n    url: %s\n"
+                    % (port, root, upstream_url))
+        else:
+            f.write("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n"
+                    "http:\n  addr: 127.0.0.1:%d\nproxy:\n  remoteurl: %s\n" % (root, port, upstream_url))
+    return port, cistern_command(config) if label == "cistern" else ["docker-registry", "serve", config]
+
+
+def await_first_answer(process, port, deadline_s=60):
+    """Asks /v2/ in a tight connect loop until any HTTP answer; the seconds it took."""
+    start = time.monotonic()
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if s.recv(16).startswith(b"HTTP/1."):
+                    return time.monotonic() - start
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() - start > deadline_s:
+            raise RuntimeError("the server on port %d did not answer" % port)
+        time.sleep(0.001)
 
 
 def first_answer_and_idle_rss(command, cwd, port, settle_s):
@@ -500,18 +575,10 @@ def first_answer_and_idle_rss(command, cwd, port, settle_s):
         start = time.monotonic()
         process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = start + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-                        s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                        if s.recv(16).startswith(b"HTTP/1."):
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("%s did not answer; see %s/server.log" % (command[0], cwd))
-                time.sleep(0.001)
+            try:
+                await_first_answer(process, port)
+            except RuntimeError:
+                raise RuntimeError("%s did not answer; see %s/server.log" % (command[0], cwd)) from None
             elapsed = time.monotonic() - start
             time.sleep(settle_s)
             return elapsed, rss(process.pid, "VmRSS")
@@ -523,23 +590,253 @@ def first_answer_and_idle_rss(command, cwd, port, settle_s):
                 process.kill()
 
 
+# ---------------------------------------------------------------- rows 10: the cold path
+#
+# Pulled with the lean puller (puller.py), the same client for the upstream itself ("direct"),
+# Distribution in proxy mode and Cistern, in turns. A cold row's figure is the pull's wall time;
+# its penalty is the proxy's time minus the direct pull's in the same turn, and the table shows
+# the median of those differences (paired, so drift between turns hits both sides alike).
+
+SIDES = ("direct", "distribution", "cistern")
+NAME = "bench/images"
+
+
+def _pull_job(job):
+    port, tag, parallel = job
+    return puller.pull(port, NAME, tag, parallel)
+
+
+class Pullers:
+    """Client processes forked before the clock starts, so a pull's time holds no process start;
+    one process per client, so concurrent clients do not share an interpreter lock."""
+
+    def __init__(self, processes, parallel):
+        self.pool = multiprocessing.get_context("fork").Pool(processes)
+        self.parallel = parallel
+
+    def pulls(self, port, tag, clients):
+        """`clients` pulls of `tag` at once; (wall seconds from the first start to the last end,
+        the pulls' results)."""
+        results = self.pool.map(_pull_job, [(port, tag, self.parallel)] * clients, chunksize=1)
+        return max(r["ended_at"] for r in results) - min(r["started_at"] for r in results), results
+
+    def close(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+def in_turns(i):
+    """The order of the three sides in turn `i`: rotated, so no side always goes first."""
+    return SIDES[i % 3:] + SIDES[:i % 3]
+
+
+def settle_disk():
+    # The proxies' writes of one turn must not be flushed during the next one's measurement.
+    os.sync()
+
+
+def cold_path(work, upstream, settings):
+    """Rows 10a-10f: cold pulls of never-pulled images with warmed servers, right after a start,
+    with 8 clients, of the 500 MiB image; and, from the 1-client pulls, each blob's time to first
+    byte and how long its last byte came after the one before. Returns {key: {side: [samples]}}
+    (per-blob figures: {side: [every blob's value]})."""
+    c = settings["cold"]
+    upstream_url = "http://127.0.0.1:%d" % upstream.port
+    out = {key: {side: [] for side in SIDES} for key in
+           ("cold_1", "cold_start", "cold_clients", "cold_big", "blob_ttfb_ms", "blob_last_byte_ms")}
+    pullers = Pullers(max(c["clients"], 1), c["parallel"])
+    try:
+        servers = {}
+        try:
+            servers = {"distribution": distribution(work, "cold-distribution", proxy_of=upstream_url),
+                       "cistern": cistern(work, "cold-cistern", upstream_url)}
+            ports = {"direct": upstream.port, "distribution": servers["distribution"].port,
+                     "cistern": servers["cistern"].port}
+            # "Cold" means a cold cache, not a cold process: each server has run the miss path on
+            # other images first.
+            for label in servers:
+                for k in range(c["warm_images"]):
+                    pullers.pulls(ports[label], "warm-%d" % k, 1)
+            for key, tag, samples, clients in (("cold_1", "cold1", c["samples"], 1),
+                                               ("cold_clients", "cold8", c["clients_samples"], c["clients"]),
+                                               ("cold_big", "coldbig", c["big_samples"], 1)):
+                for i in range(samples):
+                    for side in in_turns(i):
+                        settle_disk()
+                        seconds, results = pullers.pulls(ports[side], "%s-%d" % (tag, i), clients)
+                        out[key][side].append(seconds)
+                        if key == "cold_1":
+                            blobs = results[0]["blobs"]
+                            out["blob_ttfb_ms"][side] += [b["ttfb_s"] * 1000 for b in blobs]
+                            out["blob_last_byte_ms"][side] += [b["last_byte_s"] * 1000 for b in blobs]
+        finally:
+            for server in servers.values():
+                server.stop()
+        # Right after a start: a fresh process (empty cache) per sample, pulled as soon as /v2/
+        # answers.
+        for i in range(c["start_samples"]):
+            for side in in_turns(i):
+                settle_disk()
+                if side == "direct":
+                    out["cold_start"][side].append(pullers.pulls(upstream.port, "cold1-0", 1)[0])
+                    continue
+                root = os.path.join(work, "cold-start-%s-%d" % (side, i))
+                port, command = fresh_server(side, root, upstream_url)
+                with open(os.path.join(root, "server.log"), "w") as log:
+                    process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    await_first_answer(process, port)
+                    out["cold_start"][side].append(pullers.pulls(port, "cold1-0", 1)[0])
+                finally:
+                    process.terminate()
+                    try:
+                        process.wait(20)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+    finally:
+        pullers.close()
+    return out
+
+
+# ---------------------------------------------------------------- rows 11: behind a shaped link
+
+class Link:
+    """The upstream behind wan_relay.py: one shared token bucket downstream, added latency."""
+
+    def __init__(self, work, upstream_port, rate_mbit, delay_ms):
+        root = os.path.join(work, "wan-relay")
+        os.makedirs(root, exist_ok=True)
+        self.stats = os.path.join(root, "stats.json")
+        self.server = Server("wan-relay", [sys.executable, os.path.join(ROOT, "bench", "wan_relay.py"),
+                                           "--target", "127.0.0.1:%d" % upstream_port, "--rate-mbit", str(rate_mbit),
+                                           "--delay-ms", str(delay_ms), "--stats", self.stats],
+                             root, r"relay listening on 127\.0\.0\.1:(\d+)")
+        self.port = self.server.port
+
+    def bytes_down(self):
+        for _ in range(100):
+            try:
+                with open(self.stats) as f:
+                    return json.load(f)["down"]
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        raise RuntimeError("the relay wrote no counters; see " + self.server.log.name)
+
+    def quiet(self, idle_s=1.0, limit_s=600):
+        """Waits until nothing crossed the link for `idle_s` (a proxy's download that outlived its
+        client's answer has ended); returns the bytes that crossed it so far."""
+        deadline = time.monotonic() + limit_s
+        last, since = self.bytes_down(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.bytes_down()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= idle_s:
+                return now
+        raise RuntimeError("the shaped link never went quiet")
+
+    def stop(self):
+        self.server.stop()
+
+
+def wan(work, upstream, images, settings):
+    """Rows 11a-11c behind the shaped link: `clients` cold pulls at once through each proxy
+    against one direct pull, with the bytes that crossed the link; and the tail of a cold 400 MiB
+    layer asked with Range (the last `tail` bytes) through each proxy against the same range
+    direct. Fresh proxies each sample (empty caches), warmed on small images through the link.
+    Returns {key: {side: [samples]}}."""
+    w, c = settings["wan"], settings["cold"]
+    link = Link(work, upstream.port, w["rate_mbit"], w["delay_ms"])
+    upstream_url = "http://127.0.0.1:%d" % link.port
+    layer = images["coldbig-0"][1]["layers"][0]
+    with open(os.path.join(work, "layout", "blobs", "sha256", layer["digest"][7:]), "rb") as f:
+        f.seek(layer["size"] - w["tail"])
+        tail = f.read()
+    first, last = layer["size"] - w["tail"], layer["size"] - 1
+    out = {key: {side: [] for side in SIDES} for key in ("wan_pulls_s", "wan_link_MiB", "wan_tail_s")}
+    out["wan_tail_status"] = {side: [] for side in SIDES}
+    pullers = Pullers(max(w["clients"], 1), c["parallel"])
+    try:
+        for i in range(w["samples"]):
+            servers = {}
+            try:
+                servers = {"distribution": distribution(work, "wan-distribution-%d" % i, proxy_of=upstream_url),
+                           "cistern": cistern(work, "wan-cistern-%d" % i, upstream_url)}
+                ports = {"direct": link.port, "distribution": servers["distribution"].port,
+                         "cistern": servers["cistern"].port}
+                for label in servers:
+                    for k in range(min(w["warm_images"], c["warm_images"])):
+                        pullers.pulls(ports[label], "warm-%d" % k, 1)
+                for side in in_turns(i):
+                    before = link.quiet()
+                    clients = 1 if side == "direct" else w["clients"]
+                    out["wan_pulls_s"][side].append(pullers.pulls(ports[side], "cold1-0", clients)[0])
+                    out["wan_link_MiB"][side].append((link.quiet() - before) / MiB)
+                for side in in_turns(i):
+                    link.quiet()
+                    ranged = puller.ranged_get(ports[side], NAME, layer["digest"], first, last, tail)
+                    out["wan_tail_s"][side].append(ranged["seconds"])
+                    out["wan_tail_status"][side].append(ranged["status"])
+                link.quiet()
+            finally:
+                for server in servers.values():
+                    server.stop()
+    finally:
+        pullers.close()
+        link.stop()
+    return out
+
+
+# Goals: (what is compared, how, bound). "ref": Cistern over the row's reference (nginx for rows
+# 4-5, the direct pull for rows 11); "value": Cistern's own figure; "penalty": Cistern's penalty
+# over Distribution's (rows 10).
 ROWS = [
-    ("upstream_blob_gets_cold", "1. upstream blob GETs, %d cold pulls", "lower"),
-    ("cold_pull_s", "2. cold pull wall time, %d clients (s)", "lower"),
-    ("warm_pull_s", "3. warm pull wall time, %d clients (s)", "lower"),
-    ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", "higher"),
-    ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", "higher"),
-    ("manifest_rps_64", "5. manifest GETs/s by tag, 64 conns", "higher"),
-    ("peak_rss_MiB", "6. peak RSS, %d streams (MiB)", "lower"),
-    ("start_to_first_answer_s", "7. start to first answer on /v2/ (s)", "lower"),
-    ("idle_rss_MiB", "8. resident memory at idle (MiB)", "lower"),
+    ("upstream_blob_gets_cold", "1. upstream blob GETs, %(clients)d cold pulls", None),
+    ("cold_pull_s", "2. cold pull wall time, %(clients)d clients (s)", None),
+    ("warm_pull_s", "3. warm pull wall time, %(clients)d clients (s)", None),
+    ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", ("ref", ">=", 0.9)),
+    ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", ("ref", ">=", 0.9)),
+    ("manifest_rps_64", "5. manifest GETs/s by tag, 64 conns", ("ref", ">=", 0.8)),
+    ("peak_rss_MiB", "6. peak RSS, %(stream_clients)d streams (MiB)", ("value", "<=", 300)),
+    ("start_to_first_answer_s", "7. start to first answer on /v2/ (s)", ("value", "<=", 0.4)),
+    ("idle_rss_MiB", "8. resident memory at idle (MiB)", ("value", "<=", 64)),
 ]
+COLD_ROWS = [
+    ("cold_1", "10a. cold pull, 1 client, %(image)s (s)", ("penalty", "<=", 0.5)),
+    ("cold_start", "10b. the same, right after a start (s)", ("penalty", "<=", 1.0)),
+    ("cold_clients", "10c. cold pull, %(cold_clients)d clients, %(image)s (s)", ("penalty", "<=", 0.5)),
+    ("cold_big", "10d. cold pull, 1 client, %(big_image)s (s)", ("penalty", "<=", 0.5)),
+    ("blob_ttfb_ms", "10e. blob time to first byte, 10a (ms)", None),
+    ("blob_last_byte_ms", "10f. blob last byte after the rest, 10a (ms)", None),
+]
+WAN_ROWS = [
+    ("wan_pulls_s", "11a. WAN %(wan_clients)d cold pulls; direct: 1 (s)", ("ref", "<=", 1.2)),
+    ("wan_link_MiB", "11b. WAN MiB over the link for 11a", None),
+    ("wan_tail_s", "11c. WAN cold range: last %(tail)s of %(tail_of)s (s)", ("ref", "<=", 2.0)),
+]
+PENALTY_ROWS = ("cold_1", "cold_start", "cold_clients", "cold_big")
+NO_RATIO_ROWS = ("blob_last_byte_ms",)
 
 
-def rows(settings):
-    """The fixed rows, then one per number of streams a new client is timed under."""
-    return ROWS + [("newcomer_ms_%d" % n, "9. new client, %d streams (ms, worst)" % n, "lower")
-                   for n in settings["newcomer_streams"]]
+def rows(settings, groups):
+    """The rows of the groups run, titles filled in; one row 9 per number of streams a new client
+    is timed under."""
+    c, w = settings["cold"], settings["wan"]
+    mib = lambda n: "%g MiB" % (n / MiB) if n >= MiB else "%g KiB" % (n / 1024)
+    names = dict(clients=settings["clients"], stream_clients=settings["stream_clients"],
+                 image="%dx%s" % (c["layers"][0], mib(c["layers"][1])), cold_clients=c["clients"],
+                 big_image="+".join(mib(n) for n in c["big"]), wan_clients=w["clients"], tail=mib(w["tail"]),
+                 tail_of=mib(c["big"][0]))
+    chosen = []
+    if "standard" in groups:
+        chosen += ROWS + [("newcomer_ms_%d" % n, "9. new client, %d streams (ms, worst)" % n, None)
+                          for n in settings["newcomer_streams"]]
+    if "cold" in groups:
+        chosen += COLD_ROWS
+    if "wan" in groups:
+        chosen += WAN_ROWS
+    return [(key, title % names, goal) for key, title, goal in chosen]
 
 
 def median_of(runs, server, key):
@@ -547,22 +844,103 @@ def median_of(runs, server, key):
     return statistics.median(values) if values else None
 
 
-def report(runs, settings, machine):
+def summarize(key, runs, samples):
+    """One row's figures: medians per side, ratios, penalties, and the samples behind them."""
+    if key in samples:
+        per_side = samples[key]
+        row = {side: statistics.median(v) if v else None for side, v in per_side.items()}
+        row["samples"] = per_side
+        row["nginx"] = None
+    else:
+        row = {side: median_of(runs, side, key) for side in ("cistern", "distribution", "nginx")}
+        row["direct"] = None
+    c, d = row["cistern"], row["distribution"]
+    row["cistern_over_distribution"] = c / d if c is not None and d else None
+    row["cistern_over_nginx"] = c / row["nginx"] if c is not None and row["nginx"] else None
+    row["cistern_over_direct"] = c / row["direct"] if c is not None and row["direct"] else None
+    if key in PENALTY_ROWS and row["direct"] is not None:
+        # Paired within each turn, so drift between turns hits both sides of a difference alike.
+        direct = samples[key]["direct"]
+        row["penalty"] = {side: statistics.median(v - base for v, base in zip(samples[key][side], direct))
+                          for side in ("distribution", "cistern")}
+        pc, pd = row["penalty"]["cistern"], row["penalty"]["distribution"]
+        row["cistern_penalty_over_distribution"] = pc / pd if pd > 0 else None
+    return row
+
+
+def judge(row, goal):
+    """Whether Cistern's figures meet the row's goal: True, False, or None (not measured)."""
+    if goal is None:
+        return None
+    what, op, bound = goal
+    value = {"ref": row.get("cistern_over_nginx") or row.get("cistern_over_direct"),
+             "value": row.get("cistern"), "penalty": row.get("cistern_penalty_over_distribution")}[what]
+    if value is None:
+        # A penalty no larger than zero where Distribution's is positive meets any bound.
+        if what == "penalty" and row.get("penalty") and row["penalty"]["cistern"] <= 0:
+            return True
+        return None
+    return value <= bound if op == "<=" else value >= bound
+
+
+def goal_text(goal):
+    if goal is None:
+        return ""
+    what, op, bound = goal
+    op = {"<=": "<=", ">=": ">="}[op]
+    return {"ref": "c/ref %s %g", "value": "%s %g", "penalty": "pen %s %gx d"}[what].replace("%s", op, 1) % bound
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return ("%.3f" if abs(v) < 1 else "%.2f" if abs(v) < 1000 else "%.0f") % v
+    return str(v)
+
+
+def report(runs, samples, settings, groups, machine):
     table = {}
-    lines = ["", "Cistern vs CNCF Distribution (proxy mode) vs nginx sendfile; medians of %d run(s)" % len(runs),
-             "machine: %s" % machine, ""]
-    header = "%-40s %12s %12s %12s %10s %10s" % ("measure", "cistern", "distribution", "nginx", "c/d", "c/nginx")
+    basis = (["%d run(s) for rows 1-9" % len(runs)] if "standard" in groups else []) + (
+        ["samples in turns for rows 10-11"] if "cold" in groups or "wan" in groups else [])
+    lines = ["", "Cistern vs CNCF Distribution (proxy mode) vs nginx sendfile vs the upstream direct; medians of "
+             + ", ".join(basis), "machine: %s" % machine, ""]
+    layout = "%-50s %8s %15s %15s %9s %7s %7s %-15s %4s"
+    header = layout % ("measure", "direct", "distribution", "cistern", "nginx", "c/d", "c/ref", "goal", "met")
     lines += [header, "-" * len(header)]
-    for key, title, _ in rows(settings):
-        title = title % settings["stream_clients"] if "%d streams" in title else (
-            title % settings["clients"] if "%d" in title else title)
-        c, d, n = (median_of(runs, s, key) for s in ("cistern", "distribution", "nginx"))
-        ratio_d = c / d if c is not None and d else None
-        ratio_n = c / n if c is not None and n else None
-        table[key] = {"cistern": c, "distribution": d, "nginx": n, "cistern_over_distribution": ratio_d,
-                      "cistern_over_nginx": ratio_n}
-        fmt = lambda v: "-" if v is None else (("%.3f" if abs(v) < 1 else "%.2f") % v if isinstance(v, float) else str(v))
-        lines.append("%-40s %12s %12s %12s %10s %10s" % (title, fmt(c), fmt(d), fmt(n), fmt(ratio_d), fmt(ratio_n)))
+    spreads = []
+    for key, title, goal in rows(settings, groups):
+        row = summarize(key, runs, samples)
+        row["goal"] = goal_text(goal) or None
+        row["goal_met"] = judge(row, goal)
+        table[key] = row
+        cells = {side: fmt(row[side]) for side in ("direct", "distribution", "cistern", "nginx")}
+        ratio_d = row["cistern_over_distribution"]
+        if "penalty" in row:
+            for side in ("distribution", "cistern"):
+                cells[side] = "%s %+.3f" % (fmt(row[side]), row["penalty"][side])
+            ratio_d = row["cistern_penalty_over_distribution"]
+        ratio_ref = row["cistern_over_nginx"] if row["cistern_over_nginx"] is not None else row["cistern_over_direct"]
+        if key in NO_RATIO_ROWS:
+            # Tenths of a millisecond where no byte is held back: a ratio to them means nothing.
+            ratio_d = ratio_ref = None
+        met = {True: "yes", False: "NO", None: ""}[row["goal_met"]] if goal else ""
+        lines.append(layout % (title, cells["direct"], cells["distribution"], cells["cistern"], cells["nginx"],
+                               fmt(ratio_d), fmt(ratio_ref), row["goal"] or "", met))
+        if "samples" in row:
+            spreads.append("  %-6s %s" % (title.split(" ", 1)[0], "; ".join(
+                "%s %s-%s (%d)" % (side, fmt(min(v)), fmt(max(v)), len(v))
+                for side, v in row["samples"].items() if v)))
+    if "cold" in groups or "wan" in groups:
+        lines += ["",
+                  "rows 10-11: one pulling client for all three sides (bench/puller.py: manifest and blobs, "
+                  "%d blobs at a time, digests checked);" % settings["cold"]["parallel"],
+                  "  rows 10a-d: '+x' is the penalty, the proxy's time minus the direct pull's in the same turn "
+                  "(median), and c/d is Cistern's penalty",
+                  "  over Distribution's; c/ref is Cistern over the direct pull. 10e-f: every blob of the 10a pulls.",
+                  "  rows 11: the upstream behind bench/wan_relay.py, %g Mbit/s shared downstream, %g ms added each "
+                  "way; the direct pull goes through it too." % (settings["wan"]["rate_mbit"], settings["wan"]["delay_ms"]),
+                  "", "spread of the samples (min-max, count):"] + spreads
     return table, "\n".join(lines)
 
 
@@ -911,6 +1289,10 @@ def main():
     parser.add_argument("--soak", type=int, nargs="?", const=30, metavar="MINUTES",
                         help="instead of the table: a mixed load for MINUTES (30), sampling memory")
     parser.add_argument("--interval", type=int, default=30, help="seconds between soak samples")
+    parser.add_argument("--cold", action="store_true", help="only the cold-path rows (10); with --wan, both")
+    parser.add_argument("--wan", action="store_true", help="only the rows behind a shaped link (11); with --cold, both")
+    parser.add_argument("--wan-rate-mbit", type=float, help="the shaped link's shared downstream rate (200)")
+    parser.add_argument("--wan-delay-ms", type=float, help="latency the shaped link adds each way (5)")
     args = parser.parse_args()
     if args.soak:
         if not os.path.exists(JAR):
@@ -918,36 +1300,54 @@ def main():
         out = args.out if "--out" in sys.argv else os.path.join(ROOT, "bench", "results", "soak-latest.json")
         return soak(args.soak, args.interval, out, args.keep)
     settings = dict(SMOKE if args.smoke else FULL)
+    settings["wan"] = dict(settings["wan"])
     if args.runs:
         settings["runs"] = args.runs
+    if args.wan_rate_mbit:
+        settings["wan"]["rate_mbit"] = args.wan_rate_mbit
+    if args.wan_delay_ms is not None:
+        settings["wan"]["delay_ms"] = args.wan_delay_ms
+    groups = [g for g, only in (("cold", args.cold), ("wan", args.wan)) if only] or list(GROUPS)
     if not os.path.exists(JAR):
         sys.exit("build Cistern first: mvn -B -q -DskipTests package")
     work = tempfile.mkdtemp(prefix="cistern-bench-")
     upstream = None
     try:
         print("generating images in", work, flush=True)
-        layout, images = build_images(work, settings)
+        layout, images = build_images(work, settings, groups)
         upstream = distribution(work, "upstream")
-        for tag in ("small", "medium", "big", "multi"):
+        for tag in images:
             extra = ["--all"] if tag == "multi" else []
             skopeo(work, ["copy", "--dest-tls-verify=false", "--preserve-digests"] + extra +
                    ["oci:%s:%s" % (layout, tag), "docker://127.0.0.1:%d/bench/images:%s" % (upstream.port, tag)])
-        runs = []
-        for run in range(settings["runs"]):
-            print("run %d of %d" % (run + 1, settings["runs"]), flush=True)
-            runs.append(one_run(work, upstream, images, settings, run))
+        runs, samples = [], {}
+        if "standard" in groups:
+            for run in range(settings["runs"]):
+                print("run %d of %d" % (run + 1, settings["runs"]), flush=True)
+                runs.append(one_run(work, upstream, images, settings, run))
+        if "cold" in groups:
+            print("cold path (rows 10)", flush=True)
+            samples.update(cold_path(work, upstream, settings))
+        if "wan" in groups:
+            print("behind a shaped link (rows 11)", flush=True)
+            samples.update(wan(work, upstream, images, settings))
         machine = machine_description()
-        table, text = report(runs, settings, machine)
+        table, text = report(runs, samples, settings, groups, machine)
         print(text)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine, "smoke": args.smoke,
-                       "settings": settings, "medians": table, "runs": runs}, f, indent=2)
+                       "groups": groups, "settings": settings, "medians": table, "runs": runs, "samples": samples},
+                      f, indent=2)
         print("\nresults written to", args.out)
-        if table["upstream_blob_gets_cold"]["cistern"] != len(images["medium"][1]["layers"]) + 1:
+        status = 0
+        if "standard" in groups and table["upstream_blob_gets_cold"]["cistern"] != len(images["medium"][1]["layers"]) + 1:
             print("WARNING: Cistern did not fetch each blob exactly once", file=sys.stderr)
-            return 1
-        return 0
+            status = 1
+        if "wan" in groups and max(samples["wan_link_MiB"]["cistern"]) > 1.05 * max(samples["wan_link_MiB"]["direct"]):
+            print("WARNING: the blobs of Cistern's concurrent pulls crossed the link more than once", file=sys.stderr)
+            status = 1
+        return status
     finally:
         if upstream:
             upstream.stop()
