@@ -320,7 +320,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
         .get(60, TimeUnit.SECONDS);
   }
 
-  private void assertPublishedRight(Digest digest) throws IOException {
+  private void assertPublishedRight(Digest digest) throws Exception {
+    cistern.awaitDownloadsStored();
     Path stored = cistern.cistern().cache().blobs().pathOf(digest);
     assertEquals(digest, Digest.sha256Of(Files.readAllBytes(stored)));
     assertEquals(List.of(), partials());
