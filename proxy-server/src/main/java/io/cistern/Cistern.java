@@ -34,6 +34,7 @@ import io.cistern.ops.Scrub;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.RangeRelay;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
@@ -133,7 +134,7 @@ public final class Cistern implements AutoCloseable {
     accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
-      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
+      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, core.ranges, tags,
           clientAuthenticator(config.security().auth(), users));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
@@ -303,6 +304,7 @@ public final class Cistern implements AutoCloseable {
     private final CacheDirectory cache;
     private final UpstreamRouter router;
     private final BlobService blobs;
+    private final RangeRelay ranges;
     private final ManifestService manifests;
     private final CacheOperations operations;
     private final Jobs jobs = new Jobs(jobExecutor);
@@ -336,6 +338,7 @@ public final class Cistern implements AutoCloseable {
       try {
         router = upstreams.get().router(upstreamExecutor, observer);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
+        ranges = new RangeRelay(blobs, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
       } catch (RuntimeException e) {
