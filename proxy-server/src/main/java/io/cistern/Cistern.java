@@ -388,10 +388,13 @@ public final class Cistern implements AutoCloseable {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
         // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
-        // for the upstream's first request (DeferredHttpClient).
+        // for the upstream's first request (DeferredHttpClient), and for a plain-HTTP upstream
+        // until a redirect to HTTPS first needs it.
         Supplier<SSLContext> tls;
         if (upstream.caCertificate() == null) {
-          tls = () -> UpstreamTls.trusting(null);
+          tls = settings.upstreams().get(i).url().getScheme().equalsIgnoreCase("http")
+              ? UpstreamTls::trustingTheSystemOnFirstUse
+              : () -> UpstreamTls.trusting(null);
         } else {
           try {
             SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
