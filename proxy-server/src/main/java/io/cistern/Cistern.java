@@ -36,6 +36,7 @@ import io.cistern.ops.RateLimitView;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.RangeRelay;
 import io.cistern.proxy.TagRevalidationObserver;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
@@ -139,7 +140,7 @@ public final class Cistern implements AutoCloseable {
     accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
-      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
+      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, core.ranges, tags,
           clientAuthenticator(config.security().auth(), users));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
@@ -313,6 +314,7 @@ public final class Cistern implements AutoCloseable {
     private final CacheDirectory cache;
     private final UpstreamRouter router;
     private final BlobService blobs;
+    private final RangeRelay ranges;
     private final ManifestService manifests;
     private final CacheOperations operations;
     private final Jobs jobs = new Jobs(jobExecutor);
@@ -349,6 +351,7 @@ public final class Cistern implements AutoCloseable {
       try {
         router = upstreams.get().router(upstreamExecutor, observer);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
+        ranges = new RangeRelay(blobs, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
             revalidations);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
@@ -400,10 +403,13 @@ public final class Cistern implements AutoCloseable {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
         // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
-        // for the upstream's first request (DeferredHttpClient).
+        // for the upstream's first request (DeferredHttpClient), and for a plain-HTTP upstream
+        // until a redirect to HTTPS first needs it.
         Supplier<SSLContext> tls;
         if (upstream.caCertificate() == null) {
-          tls = () -> UpstreamTls.trusting(null);
+          tls = settings.upstreams().get(i).url().getScheme().equalsIgnoreCase("http")
+              ? UpstreamTls::trustingTheSystemOnFirstUse
+              : () -> UpstreamTls.trusting(null);
         } else {
           try {
             SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());

@@ -35,6 +35,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -269,11 +270,21 @@ final class BundleImporter {
       progress.advance(-written);
       throw e;
     }
+    CompletableFuture<Path> stored;
     try {
-      ingest.publish();
+      stored = ingest.publish();
     } catch (ContentMismatchException e) {
       throw new OperationException(422, entry.name() + " in the bundle does not match its digest: damaged bundle ("
           + e.getMessage() + ")");
+    }
+    // Stored before the next entry: a manifest is stored only after what it refers to.
+    try {
+      stored.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw e;
     }
     progress.itemDone();
   }
