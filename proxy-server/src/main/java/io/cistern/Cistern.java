@@ -39,6 +39,7 @@ import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
@@ -365,7 +366,8 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline,
+      RepositoryRules repositories) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -399,7 +401,7 @@ public final class Cistern implements AutoCloseable {
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
-            config.offline() || upstream.offline()));
+            config.offline() || upstream.offline(), upstream.repositoryRules()));
       }
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
@@ -410,7 +412,7 @@ public final class Cistern implements AutoCloseable {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
-            plan.offline()));
+            plan.offline(), plan.repositories()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }

@@ -2,6 +2,7 @@ package io.cistern.bench;
 
 import io.cistern.http.RegistryRoute;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
@@ -53,7 +54,7 @@ public class RoutingBenchmark {
       RegistryClient client = new RegistryClient(settings,
           RegistryClient.newHttpClient(settings, direct, UpstreamTls.trusting(null), ProxySelector.of(null)), direct,
           Duration.ofMillis(200), UpstreamObserver.NONE);
-      upstreams.add(new Upstream(client, Duration.ofMinutes(5), false));
+      upstreams.add(new Upstream(client, Duration.ofMinutes(5), false, RepositoryRules.NONE));
     }
     router = new UpstreamRouter(upstreams, "docker.io");
   }
