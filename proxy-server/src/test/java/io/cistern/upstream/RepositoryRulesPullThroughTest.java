@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -69,6 +70,7 @@ class RepositoryRulesPullThroughTest {
     hub.push("library/alpine", "3", official);
     hub.push("team/app/deep", "1", deep);
     hub.push("team/secret/key", "1", secret);
+    hub.push("team/secret/copy", "1", official);
     hub.push("someone/app", "1", stranger);
     hub.push("library/tools/nested", "1", nested);
     ghcr.push("org/app", "1", onGhcr);
@@ -230,7 +232,7 @@ class RepositoryRulesPullThroughTest {
 
   @Test
   void importSkipsTheImagesTheRulesRefuseNamingThemAndStoresNothingOnlyTheyNeed() throws Exception {
-    // A bundle of an allowed and a refused image, from a cache without rules.
+    // A bundle of an allowed image, a refused one, and a refused copy of the allowed one, from a cache without rules.
     Path bundle = temp.resolve("site/cache/bundles/site.tar");
     try (TestCistern site = TestCistern.fromYaml(temp.resolve("site"), """
         cache:
@@ -241,8 +243,8 @@ class RepositoryRulesPullThroughTest {
         """.formatted(temp.resolve("site/cache"), toHub.url()))) {
       CisternCli cli = CisternCli.forCache(temp.resolve("site/cli.yml"), temp.resolve("site/cache"),
           site.cistern().adminAddress().getPort(), "upstreams: [{host: docker.io, url: " + toHub.url() + "}]");
-      cli.run("warm", "library/alpine:3", "team/secret/key:1").orFail();
-      cli.run("export", "--out", bundle.toString(), "library/alpine:3", "team/secret/key:1").orFail();
+      cli.run("warm", "library/alpine:3", "team/secret/key:1", "team/secret/copy:1").orFail();
+      cli.run("export", "--out", bundle.toString(), "library/alpine:3", "team/secret/key:1", "team/secret/copy:1").orFail();
     }
 
     // An air-gapped cache with the rules imports it.
@@ -253,6 +255,10 @@ class RepositoryRulesPullThroughTest {
     assertTrue(imported.out().contains("import: 1 images"), imported.out());
     assertTrue(imported.err().contains("warning: docker.io/team/secret/key:1@" + secret.digest() + " was not imported:"
         + " its repository matches repositories.deny 'team/secret/**' of upstream docker.io"), imported.err());
+    assertTrue(imported.err().contains("warning: docker.io/team/secret/copy:1@" + official.digest() + " was not imported"),
+        imported.err());
+    String listed = cli.run("ls").orFail().out();
+    assertTrue(listed.contains("docker.io/library/alpine:3") && !listed.contains("team/secret"), listed);
 
     try (TestCistern gapped = TestCistern.fromYaml(temp.resolve("gapped"), """
         cache:
@@ -266,6 +272,22 @@ class RepositoryRulesPullThroughTest {
         HttpResponse<byte[]> response = gapped.get("/v2/library/alpine/blobs/" + blob.digest());
         assertEquals(404, response.statusCode(), blob.digest() + ": " + new String(response.body()));
       }
+    }
+
+    // A cache whose rules refuse every image of the bundle stores nothing of it.
+    Path closed = temp.resolve("closed/cache");
+    CisternCli refusing = CisternCli.forCache(temp.resolve("closed/cli.yml"), closed, 1, """
+        upstreams:
+          - host: docker.io
+            url: http://127.0.0.1:9
+            offline: true
+            repositories: {deny: ['**']}
+        """);
+    CisternCli.Run none = refusing.run("import", bundle.toString()).orFail();
+    assertTrue(none.out().contains("import: 0 images"), none.out());
+    assertEquals(3, none.err().lines().filter(line -> line.contains("was not imported")).count(), none.err());
+    try (Stream<Path> files = Files.walk(closed.resolve("blobs"))) {
+      assertEquals(List.of(), files.filter(Files::isRegularFile).toList(), "no blob stored");
     }
   }
 
