@@ -43,6 +43,7 @@ import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
@@ -383,7 +384,7 @@ public final class Cistern implements AutoCloseable {
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
   private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl,
-      TagRevalidation tagRevalidation, Duration maxStale, boolean offline) {}
+      TagRevalidation tagRevalidation, Duration maxStale, boolean offline, RepositoryRules repositories) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -422,7 +423,7 @@ public final class Cistern implements AutoCloseable {
         TagRevalidation tagRevalidation = upstream.tagRevalidation() != null ? upstream.tagRevalidation() : config.tagRevalidation();
         Duration maxStale = upstream.maxStale() != null ? upstream.maxStale() : config.maxStale();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
-            tagRevalidation, maxStale, config.offline() || upstream.offline()));
+            tagRevalidation, maxStale, config.offline() || upstream.offline(), upstream.repositoryRules()));
       }
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
@@ -433,7 +434,7 @@ public final class Cistern implements AutoCloseable {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
-            plan.tagRevalidation(), plan.maxStale(), plan.offline()));
+            plan.tagRevalidation(), plan.maxStale(), plan.offline(), plan.repositories()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }

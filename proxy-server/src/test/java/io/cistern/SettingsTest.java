@@ -40,6 +40,8 @@ class SettingsTest {
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
       upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
+      upstreams[1].repositories | upstreams: [{host: docker.io}, {host: ghcr.io, repositories: {allow: []}}]
+      upstreams[0].repositories | upstreams: [{host: ghcr.io, repositories: {deny: [a/*, null]}}]
       defaultUpstream   | defaultUpstream: quay.io
       cache             | cache: {lowWaterFraction: 1.5}
       cache             | cache: {poolSize: 1}

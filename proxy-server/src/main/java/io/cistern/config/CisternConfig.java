@@ -1,6 +1,8 @@
 package io.cistern.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.cistern.upstream.RepositoryGlob;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Path;
@@ -94,6 +96,7 @@ public record CisternConfig(
    * @param maxStale this upstream's own {@code maxStale}; unset, the top-level one
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
+   * @param repositories which of its repositories are served; null for all
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -112,10 +115,16 @@ public record CisternConfig(
       @JsonProperty("retryWindow") Duration retryWindow,
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
-      @JsonProperty("passwordEnv") String passwordEnv) {
+      @JsonProperty("passwordEnv") String passwordEnv,
+      @JsonProperty("repositories") Repositories repositories) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
+    }
+
+    /** @throws IllegalArgumentException for rules Cistern cannot apply (an empty allow list) */
+    public RepositoryRules repositoryRules() {
+      return repositories == null ? RepositoryRules.NONE : new RepositoryRules(repositories.allow(), repositories.deny());
     }
 
     /** Never prints the password. */
@@ -124,6 +133,17 @@ public record CisternConfig(
       return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
     }
   }
+
+  /**
+   * An upstream's repository rules, {@link RepositoryRules}: each glob is checked and compiled as
+   * it is read, so a bad one is a mistake at its own key ({@code upstreams[0].repositories.deny[1]}).
+   *
+   * @param allow globs of the repositories served; null (left out) for all that {@code deny} does not refuse
+   * @param deny globs of repositories refused, whatever {@code allow} says
+   */
+  public record Repositories(
+      @JsonProperty("allow") List<RepositoryGlob> allow,
+      @JsonProperty("deny") List<RepositoryGlob> deny) {}
 
   /**
    * The admin listener, a port of its own. It serves {@code /metrics}, {@code /healthz},
