@@ -36,12 +36,14 @@ import io.cistern.ops.RateLimitView;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.RangeRelay;
 import io.cistern.proxy.TagRevalidationObserver;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
@@ -140,7 +142,7 @@ public final class Cistern implements AutoCloseable {
     accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
-      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
+      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, core.ranges, tags,
           clientAuthenticator(config.security().auth(), users));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
@@ -314,6 +316,7 @@ public final class Cistern implements AutoCloseable {
     private final CacheDirectory cache;
     private final UpstreamRouter router;
     private final BlobService blobs;
+    private final RangeRelay ranges;
     private final ManifestService manifests;
     private final CacheOperations operations;
     private final Jobs jobs = new Jobs(jobExecutor);
@@ -350,6 +353,7 @@ public final class Cistern implements AutoCloseable {
       try {
         router = upstreams.get().router(upstreamExecutor, observer, clock);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
+        ranges = new RangeRelay(blobs, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
             revalidations);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
@@ -381,7 +385,7 @@ public final class Cistern implements AutoCloseable {
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
   private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl,
-      TagRevalidation tagRevalidation, Duration maxStale, boolean offline) {}
+      TagRevalidation tagRevalidation, Duration maxStale, boolean offline, RepositoryRules repositories) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -401,10 +405,13 @@ public final class Cistern implements AutoCloseable {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
         // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
-        // for the upstream's first request (DeferredHttpClient).
+        // for the upstream's first request (DeferredHttpClient), and for a plain-HTTP upstream
+        // until a redirect to HTTPS first needs it.
         Supplier<SSLContext> tls;
         if (upstream.caCertificate() == null) {
-          tls = () -> UpstreamTls.trusting(null);
+          tls = settings.upstreams().get(i).url().getScheme().equalsIgnoreCase("http")
+              ? UpstreamTls::trustingTheSystemOnFirstUse
+              : () -> UpstreamTls.trusting(null);
         } else {
           try {
             SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
@@ -417,7 +424,7 @@ public final class Cistern implements AutoCloseable {
         TagRevalidation tagRevalidation = upstream.tagRevalidation() != null ? upstream.tagRevalidation() : config.tagRevalidation();
         Duration maxStale = upstream.maxStale() != null ? upstream.maxStale() : config.maxStale();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
-            tagRevalidation, maxStale, config.offline() || upstream.offline()));
+            tagRevalidation, maxStale, config.offline() || upstream.offline(), upstream.repositoryRules()));
       }
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
@@ -429,7 +436,7 @@ public final class Cistern implements AutoCloseable {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer, clock), plan.tagTtl(),
-            plan.tagRevalidation(), plan.maxStale(), plan.offline()));
+            plan.tagRevalidation(), plan.maxStale(), plan.offline(), plan.repositories()));
         log.info("mirroring {} from {}{}", settings.host(), String.join(", then ", settings.urls().stream().map(URI::toString).toList()),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }

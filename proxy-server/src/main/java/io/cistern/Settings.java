@@ -73,6 +73,9 @@ public record Settings(
     List<String> hosts = upstreams.stream().map(UpstreamSettings::host).toList();
     check("upstreams", () -> UpstreamRouter.check(hosts, null));
     check("defaultUpstream", () -> UpstreamRouter.check(hosts, config.defaultUpstream()));
+    for (int i = 0; i < config.upstreams().size(); i++) {
+      check("upstreams[" + i + "].repositories", config.upstreams().get(i)::repositoryRules);
+    }
     CisternConfig.Security security = required(config.security(), "security");
     required(security.auth(), "security.auth");
     CisternConfig.Tls tls = required(security.tls(), "security.tls");

@@ -47,6 +47,8 @@ class SettingsTest {
       upstreams[0].urls[1] | upstreams: [{host: corp, urls: [https://a.corp.example, https://a.corp.example/]}]
       upstreams[0].failoverMemory | upstreams: [{host: corp, urls: [https://a.corp.example, https://b.corp.example], failoverMemory: 0s}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
+      upstreams[1].repositories | upstreams: [{host: docker.io}, {host: ghcr.io, repositories: {allow: []}}]
+      upstreams[0].repositories | upstreams: [{host: ghcr.io, repositories: {deny: [a/*, null]}}]
       defaultUpstream   | defaultUpstream: quay.io
       cache             | cache: {lowWaterFraction: 1.5}
       cache             | cache: {poolSize: 1}

@@ -21,6 +21,9 @@ public interface UpstreamObserver {
 
     @Override
     public void retrying(String upstream, RetryCause cause, Duration wait) {}
+
+    @Override
+    public void rangeRelayed(String upstream) {}
   };
 
   /**
@@ -43,4 +46,11 @@ public interface UpstreamObserver {
    * {@link #responded}, for every answer that carries one. Nothing by default.
    */
   default void rateLimitReported(String upstream, RateLimit rateLimit) {}
+
+  /**
+   * A ranged GET went to {@code upstream} for a client's {@code Range} beyond what the blob's
+   * download had written (a lazy pull). Told once per such GET, apart from the blob's own
+   * download, so that the full GETs per blob can still be counted.
+   */
+  void rangeRelayed(String upstream);
 }

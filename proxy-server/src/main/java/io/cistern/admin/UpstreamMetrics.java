@@ -14,8 +14,11 @@ import java.time.Duration;
  * request went to (a redirect's target is counted under the url that redirected);
  * {@code status="error"} when no complete answer came (refused, timed out, cut mid-body).
  * {@code cistern_upstream_retries_total} by upstream and cause ({@link RetryCause#label}): every
- * retry decided, counted as its wait begins. Rate limits the upstreams report go to
- * {@link UpstreamRateLimits}.
+ * retry decided, counted as its wait begins.
+ * {@code cistern_upstream_range_relays_total} by upstream: the ranged GETs made for clients'
+ * ranges beyond a download's progress, apart from the downloads' own GETs (which answer 200, or
+ * 206 when a download resumes).
+ * Rate limits the upstreams report go to {@link UpstreamRateLimits}.
  */
 public final class UpstreamMetrics implements UpstreamObserver {
 
@@ -55,6 +58,15 @@ public final class UpstreamMetrics implements UpstreamObserver {
   @Override
   public void rateLimitReported(String upstream, RateLimit rateLimit) {
     rateLimits.reported(upstream, rateLimit);
+  }
+
+  @Override
+  public void rangeRelayed(String upstream) {
+    Counter.builder("cistern.upstream.range.relays")
+        .description("Ranged blob GETs relayed to clients whose range the blob's download had not reached")
+        .tag("upstream", upstream)
+        .register(registry)
+        .increment();
   }
 
   private void count(String upstream, URI url, String status) {

@@ -1,6 +1,8 @@
 package io.cistern.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.cistern.upstream.RepositoryGlob;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Path;
@@ -97,6 +99,7 @@ public record CisternConfig(
    * @param urls instead of {@code url}: several endpoints of the same registry, tried in order
    *     when one fails (connection failure, timeout, 5xx)
    * @param failoverMemory how long requests stay at the url that answered after an earlier one failed
+   * @param repositories which of its repositories are served; null for all
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -117,7 +120,8 @@ public record CisternConfig(
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
       @JsonProperty("passwordEnv") String passwordEnv,
       @JsonProperty("urls") List<URI> urls,
-      @JsonProperty("failoverMemory") Duration failoverMemory) {
+      @JsonProperty("failoverMemory") Duration failoverMemory,
+      @JsonProperty("repositories") Repositories repositories) {
 
     /** The first url tried: {@code url}, or the first of {@code urls}, or {@code https://<host>}. */
     public URI effectiveUrl() {
@@ -127,12 +131,28 @@ public record CisternConfig(
       return url != null ? url : URI.create("https://" + host);
     }
 
+    /** @throws IllegalArgumentException for rules Cistern cannot apply (an empty allow list) */
+    public RepositoryRules repositoryRules() {
+      return repositories == null ? RepositoryRules.NONE : new RepositoryRules(repositories.allow(), repositories.deny());
+    }
+
     /** Never prints the password. */
     @Override
     public String toString() {
       return "UpstreamConfig[" + host + " at " + (urls != null ? urls : effectiveUrl()) + (username != null ? " as " + username : "") + "]";
     }
   }
+
+  /**
+   * An upstream's repository rules, {@link RepositoryRules}: each glob is checked and compiled as
+   * it is read, so a bad one is a mistake at its own key ({@code upstreams[0].repositories.deny[1]}).
+   *
+   * @param allow globs of the repositories served; null (left out) for all that {@code deny} does not refuse
+   * @param deny globs of repositories refused, whatever {@code allow} says
+   */
+  public record Repositories(
+      @JsonProperty("allow") List<RepositoryGlob> allow,
+      @JsonProperty("deny") List<RepositoryGlob> deny) {}
 
   /**
    * The admin listener, a port of its own. It serves {@code /metrics}, {@code /healthz},

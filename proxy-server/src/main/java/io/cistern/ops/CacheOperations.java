@@ -14,6 +14,7 @@ import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
 import io.cistern.config.Durations;
 import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
 import io.cistern.oci.Platform;
 import io.cistern.oci.Reference;
 import io.cistern.oci.RegistryException;
@@ -102,7 +103,7 @@ public final class CacheOperations {
     if (repository == null || repository.isBlank()) {
       return catalog.images(null, null, limit).stream().map(ImageView::of).toList();
     }
-    Route route = route(router, new ImageReference(repository.trim(), new Tag("latest")));
+    Route route = routeToCached(router, new ImageReference(repository.trim(), new Tag("latest")));
     return catalog.images(route.upstream().host(), route.repository(), limit).stream().map(ImageView::of).toList();
   }
 
@@ -214,6 +215,7 @@ public final class CacheOperations {
    */
   public Function<Progress, Outcome> warmJob(List<String> images, List<String> platforms) {
     List<String> references = names(images, "warm");
+    refuseWhatTheRulesRefuse(references);
     List<Platform> parsed;
     try {
       parsed = platforms.stream().map(platform -> Platform.parse(Objects.requireNonNullElse(platform, ""))).toList();
@@ -303,6 +305,30 @@ public final class CacheOperations {
     };
   }
 
+  /**
+   * A warm naming an image its upstream's repository rules refuse is refused whole, before a job
+   * starts and before any upstream is asked: the rules are a policy the operator's request breaks,
+   * not a failure to report beside what was pulled. A name that cannot be routed at all is left to
+   * the warm, which reports it beside the images it does pull, as before there were rules.
+   */
+  private void refuseWhatTheRulesRefuse(List<String> references) {
+    List<String> refused = new ArrayList<>();
+    for (String text : references) {
+      try {
+        route(router, ImageReference.parse(text));
+      } catch (OperationException e) {
+        if (e.status() == 403) {
+          refused.add(e.getMessage());
+        }
+      } catch (RegistryException e) {
+        // A bad tag or digest: the warm reports it.
+      }
+    }
+    if (!refused.isEmpty()) {
+      throw new OperationException(403, "nothing was warmed: " + String.join("; ", refused));
+    }
+  }
+
   private static List<String> names(List<String> images, String operation) {
     if (images.isEmpty() || images.stream().anyMatch(Objects::isNull)) {
       throw new OperationException(400, "name at least one image to " + operation + ", and no null");
@@ -322,7 +348,7 @@ public final class CacheOperations {
 
   private Resolved resolveCached(String text) {
     ImageReference reference = ImageReference.parse(text);
-    Route route = route(router, reference);
+    Route route = routeToCached(router, reference);
     if (reference.reference() instanceof Digest digest) {
       if (!cache.contains(digest)) {
         throw new OperationException(404, describe(route, digest, null) + " is not cached");
@@ -335,10 +361,28 @@ public final class CacheOperations {
     return new Resolved(route, key, mapping.digest());
   }
 
-  /** The upstream and repository a client pulling {@code reference} through Cistern would reach. */
+  /**
+   * The upstream and repository a client pulling {@code reference} through Cistern would reach.
+   *
+   * @throws OperationException 403 when its upstream's repository rules refuse it, 400 for a name
+   *     no configured upstream serves
+   */
   static Route route(UpstreamRouter router, ImageReference reference) {
     try {
       return router.route(reference.name(), null);
+    } catch (RegistryException e) {
+      throw new OperationException(e.code() == ErrorCode.DENIED ? 403 : 400, reference.name() + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * As {@link #route}, whatever the repository rules say: listing, pinning, purging and exporting
+   * work on what is cached and reach no upstream, so an operator can still tidy up what a rule
+   * added later now refuses.
+   */
+  private static Route routeToCached(UpstreamRouter router, ImageReference reference) {
+    try {
+      return router.routeIgnoringRules(reference.name(), null);
     } catch (RegistryException e) {
       throw new OperationException(400, reference.name() + ": " + e.getMessage());
     }

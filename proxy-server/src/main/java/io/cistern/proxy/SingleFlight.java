@@ -36,21 +36,42 @@ final class SingleFlight {
    */
   static <K, V> CompletableFuture<V> join(AsyncCache<K, V> inFlight, K key, Supplier<CompletableFuture<V>> work,
       Function<V, CompletionStage<?>> heldUntil) {
-    boolean[] started = {false};
-    CompletableFuture<V> shared = inFlight.get(key, (k, executor) -> {
-      started[0] = true;
-      return work.get();
-    });
-    if (started[0]) {
-      shared.whenComplete((value, failure) -> {
-        if (failure != null || value == null) {
-          inFlight.asMap().remove(key, shared);
-        } else {
-          heldUntil.apply(value).whenComplete((ignored, alsoIgnored) -> inFlight.asMap().remove(key, shared));
-        }
+    while (true) {
+      boolean[] started = {false};
+      CompletableFuture<V> shared = inFlight.get(key, (k, executor) -> {
+        started[0] = true;
+        return work.get();
       });
+      if (started[0]) {
+        shared.whenComplete((value, failure) -> {
+          if (failure != null || value == null) {
+            inFlight.asMap().remove(key, shared);
+          } else {
+            heldUntil.apply(value).whenComplete((ignored, alsoIgnored) -> inFlight.asMap().remove(key, shared));
+          }
+        });
+        return shared;
+      }
+      if (!failed(shared, heldUntil)) {
+        return shared;
+      }
+      // A failed flight still in the map: its removal runs on the thread that failed it, and may
+      // run after that thread answered its own callers (a future runs its dependents newest
+      // first), who can be back already. Joining it would hand them its failure again; start anew.
+      // (A flight that ended well is joined: its result is as good as a new one.)
+      inFlight.asMap().remove(key, shared);
     }
-    return shared;
+  }
+
+  private static <V> boolean failed(CompletableFuture<V> shared, Function<V, CompletionStage<?>> heldUntil) {
+    if (!shared.isDone()) {
+      return false;
+    }
+    if (shared.isCompletedExceptionally()) {
+      return true;
+    }
+    V value = shared.join();
+    return value != null && heldUntil.apply(value).toCompletableFuture().isCompletedExceptionally();
   }
 
   /** As {@link #joinByRoute(AsyncCache, Object, Route, Function, Function)}, out of the map when its future completes. */

@@ -141,6 +141,47 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void repositoryRulesAreReadPerUpstreamFromTheFileOrTheEnvironment() throws Exception {
+    Path file = temp.resolve("rules.yml");
+    Files.writeString(file, """
+        upstreams:
+          - host: docker.io
+            repositories:
+              allow: [library/*, myorg/**]
+              deny: [myorg/secret/**]
+          - host: ghcr.io
+        """);
+    CisternConfig config = loader.load(file, Map.of());
+    CisternConfig.Repositories rules = config.upstreams().get(0).repositories();
+    assertEquals(List.of("library/*", "myorg/**"), rules.allow().stream().map(Object::toString).toList());
+    assertEquals(List.of("myorg/secret/**"), rules.deny().stream().map(Object::toString).toList());
+    assertNull(config.upstreams().get(1).repositories(), "no rules: every repository is served");
+
+    CisternConfig fromEnvironment = loader.load(null, Map.of("CISTERN_UPSTREAMS_0_REPOSITORIES_DENY_0", "**/private"));
+    assertEquals("**/private", fromEnvironment.upstreams().get(0).repositories().deny().get(0).toString());
+    assertNull(fromEnvironment.upstreams().get(0).repositories().allow());
+  }
+
+  @Test
+  void aBadRepositoryGlobIsOneLineNamingItsKey() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "deny: [ok/*, '']", "upstreams[0].repositories.deny[1]: a repository glob may not be empty",
+        "allow: [Library/*]", "upstreams[0].repositories.allow[0]: 'Library/*' holds 'L' at 0",
+        "allow: ['library/*', 'team/app:1']", "upstreams[0].repositories.allow[1]: 'team/app:1' holds ':' at 8",
+        "deny: [myorg//x]", "upstreams[0].repositories.deny[0]: 'myorg//x' has an empty path segment",
+        "deny: [myorg/**x]", "upstreams[0].repositories.deny[0]: 'myorg/**x': '**' must be a path segment of its own",
+        "allow: library/*", "upstreams[0].repositories.allow: ",
+        "alow: [library/*]", "upstreams[0].repositories.alow: ");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, "upstreams:\n  - host: docker.io\n    repositories: {" + mistake.getKey() + "}\n");
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().startsWith(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), "one line: " + refused.getMessage());
+    }
+  }
+
+  @Test
   void kubernetesServiceLinksForAServiceNamedCisternAreNotConfiguration() {
     // What Kubernetes puts in every pod of a namespace with a Service "cistern" (enableServiceLinks).
     Map<String, String> serviceLinks = Map.of(
