@@ -1,7 +1,10 @@
 package io.cistern.testing;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import java.io.OutputStream;
 import java.nio.file.Path;
+import org.slf4j.LoggerFactory;
 
 /**
  * The cluster bench's S3 server as a process of its own ({@code bench/bench.py --cluster}):
@@ -27,6 +30,9 @@ public final class S3ProxyMain {
       System.err.println("usage: S3ProxyMain DIRECTORY");
       System.exit(2);
     }
+    // Logback without a configuration logs everything at DEBUG: s3proxy's and Jetty's chatter
+    // would bury the one line the caller reads.
+    ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).setLevel(Level.WARN);
     try (S3Server s3 = S3Server.start(Path.of(args[0]))) {
       System.out.printf("s3 listening on 127.0.0.1:%d bucket=%s accessKeyId=%s secretAccessKey=%s%n",
           s3.port(), S3Server.BUCKET, S3Server.ACCESS_KEY, S3Server.SECRET_KEY);
