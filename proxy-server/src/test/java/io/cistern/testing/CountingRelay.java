@@ -41,7 +41,7 @@ public final class CountingRelay implements AutoCloseable {
   }
 
   private final int port;
-  private final int targetPort;
+  private volatile int targetPort;
   private ServerSocket server;
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -58,6 +58,21 @@ public final class CountingRelay implements AutoCloseable {
 
   public static CountingRelay to(int targetPort) throws IOException {
     return new CountingRelay(targetPort);
+  }
+
+  /**
+   * A relay listening already, whose target is named later ({@link #connectTo}): a cluster member's
+   * address, known before the Cistern behind it starts on a port of the kernel's choosing.
+   * Connections before then are refused as by a server that is not up yet.
+   */
+  public static CountingRelay unconnected() throws IOException {
+    return new CountingRelay(0);
+  }
+
+  /** From now on, relays to {@code targetPort}. */
+  public CountingRelay connectTo(int targetPort) {
+    this.targetPort = targetPort;
+    return this;
   }
 
   public URI url() {
@@ -130,6 +145,9 @@ public final class CountingRelay implements AutoCloseable {
         continue;
       }
       try {
+        if (targetPort == 0) {
+          throw new IOException("not connected to a target yet");
+        }
         Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targetPort);
         if (!relay(listener, client, upstream)) {
           closeQuietly(client);
