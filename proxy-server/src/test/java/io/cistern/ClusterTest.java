@@ -196,7 +196,7 @@ class ClusterTest {
   private CompletableFuture<Pull> pull(Member member, String repository, String name) {
     return CompletableFuture.supplyAsync(() -> {
       try {
-        Path out = temp.resolve("pulls").resolve(name);
+        Path out = Files.createDirectories(temp.resolve("pulls")).resolve(name);
         Skopeo skopeo = new Skopeo(temp.resolve("skopeo").resolve(name));
         Skopeo.Result result = skopeo.run("--insecure-policy", "copy", "--src-tls-verify=false",
             "docker://" + member.hostPort() + "/" + repository + ":" + REFERENCE, "dir:" + out);

@@ -1,6 +1,7 @@
 package io.cistern.http;
 
 import io.cistern.auth.ClientAuthenticator;
+import io.cistern.cluster.MemberToken;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
@@ -11,6 +12,7 @@ import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.BlobSource;
+import io.cistern.proxy.Caller;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.UpstreamRouter;
@@ -19,21 +21,29 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The registry v2 pull API: which service answers which endpoint, and how its answer is put. Knows
  * nothing of connections; {@link RegistryHandler} writes what this returns.
+ *
+ * <p>A request with the {@link MemberToken#HEADER} header is another member's: with the cluster's
+ * token it is answered without client authentication, as a member's ({@link Caller#MEMBER}: never
+ * passed on to another member); with any other token it is a 401, and nothing is served.
  */
 public final class RegistryApi {
 
   private static final byte[] EMPTY_OBJECT = "{}".getBytes(StandardCharsets.UTF_8);
+  /** Who the access log names for another member's requests. */
+  static final String MEMBER_USER = "cluster-member";
   private static final int ACCEPT_HEADERS_KEPT = 64;
 
   private final UpstreamRouter router;
@@ -41,16 +51,21 @@ public final class RegistryApi {
   private final BlobService blobs;
   private final TagService tags;
   private final ClientAuthenticator clients;
+  private final MemberToken members;
   private final Map<String, AcceptHeader> acceptHeaders = new ConcurrentHashMap<>();
 
-  /** @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone */
+  /**
+   * @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone
+   * @param members the token of the cluster's members, whose requests need no client credentials
+   */
   public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags,
-      ClientAuthenticator clients) {
+      ClientAuthenticator clients, MemberToken members) {
     this.router = router;
     this.manifests = manifests;
     this.blobs = blobs;
     this.tags = tags;
     this.clients = clients;
+    this.members = members;
   }
 
   /**
@@ -58,8 +73,18 @@ public final class RegistryApi {
    * whether the cache answered); every failure, thrown or not, comes back as a failed future.
    */
   CompletableFuture<Reply> handle(Exchange exchange) {
+    String member = exchange.request().headers().get(MemberToken.HEADER);
+    if (member != null) {
+      // Another member's request: its token stands for client credentials, which it never carries.
+      if (!members.accepts(member)) {
+        return CompletableFuture.completedFuture(Reply.error(new RegistryException(ErrorCode.UNAUTHORIZED,
+            "the " + MemberToken.HEADER + " token is not this cluster's")));
+      }
+      exchange.user(MEMBER_USER);
+      return answer(exchange, Caller.MEMBER);
+    }
     if (!clients.required()) {
-      return answer(exchange);
+      return answer(exchange, Caller.CLIENT);
     }
     // Every endpoint, /v2/ included, asks for credentials: that 401 is how clients learn to send them.
     return clients.authenticate(exchange.request().headers().get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
@@ -67,11 +92,11 @@ public final class RegistryApi {
         return CompletableFuture.completedFuture(Reply.unauthorized(clients.challenge()));
       }
       exchange.user(user.get());
-      return answer(exchange);
+      return answer(exchange, Caller.CLIENT);
     });
   }
 
-  private CompletableFuture<Reply> answer(Exchange exchange) {
+  private CompletableFuture<Reply> answer(Exchange exchange, Caller caller) {
     try {
       HttpMethod method = exchange.request().method();
       HttpHeaders headers = exchange.request().headers();
@@ -93,7 +118,7 @@ public final class RegistryApi {
         exchange.upstream(target.upstream().host());
         Reference reference = Reference.parse(manifest.reference());
         AcceptHeader accept = accept(headers.getAll(HttpHeaderNames.ACCEPT));
-        return manifests.get(target, reference, accept).thenApply(served -> {
+        return manifests.get(target, reference, accept, caller).thenApply(served -> {
           exchange.cacheHit(served.fromCache());
           return Reply.manifest(served.manifest());
         });
@@ -102,12 +127,18 @@ public final class RegistryApi {
         Route target = router.route(blob.name(), namespace);
         exchange.upstream(target.upstream().host());
         Digest digest = blobDigest(blob.digest());
-        return head
-            ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
-            : blobs.open(target, digest).thenApply(source -> {
+        if (head) {
+          return blobs.size(target, digest, caller).thenApply(size -> new Reply.BlobHead(digest, size));
+        }
+        CompletableFuture<Optional<URI>> elsewhere = caller == Caller.CLIENT
+            ? blobs.redirect(digest)
+            : CompletableFuture.completedFuture(Optional.empty());
+        return elsewhere.thenCompose(location -> location.isPresent()
+            ? CompletableFuture.completedFuture(new Reply.Redirect(digest, location.get()))
+            : blobs.open(target, digest, caller).thenApply(source -> {
               exchange.cacheHit(source instanceof BlobSource.Stored);
               return new Reply.Blob(digest, source);
-            });
+            }));
       }
       if (route instanceof RegistryRoute.Referrers referrers) {
         Route target = router.route(referrers.name(), namespace);

@@ -124,6 +124,11 @@ public final class ManifestService {
    * Distribution does, else MANIFEST_UNKNOWN.
    */
   public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept) {
+    return get(route, reference, accept, Caller.CLIENT);
+  }
+
+  /** As {@link #get(Route, Reference, AcceptHeader)}, for {@code caller}. */
+  public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, Caller caller) {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }

@@ -16,7 +16,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -37,6 +36,12 @@ import java.util.stream.Collectors;
  *
  * Clients (skopeo, the test's HTTP client) talk to a member's own port ({@link Member#hostPort()}),
  * not through its front, so a front records member traffic only.
+ *
+ * <p>Background probes are an hour apart: members start taking each other for live, and the one
+ * probe each sends each other at its start waits at the other's front until that member listens,
+ * so every member computes the same owners from the start, whatever order the JVMs come up in.
+ * Liveness then changes only as the test makes it: a member killed is found down by the first
+ * request that fails against it.
  */
 public final class CisternCluster implements AutoCloseable {
 
@@ -63,7 +68,7 @@ public final class CisternCluster implements AutoCloseable {
 
     private Member(int index) throws IOException {
       this.index = index;
-      this.front = CountingRelay.awaitingTarget();
+      this.front = CountingRelay.unconnected();
       this.upstream = CountingRelay.to(upstreamPort);
       this.cache = directory.resolve("member-" + index).resolve("cache");
     }
@@ -72,7 +77,7 @@ public final class CisternCluster implements AutoCloseable {
       try {
         Path config = Files.writeString(Files.createDirectories(cache.getParent()).resolve("cistern.yml"), config(cluster));
         process = CisternProcess.start(config, Map.of(SECRET_VARIABLE, S3Server.SECRET_KEY));
-        front.pointAt(process.port());
+        front.connectTo(process.port());
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
@@ -97,6 +102,7 @@ public final class CisternCluster implements AutoCloseable {
             members:%s
             self: %s
             token: %s
+            probeInterval: 1h
           bucket:
             name: %s
             endpoint: %s
@@ -162,6 +168,9 @@ public final class CisternCluster implements AutoCloseable {
     private void close() throws IOException, InterruptedException {
       if (process != null) {
         process.close();
+        // Into the test's output (surefire keeps it in a file per class): what a failure needs explained.
+        System.out.println("---- " + this + ", its log:");
+        process.output().forEach(System.out::println);
       }
       front.close();
       upstream.close();
@@ -179,10 +188,7 @@ public final class CisternCluster implements AutoCloseable {
     this.s3 = s3;
   }
 
-  /**
-   * Starts {@code size} members, each listing all of them, and returns once every one listens and
-   * sees every other as live.
-   */
+  /** Starts {@code size} members, each listing all of them, and returns once every one listens. */
   public static CisternCluster start(Path directory, int upstreamPort, S3Server s3, int size) throws Exception {
     CisternCluster cluster = new CisternCluster(directory, upstreamPort, s3);
     try {
@@ -195,9 +201,6 @@ public final class CisternCluster implements AutoCloseable {
       CompletableFuture.allOf(founders.stream()
           .map(member -> CompletableFuture.runAsync(() -> member.start(founders)))
           .toArray(CompletableFuture[]::new)).get(3, TimeUnit.MINUTES);
-      for (Member member : founders) {
-        cluster.awaitSeesEveryOther(member, founders);
-      }
       return cluster;
     } catch (Exception e) {
       cluster.close();
@@ -207,7 +210,7 @@ public final class CisternCluster implements AutoCloseable {
 
   /**
    * Starts one more member, with an empty disk, listing every member so far and itself (the
-   * others' lists stay as they were), and returns once it sees the live ones as live.
+   * others' lists stay as they were), and returns once it listens.
    */
   public Member join() throws Exception {
     Member member = new Member(members.size());
@@ -218,7 +221,6 @@ public final class CisternCluster implements AutoCloseable {
     } catch (UncheckedIOException e) {
       throw e.getCause();
     }
-    awaitSeesEveryOther(member, listed.stream().filter(other -> other.process.isAlive()).toList());
     return member;
   }
 
@@ -263,23 +265,6 @@ public final class CisternCluster implements AutoCloseable {
   /** The bucket key of content-addressed {@code digest}: {@code <prefix>blobs/<algorithm>/<hex>}. */
   public static String bucketKey(Digest digest) {
     return BUCKET_PREFIX + "blobs/" + digest.algorithm().prefix() + "/" + digest.hex();
-  }
-
-  /**
-   * Waits until {@code member} counts every other of {@code expected} as live, as it says in its
-   * log, so that a pull that follows is spread by ownership rather than by who has been probed yet.
-   */
-  private void awaitSeesEveryOther(Member member, List<Member> expected) throws Exception {
-    for (Member other : expected) {
-      if (other != member) {
-        member.process.line(memberUp(other.url())).get(1, TimeUnit.MINUTES);
-      }
-    }
-  }
-
-  /** The line a member logs when it first finds {@code member} live. */
-  private static Pattern memberUp(URI member) {
-    return Pattern.compile("member " + Pattern.quote(member.toString()) + " is up");
   }
 
   private HttpResponse<String> get(URI uri) throws IOException, InterruptedException {

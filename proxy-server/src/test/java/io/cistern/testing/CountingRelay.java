@@ -29,9 +29,9 @@ import java.util.function.Predicate;
  * or an upstream that restarts does, cutting every connection and refusing new ones, then come
  * back on the same port.
  *
- * <p>It can stand in front of a server that does not listen yet ({@link #awaitingTarget}): its
+ * <p>It can stand in front of a server that does not listen yet ({@link #unconnected}): its
  * port is known, and can be written into configuration, before the server behind it has bound its
- * own port 0; connections wait until {@link #pointAt} names it. And an {@link AnswerHold} shared by
+ * own port 0; connections wait until {@link #connectTo} names it. And an {@link AnswerHold} shared by
  * several relays holds the answer to the first request any of them sees that matches, so a test
  * learns which of several servers asked.
  *
@@ -130,16 +130,23 @@ public final class CountingRelay implements AutoCloseable {
     return new CountingRelay(CompletableFuture.completedFuture(targetPort));
   }
 
-  /** A relay whose connections wait (up to a minute) until {@link #pointAt} names where they go. */
-  public static CountingRelay awaitingTarget() throws IOException {
+  /**
+   * A relay listening already, whose target is named later ({@link #connectTo}): a cluster member's
+   * address, known before the Cistern behind it starts on a port of the kernel's choosing.
+   * Connections before then wait (up to a minute) and go on to the target once it is named, as
+   * to a member that is starting: a member that probes another before it listens finds it live
+   * rather than down.
+   */
+  public static CountingRelay unconnected() throws IOException {
     return new CountingRelay(new CompletableFuture<>());
   }
 
-  /** Sends this relay's connections, those waiting included, to {@code targetPort}. */
-  public void pointAt(int targetPort) {
+  /** From now on, and for the connections waiting, relays to {@code targetPort}. */
+  public CountingRelay connectTo(int targetPort) {
     if (!this.targetPort.complete(targetPort)) {
       throw new IllegalStateException("the relay already goes to port " + this.targetPort.join());
     }
+    return this;
   }
 
   public int port() {
