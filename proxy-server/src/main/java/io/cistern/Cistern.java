@@ -359,7 +359,7 @@ public final class Cistern implements AutoCloseable {
         opened = cluster.apply(new SharedPlan.Threads(upstreamExecutor, storeExecutor, timer));
         this.cluster = opened;
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer, opened);
-        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
+        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE, opened);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
       } catch (RuntimeException e) {
         SharedPlan.close(opened);

@@ -1,13 +1,21 @@
 package io.cistern.cluster;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.cache.BlobContent;
 import io.cistern.cache.PutOutcome;
+import io.cistern.cache.TagKey;
+import io.cistern.cache.TagMapping;
+import io.cistern.cache.bucket.BucketDocuments;
 import io.cistern.cache.bucket.BucketTier;
 import io.cistern.cache.bucket.S3Bucket;
 import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -166,6 +174,124 @@ public final class SharedBucket implements AutoCloseable {
             observer.bucketUpload(outcome == PutOutcome.STORED ? "stored" : "present");
           }
         }));
+  }
+
+  // ---- manifests and tags ----
+
+  /** The manifest, from the bucket; empty as for {@link #read}. */
+  public CompletableFuture<Optional<Manifest>> readManifest(Digest digest) {
+    if (!health.up()) {
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
+    return bucket.readManifest(digest).handle((manifest, failure) -> {
+      if (failure != null) {
+        missed("read", digest, failure);
+        return Optional.empty();
+      }
+      health.worked();
+      return manifest;
+    });
+  }
+
+  /** Uploads a manifest fetched from the upstream, off the caller's path; skipped while the bucket is down. */
+  public void uploadManifest(Manifest manifest) {
+    if (!health.up()) {
+      observer.bucketUpload("skipped");
+      return;
+    }
+    track(bucket.putManifest(manifest).whenComplete((outcome, failure) -> {
+      if (failure != null) {
+        observer.bucketUpload("failed");
+        missed("upload", manifest.digest(), failure);
+      } else {
+        health.worked();
+        observer.bucketUpload(outcome == PutOutcome.STORED ? "stored" : "present");
+      }
+    }));
+  }
+
+  /**
+   * What the cluster last learnt of a tag ({@code tags/<upstream>/<repository>/<tag>}: its digest,
+   * media type and when the upstream last confirmed it); empty when no member wrote it, the bucket
+   * is down, or the document cannot be read.
+   */
+  public CompletableFuture<Optional<TagMapping>> readTag(TagKey key) {
+    if (!health.up()) {
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
+    return bucket.documents().read(tagDocument(key)).handle((stored, failure) -> {
+      if (failure != null) {
+        missed("document", key, failure);
+        return Optional.empty();
+      }
+      health.worked();
+      return stored.flatMap(document -> SharedTag.parse(document.json()).map(tag -> tag.mapping(key)));
+    });
+  }
+
+  /**
+   * Shares what this member learnt of a tag from the upstream, off the caller's path: the document
+   * is created, or replaced if it holds an older confirmation (conditionally on the version read,
+   * so of two members writing at once one wins and the other's write is dropped: both hold what
+   * the upstream said within a TTL). Skipped while the bucket is down.
+   */
+  public void writeTag(TagMapping mapping, String mediaType) {
+    if (!health.up()) {
+      return;
+    }
+    String name = tagDocument(mapping.key());
+    byte[] json = new SharedTag(mapping.digest().toString(), mediaType, mapping.resolvedAt().toString()).json();
+    BucketDocuments documents = bucket.documents();
+    track(documents.read(name).thenCompose(current -> {
+      if (current.isEmpty()) {
+        return documents.create(name, json);
+      }
+      Optional<SharedTag> known = SharedTag.parse(current.get().json());
+      if (known.isPresent() && !known.get().mapping(mapping.key()).resolvedAt().isBefore(mapping.resolvedAt())) {
+        return CompletableFuture.completedFuture(Optional.<String>empty());
+      }
+      return documents.replace(name, json, current.get().etag());
+    }).whenComplete((written, failure) -> {
+      if (failure != null) {
+        missed("document", mapping.key(), failure);
+      } else {
+        health.worked();
+      }
+    }));
+  }
+
+  private static String tagDocument(TagKey key) {
+    return "tags/" + key.upstream() + "/" + key.repository() + "/" + key.tag();
+  }
+
+  /** A tag document as stored: plain strings, so that any tool can read it. */
+  private record SharedTag(String digest, String mediaType, String resolvedAt) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static Optional<SharedTag> parse(byte[] json) {
+      try {
+        SharedTag tag = JSON.readValue(json, SharedTag.class);
+        // Checked here, so a damaged document is no tag rather than a failure later.
+        tag.mapping(null);
+        return Optional.of(tag);
+      } catch (IOException | RuntimeException damaged) {
+        log.warn("ignoring a tag document that is not one: {}", damaged.toString());
+        return Optional.empty();
+      }
+    }
+
+    TagMapping mapping(TagKey key) {
+      return new TagMapping(key, Digest.parse(digest), Instant.parse(resolvedAt));
+    }
+
+    byte[] json() {
+      try {
+        return JSON.writeValueAsBytes(this);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
   }
 
   // ---- bookkeeping ----

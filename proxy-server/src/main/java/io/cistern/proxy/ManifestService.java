@@ -12,6 +12,7 @@ import io.cistern.cache.ReferrersList;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
+import io.cistern.cluster.Cluster;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
@@ -87,9 +88,20 @@ public final class ManifestService {
   private final MutableNames tags;
   private final MutableNames referrers;
   private final AsyncCache<Digest, Manifest> fetches;
+  private final ManifestOrigins shared;
 
   public ManifestService(BlobCache cache, Tags storedTags, Referrers storedReferrers, Clock clock, Executor storeExecutor,
       Duration staleGrace) {
+    this(cache, storedTags, storedReferrers, clock, storeExecutor, staleGrace, Cluster.NONE);
+  }
+
+  /**
+   * @param cluster the bucket and members that manifests and tags the cache misses may come from,
+   *     and that what the upstream answered is shared with ({@link ManifestOrigins})
+   */
+  public ManifestService(BlobCache cache, Tags storedTags, Referrers storedReferrers, Clock clock, Executor storeExecutor,
+      Duration staleGrace, Cluster cluster) {
+    this.shared = new ManifestOrigins(cluster);
     this.cache = cache;
     this.storedTags = storedTags;
     this.storedReferrers = storedReferrers;
@@ -132,7 +144,7 @@ public final class ManifestService {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }
-    return byTag(route, (Tag) reference).thenCompose(served -> negotiate(route, served, accept));
+    return byTag(route, (Tag) reference, caller).thenCompose(served -> negotiate(route, served, accept));
   }
 
   private CompletableFuture<Served> byDigest(Route route, Digest digest) {
@@ -163,12 +175,17 @@ public final class ManifestService {
     // make two fetches of one digest.
     return SingleFlight.joinByRoute(fetches, digest, route, through ->
         CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
-            .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
-                .getManifest(through.repository(), digest)
+            .thenCompose(stored -> cachedOr(stored, digest, () -> shared.fromBucket(digest).thenCompose(inBucket -> inBucket
+                .map(CompletableFuture::completedFuture)
+                .orElseGet(() -> through.upstream().client().getManifest(through.repository(), digest)
+                    .thenApply(fetched -> {
+                      shared.share(fetched);
+                      return fetched;
+                    }))
                 .thenApplyAsync(manifest -> {
                   store(through, manifest);
                   return manifest;
-                }, storeExecutor))));
+                }, storeExecutor)))));
   }
 
   /**
@@ -206,10 +223,41 @@ public final class ManifestService {
         .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
   }
 
-  private CompletableFuture<Served> byTag(Route route, Tag tag) {
+  private CompletableFuture<Served> byTag(Route route, Tag tag, Caller caller) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
-    return mutable(route, key, tags, () -> storedTags.find(key),
-        known -> known == null ? fetchTag(route, key) : revalidate(route, key, known));
+    return mutable(route, key, tags, () -> storedTags.find(key), known -> refreshTag(route, key, known, caller));
+  }
+
+  /**
+   * Brings a tag's mapping up to date, the cluster's way first: a mapping another member confirmed
+   * within the TTL (its document in the bucket) is taken as it is, with no upstream contact; else
+   * the repository's owner is asked, and it revalidates the tag for the whole cluster; else (this
+   * member owns the repository, or no member above it answers) this member asks the upstream
+   * itself, starting from the newest mapping it knows of, and shares what it learns.
+   */
+  private CompletableFuture<TagMapping> refreshTag(Route route, TagKey key, TagMapping known, Caller caller) {
+    return shared.sharedTag(key).thenCompose(inBucket -> {
+      TagMapping latest = newest(known, inBucket.orElse(null));
+      if (latest != null && latest != known && isFresh(latest, route.upstream())) {
+        return byDigest(route, latest.digest())
+            .thenApplyAsync(served -> cache.contains(latest.digest()) ? rememberTag(latest) : rememberInMemory(tags, latest),
+                storeExecutor);
+      }
+      return shared.fromOwner(route, key, caller).thenCompose(owned -> owned.isPresent()
+          ? CompletableFuture.supplyAsync(() -> {
+            // Confirmed just now by the owner, for this request.
+            TagMapping mapping = new TagMapping(key, owned.get().digest(), clock.instant());
+            return store(route, owned.get()) ? rememberTag(mapping) : rememberInMemory(tags, mapping);
+          }, storeExecutor)
+          : latest == null ? fetchTag(route, key) : revalidate(route, key, latest));
+    });
+  }
+
+  private static TagMapping newest(TagMapping one, TagMapping other) {
+    if (one == null || other == null) {
+      return one == null ? other : one;
+    }
+    return other.resolvedAt().isAfter(one.resolvedAt()) ? other : one;
   }
 
   /**
@@ -273,7 +321,12 @@ public final class ManifestService {
   private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known) {
     return route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
         head.digest().filter(known.digest()::equals).isPresent()
-            ? CompletableFuture.supplyAsync(() -> rememberTag(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
+            ? CompletableFuture.supplyAsync(() -> {
+              TagMapping confirmed = new TagMapping(key, known.digest(), clock.instant());
+              Manifest manifest = manifests.getIfPresent(known.digest());
+              shared.share(confirmed, manifest == null ? null : manifest.mediaType());
+              return cache.contains(known.digest()) ? rememberTag(confirmed) : rememberInMemory(tags, confirmed);
+            }, storeExecutor)
             : fetchTag(route, key));
   }
 
@@ -309,6 +362,8 @@ public final class ManifestService {
   private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
     return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
       TagMapping mapping = new TagMapping(key, manifest.digest(), clock.instant());
+      shared.share(manifest);
+      shared.share(mapping, manifest.mediaType());
       // A stored tag must never point at nothing: for a manifest the disk could not take, only memory knows it.
       return store(route, manifest) ? rememberTag(mapping) : rememberInMemory(tags, mapping);
     }, storeExecutor);

@@ -31,16 +31,19 @@ public final class TestCluster implements AutoCloseable {
   private final String prefix;
   private final Clock clock;
   private final String extraYaml;
+  private final String bucketYaml;
   private final List<CountingRelay> relays = new ArrayList<>();
   private final List<TestCistern> members = new ArrayList<>();
 
-  private TestCluster(Path directory, CountingRelay upstream, URI bucket, String prefix, Clock clock, String extraYaml) {
+  private TestCluster(Path directory, CountingRelay upstream, URI bucket, String prefix, Clock clock, String extraYaml,
+      String bucketYaml) {
     this.directory = directory;
     this.upstream = upstream;
     this.bucket = bucket;
     this.prefix = prefix;
     this.clock = clock;
     this.extraYaml = extraYaml;
+    this.bucketYaml = bucketYaml;
   }
 
   /**
@@ -48,11 +51,18 @@ public final class TestCluster implements AutoCloseable {
    *
    * @param bucket the S3 endpoint of a shared bucket ({@link S3ProxyServer}), or null for none
    * @param prefix the bucket prefix of this cluster's objects
-   * @param extraYaml more configuration for every member (tag TTLs, redirects)
+   * @param extraYaml more configuration for every member (tag TTLs), outside the cluster and bucket sections
    */
   public static TestCluster start(Path directory, int size, RealUpstream upstream, URI bucket, String prefix, Clock clock,
       String extraYaml) throws IOException, InterruptedException {
-    TestCluster cluster = new TestCluster(directory, CountingRelay.to(upstream.port()), bucket, prefix, clock, extraYaml);
+    return start(directory, size, upstream, bucket, prefix, clock, extraYaml, "");
+  }
+
+  /** @param bucketYaml more keys of the bucket section, each on a line of its own ({@code redirect: true}) */
+  public static TestCluster start(Path directory, int size, RealUpstream upstream, URI bucket, String prefix, Clock clock,
+      String extraYaml, String bucketYaml) throws IOException, InterruptedException {
+    TestCluster cluster = new TestCluster(directory, CountingRelay.to(upstream.port()), bucket, prefix, clock, extraYaml,
+        bucketYaml);
     try {
       for (int i = 0; i < size; i++) {
         cluster.relays.add(CountingRelay.unconnected());
@@ -96,6 +106,7 @@ public final class TestCluster implements AutoCloseable {
       yaml.append("bucket:\n  name: ").append(S3ProxyServer.BUCKET).append("\n  endpoint: ").append(bucket)
           .append("\n  prefix: ").append(prefix).append("\n  pathStyle: true\n  accessKeyId: ")
           .append(S3ProxyServer.ACCESS_KEY).append("\n  secretAccessKeyEnv: TEST_BUCKET_SECRET\n");
+      bucketYaml.lines().forEach(line -> yaml.append("  ").append(line).append('\n'));
     }
     yaml.append(extraYaml);
     TestCistern started = TestCistern.fromYaml(directory.resolve("config-" + index), yaml.toString(), clock,
