@@ -15,7 +15,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.Digest;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
-import io.cistern.testing.S3ProxyServer;
+import io.cistern.testing.S3Server;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,8 +53,9 @@ class ClusterBucketTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  @RegisterExtension
-  static final S3ProxyServer s3 = new S3ProxyServer();
+  @TempDir
+  static Path bucketDirectory;
+  static S3Server s3;
 
   private static final List<byte[]> blobs = List.of(random(1, 3 << 20), random(2, 300_000), random(3, 300_000),
       random(4, 300_000));
@@ -68,9 +70,15 @@ class ClusterBucketTest {
 
   @BeforeAll
   static void seed() throws Exception {
+    s3 = S3Server.start(bucketDirectory);
     for (byte[] blob : blobs) {
       upstream.pushBlob(REPOSITORY, blob);
     }
+  }
+
+  @AfterAll
+  static void stopTheBucket() throws Exception {
+    s3.close();
   }
 
   @AfterEach
@@ -98,7 +106,7 @@ class ClusterBucketTest {
     int owner = cluster.order(digest(blob).toString()).get(0);
     assertEquals(1, metrics(cluster.member(owner)).value("cistern_bucket_uploads_total", "outcome", "stored"),
         "the owner uploaded what it fetched");
-    assertTrue(Files.isRegularFile(objectOf(blob)), "the bucket holds it under its digest");
+    assertTrue(s3.holds(objectOf(blob)), "the bucket holds it under its digest");
     long before = cluster.upstream().requests().size();
     long memberGets = cluster.memberRequests(0, "GET", digest(blob).toString())
         + cluster.memberRequests(1, "GET", digest(blob).toString());
@@ -185,8 +193,8 @@ class ClusterBucketTest {
     }
   }
 
-  private Path objectOf(byte[] blob) {
-    return s3.bucketDirectory().resolve(prefix + "/blobs/sha256/" + digest(blob).hex());
+  private String objectOf(byte[] blob) {
+    return prefix + "/blobs/sha256/" + digest(blob).hex();
   }
 
   private long upstreamGets(byte[] blob) {

@@ -6,16 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
-import io.cistern.testing.S3ProxyServer;
+import io.cistern.testing.S3Server;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import io.cistern.testing.TestImage;
 import java.net.URI;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -40,8 +40,9 @@ class ClusterTagsTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  @RegisterExtension
-  static final S3ProxyServer s3 = new S3ProxyServer();
+  @TempDir
+  static Path bucketDirectory;
+  static S3Server s3;
 
   private static final TestImage image = TestImage.random(2001, 1, 64 * 1024, "amd64");
 
@@ -54,7 +55,13 @@ class ClusterTagsTest {
 
   @BeforeAll
   static void seed() throws Exception {
+    s3 = S3Server.start(bucketDirectory);
     upstream.push(REPOSITORY, TAG, image);
+  }
+
+  @AfterAll
+  static void stopTheBucket() throws Exception {
+    s3.close();
   }
 
   @AfterEach
@@ -96,9 +103,9 @@ class ClusterTagsTest {
     cluster(2, s3.endpoint(), test);
     assertManifest(cluster.member(0));
     settle();
-    assertTrue(Files.isRegularFile(s3.bucketDirectory().resolve(prefix + "/tags/upstream.test/" + REPOSITORY + "/" + TAG)),
+    assertTrue(s3.holds(prefix + "/tags/upstream.test/" + REPOSITORY + "/" + TAG),
         "the tag's document is in the bucket");
-    assertTrue(Files.isRegularFile(s3.bucketDirectory().resolve(prefix + "/blobs/sha256/" + image.digest().hex())),
+    assertTrue(s3.holds(prefix + "/blobs/sha256/" + image.digest().hex()),
         "and the manifest, under its digest");
     int upstreamBefore = cluster.upstream().requests().size();
 

@@ -105,6 +105,11 @@ public final class S3Server implements AutoCloseable {
     return written;
   }
 
+  /** Whether the bucket holds the object {@code key} now. */
+  public boolean holds(String key) {
+    return store.delegate().blobExists(BUCKET, key);
+  }
+
   /** How many reads (GETs, whole or ranged) of {@code key} the server has answered. */
   public long reads(String key) {
     AtomicLong reads = store.reads.get(key);

@@ -49,7 +49,7 @@ public final class TestCluster implements AutoCloseable {
   /**
    * Starts {@code size} members over {@code upstream}.
    *
-   * @param bucket the S3 endpoint of a shared bucket ({@link S3ProxyServer}), or null for none
+   * @param bucket the S3 endpoint of a shared bucket ({@link S3Server}), or null for none
    * @param prefix the bucket prefix of this cluster's objects
    * @param extraYaml more configuration for every member (tag TTLs), outside the cluster and bucket sections
    */
@@ -103,14 +103,14 @@ public final class TestCluster implements AutoCloseable {
       yaml.append("    - ").append(relay.url()).append('\n');
     }
     if (bucket != null) {
-      yaml.append("bucket:\n  name: ").append(S3ProxyServer.BUCKET).append("\n  endpoint: ").append(bucket)
+      yaml.append("bucket:\n  name: ").append(S3Server.BUCKET).append("\n  endpoint: ").append(bucket)
           .append("\n  prefix: ").append(prefix).append("\n  pathStyle: true\n  accessKeyId: ")
-          .append(S3ProxyServer.ACCESS_KEY).append("\n  secretAccessKeyEnv: TEST_BUCKET_SECRET\n");
+          .append(S3Server.ACCESS_KEY).append("\n  secretAccessKeyEnv: TEST_BUCKET_SECRET\n");
       bucketYaml.lines().forEach(line -> yaml.append("  ").append(line).append('\n'));
     }
     yaml.append(extraYaml);
     TestCistern started = TestCistern.fromYaml(directory.resolve("config-" + index), yaml.toString(), clock,
-        Map.of("TEST_BUCKET_SECRET", S3ProxyServer.SECRET_KEY));
+        Map.of("TEST_BUCKET_SECRET", S3Server.SECRET_KEY));
     known.get(index).connectTo(started.port());
     return started;
   }
