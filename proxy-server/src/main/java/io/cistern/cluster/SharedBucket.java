@@ -153,19 +153,27 @@ public final class SharedBucket implements AutoCloseable {
   }
 
   /**
-   * Uploads the verified blob that {@code local} opens, off the caller's path, unless the bucket
-   * is down (then it is skipped: the next member to fetch it from the upstream uploads it).
+   * Uploads the verified blob that {@code local} opens once {@code published} completes (the
+   * download is stored locally), off the caller's path, unless the bucket is down then (the upload
+   * is skipped: the next member to fetch it from the upstream uploads it). A download that fails
+   * uploads nothing. The upload counts as under way ({@link #settled}) from this call on, so a
+   * stop, or a test, that waits for uploads also waits for the publication before it.
    */
-  public void upload(Digest digest, Supplier<Optional<? extends BlobContent>> local) {
+  public void upload(Digest digest, CompletableFuture<?> published, Supplier<Optional<? extends BlobContent>> local) {
+    track(published.handle((stored, failure) -> failure == null)
+        .thenCompose(stored -> stored ? uploadNow(digest, local) : CompletableFuture.completedFuture(null)));
+  }
+
+  private CompletableFuture<Void> uploadNow(Digest digest, Supplier<Optional<? extends BlobContent>> local) {
     if (!health.up()) {
       observer.bucketUpload("skipped");
-      return;
+      return CompletableFuture.completedFuture(null);
     }
-    track(CompletableFuture.supplyAsync(local, executor).thenCompose(content -> content.isEmpty()
+    return CompletableFuture.supplyAsync(local, executor).thenCompose(content -> content.isEmpty()
             // Evicted already: nothing to upload, and someone will fetch it again.
             ? CompletableFuture.completedFuture((PutOutcome) null)
             : tier.putVerified(digest, content.get()))
-        .whenComplete((outcome, failure) -> {
+        .handle((outcome, failure) -> {
           if (failure != null) {
             observer.bucketUpload("failed");
             missed("upload", digest, failure);
@@ -173,7 +181,8 @@ public final class SharedBucket implements AutoCloseable {
             health.worked();
             observer.bucketUpload(outcome == PutOutcome.STORED ? "stored" : "present");
           }
-        }));
+          return null;
+        });
   }
 
   // ---- manifests and tags ----

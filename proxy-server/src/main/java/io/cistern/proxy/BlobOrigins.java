@@ -86,7 +86,7 @@ final class BlobOrigins implements BlobFetcher {
       return download;
     }
     return download.thenApply(ingest -> {
-      ingest.followers().finished().thenAccept(stored -> bucket.upload(digest, () -> cache.open(digest)));
+      bucket.upload(digest, ingest.followers().finished(), () -> cache.open(digest));
       return ingest;
     });
   }
