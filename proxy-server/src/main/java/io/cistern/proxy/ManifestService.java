@@ -53,6 +53,11 @@ import org.slf4j.LoggerFactory;
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite ({@link MutableNames});
  * blocking reads run on the store executor, never on the caller's (event loop) thread.
  *
+ * <p>In a cluster ({@link ManifestOrigins}) a manifest the cache misses is looked for in the
+ * bucket before the upstream, and a tag's mapping in its document there (taken as it is while
+ * fresh); a stale or unknown tag goes to its repository's owner, which alone revalidates it. What
+ * this member learns from the upstream is shared through the bucket, off the client's path.
+ *
  * <p>A disk that cannot take what a pull learned (a full disk: {@link LocalStorageException},
  * which the cache logs) does not fail the pull: a fetched manifest is verified, so it is served
  * all the same, only not kept; the next pull fetches it again and tries again to store it.
