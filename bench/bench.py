@@ -1008,6 +1008,13 @@ class Member:
             served[source] = served.get(source, 0.0) + float(value)
         return served
 
+    def members_live(self):
+        """cistern_cluster_members_live: the members this one counts as live, itself included."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=30) as response:
+            text = response.read().decode()
+        match = re.search(r'^cistern_cluster_members_live(?:\{[^}]*\})? (\S+)', text, re.M)
+        return float(match.group(1)) if match else 0
+
     def stop(self):
         self.server.stop()
 
@@ -1026,17 +1033,18 @@ def start_members(work, prefix, upstream_url, count, cluster=None, listed=None):
 
 
 def await_members_live(members, expected_urls):
-    """Until each member has logged every other of `expected_urls` as up: cold pulls that start
-    earlier would be spread by who has been probed yet, not by ownership."""
+    """Until each member counts every one of `expected_urls` (and itself) as live, by its
+    cistern_cluster_members_live gauge: a member that probed another before that one listened
+    takes it for down until its next probe, and cold pulls that start earlier would be spread by
+    who has been probed yet, not by ownership."""
     deadline = time.time() + 60
     for member in members:
-        for url in expected_urls:
-            if url == member.url:
-                continue
-            while "member %s is up" % url not in member.server.text():
-                if time.time() > deadline:
-                    raise RuntimeError("%s never saw %s up; see %s" % (member.url, url, member.server.log.name))
-                time.sleep(0.05)
+        wanted = len(set(expected_urls) | {member.url})
+        while member.members_live() < wanted:
+            if time.time() > deadline:
+                raise RuntimeError("%s never saw all of %s live; see %s" % (member.url, expected_urls,
+                                                                          member.server.log.name))
+            time.sleep(0.1)
 
 
 def await_in_bucket(data_directory, digests):
