@@ -37,6 +37,10 @@ Writes the numbers as JSON beside the table, with every sample. Everything liste
 
 --soak [MINUTES] instead runs one Cistern under a mixed load (cold and warm pulls, manifest GETs,
 big-blob streams, clients that hang up mid-body) and samples its RSS and heap; see "soak" below.
+
+--cluster instead compares a cluster (three members sharing an S3 bucket, s3proxy in a JVM of its
+own) with a single node, on the same images and upstream: upstream GETs, cold and warm wall times,
+a new node's first pull, and where the bytes served came from; see "cluster" below.
 Standard library only; needs docker-registry, skopeo, nginx, wrk, curl, ss and a built cistern.jar.
 """
 import argparse
@@ -160,8 +164,9 @@ def build_images(work, sizes, groups):
         images[name] = (descriptor, manifest)
 
     add("small", [sizes["small"][1]] * sizes["small"][0])
-    if "standard" in groups:
+    if "standard" in groups or "cluster" in groups:
         add("medium", [sizes["medium"][1]] * sizes["medium"][0])
+    if "standard" in groups:
         add("big", [sizes["big"]])
         children = []
         for arch in ("amd64", "arm64"):
@@ -1281,6 +1286,296 @@ def soak(minutes, interval, out, keep):
             shutil.rmtree(work, ignore_errors=True)
 
 
+# ---------------------------------------------------------------- cluster (bench/run.sh --cluster)
+#
+# The same pulls against one Cistern and against a cluster of three sharing a bucket, side by
+# side. The bucket is s3proxy (filesystem store) run by io.cistern.testing.S3ProxyMain from the
+# tests' class path, which the build writes to proxy-server/target/test-classpath.txt: s3proxy and
+# what it brings stay out of Cistern's own class path and JVM.
+
+TEST_CLASSES = os.path.join(ROOT, "proxy-server", "target", "test-classes")
+TEST_CLASSPATH = os.path.join(ROOT, "proxy-server", "target", "test-classpath.txt")
+CLUSTER_TOKEN = "bench-cluster-token"
+CLUSTER_SECRET_VARIABLE = "BENCH_BUCKET_SECRET"
+CLUSTER_SIZE = 3
+
+CLUSTER_ROWS = [
+    ("upstream_blob_gets_cold", "1. upstream blob GETs, %d cold pulls"),
+    ("cold_pull_s", "2. cold pull wall time, %d clients (s)"),
+    ("warm_pull_s", "3. warm pull wall time, %d clients (s)"),
+    ("new_node_upstream_blob_gets", "4. new node, empty disk: upstream blob GETs"),
+    ("new_node_pull_s", "5. new node, empty disk: pull, %d clients (s)"),
+]
+
+
+def s3_server(work):
+    """s3proxy in a JVM of its own; returns (process, endpoint port, bucket, access key, secret key)."""
+    root = os.path.join(work, "s3")
+    os.makedirs(root, exist_ok=True)
+    with open(TEST_CLASSPATH) as f:
+        classpath = TEST_CLASSES + os.pathsep + f.read().strip()
+    log = open(os.path.join(root, "s3.log"), "w+")
+    process = subprocess.Popen(["java", "-Xmx256m", "-cp", classpath, "io.cistern.testing.S3ProxyMain",
+                                os.path.join(root, "data")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
+    pattern = re.compile(r"s3 listening on 127\.0\.0\.1:(\d+) bucket=(\S+) accessKeyId=(\S+) secretAccessKey=(\S+)")
+    match = None
+    for line in process.stdout:
+        match = pattern.match(line)
+        if match:
+            break
+        log.write(line)
+    if not match:
+        process.kill()
+        raise RuntimeError("the S3 server did not start; see %s" % log.name)
+
+    def drain():
+        # Whatever it prints later goes to its log: a full pipe would stop it.
+        for rest in process.stdout:
+            log.write(rest)
+            log.flush()
+    threading.Thread(target=drain, daemon=True).start()
+    return process, int(match.group(1)), match.group(2), match.group(3), match.group(4), os.path.join(root, "data")
+
+
+def stop_s3(process):
+    process.stdin.close()   # S3ProxyMain stops when its standard input closes
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class Member:
+    """One Cistern of a cluster, or a single node (no cluster, no bucket); admin port from its log."""
+
+    def __init__(self, work, name, upstream_url, port, cluster=None):
+        self.root = os.path.join(work, name)
+        os.makedirs(self.root, exist_ok=True)
+        self.url = "http://127.0.0.1:%d" % port
+        config = os.path.join(self.root, "cistern.yml")
+        env = {}
+        with open(config, "w") as f:
+            f.write("server:\n  address: 127.0.0.1\n  port: %d\nadmin:\n  address: 127.0.0.1\n  port: 0\n"
+                    "cache:\n  directory: %s/cache\n"
+                    "upstreams:\n  - host: upstream.bench\n    url: %s\n" % (port, self.root, upstream_url))
+            if cluster:
+                f.write("cluster:\n  members:\n%s  self: %s\n  token: %s\n" % (
+                    "".join("    - %s\n" % url for url in cluster["members"]), self.url, CLUSTER_TOKEN))
+                f.write("bucket:\n  name: %s\n  endpoint: http://127.0.0.1:%d\n  region: us-east-1\n"
+                        "  prefix: cistern/\n  pathStyle: true\n  accessKeyId: %s\n  secretAccessKeyEnv: %s\n" % (
+                            cluster["bucket"], cluster["s3_port"], cluster["access_key"], CLUSTER_SECRET_VARIABLE))
+                env[CLUSTER_SECRET_VARIABLE] = cluster["secret_key"]
+        self.server = Server(name, cistern_command(config), self.root, r"registry listening on \S*:(\d+)", env=env)
+        self.port = self.server.port
+        self.admin_port = None
+        deadline = time.time() + 60
+        while self.admin_port is None and time.time() < deadline:
+            match = re.search(r"admin listening on \S*:(\d+)", self.server.text())
+            self.admin_port = int(match.group(1)) if match else time.sleep(0.05)
+        if self.admin_port is None:
+            raise RuntimeError(name + ": no admin listener; see " + self.server.log.name)
+
+    def served_bytes(self):
+        """cistern_served_bytes_total by source (cache, upstream, and what the cluster adds)."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=30) as response:
+            text = response.read().decode()
+        served = {}
+        for source, value in re.findall(r'^cistern_served_bytes_total\{[^}]*source="([^"]+)"[^}]*\} (\S+)', text, re.M):
+            served[source] = served.get(source, 0.0) + float(value)
+        return served
+
+    def members_live(self):
+        """cistern_cluster_members_live: the members this one counts as live, itself included."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=30) as response:
+            text = response.read().decode()
+        match = re.search(r'^cistern_cluster_members_live(?:\{[^}]*\})? (\S+)', text, re.M)
+        return float(match.group(1)) if match else 0
+
+    def stop(self):
+        self.server.stop()
+
+
+def start_members(work, prefix, upstream_url, count, cluster=None, listed=None):
+    """`count` members started at once; a cluster's members list every member (`listed` adds those
+    already running). Ports are picked free beforehand: every member's configuration names every
+    other's address, which port 0 would only tell once each had started."""
+    ports = [free_port() for _ in range(count)]
+    if cluster is not None:
+        cluster = dict(cluster, members=(listed or []) + ["http://127.0.0.1:%d" % p for p in ports])
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(Member, work, "%s-%d" % (prefix, i), upstream_url, port, cluster)
+                   for i, port in enumerate(ports)]
+        return [f.result() for f in futures]
+
+
+def await_members_live(members, expected_urls):
+    """Until each member counts every one of `expected_urls` (and itself) as live, by its
+    cistern_cluster_members_live gauge: a member that probed another before that one listened
+    takes it for down until its next probe, and cold pulls that start earlier would be spread by
+    who has been probed yet, not by ownership."""
+    deadline = time.time() + 60
+    for member in members:
+        wanted = len(set(expected_urls) | {member.url})
+        while member.members_live() < wanted:
+            if time.time() > deadline:
+                raise RuntimeError("%s never saw all of %s live; see %s" % (member.url, expected_urls,
+                                                                          member.server.log.name))
+            time.sleep(0.1)
+
+
+def await_in_bucket(data_directory, digests):
+    """Until every digest has an object in the bucket (the members put after serving, off the
+    clients' path); s3proxy's filesystem store keeps one file per key."""
+    deadline = time.time() + 120
+    wanted = {d.split(":", 1)[1] for d in digests}
+    while True:
+        present = set()
+        for _, _, files in os.walk(data_directory):
+            present.update(f for f in files if f in wanted)
+        if present == wanted:
+            return
+        if time.time() > deadline:
+            raise RuntimeError("not in the bucket after 120 s: %s" % sorted(wanted - present))
+        time.sleep(0.1)
+
+
+def spread_pulls(work, members, tag, clients, label):
+    """`clients` skopeo pulls of one image at once, client i through member i % len(members);
+    returns the wall time in seconds."""
+    def pull(i):
+        out = os.path.join(work, "pulls", "%s-%s-%d" % (label, tag, i))
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        skopeo(work, ["copy", "--src-tls-verify=false",
+                      "docker://127.0.0.1:%d/bench/images:%s" % (members[i % len(members)].port, tag), "dir:" + out])
+        shutil.rmtree(out, ignore_errors=True)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        list(pool.map(pull, range(clients)))
+    return time.monotonic() - start
+
+
+def cluster_run(work, upstream, images, settings, s3, run):
+    """The same steps for a single node and for a cluster: warm-up on another image, cold pulls,
+    warm pulls, then a new node with an empty disk (for the cluster, a member joining it) pulling
+    the image once the cold pulls' content is in the bucket."""
+    upstream_url = "http://127.0.0.1:%d" % upstream.port
+    _, s3_port, bucket, access_key, secret_key, s3_data = s3
+    layouts = {"single": None, "cluster": dict(bucket=bucket, s3_port=s3_port, access_key=access_key,
+                                                 secret_key=secret_key)}
+    clients = settings["clients"]
+    results = {}
+    for label, cluster in layouts.items():
+        r = results[label] = {}
+        members = []
+        try:
+            members = start_members(work, "%s-%d" % (label, run), upstream_url,
+                                    CLUSTER_SIZE if cluster else 1, cluster)
+            if cluster:
+                await_members_live(members, [m.url for m in members])
+            spread_pulls(work, members, "small", 2, label + "-warmup")
+            before = blob_gets(upstream.text())
+            r["cold_pull_s"] = spread_pulls(work, members, "medium", clients, label + "-cold")
+            r["upstream_blob_gets_cold"] = blob_gets(upstream.text()) - before
+            r["warm_pull_s"] = spread_pulls(work, members, "medium", clients, label + "-warm")
+            if cluster:
+                descriptor, manifest = images["medium"]
+                await_in_bucket(s3_data, [descriptor["digest"], manifest["config"]["digest"]] +
+                                [layer["digest"] for layer in manifest["layers"]])
+                new = start_members(work, "%s-%d-new" % (label, run), upstream_url, 1, cluster,
+                                    listed=[m.url for m in members])[0]
+                await_members_live([new], [m.url for m in members])
+            else:
+                new = start_members(work, "%s-%d-new" % (label, run), upstream_url, 1)[0]
+            members.append(new)
+            before = blob_gets(upstream.text())
+            r["new_node_pull_s"] = spread_pulls(work, [new], "medium", clients, label + "-new")
+            r["new_node_upstream_blob_gets"] = blob_gets(upstream.text()) - before
+            served = {}
+            for member in members:
+                for source, value in member.served_bytes().items():
+                    served[source] = served.get(source, 0.0) + value
+            r["served_MiB"] = {source: value / MiB for source, value in served.items()}
+        except Exception:
+            for member in members:
+                print("---- %s (%s) log tail:" % (member.url, "running" if member.server.process.poll() is None
+                                                    else "exited %s" % member.server.process.returncode), file=sys.stderr)
+                print("\n".join(member.server.text().splitlines()[-40:]), file=sys.stderr)
+            raise
+        finally:
+            for member in members:
+                member.stop()
+    return results
+
+
+def cluster_report(runs, settings, machine):
+    table = {}
+    lines = ["", "Cistern: a cluster of %d members sharing an S3 bucket vs a single node; medians of %d run(s)"
+             % (CLUSTER_SIZE, len(runs)), "machine: %s" % machine, ""]
+    header = "%-48s %12s %12s %10s" % ("measure", "single", "cluster", "cl/single")
+    lines += [header, "-" * len(header)]
+    fmt = lambda v: "-" if v is None else (("%.3f" if abs(v) < 1 else "%.2f") % v if isinstance(v, float) else str(v))
+    sources = sorted({source for run in runs for label in run for source in run[label].get("served_MiB", {})})
+    rows = [(key, title % settings["clients"] if "%d" in title else title) for key, title in CLUSTER_ROWS]
+    for key, title in rows:
+        single, cluster = (median_of(runs, label, key) for label in ("single", "cluster"))
+        ratio = cluster / single if single and cluster is not None else None
+        table[key] = {"single": single, "cluster": cluster, "cluster_over_single": ratio}
+        lines.append("%-48s %12s %12s %10s" % (title, fmt(single), fmt(cluster), fmt(ratio)))
+    lines.append("")
+    lines.append("bytes served to clients, all steps, by where they came from (MiB; cistern_served_bytes_total):")
+    for source in sources:
+        values = {label: statistics.median(run[label].get("served_MiB", {}).get(source, 0.0) for run in runs)
+                  for label in ("single", "cluster")}
+        table["served_MiB_" + source] = values
+        lines.append("%-48s %12s %12s" % ("   from " + source, fmt(values["single"]), fmt(values["cluster"])))
+    return table, "\n".join(lines)
+
+
+def cluster_bench(settings, out, keep):
+    if not os.path.exists(TEST_CLASSPATH) or not os.path.isdir(TEST_CLASSES):
+        sys.exit("build Cistern and its tests first: mvn -B -q -DskipTests package")
+    work = tempfile.mkdtemp(prefix="cistern-cluster-bench-")
+    upstream = None
+    s3 = None
+    try:
+        print("generating images in", work, flush=True)
+        layout, images = build_images(work, settings, ["cluster"])
+        upstream = distribution(work, "upstream")
+        for tag in ("small", "medium"):
+            skopeo(work, ["copy", "--dest-tls-verify=false", "--preserve-digests",
+                          "oci:%s:%s" % (layout, tag), "docker://127.0.0.1:%d/bench/images:%s" % (upstream.port, tag)])
+        s3 = s3_server(work)
+        runs = []
+        for run in range(settings["runs"]):
+            print("run %d of %d" % (run + 1, settings["runs"]), flush=True)
+            runs.append(cluster_run(work, upstream, images, settings, s3, run))
+            # Each run starts from an empty bucket, as each starts from empty disks.
+            shutil.rmtree(os.path.join(s3[5], "cistern-cluster", "cistern"), ignore_errors=True)
+        machine = machine_description()
+        table, text = cluster_report(runs, settings, machine)
+        print(text)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine, "settings": settings,
+                       "medians": table, "runs": runs}, f, indent=2)
+        print("\nresults written to", out)
+        expected = len(images["medium"][1]["layers"]) + 1
+        if table["upstream_blob_gets_cold"]["cluster"] != expected or table["new_node_upstream_blob_gets"]["cluster"] != 0:
+            print("WARNING: the cluster did not fetch each blob exactly once, or its new member went upstream",
+                  file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if s3:
+            stop_s3(s3[0])
+        if upstream:
+            upstream.stop()
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: seconds, for CI")
@@ -1294,6 +1589,8 @@ def main():
     parser.add_argument("--wan", action="store_true", help="only the rows behind a shaped link (11); with --cold, both")
     parser.add_argument("--wan-rate-mbit", type=float, help="the shaped link's shared downstream rate (200)")
     parser.add_argument("--wan-delay-ms", type=float, help="latency the shaped link adds each way (5)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="instead of the table: a cluster of three members and a bucket vs a single node")
     args = parser.parse_args()
     if args.soak:
         if not os.path.exists(JAR):
@@ -1311,6 +1608,9 @@ def main():
     groups = [g for g, only in (("cold", args.cold), ("wan", args.wan)) if only] or list(GROUPS)
     if not os.path.exists(JAR):
         sys.exit("build Cistern first: mvn -B -q -DskipTests package")
+    if args.cluster:
+        out = args.out if "--out" in sys.argv else os.path.join(ROOT, "bench", "results", "cluster-latest.json")
+        return cluster_bench(settings, out, args.keep)
     work = tempfile.mkdtemp(prefix="cistern-bench-")
     upstream = None
     try:

@@ -9,6 +9,7 @@ import io.cistern.admin.AdminResponse;
 import io.cistern.admin.AdminRoutes;
 import io.cistern.admin.AdminServer;
 import io.cistern.admin.CacheMetrics;
+import io.cistern.admin.ClusterMetrics;
 import io.cistern.admin.Metrics;
 import io.cistern.admin.OperationsApi;
 import io.cistern.ops.BundleDirectory;
@@ -22,6 +23,11 @@ import io.cistern.auth.Htpasswd;
 import io.cistern.cache.CacheDirectory;
 import io.cistern.cache.CacheSettings;
 import io.cistern.cache.SqliteNativeLibrary;
+import io.cistern.cluster.Cluster;
+import io.cistern.cluster.Member;
+import io.cistern.cluster.MemberToken;
+import io.cistern.cluster.Membership;
+import io.cistern.cluster.SharedBucket;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.CredentialSources;
@@ -73,6 +79,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -121,10 +128,12 @@ public final class Cistern implements AutoCloseable {
     metrics = new Metrics();
     RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
     UpstreamMetrics upstreamMetrics = new UpstreamMetrics(metrics.registry());
+    ClusterMetrics clusterMetrics = new ClusterMetrics(metrics.registry());
+    SharedPlan shared = SharedPlan.resolve(settings, environment, tls != null);
     try {
       core = new Core(settings.cache(), new MicrometerMetricsTrackerFactory(metrics.registry()), () -> upstreams,
           upstreamMetrics, new TagRevalidationMetrics(metrics.registry()), requestMetrics::traffic,
-          upstreamMetrics.rateLimits()::view, clock);
+          upstreamMetrics.rateLimits()::view, clock, threads -> shared.open(threads, clusterMetrics, clock));
     } catch (RuntimeException e) {
       metrics.close();
       throw e;
@@ -143,7 +152,7 @@ public final class Cistern implements AutoCloseable {
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
       RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, core.ranges, tags,
-          clientAuthenticator(config.security().auth(), users));
+          clientAuthenticator(config.security().auth(), users), new MemberToken(shared.token()));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
         requestMetrics.served(served);
@@ -154,6 +163,8 @@ public final class Cistern implements AutoCloseable {
       CacheMetrics.bind(metrics.registry(), core.cache.blobs(), core.blobs, server.activeRequests(), core.router.upstreams());
       readiness = new Readiness(Readiness.cacheChecks(core.cache, settings.cache().minFreeBytes()),
           adminExecutor, READINESS_TIMEOUT);
+      degradedWhenShared(readiness, core.cluster);
+      clusterMetrics.bind(core.cluster.membership(), core.cluster.bucket());
       AdminRoutes routes = new AdminRoutes()
           .get("/metrics", metrics.endpoint())
           .get("/healthz", AdminEndpoint.immediate(request -> AdminResponse.text(200, "ok\n")))
@@ -209,7 +220,7 @@ public final class Cistern implements AutoCloseable {
     // The upstreams are resolved once the cache is open: a command that finds it locked by a
     // running server goes through that server's admin API, and needs none of the upstreams' secrets.
     return new Tools(new Core(settings.cache(), null, () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
-        TagRevalidationObserver.NONE, () -> null, List::of, clock));
+        TagRevalidationObserver.NONE, () -> null, List::of, clock, threads -> Cluster.NONE));
   }
 
   /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
@@ -261,6 +272,11 @@ public final class Cistern implements AutoCloseable {
     return core.manifests;
   }
 
+  /** The members of this Cistern's cluster and its shared bucket; {@link Cluster#NONE} when it has neither. */
+  public Cluster cluster() {
+    return core.cluster;
+  }
+
   /**
    * Stops gracefully: {@code /readyz} fails at once (so load balancers move on), the registry port
    * stops accepting, requests and downloads under way get up to the shutdown grace to finish,
@@ -271,7 +287,8 @@ public final class Cistern implements AutoCloseable {
   public void close() {
     readiness.stopping();
     server.stopAccepting();
-    CompletableFuture<Void> settled = CompletableFuture.allOf(server.activeRequests().drained(), core.blobs.downloadsFinished());
+    CompletableFuture<Void> settled = CompletableFuture.allOf(server.activeRequests().drained(), core.blobs.downloadsFinished())
+        .thenCompose(ignored -> core.cluster.hasBucket() ? core.cluster.bucket().settled() : CompletableFuture.completedFuture(null));
     try {
       settled.get(shutdownGrace.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -315,6 +332,7 @@ public final class Cistern implements AutoCloseable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemonThreads("cistern-timer"));
     private final CacheDirectory cache;
     private final UpstreamRouter router;
+    private final Cluster cluster;
     private final BlobService blobs;
     private final RangeRelay ranges;
     private final ManifestService manifests;
@@ -328,10 +346,11 @@ public final class Cistern implements AutoCloseable {
      * @param revalidations told how each revalidation of a cached tag ended (metrics)
      * @param traffic what clients were served, or a supplier of null when no server runs
      * @param rateLimits the rate limits the upstreams reported (none when no server runs)
+     * @param cluster opens the cluster's parts on these threads, once the cache is open
      */
     Core(CacheSettings cacheSettings, MetricsTrackerFactory poolMetrics, Supplier<Upstreams> upstreams,
         UpstreamObserver observer, TagRevalidationObserver revalidations, Supplier<TrafficView> traffic,
-        Supplier<List<RateLimitView>> rateLimits, Clock clock) {
+        Supplier<List<RateLimitView>> rateLimits, Clock clock, Function<SharedPlan.Threads, Cluster> cluster) {
       try {
         // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
         // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
@@ -350,22 +369,33 @@ public final class Cistern implements AutoCloseable {
         shutdownExecutors();
         throw e;
       }
+      Cluster opened = null;
       try {
         router = upstreams.get().router(upstreamExecutor, observer, clock);
-        blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
+        opened = cluster.apply(new SharedPlan.Threads(upstreamExecutor, storeExecutor, timer));
+        this.cluster = opened;
+        blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer, opened);
         ranges = new RangeRelay(blobs, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
-            revalidations);
+            revalidations, opened);
         operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
       } catch (RuntimeException e) {
-        close();
+        SharedPlan.close(opened);
+        shutdownExecutors();
+        cache.close();
         throw e;
       }
     }
 
     @Override
     public void close() {
+      if (cluster.hasMembers()) {
+        cluster.membership().close();
+      }
       shutdownExecutors();
+      if (cluster.hasBucket()) {
+        cluster.bucket().close();
+      }
       cache.close();
     }
 
@@ -441,6 +471,31 @@ public final class Cistern implements AutoCloseable {
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }
       return new UpstreamRouter(upstreams, defaultHost);
+    }
+  }
+
+  /** {@code /readyz} names what the cluster does without, while staying ready. */
+  private static void degradedWhenShared(Readiness readiness, Cluster cluster) {
+    if (cluster.hasBucket()) {
+      SharedBucket bucket = cluster.bucket();
+      readiness.degradedWhen("bucket", () -> {
+        String reason = bucket.unreachableReason();
+        return reason == null ? null : "unreachable: " + reason + "; the cluster is degraded: pulls are served from the"
+            + " local tier, the members and the upstream, and nothing is uploaded";
+      });
+    }
+    if (cluster.hasMembers()) {
+      Membership membership = cluster.membership();
+      readiness.degradedWhen("members", () -> {
+        List<Member> known = membership.known();
+        List<Member> live = membership.live();
+        if (live.size() == known.size()) {
+          return null;
+        }
+        List<Member> down = known.stream().filter(member -> !live.contains(member)).toList();
+        return (known.size() - live.size()) + " of " + known.size() + " down (" + down
+            + "): their blobs and repositories go to the next members in order";
+      });
     }
   }
 

@@ -2,6 +2,9 @@ package io.cistern;
 
 import io.cistern.admin.AccessLog;
 import io.cistern.cache.CacheSettings;
+import io.cistern.cache.bucket.BucketSettings;
+import io.cistern.cluster.ClusterSettings;
+import io.cistern.cluster.Member;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.upstream.UpstreamRouter;
@@ -30,6 +33,9 @@ import java.util.function.Supplier;
  * @param adminAddress where the admin listener binds
  * @param retryBackoff the first wait before an upstream request or download is retried; later
  *     waits double. Not a configuration key: 200 ms, which tests shorten
+ * @param cluster the other members and how to reach them; null when this Cistern is not in a cluster
+ * @param bucket the shared bucket, its keys still to be read from the environment at the start
+ *     (null: the AWS default chain); null when there is no shared tier
  */
 public record Settings(
     CisternConfig config,
@@ -38,7 +44,9 @@ public record Settings(
     InetSocketAddress address,
     InetSocketAddress adminAddress,
     AccessLog.Format accessLogFormat,
-    Duration retryBackoff) {
+    Duration retryBackoff,
+    ClusterSettings cluster,
+    BucketSettings bucket) {
 
   private static final Duration RETRY_BACKOFF = Duration.ofMillis(200);
 
@@ -48,7 +56,7 @@ public record Settings(
 
   /** These settings with another first retry wait. */
   public Settings withRetryBackoff(Duration base) {
-    return new Settings(config, cache, upstreams, address, adminAddress, accessLogFormat, base);
+    return new Settings(config, cache, upstreams, address, adminAddress, accessLogFormat, base, cluster, bucket);
   }
 
   /** @throws ConfigException for the first value Cistern cannot run with, naming its key */
@@ -87,7 +95,58 @@ public record Settings(
         check("server", () -> new InetSocketAddress(server.address(), server.port())),
         check("admin", () -> new InetSocketAddress(admin.address(), admin.port())),
         check("log.access.format", () -> AccessLog.Format.parse(required(accessLog.format(), "log.access.format"))),
-        RETRY_BACKOFF);
+        RETRY_BACKOFF, cluster(config.cluster(), server.port()), bucket(config.bucket()));
+  }
+
+  /** The cluster's settings, or null when no other member is named. */
+  private static ClusterSettings cluster(CisternConfig.Cluster cluster, int serverPort) {
+    if (cluster == null || !cluster.enabled()) {
+      return null;
+    }
+    if (!cluster.members().isEmpty() && cluster.service() != null && !cluster.service().isBlank()) {
+      throw new ConfigException("cluster: name the members or a service, not both");
+    }
+    List<Member> members = new ArrayList<>();
+    for (int i = 0; i < cluster.members().size(); i++) {
+      URI url = cluster.members().get(i);
+      members.add(check("cluster.members[" + i + "]", () -> Member.of(required(url, "a member"))));
+    }
+    if (cluster.servicePort() < 1 || cluster.servicePort() > 65535) {
+      throw new ConfigException("cluster.servicePort: " + cluster.servicePort() + " is not a port");
+    }
+    positive(required(cluster.refreshInterval(), "cluster.refreshInterval"), "cluster.refreshInterval");
+    positive(required(cluster.probeInterval(), "cluster.probeInterval"), "cluster.probeInterval");
+    if (cluster.token() == null || cluster.token().isBlank()) {
+      throw new ConfigException("cluster.token must be set (or CISTERN_CLUSTER_TOKEN): members prove who they are with it");
+    }
+    Member self = cluster.self() == null ? null : check("cluster.self", () -> Member.of(cluster.self()));
+    if (self == null && serverPort == 0) {
+      throw new ConfigException("cluster.self must be set when server.port is 0: the other members need this one's port");
+    }
+    return new ClusterSettings(members, cluster.service(), cluster.servicePort(), cluster.refreshInterval(), self,
+        cluster.token(), cluster.probeInterval());
+  }
+
+  /**
+   * The bucket's settings without its keys (read from the environment at the start), or null
+   * when no bucket is named.
+   */
+  private static BucketSettings bucket(CisternConfig.Bucket bucket) {
+    if (bucket == null || !bucket.enabled()) {
+      return null;
+    }
+    boolean keyId = bucket.accessKeyId() != null && !bucket.accessKeyId().isBlank();
+    boolean secretEnv = bucket.secretAccessKeyEnv() != null && !bucket.secretAccessKeyEnv().isBlank();
+    if (keyId != secretEnv) {
+      throw new ConfigException("bucket.accessKeyId and bucket.secretAccessKeyEnv go together: set both, or neither"
+          + " for the AWS default chain");
+    }
+    Duration ttl = required(bucket.presignTtl(), "bucket.presignTtl");
+    if (ttl.compareTo(Duration.ofSeconds(1)) < 0 || ttl.compareTo(Duration.ofDays(7)) > 0) {
+      throw new ConfigException("bucket.presignTtl: a presigned URL lives between 1s and 7d, not " + ttl);
+    }
+    return check("bucket", () -> BucketSettings.of(bucket.name(), bucket.prefix(), bucket.endpoint(),
+        bucket.region(), bucket.pathStyle(), null));
   }
 
   private static List<UpstreamSettings> upstreams(CisternConfig config) {

@@ -15,9 +15,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,7 +70,8 @@ class DeploymentFilesTest {
     Map<String, JsonNode> workloads = Map.of(
         "site-cache.yaml", only(kubernetes("site-cache.yaml"), "Deployment"),
         "node-cache.yaml", only(kubernetes("node-cache.yaml"), "DaemonSet"),
-        "sidecar.yaml", only(kubernetes("sidecar.yaml"), "Deployment"));
+        "sidecar.yaml", only(kubernetes("sidecar.yaml"), "Deployment"),
+        "cluster.yaml", only(kubernetes("cluster.yaml"), "Deployment"));
     for (Map.Entry<String, JsonNode> workload : workloads.entrySet()) {
       String name = workload.getKey();
       JsonNode pod = workload.getValue().path("spec").path("template").path("spec");
@@ -163,6 +168,146 @@ class DeploymentFilesTest {
   }
 
   @Test
+  void theClusterRecipeFindsItsMembersThroughAHeadlessServiceAndTakesItsSecretsFromSecrets() throws Exception {
+    List<JsonNode> documents = kubernetes("cluster.yaml");
+    String text = Files.readString(ROOT.resolve("deploy/kubernetes/cluster.yaml"));
+    JsonNode deployment = only(documents, "Deployment");
+    JsonNode pods = deployment.path("spec").path("selector").path("matchLabels");
+    JsonNode pod = deployment.path("spec").path("template").path("spec");
+    JsonNode cistern = container(pod, "cistern");
+    int replicas = deployment.path("spec").path("replicas").asInt();
+    assertTrue(replicas >= 3, "a cluster of at least three members: " + replicas);
+
+    List<JsonNode> services = documents.stream().filter(document -> document.path("kind").asText().equals("Service")).toList();
+    JsonNode members = services.stream().filter(service -> service.path("spec").path("clusterIP").asText().equals("None"))
+        .findFirst().orElseThrow(() -> new AssertionError("a headless Service for the members"));
+    JsonNode clients = services.stream().filter(service -> service != members).findFirst()
+        .orElseThrow(() -> new AssertionError("a Service for the clients"));
+    assertEquals(pods, members.path("spec").path("selector"), "the headless Service resolves to the members");
+    assertEquals(pods, clients.path("spec").path("selector"), "clients reach any member");
+    assertEquals(DEFAULTS.server().port(), members.path("spec").path("ports").path(0).path("port").asInt());
+    assertEquals("registry", members.path("spec").path("ports").path(0).path("targetPort").asText());
+
+    JsonNode budget = only(documents, "PodDisruptionBudget");
+    assertEquals(pods, budget.path("spec").path("selector").path("matchLabels"), "the budget covers the members");
+    assertEquals(1, budget.path("spec").path("maxUnavailable").asInt(), "drains take one member at a time");
+
+    // The pod's environment as the kubelet makes it: secrets stand for themselves, $(VAR) expanded.
+    Map<String, String> environment = new TreeMap<>();
+    Set<String> secretsNeeded = new TreeSet<>();
+    for (JsonNode variable : cistern.path("env")) {
+      String name = variable.path("name").asText();
+      JsonNode from = variable.path("valueFrom");
+      if (from.has("secretKeyRef")) {
+        JsonNode secret = from.path("secretKeyRef");
+        environment.put(name, "secret:" + secret.path("name").asText() + "/" + secret.path("key").asText());
+        if (!secret.path("optional").asBoolean(false)) {
+          secretsNeeded.add(secret.path("name").asText());
+        }
+      } else if (from.has("fieldRef")) {
+        assertEquals("status.podIP", from.path("fieldRef").path("fieldPath").asText(), name);
+        environment.put(name, "10.1.2.3");
+      } else {
+        environment.put(name, expand(variable.path("value").asText(), environment));
+      }
+    }
+    for (String secret : secretsNeeded) {
+      assertTrue(text.contains("kubectl create secret generic " + secret + " "), "the recipe says how to make the Secret " + secret);
+    }
+    assertEquals("secret:cistern-cluster/token", environment.get("CISTERN_CLUSTER_TOKEN"), "the members' token comes from a Secret");
+
+    JsonNode defaults = YAML.readTree(DeploymentFilesTest.class.getResourceAsStream("/cistern-defaults.yaml"));
+    for (String name : environment.keySet()) {
+      if (name.startsWith("CISTERN_")) {
+        assertTrue(isConfigurationKey(defaults, name.substring("CISTERN_".length()).toLowerCase(Locale.ROOT).split("_")),
+            name + " names a configuration key");
+      }
+    }
+    Path file = temp.resolve("cistern.yml");
+    Files.writeString(file, only(kubernetes("configmap.yaml"), "ConfigMap").path("data").path("cistern.yml").asText());
+    CisternConfig config = new ConfigLoader().load(file, environment);
+
+    assertEquals(members.path("metadata").path("name").asText(), property(config, "cluster", "service"),
+        "cluster.service names the headless Service");
+    assertEquals(members.path("spec").path("ports").path(0).path("port").asInt(), ((Number) property(config, "cluster", "servicePort")).intValue());
+    assertEquals("http://10.1.2.3:" + config.server().port(), String.valueOf(property(config, "cluster", "self")),
+        "a member's own URL is its pod's IP on the registry port, as the Service resolves it");
+    assertEquals("secret:cistern-cluster/token", property(config, "cluster", "token"));
+    assertFalse(String.valueOf(property(config, "bucket", "name")).isBlank(), "a bucket");
+    assertEquals("secret:cistern-bucket/accessKeyId", property(config, "bucket", "accessKeyId"));
+    String secretVariable = String.valueOf(property(config, "bucket", "secretAccessKeyEnv"));
+    assertEquals("secret:cistern-bucket/secretAccessKey", environment.get(secretVariable),
+        "bucket.secretAccessKeyEnv names a variable the pod takes from the Secret");
+    assertFalse(secretVariable.startsWith("CISTERN_"), "a CISTERN_ name would be read as a configuration key");
+
+    JsonNode cache = volume(pod, mount(cistern, CACHE_MOUNT));
+    assertTrue(config.cache().maxBytes().bytes() < quantity(cache.path("emptyDir").path("sizeLimit").asText()),
+        "the local tier's cap stays below its volume's size limit, which the kubelet enforces by eviction");
+
+    JsonNode resources = cistern.path("resources");
+    long limit = quantity(resources.path("limits").path("memory").asText());
+    long request = quantity(resources.path("requests").path("memory").asText());
+    assertTrue(request <= limit, "the memory request fits its limit");
+    assertTrue(limit > jvmOption("-Xmx") + jvmOption("-XX:MaxDirectMemorySize="),
+        "the memory limit leaves room for the heap and direct buffers scripts/jvm-options allow, and more");
+  }
+
+  /** {@code $(NAME)} replaced by the value of an earlier variable, as the kubelet does. */
+  private static String expand(String value, Map<String, String> earlier) {
+    Matcher reference = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)").matcher(value);
+    StringBuilder expanded = new StringBuilder();
+    while (reference.find()) {
+      reference.appendReplacement(expanded, Matcher.quoteReplacement(earlier.getOrDefault(reference.group(1), reference.group())));
+    }
+    return reference.appendTail(expanded).toString();
+  }
+
+  /** Whether {@code path} (a CISTERN_ variable's segments) leads to a key of the defaults, which list every key. */
+  private static boolean isConfigurationKey(JsonNode defaults, String[] path) {
+    JsonNode node = defaults;
+    for (String segment : path) {
+      JsonNode next = null;
+      for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+        String name = names.next();
+        if (name.equalsIgnoreCase(segment)) {
+          next = node.get(name);
+        }
+      }
+      if (next == null) {
+        return false;
+      }
+      node = next;
+    }
+    return true;
+  }
+
+  /** A value of the configuration by its keys' names ({@code cluster}, {@code service}), read through the records' accessors. */
+  private static Object property(Object config, String... path) {
+    Object value = config;
+    for (String name : path) {
+      try {
+        value = value.getClass().getMethod(name).invoke(value);
+      } catch (ReflectiveOperationException e) {
+        throw new AssertionError("the configuration has no " + String.join(".", path), e);
+      }
+    }
+    return value;
+  }
+
+  /** The bytes a size option of scripts/jvm-options gives ({@code -Xmx512m}). */
+  private static long jvmOption(String prefix) throws IOException {
+    String option = Arrays.stream(Files.readString(ROOT.resolve("scripts/jvm-options")).trim().split("\\s+"))
+        .filter(each -> each.startsWith(prefix)).findFirst().orElseThrow(() -> new AssertionError("scripts/jvm-options sets " + prefix));
+    Matcher size = Pattern.compile("(\\d+)([kmg])").matcher(option.substring(prefix.length()).toLowerCase(Locale.ROOT));
+    assertTrue(size.matches(), option);
+    return Long.parseLong(size.group(1)) << switch (size.group(2)) {
+      case "k" -> 10;
+      case "m" -> 20;
+      default -> 30;
+    };
+  }
+
+  @Test
   void theConfigMapCarriesAConfigurationCisternAcceptsForEveryMirroredRegistry() throws Exception {
     CisternConfig config = configMapConfig();
     assertEquals(Path.of(CACHE_MOUNT), config.cache().directory(), "the cache is where the volume is mounted");
@@ -255,7 +400,7 @@ class DeploymentFilesTest {
       String relative = ROOT.relativize(file).toString();
       assertTrue(section.contains("(" + relative + ")"), "the README links " + relative);
     }
-    for (String when : List.of("site cache", "node cache", "sidecar")) {
+    for (String when : List.of("site cache", "node cache", "sidecar", "cluster")) {
       assertTrue(section.contains(when), "the README says when to use the " + when);
     }
   }

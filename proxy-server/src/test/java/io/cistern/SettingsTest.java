@@ -2,9 +2,11 @@ package io.cistern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.cluster.Member;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.ConfigLoader;
@@ -59,12 +61,49 @@ class SettingsTest {
       tagRevalidation   | tagRevalidation: null
       maxStale          | maxStale: null
       security.tls      | security: {tls: {certificate: /etc/cistern/tls.crt}}
+      cluster.members[1] | cluster: {members: [http://a:5000, ftp://b], token: t0ken, self: http://a:5000}
+      cluster.members[0] | cluster: {members: [http://a:5000/v2/], token: t0ken, self: http://a:5000}
+      cluster.token     | cluster: {members: [http://a:5000]}
+      cluster.self      | cluster: {members: [http://a:5000], token: t0ken}
+      cluster.self      | cluster: {members: [http://a:5000], token: t0ken, self: a:5000}
+      cluster           | cluster: {members: [http://a:5000], service: cistern, token: t0ken, self: http://a:5000}
+      cluster.servicePort | cluster: {service: cistern, servicePort: 0, token: t0ken, self: http://a:5000}
+      cluster.probeInterval | cluster: {service: cistern, probeInterval: 0s, token: t0ken, self: http://a:5000}
+      bucket            | bucket: {name: b, endpoint: s3.example.com}
+      bucket            | bucket: {name: b, region: ''}
+      bucket.presignTtl | bucket: {name: b, presignTtl: 8d}
+      bucket.accessKeyId | bucket: {name: b, accessKeyId: AKIAEXAMPLE}
       """)
   void aMistakeIsOneLineNamingItsKey(String key, String yaml) throws Exception {
     ConfigException mistake = assertThrows(ConfigException.class, () -> Settings.of(load(yaml)));
     assertTrue(mistake.getMessage().startsWith(key), mistake.getMessage());
     assertFalse(mistake.getMessage().contains("\n"), mistake.getMessage());
     assertFalse(mistake.getMessage().contains("hunter2"), "never the password in a url: " + mistake.getMessage());
+    assertFalse(mistake.getMessage().contains("t0ken"), "never the cluster token: " + mistake.getMessage());
+  }
+
+  @Test
+  void membersAreNamedAlikeWhateverTheirSpellingAndTheTokenMayComeFromTheEnvironment() throws Exception {
+    Settings settings = Settings.of(load("cluster: {members: [HTTP://Cistern-0.cistern:5000/, https://cistern-1]}",
+        Map.of("CISTERN_CLUSTER_TOKEN", "from-a-secret", "CISTERN_CLUSTER_SELF", "http://cistern-0.cistern:5000")));
+    assertEquals(List.of(Member.of(URI.create("http://cistern-0.cistern:5000")), Member.of(URI.create("https://cistern-1:443"))),
+        settings.cluster().members());
+    assertEquals(URI.create("https://cistern-1:443"), settings.cluster().members().get(1).url());
+    assertEquals("from-a-secret", settings.cluster().token());
+    assertEquals(settings.cluster().members().get(0), settings.cluster().self());
+    assertFalse(settings.cluster().toString().contains("from-a-secret"));
+    assertNull(Settings.of(load("")).cluster(), "no members, no cluster");
+    assertNull(Settings.of(load("")).bucket(), "no bucket name, no bucket");
+  }
+
+  @Test
+  void aBucketIsCheckedWithoutItsKeysWhichTheStartReadsFromTheEnvironment() throws Exception {
+    Settings settings = Settings.of(load("bucket: {name: layers, endpoint: 'http://127.0.0.1:9000', pathStyle: true,"
+        + " accessKeyId: AKIAEXAMPLE, secretAccessKeyEnv: BUCKET_SECRET}"));
+    assertEquals("layers", settings.bucket().bucket());
+    assertEquals("cistern", settings.bucket().prefix(), "the default prefix, slashes trimmed");
+    assertTrue(settings.bucket().pathStyle());
+    assertNull(settings.bucket().keys(), "read at the start, from BUCKET_SECRET");
   }
 
   @Test
@@ -144,7 +183,8 @@ class SettingsTest {
         "users.htpasswd line 2", "security: {auth: {htpasswd: " + htpasswd + "}}",
         "upstreams[0].caCertificate", "upstreams: [{host: corp, caCertificate: " + temp.resolve("missing.pem") + "}]",
         "HTTPS_PROXY", "upstreams: [{host: ghcr.io}]",
-        "DOCKERHUB_TOKEN", "upstreams: [{host: docker.io, username: bot, passwordEnv: DOCKERHUB_TOKEN}]");
+        "DOCKERHUB_TOKEN", "upstreams: [{host: docker.io, username: bot, passwordEnv: DOCKERHUB_TOKEN}]",
+        "BUCKET_SECRET", "bucket: {name: layers, accessKeyId: AKIAEXAMPLE, secretAccessKeyEnv: BUCKET_SECRET}");
     for (Map.Entry<String, String> mistake : yamlByKey.entrySet()) {
       Path cache = temp.resolve("cache-" + Math.abs(mistake.getKey().hashCode()));
       Settings settings = Settings.of(load(mistake.getValue() + "\ncache: {directory: " + cache + "}"));

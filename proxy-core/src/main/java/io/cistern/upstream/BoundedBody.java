@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  * <p>Threads: the HTTP client signals a subscriber serially (the {@link Flow} contract), so its
  * fields need no synchronisation; the outcome is published through the future.
  */
-final class BoundedBody implements BodySubscriber<byte[]> {
+public final class BoundedBody implements BodySubscriber<byte[]> {
 
   private final int limit;
   private final long declaredLength;
@@ -40,7 +40,7 @@ final class BoundedBody implements BodySubscriber<byte[]> {
   }
 
   /** Reads each body with a {@link BoundedBody} of {@code limit} bytes. */
-  static BodyHandler<byte[]> upTo(int limit, Supplier<? extends RuntimeException> tooLarge) {
+  public static BodyHandler<byte[]> upTo(int limit, Supplier<? extends RuntimeException> tooLarge) {
     return info -> new BoundedBody(limit, info.headers().firstValueAsLong("Content-Length").orElse(-1), tooLarge);
   }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * Whether Cistern should take traffic ({@code /readyz}): each named check must pass, and a stop
@@ -32,13 +33,16 @@ public final class Readiness {
    * The outcome: {@code checks} maps each check's name to {@code "ok"} or why it failed.
    *
    * @param stopping a stop has begun, so traffic should go elsewhere whatever the checks say
+   * @param degraded what works less well than it could without failing readiness (the shared
+   *     bucket unreachable, members down), by name; empty when nothing is
    */
-  public record Report(boolean ready, boolean stopping, Map<String, String> checks) {}
+  public record Report(boolean ready, boolean stopping, Map<String, String> checks, Map<String, String> degraded) {}
 
   private static final String OK = "ok";
   private static final String PROBE_FILE = "readyz.probe";
 
   private final Map<String, Check> checks;
+  private final Map<String, Supplier<String>> conditions = new LinkedHashMap<>();
   private final Executor executor;
   private final Duration timeout;
   private volatile boolean stopping;
@@ -82,6 +86,17 @@ public final class Readiness {
     }
   }
 
+  /**
+   * Adds a condition that is reported but never makes Cistern unready: a failing probe would make
+   * an orchestrator drain every member at once for what each of them copes with (the shared
+   * bucket unreachable). {@code condition} says what is degraded, or null while nothing is; it
+   * reads state held in memory, never blocking. Called while Cistern is being built.
+   */
+  public Readiness degradedWhen(String name, Supplier<String> condition) {
+    conditions.put(name, condition);
+    return this;
+  }
+
   /** From now on the report says not ready: a stop has begun. */
   public void stopping() {
     stopping = true;
@@ -107,7 +122,14 @@ public final class Readiness {
         allOk &= OK.equals(outcome);
       }
       boolean stop = stopping;
-      return new Report(allOk && !stop, stop, results);
+      Map<String, String> degraded = new LinkedHashMap<>();
+      conditions.forEach((name, condition) -> {
+        String now = condition.get();
+        if (now != null) {
+          degraded.put(name, now);
+        }
+      });
+      return new Report(allOk && !stop, stop, results, degraded);
     });
   }
 

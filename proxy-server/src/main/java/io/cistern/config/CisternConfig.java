@@ -26,6 +26,8 @@ import java.util.List;
  * @param shutdown how a stop treats the work under way
  * @param dockerConfig a docker {@code config.json} whose {@code auths} give credentials to
  *     upstreams that have none in this configuration; see {@link CredentialSources}
+ * @param cluster the other members of a cluster of Cisterns; none by default
+ * @param bucket the S3-compatible bucket shared as a second tier; none by default
  */
 public record CisternConfig(
     @JsonProperty("server") Server server,
@@ -41,7 +43,9 @@ public record CisternConfig(
     @JsonProperty("log") Log log,
     @JsonProperty("shutdown") Shutdown shutdown,
 
-    @JsonProperty("dockerConfig") Path dockerConfig) {
+    @JsonProperty("dockerConfig") Path dockerConfig,
+    @JsonProperty("cluster") Cluster cluster,
+    @JsonProperty("bucket") Bucket bucket) {
 
   public CisternConfig {
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -252,4 +256,69 @@ public record CisternConfig(
    */
   public record Shutdown(
       @JsonProperty("grace") Duration grace) {}
+
+  /**
+   * The members of a cluster of Cisterns: a static list, or a headless Service's addresses.
+   *
+   * @param members the members' base URLs ({@code http://cistern-0.cistern:5000}), this one included
+   * @param service a DNS name whose A/AAAA records are the members (a Kubernetes headless Service)
+   * @param servicePort the registry port members are reached on, with {@code service}
+   * @param refreshInterval how often {@code service} is resolved again (and purges are caught up on)
+   * @param self this member's URL as the others reach it; null for {@code http(s)://<first
+   *     non-loopback address>:<server.port>} (also {@code CISTERN_CLUSTER_SELF})
+   * @param token the secret members present to each other (also {@code CISTERN_CLUSTER_TOKEN})
+   * @param probeInterval how often every member is asked whether it is live
+   */
+  public record Cluster(
+      @JsonProperty("members") List<URI> members,
+      @JsonProperty("service") String service,
+      @JsonProperty("servicePort") int servicePort,
+      @JsonProperty("refreshInterval") Duration refreshInterval,
+      @JsonProperty("self") URI self,
+      @JsonProperty("token") String token,
+      @JsonProperty("probeInterval") Duration probeInterval) {
+
+    public Cluster {
+      members = members == null ? List.of() : List.copyOf(members);
+    }
+
+    /** Whether any other member is named: a list, or a Service to resolve. */
+    public boolean enabled() {
+      return !members.isEmpty() || (service != null && !service.isBlank());
+    }
+
+    /** Never prints the token. */
+    @Override
+    public String toString() {
+      return "Cluster[members=" + members + ", service=" + service + ":" + servicePort + ", self=" + self + ", token "
+          + (token == null || token.isEmpty() ? "unset" : "set") + "]";
+    }
+  }
+
+  /**
+   * The S3-compatible bucket shared by the members (or by one node across restarts); see
+   * {@link io.cistern.cache.bucket.BucketSettings}.
+   *
+   * @param name the bucket; null for no shared tier
+   * @param endpoint the S3 API's URL for anything but AWS; null for AWS S3 in {@code region}
+   * @param accessKeyId the access key; null for the AWS default chain (environment, profile, IRSA…)
+   * @param secretAccessKeyEnv the environment variable holding the secret key, with {@code accessKeyId}
+   * @param redirect answer a blob GET the bucket holds with a 307 to a presigned URL
+   * @param presignTtl how long such a URL works
+   */
+  public record Bucket(
+      @JsonProperty("name") String name,
+      @JsonProperty("endpoint") URI endpoint,
+      @JsonProperty("region") String region,
+      @JsonProperty("prefix") String prefix,
+      @JsonProperty("pathStyle") boolean pathStyle,
+      @JsonProperty("accessKeyId") String accessKeyId,
+      @JsonProperty("secretAccessKeyEnv") String secretAccessKeyEnv,
+      @JsonProperty("redirect") boolean redirect,
+      @JsonProperty("presignTtl") Duration presignTtl) {
+
+    public boolean enabled() {
+      return name != null && !name.isBlank();
+    }
+  }
 }

@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * list them all. Others are not Cistern's to refuse: Kubernetes gives every pod
  * {@code CISTERN_SERVICE_HOST}, {@code CISTERN_PORT_5000_TCP}… for a Service named
  * {@code cistern}. Those are ignored silently; any other is ignored with a warning, as it is most
- * likely a misspelt key.
+ * likely a misspelt key. So are the service links of a Service named after a section
+ * ({@code cistern-cluster}: {@code CISTERN_CLUSTER_SERVICE_HOST}, {@code CISTERN_CLUSTER_PORT}),
+ * which start like a key but name none.
  */
 public final class ConfigLoader {
 
@@ -152,10 +154,16 @@ public final class ConfigLoader {
       }
       String rest = name.substring(ENV_PREFIX.length());
       String[] path = rest.toLowerCase(Locale.ROOT).split("_");
+      boolean serviceLink = SERVICE_LINK.matcher(rest).matches();
       if (!tree.has(existingKey(tree, path[0]))) {
-        if (!SERVICE_LINK.matcher(rest).matches()) {
+        if (!serviceLink) {
           log.warn("ignoring the environment variable {}: {} is not a configuration key", name, path[0]);
         }
+        continue;
+      }
+      if (serviceLink && !names(tree, path)) {
+        // A Service named after a section (cistern-cluster: CISTERN_CLUSTER_SERVICE_HOST,
+        // CISTERN_CLUSTER_PORT…) gives variables that start like a key and name none.
         continue;
       }
       set(tree, path, variable.getValue(), name);
@@ -195,6 +203,22 @@ public final class ConfigLoader {
         throw new ConfigException("environment variable " + variable + " does not name a configuration key");
       }
     }
+  }
+
+  /** Whether {@code path} names a key (or list entry) the tree already has. */
+  private static boolean names(JsonNode root, String[] path) {
+    JsonNode node = root;
+    for (String segment : path) {
+      if (node instanceof ObjectNode object && object.has(existingKey(object, segment))) {
+        node = object.get(existingKey(object, segment));
+      } else if (node instanceof ArrayNode array && isIndex(segment) && segment.length() <= MAX_INDEX_DIGITS
+          && Integer.parseInt(segment) < array.size()) {
+        node = array.get(Integer.parseInt(segment));
+      } else {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static String existingKey(ObjectNode object, String name) {

@@ -1,6 +1,7 @@
 package io.cistern.http;
 
 import io.cistern.auth.ClientAuthenticator;
+import io.cistern.cluster.MemberToken;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
@@ -11,6 +12,7 @@ import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.BlobSource;
+import io.cistern.proxy.Caller;
 import io.cistern.proxy.ManifestService;
 import io.cistern.proxy.RangeRelay;
 import io.cistern.proxy.RequestedRange;
@@ -21,6 +23,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -33,10 +36,16 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The registry v2 pull API: which service answers which endpoint, and how its answer is put. Knows
  * nothing of connections; {@link RegistryHandler} writes what this returns.
+ *
+ * <p>A request with the {@link MemberToken#HEADER} header is another member's: with the cluster's
+ * token it is answered without client authentication, as a member's ({@link Caller#MEMBER}: never
+ * passed on to another member); with any other token it is a 401, and nothing is served.
  */
 public final class RegistryApi {
 
   private static final byte[] EMPTY_OBJECT = "{}".getBytes(StandardCharsets.UTF_8);
+  /** Who the access log names for another member's requests. */
+  static final String MEMBER_USER = "cluster-member";
   private static final int ACCEPT_HEADERS_KEPT = 64;
 
   private final UpstreamRouter router;
@@ -45,20 +54,23 @@ public final class RegistryApi {
   private final RangeRelay ranges;
   private final TagService tags;
   private final ClientAuthenticator clients;
+  private final MemberToken members;
   private final Map<String, AcceptHeader> acceptHeaders = new ConcurrentHashMap<>();
 
   /**
    * @param ranges answers a blob GET with a {@code Range} the blob's download has not reached
    * @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone
+   * @param members the token of the cluster's members, whose requests need no client credentials
    */
   public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, RangeRelay ranges,
-      TagService tags, ClientAuthenticator clients) {
+      TagService tags, ClientAuthenticator clients, MemberToken members) {
     this.router = router;
     this.manifests = manifests;
     this.blobs = blobs;
     this.ranges = ranges;
     this.tags = tags;
     this.clients = clients;
+    this.members = members;
   }
 
   /**
@@ -66,8 +78,18 @@ public final class RegistryApi {
    * whether the cache answered); every failure, thrown or not, comes back as a failed future.
    */
   CompletableFuture<Reply> handle(Exchange exchange) {
+    String member = exchange.request().headers().get(MemberToken.HEADER);
+    if (member != null) {
+      // Another member's request: its token stands for client credentials, which it never carries.
+      if (!members.accepts(member)) {
+        return CompletableFuture.completedFuture(Reply.error(new RegistryException(ErrorCode.UNAUTHORIZED,
+            "the " + MemberToken.HEADER + " token is not this cluster's")));
+      }
+      exchange.user(MEMBER_USER);
+      return answer(exchange, Caller.MEMBER);
+    }
     if (!clients.required()) {
-      return answer(exchange);
+      return answer(exchange, Caller.CLIENT);
     }
     // Every endpoint, /v2/ included, asks for credentials: that 401 is how clients learn to send them.
     return clients.authenticate(exchange.request().headers().get(HttpHeaderNames.AUTHORIZATION)).thenCompose(user -> {
@@ -75,11 +97,11 @@ public final class RegistryApi {
         return CompletableFuture.completedFuture(Reply.unauthorized(clients.challenge()));
       }
       exchange.user(user.get());
-      return answer(exchange);
+      return answer(exchange, Caller.CLIENT);
     });
   }
 
-  private CompletableFuture<Reply> answer(Exchange exchange) {
+  private CompletableFuture<Reply> answer(Exchange exchange, Caller caller) {
     try {
       HttpMethod method = exchange.request().method();
       HttpHeaders headers = exchange.request().headers();
@@ -101,7 +123,7 @@ public final class RegistryApi {
         exchange.upstream(target.upstream().host());
         Reference reference = Reference.parse(manifest.reference());
         AcceptHeader accept = accept(headers.getAll(HttpHeaderNames.ACCEPT));
-        return manifests.get(target, reference, accept).thenApply(served -> {
+        return manifests.get(target, reference, accept, caller).thenApply(served -> {
           exchange.cacheHit(served.fromCache());
           return Reply.manifest(served.manifest());
         });
@@ -110,12 +132,18 @@ public final class RegistryApi {
         Route target = router.route(blob.name(), namespace);
         exchange.upstream(target.upstream().host());
         Digest digest = blobDigest(blob.digest());
-        return head
-            ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
-            : openBlob(target, digest, headers.get(HttpHeaderNames.RANGE)).thenApply(source -> {
+        if (head) {
+          return blobs.size(target, digest, caller).thenApply(size -> new Reply.BlobHead(digest, size));
+        }
+        CompletableFuture<Optional<URI>> elsewhere = caller == Caller.CLIENT
+            ? blobs.redirect(digest)
+            : CompletableFuture.completedFuture(Optional.empty());
+        return elsewhere.thenCompose(location -> location.isPresent()
+            ? CompletableFuture.completedFuture(new Reply.Redirect(digest, location.get()))
+            : openBlob(target, digest, headers.get(HttpHeaderNames.RANGE), caller).thenApply(source -> {
               exchange.cacheHit(source instanceof BlobSource.Stored);
               return new Reply.Blob(digest, source);
-            });
+            }));
       }
       if (route instanceof RegistryRoute.Referrers referrers) {
         Route target = router.route(referrers.name(), namespace);
@@ -138,10 +166,14 @@ public final class RegistryApi {
     }
   }
 
-  /** A blob's bytes for a GET: a range goes to the relay, which hands back the blob's own source unless it relays. */
-  private CompletableFuture<BlobSource> openBlob(Route target, Digest digest, String range) {
-    Optional<RequestedRange> asked = RequestedRange.parse(range);
-    return asked.isPresent() ? ranges.open(target, digest, asked.get()) : blobs.open(target, digest);
+  /**
+   * A blob's bytes for a GET: a client's range goes to the relay, which hands back the blob's own
+   * source unless it relays. A member's range resumes the one download its owner runs for the
+   * cluster, so it is never relayed (that would be a second upstream GET).
+   */
+  private CompletableFuture<BlobSource> openBlob(Route target, Digest digest, String range, Caller caller) {
+    Optional<RequestedRange> asked = caller == Caller.CLIENT ? RequestedRange.parse(range) : Optional.empty();
+    return asked.isPresent() ? ranges.open(target, digest, asked.get()) : blobs.open(target, digest, caller);
   }
 
   private CompletableFuture<Reply> listTags(String name, String namespace, Map<String, List<String>> query, Exchange exchange) {

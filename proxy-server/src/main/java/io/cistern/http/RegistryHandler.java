@@ -147,6 +147,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         written = writeBytes(ctx, request, bytes, keepAlive && !bytes.closeAfter());
       } else if (reply instanceof Reply.BlobHead head) {
         written = writeBlobHead(ctx, request, head, keepAlive);
+      } else if (reply instanceof Reply.Redirect redirect) {
+        written = writeRedirect(ctx, redirect, keepAlive);
       } else {
         written = writeBlob(ctx, request, (Reply.Blob) reply, keepAlive);
       }
@@ -184,6 +186,17 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
     blobHeaders(response.headers(), head.digest());
     HttpUtil.setContentLength(response, head.size());
+    HttpUtil.setKeepAlive(response, keepAlive);
+    return ctx.writeAndFlush(response);
+  }
+
+  private ChannelFuture writeRedirect(ChannelHandlerContext ctx, Reply.Redirect redirect, boolean keepAlive) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.TEMPORARY_REDIRECT,
+        Unpooled.EMPTY_BUFFER);
+    response.headers().set(HttpHeaderNames.LOCATION, redirect.location().toASCIIString())
+        .set(Reply.DIGEST_HEADER, redirect.digest().toString())
+        .set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
+    HttpUtil.setContentLength(response, 0);
     HttpUtil.setKeepAlive(response, keepAlive);
     return ctx.writeAndFlush(response);
   }

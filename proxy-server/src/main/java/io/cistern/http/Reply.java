@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 
 /** What a request is answered with, before it is written to the connection. */
@@ -27,6 +28,9 @@ sealed interface Reply {
 
   /** A blob from the cache or from a download under way. */
   record Blob(Digest digest, BlobSource source) implements Reply {}
+
+  /** A blob to be fetched elsewhere (the bucket, by a presigned URL): a 307 there. */
+  record Redirect(Digest digest, URI location) implements Reply {}
 
   /** A blob's headers only (HEAD), with its size. */
   record BlobHead(Digest digest, long size) implements Reply {}

@@ -5,7 +5,6 @@ import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.Ingest;
 import io.cistern.cache.LocalStorageException;
 import io.cistern.oci.Digest;
-import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import io.cistern.upstream.RegistryClient;
@@ -69,6 +68,15 @@ final class BlobDownload {
   /** @param observer told about each retry (metrics) */
   BlobDownload(RegistryClient client, RepositoryName repository, Digest digest, BlobCache cache,
       ScheduledExecutorService timer, UpstreamObserver observer) {
+    this(client, repository, digest, cache, timer, observer, null);
+  }
+
+  /**
+   * @param resumeInto bytes of the blob already fetched from elsewhere (the bucket, another
+   *     member), which this download continues from where they stop and ends; null to start afresh
+   */
+  BlobDownload(RegistryClient client, RepositoryName repository, Digest digest, BlobCache cache,
+      ScheduledExecutorService timer, UpstreamObserver observer, Ingest resumeInto) {
     this.client = client;
     this.repository = repository;
     this.digest = digest;
@@ -76,6 +84,10 @@ final class BlobDownload {
     this.timer = timer;
     this.observer = observer;
     this.backoff = new Backoff(client.retryBackoff());
+    this.ingest = resumeInto;
+    if (resumeInto != null) {
+      started.complete(resumeInto);
+    }
   }
 
   /** Starts the download; the future completes once its bytes can be followed. */
@@ -114,25 +126,12 @@ final class BlobDownload {
   private CompletableFuture<Ingest> prepare(long size) {
     return cache.ingest(digest, size).handle((begun, failure) -> {
       if (failure != null) {
-        throw refused(failure);
+        throw StoreErrors.notTaken(digest, failure);
       }
       ingest = begun;
       started.complete(begun);
       return begun;
     });
-  }
-
-  /** What the clients are told when the cache would not take the download. */
-  private RegistryException refused(Throwable failure) {
-    Throwable cause = UpstreamErrors.unwrap(failure);
-    RegistryException refusal = StoreErrors.refusal(cause);
-    if (refusal != null) {
-      return refusal;
-    }
-    if (cause instanceof LocalStorageException local) {
-      return StoreErrors.notStored(digest.toString(), local);
-    }
-    return new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, cause);
   }
 
   /** Ends the attempt that began at byte {@code offset}: publishes, retries, or gives up. */
@@ -259,7 +258,7 @@ final class BlobDownload {
   }
 
   /** A 206 whose {@code Content-Range} starts where we stopped continues the bytes we have. */
-  private static boolean resumesAt(ResponseInfo info, long offset) {
+  static boolean resumesAt(ResponseInfo info, long offset) {
     if (info.statusCode() != 206) {
       return false;
     }

@@ -7,11 +7,14 @@ import io.cistern.cache.BlobContent;
 import io.cistern.cache.GrowingBlob;
 import io.cistern.cache.Ingest;
 import io.cistern.cache.NoRoomOnDiskException;
+import io.cistern.cluster.Cluster;
+import io.cistern.cluster.SharedBucket;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter.Route;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -36,7 +39,11 @@ import java.util.function.BiFunction;
  *
  * <p>A download is one {@link Ingest} of the cache's: this service starts it, keeps it in the
  * single flight, and hands its clients its followers' view ({@link GrowingBlob}); a cached blob is
- * handed out as the content the cache opened ({@link BlobContent}).
+ * handed out as the content the cache opened ({@link BlobContent}). Where a download's bytes come
+ * from (the bucket, the blob's owner in the cluster, the upstream) is {@link BlobOrigins}'s
+ * business. A member's request joins the flight under way like a client's: it is how the owner's
+ * download serves every member while it runs; and it cannot go round in a circle, since a member
+ * only ever asks members ranked above itself for the digest.
  *
  * <p>Threads: a cache hit opens its file (and a HEAD stats it) on the caller's thread, the
  * connection's event loop. That is one {@code open(2)}, an {@code fstat} and a read of the size
@@ -52,16 +59,19 @@ public final class BlobService {
 
   private final BlobCache cache;
   private final Executor executor;
-  private final BiFunction<Route, Digest, CompletableFuture<Ingest>> downloader;
+  private final BlobFetcher fetcher;
+  private final SharedBucket shared;
   private final AsyncCache<Digest, Ingest> downloads;
 
   /**
    * @param timer runs the downloads' idle watchdogs and their retries' waits
    * @param observer told about each retry of a download (metrics)
+   * @param cluster the other members and the bucket a miss may be filled from ({@link BlobOrigins})
    */
-  public BlobService(BlobCache cache, Executor executor, ScheduledExecutorService timer, UpstreamObserver observer) {
-    this(cache, executor, (route, digest) ->
-        new BlobDownload(route.upstream().client(), route.repository(), digest, cache, timer, observer).start());
+  public BlobService(BlobCache cache, Executor executor, ScheduledExecutorService timer, UpstreamObserver observer,
+      Cluster cluster) {
+    this(cache, executor, new BlobOrigins(cache, executor, timer, observer, cluster.membership(), cluster.members(),
+        cluster.bucket(), cluster.observer()), cluster.bucket());
   }
 
   /**
@@ -69,35 +79,45 @@ public final class BlobService {
    *     bytes can be followed
    */
   BlobService(BlobCache cache, Executor executor, BiFunction<Route, Digest, CompletableFuture<Ingest>> downloader) {
+    this(cache, executor, (route, digest, caller) -> downloader.apply(route, digest), null);
+  }
+
+  private BlobService(BlobCache cache, Executor executor, BlobFetcher fetcher, SharedBucket shared) {
     this.cache = cache;
     this.executor = executor;
-    this.downloader = downloader;
+    this.fetcher = fetcher;
+    this.shared = shared;
     this.downloads = Caffeine.newBuilder().executor(executor).buildAsync();
   }
 
-  /** The blob's bytes: a cached file, or the download to follow. */
+  /** The blob's bytes for a client: a cached file, or the download to follow. */
   public CompletableFuture<BlobSource> open(Route route, Digest digest) {
-    return open(route, digest, true);
+    return open(route, digest, Caller.CLIENT);
   }
 
-  private CompletableFuture<BlobSource> open(Route route, Digest digest, boolean mayLookAgain) {
+  /** The blob's bytes: a cached file, or the download to follow (started for {@code caller} if need be). */
+  public CompletableFuture<BlobSource> open(Route route, Digest digest, Caller caller) {
+    return open(route, digest, caller, true);
+  }
+
+  private CompletableFuture<BlobSource> open(Route route, Digest digest, Caller caller, boolean mayLookAgain) {
     Optional<BlobContent.FileRegion> stored = cache.open(digest);
     if (stored.isPresent()) {
       return CompletableFuture.completedFuture(new BlobSource.Stored(stored.get()));
     }
-    if (route.upstream().offline()) {
+    if (route.upstream().offline() && !fetcher.fillsOffline()) {
       // Nothing is asked of an offline upstream; a blob another route's download has verified
       // (and is storing now) is as good as cached.
       return downloadUnderWay(digest).filter(GrowingBlob::isVerified)
           .<CompletableFuture<BlobSource>>map(blob -> CompletableFuture.completedFuture(new BlobSource.Downloading(blob)))
           .orElseGet(() -> CompletableFuture.failedFuture(notCached(digest)));
     }
-    return download(route, digest).thenCompose(ingest -> {
+    return download(route, digest, caller).thenCompose(ingest -> {
       if (ingest == null) {
         // Published between our miss and our turn at the single flight, so it is on disk; unless
         // it was evicted just since, when looking once more downloads it again.
         return mayLookAgain
-            ? CompletableFuture.supplyAsync(() -> open(route, digest, false), executor).thenCompose(source -> source)
+            ? CompletableFuture.supplyAsync(() -> open(route, digest, caller, false), executor).thenCompose(source -> source)
             : CompletableFuture.failedFuture(notCached(digest));
       }
       GrowingBlob blob = ingest.followers();
@@ -105,15 +125,35 @@ public final class BlobService {
         // Nothing to follow, and an empty 200 would look complete before the (empty) content is
         // verified: it is answered once published, like a cached blob.
         return blob.finished().handle((path, failure) -> failure)
-            .thenCompose(failure -> failure == null ? open(route, digest, false) : CompletableFuture.failedFuture(
+            .thenCompose(failure -> failure == null ? open(route, digest, caller, false) : CompletableFuture.failedFuture(
                 new RegistryException(ErrorCode.UNAVAILABLE, 502, "the download of " + digest + " failed", null, failure)));
       }
       return CompletableFuture.completedFuture(new BlobSource.Downloading(blob));
     });
   }
 
-  /** The blob's size without downloading it when anyone knows it: cache, download, or upstream HEAD. */
+  /**
+   * Where a client should fetch the blob instead of from this member: a short-lived presigned URL
+   * of the bucket, when redirects are on, the blob is neither stored here nor downloading, and the
+   * bucket holds it; empty otherwise (serve it as usual).
+   */
+  public CompletableFuture<Optional<URI>> redirect(Digest digest) {
+    if (shared == null || !shared.redirects() || cache.contains(digest) || downloads.getIfPresent(digest) != null) {
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
+    return shared.redirect(digest);
+  }
+
+  /** The blob's size for a client. */
   public CompletableFuture<Long> size(Route route, Digest digest) {
+    return size(route, digest, Caller.CLIENT);
+  }
+
+  /**
+   * The blob's size without downloading it when anyone knows it: cache, download, bucket, or
+   * upstream HEAD.
+   */
+  public CompletableFuture<Long> size(Route route, Digest digest, Caller caller) {
     Optional<Long> stored = cache.sizeOf(digest);
     if (stored.isPresent()) {
       return CompletableFuture.completedFuture(stored.get());
@@ -127,19 +167,28 @@ public final class BlobService {
         // A download that announced no size still runs (it stays in the map until it ends), so
         // asking the map again would loop; one that failed may have been refused for another
         // route. The cache or this route's upstream must say.
-        return cache.sizeOf(digest).map(CompletableFuture::completedFuture).orElseGet(() -> sizeFromUpstream(route, digest));
+        return cache.sizeOf(digest).map(CompletableFuture::completedFuture).orElseGet(() -> sizeFromElsewhere(route, digest, caller));
       });
     }
-    return sizeFromUpstream(route, digest);
+    return sizeFromElsewhere(route, digest, caller);
   }
 
-  private CompletableFuture<Long> sizeFromUpstream(Route route, Digest digest) {
+  private CompletableFuture<Long> sizeFromElsewhere(Route route, Digest digest, Caller caller) {
+    if (shared == null) {
+      return sizeFromUpstream(route, digest, caller);
+    }
+    return shared.size(digest).thenCompose(size -> size.isPresent()
+        ? CompletableFuture.completedFuture(size.getAsLong())
+        : sizeFromUpstream(route, digest, caller));
+  }
+
+  private CompletableFuture<Long> sizeFromUpstream(Route route, Digest digest, Caller caller) {
     if (route.upstream().offline()) {
       return CompletableFuture.failedFuture(notCached(digest));
     }
     return route.upstream().client().headBlob(route.repository(), digest).thenCompose(size -> size.isPresent()
         ? CompletableFuture.completedFuture(size.getAsLong())
-        : open(route, digest).thenCompose(BlobService::sizeOf));
+        : open(route, digest, caller).thenCompose(BlobService::sizeOf));
   }
 
   /** The download of {@code digest} under way that has started writing, if there is one (a range relay asks). */
@@ -200,7 +249,7 @@ public final class BlobService {
    * the blob turned out to be stored already. A file system already short of the cache's free
    * space reserve refuses the download (507) before the upstream is asked: it could not be stored.
    */
-  private CompletableFuture<Ingest> download(Route route, Digest digest) {
+  private CompletableFuture<Ingest> download(Route route, Digest digest, Caller caller) {
     return SingleFlight.joinByRoute(downloads, digest, route,
         through -> CompletableFuture.supplyAsync(() -> {
           if (cache.contains(digest)) {
@@ -212,7 +261,7 @@ public final class BlobService {
             throw StoreErrors.refusal(refused);
           }
           return false;
-        }, executor).thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : downloader.apply(through, digest)),
+        }, executor).thenCompose(stored -> stored ? CompletableFuture.completedFuture(null) : fetcher.start(through, digest, caller)),
         ingest -> ingest.followers().finished());
   }
 

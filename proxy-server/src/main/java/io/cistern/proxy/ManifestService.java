@@ -12,6 +12,7 @@ import io.cistern.cache.ReferrersList;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
+import io.cistern.cluster.Cluster;
 import io.cistern.oci.AcceptHeader;
 import io.cistern.oci.Descriptor;
 import io.cistern.oci.Digest;
@@ -57,6 +58,11 @@ import org.slf4j.LoggerFactory;
  * mappings are kept in bounded in-memory caches in front of the disk and SQLite ({@link MutableNames});
  * blocking reads run on the store executor, never on the caller's (event loop) thread.
  *
+ * <p>In a cluster ({@link ManifestOrigins}) a manifest the cache misses is looked for in the
+ * bucket before the upstream, and a tag's mapping in its document there (taken as it is while
+ * fresh); a stale or unknown tag goes to its repository's owner, which alone revalidates it. What
+ * this member learns from the upstream is shared through the bucket, off the client's path.
+ *
  * <p>A disk that cannot take what a pull learned (a full disk: {@link LocalStorageException},
  * which the cache logs) does not fail the pull: a fetched manifest is verified, so it is served
  * all the same, only not kept; the next pull fetches it again and tries again to store it.
@@ -101,9 +107,16 @@ public final class ManifestService {
   private final MutableNames referrers;
   private final AsyncCache<Digest, Manifest> fetches;
   private final TagRevalidationObserver revalidations;
+  private final ManifestOrigins shared;
 
+  /**
+   * @param revalidations told how each revalidation of a cached tag ended (metrics)
+   * @param cluster the bucket and members that manifests and tags the cache misses may come from,
+   *     and that what the upstream answered is shared with ({@link ManifestOrigins})
+   */
   public ManifestService(BlobCache cache, Tags storedTags, Referrers storedReferrers, Clock clock, Executor storeExecutor,
-      Duration staleGrace, TagRevalidationObserver revalidations) {
+      Duration staleGrace, TagRevalidationObserver revalidations, Cluster cluster) {
+    this.shared = new ManifestOrigins(cluster);
     this.cache = cache;
     this.storedTags = storedTags;
     this.storedReferrers = storedReferrers;
@@ -145,7 +158,12 @@ public final class ManifestService {
    * Distribution does, else MANIFEST_UNKNOWN.
    */
   public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept) {
-    return get(route, reference, accept, route.upstream().tagRevalidation());
+    return get(route, reference, accept, Caller.CLIENT);
+  }
+
+  /** As {@link #get(Route, Reference, AcceptHeader)}, for {@code caller}. */
+  public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, Caller caller) {
+    return get(route, reference, accept, route.upstream().tagRevalidation(), caller);
   }
 
   /**
@@ -153,14 +171,15 @@ public final class ManifestService {
    * upstream's {@code tagRevalidation}: for a warm, which is asked for what the tag names now.
    */
   public CompletableFuture<Served> getRevalidated(Route route, Reference reference, AcceptHeader accept) {
-    return get(route, reference, accept, TagRevalidation.BLOCKING);
+    return get(route, reference, accept, TagRevalidation.BLOCKING, Caller.CLIENT);
   }
 
-  private CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, TagRevalidation mode) {
+  private CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, TagRevalidation mode,
+      Caller caller) {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }
-    return byTag(route, (Tag) reference, mode).thenCompose(served -> negotiate(route, served, accept));
+    return byTag(route, (Tag) reference, mode, caller).thenCompose(served -> negotiate(route, served, accept));
   }
 
   /**
@@ -201,12 +220,17 @@ public final class ManifestService {
     // make two fetches of one digest.
     return SingleFlight.joinByRoute(fetches, digest, route, through ->
         CompletableFuture.supplyAsync(() -> cache.lookUpManifest(digest), storeExecutor)
-            .thenCompose(stored -> cachedOr(stored, digest, () -> through.upstream().client()
-                .getManifest(through.repository(), digest)
+            .thenCompose(stored -> cachedOr(stored, digest, () -> shared.fromBucket(digest).thenCompose(inBucket -> inBucket
+                .map(CompletableFuture::completedFuture)
+                .orElseGet(() -> through.upstream().client().getManifest(through.repository(), digest)
+                    .thenApply(fetched -> {
+                      shared.share(fetched);
+                      return fetched;
+                    }))
                 .thenApplyAsync(manifest -> {
                   store(through, manifest);
                   return manifest;
-                }, storeExecutor))));
+                }, storeExecutor)))));
   }
 
   /**
@@ -244,10 +268,43 @@ public final class ManifestService {
         .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
   }
 
-  private CompletableFuture<Served> byTag(Route route, Tag tag, TagRevalidation requested) {
+  private CompletableFuture<Served> byTag(Route route, Tag tag, TagRevalidation requested, Caller caller) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
     return mutable(route, key, tags, () -> storedTags.find(key), requested,
-        (known, mode) -> known == null ? fetchTag(route, key) : revalidate(route, key, known, mode));
+        (known, mode) -> refreshTag(route, key, known, mode, caller));
+  }
+
+  /**
+   * Brings a tag's mapping up to date, the cluster's way first: a mapping another member confirmed
+   * within the TTL (its document in the bucket) is taken as it is, with no upstream contact; else
+   * the repository's owner is asked, and it revalidates the tag for the whole cluster; else (this
+   * member owns the repository, or no member above it answers) this member asks the upstream
+   * itself, starting from the newest mapping it knows of, and shares what it learns.
+   */
+  private CompletableFuture<TagMapping> refreshTag(Route route, TagKey key, TagMapping known, TagRevalidation mode,
+      Caller caller) {
+    return shared.sharedTag(key).thenCompose(inBucket -> {
+      TagMapping latest = newest(known, inBucket.orElse(null));
+      if (latest != null && latest != known && isFresh(latest, route.upstream())) {
+        return byDigest(route, latest.digest())
+            .thenApplyAsync(served -> cache.contains(latest.digest()) ? rememberTag(latest) : rememberInMemory(tags, latest),
+                storeExecutor);
+      }
+      return shared.fromOwner(route, key, caller).thenCompose(owned -> owned.isPresent()
+          ? CompletableFuture.supplyAsync(() -> {
+            // Confirmed just now by the owner, for this request.
+            TagMapping mapping = new TagMapping(key, owned.get().digest(), clock.instant());
+            return store(route, owned.get()) ? rememberTag(mapping) : rememberInMemory(tags, mapping);
+          }, storeExecutor)
+          : latest == null ? fetchTag(route, key) : revalidate(route, key, latest, mode));
+    });
+  }
+
+  private static TagMapping newest(TagMapping one, TagMapping other) {
+    if (one == null || other == null) {
+      return one == null ? other : one;
+    }
+    return other.resolvedAt().isAfter(one.resolvedAt()) ? other : one;
   }
 
   /**
@@ -341,7 +398,12 @@ public final class ManifestService {
     String host = route.upstream().host();
     return route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
         head.digest().filter(known.digest()::equals).isPresent()
-            ? CompletableFuture.supplyAsync(() -> rememberTag(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
+            ? CompletableFuture.supplyAsync(() -> {
+              TagMapping confirmed = new TagMapping(key, known.digest(), clock.instant());
+              Manifest manifest = manifests.getIfPresent(known.digest());
+              shared.share(confirmed, manifest == null ? null : manifest.mediaType());
+              return cache.contains(known.digest()) ? rememberTag(confirmed) : rememberInMemory(tags, confirmed);
+            }, storeExecutor)
             : fetchTag(route, key))
         .whenComplete((mapping, failure) -> revalidations.revalidated(host, mode, failure == null
             ? mapping.digest().equals(known.digest()) ? Outcome.UNCHANGED : Outcome.MOVED
@@ -380,6 +442,8 @@ public final class ManifestService {
   private CompletableFuture<TagMapping> fetchTag(Route route, TagKey key) {
     return route.upstream().client().getManifest(route.repository(), key.tag()).thenApplyAsync(manifest -> {
       TagMapping mapping = new TagMapping(key, manifest.digest(), clock.instant());
+      shared.share(manifest);
+      shared.share(mapping, manifest.mediaType());
       // A stored tag must never point at nothing: for a manifest the disk could not take, only memory knows it.
       return store(route, manifest) ? rememberTag(mapping) : rememberInMemory(tags, mapping);
     }, storeExecutor);

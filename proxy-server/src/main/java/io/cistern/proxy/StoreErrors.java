@@ -5,6 +5,7 @@ import io.cistern.cache.MetadataException;
 import io.cistern.cache.NoRoomException;
 import io.cistern.cache.NoRoomOnDiskException;
 import io.cistern.cache.TooLargeForCacheException;
+import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.cistern.upstream.UpstreamErrors;
@@ -31,6 +32,22 @@ public final class StoreErrors {
       return new RegistryException(ErrorCode.UNAVAILABLE, 503, noRoom.getMessage(), noRoom.retryAfter(), noRoom);
     }
     return null;
+  }
+
+  /**
+   * What clients are told when the cache would not take a download: its room refused
+   * ({@link #refusal}), its temp file not created (507), or the cache closing (503).
+   */
+  static RegistryException notTaken(Digest digest, Throwable failure) {
+    Throwable cause = UpstreamErrors.unwrap(failure);
+    RegistryException refusal = refusal(cause);
+    if (refusal != null) {
+      return refusal;
+    }
+    if (cause instanceof LocalStorageException local) {
+      return notStored(digest.toString(), local);
+    }
+    return new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write to the cache", null, cause);
   }
 
   /** The 507 for a blob whose download the cache's disk could not take ({@code failure}: why). */

@@ -201,6 +201,41 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void serviceLinksOfAServiceNamedAfterASectionAreNotConfigurationButTheSectionsKeysStillApply() {
+    // A Service "cistern-cluster" gives these; cluster is a section, so they start like its keys.
+    ListAppender<ILoggingEvent> warnings = warnings();
+    CisternConfig config = loader.load(null, Map.of(
+        "CISTERN_CLUSTER_SERVICE_HOST", "10.96.0.13",
+        "CISTERN_CLUSTER_SERVICE_PORT", "5000",
+        "CISTERN_CLUSTER_PORT", "tcp://10.96.0.13:5000",
+        "CISTERN_CLUSTER_PORT_5000_TCP_ADDR", "10.96.0.13",
+        "CISTERN_CLUSTER_SERVICE", "cistern-members",
+        "CISTERN_CLUSTER_TOKEN", "s3cret",
+        "CISTERN_CLUSTER_SELF", "http://10.1.2.3:5000"));
+    assertEquals("cistern-members", config.cluster().service());
+    assertEquals(5000, config.cluster().servicePort(), "the default, untouched by CISTERN_CLUSTER_SERVICE_PORT");
+    assertEquals("s3cret", config.cluster().token());
+    assertEquals(URI.create("http://10.1.2.3:5000"), config.cluster().self());
+    assertEquals(List.of(), warnings.list);
+  }
+
+  @Test
+  void clusterAndBucketAreOffByDefaultWithTheDesignsDefaults() {
+    CisternConfig config = loader.load(null, Map.of());
+    assertFalse(config.cluster().enabled());
+    assertEquals(List.of(), config.cluster().members());
+    assertEquals(5000, config.cluster().servicePort());
+    assertEquals(Duration.ofSeconds(10), config.cluster().refreshInterval());
+    assertEquals(Duration.ofSeconds(2), config.cluster().probeInterval());
+    assertFalse(config.bucket().enabled());
+    assertEquals("us-east-1", config.bucket().region());
+    assertEquals("cistern/", config.bucket().prefix());
+    assertFalse(config.bucket().pathStyle());
+    assertFalse(config.bucket().redirect());
+    assertEquals(Duration.ofMinutes(5), config.bucket().presignTtl());
+  }
+
+  @Test
   void aVariableNamingNoKeyIsIgnoredWithAWarningAndTopLevelKeysWithoutDefaultsStillApply() {
     ListAppender<ILoggingEvent> warnings = warnings();
     CisternConfig config = loader.load(null, Map.of(

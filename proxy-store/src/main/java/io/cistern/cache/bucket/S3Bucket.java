@@ -3,6 +3,9 @@ package io.cistern.cache.bucket;
 import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.PutOutcome;
 import io.cistern.oci.Digest;
+import io.cistern.oci.Manifest;
+import io.cistern.oci.ManifestDocument;
+import io.cistern.oci.MediaTypes;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -288,6 +291,56 @@ public final class S3Bucket implements AutoCloseable {
     AsyncRequestBody gated = sized(new DigestGate(body, digest, size), size);
     return conditionalPut(key, gated, size, null, "application/octet-stream")
         .thenApply(etag -> etag.isPresent() ? PutOutcome.STORED : PutOutcome.ALREADY_PRESENT);
+  }
+
+  /**
+   * Uploads a verified manifest under its digest, beside the blobs (it is content-addressed like
+   * them, and written once the same way), with its media type as the object's Content-Type, which
+   * {@link #readManifest} gives back. Held in memory, so it is checked here and sent in one go.
+   */
+  public CompletableFuture<PutOutcome> putManifest(Manifest manifest) {
+    if (!manifest.digest().matches(manifest.bytes())) {
+      return CompletableFuture.failedFuture(new ContentMismatchException("the manifest's bytes are not " + manifest.digest()));
+    }
+    byte[] bytes = manifest.bytes();
+    return conditionalPut(blobKey(manifest.digest()), AsyncRequestBody.fromBytes(bytes), bytes.length, null,
+        manifest.mediaType())
+        .thenApply(etag -> etag.isPresent() ? PutOutcome.STORED : PutOutcome.ALREADY_PRESENT);
+  }
+
+  /**
+   * The manifest stored under {@code digest}, checked against it, its media type from the object's
+   * Content-Type (or, failing that, its own {@code mediaType} field); empty when the bucket holds
+   * nothing there, or holds something that is no manifest (a layer asked for as one: at most
+   * {@link Manifest#MAX_BYTES} of it are read).
+   */
+  public CompletableFuture<Optional<Manifest>> readManifest(Digest digest) {
+    String key = blobKey(digest);
+    return s3.getObject(b -> b.bucket(settings.bucket()).key(key).range("bytes=0-" + Manifest.MAX_BYTES),
+            AsyncResponseTransformer.toBytes())
+        .handle((response, failure) -> {
+          if (failure != null) {
+            RuntimeException error = BucketErrors.classify(failure, key, true);
+            if (error instanceof ObjectAbsentException) {
+              return Optional.<Manifest>empty();
+            }
+            throw error;
+          }
+          byte[] bytes = response.asByteArray();
+          if (bytes.length > Manifest.MAX_BYTES || !digest.matches(bytes)) {
+            return Optional.<Manifest>empty();
+          }
+          String type = response.response().contentType();
+          type = type == null ? null : type.split(";")[0].trim();
+          if (!MediaTypes.isManifest(type)) {
+            try {
+              type = ManifestDocument.parse(bytes).mediaType();
+            } catch (RuntimeException notJson) {
+              return Optional.<Manifest>empty();
+            }
+          }
+          return MediaTypes.isManifest(type) ? Optional.of(new Manifest(digest, type, bytes)) : Optional.<Manifest>empty();
+        });
   }
 
   /** Removes the blob; removing one that is not there succeeds too. */

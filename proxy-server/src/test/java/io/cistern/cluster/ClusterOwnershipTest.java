@@ -1,0 +1,272 @@
+package io.cistern.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.oci.Digest;
+import io.cistern.testing.BlobStream;
+import io.cistern.testing.CountingRelay;
+import io.cistern.testing.RealUpstream;
+import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCluster;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One upstream fetch per blob across a cluster of three Cisterns in this JVM, with a real
+ * Distribution upstream: the blob's owner alone downloads it and streams it to the other members
+ * while it does; an owner that refuses or is cut mid-body is replaced by the next member in order,
+ * resuming by {@code Range}; member requests need the cluster's token and are never passed on.
+ *
+ * <p>Where a test must know that requests overlap a download, the upstream's relay holds its
+ * answer after {@link #HOLD} bytes until the test releases it: no clock decides anything.
+ */
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class ClusterOwnershipTest {
+
+  private static final int HOLD = 256 * 1024;
+  private static final String REPOSITORY = "team/blobs";
+
+  @RegisterExtension
+  static final RealUpstream upstream = new RealUpstream();
+
+  private static final List<byte[]> blobs = List.of(random(1, 4 << 20), random(2, 4 << 20), random(3, 4 << 20),
+      random(4, 4 << 20), random(5, 4 << 20), random(6, 4 << 20));
+
+  @TempDir
+  Path temp;
+
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final ExecutorService clients = Executors.newCachedThreadPool();
+  private TestCluster cluster;
+
+  @BeforeAll
+  static void seed() throws Exception {
+    for (byte[] blob : blobs) {
+      upstream.pushBlob(REPOSITORY, blob);
+    }
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    clients.shutdownNow();
+    if (cluster != null) {
+      cluster.close();
+    }
+  }
+
+  private TestCluster cluster(int size) throws Exception {
+    cluster = TestCluster.start(temp, size, upstream, null, null, Clock.systemUTC(), "");
+    return cluster;
+  }
+
+  @Test
+  void theOwnerAloneFetchesFromTheUpstreamAndEveryMemberServesItsClientsWhileItDownloads() throws Exception {
+    cluster(3);
+    byte[] blob = blobs.get(0);
+    List<Integer> order = cluster.order(digest(blob).toString());
+    cluster.upstream().holdAfter(HOLD);
+
+    List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
+    for (int member = 0; member < 3; member++) {
+      for (int client = 0; client < 2; client++) {
+        URI uri = blobUri(cluster.member(member), blob);
+        streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients));
+      }
+    }
+    // Every client of every member has bytes while the upstream is still held: the other members
+    // follow the owner's download as it runs, and their clients follow theirs.
+    CompletableFuture.allOf(streams.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    cluster.upstream().release();
+
+    for (CompletableFuture<BlobStream> stream : streams) {
+      assertEquals(200, stream.join().status());
+      assertArrayEquals(blob, stream.join().finish());
+    }
+    assertEquals(1, upstreamGets(blob), "one upstream GET for the whole cluster");
+    int owner = order.get(0);
+    assertEquals(2, cluster.memberRequests(owner, "GET", digest(blob).toString()), "each other member asked the owner once");
+    for (int other : order.subList(1, 3)) {
+      assertEquals(0, cluster.memberRequests(other, "GET", digest(blob).toString()), "no one asked a member that does not own it");
+    }
+  }
+
+  @Test
+  void aClusterSpreadsOwnershipSoDistinctBlobsAreEachFetchedOnceByTheirOwners() throws Exception {
+    cluster(3);
+    List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
+    for (byte[] blob : blobs) {
+      for (int member = 0; member < 3; member++) {
+        URI uri = blobUri(cluster.member(member), blob);
+        responses.add(CompletableFuture.supplyAsync(() -> get(uri), clients));
+      }
+    }
+    for (int i = 0; i < responses.size(); i++) {
+      HttpResponse<byte[]> response = responses.get(i).get(60, TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode());
+      assertArrayEquals(blobs.get(i / 3), response.body());
+    }
+    for (byte[] blob : blobs) {
+      assertEquals(1, upstreamGets(blob), "one upstream GET per blob");
+    }
+  }
+
+  @Test
+  void anOwnerCutMidBodyIsReplacedByTheNextMemberWhichResumesWithOneMoreUpstreamGet() throws Exception {
+    cluster(3);
+    byte[] blob = blobs.get(1);
+    List<Integer> order = cluster.order(digest(blob).toString());
+    int owner = order.get(0);
+    int next = order.get(1);
+    int asking = order.get(2);
+    cluster.upstream().holdAfter(HOLD);
+    URI uri = blobUri(cluster.member(asking), blob);
+    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients).get(60, TimeUnit.SECONDS);
+
+    // The asking member has part of the blob from the owner; the owner now vanishes from the network.
+    cluster.relay(owner).goDown();
+    cluster.upstream().release();
+
+    assertEquals(200, stream.status());
+    assertArrayEquals(blob, stream.finish(), "the client's pull completes, through the next member");
+    assertEquals(2, upstreamGets(blob), "the owner's GET, and the next member's");
+    CountingRelay.Request resumed = memberGets(next, blob).get(0);
+    assertTrue(resumed.headerLines().stream().anyMatch(line -> line.toLowerCase().startsWith("range: bytes=")),
+        "the asking member resumed from the bytes it had: " + resumed.headerLines());
+    assertFalse(cluster.member(asking).cistern().cluster().membership().live().contains(cluster.memberName(owner)),
+        "the member that cut its answer is down for the asker");
+  }
+
+  @Test
+  void whenTheNextInOrderIsTheAskingMemberItResumesFromTheUpstreamItself() throws Exception {
+    cluster(3);
+    byte[] blob = blobs.get(2);
+    List<Integer> order = cluster.order(digest(blob).toString());
+    int owner = order.get(0);
+    int asking = order.get(1);
+    cluster.upstream().holdAfter(HOLD);
+    URI uri = blobUri(cluster.member(asking), blob);
+    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients).get(60, TimeUnit.SECONDS);
+
+    cluster.relay(owner).goDown();
+    cluster.upstream().release();
+
+    assertArrayEquals(blob, stream.finish());
+    List<CountingRelay.Request> gets = cluster.upstream().requests().stream()
+        .filter(request -> request.method().equals("GET") && request.path().endsWith(digest(blob).toString())).toList();
+    assertEquals(2, gets.size(), "the owner's GET, and the asker's own");
+    assertTrue(gets.stream().anyMatch(get -> get.hasHeader("Range")), "the asker's GET resumes by Range");
+    assertEquals(0, cluster.memberRequests(order.get(2), "GET", digest(blob).toString()),
+        "no member ranked below the asker is asked");
+  }
+
+  @Test
+  void anOwnerThatRefusesConnectionsIsHashedAroundWithNoExtraUpstreamGet() throws Exception {
+    cluster(3);
+    byte[] blob = blobs.get(3);
+    List<Integer> order = cluster.order(digest(blob).toString());
+    cluster.relay(order.get(0)).goDown();
+
+    HttpResponse<byte[]> response = get(blobUri(cluster.member(order.get(2)), blob));
+
+    assertEquals(200, response.statusCode());
+    assertArrayEquals(blob, response.body());
+    assertEquals(1, upstreamGets(blob), "the next member in order fetched it, once");
+    assertEquals(1, cluster.memberRequests(order.get(1), "GET", digest(blob).toString()));
+  }
+
+  @Test
+  void aMemberRequestWithAWrongTokenIsRefusedAndServedNothing() throws Exception {
+    cluster(2);
+    byte[] blob = blobs.get(4);
+    for (int member = 0; member < 2; member++) {
+      HttpResponse<byte[]> response = get(blobUri(cluster.member(member), blob), "Cistern-Member", "not-the-token");
+      assertEquals(401, response.statusCode());
+      assertTrue(new String(response.body()).contains("UNAUTHORIZED"), new String(response.body()));
+      assertEquals(401, get(cluster.member(member).url("/v2/"), "Cistern-Member", "not-the-token").statusCode(),
+          "not even a probe");
+    }
+    assertEquals(List.of(), cluster.upstream().requests(), "nothing reached the upstream");
+  }
+
+  @Test
+  void aCisternInNoClusterRefusesEveryMemberRequest() throws Exception {
+    try (CountingRelay relay = CountingRelay.to(upstream.port());
+         TestCistern single = TestCistern.forUpstream(temp.resolve("single"), relay.url())) {
+      assertEquals(401, get(blobUri(single, blobs.get(4)), "Cistern-Member", TestCluster.TOKEN).statusCode());
+      assertEquals(List.of(), relay.requests());
+    }
+  }
+
+  @Test
+  void aMemberRequestIsNeverPassedOnWhoeverOwnsTheBlob() throws Exception {
+    cluster(3);
+    byte[] blob = blobs.get(5);
+    List<Integer> order = cluster.order(digest(blob).toString());
+    int notOwner = order.get(2);
+
+    HttpResponse<byte[]> response = get(blobUri(cluster.member(notOwner), blob), "Cistern-Member", TestCluster.TOKEN);
+
+    assertEquals(200, response.statusCode());
+    assertArrayEquals(blob, response.body());
+    assertEquals(1, upstreamGets(blob), "the member asked fetched it from its upstream itself");
+    for (int member = 0; member < 3; member++) {
+      assertEquals(0, cluster.memberRequests(member, "GET", digest(blob).toString()),
+          "no member request went on to member " + member);
+    }
+  }
+
+  private List<CountingRelay.Request> memberGets(int member, byte[] blob) {
+    return cluster.relay(member).requests().stream()
+        .filter(request -> request.method().equals("GET") && request.path().endsWith(digest(blob).toString())).toList();
+  }
+
+  private long upstreamGets(byte[] blob) {
+    return cluster.upstream().count("GET", path -> path.endsWith(digest(blob).toString()));
+  }
+
+  private HttpResponse<byte[]> get(URI uri, String... headers) {
+    try {
+      java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(uri);
+      for (int i = 0; i < headers.length; i += 2) {
+        request.header(headers[i], headers[i + 1]);
+      }
+      return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static URI blobUri(TestCistern member, byte[] blob) {
+    return member.url("/v2/" + REPOSITORY + "/blobs/" + digest(blob));
+  }
+
+  private static Digest digest(byte[] blob) {
+    return Digest.sha256Of(blob);
+  }
+
+  private static byte[] random(long seed, int size) {
+    byte[] bytes = new byte[size];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+}
