@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -115,6 +116,8 @@ class ClusterBucketTest {
     assertOk(blob, get(newcomer, blob));
 
     assertEquals(before, cluster.upstream().requests().size(), "no upstream request for a blob the bucket holds");
+    // The client had the blob once it was verified; it is stored just after (off the client's path).
+    newcomer.cistern().blobs().downloadsFinished().get(30, TimeUnit.SECONDS);
     assertTrue(Files.isRegularFile(newcomer.cistern().cache().blobs().pathOf(digest(blob))), "filled into its own tier");
     assertEquals(1, metrics(newcomer).value("cistern_bucket_fills_total"));
     assertEquals(memberGets, cluster.memberRequests(0, "GET", digest(blob).toString())
