@@ -39,6 +39,8 @@ class SettingsTest {
       upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentBlobDownloads: 0}]
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
       upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
+      upstreams[1].mirror | upstreams: [{host: ghcr.io}, {host: quay.io, url: http://site:5000, mirror: path}]
+      upstreams[0].mirror | upstreams: [{host: ghcr.io, mirror: ns}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
       defaultUpstream   | defaultUpstream: quay.io
       cache             | cache: {lowWaterFraction: 1.5}

@@ -85,6 +85,8 @@ public record CisternConfig(
    * @param maxConcurrentRequests small requests (manifests, tag lists, referrers, HEADs) in flight at once
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
+   * @param mirror {@code ns} or {@code prefix} when {@code url} is a mirror (a site Cistern) that
+   *     serves {@code host} among others and is told it with each request; null for the registry itself
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -101,7 +103,8 @@ public record CisternConfig(
       @JsonProperty("retryWindow") Duration retryWindow,
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
-      @JsonProperty("passwordEnv") String passwordEnv) {
+      @JsonProperty("passwordEnv") String passwordEnv,
+      @JsonProperty("mirror") String mirror) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
