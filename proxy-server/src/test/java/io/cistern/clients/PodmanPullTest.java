@@ -11,7 +11,6 @@ import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.nio.file.Path;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,10 +49,15 @@ class PodmanPullTest {
   private static FallbackTrap trap;
   private static Podman podman;
 
+  /** Why this machine cannot run the client, reported on each test (JUnit reports no reason for a whole class). */
+  private static String skipped;
+
   @BeforeAll
   static void start() throws Exception {
-    Optional<String> unavailable = Podman.unavailable();
-    assumeTrue(unavailable.isEmpty(), () -> "skipped: " + unavailable.orElseThrow());
+    skipped = Podman.unavailable().orElse(null);
+    if (skipped != null) {
+      return;
+    }
     hub.push("library/small", "1", small);
     hub.push("team/app", "1.0", onHub);
     ghcr.push("team/app", "1.0", onGhcr);
@@ -97,6 +101,7 @@ class PodmanPullTest {
 
   @BeforeEach
   void coldClient() {
+    assumeTrue(skipped == null, () -> "skipped: " + skipped);
     podman.removeAllImages();
   }
 
