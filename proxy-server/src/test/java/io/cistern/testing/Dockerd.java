@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * A private docker daemon with Cistern as its {@code registry-mirrors} entry: its own data, exec
  * and key paths and socket under one temp directory, the vfs storage driver (plain copies, no
- * mounts), no bridge and no iptables rules, and its own containerd namespace. Its registry
+ * mounts), no bridge and no iptables rules, and its own containerd namespace. (dockerd 20.10
+ * still creates the empty directory {@code /run/docker/plugins}, a path fixed in its code.) Its registry
  * traffic other than to 127.0.0.1 goes to {@code proxy} (a {@link FallbackTrap}): dockerd falls
  * back from a failed mirror to {@code registry-1.docker.io}, which must then fail here and be seen,
  * rather than leave the machine. dockerd needs root: {@link #unavailable()} says why it cannot run.
