@@ -11,7 +11,7 @@ import java.util.Optional;
 /**
  * podman with private configuration: its own {@code registries.conf} (the mirrors under test),
  * {@code storage.conf} (vfs, in a temp directory), {@code containers.conf} (no events, cgroupfs,
- * its own network configuration directory) and a signature policy that accepts anything, with
+ * its own temp and network configuration directories) and a signature policy that accepts anything, with
  * {@code HOME} and the XDG directories in the same temp directory, so nothing system-wide is read
  * or written. Rootful podman needs root: {@link #unavailable()} says why it cannot run.
  */
@@ -47,8 +47,9 @@ public final class Podman {
         [engine]
         events_logger = "none"
         cgroup_manager = "cgroupfs"
+        tmp_dir = "%1$s/libpod"
         [network]
-        network_config_dir = "%s/net"
+        network_config_dir = "%1$s/net"
         """.formatted(directory));
     Files.writeString(directory.resolve("policy.json"), "{\"default\": [{\"type\": \"insecureAcceptAnything\"}]}\n");
     return new Podman(directory);
