@@ -9,7 +9,7 @@ through a Cistern whose JVM has run the miss path on other images (in turns), an
 
 1. per pull, the CPU time each process spent (upstream, proxy; from /proc) and the client's;
 2. per blob, from the client's side: time to first byte, body time, and how long the last byte
-   came after the rest (Cistern holds it back until the blob is published);
+   came after the rest (Cistern holds it back until the blob is verified; the fsync follows);
 3. a JFR recording of the warmed Cistern over its measured pulls (jcmd JFR.start/stop, 5 ms
    sampling, every fsync): execution samples by thread and by what the stack is doing, every
    FileChannel.force with its duration (blob file, directory, manifest), garbage collections; the
@@ -508,7 +508,7 @@ def print_report(report):
         if matched:
             big = [m for m in matched if m["size"] > 4096]
             if big:
-                print("  layers: last byte held %.1f ms (median), of which the blob's fsync %.1f ms" % (
+                print("  layers: last byte held %.1f ms (median); the blob's fsync (off the client's path) %.1f ms" % (
                     statistics.median(m["last_byte_ms"] for m in big), statistics.median(m["fsync_ms"] for m in big)))
         print("  GC: %d, %.1f ms; compilations: %d (%d C2), %.0f ms; classes loaded: %d %s" % (
             profile["gc"]["count"], profile["gc"]["total_ms"], profile["compilations"]["count"],

@@ -19,6 +19,13 @@ function percent(ratio) {
   return (ratio * 100).toFixed(1) + " %";
 }
 
+function duration(seconds) {
+  if (seconds % 3600 === 0) {
+    return seconds / 3600 + " h";
+  }
+  return seconds % 60 === 0 ? seconds / 60 + " min" : seconds + " s";
+}
+
 function show(id, value, format) {
   const element = document.getElementById(id);
   element.dataset.value = String(value);
@@ -93,6 +100,20 @@ function render(stats) {
       ? bytes(download.writtenBytes) + " / " + bytes(download.expectedBytes)
       : bytes(download.writtenBytes);
     return [name, progressCell(download.writtenBytes, download.expectedBytes), cell(size, "number")];
+  });
+  rows("rate-limits", stats.rateLimits || [], "no upstream has reported one", (rateLimit) => {
+    const name = cell(rateLimit.upstream);
+    name.dataset.upstream = rateLimit.upstream;
+    const bar = progressCell(rateLimit.remaining, rateLimit.limit);
+    bar.firstChild.firstChild.classList.toggle("full", rateLimit.low);
+    const left = cell(rateLimit.remaining + " of " + rateLimit.limit
+      + (rateLimit.windowSeconds == null ? "" : " per " + duration(rateLimit.windowSeconds))
+      + (rateLimit.low ? " · low" : ""), "number");
+    left.id = "rate-limit-" + rateLimit.upstream;
+    left.dataset.value = String(rateLimit.remaining);
+    left.dataset.limit = String(rateLimit.limit);
+    left.classList.toggle("low", rateLimit.low);
+    return [name, bar, left];
   });
   rows("top-repositories", stats.topRepositories, "nothing cached yet", (repository) => {
     const size = cell(bytes(repository.bytes), "number");

@@ -15,6 +15,7 @@ import io.cistern.ops.BundleDirectory;
 import io.cistern.admin.Readiness;
 import io.cistern.admin.RequestMetrics;
 import io.cistern.admin.StatusPage;
+import io.cistern.admin.TagRevalidationMetrics;
 import io.cistern.admin.UpstreamMetrics;
 import io.cistern.auth.ClientAuthenticator;
 import io.cistern.auth.Htpasswd;
@@ -31,14 +32,19 @@ import io.cistern.ops.BlobVerifier;
 import io.cistern.ops.CacheOperations;
 import io.cistern.ops.Jobs;
 import io.cistern.ops.Scrub;
+import io.cistern.ops.RateLimitView;
 import io.cistern.ops.TrafficView;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.RangeRelay;
+import io.cistern.proxy.TagRevalidationObserver;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.Credentials;
 import io.cistern.upstream.DeferredHttpClient;
 import io.cistern.upstream.EnvironmentProxySelector;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
+import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
@@ -113,9 +119,11 @@ public final class Cistern implements AutoCloseable {
     shutdownGrace = config.shutdown().grace();
     metrics = new Metrics();
     RequestMetrics requestMetrics = new RequestMetrics(metrics.registry());
+    UpstreamMetrics upstreamMetrics = new UpstreamMetrics(metrics.registry());
     try {
       core = new Core(settings.cache(), new MicrometerMetricsTrackerFactory(metrics.registry()), () -> upstreams,
-          new UpstreamMetrics(metrics.registry()), requestMetrics::traffic, clock);
+          upstreamMetrics, new TagRevalidationMetrics(metrics.registry()), requestMetrics::traffic,
+          upstreamMetrics.rateLimits()::view, clock);
     } catch (RuntimeException e) {
       metrics.close();
       throw e;
@@ -133,7 +141,7 @@ public final class Cistern implements AutoCloseable {
     accessLog = new AccessLog(LoggerFactory.getLogger(AccessLog.LOGGER), settings.accessLogFormat());
     try {
       TagService tags = new TagService(core.cache.tags(), core.storeExecutor);
-      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, tags,
+      RegistryApi api = new RegistryApi(core.router, core.manifests, core.blobs, core.ranges, tags,
           clientAuthenticator(config.security().auth(), users));
       requestMetrics.countAccessLogDrops(accessLog::dropped);
       RequestListener requests = served -> {
@@ -200,7 +208,7 @@ public final class Cistern implements AutoCloseable {
     // The upstreams are resolved once the cache is open: a command that finds it locked by a
     // running server goes through that server's admin API, and needs none of the upstreams' secrets.
     return new Tools(new Core(settings.cache(), null, () -> Upstreams.resolve(settings, environment), UpstreamObserver.NONE,
-        () -> null, clock));
+        TagRevalidationObserver.NONE, () -> null, List::of, clock));
   }
 
   /** The cache, its upstreams and its operations, for one CLI command; close it to release the directory. */
@@ -246,6 +254,10 @@ public final class Cistern implements AutoCloseable {
 
   public BlobService blobs() {
     return core.blobs;
+  }
+
+  public ManifestService manifests() {
+    return core.manifests;
   }
 
   /**
@@ -303,6 +315,7 @@ public final class Cistern implements AutoCloseable {
     private final CacheDirectory cache;
     private final UpstreamRouter router;
     private final BlobService blobs;
+    private final RangeRelay ranges;
     private final ManifestService manifests;
     private final CacheOperations operations;
     private final Jobs jobs = new Jobs(jobExecutor);
@@ -311,10 +324,13 @@ public final class Cistern implements AutoCloseable {
      * @param poolMetrics where the metadata database's connection pools report, or null
      * @param upstreams asked for once the cache is open
      * @param observer told about every exchange with an upstream (metrics)
+     * @param revalidations told how each revalidation of a cached tag ended (metrics)
      * @param traffic what clients were served, or a supplier of null when no server runs
+     * @param rateLimits the rate limits the upstreams reported (none when no server runs)
      */
     Core(CacheSettings cacheSettings, MetricsTrackerFactory poolMetrics, Supplier<Upstreams> upstreams,
-        UpstreamObserver observer, Supplier<TrafficView> traffic, Clock clock) {
+        UpstreamObserver observer, TagRevalidationObserver revalidations, Supplier<TrafficView> traffic,
+        Supplier<List<RateLimitView>> rateLimits, Clock clock) {
       try {
         // sqlite-jdbc extracts its native library on a JVM's first connection, into the system
         // temp directory unless told otherwise, and a kill -9 leaves that copy there for good: it
@@ -336,8 +352,10 @@ public final class Cistern implements AutoCloseable {
       try {
         router = upstreams.get().router(upstreamExecutor, observer);
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer);
-        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE);
-        operations = new CacheOperations(cache, router, manifests, blobs, traffic, clock);
+        ranges = new RangeRelay(blobs, timer, observer);
+        manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
+            revalidations);
+        operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
       } catch (RuntimeException e) {
         close();
         throw e;
@@ -365,7 +383,8 @@ public final class Cistern implements AutoCloseable {
   }
 
   /** One upstream with all that files and the environment give it, ready to be connected. */
-  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl, boolean offline) {}
+  private record UpstreamPlan(UpstreamSettings settings, Supplier<SSLContext> tls, Duration tagTtl,
+      TagRevalidation tagRevalidation, Duration maxStale, boolean offline, RepositoryRules repositories) {}
 
   /** The upstreams to build, the proxy they are reached through, the default among them, and their first retry wait. */
   private record Upstreams(List<UpstreamPlan> plans, ProxySelector proxies, String defaultHost, Duration retryBackoff) {
@@ -385,10 +404,13 @@ public final class Cistern implements AutoCloseable {
         CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
         Credentials credentials = credentialSources.forUpstream(upstream).orElse(null);
         // A CA file is read now, so a bad one stops the start; the JDK's own trust store waits
-        // for the upstream's first request (DeferredHttpClient).
+        // for the upstream's first request (DeferredHttpClient), and for a plain-HTTP upstream
+        // until a redirect to HTTPS first needs it.
         Supplier<SSLContext> tls;
         if (upstream.caCertificate() == null) {
-          tls = () -> UpstreamTls.trusting(null);
+          tls = settings.upstreams().get(i).url().getScheme().equalsIgnoreCase("http")
+              ? UpstreamTls::trustingTheSystemOnFirstUse
+              : () -> UpstreamTls.trusting(null);
         } else {
           try {
             SSLContext trusting = UpstreamTls.trusting(upstream.caCertificate());
@@ -398,8 +420,10 @@ public final class Cistern implements AutoCloseable {
           }
         }
         Duration tagTtl = upstream.tagTtl() != null ? upstream.tagTtl() : config.tagTtl();
+        TagRevalidation tagRevalidation = upstream.tagRevalidation() != null ? upstream.tagRevalidation() : config.tagRevalidation();
+        Duration maxStale = upstream.maxStale() != null ? upstream.maxStale() : config.maxStale();
         plans.add(new UpstreamPlan(settings.upstreams().get(i).withCredentials(credentials), tls, tagTtl,
-            config.offline() || upstream.offline()));
+            tagRevalidation, maxStale, config.offline() || upstream.offline(), upstream.repositoryRules()));
       }
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
@@ -410,7 +434,7 @@ public final class Cistern implements AutoCloseable {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
         upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
-            plan.offline()));
+            plan.tagRevalidation(), plan.maxStale(), plan.offline(), plan.repositories()));
         log.info("mirroring {} from {}{}", settings.host(), settings.url(),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }

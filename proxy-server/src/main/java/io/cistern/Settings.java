@@ -55,6 +55,8 @@ public record Settings(
     CisternConfig.Server server = required(config.server(), "server");
     CisternConfig.Admin admin = required(config.admin(), "admin");
     required(config.tagTtl(), "tagTtl");
+    required(config.tagRevalidation(), "tagRevalidation");
+    required(config.maxStale(), "maxStale");
     required(required(config.shutdown(), "shutdown").grace(), "shutdown.grace");
     positive(required(server.idleTimeout(), "server.idleTimeout"), "server.idleTimeout");
     positive(required(cache.accessFlushInterval(), "cache.accessFlushInterval"), "cache.accessFlushInterval");
@@ -69,6 +71,9 @@ public record Settings(
     List<String> hosts = upstreams.stream().map(UpstreamSettings::host).toList();
     check("upstreams", () -> UpstreamRouter.check(hosts, null));
     check("defaultUpstream", () -> UpstreamRouter.check(hosts, config.defaultUpstream()));
+    for (int i = 0; i < config.upstreams().size(); i++) {
+      check("upstreams[" + i + "].repositories", config.upstreams().get(i)::repositoryRules);
+    }
     CisternConfig.Security security = required(config.security(), "security");
     required(security.auth(), "security.auth");
     CisternConfig.Tls tls = required(security.tls(), "security.tls");

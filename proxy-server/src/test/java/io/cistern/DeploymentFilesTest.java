@@ -114,6 +114,57 @@ class DeploymentFilesTest {
   }
 
   @Test
+  void prometheusFindsEveryRecipesMetricsOnTheAdminPort() throws Exception {
+    Map<String, JsonNode> workloads = Map.of(
+        "site-cache.yaml", only(kubernetes("site-cache.yaml"), "Deployment"),
+        "node-cache.yaml", only(kubernetes("node-cache.yaml"), "DaemonSet"),
+        "sidecar.yaml", only(kubernetes("sidecar.yaml"), "Deployment"));
+    for (Map.Entry<String, JsonNode> workload : workloads.entrySet()) {
+      JsonNode template = workload.getValue().path("spec").path("template");
+      JsonNode annotations = template.path("metadata").path("annotations");
+      JsonNode admin = port(container(template.path("spec"), "cistern"), "admin");
+      String name = workload.getKey();
+      assertEquals("true", annotations.path("prometheus.io/scrape").asText(), name);
+      assertEquals(admin.path("containerPort").asText(), annotations.path("prometheus.io/port").asText(), name);
+      assertEquals("/metrics", annotations.path("prometheus.io/path").asText(), name);
+    }
+
+    List<JsonNode> monitors = kubernetes("servicemonitor.yaml");
+    JsonNode service = only(kubernetes("site-cache.yaml"), "Service");
+    JsonNode serviceMonitor = only(monitors, "ServiceMonitor");
+    assertTrue(matches(serviceMonitor.path("spec").path("selector").path("matchLabels"), service.path("metadata").path("labels")),
+        "the ServiceMonitor selects the site cache's Service");
+    JsonNode endpoint = serviceMonitor.path("spec").path("endpoints").path(0);
+    assertEquals("/metrics", endpoint.path("path").asText());
+    JsonNode servicePort = null;
+    for (JsonNode port : service.path("spec").path("ports")) {
+      if (port.path("name").asText().equals(endpoint.path("port").asText())) {
+        servicePort = port;
+      }
+    }
+    assertTrue(servicePort != null, "the ServiceMonitor's port " + endpoint.path("port") + " is one the Service names");
+    assertEquals("admin", servicePort.path("targetPort").asText(), "and leads to the container's admin port");
+
+    JsonNode nodePods = workloads.get("node-cache.yaml").path("spec").path("template");
+    JsonNode podMonitor = only(monitors, "PodMonitor");
+    assertTrue(matches(podMonitor.path("spec").path("selector").path("matchLabels"), nodePods.path("metadata").path("labels")),
+        "the PodMonitor selects the node caches' pods");
+    JsonNode podEndpoint = podMonitor.path("spec").path("podMetricsEndpoints").path(0);
+    assertEquals("/metrics", podEndpoint.path("path").asText());
+    assertEquals(DEFAULTS.admin().port(),
+        port(container(nodePods.path("spec"), "cistern"), podEndpoint.path("port").asText()).path("containerPort").asInt());
+  }
+
+  /** Whether every label {@code selector} asks for is among {@code labels}. */
+  private static boolean matches(JsonNode selector, JsonNode labels) {
+    boolean all = !selector.isEmpty();
+    for (Map.Entry<String, JsonNode> entry : selector.properties()) {
+      all &= entry.getValue().asText().equals(labels.path(entry.getKey()).asText(null));
+    }
+    return all;
+  }
+
+  @Test
   void theConfigMapCarriesAConfigurationCisternAcceptsForEveryMirroredRegistry() throws Exception {
     CisternConfig config = configMapConfig();
     assertEquals(Path.of(CACHE_MOUNT), config.cache().directory(), "the cache is where the volume is mounted");
@@ -375,7 +426,8 @@ class DeploymentFilesTest {
     return files;
   }
 
-  private static Path repositoryRoot() {
+  /** The repository's root directory: the first of the working directory's ancestors with {@code deploy/}. */
+  static Path repositoryRoot() {
     Path directory = Path.of("").toAbsolutePath();
     while (directory != null && !Files.isDirectory(directory.resolve("deploy"))) {
       directory = directory.getParent();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.cistern.cli.ClassDataTraining;
 import io.cistern.testing.CisternProcess;
+import io.cistern.testing.LoopbackConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -76,18 +77,6 @@ class LaunchOptionsTest {
   }
 
   private Path config() throws IOException {
-    return Files.writeString(temp.resolve("cistern.yml"), """
-        server:
-          address: 127.0.0.1
-          port: 0
-        admin:
-          address: 127.0.0.1
-          port: 0
-        cache:
-          directory: %s
-        upstreams:
-          - host: upstream.test
-            url: http://127.0.0.1:9
-        """.formatted(temp.resolve("cache")));
+    return LoopbackConfig.write(temp.resolve("cistern.yml"), temp.resolve("cache"), "http://127.0.0.1:9");
   }
 }

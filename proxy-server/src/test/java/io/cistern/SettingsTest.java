@@ -42,6 +42,8 @@ class SettingsTest {
       upstreams[1].mirror | upstreams: [{host: ghcr.io}, {host: quay.io, url: http://site:5000, mirror: path}]
       upstreams[0].mirror | upstreams: [{host: ghcr.io, mirror: ns}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
+      upstreams[1].repositories | upstreams: [{host: docker.io}, {host: ghcr.io, repositories: {allow: []}}]
+      upstreams[0].repositories | upstreams: [{host: ghcr.io, repositories: {deny: [a/*, null]}}]
       defaultUpstream   | defaultUpstream: quay.io
       cache             | cache: {lowWaterFraction: 1.5}
       cache             | cache: {poolSize: 1}
@@ -49,6 +51,8 @@ class SettingsTest {
       admin             | admin: {port: -1}
       server.idleTimeout | server: {idleTimeout: 0s}
       log.access.format | log: {access: {format: xml}}
+      tagRevalidation   | tagRevalidation: null
+      maxStale          | maxStale: null
       security.tls      | security: {tls: {certificate: /etc/cistern/tls.crt}}
       """)
   void aMistakeIsOneLineNamingItsKey(String key, String yaml) throws Exception {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.testing.CisternProcess;
+import io.cistern.testing.LoopbackConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,19 +30,7 @@ class SqliteNativeLibraryCopiesTest {
   void killedRunsLeaveNoCopyOfTheNativeLibraryBehind() throws Exception {
     Path jvmTemp = Files.createDirectories(temp.resolve("jvm-tmp"));
     Path cache = temp.resolve("cache");
-    Path config = Files.writeString(temp.resolve("cistern.yml"), """
-        server:
-          address: 127.0.0.1
-          port: 0
-        admin:
-          address: 127.0.0.1
-          port: 0
-        cache:
-          directory: %s
-        upstreams:
-          - host: upstream.test
-            url: http://127.0.0.1:1
-        """.formatted(cache));
+    Path config = LoopbackConfig.write(temp.resolve("cistern.yml"), cache, "http://127.0.0.1:1");
     List<String> tmpdir = List.of("-Djava.io.tmpdir=" + jvmTemp);
 
     for (int run = 1; run <= 2; run++) {

@@ -204,6 +204,21 @@ public final class RegistryClient {
     return exchange(call, handler, ErrorCode.BLOB_UNKNOWN);
   }
 
+  /**
+   * GETs the bytes {@code range} (a {@code Range} header's value) of a blob, for a client that
+   * asked for them before the blob's download has reached them. It is a blob GET like any other
+   * (the upstream's authentication, redirects, and the blob downloads' cap, whose permit is held
+   * until the last byte of the body: the body goes to that client at its pace, and may be large),
+   * but never retried here: a broken relay is the client's to ask again. The handler sees only a
+   * successful answer, whose status it must check (an upstream that ignores ranges answers 200).
+   */
+  public <T> CompletableFuture<HttpResponse<T>> getBlobRange(
+      RepositoryName repository, Digest digest, String range, BodyHandler<T> handler) {
+    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects().asStream()
+        .withRange(range);
+    return exchange(call, handler, ErrorCode.BLOB_UNKNOWN);
+  }
+
   /** Every tag of a repository, following {@code Link} pagination where the upstream uses it. */
   public CompletableFuture<List<String>> listTags(RepositoryName repository) {
     return listTagPage(repository, uri(repository, "tags", "list"), new ArrayList<>(), 0, 0);
@@ -308,6 +323,7 @@ public final class RegistryClient {
         observer.failed(host(), failure);
       } else {
         observer.responded(host(), response.statusCode());
+        RateLimit.from(response.headers()).ifPresent(rateLimit -> observer.rateLimitReported(host(), rateLimit));
       }
     });
   }

@@ -20,6 +20,9 @@ public interface UpstreamObserver {
 
     @Override
     public void retrying(String upstream, RetryCause cause, Duration wait) {}
+
+    @Override
+    public void rangeRelayed(String upstream) {}
   };
 
   /** {@code upstream} answered with {@code status} (for a body, once the body has been read). */
@@ -33,4 +36,17 @@ public interface UpstreamObserver {
    * {@code wait}: by the client itself, or by a blob download resuming. Told once per retry.
    */
   void retrying(String upstream, RetryCause cause, Duration wait);
+
+  /**
+   * An answer from {@code upstream} reported its pull quota ({@link RateLimit#from}); told after
+   * {@link #responded}, for every answer that carries one. Nothing by default.
+   */
+  default void rateLimitReported(String upstream, RateLimit rateLimit) {}
+
+  /**
+   * A ranged GET went to {@code upstream} for a client's {@code Range} beyond what the blob's
+   * download had written (a lazy pull). Told once per such GET, apart from the blob's own
+   * download, so that the full GETs per blob can still be counted.
+   */
+  void rangeRelayed(String upstream);
 }

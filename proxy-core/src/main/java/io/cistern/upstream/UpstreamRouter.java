@@ -21,7 +21,8 @@ import java.util.Set;
  * Only configured upstreams are ever chosen: an unknown {@code ns}, or a first path component that
  * is a registry host name by Docker's rule (it holds a {@code .} or a {@code :}, or is
  * {@code localhost}) but names no configured upstream, is refused here, before any outbound
- * connection could be made. Docker Hub's single-component names get {@code library/}.
+ * connection could be made. Docker Hub's single-component names get {@code library/}. Then the
+ * upstream's repository rules ({@link RepositoryRules}) decide whether the name is served at all.
  */
 public final class UpstreamRouter {
 
@@ -71,13 +72,28 @@ public final class UpstreamRouter {
   }
 
   /**
-   * Routes the name from a {@code /v2/<name>/…} path.
+   * Routes the name from a {@code /v2/<name>/…} path, for a client's request or a warm: a name its
+   * upstream's repository rules refuse goes no further.
    *
    * @param namespace the {@code ns} query parameter, or null
    * @throws RegistryException NAME_UNKNOWN for an upstream Cistern does not mirror, NAME_INVALID
-   *     for a bad repository name
+   *     for a bad repository name, DENIED (403) for a name the upstream's repository rules refuse
    */
   public Route route(String name, String namespace) {
+    Route route = routeIgnoringRules(name, namespace);
+    Optional<String> refusal = route.upstream().repositories().refusal(route.repository());
+    if (refusal.isPresent()) {
+      throw new RegistryException(ErrorCode.DENIED, route.upstream().host() + "/" + route.repository()
+          + " is not served by this cache: it " + refusal.get() + " of upstream " + route.upstream().host());
+    }
+    return route;
+  }
+
+  /**
+   * As {@link #route}, whatever the repository rules say: for operators' work on what is already
+   * cached (listing, pinning, purging, exporting it), which never reaches an upstream.
+   */
+  public Route routeIgnoringRules(String name, String namespace) {
     if (namespace != null && !namespace.isEmpty()) {
       Upstream upstream = configured(namespace);
       return new Route(upstream, normalise(upstream, name));

@@ -83,6 +83,9 @@ class ConnectionRetryFaultInjectingUpstreamTest {
       public void retrying(String upstream, RetryCause cause, Duration wait) {
         retries.add(cause);
       }
+
+      @Override
+      public void rangeRelayed(String upstream) {}
     });
   }
 

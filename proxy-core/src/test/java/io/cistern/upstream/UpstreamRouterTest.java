@@ -25,9 +25,13 @@ class UpstreamRouterTest {
   private static final UpstreamRouter router = new UpstreamRouter(List.of(DOCKER_HUB, GHCR, PRIVATE), "docker.io");
 
   private static Upstream upstream(String host, String url) {
+    return upstream(host, url, RepositoryRules.NONE);
+  }
+
+  private static Upstream upstream(String host, String url, RepositoryRules repositories) {
     UpstreamSettings settings = UpstreamSettings.of(host, URI.create(url), null);
     return new Upstream(new RegistryClient(settings, UNUSED, ForkJoinPool.commonPool(), Duration.ofMillis(1),
-        UpstreamObserver.NONE), Duration.ofMinutes(5), false);
+        UpstreamObserver.NONE), Duration.ofMinutes(5), TagRevalidation.BACKGROUND, Duration.ofHours(24), false, repositories);
   }
 
   @Test
@@ -111,5 +115,30 @@ class UpstreamRouterTest {
   @Test
   void badNamesAreNameInvalidWhateverTheUpstream() {
     assertEquals(ErrorCode.NAME_INVALID, assertThrows(RegistryException.class, () -> router.route("ghcr.io/Org/App", null)).code());
+  }
+
+  @Test
+  void repositoryRulesAreAppliedToTheNameAsTheUpstreamIsAskedForItAfterRouting() {
+    RepositoryRules officialOnly = new RepositoryRules(List.of(RepositoryGlob.parse("library/*")), List.of());
+    UpstreamRouter ruled = new UpstreamRouter(List.of(upstream("docker.io", "https://registry-1.docker.io", officialOnly),
+        upstream("ghcr.io", "https://ghcr.io", new RepositoryRules(null, List.of(RepositoryGlob.parse("**/private"))))), null);
+
+    assertEquals("library/alpine", ruled.route("alpine", null).repository().value(), "alpine is library/alpine, allowed");
+    RegistryException denied = assertThrows(RegistryException.class, () -> ruled.route("someone/alpine", null));
+    assertEquals(ErrorCode.DENIED, denied.code());
+    assertEquals(403, denied.status());
+    assertEquals("docker.io/someone/alpine is not served by this cache: it matches no glob of repositories.allow"
+        + " of upstream docker.io", denied.getMessage());
+
+    assertEquals("org/app", ruled.route("ghcr.io/org/app", null).repository().value(), "ghcr.io has its own rules");
+    for (String[] request : new String[][] {{"ghcr.io/org/private", null}, {"org/team/private", "ghcr.io"}}) {
+      RegistryException refused = assertThrows(RegistryException.class, () -> ruled.route(request[0], request[1]));
+      assertEquals(ErrorCode.DENIED, refused.code(), request[0]);
+      assertTrue(refused.getMessage().contains("matches repositories.deny '**/private'"), refused.getMessage());
+    }
+    assertEquals("org/private", ruled.routeIgnoringRules("ghcr.io/org/private", null).repository().value(),
+        "what is cached can still be found, to be listed or purged");
+    assertEquals(ErrorCode.NAME_UNKNOWN, assertThrows(RegistryException.class, () -> ruled.route("quay.io/org/private", null))
+        .code(), "an unknown upstream stays unknown");
   }
 }

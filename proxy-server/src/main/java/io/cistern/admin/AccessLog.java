@@ -135,7 +135,16 @@ public final class AccessLog implements RequestListener, AutoCloseable {
 
     abstract void add(String key, String value);
 
-    abstract void addLiteral(String key, String value);
+    final void addLiteral(String key, String value) {
+      start(key).append(value);
+    }
+
+    /** The value as a JSON string, quotes included: both formats quote this way when they must. */
+    final void addQuoted(String key, String value) {
+      start(key).append('"');
+      JSON_STRINGS.quoteAsString(value, line);
+      line.append('"');
+    }
 
     /** Starts the field {@code key}: what is appended to the builder next is its value. */
     abstract StringBuilder start(String key);
@@ -175,15 +184,8 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       } else if (plain(value)) {
         addLiteral(key, value);
       } else {
-        start(key).append('"');
-        JSON_STRINGS.quoteAsString(value, line);
-        line.append('"');
+        addQuoted(key, value);
       }
-    }
-
-    @Override
-    void addLiteral(String key, String value) {
-      start(key).append(value);
     }
 
     @Override
@@ -222,15 +224,8 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       if (value == null) {
         addLiteral(key, "null");
       } else {
-        start(key).append('"');
-        JSON_STRINGS.quoteAsString(value, line);
-        line.append('"');
+        addQuoted(key, value);
       }
-    }
-
-    @Override
-    void addLiteral(String key, String value) {
-      start(key).append(value);
     }
 
     @Override

@@ -1,6 +1,9 @@
 package io.cistern.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.cistern.upstream.RepositoryGlob;
+import io.cistern.upstream.RepositoryRules;
+import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -13,6 +16,10 @@ import java.util.List;
  * @param defaultUpstream the upstream for requests that name none; the first one when unset
  * @param offline never contact any upstream; serve what is cached
  * @param tagTtl how long a resolved tag is served without asking its upstream again
+ * @param tagRevalidation whether a client asking for a tag past its TTL is answered at once from
+ *     the cache while the tag is revalidated in the background, or waits for the revalidation
+ * @param maxStale how long past its TTL a tag may be served while it is revalidated in the
+ *     background; an older one is revalidated before it is served
  * @param admin the admin listener: metrics, health probes, the status page and the operators' API
  * @param security what clients of the registry port must present: TLS, credentials
  * @param log log levels and the access log's format
@@ -27,6 +34,8 @@ public record CisternConfig(
     @JsonProperty("defaultUpstream") String defaultUpstream,
     @JsonProperty("offline") boolean offline,
     @JsonProperty("tagTtl") Duration tagTtl,
+    @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
+    @JsonProperty("maxStale") Duration maxStale,
     @JsonProperty("admin") Admin admin,
     @JsonProperty("security") Security security,
     @JsonProperty("log") Log log,
@@ -83,8 +92,11 @@ public record CisternConfig(
    * @param retryWindow how long a blob download retries an upstream it cannot reach; see
    *     {@link io.cistern.upstream.UpstreamSettings}
    * @param maxConcurrentRequests small requests (manifests, tag lists, referrers, HEADs) in flight at once
+   * @param tagRevalidation this upstream's own {@code tagRevalidation}; unset, the top-level one
+   * @param maxStale this upstream's own {@code maxStale}; unset, the top-level one
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
+   * @param repositories which of its repositories are served; null for all
    * @param mirror {@code ns} or {@code prefix} when {@code url} is a mirror (a site Cistern) that
    *     serves {@code host} among others and is told it with each request; null for the registry itself
    */
@@ -94,6 +106,8 @@ public record CisternConfig(
       @JsonProperty("username") String username,
       @JsonProperty("password") String password,
       @JsonProperty("tagTtl") Duration tagTtl,
+      @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
+      @JsonProperty("maxStale") Duration maxStale,
       @JsonProperty("caCertificate") Path caCertificate,
       @JsonProperty("offline") boolean offline,
       @JsonProperty("connectTimeout") Duration connectTimeout,
@@ -104,10 +118,16 @@ public record CisternConfig(
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
       @JsonProperty("passwordEnv") String passwordEnv,
+      @JsonProperty("repositories") Repositories repositories,
       @JsonProperty("mirror") String mirror) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
+    }
+
+    /** @throws IllegalArgumentException for rules Cistern cannot apply (an empty allow list) */
+    public RepositoryRules repositoryRules() {
+      return repositories == null ? RepositoryRules.NONE : new RepositoryRules(repositories.allow(), repositories.deny());
     }
 
     /** Never prints the password. */
@@ -116,6 +136,17 @@ public record CisternConfig(
       return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
     }
   }
+
+  /**
+   * An upstream's repository rules, {@link RepositoryRules}: each glob is checked and compiled as
+   * it is read, so a bad one is a mistake at its own key ({@code upstreams[0].repositories.deny[1]}).
+   *
+   * @param allow globs of the repositories served; null (left out) for all that {@code deny} does not refuse
+   * @param deny globs of repositories refused, whatever {@code allow} says
+   */
+  public record Repositories(
+      @JsonProperty("allow") List<RepositoryGlob> allow,
+      @JsonProperty("deny") List<RepositoryGlob> deny) {}
 
   /**
    * The admin listener, a port of its own. It serves {@code /metrics}, {@code /healthz},

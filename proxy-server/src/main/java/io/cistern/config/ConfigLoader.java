@@ -14,6 +14,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.cistern.upstream.RepositoryGlob;
+import io.cistern.upstream.TagRevalidation;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -62,7 +64,9 @@ public final class ConfigLoader {
   public ConfigLoader() {
     SimpleModule humanUnits = new SimpleModule("cistern-units")
         .addDeserializer(Duration.class, new TextDeserializer<>(Durations::parse))
-        .addDeserializer(ByteSize.class, new TextDeserializer<>(ByteSize::parse));
+        .addDeserializer(ByteSize.class, new TextDeserializer<>(ByteSize::parse))
+        .addDeserializer(TagRevalidation.class, new TextDeserializer<>(TagRevalidation::parse))
+        .addDeserializer(RepositoryGlob.class, new TextDeserializer<>(RepositoryGlob::parse));
     this.yaml = JsonMapper.builder(new YAMLFactory())
         .addModule(humanUnits)
         .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES)

@@ -1,5 +1,7 @@
 package io.cistern.http;
 
+import io.cistern.proxy.RequestedRange;
+
 /**
  * One range from a {@code Range: bytes=…} header, resolved against the blob's size.
  *
@@ -35,33 +37,13 @@ record ByteRange(long first, long last) {
     if (!value.regionMatches(true, 0, "bytes=", 0, 6)) {
       return new Whole();
     }
-    String spec = value.substring(6).trim();
-    if (spec.contains(",")) {
+    if (value.contains(",")) {
       // Multipart ranges are legal to ignore, and no registry client asks for them.
       return new Whole();
     }
-    int dash = spec.indexOf('-');
-    if (dash < 0) {
-      return new Unsatisfiable();
-    }
-    try {
-      String start = spec.substring(0, dash).trim();
-      String end = spec.substring(dash + 1).trim();
-      if (start.isEmpty()) {
-        long suffix = Long.parseLong(end);
-        if (suffix <= 0 || size == 0) {
-          return new Unsatisfiable();
-        }
-        return new Partial(new ByteRange(Math.max(0, size - suffix), size - 1));
-      }
-      long first = Long.parseLong(start);
-      long last = end.isEmpty() ? size - 1 : Math.min(Long.parseLong(end), size - 1);
-      if (first < 0 || first >= size || (!end.isEmpty() && Long.parseLong(end) < first)) {
-        return new Unsatisfiable();
-      }
-      return new Partial(new ByteRange(first, last));
-    } catch (NumberFormatException e) {
-      return new Unsatisfiable();
-    }
+    return RequestedRange.parse(value)
+        .filter(asked -> asked.satisfiableIn(size))
+        .<Request>map(asked -> new Partial(new ByteRange(asked.firstIn(size), asked.lastIn(size))))
+        .orElseGet(Unsatisfiable::new);
   }
 }

@@ -16,11 +16,12 @@ import java.nio.channels.FileChannel;
  * the socket is writable, so a slow client slows nobody else; when the reader catches up with the
  * download it returns no chunk and asks the blob to wake it (this blob only) when more is readable.
  *
- * <p>The final byte of a range of known length waits for the blob's verification; a range of
- * unknown length ({@link #UNTIL_END}) ends, and its chunked terminator is sent, only once the blob
- * is verified. If the download fails, the next read throws and the connection is closed before
- * the response could look complete. (A download announced empty never gets here: it is answered
- * once verified.)
+ * <p>The blob's last byte waits for its verification (see {@link GrowingBlob#readableLimit}); a
+ * range of unknown length ({@link #UNTIL_END}) ends, and its chunked terminator is sent, only once
+ * the blob is verified. If the download fails before that, the next read throws and the
+ * connection is closed before the response could look complete; a failure to store the blob
+ * once verified does not concern this reader. (A download announced empty never gets here: it
+ * is answered once stored.)
  *
  * <p>While it waits for the download, the connection is Cistern's to hold up, not idle
  * ({@link IdleConnectionCloser}): the download may be waiting out an upstream outage.
@@ -71,7 +72,7 @@ final class FollowingBlobInput implements ChunkedInput<ByteBuf> {
     if (isEndOfInput()) {
       return null;
     }
-    if (blob.finished().isCompletedExceptionally()) {
+    if (blob.hasFailed()) {
       throw new IOException("the upstream download of " + blob.digest() + " failed");
     }
     long limit = blob.readableLimit(last);

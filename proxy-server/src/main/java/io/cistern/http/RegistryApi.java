@@ -12,6 +12,8 @@ import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobService;
 import io.cistern.proxy.BlobSource;
 import io.cistern.proxy.ManifestService;
+import io.cistern.proxy.RangeRelay;
+import io.cistern.proxy.RequestedRange;
 import io.cistern.proxy.TagService;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamRouter.Route;
@@ -24,6 +26,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -39,16 +42,21 @@ public final class RegistryApi {
   private final UpstreamRouter router;
   private final ManifestService manifests;
   private final BlobService blobs;
+  private final RangeRelay ranges;
   private final TagService tags;
   private final ClientAuthenticator clients;
   private final Map<String, AcceptHeader> acceptHeaders = new ConcurrentHashMap<>();
 
-  /** @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone */
-  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, TagService tags,
-      ClientAuthenticator clients) {
+  /**
+   * @param ranges answers a blob GET with a {@code Range} the blob's download has not reached
+   * @param clients who may pull; {@link ClientAuthenticator#anonymous()} lets everyone
+   */
+  public RegistryApi(UpstreamRouter router, ManifestService manifests, BlobService blobs, RangeRelay ranges,
+      TagService tags, ClientAuthenticator clients) {
     this.router = router;
     this.manifests = manifests;
     this.blobs = blobs;
+    this.ranges = ranges;
     this.tags = tags;
     this.clients = clients;
   }
@@ -104,7 +112,7 @@ public final class RegistryApi {
         Digest digest = blobDigest(blob.digest());
         return head
             ? blobs.size(target, digest).thenApply(size -> new Reply.BlobHead(digest, size))
-            : blobs.open(target, digest).thenApply(source -> {
+            : openBlob(target, digest, headers.get(HttpHeaderNames.RANGE)).thenApply(source -> {
               exchange.cacheHit(source instanceof BlobSource.Stored);
               return new Reply.Blob(digest, source);
             });
@@ -128,6 +136,12 @@ public final class RegistryApi {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /** A blob's bytes for a GET: a range goes to the relay, which hands back the blob's own source unless it relays. */
+  private CompletableFuture<BlobSource> openBlob(Route target, Digest digest, String range) {
+    Optional<RequestedRange> asked = RequestedRange.parse(range);
+    return asked.isPresent() ? ranges.open(target, digest, asked.get()) : blobs.open(target, digest);
   }
 
   private CompletableFuture<Reply> listTags(String name, String namespace, Map<String, List<String>> query, Exchange exchange) {

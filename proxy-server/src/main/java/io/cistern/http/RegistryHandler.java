@@ -43,9 +43,9 @@ import org.slf4j.LoggerFactory;
  * One connection's registry traffic: takes requests in order, asks {@link RegistryApi} for each
  * answer, and writes it. Cached blobs on disk go out by sendfile, no copy through the heap, in
  * {@link FileSlices}; under TLS, where bytes must be encrypted in user space, as chunks of the
- * file. Stored content a tier streams instead of handing out a file is relayed as it comes
- * ({@link StreamedBlobInput}); blobs still downloading follow the temp file through
- * {@link FollowingBlobInput}.
+ * file. Stored content a tier streams instead of handing out a file, and a range relayed from the
+ * upstream, are relayed as they come ({@link StreamedBlobInput}); blobs still downloading follow
+ * the temp file through {@link FollowingBlobInput}.
  *
  * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
  * reading pauses while an answer is pending (one that is ready at once is written at once), and
@@ -190,6 +190,9 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private ChannelFuture writeBlob(ChannelHandlerContext ctx, HttpRequest request, Reply.Blob blob, boolean keepAlive) {
     BlobSource source = blob.source();
+    if (source instanceof BlobSource.Relayed relayed) {
+      return writeRelayed(ctx, blob.digest(), relayed, keepAlive);
+    }
     long size = source instanceof BlobSource.Stored stored ? stored.size() : ((BlobSource.Downloading) source).blob().expectedSize();
     ByteRange.Request asked = size >= 0 ? ByteRange.parse(request.headers().get(HttpHeaderNames.RANGE), size) : new ByteRange.Whole();
     if (asked instanceof ByteRange.Unsatisfiable) {
@@ -255,6 +258,19 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
         ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
   }
 
+  /** A range relayed from the upstream as it comes: the range the upstream answered, which is the one asked. */
+  private ChannelFuture writeRelayed(ChannelHandlerContext ctx, Digest digest, BlobSource.Relayed relayed, boolean keepAlive) {
+    HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.PARTIAL_CONTENT);
+    blobHeaders(response.headers(), digest);
+    HttpUtil.setKeepAlive(response, keepAlive);
+    response.headers().set(HttpHeaderNames.CONTENT_RANGE,
+        new ByteRange(relayed.first(), relayed.last()).contentRange(relayed.size()));
+    HttpUtil.setContentLength(response, relayed.content().length());
+    ctx.write(response);
+    return ctx.writeAndFlush(new HttpChunkedInput(new StreamedBlobInput(relayed.content(), digest, 0,
+        relayed.content().length(), ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
+  }
+
   private static void blobHeaders(HttpHeaders headers, Digest digest) {
     headers.set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
         .set(Reply.DIGEST_HEADER, digest.toString())
@@ -272,6 +288,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private static void closeSource(BlobSource source) {
     if (source instanceof BlobSource.Stored stored) {
       stored.content().close();
+    } else if (source instanceof BlobSource.Relayed relayed) {
+      relayed.content().close();
     }
   }
 

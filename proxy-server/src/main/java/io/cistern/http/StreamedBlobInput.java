@@ -17,8 +17,9 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Relays a byte range of stored content that a tier streams rather than hands out as a file
- * ({@link BlobContent.Streamed}: an object store's GET). One buffer is asked of the stream at a
+ * Relays a byte range of content that comes as a stream ({@link BlobContent.Streamed}): stored
+ * content a tier streams rather than hands out as a file (an object store's GET), or a range
+ * relayed from the upstream ({@link io.cistern.proxy.RangeRelay}). One buffer is asked of the stream at a
  * time, and the next only once the last was handed to the socket, which
  * {@link ChunkedWriteHandler} does only while the socket is writable: a slow client slows its own
  * stream, and holds at most one buffer.
@@ -82,10 +83,10 @@ final class StreamedBlobInput implements ChunkedInput<ByteBuf>, Flow.Subscriber<
       ByteBuffer next = arrived.poll();
       if (next == null) {
         if (failure != null) {
-          throw new IOException("the stored content of " + digest + " failed after " + sent + " bytes", failure);
+          throw new IOException("the streamed content of " + digest + " failed after " + sent + " bytes", failure);
         }
         if (ended) {
-          throw new IOException("the stored content of " + digest + " ended " + (length - sent) + " bytes short");
+          throw new IOException("the streamed content of " + digest + " ended " + (length - sent) + " bytes short");
         }
         if (!waiting) {
           waiting = true;

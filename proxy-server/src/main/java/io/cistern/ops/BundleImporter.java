@@ -16,6 +16,7 @@ import io.cistern.oci.RegistryException;
 import io.cistern.oci.RepositoryName;
 import io.cistern.oci.Tag;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter;
 import java.io.BufferedInputStream;
@@ -28,13 +29,18 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -77,6 +83,12 @@ import java.util.concurrent.CompletionException;
  * </ul>
  * Each of these is found while the tar is read, before manifests and tags are stored, so it
  * leaves what any stop leaves: whole blobs, and no manifest or tag of the bundle.
+ *
+ * <p>An image the repository rules of its upstream refuse ({@link RepositoryRules}) is not
+ * imported: not its tag, nor a manifest or blob only it needs; the outcome's warnings name it and
+ * the rule. Blobs come before the manifests that list them, so when a bundle holds both refused
+ * and allowed images, a first read collects its manifests (skipping the blobs' bytes) to learn
+ * which blobs the allowed ones need.
  */
 final class BundleImporter {
 
@@ -99,7 +111,28 @@ final class BundleImporter {
     this.clock = clock;
   }
 
+  /**
+   * What of a bundle its upstreams' repository rules let in.
+   *
+   * @param refused the images refused, each with why
+   * @param wanted the manifests and blobs the other images reach; null for everything in the bundle
+   */
+  private record Admission(Map<Bundle.Image, String> refused, Set<Digest> wanted) {
+    static final Admission EVERYTHING = new Admission(Map.of(), null);
+
+    boolean admits(Digest digest) {
+      return wanted == null || wanted.contains(digest);
+    }
+  }
+
   Outcome importBundle(Path file, boolean pin, Progress progress) throws IOException {
+    BundleDirectory.requireRegularFile(file);
+    Admission admission;
+    try {
+      admission = admission(file, progress);
+    } catch (NoSuchFileException e) {
+      throw new OperationException(404, "no such bundle: " + file);
+    }
     progress.phase("importing");
     Bundle bundle = null;
     Map<Digest, Bundle.Content> manifests = new HashMap<>();
@@ -108,10 +141,7 @@ final class BundleImporter {
     long importedBytes = 0;
     int skipped = 0;
     Set<String> seen = new HashSet<>();
-    BundleDirectory.requireRegularFile(file);
-    // Opened without following a link, in case one replaced the file since the check.
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file, StandardOpenOption.READ,
-        LinkOption.NOFOLLOW_LINKS), COPY_BUFFER)) {
+    try (InputStream in = open(file)) {
       BundleTarReader tar = new BundleTarReader(in);
       for (BundleTarReader.Entry entry = tar.next(); entry != null; entry = tar.next()) {
         if (!seen.add(entry.name())) {
@@ -136,7 +166,9 @@ final class BundleImporter {
           throw new OperationException(400, file + " is not a Cistern bundle: " + Bundle.FILE + " must come before its blobs");
         }
         Digest digest = digestOf(entry.name());
-        if (cache.contains(digest)) {
+        if (!admission.admits(digest)) {
+          progress.done(entry.size());
+        } else if (cache.contains(digest)) {
           skipped++;
           progress.done(entry.size());
         } else if (manifests.containsKey(digest)) {
@@ -155,8 +187,9 @@ final class BundleImporter {
       throw new OperationException(400, file + " is not a Cistern bundle: it has no " + Bundle.FILE);
     }
     progress.phase("storing manifests");
+    List<Bundle.Image> admitted = bundle.images().stream().filter(image -> !admission.refused().containsKey(image)).toList();
     Set<Digest> stored = new HashSet<>();
-    for (Bundle.Image image : bundle.images()) {
+    for (Bundle.Image image : admitted) {
       store(parseDigest(image.digest()), manifests, heldBack, stored, new LinkedHashSet<>());
     }
     for (Digest manifest : heldBack.keySet()) {
@@ -168,7 +201,7 @@ final class BundleImporter {
     List<String> warnings = new ArrayList<>();
     Set<String> unknownUpstreams = new LinkedHashSet<>();
     List<String> images = new ArrayList<>();
-    for (Bundle.Image image : bundle.images()) {
+    for (Bundle.Image image : admitted) {
       Digest digest = parseDigest(image.digest());
       RepositoryName repository = RepositoryName.of(image.repository());
       if (image.tag() != null) {
@@ -184,12 +217,89 @@ final class BundleImporter {
       }
       images.add(image.toString());
     }
+    admission.refused().forEach((image, why) -> warnings.add(image + " was not imported: its repository " + why
+        + " of upstream " + image.upstream()));
     for (String upstream : unknownUpstreams) {
       warnings.add("upstream " + upstream + " is not configured here: add it to upstreams (offline: true is enough) "
           + "to serve its images");
     }
     progress.phase("done");
     return new Outcome(images, imported, importedBytes, skipped, warnings);
+  }
+
+  /** Opened without following a link, in case one replaced the file since it was checked. */
+  private static InputStream open(Path file) throws IOException {
+    return new BufferedInputStream(Files.newInputStream(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS),
+        COPY_BUFFER);
+  }
+
+  /**
+   * Reads the bundle's table of contents and asks each image's upstream whether its repository is
+   * served; when some images are refused and some are not, reads on for the manifests to find what
+   * the admitted ones reach. A bundle that is not well formed is let through, for the import to
+   * report what is wrong with it.
+   */
+  private Admission admission(Path file, Progress progress) throws IOException {
+    try (InputStream in = open(file)) {
+      BundleTarReader tar = new BundleTarReader(in);
+      BundleTarReader.Entry entry = tar.next();
+      while (entry != null && !entry.name().equals(Bundle.FILE) && !entry.name().startsWith("blobs/")) {
+        entry = tar.next();
+      }
+      if (entry == null || !entry.name().equals(Bundle.FILE)) {
+        return Admission.EVERYTHING;
+      }
+      Bundle bundle = readBundle(entry);
+      Map<Bundle.Image, String> refused = new LinkedHashMap<>();
+      for (Bundle.Image image : bundle.images()) {
+        Optional<String> refusal = router.upstream(image.upstream())
+            .flatMap(upstream -> upstream.repositories().refusal(RepositoryName.of(image.repository())));
+        refusal.ifPresent(why -> refused.put(image, why));
+      }
+      if (refused.isEmpty()) {
+        return Admission.EVERYTHING;
+      }
+      List<Digest> admitted = bundle.images().stream().filter(image -> !refused.containsKey(image))
+          .map(image -> parseDigest(image.digest())).toList();
+      if (admitted.isEmpty()) {
+        return new Admission(refused, Set.of());
+      }
+      Set<Digest> manifestDigests = new HashSet<>();
+      for (Bundle.Content content : bundle.manifests()) {
+        manifestDigests.add(parseDigest(content.digest()));
+      }
+      progress.phase("finding what the images the repository rules allow need");
+      Map<Digest, ManifestDocument> documents = new HashMap<>();
+      for (entry = tar.next(); entry != null; entry = tar.next()) {
+        if (entry.name().startsWith("blobs/")) {
+          Digest digest = digestOf(entry.name());
+          if (manifestDigests.contains(digest)) {
+            documents.put(digest, ManifestDocument.parse(readManifest(entry, digest)));
+          }
+        }
+      }
+      return new Admission(refused, reachable(admitted, documents));
+    }
+  }
+
+  /** The manifests and blobs {@code roots} reach through the bundle's manifests. */
+  private static Set<Digest> reachable(List<Digest> roots, Map<Digest, ManifestDocument> documents) {
+    Set<Digest> reached = new HashSet<>();
+    Deque<Digest> toVisit = new ArrayDeque<>(roots);
+    while (!toVisit.isEmpty()) {
+      Digest digest = toVisit.pop();
+      ManifestDocument document = documents.get(digest);
+      if (!reached.add(digest) || document == null) {
+        continue;
+      }
+      for (Descriptor child : document.manifests()) {
+        toVisit.push(parseDigest(child.digest()));
+      }
+      for (Descriptor blob : document.blobs()) {
+        reached.add(parseDigest(blob.digest()));
+      }
+    }
+    return reached;
   }
 
   private static Bundle readBundle(BundleTarReader.Entry entry) throws IOException {
@@ -269,11 +379,21 @@ final class BundleImporter {
       progress.advance(-written);
       throw e;
     }
+    CompletableFuture<Path> stored;
     try {
-      ingest.publish();
+      stored = ingest.publish();
     } catch (ContentMismatchException e) {
       throw new OperationException(422, entry.name() + " in the bundle does not match its digest: damaged bundle ("
           + e.getMessage() + ")");
+    }
+    // Stored before the next entry: a manifest is stored only after what it refers to.
+    try {
+      stored.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw e;
     }
     progress.itemDone();
   }

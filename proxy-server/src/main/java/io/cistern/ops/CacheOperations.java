@@ -14,6 +14,7 @@ import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
 import io.cistern.config.Durations;
 import io.cistern.oci.Digest;
+import io.cistern.oci.ErrorCode;
 import io.cistern.oci.Platform;
 import io.cistern.oci.Reference;
 import io.cistern.oci.RegistryException;
@@ -58,6 +59,7 @@ public final class CacheOperations {
   private final UpstreamRouter router;
   private final BlobService blobs;
   private final Supplier<TrafficView> traffic;
+  private final Supplier<List<RateLimitView>> rateLimits;
   private final Clock clock;
   private final Warmer warmer;
   private final BundleExporter exporter;
@@ -69,15 +71,17 @@ public final class CacheOperations {
 
   /**
    * @param traffic what clients were served since start, or a supplier of null when no server runs
+   * @param rateLimits the rate limits the upstreams reported since start
    */
   public CacheOperations(CacheDirectory directory, UpstreamRouter router, ManifestService manifests, BlobService blobs,
-      Supplier<TrafficView> traffic, Clock clock) {
+      Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock) {
     this.cache = directory.blobs();
     this.tags = directory.tags();
     this.catalog = directory.catalog();
     this.router = router;
     this.blobs = blobs;
     this.traffic = traffic;
+    this.rateLimits = rateLimits;
     this.clock = clock;
     this.warmer = new Warmer(router, manifests, blobs);
     this.exporter = new BundleExporter(cache);
@@ -99,7 +103,7 @@ public final class CacheOperations {
     if (repository == null || repository.isBlank()) {
       return catalog.images(null, null, limit).stream().map(ImageView::of).toList();
     }
-    Route route = route(router, new ImageReference(repository.trim(), new Tag("latest")));
+    Route route = routeToCached(router, new ImageReference(repository.trim(), new Tag("latest")));
     return catalog.images(route.upstream().host(), route.repository(), limit).stream().map(ImageView::of).toList();
   }
 
@@ -111,7 +115,7 @@ public final class CacheOperations {
         .toList();
     return new StatsView(stats.storedBytes(), stats.maxBytes(), stats.lowWaterBytes(), stats.reservedBytes(),
         stats.entries(), pinned.blobs(), pinned.bytes(), stats.evictionPasses(), stats.evictedBlobs(),
-        stats.evictedBytes(), traffic.get(), topRepositories(), downloads);
+        stats.evictedBytes(), traffic.get(), topRepositories(), downloads, rateLimits.get());
   }
 
   private List<RepositoryUsage> topRepositories() {
@@ -210,6 +214,7 @@ public final class CacheOperations {
    */
   public Function<Progress, Outcome> warmJob(List<String> images, List<String> platforms) {
     List<String> references = names(images, "warm");
+    refuseWhatTheRulesRefuse(references);
     List<Platform> parsed;
     try {
       parsed = platforms.stream().map(platform -> Platform.parse(Objects.requireNonNullElse(platform, ""))).toList();
@@ -299,6 +304,30 @@ public final class CacheOperations {
     };
   }
 
+  /**
+   * A warm naming an image its upstream's repository rules refuse is refused whole, before a job
+   * starts and before any upstream is asked: the rules are a policy the operator's request breaks,
+   * not a failure to report beside what was pulled. A name that cannot be routed at all is left to
+   * the warm, which reports it beside the images it does pull, as before there were rules.
+   */
+  private void refuseWhatTheRulesRefuse(List<String> references) {
+    List<String> refused = new ArrayList<>();
+    for (String text : references) {
+      try {
+        route(router, ImageReference.parse(text));
+      } catch (OperationException e) {
+        if (e.status() == 403) {
+          refused.add(e.getMessage());
+        }
+      } catch (RegistryException e) {
+        // A bad tag or digest: the warm reports it.
+      }
+    }
+    if (!refused.isEmpty()) {
+      throw new OperationException(403, "nothing was warmed: " + String.join("; ", refused));
+    }
+  }
+
   private static List<String> names(List<String> images, String operation) {
     if (images.isEmpty() || images.stream().anyMatch(Objects::isNull)) {
       throw new OperationException(400, "name at least one image to " + operation + ", and no null");
@@ -318,7 +347,7 @@ public final class CacheOperations {
 
   private Resolved resolveCached(String text) {
     ImageReference reference = ImageReference.parse(text);
-    Route route = route(router, reference);
+    Route route = routeToCached(router, reference);
     if (reference.reference() instanceof Digest digest) {
       if (!cache.contains(digest)) {
         throw new OperationException(404, describe(route, digest, null) + " is not cached");
@@ -331,10 +360,28 @@ public final class CacheOperations {
     return new Resolved(route, key, mapping.digest());
   }
 
-  /** The upstream and repository a client pulling {@code reference} through Cistern would reach. */
+  /**
+   * The upstream and repository a client pulling {@code reference} through Cistern would reach.
+   *
+   * @throws OperationException 403 when its upstream's repository rules refuse it, 400 for a name
+   *     no configured upstream serves
+   */
   static Route route(UpstreamRouter router, ImageReference reference) {
     try {
       return router.route(reference.name(), null);
+    } catch (RegistryException e) {
+      throw new OperationException(e.code() == ErrorCode.DENIED ? 403 : 400, reference.name() + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * As {@link #route}, whatever the repository rules say: listing, pinning, purging and exporting
+   * work on what is cached and reach no upstream, so an operator can still tidy up what a rule
+   * added later now refuses.
+   */
+  private static Route routeToCached(UpstreamRouter router, ImageReference reference) {
+    try {
+      return router.routeIgnoringRules(reference.name(), null);
     } catch (RegistryException e) {
       throw new OperationException(400, reference.name() + ": " + e.getMessage());
     }

@@ -10,6 +10,7 @@ import java.util.List;
  * @param traffic what clients were served since the server started; null when no server runs
  * @param topRepositories the repositories holding the most bytes
  * @param downloads blob downloads under way (none when no server runs)
+ * @param rateLimits the rate limits the upstreams reported, by upstream (none when no server runs)
  */
 public record StatsView(
     long storedBytes,
@@ -24,4 +25,5 @@ public record StatsView(
     long evictedBytes,
     TrafficView traffic,
     List<RepositoryUsage> topRepositories,
-    List<DownloadView> downloads) {}
+    List<DownloadView> downloads,
+    List<RateLimitView> rateLimits) {}

@@ -105,7 +105,7 @@ final class Warmer {
 
   private Manifest manifest(Route route, Reference reference) {
     try {
-      return manifests.get(route, reference, AcceptHeader.ANYTHING).join().manifest();
+      return manifests.getRevalidated(route, reference, AcceptHeader.ANYTHING).join().manifest();
     } catch (RuntimeException e) {
       Throwable cause = UpstreamErrors.unwrap(e);
       throw cause instanceof RegistryException registry ? registry : UpstreamErrors.forFailure(route.upstream().host(), cause);

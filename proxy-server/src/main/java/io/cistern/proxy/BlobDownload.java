@@ -146,7 +146,13 @@ final class BlobDownload {
     Ingest current = ingest;
     if (failure == null) {
       try {
-        current.publish();
+        // Followers are released once verified; storing happens after, off this thread. A full
+        // disk is logged once by the cache; anything else that kept the blob out, here.
+        current.publish().whenComplete((stored, notStored) -> {
+          if (notStored != null && LocalStorageException.in(notStored).isEmpty()) {
+            log.warn("verified {} from {} but could not store it: {}", digest, client.host(), notStored.toString());
+          }
+        });
       } catch (IOException | RuntimeException e) {
         if (LocalStorageException.in(e).isEmpty()) {
           log.warn("discarded {} from {}: {}", digest, client.host(), e.getMessage());

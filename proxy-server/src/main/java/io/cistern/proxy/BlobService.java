@@ -28,7 +28,9 @@ import java.util.function.BiFunction;
  * and they all get its future; distinct digests download in parallel and no lock is held while
  * anything downloads. The entry leaves the map only after the blob is published (or the download
  * failed), and a new download checks the cache first (on the executor, not under the map's lock),
- * so a request racing with the end of a download finds the file. A refusal of one route (its
+ * so a request racing with the end of a download finds the file. "Published" means stored
+ * durably: clients had the last byte once the blob was verified, and a request that comes between
+ * its verification and its storage joins the verified download and is served from it. A refusal of one route (its
  * upstream or repository answers 401, 403 or 404) is not handed to the clients of another: they
  * try once with their own.
  *
@@ -84,7 +86,11 @@ public final class BlobService {
       return CompletableFuture.completedFuture(new BlobSource.Stored(stored.get()));
     }
     if (route.upstream().offline()) {
-      return CompletableFuture.failedFuture(notCached(digest));
+      // Nothing is asked of an offline upstream; a blob another route's download has verified
+      // (and is storing now) is as good as cached.
+      return downloadUnderWay(digest).filter(GrowingBlob::isVerified)
+          .<CompletableFuture<BlobSource>>map(blob -> CompletableFuture.completedFuture(new BlobSource.Downloading(blob)))
+          .orElseGet(() -> CompletableFuture.failedFuture(notCached(digest)));
     }
     return download(route, digest).thenCompose(ingest -> {
       if (ingest == null) {
@@ -134,6 +140,13 @@ public final class BlobService {
     return route.upstream().client().headBlob(route.repository(), digest).thenCompose(size -> size.isPresent()
         ? CompletableFuture.completedFuture(size.getAsLong())
         : open(route, digest).thenCompose(BlobService::sizeOf));
+  }
+
+  /** The download of {@code digest} under way that has started writing, if there is one (a range relay asks). */
+  public Optional<GrowingBlob> downloadUnderWay(Digest digest) {
+    CompletableFuture<Ingest> started = downloads.getIfPresent(digest);
+    Ingest ingest = started == null ? null : following(started);
+    return ingest == null ? Optional.empty() : Optional.of(ingest.followers());
   }
 
   /** Downloads under way now; for metrics and the status page. */

@@ -22,7 +22,9 @@ import io.cistern.oci.Reference;
 import io.cistern.oci.ReferrersIndex;
 import io.cistern.oci.RegistryException;
 import io.cistern.oci.Tag;
+import io.cistern.proxy.TagRevalidationObserver.Outcome;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamErrors;
 import io.cistern.upstream.UpstreamRouter.Route;
@@ -33,7 +35,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,9 +43,13 @@ import org.slf4j.LoggerFactory;
  * Pull-through for manifests. A manifest by digest is immutable: once cached it is served
  * forever. A tag is served from its cached mapping while that is younger than the upstream's tag
  * TTL; after that, one {@code HEAD} revalidates it and only a changed digest fetches anything.
- * When the upstream cannot be reached the stale mapping is served, and for a grace period no
- * further revalidation is attempted, so an outage costs clients no time. Referrers lists are
- * cached the same way as tags, and stored apart from them ({@link Referrers}).
+ * With background revalidation (the default) the stale mapping is served at once meanwhile, and
+ * the request after the {@code HEAD} answers sees what it said, unless the tag is more than
+ * {@code maxStale} past its TTL or the upstream last said it was gone: then, as with blocking
+ * revalidation, its clients wait for the upstream's word. When the upstream cannot be reached the
+ * stale mapping is served, and for a grace period no further revalidation is attempted, so an
+ * outage costs clients no time. Referrers lists are cached the same way as tags, always
+ * revalidated blocking, and stored apart from them ({@link Referrers}).
  *
  * <p>Single flight: fetches by digest and tag revalidations each run once per key at a time,
  * through Caffeine {@link AsyncCache}s that hold only what is in flight ({@link SingleFlight}). A
@@ -69,14 +74,22 @@ public final class ManifestService {
 
   /**
    * What is held in memory for one kind of mutable name, in front of where it is stored: the
-   * mappings, the names whose upstream just failed (served stale for the grace period), and the
-   * refreshes in flight. Tags and referrers lists have one each, so that a subject's list and its
-   * fallback tag, both named {@code sha256-<hex>} in one repository, never meet.
+   * mappings, the names whose upstream just failed (served stale for the grace period), those it
+   * last said were gone (404: never served stale in the background), and the refreshes in flight.
+   * Tags and referrers lists have one each, so that a subject's list and its fallback tag, both
+   * named {@code sha256-<hex>} in one repository, never meet.
    *
    * @param label what the log and errors call such a name, before its key
    */
   private record MutableNames(String label, RememberedTags mappings, Cache<TagKey, Boolean> upstreamDown,
-      AsyncCache<TagKey, TagMapping> refreshes) {}
+      Cache<TagKey, Boolean> goneUpstream, AsyncCache<TagKey, TagMapping> refreshes) {}
+
+  /** Asks the upstream what a mutable name is now; {@code known} is the mapping held, or null. */
+  @FunctionalInterface
+  private interface Refresh {
+    /** @param mode whether the requests that found the mapping stale wait for this */
+    CompletableFuture<TagMapping> apply(TagMapping known, TagRevalidation mode);
+  }
 
   private final BlobCache cache;
   private final Tags storedTags;
@@ -87,9 +100,10 @@ public final class ManifestService {
   private final MutableNames tags;
   private final MutableNames referrers;
   private final AsyncCache<Digest, Manifest> fetches;
+  private final TagRevalidationObserver revalidations;
 
   public ManifestService(BlobCache cache, Tags storedTags, Referrers storedReferrers, Clock clock, Executor storeExecutor,
-      Duration staleGrace) {
+      Duration staleGrace, TagRevalidationObserver revalidations) {
     this.cache = cache;
     this.storedTags = storedTags;
     this.storedReferrers = storedReferrers;
@@ -102,9 +116,13 @@ public final class ManifestService {
     this.tags = mutableNames("", clock, storeExecutor, staleGrace);
     this.referrers = mutableNames("referrers list of ", clock, storeExecutor, staleGrace);
     this.fetches = Caffeine.newBuilder().executor(storeExecutor).buildAsync();
+    this.revalidations = revalidations;
     cache.onEviction(this::forget);
     // An operator retagged (import) or untagged (purge) behind our back: ask the cache again.
-    storedTags.onTagChange(tags.mappings()::invalidate);
+    storedTags.onTagChange(key -> {
+      tags.mappings().invalidate(key);
+      tags.goneUpstream().invalidate(key);
+    });
   }
 
   private static MutableNames mutableNames(String label, Clock clock, Executor storeExecutor, Duration staleGrace) {
@@ -114,7 +132,10 @@ public final class ManifestService {
         .expireAfterWrite(staleGrace)
         .maximumSize(50_000)
         .build();
-    return new MutableNames(label, new RememberedTags(50_000), upstreamDown,
+    // Bounded like the mappings: a name that falls out is served stale in the background once
+    // more before its next HEAD finds it gone again.
+    Cache<TagKey, Boolean> goneUpstream = Caffeine.newBuilder().maximumSize(50_000).build();
+    return new MutableNames(label, new RememberedTags(50_000), upstreamDown, goneUpstream,
         Caffeine.newBuilder().executor(storeExecutor).buildAsync());
   }
 
@@ -124,10 +145,32 @@ public final class ManifestService {
    * Distribution does, else MANIFEST_UNKNOWN.
    */
   public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept) {
+    return get(route, reference, accept, route.upstream().tagRevalidation());
+  }
+
+  /**
+   * As {@link #get}, but a tag past its TTL is revalidated before it is answered, whatever the
+   * upstream's {@code tagRevalidation}: for a warm, which is asked for what the tag names now.
+   */
+  public CompletableFuture<Served> getRevalidated(Route route, Reference reference, AcceptHeader accept) {
+    return get(route, reference, accept, TagRevalidation.BLOCKING);
+  }
+
+  private CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, TagRevalidation mode) {
     if (reference instanceof Digest digest) {
       return byDigest(route, digest);
     }
-    return byTag(route, (Tag) reference).thenCompose(served -> negotiate(route, served, accept));
+    return byTag(route, (Tag) reference, mode).thenCompose(served -> negotiate(route, served, accept));
+  }
+
+  /**
+   * The revalidation of {@code key} under way, or a completed future when none is: whoever was
+   * answered from the cache while the tag is revalidated in the background can learn from it when
+   * the next request will see what the upstream said.
+   */
+  public CompletableFuture<Void> tagRevalidation(TagKey key) {
+    CompletableFuture<TagMapping> inFlight = tags.refreshes().getIfPresent(key);
+    return inFlight == null ? CompletableFuture.completedFuture(null) : inFlight.handle((mapping, failure) -> null);
   }
 
   private CompletableFuture<Served> byDigest(Route route, Digest digest) {
@@ -197,25 +240,27 @@ public final class ManifestService {
     TagKey key = new TagKey(stored.upstream(), stored.repository(), new Tag(subject.referrersTag()));
     Supplier<Optional<TagMapping>> find = () -> storedReferrers.find(stored)
         .map(list -> new TagMapping(key, list.list(), list.fetchedAt()));
-    return mutable(route, key, referrers, find, known -> fetchReferrers(route, stored, key))
+    return mutable(route, key, referrers, find, TagRevalidation.BLOCKING, (known, mode) -> fetchReferrers(route, stored, key))
         .thenApply(served -> ReferrersIndex.parse(served.manifest().bytes()));
   }
 
-  private CompletableFuture<Served> byTag(Route route, Tag tag) {
+  private CompletableFuture<Served> byTag(Route route, Tag tag, TagRevalidation requested) {
     TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
-    return mutable(route, key, tags, () -> storedTags.find(key),
-        known -> known == null ? fetchTag(route, key) : revalidate(route, key, known));
+    return mutable(route, key, tags, () -> storedTags.find(key), requested,
+        (known, mode) -> known == null ? fetchTag(route, key) : revalidate(route, key, known, mode));
   }
 
   /**
    * The document behind a mutable name (a tag, a referrers list): served from its mapping while
    * that is fresh, or while the upstream may not or cannot be asked; else {@code refresh}ed once
-   * per key at a time, and when that fails the stale mapping is served if there is one.
+   * per key at a time, and when that fails the stale mapping is served if there is one. With
+   * background revalidation the stale mapping is served without waiting for the refresh.
    *
    * @param stored reads the mapping from the cache (blocking), when memory has none
+   * @param requested the revalidation asked for; background turns blocking past {@code maxStale}
    */
   private CompletableFuture<Served> mutable(Route route, TagKey key, MutableNames names,
-      Supplier<Optional<TagMapping>> stored, Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
+      Supplier<Optional<TagMapping>> stored, TagRevalidation requested, Refresh refresh) {
     return knownMapping(key, names, stored).thenCompose(known -> {
       Upstream upstream = route.upstream();
       if (known.isPresent()
@@ -226,23 +271,47 @@ public final class ManifestService {
         return CompletableFuture.failedFuture(
             new RegistryException(ErrorCode.MANIFEST_UNKNOWN, names.label() + key + " is not cached"));
       }
-      return SingleFlight.join(names.refreshes(), key, () -> refreshOrStale(route, key, names, known.orElse(null), refresh))
+      if (known.isPresent() && mayServeWhileRevalidating(key, known.get(), names, upstream, requested)) {
+        // Joined (or started) before the cached answer goes out, never after: a client holding
+        // that answer knows the revalidation has begun, and its failures end in refreshOrStale.
+        SingleFlight.join(names.refreshes(), key,
+            () -> refreshOrStale(route, key, names, known.get(), refresh, TagRevalidation.BACKGROUND));
+        return byDigest(route, known.get().digest());
+      }
+      return SingleFlight.join(names.refreshes(), key,
+              () -> refreshOrStale(route, key, names, known.orElse(null), refresh, TagRevalidation.BLOCKING))
           .thenCompose(mapping -> byDigest(route, mapping.digest()))
           .thenApply(served -> new Served(served.manifest(), false));
     });
   }
 
+  /**
+   * Whether a stale mapping may be served while it is revalidated: in background mode, unless it
+   * is more than {@code maxStale} past its TTL, or the upstream last said the name was gone.
+   */
+  private boolean mayServeWhileRevalidating(TagKey key, TagMapping known, MutableNames names, Upstream upstream,
+      TagRevalidation requested) {
+    return requested == TagRevalidation.BACKGROUND
+        && known.isFresh(clock.instant(), upstream.tagTtl().plus(upstream.maxStale()))
+        && names.goneUpstream().getIfPresent(key) == null;
+  }
+
   private CompletableFuture<TagMapping> refreshOrStale(Route route, TagKey key, MutableNames names, TagMapping known,
-      Function<TagMapping, CompletableFuture<TagMapping>> refresh) {
+      Refresh refresh, TagRevalidation mode) {
     TagMapping latest = names.mappings().get(key);
     if (latest != null && isFresh(latest, route.upstream())) {
       // Another request finished refreshing while this one read the stale mapping.
       return CompletableFuture.completedFuture(latest);
     }
-    return refresh.apply(known).exceptionallyCompose(failure -> {
+    return refresh.apply(known, mode).exceptionallyCompose(failure -> {
       RegistryException error = UpstreamErrors.forFailure(route.upstream().host(), failure);
-      // A 404 is the upstream's answer, not a failure: the tag is gone, and so it is for clients.
-      if (known == null || error.status() == 404) {
+      if (known == null) {
+        return CompletableFuture.failedFuture(error);
+      }
+      // A 404 is the upstream's answer, not a failure: the tag is gone, and so it is for clients,
+      // who wait for the upstream's word on it from now on, until it is found again.
+      if (error.status() == 404) {
+        names.goneUpstream().put(key, Boolean.TRUE);
         return CompletableFuture.failedFuture(error);
       }
       log.warn("serving stale {}{} -> {}: {}", names.label(), key, known.digest(), error.getMessage());
@@ -264,12 +333,19 @@ public final class ManifestService {
     }, storeExecutor);
   }
 
-  /** Asks the upstream whether the tag still points at {@code known}: one HEAD, and a GET only if not. */
-  private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known) {
+  /**
+   * Asks the upstream whether the tag still points at {@code known}: one HEAD, and a GET only if
+   * not. Its outcome is told to the observer before its future completes.
+   */
+  private CompletableFuture<TagMapping> revalidate(Route route, TagKey key, TagMapping known, TagRevalidation mode) {
+    String host = route.upstream().host();
     return route.upstream().client().headManifest(route.repository(), key.tag()).thenCompose(head ->
         head.digest().filter(known.digest()::equals).isPresent()
             ? CompletableFuture.supplyAsync(() -> rememberTag(new TagMapping(key, known.digest(), clock.instant())), storeExecutor)
-            : fetchTag(route, key));
+            : fetchTag(route, key))
+        .whenComplete((mapping, failure) -> revalidations.revalidated(host, mode, failure == null
+            ? mapping.digest().equals(known.digest()) ? Outcome.UNCHANGED : Outcome.MOVED
+            : UpstreamErrors.forFailure(host, failure).status() == 404 ? Outcome.GONE : Outcome.FAILED));
   }
 
   /**
@@ -335,6 +411,7 @@ public final class ManifestService {
   private static TagMapping rememberInMemory(MutableNames names, TagMapping mapping) {
     names.mappings().put(mapping);
     names.upstreamDown().invalidate(mapping.key());
+    names.goneUpstream().invalidate(mapping.key());
     return mapping;
   }
 

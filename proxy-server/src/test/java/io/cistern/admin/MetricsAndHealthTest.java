@@ -59,6 +59,7 @@ class MetricsAndHealthTest {
       String source = "docker://" + cistern.hostPort() + "/team/app:1.0";
 
       skopeo.copy("--src-tls-verify=false", source, "dir:" + temp.resolve("cold"));
+      cistern.awaitDownloadsStored();
       Scrape cold = scrape(cistern);
       assertEquals(blobs, cold.value("cistern_cache_misses_total", "kind", "blob"), "every blob was a miss");
       assertEquals(1, cold.value("cistern_cache_misses_total", "kind", "manifest"), "the tag was a miss");

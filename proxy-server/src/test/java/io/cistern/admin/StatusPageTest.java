@@ -70,6 +70,7 @@ class StatusPageTest {
 
         Skopeo skopeo = new Skopeo(temp.resolve("skopeo"));
         skopeo.copy("--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/app:1.0", "dir:" + temp.resolve("cold"));
+        cistern.awaitStored(app.allContent().stream().map(TestImage.Blob::digest).toList());
         skopeo.copy("--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/app:1.0", "dir:" + temp.resolve("warm"));
 
         HttpResponse<String> api = cistern.admin("/api/stats");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
 import io.cistern.testing.CisternCli;
+import io.cistern.testing.Damage;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
@@ -131,7 +132,7 @@ class AirGapTest {
     // Cut the bundle in the middle of a layer of the multi-platform image.
     byte[] whole = Files.readAllBytes(bundle);
     TestImage.Blob layer = multi.children().get(1).blobs().get(1);
-    int layerStart = indexOf(whole, Arrays.copyOf(layer.bytes(), 64));
+    int layerStart = Damage.positionOf(whole, Arrays.copyOf(layer.bytes(), 64));
     assertTrue(layerStart > 0, "the layer is in the bundle");
     Path truncated = temp.resolve("truncated.tar");
     Files.write(truncated, Arrays.copyOf(whole, layerStart + layer.bytes().length / 2));
@@ -175,18 +176,5 @@ class AirGapTest {
 
   private static String body(HttpResponse<byte[]> response) {
     return new String(response.body(), StandardCharsets.UTF_8);
-  }
-
-  private static int indexOf(byte[] haystack, byte[] needle) throws IOException {
-    outer:
-    for (int i = 0; i + needle.length <= haystack.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (haystack[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return i;
-    }
-    return -1;
   }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.cistern.upstream.TagRevalidation;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -116,6 +117,47 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void repositoryRulesAreReadPerUpstreamFromTheFileOrTheEnvironment() throws Exception {
+    Path file = temp.resolve("rules.yml");
+    Files.writeString(file, """
+        upstreams:
+          - host: docker.io
+            repositories:
+              allow: [library/*, myorg/**]
+              deny: [myorg/secret/**]
+          - host: ghcr.io
+        """);
+    CisternConfig config = loader.load(file, Map.of());
+    CisternConfig.Repositories rules = config.upstreams().get(0).repositories();
+    assertEquals(List.of("library/*", "myorg/**"), rules.allow().stream().map(Object::toString).toList());
+    assertEquals(List.of("myorg/secret/**"), rules.deny().stream().map(Object::toString).toList());
+    assertNull(config.upstreams().get(1).repositories(), "no rules: every repository is served");
+
+    CisternConfig fromEnvironment = loader.load(null, Map.of("CISTERN_UPSTREAMS_0_REPOSITORIES_DENY_0", "**/private"));
+    assertEquals("**/private", fromEnvironment.upstreams().get(0).repositories().deny().get(0).toString());
+    assertNull(fromEnvironment.upstreams().get(0).repositories().allow());
+  }
+
+  @Test
+  void aBadRepositoryGlobIsOneLineNamingItsKey() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "deny: [ok/*, '']", "upstreams[0].repositories.deny[1]: a repository glob may not be empty",
+        "allow: [Library/*]", "upstreams[0].repositories.allow[0]: 'Library/*' holds 'L' at 0",
+        "allow: ['library/*', 'team/app:1']", "upstreams[0].repositories.allow[1]: 'team/app:1' holds ':' at 8",
+        "deny: [myorg//x]", "upstreams[0].repositories.deny[0]: 'myorg//x' has an empty path segment",
+        "deny: [myorg/**x]", "upstreams[0].repositories.deny[0]: 'myorg/**x': '**' must be a path segment of its own",
+        "allow: library/*", "upstreams[0].repositories.allow: ",
+        "alow: [library/*]", "upstreams[0].repositories.alow: ");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, "upstreams:\n  - host: docker.io\n    repositories: {" + mistake.getKey() + "}\n");
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().startsWith(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), "one line: " + refused.getMessage());
+    }
+  }
+
+  @Test
   void kubernetesServiceLinksForAServiceNamedCisternAreNotConfiguration() {
     // What Kubernetes puts in every pod of a namespace with a Service "cistern" (enableServiceLinks).
     Map<String, String> serviceLinks = Map.of(
@@ -203,6 +245,54 @@ class ConfigLoaderTest {
     assertEquals(Path.of("/etc/cistern/tls/tls.key"), config.security().tls().key());
     assertEquals(Duration.ofSeconds(45), config.shutdown().grace());
     assertFalse(config.toString().contains("from-a-secret"), "the token is never printed: " + config);
+  }
+
+  @Test
+  void tagsAreRevalidatedInTheBackgroundUpToADayPastTheirTtlUnlessAnUpstreamOrTheTopLevelSaysOtherwise() throws Exception {
+    CisternConfig defaults = loader.load(null, Map.of());
+    assertEquals(TagRevalidation.BACKGROUND, defaults.tagRevalidation());
+    assertEquals(Duration.ofHours(24), defaults.maxStale());
+    assertNull(defaults.upstreams().get(0).tagRevalidation(), "an upstream without its own takes the top-level one");
+    assertNull(defaults.upstreams().get(0).maxStale());
+
+    Path file = temp.resolve("cistern.yml");
+    Files.writeString(file, """
+        tagRevalidation: blocking
+        maxStale: 1h
+        upstreams:
+          - host: ci.example
+            tagRevalidation: Background
+            maxStale: 0s
+          - host: docker.io
+        """);
+    CisternConfig config = loader.load(file, Map.of("CISTERN_UPSTREAMS_1_TAGREVALIDATION", "blocking",
+        "CISTERN_UPSTREAMS_1_MAXSTALE", "2h"));
+    assertEquals(TagRevalidation.BLOCKING, config.tagRevalidation());
+    assertEquals(Duration.ofHours(1), config.maxStale());
+    assertEquals(TagRevalidation.BACKGROUND, config.upstreams().get(0).tagRevalidation());
+    assertEquals(Duration.ZERO, config.upstreams().get(0).maxStale());
+    assertEquals(TagRevalidation.BLOCKING, config.upstreams().get(1).tagRevalidation());
+    assertEquals(Duration.ofHours(2), config.upstreams().get(1).maxStale());
+  }
+
+  @Test
+  void aBadTagRevalidationOrMaxStaleIsOneLineNamingItsKey() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "tagRevalidation: sometimes\n", "tagRevalidation: must be background or blocking, not 'sometimes'",
+        "upstreams: [{host: ci.example, tagRevalidation: eager}]\n",
+        "upstreams[0].tagRevalidation: must be background or blocking, not 'eager'",
+        "maxStale: -PT1H\n", "maxStale: the duration '-PT1H' is negative",
+        "upstreams: [{host: ghcr.io}, {host: ci.example, maxStale: a while}]\n", "upstreams[1].maxStale: not a duration");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, mistake.getKey());
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().startsWith(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
+    }
+    ConfigException fromTheEnvironment = assertThrows(ConfigException.class,
+        () -> loader.load(null, Map.of("CISTERN_TAGREVALIDATION", "lazy")));
+    assertEquals("tagRevalidation: must be background or blocking, not 'lazy'", fromTheEnvironment.getMessage());
   }
 
   private static ListAppender<ILoggingEvent> warnings() {

@@ -256,6 +256,7 @@ class RegistryApiTest {
   void aLayerAskedForAsAManifestIsManifestUnknownWithoutAskingTheUpstream() throws Exception {
     TestImage.Blob layer = arm64.blobs().get(1);
     assertEquals(200, cistern.get("/v2/lib/multi/blobs/" + layer.digest()).statusCode());
+    cistern.awaitDownloadsStored();
     // A sparse 3 GiB file stands for a cached layer of gigabytes: it must not be read to find out.
     Digest huge = Digest.sha256Of("a layer of gigabytes".getBytes(StandardCharsets.UTF_8));
     Path file = cistern.cistern().cache().blobs().pathOf(huge);

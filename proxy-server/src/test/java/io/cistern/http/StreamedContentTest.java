@@ -25,7 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,7 +48,8 @@ class StreamedContentTest {
   /** The stand-in tier's threads, where its streams deliver: never the event loop. */
   private final List<ExecutorService> tierThreads = new CopyOnWriteArrayList<>();
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final AtomicBoolean cancelled = new AtomicBoolean();
+  // Completed when the server cancels the stream, which it may do just after the client has the last byte.
+  private final CompletableFuture<Void> cancelled = new CompletableFuture<>();
   /** What the next GET is answered with. */
   private volatile BlobContent.Streamed next;
   private RegistryServer server;
@@ -93,7 +94,7 @@ class StreamedContentTest {
     assertEquals(206, response.statusCode());
     assertEquals("bytes 100000-299999/" + SIZE, response.headers().firstValue("Content-Range").orElseThrow());
     assertArrayEquals(Arrays.copyOfRange(blob, 100_000, 300_000), response.body());
-    assertTrue(cancelled.get(), "the rest of the stream was not read");
+    cancelled.get(30, TimeUnit.SECONDS); // the rest of the stream is not read: the stream is cancelled
 
     next = new BlobContent.Streamed(SIZE, stream(SIZE, false));
     assertArrayEquals(Arrays.copyOfRange(blob, SIZE - 10, SIZE), get("Range", "bytes=-10").body(), "a suffix range");
@@ -167,7 +168,7 @@ class StreamedContentTest {
 
         @Override
         public void cancel() {
-          cancelled.set(true);
+          cancelled.complete(null);
           tierThread.execute(() -> done = true);
         }
       });

@@ -55,6 +55,7 @@ class CorruptionAtRestTest {
   void aLayerCutShortIsNeverServedWithItsOwnLengthAHeadAndAGetFetchItAgain() throws Exception {
     TestCistern cistern = site.cistern();
     assertArrayEquals(layer.bytes(), cistern.get(LAYER_PATH).body());
+    cistern.awaitDownloadsStored();
     Path file = cache().pathOf(layer.digest());
     Damage.truncate(file, 1000);
 
@@ -67,6 +68,7 @@ class CorruptionAtRestTest {
     assertEquals(String.valueOf(layer.bytes().length), get.headers().firstValue("Content-Length").orElseThrow());
     assertArrayEquals(layer.bytes(), get.body(), "fetched again from the upstream");
     assertEquals(2, blobGets(), "once cold, once after the file was found cut short");
+    cistern.awaitDownloadsStored();
     assertArrayEquals(layer.bytes(), Files.readAllBytes(file), "and stored whole again");
 
     List<Path> quarantined = quarantined();
@@ -81,6 +83,7 @@ class CorruptionAtRestTest {
   void aFlippedByteIsFoundByVerifyAndAfterRepairTheNextPullFetchesTheRightBytes() throws Exception {
     TestCistern cistern = site.cistern();
     assertArrayEquals(layer.bytes(), cistern.get(LAYER_PATH).body());
+    cistern.awaitDownloadsStored();
     Path file = cache().pathOf(layer.digest());
     Damage.flipByte(file, layer.bytes().length / 2);
     CisternCli cli = cli();
@@ -103,6 +106,7 @@ class CorruptionAtRestTest {
     assertEquals(200, again.statusCode());
     assertArrayEquals(layer.bytes(), again.body());
     assertEquals(2, blobGets(), "the pull after the repair fetched it from the upstream");
+    cistern.awaitDownloadsStored();
     CisternCli.Run clean = cli.run("verify");
     assertEquals(0, clean.exitCode(), clean.out());
     assertTrue(clean.out().contains("verify: 1 blobs and manifests checked ("), clean.out());

@@ -116,7 +116,7 @@ class OfflineCorruptionTest {
   @Test
   void anImportOfABundleWithAFlippedByteIsRefusedNamingTheBlobAndKeepsNothingOfIt() throws Exception {
     byte[] tar = Files.readAllBytes(bundle);
-    int start = indexOf(tar, Arrays.copyOf(layer.bytes(), 64));
+    int start = Damage.positionOf(tar, Arrays.copyOf(layer.bytes(), 64));
     assertTrue(start > 0, "the layer is in the bundle");
     tar[start + layer.bytes().length / 2] ^= 0x01;
     Path damaged = Files.write(temp.resolve("damaged.tar"), tar);
@@ -173,18 +173,5 @@ class OfflineCorruptionTest {
     try (Stream<Path> files = Files.list(cache.quarantineDirectory())) {
       return files.toList();
     }
-  }
-
-  private static int indexOf(byte[] haystack, byte[] needle) {
-    outer:
-    for (int i = 0; i + needle.length <= haystack.length; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (haystack[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return i;
-    }
-    return -1;
   }
 }

@@ -140,7 +140,7 @@ class ScrubTest {
       Digest digest = Digest.sha256Of(content);
       Ingest ingest = cache.ingest(digest, size).join();
       ingest.append(ByteBuffer.wrap(content));
-      ingest.publish();
+      ingest.publish().join();
       digests.add(digest);
     }
     return digests;

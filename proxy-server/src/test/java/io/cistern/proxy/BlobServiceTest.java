@@ -194,7 +194,7 @@ class BlobServiceTest {
     Ingest ingest = begin(Digest.sha256Of(bytes), bytes.length);
     try {
       ingest.append(ByteBuffer.wrap(bytes));
-      ingest.publish();
+      ingest.publish().join();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -102,6 +102,7 @@ class CacheFillFanOutTest {
       assertArrayEquals(large, stream.join().finish());
     }
     assertEquals(1, upstreamGets(large));
+    site.cistern().awaitDownloadsStored();
     assertTrue(Files.isRegularFile(cachePath(large)));
   }
 
@@ -163,6 +164,7 @@ class CacheFillFanOutTest {
 
     site.relay().release();
     assertArrayEquals(large, stream.finish());
+    site.cistern().awaitDownloadsStored();
     assertTrue(Files.isRegularFile(cachePath(large)));
   }
 
@@ -178,8 +180,9 @@ class CacheFillFanOutTest {
       site.relay().release();
 
       // The blob (far more than the socket buffers of the stalled client hold) reaches the other
-      // client whole; its last byte is sent only after publication, so the download is done.
+      // client whole, and is stored while the stalled client still reads.
       assertArrayEquals(huge, reader.finish());
+      site.cistern().awaitDownloadsStored();
       assertTrue(Files.isRegularFile(cachePath(huge)));
 
       // The stalled client was not dropped either: it gets the rest at its own pace.
@@ -205,6 +208,7 @@ class CacheFillFanOutTest {
     site.relay().release();
 
     assertArrayEquals(large, staying.finish());
+    site.cistern().awaitDownloadsStored();
     assertTrue(Files.isRegularFile(cachePath(large)), "the blob is published");
     assertEquals(1, upstreamGets(large));
   }
@@ -240,6 +244,7 @@ class CacheFillFanOutTest {
         cache:
           directory: %s
         tagTtl: 1m
+        tagRevalidation: blocking    # every client waits on the one HEAD
         upstreams:
           - host: upstream.test
             url: %s

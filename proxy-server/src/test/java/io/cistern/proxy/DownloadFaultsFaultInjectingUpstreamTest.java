@@ -29,6 +29,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -104,6 +105,24 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
     assertEquals(2, upstream.gets(blobPath(digest)).size());
     assertPublishedRight(digest);
+  }
+
+  @Test
+  void aColdTailRangeThatAnUpstreamIgnoringRangesAnswersWholeFollowsTheDownloadInstead() throws Exception {
+    Digest digest = start(false, false);
+
+    HttpResponse<byte[]> tail = http.sendAsync(HttpRequest.newBuilder(blobUri(digest)).header("Range", "bytes=-100").build(),
+        HttpResponse.BodyHandlers.ofByteArray()).get(60, TimeUnit.SECONDS);
+
+    assertEquals(206, tail.statusCode());
+    assertEquals("bytes " + (SIZE - 100) + "-" + (SIZE - 1) + "/" + SIZE, tail.headers().firstValue("Content-Range").orElseThrow());
+    assertArrayEquals(Arrays.copyOfRange(content, SIZE - 100, SIZE), tail.body());
+    List<String> ranges = upstream.gets(blobPath(digest)).stream()
+        .map(request -> String.valueOf(request.range())).sorted().toList();
+    assertEquals(List.of("bytes=-100", "null"), ranges, "the relay was tried once, its whole answer left unread, beside the one download");
+    assertPublishedRight(digest);
+    Scrape metrics = Scrape.parse(cistern.admin("/metrics").body());
+    assertEquals(1, metrics.value("cistern_upstream_range_relays_total", "upstream", "upstream.test"));
   }
 
   @Test
@@ -320,7 +339,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
         .get(60, TimeUnit.SECONDS);
   }
 
-  private void assertPublishedRight(Digest digest) throws IOException {
+  private void assertPublishedRight(Digest digest) throws Exception {
+    cistern.awaitDownloadsStored();
     Path stored = cistern.cistern().cache().blobs().pathOf(digest);
     assertEquals(digest, Digest.sha256Of(Files.readAllBytes(stored)));
     assertEquals(List.of(), partials());

@@ -66,6 +66,7 @@ class EvictionWhileServingTest {
         """.formatted(temp.resolve("cistern/cache"), upstream.url()))) {
       BlobCache cache = cistern.cistern().cache().blobs();
       assertEquals(200, cistern.get("/v2/team/big/blobs/" + slowDigest).statusCode(), "pulled once: now cached");
+      cistern.awaitDownloadsStored();
       assertTrue(cache.contains(slowDigest));
 
       try (Socket client = new Socket()) {
@@ -93,6 +94,7 @@ class EvictionWhileServingTest {
         // Told once its row and file are gone; a bound, not a wait: without the eviction this fails.
         slowEvicted.get(1, TimeUnit.MINUTES);
         assertFalse(Files.exists(cache.pathOf(slowDigest)), "the slow client's blob was evicted to make room");
+        cistern.awaitDownloadsStored();
         assertTrue(cache.contains(nextDigest));
 
         read += readInto(response, received, length - read);

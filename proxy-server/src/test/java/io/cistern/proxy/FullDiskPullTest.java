@@ -113,6 +113,7 @@ class FullDiskPullTest {
          CountingRelay held = CountingRelay.to(upstream.port());
          TestCistern cistern = start(mountPoint.resolve("cache"), relay.url(), held.url(), "2MiB")) {
       pull(cistern, "team/cached", cached);
+      cistern.awaitDownloadsStored();
 
       // Larger than the free space: refused once its size is known, before any byte of a body.
       assertRefused(cistern.get("/v2/" + BLOBS + "/blobs/" + Digest.sha256Of(huge)));

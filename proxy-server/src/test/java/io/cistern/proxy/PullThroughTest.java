@@ -56,6 +56,7 @@ class PullThroughTest {
   void skopeoPullsAnImageThroughCisternAndItLandsInTheCache() throws Exception {
     Path out = temp.resolve("pulled");
     skopeo.copy("--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/app:1.0", "dir:" + out);
+    cistern.awaitDownloadsStored();
 
     assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(out.resolve("manifest.json")),
         "the manifest is served byte-exact");
@@ -70,6 +71,7 @@ class PullThroughTest {
   void aMultiPlatformIndexPullsWithAllItsPlatforms() throws Exception {
     Path out = temp.resolve("pulled-all");
     skopeo.copy("--all", "--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/multi:multi", "dir:" + out);
+    cistern.awaitDownloadsStored();
 
     assertArrayEquals(index.manifest().bytes(), Files.readAllBytes(out.resolve("manifest.json")));
     for (TestImage.Blob blob : index.allContent()) {

@@ -27,10 +27,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Tag freshness against a real Distribution behind a counting relay, with a clock the test moves:
- * a tag is served from the cache for its TTL with no upstream contact, then revalidated by one
- * HEAD however many clients ask, and served stale when the upstream is gone. Each test uses its
- * own repository, so counts at the relay belong to it alone.
+ * Tag freshness against a real Distribution behind a counting relay, with a clock the test moves,
+ * and blocking revalidation: a tag is served from the cache for its TTL with no upstream contact,
+ * then revalidated by one HEAD however many clients ask (who all wait for it), and served stale
+ * when the upstream is gone. Each test uses its own repository, so counts at the relay belong to
+ * it alone. Background revalidation, the default, is {@link StaleWhileRevalidateTest}'s.
  */
 class TagFreshnessTest {
 
@@ -58,6 +59,7 @@ class TagFreshnessTest {
         cache:
           directory: %s
         tagTtl: 5m
+        tagRevalidation: blocking
         upstreams:
           - host: upstream.test
             url: %s

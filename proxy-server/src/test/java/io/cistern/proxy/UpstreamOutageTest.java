@@ -276,7 +276,8 @@ class UpstreamOutageTest {
     return relay.requests().stream().filter(request -> request.method().equals("GET") && request.path().equals(path)).toList();
   }
 
-  private void assertPublished(byte[] blob) throws IOException {
+  private void assertPublished(byte[] blob) throws Exception {
+    cistern.awaitDownloadsStored();
     Path stored = cistern.cistern().cache().blobs().pathOf(Digest.sha256Of(blob));
     assertArrayEquals(blob, Files.readAllBytes(stored));
     assertEquals(List.of(), partials());

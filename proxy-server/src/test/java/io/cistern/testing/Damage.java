@@ -28,4 +28,18 @@ public final class Damage {
       channel.truncate(size);
     }
   }
+
+  /** Where {@code part} first starts in {@code whole} (a blob inside a bundle: where to aim), or -1. */
+  public static int positionOf(byte[] whole, byte[] part) {
+    outer:
+    for (int i = 0; i + part.length <= whole.length; i++) {
+      for (int j = 0; j < part.length; j++) {
+        if (whole[i + j] != part[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
+  }
 }

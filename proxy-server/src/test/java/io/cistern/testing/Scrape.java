@@ -63,6 +63,11 @@ public final class Scrape {
     return matching(name, labels).stream().mapToDouble(Sample::value).sum();
   }
 
+  /** Every sample named {@code name}. */
+  public List<Sample> samples(String name) {
+    return samples.stream().filter(sample -> sample.name().equals(name)).toList();
+  }
+
   public boolean has(String name) {
     return samples.stream().anyMatch(sample -> sample.name().equals(name));
   }

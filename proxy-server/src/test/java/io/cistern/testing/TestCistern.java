@@ -4,6 +4,7 @@ import io.cistern.Cistern;
 import io.cistern.Settings;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigLoader;
+import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,7 +13,10 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
 /** Starts Cistern in this JVM from a YAML text, on a port the kernel picks. */
@@ -95,6 +99,24 @@ public final class TestCistern implements AutoCloseable {
       request.header(headers[i], headers[i + 1]);
     }
     return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  /**
+   * Waits until every download under way has ended for the cache: its blob stored durably (or
+   * left out, if that failed). A client has a blob's last byte once the blob is verified, before
+   * it is stored: a test that looks at the cache after a pull waits for this first.
+   */
+  public void awaitDownloadsStored() throws Exception {
+    cistern.blobs().downloadsFinished().get(60, TimeUnit.SECONDS);
+  }
+
+  /** As {@link #awaitDownloadsStored}, for the downloads of {@code digests} alone: others may be held meanwhile. */
+  public void awaitStored(List<Digest> digests) throws Exception {
+    CompletableFuture.allOf(digests.stream()
+        .map(digest -> cistern.blobs().downloadUnderWay(digest)
+            .<CompletableFuture<?>>map(blob -> blob.finished().handle((stored, failure) -> null))
+            .orElseGet(() -> CompletableFuture.completedFuture(null)))
+        .toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
   }
 
   /** GETs {@code path} from the admin listener (metrics, health). */

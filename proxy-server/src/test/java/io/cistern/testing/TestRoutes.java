@@ -2,6 +2,8 @@ package io.cistern.testing;
 
 import io.cistern.oci.RepositoryName;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
+import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamRouter.Route;
 import io.cistern.upstream.UpstreamObserver;
@@ -25,6 +27,7 @@ public final class TestRoutes {
   public static Route route(String host, String repository) {
     RegistryClient client = new RegistryClient(UpstreamSettings.of(host, URI.create("http://127.0.0.1:9"), null),
         HTTP, Runnable::run, Duration.ZERO, UpstreamObserver.NONE);
-    return new Route(new Upstream(client, Duration.ofMinutes(5), false), RepositoryName.of(repository));
+    return new Route(new Upstream(client, Duration.ofMinutes(5), TagRevalidation.BACKGROUND, Duration.ofHours(24), false,
+        RepositoryRules.NONE), RepositoryName.of(repository));
   }
 }

@@ -161,6 +161,7 @@ class DownloadsBesideSmallRequestsTest {
         cache:
           directory: %s
         tagTtl: 5m
+        tagRevalidation: blocking    # the client of the expired tag gets the new manifest, not the cached one
         shutdown:
           grace: 0s
         upstreams:

@@ -17,12 +17,17 @@ import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.TestCertificates;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
+import java.net.ProxySelector;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
+import java.util.concurrent.ForkJoinPool;
+import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -104,6 +109,18 @@ class OutboundConnectionTest {
     JsonNode error = JSON.readTree(response.body()).path("errors").path(0);
     assertEquals("UNAVAILABLE", error.path("code").asText());
     assertTrue(error.path("message").asText().contains("untrusted.test"), error.toString());
+  }
+
+  @Test
+  void theTlsOfAPlainHttpUpstreamReadsTheSystemTrustOnlyWhenUsedAndStillRefusesWhatItDoesNotTrust() throws Exception {
+    // A plain-HTTP upstream meets TLS only when it redirects to HTTPS; its trust is the system's,
+    // read at the first handshake. The test CA is not the system's: the handshake must fail.
+    HttpClient http = RegistryClient.newHttpClient(UpstreamSettings.of("plain.test", plainRegistry.url(), null),
+        ForkJoinPool.commonPool(), UpstreamTls.trustingTheSystemOnFirstUse(), ProxySelector.of(null));
+    assertThrows(SSLHandshakeException.class, () -> http.send(
+        HttpRequest.newBuilder(tlsRegistry.url().resolve("/v2/")).build(), HttpResponse.BodyHandlers.discarding()));
+    assertEquals(200, http.send(HttpRequest.newBuilder(plainRegistry.url().resolve("/v2/")).build(),
+        HttpResponse.BodyHandlers.discarding()).statusCode());
   }
 
   @Test

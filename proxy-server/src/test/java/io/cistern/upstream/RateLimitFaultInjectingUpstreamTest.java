@@ -56,6 +56,7 @@ class RateLimitFaultInjectingUpstreamTest {
           - host: limited.test
             url: %s
             maxRetries: %d
+            tagRevalidation: blocking   # a stale tag's client waits for the failing upstream's answer
         """.formatted(temp.resolve("cistern/cache"), upstream.url(), MAX_RETRIES), clock);
   }
 

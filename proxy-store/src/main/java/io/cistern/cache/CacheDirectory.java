@@ -16,8 +16,13 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A cache directory, open: its lifecycle, and the parts of the cache built over it. What callers
@@ -34,9 +39,17 @@ import java.util.function.Consumer;
  */
 public final class CacheDirectory implements AutoCloseable {
 
+  private static final Logger log = LoggerFactory.getLogger(CacheDirectory.class);
   static final String LOCK_FILE = "cistern.lock";
   static final String CLEAN_STOP_MARKER = "clean-stop";
   static final String DATABASE_FILE = "metadata.db";
+  /**
+   * Verified downloads made durable at once: fsyncs wait on the disk, not the CPU, and two let a
+   * small blob become durable beside a large one's fsync without a thread per download.
+   */
+  private static final int DURABILITY_THREADS = 2;
+  /** How long a stop waits for verified downloads still being made durable before it stops unclean. */
+  private static final long DURABILITY_GRACE_SECONDS = 30;
 
   private final Path path;
   private final FileChannel lockChannel;
@@ -54,9 +67,11 @@ public final class CacheDirectory implements AutoCloseable {
   private final Tags tags;
   private final Referrers referrers;
   private final ImageCatalog catalog;
+  /** The durability executor this cache started and stops; null when it was handed one. */
+  private final ExecutorService ownDurability;
 
   private CacheDirectory(CacheSettings settings, Clock clock, Executor callbacks, MetricsTrackerFactory poolMetrics,
-      EvictorObserver observer, FileChannel lockChannel, FileLock lock) throws IOException {
+      EvictorObserver observer, Executor durability, FileChannel lockChannel, FileLock lock) throws IOException {
     // Before the database opens: a failure past that point would leave its pool running.
     FileStore disk = Files.getFileStore(settings.directory());
     this.path = settings.directory();
@@ -81,7 +96,14 @@ public final class CacheDirectory implements AutoCloseable {
     // One log of local storage failures for every write on a request path: a full disk is one episode.
     StorageFailures storageFailures = new StorageFailures();
     this.reads = new ContentReads(files, blobRows, quarantine, accesses, clock, callbacks);
-    ContentWrites writes = new ContentWrites(files, blobRows, budget, clock, storageFailures, this::pokeEvictor);
+    // Fixed pools start their threads only when first used: an idle cache runs none.
+    this.ownDurability = durability == null ? Executors.newFixedThreadPool(DURABILITY_THREADS, task -> {
+      Thread thread = new Thread(task, "cistern-durable");
+      thread.setDaemon(true);
+      return thread;
+    }) : null;
+    ContentWrites writes = new ContentWrites(files, blobRows, budget, clock, storageFailures, this::pokeEvictor,
+        durability == null ? ownDurability : durability);
     this.blobs = new BlobCache(path, files, blobRows, budget, quarantine, evictor, removalListeners, reads, writes);
     this.tags = new Tags(new TagRows(database), storageFailures);
     this.referrers = new Referrers(new ReferrerRows(database), storageFailures);
@@ -114,12 +136,16 @@ public final class CacheDirectory implements AutoCloseable {
    */
   public static CacheDirectory open(CacheSettings settings, Clock clock, Executor callbacks,
       MetricsTrackerFactory poolMetrics) {
-    return open(settings, clock, callbacks, poolMetrics, EvictorObserver.NONE);
+    return open(settings, clock, callbacks, poolMetrics, EvictorObserver.NONE, null);
   }
 
-  /** As {@link #open(CacheSettings, Clock, Executor, MetricsTrackerFactory)}, with the evictor's turns told to {@code observer}. */
+  /**
+   * As {@link #open(CacheSettings, Clock, Executor, MetricsTrackerFactory)}, with the evictor's
+   * turns told to {@code observer}, and verified downloads made durable on {@code durability}
+   * (null: on threads of the cache's own, which a close lets finish).
+   */
   static CacheDirectory open(CacheSettings settings, Clock clock, Executor callbacks, MetricsTrackerFactory poolMetrics,
-      EvictorObserver observer) {
+      EvictorObserver observer, Executor durability) {
     Path directory = settings.directory();
     FileChannel lockChannel = null;
     CacheDirectory opened = null;
@@ -135,7 +161,7 @@ public final class CacheDirectory implements AutoCloseable {
       if (lock == null) {
         throw new CacheInUseException(directory);
       }
-      opened = new CacheDirectory(settings, clock, callbacks, poolMetrics, observer, lockChannel, lock);
+      opened = new CacheDirectory(settings, clock, callbacks, poolMetrics, observer, durability, lockChannel, lock);
       opened.start();
       return opened;
     } catch (IOException | RuntimeException e) {
@@ -225,17 +251,36 @@ public final class CacheDirectory implements AutoCloseable {
   }
 
   /**
-   * Stops the evictor (flushing access times) and closes the database. The stop is marked clean
-   * only if no write was under way and none left a file without a row behind (see
+   * Lets verified downloads finish becoming durable (for up to half a minute), then stops the
+   * evictor (flushing access times) and closes the database. The stop is marked clean only if no
+   * write was under way and none left a file without a row behind (see
    * {@link BlobCache#refuseWrites}); the next start's recovery settles all of these.
    */
   @Override
   public void close() {
+    finishDurableWrites();
     shutDown(blobs.refuseWrites());
+  }
+
+  private void finishDurableWrites() {
+    if (ownDurability == null) {
+      return;
+    }
+    ownDurability.shutdown();
+    try {
+      if (!ownDurability.awaitTermination(DURABILITY_GRACE_SECONDS, TimeUnit.SECONDS)) {
+        log.warn("stopping while verified downloads are still being made durable: the next start checks the cache");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Stops the evictor and closes the database, marking a clean stop if asked; always gives up the lock. */
   private void shutDown(boolean markClean) {
+    if (ownDurability != null) {
+      ownDurability.shutdown();
+    }
     try {
       evictor.close();
       database.close();

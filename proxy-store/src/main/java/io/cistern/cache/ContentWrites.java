@@ -12,6 +12,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * Everything that adds content to the local tier: downloads ({@link Ingest}, with their room
  * claimed from the {@link DiskBudget} first) and manifests (small, written in one go). Both are
  * published the same way: a verified, fsynced temp file renamed into place, its directory synced,
- * its row written, its bytes counted.
+ * its row written, its bytes counted. A download's durable half runs on the durability executor,
+ * after its followers have been released ({@link Ingest#publish}); a manifest's on its writer's
+ * thread, which needs it stored before it answers.
  *
  * <p>It also knows what a stop must wait for or leave to recovery: the writes under way (a
  * download's temp file, a manifest between its rename and its row), and a published file whose
@@ -38,20 +42,23 @@ final class ContentWrites {
   private final Clock clock;
   private final StorageFailures failures;
   private final Runnable pokeEvictor;
+  private final Executor durability;
   private final Set<Ingest> underway = ConcurrentHashMap.newKeySet();
   private final AtomicInteger manifestWrites = new AtomicInteger();
   private volatile boolean closing;
   /** A published file whose row could not be written was left behind: only recovery settles it. */
   private volatile boolean recoveryNeeded;
 
+  /** @param durability where verified downloads are made durable (see {@link #makeDurable}) */
   ContentWrites(DiskTier disk, BlobRows rows, DiskBudget budget, Clock clock, StorageFailures failures,
-      Runnable pokeEvictor) {
+      Runnable pokeEvictor, Executor durability) {
     this.disk = disk;
     this.rows = rows;
     this.budget = budget;
     this.clock = clock;
     this.failures = failures;
     this.pokeEvictor = pokeEvictor;
+    this.durability = durability;
   }
 
   /**
@@ -99,6 +106,20 @@ final class ContentWrites {
       throw refused;
     }
     return ingest;
+  }
+
+  /**
+   * Runs the durable half of a verified download's publication (fsync, rename, directory fsync,
+   * row) off the thread that verified it; on that thread itself once the executor takes no more
+   * work (the cache is closing: the stop then finds the download under way, and is not marked
+   * clean unless it is done).
+   */
+  void makeDurable(Runnable store) {
+    try {
+      durability.execute(store);
+    } catch (RejectedExecutionException closing) {
+      store.run();
+    }
   }
 
   /** Publishes an ingest's verified, synced temp file (see {@link #publishAndRecord}); where it is stored. */

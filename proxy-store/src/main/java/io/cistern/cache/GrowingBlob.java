@@ -18,11 +18,17 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code written} before completing the future and a reader takes the future before reading
  * {@code written}, so a reader can never miss an append and sleep forever.
  *
- * <p>Integrity: a response of known length cut from a growing blob may send its last byte only
- * once the whole blob is verified ({@link #readableLimit}); if verification fails, readers are
- * failed before their response could look complete. A response of unknown length (the upstream
- * announced no size) sends what is written, and only its end (the chunked terminator) waits for
- * verification: {@link #isVerified}.
+ * <p>Integrity: a response that ends at the blob's last byte (a whole blob, or a range to its end)
+ * may send that byte only once the whole blob is verified ({@link #readableLimit}); if
+ * verification fails, readers are failed before their response could look complete. A range that
+ * ends before the blob does is sent as it is written: no part of a blob can be checked before all
+ * of it is in. A response of unknown length (the upstream announced no size) sends what is
+ * written, and only its end (the chunked terminator) waits for verification: {@link #isVerified}.
+ *
+ * <p>Verified is not stored: readers are released as soon as the digest matches, and the blob is
+ * made durable (fsync, rename, row) after that, off their path. {@link #finished} completes when
+ * that is done (or the download failed); a failure to store bytes already verified ends the
+ * download for the cache, but not for readers, who go on reading what was verified.
  */
 public final class GrowingBlob {
 
@@ -33,6 +39,8 @@ public final class GrowingBlob {
   private final AtomicReference<CompletableFuture<Void>> nextAppend = new AtomicReference<>(new CompletableFuture<>());
   private volatile long written;
   private volatile boolean verified;
+  /** Why the content failed (before verification): readers must not send its end. */
+  private volatile Throwable failure;
 
   GrowingBlob(Digest digest, long expectedSize, PartialBlob file) {
     this.digest = digest;
@@ -62,24 +70,30 @@ public final class GrowingBlob {
     nextAppend.getAndSet(new CompletableFuture<>()).complete(null);
   }
 
-  /**
-   * The whole content is verified: responses may send their final byte. Set when the blob is
-   * published, after its fsync and rename; setting it as soon as the digest has matched would let
-   * followers finish before the fsync (the client's correctness is the digest check).
-   */
+  /** The whole content is verified: responses may send their final byte, before the blob is stored. */
   void verified() {
     verified = true;
     wakeAll();
   }
 
-  /** The blob is published at {@code stored}. */
-  void published(Path stored) {
+  /** The verified blob is stored, durably, at {@code stored}. */
+  void stored(Path stored) {
     finished.complete(stored);
     wakeAll();
   }
 
-  /** The download failed: every reader is woken to find it so. */
+  /**
+   * The verified blob could not be stored (a full disk): the download ends for the cache, and
+   * readers go on with what was verified; one that has not opened the content yet may find it gone.
+   */
+  void notStored(Throwable cause) {
+    finished.completeExceptionally(cause);
+    wakeAll();
+  }
+
+  /** The download failed before its content was verified: every reader is woken to find it so. */
   void failed(Throwable cause) {
+    failure = cause;
     finished.completeExceptionally(cause);
     wakeAll();
   }
@@ -91,23 +105,33 @@ public final class GrowingBlob {
 
   // ---- reader side: any thread ----
 
-  /** Completes with where the blob is stored once published, or exceptionally if the download failed. */
+  /**
+   * Completes with where the blob is stored once it is durable, or exceptionally if the download
+   * failed or its verified bytes could not be stored: when the download has ended for the cache.
+   * Readers look at {@link #isVerified} and {@link #hasFailed}, not at this.
+   */
   public CompletableFuture<Path> finished() {
     return finished;
   }
 
   /** Whether the whole content is verified, so a response may send it to its end (see {@link #verified()}). */
   public boolean isVerified() {
-    return verified && !finished.isCompletedExceptionally();
+    return verified;
+  }
+
+  /** Whether the download failed before its content was verified: a response must not end as if complete. */
+  public boolean hasFailed() {
+    return failure != null;
   }
 
   /**
    * How far a response that must end at byte {@code endInclusive} may be sent now: everything
-   * written, except that its final byte waits until the blob is verified.
+   * written, except that the blob's last byte waits until the blob is verified.
    */
   public long readableLimit(long endInclusive) {
     long available = written;
-    if (isVerified()) {
+    boolean endsTheBlob = expectedSize < 0 || endInclusive >= expectedSize - 1;
+    if (verified || !endsTheBlob) {
       return Math.min(available, endInclusive + 1);
     }
     return Math.min(available, endInclusive);
@@ -134,11 +158,11 @@ public final class GrowingBlob {
     try {
       return file.openForReading();
     } catch (NoSuchFileException neither) {
-      throw new IOException("download of " + digest + " failed", finished.isCompletedExceptionally() ? failure() : neither);
+      throw new IOException("download of " + digest + " failed", finished.isCompletedExceptionally() ? cause() : neither);
     }
   }
 
-  private Throwable failure() {
+  private Throwable cause() {
     try {
       finished.join();
       return null;

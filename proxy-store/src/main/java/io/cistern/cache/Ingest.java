@@ -5,16 +5,21 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One blob being downloaded into the cache, as the cache hands it out: its writer appends, and it
- * ends exactly once, published or abandoned. Clients follow it through {@link #followers()}.
+ * ends exactly once, stored or abandoned. Clients follow it through {@link #followers()}.
  *
  * <p>Room is claimed before the first byte (when the size is announced), so an ingest never
  * takes the cache over its byte cap; whoever ends it settles that claim. Bytes are hashed and
- * counted as they are appended ({@link ContentCheck}); publication verifies them, makes them
- * durable, and only then records them and releases the followers' final byte.
+ * counted as they are appended ({@link ContentCheck}); publication verifies them and releases the
+ * followers' final byte at once, then makes them durable (fsync, rename, directory fsync, row)
+ * on the cache's durability executor: a client's correctness is the digest check, and waiting
+ * for the disk would only make it wait. Until the blob is durable it stays among the writes under
+ * way (a stop is not marked clean meanwhile, and recovery deletes its temp file after a crash),
+ * and its room stays claimed.
  *
  * <p>Publication claims the ingest first ({@code WRITING} to {@code PUBLISHING}), so an abandon
  * from outside (a stop that can wait no longer) either wins before publication starts or finds it
@@ -90,31 +95,56 @@ public final class Ingest {
   }
 
   /**
-   * Verifies the size and digest, makes the file durable and renames it into place, records it,
-   * and only then lets followers send their final byte. On any failure the ingest is abandoned
-   * and the exception thrown ({@link ContentMismatchException} for bytes that are not the blob).
+   * Verifies the size and digest and lets followers send their final byte, then has the blob made
+   * durable, renamed into place and recorded off this thread. On a failed check the ingest is
+   * abandoned and the exception thrown ({@link ContentMismatchException} for bytes that are not
+   * the blob).
    *
-   * @throws IOException when it was abandoned before this call (a stop), or publication failed
+   * @return completes with where the blob is stored once it is durable, or exceptionally (with a
+   *     {@link LocalStorageException} for a full disk) if it could not be stored: the followers'
+   *     {@link GrowingBlob#finished}
+   * @throws IOException when it was abandoned before this call (a stop), or the check failed
    */
-  public void publish() throws IOException {
+  public CompletableFuture<Path> publish() throws IOException {
     if (!state.compareAndSet(WRITING, PUBLISHING)) {
       throw new IOException("the download of " + digest + " was abandoned before it could be published");
     }
-    Path stored;
     try {
       check.verify();
-      // Verified: the followers' final byte could be released here, before the fsync, rename and
-      // row below; it is released after them, so a client that has the whole blob finds it stored.
-      file.sync();
-      stored = writes.publish(file.tempPath(), digest, followers.written(), reservation);
     } catch (IOException | RuntimeException e) {
       end(e);
       throw e;
     }
-    state.set(ENDED);
     followers.verified();
-    followers.published(stored);
+    writes.makeDurable(this::store);
+    return followers.finished();
+  }
+
+  /**
+   * The durable half of publication: fsync, rename into place, directory fsync, row. If it fails
+   * (a full disk), the file goes and its room is given back; followers have the verified bytes
+   * already and keep them.
+   */
+  private void store() {
+    Path stored;
+    try {
+      file.sync();
+      stored = writes.publish(file.tempPath(), digest, followers.written(), reservation);
+    } catch (IOException | RuntimeException e) {
+      state.set(ENDED);
+      file.discard();
+      if (reservation != null) {
+        writes.release(reservation);
+      }
+      writes.ended(this, e);
+      followers.notStored(e);
+      return;
+    }
+    state.set(ENDED);
+    // Out of the writes under way before anyone hears it is stored: a stop that waited for it
+    // then finds nothing pending.
     writes.ended(this, null);
+    followers.stored(stored);
   }
 
   /**
@@ -131,11 +161,11 @@ public final class Ingest {
   private void end(Throwable cause) {
     state.set(ENDED);
     file.discard();
-    followers.failed(cause);
     if (reservation != null) {
       writes.release(reservation);
     }
     writes.ended(this, cause);
+    followers.failed(cause);
   }
 
   /** The room claimed for this download, or null (unknown size); settled by whoever ends it. */

@@ -4,6 +4,7 @@ import static io.cistern.cache.CacheFixtures.ingest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,6 +23,7 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,7 +51,7 @@ class BlobCachePublicationTest {
       Ingest ingest = ingest(cache, digest, content.length);
       ingest.append(ByteBuffer.wrap(content));
       assertFalse(cache.contains(digest), "nothing is visible before publication");
-      ingest.publish();
+      ingest.publish().join();
 
       Path stored = directory.resolve("blobs/sha256").resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
       assertArrayEquals(content, Files.readAllBytes(stored));
@@ -92,12 +94,16 @@ class BlobCachePublicationTest {
       ingest.append(ByteBuffer.wrap(content));
       SqliteClient.refuseNewBlobRows(directory);
 
-      assertThrows(MetadataException.class, ingest::publish);
+      CompletableFuture<Path> stored = ingest.publish();
+      assertTrue(ingest.followers().isVerified(), "followers had the verified bytes before the row was tried");
+      CompletionException notStored = assertThrows(CompletionException.class, stored::join);
+      assertInstanceOf(MetadataException.class, notStored.getCause());
       assertThrows(MetadataException.class, () -> cache.storeManifest(manifest));
 
       assertFalse(cache.contains(digest), "the renamed file went again with its row");
       assertFalse(cache.contains(manifest.digest()));
-      assertTrue(ingest.followers().finished().isCompletedExceptionally(), "readers are told");
+      assertTrue(ingest.followers().finished().isCompletedExceptionally(), "the download ended unstored");
+      assertFalse(ingest.followers().hasFailed(), "for the cache: its readers go on with the verified bytes");
       assertEquals(0, cache.stats().reservedBytes(), "the reservation is given back");
       assertEquals(0, cache.stats().storedBytes());
       assertNoPartials();
@@ -214,7 +220,7 @@ class BlobCachePublicationTest {
   private void storeBlob(BlobCache cache, byte[] content) throws Exception {
     Ingest ingest = ingest(cache, Digest.sha256Of(content), content.length);
     ingest.append(ByteBuffer.wrap(content));
-    ingest.publish();
+    ingest.publish().join();
   }
 
   private Path pathOf(Digest digest) {

@@ -36,7 +36,7 @@ final class CacheFixtures {
 
   /** Opens a cache whose evictor tells {@code turns} what it does, so that a test can wait for it. */
   static CacheDirectory open(CacheSettings settings, Clock clock, EvictorTurns turns) {
-    return CacheDirectory.open(settings, clock, ForkJoinPool.commonPool(), null, turns);
+    return CacheDirectory.open(settings, clock, ForkJoinPool.commonPool(), null, turns, null);
   }
 
   static byte[] content(Random random, int size) {
@@ -54,7 +54,7 @@ final class CacheFixtures {
     Digest digest = Digest.sha256Of(content);
     Ingest ingest = ingest(cache, digest, reserve ? content.length : -1);
     ingest.append(ByteBuffer.wrap(content));
-    ingest.publish();
+    ingest.publish().join();
     return digest;
   }
 

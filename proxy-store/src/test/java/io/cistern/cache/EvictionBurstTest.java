@@ -60,7 +60,7 @@ class EvictionBurstTest {
       EvictorTurns evictor = new EvictorTurns();
       PoolMeters pools = new PoolMeters();
       try (CacheDirectory opened = CacheDirectory.open(settings(temp.resolve("round-" + round), CAP, 0.9, Duration.ofMinutes(5)),
-          Clock.systemUTC(), ForkJoinPool.commonPool(), pools.tracker(), evictor)) {
+          Clock.systemUTC(), ForkJoinPool.commonPool(), pools.tracker(), evictor, null)) {
         BlobCache cache = opened.blobs();
         List<byte[]> contents = new ArrayList<>();
         for (int i = 0; i < STORES; i++) {

@@ -125,7 +125,7 @@ class EvictionOrderTest {
       assertEquals(1, CacheFixtures.partials(cache).size(), "and left its temp file alone");
 
       partial.append(ByteBuffer.wrap(content, content.length / 2, content.length - content.length / 2));
-      partial.publish();
+      partial.publish().join();
       storeInOrder(cache, 8, 16 * KIB);
       evictor.caughtUp().get();
       assertFalse(cache.contains(digest), "once published it is an ordinary blob, and old enough to go");

@@ -10,6 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.cistern.cache.CacheFixtures.ManualClock;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
@@ -25,10 +29,13 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ForkJoinPool;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * The cache on a file system short of space: reservations check the real free space against
@@ -144,6 +151,52 @@ class FullDiskTest {
         cache.pokeEvictor();
         evictor.caughtUp().join();
       }
+    }
+  }
+
+  @Test
+  void aVerifiedBlobTheFullDiskCannotStoreIsDroppedLoggedOnceAndItsFollowersKeepTheVerifiedBytes() throws Exception {
+    Path mountPoint = temp.resolve("durable");
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    Logger failures = (Logger) LoggerFactory.getLogger(StorageFailures.class);
+    failures.addAppender(logs);
+    try (TmpfsMount mounted = TmpfsMount.mount(mountPoint, 8 * MIB)) {
+      HeldExecutor durability = new HeldExecutor();
+      Path directory = mountPoint.resolve("cache");
+      try (CacheDirectory opened = CacheDirectory.open(new CacheSettings(directory, 1L << 40, 0.9, NO_FLUSH_TICK,
+          Duration.ofMinutes(1), 4, 0), clock, ForkJoinPool.commonPool(), null, EvictorObserver.NONE, durability)) {
+        BlobCache cache = opened.blobs();
+        byte[] blob = content(random, 256 * KIB);
+        Digest digest = Digest.sha256Of(blob);
+        Ingest ingest = CacheFixtures.ingest(cache, digest, blob.length);
+        ingest.append(ByteBuffer.wrap(blob));
+        GrowingBlob followers = ingest.followers();
+        try (FileChannel follower = followers.openForReading()) {
+          CompletableFuture<Path> stored = ingest.publish();
+          assertEquals(blob.length, followers.readableLimit(blob.length - 1), "released on verification");
+          TmpfsMount.fill(mountPoint.resolve("filler"));
+
+          durability.runAll();
+
+          CompletionException notStored = assertThrows(CompletionException.class, stored::join);
+          assertTrue(LocalStorageException.in(notStored).isPresent(), "a local failure: " + notStored);
+          assertFalse(followers.hasFailed(), "not a failure of the content");
+          ByteBuffer read = ByteBuffer.allocate(blob.length);
+          while (read.hasRemaining() && follower.read(read, read.position()) > 0) {
+            // Reads until the whole blob is in.
+          }
+          assertArrayEquals(blob, read.array(), "a client reading it gets every verified byte");
+        }
+        assertFalse(cache.contains(digest), "the file is dropped");
+        assertEquals(List.of(), partials(directory));
+        assertEquals(0, cache.stats().reservedBytes(), "its room is given back");
+        assertEquals(0, cache.stats().storedBytes());
+        assertEquals(1, logs.list.stream().filter(event -> event.getLevel() == Level.ERROR).count(),
+            "logged once, as the cache's own failure");
+      }
+    } finally {
+      failures.detachAppender(logs);
     }
   }
 

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A download in progress, from its followers' side ({@link GrowingBlob}): woken per append,
  * following the temp file across its rename, and never handed the final byte of content that
- * fails verification. (Publication itself is {@link BlobCachePublicationTest}'s.)
+ * fails verification; a range that ends before the blob does is read as written. (Publication
+ * itself is {@link BlobCachePublicationTest}'s.)
  */
 class GrowingBlobTest {
 
@@ -75,7 +76,7 @@ class GrowingBlobTest {
     ingest.append(ByteBuffer.wrap(content, 0, 10));
     try (FileChannel reader = blob.openForReading()) {
       ingest.append(ByteBuffer.wrap(content, 10, SIZE - 10));
-      ingest.publish();
+      ingest.publish().join();
 
       ByteBuffer read = ByteBuffer.allocate(SIZE);
       while (read.hasRemaining() && reader.read(read, read.position()) > 0) {
@@ -107,6 +108,22 @@ class GrowingBlobTest {
     assertFalse(Files.exists(cache.pathOf(digest)));
     assertEquals(List.of(), partials());
     assertEquals(0, cache.stats().reservedBytes(), "the reservation went back");
+  }
+
+  @Test
+  void aRangeThatEndsBeforeTheBlobDoesIsReadableAsWrittenOnlyTheBlobsLastByteWaits() throws IOException {
+    Ingest ingest = ingest(cache, digest, SIZE);
+    GrowingBlob blob = ingest.followers();
+    ingest.append(ByteBuffer.wrap(content, 0, 5000));
+
+    assertEquals(1000, blob.readableLimit(999), "a range within the bytes written is readable to its end");
+    assertTrue(blob.awaitReadable(999, 999).isDone());
+    assertEquals(5000, blob.readableLimit(SIZE - 2), "one ending short of the blob's end reads what is written");
+    ingest.append(ByteBuffer.wrap(content, 5000, SIZE - 5000));
+    assertEquals(SIZE - 1, blob.readableLimit(SIZE - 2), "and then all of it, unverified: no part can be checked alone");
+    assertEquals(SIZE - 1, blob.readableLimit(SIZE - 1), "the blob's last byte waits for the digest");
+    assertFalse(blob.awaitReadable(SIZE - 1, SIZE - 1).isDone());
+    ingest.abandon(new IOException("test over"));
   }
 
   @Test

@@ -104,7 +104,7 @@ class RecoveryTest {
   private static void store(BlobCache cache, byte[] content) throws IOException {
     Ingest ingest = CacheFixtures.ingest(cache, Digest.sha256Of(content), content.length);
     ingest.append(ByteBuffer.wrap(content));
-    ingest.publish();
+    ingest.publish().join();
   }
 
   private List<Path> partials() throws IOException {

@@ -68,7 +68,7 @@ public class BlobHitBenchmark {
     Digest digest = Digest.sha256Of(content);
     Ingest ingest = cache.ingest(digest, size).join();
     ingest.append(ByteBuffer.wrap(content));
-    ingest.publish();
+    ingest.publish().join();
     return digest;
   }
 

@@ -2,6 +2,8 @@ package io.cistern.bench;
 
 import io.cistern.http.RegistryRoute;
 import io.cistern.upstream.RegistryClient;
+import io.cistern.upstream.RepositoryRules;
+import io.cistern.upstream.TagRevalidation;
 import io.cistern.upstream.Upstream;
 import io.cistern.upstream.UpstreamObserver;
 import io.cistern.upstream.UpstreamRouter;
@@ -53,7 +55,8 @@ public class RoutingBenchmark {
       RegistryClient client = new RegistryClient(settings,
           RegistryClient.newHttpClient(settings, direct, UpstreamTls.trusting(null), ProxySelector.of(null)), direct,
           Duration.ofMillis(200), UpstreamObserver.NONE);
-      upstreams.add(new Upstream(client, Duration.ofMinutes(5), false));
+      upstreams.add(new Upstream(client, Duration.ofMinutes(5), TagRevalidation.BACKGROUND, Duration.ofHours(24), false,
+          RepositoryRules.NONE));
     }
     router = new UpstreamRouter(upstreams, "docker.io");
   }
