@@ -7,6 +7,7 @@ import io.cistern.cluster.ClusterSettings;
 import io.cistern.cluster.Member;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
+import io.cistern.upstream.Mirror;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
 import java.net.InetSocketAddress;
@@ -151,6 +152,11 @@ public record Settings(
     List<UpstreamSettings> upstreams = new ArrayList<>();
     for (int i = 0; i < config.upstreams().size(); i++) {
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
+      Mirror mirror = check("upstreams[" + i + "].mirror", () -> Mirror.parse(upstream.mirror()));
+      if (mirror != Mirror.NONE && upstream.url() == null) {
+        // https://<host> is the registry itself, never a mirror of it.
+        throw new ConfigException("upstreams[" + i + "].mirror: a mirror needs its url (the site cache's, e.g. http://cistern-site:5000)");
+      }
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
         int maxConcurrentRequests = orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests());
@@ -165,7 +171,8 @@ public record Settings(
             orDefault(upstream.retryWindow(), defaults.retryWindow()),
             maxConcurrentRequests,
             // Before downloads had a cap of their own this one bounded them: a config that lowered it keeps its bound.
-            orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests));
+            orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests),
+            mirror);
       }));
     }
     return upstreams;

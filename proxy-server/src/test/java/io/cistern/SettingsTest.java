@@ -42,6 +42,8 @@ class SettingsTest {
       upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentBlobDownloads: 0}]
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
       upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
+      upstreams[1].mirror | upstreams: [{host: ghcr.io}, {host: quay.io, url: http://site:5000, mirror: path}]
+      upstreams[0].mirror | upstreams: [{host: ghcr.io, mirror: ns}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
       upstreams[1].repositories | upstreams: [{host: docker.io}, {host: ghcr.io, repositories: {allow: []}}]
       upstreams[0].repositories | upstreams: [{host: ghcr.io, repositories: {deny: [a/*, null]}}]

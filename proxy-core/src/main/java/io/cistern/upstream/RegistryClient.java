@@ -164,7 +164,7 @@ public final class RegistryClient {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
             "upstream " + host() + " sent an invalid referrers list", null, notAnIndex);
       }
-      Optional<URI> next = nextLink(page, response.headers());
+      Optional<URI> next = nextLink(page, response.headers()).map(link -> settings.mirror().identified(link, host()));
       if (next.isPresent() && pages + 1 < MAX_PAGES) {
         return referrersPage(repository, next.get(), all, pages + 1, bytes + response.body().length);
       }
@@ -235,7 +235,7 @@ public final class RegistryClient {
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " sent an invalid tag list", null, e);
       }
-      Optional<URI> next = nextLink(page, response.headers());
+      Optional<URI> next = nextLink(page, response.headers()).map(link -> settings.mirror().identified(link, host()));
       if (next.isPresent() && pages + 1 < MAX_PAGES) {
         return listTagPage(repository, next.get(), tags, pages + 1, bytes + response.body().length);
       }
@@ -372,7 +372,7 @@ public final class RegistryClient {
     }
     return bearer.parameter("realm").map(realm -> {
       String scope = call.repository() != null
-          ? "repository:" + call.repository() + ":pull"
+          ? "repository:" + settings.mirror().repository(host(), call.repository()) + ":pull"
           : bearer.parameter("scope").orElse(null);
       return new TokenCache.Key(realmUri(realm), bearer.parameter("service").orElse(null), scope);
     });
@@ -476,8 +476,9 @@ public final class RegistryClient {
     return Optional.empty();
   }
 
+  /** Where {@code /v2/<repository>/<kind>/<last>} is: at a mirror, with the registry meant named. */
   private URI uri(RepositoryName repository, String kind, String last) {
-    return URI.create(settings.url() + "/v2/" + repository + "/" + kind + "/" + last);
+    return URI.create(settings.url() + settings.mirror().path(host(), repository, kind + "/" + last));
   }
 
   /** One logical request; redirects produce new calls that remember they left the registry. */

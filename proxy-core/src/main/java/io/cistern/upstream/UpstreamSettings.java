@@ -25,6 +25,8 @@ import java.util.Locale;
  *     lists, referrers, HEADs (token fetches count against neither cap)
  * @param maxConcurrentBlobDownloads blob GETs in flight to this upstream at once, each until the
  *     last byte of its body
+ * @param mirror whether {@code url} is the registry or a mirror told which registry is meant
+ *     ({@code host}) with each request; null for the registry
  */
 public record UpstreamSettings(
     String host,
@@ -36,7 +38,8 @@ public record UpstreamSettings(
     int maxRetries,
     Duration retryWindow,
     int maxConcurrentRequests,
-    int maxConcurrentBlobDownloads) {
+    int maxConcurrentBlobDownloads,
+    Mirror mirror) {
 
   public UpstreamSettings {
     if (host == null || host.isBlank()) {
@@ -79,18 +82,19 @@ public record UpstreamSettings(
     if (maxConcurrentBlobDownloads < 1) {
       throw new IllegalArgumentException("maxConcurrentBlobDownloads of upstream " + host + " must be at least 1");
     }
+    mirror = mirror == null ? Mirror.NONE : mirror;
   }
 
   /** Settings with Cistern's default timeouts and limits. */
   public static UpstreamSettings of(String host, URI url, Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64);
+        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64, Mirror.NONE);
   }
 
   /** These settings with {@code credentials} for the upstream. */
   public UpstreamSettings withCredentials(Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
-        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads);
+        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads, mirror);
   }
 
   /** Docker Hub keeps single-component official images under {@code library/}. */

@@ -101,6 +101,8 @@ public record CisternConfig(
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
    * @param repositories which of its repositories are served; null for all
+   * @param mirror {@code ns} or {@code prefix} when {@code url} is a mirror (a site Cistern) that
+   *     serves {@code host} among others and is told it with each request; null for the registry itself
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -120,7 +122,8 @@ public record CisternConfig(
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
       @JsonProperty("passwordEnv") String passwordEnv,
-      @JsonProperty("repositories") Repositories repositories) {
+      @JsonProperty("repositories") Repositories repositories,
+      @JsonProperty("mirror") String mirror) {
 
     public URI effectiveUrl() {
       return url != null ? url : URI.create("https://" + host);
