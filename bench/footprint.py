@@ -3,12 +3,13 @@
 bench.py), alone and fast enough to compare JVM options in one session on a busy machine.
 
     python3 bench/footprint.py [--starts 7] [--settle 10] [--nmt] \
-        [--variant NAME='EXTRA JVM OPTIONS'] [--variant NAME2='...'] [--env NAME=K=V]
+        [--variant NAME='EXTRA JVM OPTIONS'] [--variant NAME2='...'] [--env NAME=K=V] [--build NAME=DIR]
 
 Each start: the command of scripts/run.sh (scripts/jvm-options, the build's class-data archive and
 SQLite library; CISTERN_JAVA_OPTS replaces the options), a config with the default keys but
 loopback listeners on free ports and a fresh cache directory. The clock runs from the exec to the
-first HTTP answer on /v2/ (asked in a tight connect loop); `--settle` seconds later it reads VmRSS
+first HTTP answer on /v2/ (asked in a tight connect loop), with the CPU the process used until
+then (user and system: on a busy machine a steadier measure of a start's work than its wall time); `--settle` seconds later it reads VmRSS
 and where it sits (/proc/PID/status: anonymous, file-backed; threads), and with --nmt the JVM's
 committed native memory by category (jcmd VM.native_memory; NMT itself costs a little memory and
 start time, so compare --nmt runs only with --nmt runs). Variants (the shipped options plus extra
@@ -36,13 +37,17 @@ def shipped_options():
         return os.environ.get("CISTERN_JAVA_OPTS", f.read()).split()
 
 
-def command(config, extra):
-    sqlite_native = os.path.join(os.path.dirname(JAR), "sqlite-native", "org", "sqlite", "native", "Linux",
+def command(config, extra, build):
+    """scripts/run.sh's command; `build` is a directory holding another build's cistern.jar, its
+    archive and sqlite-native (proxy-server/target by default)."""
+    jar = os.path.join(build, "cistern.jar") if build else JAR
+    sqlite_native = os.path.join(os.path.dirname(jar), "sqlite-native", "org", "sqlite", "native", "Linux",
                                  os.uname().machine)
     # A variant may name another archive (the JDK's own, to compare).
-    archive = [] if any(o.startswith("-XX:SharedArchiveFile=") for o in extra) else ["-XX:SharedArchiveFile=" + ARCHIVE]
+    archive = os.path.join(os.path.dirname(jar), "cistern.jsa")
+    archive = [] if any(o.startswith("-XX:SharedArchiveFile=") for o in extra) else ["-XX:SharedArchiveFile=" + archive]
     return (["java"] + shipped_options() + extra + archive
-            + ["-Dorg.sqlite.lib.path=" + sqlite_native, "-jar", JAR, "--config", config])
+            + ["-Dorg.sqlite.lib.path=" + sqlite_native, "-jar", jar, "--config", config])
 
 
 def free_port():
@@ -78,6 +83,13 @@ def status(pid):
     return fields
 
 
+def cpu_seconds(pid):
+    """User and system CPU the process has used: a start's cost, less sensitive to a busy machine than its wall time."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def native_memory(pid):
     """Committed KiB by NMT category, in MiB."""
     out = subprocess.run(["jcmd", str(pid), "VM.native_memory", "summary"], capture_output=True, text=True).stdout
@@ -90,7 +102,7 @@ def native_memory(pid):
     return categories
 
 
-def one_start(work, extra, env, settle_s, nmt):
+def one_start(work, extra, env, build, settle_s, nmt):
     root = tempfile.mkdtemp(dir=work)
     port = free_port()
     config = os.path.join(root, "cistern.yml")
@@ -101,11 +113,11 @@ def one_start(work, extra, env, settle_s, nmt):
     options = extra + (["-XX:NativeMemoryTracking=summary"] if nmt else [])
     with open(os.path.join(root, "server.log"), "w") as log:
         start = time.monotonic()
-        process = subprocess.Popen(command(config, options), cwd=root, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command(config, options, build), cwd=root, stdout=log, stderr=subprocess.STDOUT,
                                    env=dict(os.environ, **env))
         try:
             first_answer(process, port)
-            sample = {"start s": time.monotonic() - start}
+            sample = {"start s": time.monotonic() - start, "start CPU s": cpu_seconds(process.pid)}
             time.sleep(settle_s)
             sample.update(status(process.pid))
             if nmt:
@@ -130,22 +142,28 @@ def main():
                         help="extra JVM options after the shipped ones (repeatable; 'shipped' always runs)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=KEY=VALUE",
                         help="an environment variable for one variant")
+    parser.add_argument("--build", action="append", default=[], metavar="NAME=DIR",
+                        help="a variant running another build: DIR holds its cistern.jar, cistern.jsa (made for"
+                             " that path) and sqlite-native")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    variants = {"shipped": ([], {})}
+    variants = {"shipped": ([], {}, None)}
     for spec in args.variant:
         name, _, options = spec.partition("=")
-        variants[name] = (options.split(), {})
+        variants[name] = (options.split(), {}, None)
     for spec in args.env:
         name, _, assignment = spec.partition("=")
         key, _, value = assignment.partition("=")
-        variants.setdefault(name, ([], {}))[1][key] = value
+        variants.setdefault(name, ([], {}, None))[1][key] = value
+    for spec in args.build:
+        name, _, directory = spec.partition("=")
+        variants[name] = ([], {}, os.path.abspath(directory))
     work = tempfile.mkdtemp(prefix="cistern-footprint-")
     samples = {name: [] for name in variants}
     try:
         for i in range(args.starts):
-            for name, (extra, env) in variants.items():
-                sample = one_start(work, extra, env, args.settle, args.nmt)
+            for name, (extra, env, build) in variants.items():
+                sample = one_start(work, extra, env, build, args.settle, args.nmt)
                 samples[name].append(sample)
                 print("%-12s start %d: %.3f s, RSS %.1f MiB" % (name, i + 1, sample["start s"], sample["VmRSS"]),
                       file=sys.stderr)
@@ -163,7 +181,7 @@ def main():
         for name in variants:
             values = [s[key] for s in samples[name] if key in s]
             row.append(statistics.median(values) if values else float("nan"))
-        fmt = "%14.3f" if key == "start s" else "%14.0f" if key == "Threads" else "%14.1f"
+        fmt = "%14.3f" if key.startswith("start") else "%14.0f" if key == "Threads" else "%14.1f"
         print("%-28s" % key[:28] + "".join(fmt % v for v in row))
 
 
