@@ -1509,6 +1509,15 @@ def cluster_run(work, upstream, images, settings, s3, run):
     return results
 
 
+# cistern_served_bytes_total's sources, in the order the report prints them, side by side.
+SERVED_SOURCES = {
+    "cache": "from the local disk (source=cache)",
+    "bucket": "from the bucket (source=bucket)",
+    "member": "from other members (source=member)",
+    "upstream": "from the upstream (source=upstream)",
+}
+
+
 def cluster_report(runs, settings, machine):
     table = {}
     lines = ["", "Cistern: a cluster of %d members sharing an S3 bucket vs a single node; medians of %d run(s)"
@@ -1516,7 +1525,9 @@ def cluster_report(runs, settings, machine):
     header = "%-48s %12s %12s %10s" % ("measure", "single", "cluster", "cl/single")
     lines += [header, "-" * len(header)]
     fmt = lambda v: "-" if v is None else (("%.3f" if abs(v) < 1 else "%.2f") % v if isinstance(v, float) else str(v))
-    sources = sorted({source for run in runs for label in run for source in run[label].get("served_MiB", {})})
+    seen = {source for run in runs for label in run for source in run[label].get("served_MiB", {})}
+    sources = [source for source in SERVED_SOURCES if source in seen or source in ("cache", "upstream")]
+    sources += sorted(seen - set(SERVED_SOURCES))
     rows = [(key, title % settings["clients"] if "%d" in title else title) for key, title in CLUSTER_ROWS]
     for key, title in rows:
         single, cluster = (median_of(runs, label, key) for label in ("single", "cluster"))
@@ -1529,7 +1540,8 @@ def cluster_report(runs, settings, machine):
         values = {label: statistics.median(run[label].get("served_MiB", {}).get(source, 0.0) for run in runs)
                   for label in ("single", "cluster")}
         table["served_MiB_" + source] = values
-        lines.append("%-48s %12s %12s" % ("   from " + source, fmt(values["single"]), fmt(values["cluster"])))
+        lines.append("%-48s %12s %12s" % ("   " + SERVED_SOURCES.get(source, "from " + source),
+                                            fmt(values["single"]), fmt(values["cluster"])))
     return table, "\n".join(lines)
 
 

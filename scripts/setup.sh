@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Cistern needs on Debian/Ubuntu, only where it is missing.
 #   scripts/setup.sh          JDK 17 and Maven (to build and run)
-#   scripts/setup.sh --test   also CNCF Distribution (docker-registry), skopeo and chromium (for the tests)
+#   scripts/setup.sh --test   also CNCF Distribution (docker-registry), skopeo, chromium, and the real
+#                             mirror clients containerd, docker.io (dockerd) and podman (for the tests)
 #   scripts/setup.sh --bench  the test tools plus nginx, wrk, curl, ss and python3 (for bench/run.sh)
 set -euo pipefail
 
@@ -12,6 +13,10 @@ if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
   command -v docker-registry >/dev/null 2>&1 || packages+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || packages+=(skopeo)
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+  # The real clients' tests start private daemons (as root; skipped otherwise), never the system's.
+  command -v ctr >/dev/null 2>&1 || packages+=(containerd)
+  [[ -x /usr/sbin/dockerd ]] || command -v dockerd >/dev/null 2>&1 || packages+=(docker.io)
+  command -v podman >/dev/null 2>&1 || packages+=(podman)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   command -v nginx >/dev/null 2>&1 || packages+=(nginx-light)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing (JDK, Maven, docker-registry, skopeo, chromium, and the bench's nginx, wrk,
-# curl, python3), runs the whole test suite, then the benchmark's smoke mode (seconds) so the
-# bench cannot rot.
+# Installs what is missing (JDK, Maven, docker-registry, skopeo, chromium, containerd, docker.io, podman,
+# and the bench's nginx, wrk, curl, python3), runs the whole test suite, then the benchmark's smoke
+# mode (seconds) so the bench cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --bench

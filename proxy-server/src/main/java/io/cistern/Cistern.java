@@ -27,6 +27,7 @@ import io.cistern.cluster.Cluster;
 import io.cistern.cluster.Member;
 import io.cistern.cluster.MemberToken;
 import io.cistern.cluster.Membership;
+import io.cistern.cluster.BucketPins;
 import io.cistern.cluster.SharedBucket;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
@@ -378,7 +379,8 @@ public final class Cistern implements AutoCloseable {
         ranges = new RangeRelay(blobs, timer, observer);
         manifests = new ManifestService(cache.blobs(), cache.tags(), cache.referrers(), clock, storeExecutor, STALE_GRACE,
             revalidations, opened);
-        operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock);
+        operations = new CacheOperations(cache, router, manifests, blobs, traffic, rateLimits, clock,
+            opened.hasBucket() ? new BucketPins(opened.bucket()) : null);
       } catch (RuntimeException e) {
         SharedPlan.close(opened);
         shutdownExecutors();

@@ -7,6 +7,7 @@ import io.cistern.cluster.ClusterSettings;
 import io.cistern.cluster.Member;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
+import io.cistern.upstream.Mirror;
 import io.cistern.upstream.UpstreamRouter;
 import io.cistern.upstream.UpstreamSettings;
 import java.net.InetSocketAddress;
@@ -153,6 +154,11 @@ public record Settings(
     List<UpstreamSettings> upstreams = new ArrayList<>();
     for (int i = 0; i < config.upstreams().size(); i++) {
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
+      Mirror mirror = check("upstreams[" + i + "].mirror", () -> Mirror.parse(upstream.mirror()));
+      if (mirror != Mirror.NONE && upstream.url() == null && upstream.urls() == null) {
+        // https://<host> is the registry itself, never a mirror of it.
+        throw new ConfigException("upstreams[" + i + "].mirror: a mirror needs its url (the site cache's, e.g. http://cistern-site:5000)");
+      }
       List<URI> fallbackUrls = fallbackUrls(upstream, "upstreams[" + i + "]");
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
@@ -170,7 +176,8 @@ public record Settings(
             // Before downloads had a cap of their own this one bounded them: a config that lowered it keeps its bound.
             orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests),
             fallbackUrls,
-            orDefault(upstream.failoverMemory(), defaults.failoverMemory()));
+            orDefault(upstream.failoverMemory(), defaults.failoverMemory()),
+            mirror);
       }));
     }
     return upstreams;

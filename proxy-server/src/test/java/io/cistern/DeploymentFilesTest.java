@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigLoader;
+import io.cistern.upstream.Mirror;
+import io.cistern.upstream.UpstreamSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -319,6 +321,23 @@ class DeploymentFilesTest {
   }
 
   @Test
+  void nodeCachesBehindTheSiteCacheAskTheSiteForEveryRegistryByItsName() throws Exception {
+    CisternConfig node = config(only(kubernetes("node-behind-site.yaml"), "ConfigMap"));
+    Settings settings = Settings.of(node);
+    JsonNode service = only(kubernetes("site-cache.yaml"), "Service");
+    String site = "http://" + service.path("metadata").path("name").asText() + ".cistern.svc:"
+        + service.path("spec").path("ports").get(0).path("port").asInt();
+    assertEquals(MIRRORED, node.upstreams().stream().map(CisternConfig.UpstreamConfig::host).collect(Collectors.toSet()),
+        "every registry the site mirrors");
+    for (UpstreamSettings upstream : settings.upstreams()) {
+      assertEquals(Mirror.NS, upstream.mirror(), upstream.host());
+      assertEquals(site, upstream.url().toString(), upstream.host() + " is asked of the site's Service");
+    }
+    assertEquals(Path.of(CACHE_MOUNT), node.cache().directory());
+    assertEquals("docker.io", node.defaultUpstream());
+  }
+
+  @Test
   void containerdHostsFilesSendEachRegistryToTheNodeCacheAndFallBackToTheRegistry() throws Exception {
     Path certs = ROOT.resolve("deploy/containerd/certs.d");
     Set<String> registries = new TreeSet<>();
@@ -408,8 +427,11 @@ class DeploymentFilesTest {
   // ---- reading the files ----
 
   private CisternConfig configMapConfig() throws IOException {
-    JsonNode configMap = only(kubernetes("configmap.yaml"), "ConfigMap");
-    Path file = temp.resolve("cistern.yml");
+    return config(only(kubernetes("configmap.yaml"), "ConfigMap"));
+  }
+
+  private CisternConfig config(JsonNode configMap) throws IOException {
+    Path file = Files.createTempFile(temp, "cistern", ".yml");
     Files.writeString(file, configMap.path("data").path("cistern.yml").asText());
     return new ConfigLoader().load(file, Map.of());
   }

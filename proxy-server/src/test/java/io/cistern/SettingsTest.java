@@ -48,6 +48,8 @@ class SettingsTest {
       upstreams[1].urls[0] | upstreams: [{host: ghcr.io}, {host: corp, urls: [https://bot:hunter2@a.corp.example]}]
       upstreams[0].urls[1] | upstreams: [{host: corp, urls: [https://a.corp.example, https://a.corp.example/]}]
       upstreams[0].failoverMemory | upstreams: [{host: corp, urls: [https://a.corp.example, https://b.corp.example], failoverMemory: 0s}]
+      upstreams[1].mirror | upstreams: [{host: ghcr.io}, {host: quay.io, url: http://site:5000, mirror: path}]
+      upstreams[0].mirror | upstreams: [{host: ghcr.io, mirror: ns}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
       upstreams[1].repositories | upstreams: [{host: docker.io}, {host: ghcr.io, repositories: {allow: []}}]
       upstreams[0].repositories | upstreams: [{host: ghcr.io, repositories: {deny: [a/*, null]}}]

@@ -441,7 +441,7 @@ public final class RegistryClient {
     }
     return bearer.parameter("realm").map(realm -> {
       String scope = call.repository() != null
-          ? "repository:" + call.repository() + ":pull"
+          ? "repository:" + settings.mirror().repository(host(), call.repository()) + ":pull"
           : bearer.parameter("scope").orElse(null);
       return new TokenCache.Key(realmUri(realm), bearer.parameter("service").orElse(null), scope);
     });
@@ -545,7 +545,7 @@ public final class RegistryClient {
    * one of the upstream's urls may be asked of any of them; one elsewhere only where it points.
    */
   private Optional<Call> nextPage(Call page, HttpResponse<?> response) {
-    return nextLink(response.request().uri(), response.headers()).map(next -> {
+    return nextLink(response.request().uri(), response.headers()).map(link -> settings.mirror().identified(link, host())).map(next -> {
       String link = next.toString();
       for (URI url : urls.all()) {
         if (link.startsWith(url + "/")) {
@@ -567,8 +567,9 @@ public final class RegistryClient {
     return Optional.empty();
   }
 
-  private static String path(RepositoryName repository, String kind, String last) {
-    return "/v2/" + repository + "/" + kind + "/" + last;
+  /** {@code /v2/<repository>/<kind>/<last>}: at a mirror, with the registry meant named. */
+  private String path(RepositoryName repository, String kind, String last) {
+    return settings.mirror().path(host(), repository, kind + "/" + last);
   }
 
   /**

@@ -31,6 +31,8 @@ import java.util.Locale;
  *     fails (see {@link UpstreamUrls}); empty for an upstream with one url
  * @param failoverMemory how long requests keep going to the url that answered after an earlier
  *     one failed, before {@code url} is tried again
+ * @param mirror whether {@code url} is the registry or a mirror told which registry is meant
+ *     ({@code host}) with each request; null for the registry
  */
 public record UpstreamSettings(
     String host,
@@ -44,17 +46,26 @@ public record UpstreamSettings(
     int maxConcurrentRequests,
     int maxConcurrentBlobDownloads,
     List<URI> fallbackUrls,
-    Duration failoverMemory) {
+    Duration failoverMemory,
+    Mirror mirror) {
 
   /** The default of {@code failoverMemory}. */
   public static final Duration FAILOVER_MEMORY = Duration.ofMinutes(5);
 
-  /** An upstream with a single url. */
+  /** An upstream with a single url, the registry itself. */
   public UpstreamSettings(String host, URI url, Credentials credentials, Duration connectTimeout,
       Duration responseTimeout, Duration idleTimeout, int maxRetries, Duration retryWindow,
       int maxConcurrentRequests, int maxConcurrentBlobDownloads) {
     this(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries, retryWindow,
-        maxConcurrentRequests, maxConcurrentBlobDownloads, List.of(), FAILOVER_MEMORY);
+        maxConcurrentRequests, maxConcurrentBlobDownloads, Mirror.NONE);
+  }
+
+  /** An upstream with a single url, a registry or a {@code mirror}. */
+  public UpstreamSettings(String host, URI url, Credentials credentials, Duration connectTimeout,
+      Duration responseTimeout, Duration idleTimeout, int maxRetries, Duration retryWindow,
+      int maxConcurrentRequests, int maxConcurrentBlobDownloads, Mirror mirror) {
+    this(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries, retryWindow,
+        maxConcurrentRequests, maxConcurrentBlobDownloads, List.of(), FAILOVER_MEMORY, mirror);
   }
 
   public UpstreamSettings {
@@ -88,18 +99,19 @@ public record UpstreamSettings(
     if (maxConcurrentBlobDownloads < 1) {
       throw new IllegalArgumentException("maxConcurrentBlobDownloads of upstream " + host + " must be at least 1");
     }
+    mirror = mirror == null ? Mirror.NONE : mirror;
   }
 
   /** Settings with Cistern's default timeouts and limits. */
   public static UpstreamSettings of(String host, URI url, Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, Duration.ofSeconds(10), Duration.ofSeconds(30),
-        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64);
+        Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64, Mirror.NONE);
   }
 
   /** These settings with {@code credentials} for the upstream. */
   public UpstreamSettings withCredentials(Credentials credentials) {
     return new UpstreamSettings(host, url, credentials, connectTimeout, responseTimeout, idleTimeout, maxRetries,
-        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads, fallbackUrls, failoverMemory);
+        retryWindow, maxConcurrentRequests, maxConcurrentBlobDownloads, fallbackUrls, failoverMemory, mirror);
   }
 
   /** Every url of the upstream in the order they are tried: {@code url}, then the fallbacks. */

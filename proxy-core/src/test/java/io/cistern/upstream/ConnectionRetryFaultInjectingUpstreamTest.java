@@ -70,7 +70,7 @@ class ConnectionRetryFaultInjectingUpstreamTest {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     executor.execute(this::serve);
     UpstreamSettings settings = new UpstreamSettings("upstream.test", URI.create("http://127.0.0.1:" + server.getLocalPort()),
-        null, Duration.ofSeconds(10), RESPONSE_TIMEOUT, Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64);
+        null, Duration.ofSeconds(10), RESPONSE_TIMEOUT, Duration.ofSeconds(30), 3, Duration.ofSeconds(30), 64, 64, null);
     HttpClient http = RegistryClient.newHttpClient(settings, executor, UpstreamTls.trusting(null), ProxySelector.of(null));
     client = new RegistryClient(settings, http, executor, Duration.ofMillis(1), new UpstreamObserver() {
       @Override

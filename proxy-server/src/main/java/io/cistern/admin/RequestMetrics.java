@@ -18,8 +18,10 @@ import java.util.function.LongSupplier;
  *   <li>{@code cistern_requests_seconds} (count, sum, histogram buckets) by route, method, status;
  *   <li>{@code cistern_cache_hits_total} and {@code cistern_cache_misses_total} by kind
  *       ({@code manifest}, {@code blob}; GETs and manifest HEADs);
- *   <li>{@code cistern_served_bytes_total} by source: {@code cache} for hits, {@code upstream} for
- *       misses, which stream from the download under way;
+ *   <li>{@code cistern_served_bytes_total} by source: {@code cache} for hits (the local disk); for
+ *       misses, which stream from the fill under way, where that fill's bytes come from:
+ *       {@code bucket}, {@code member} (another member of the cluster) or {@code upstream} (manifests,
+ *       and blobs this member downloads itself);
  *   <li>{@code cistern_access_log_dropped_total}: access log lines dropped because its writer fell behind.
  * </ul>
  * Labels take a few fixed values each (methods other than GET and HEAD count as {@code other}),
@@ -43,6 +45,8 @@ public final class RequestMetrics implements RequestListener {
   private final Map<String, Counter> misses;
   private final Counter fromCache;
   private final Counter fromUpstream;
+  private final Counter fromBucket;
+  private final Counter fromMember;
 
   public RequestMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -50,6 +54,8 @@ public final class RequestMetrics implements RequestListener {
     this.misses = Map.of("manifest", misses("manifest"), "blob", misses("blob"));
     this.fromCache = served("cache");
     this.fromUpstream = served("upstream");
+    this.fromBucket = served("bucket");
+    this.fromMember = served("member");
   }
 
   @Override
@@ -64,7 +70,14 @@ public final class RequestMetrics implements RequestListener {
     if (outcome != null) {
       outcome.increment();
     }
-    (hit ? fromCache : fromUpstream).increment(request.bytes());
+    (hit ? fromCache : filledFrom(request.source())).increment(request.bytes());
+  }
+
+  private Counter filledFrom(String source) {
+    if ("bucket".equals(source)) {
+      return fromBucket;
+    }
+    return "member".equals(source) ? fromMember : fromUpstream;
   }
 
   /** Counts, as {@code cistern_access_log_dropped_total}, the access log lines {@code dropped} reads. */
@@ -78,7 +91,8 @@ public final class RequestMetrics implements RequestListener {
   public TrafficView traffic() {
     long hitCount = (long) (hits.get("manifest").count() + hits.get("blob").count());
     long missCount = (long) (misses.get("manifest").count() + misses.get("blob").count());
-    return new TrafficView(hitCount, missCount, (long) fromCache.count(), (long) fromUpstream.count());
+    return new TrafficView(hitCount, missCount, (long) fromCache.count(),
+        (long) (fromUpstream.count() + fromBucket.count() + fromMember.count()));
   }
 
   private record TimerKey(String route, String method, int status) {}

@@ -3,6 +3,7 @@ package io.cistern.cli;
 import io.cistern.config.ConfigLoader;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -49,16 +50,35 @@ public final class Cli {
    */
   private static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> environment, Clock clock,
       boolean terminal, boolean ownsLogging) {
-    return commandLine(Session.of(out, err, environment, clock, terminal, ownsLogging)).execute(args);
+    OptionSpec configFile = configFileOption();
+    Session session = new Session(out, err, environment, clock, terminal, ownsLogging, configFile::getValue);
+    return commandLine(session, configFile).execute(args);
   }
 
-  /** The command tree of one run, its output and its error handling. */
-  static CommandLine commandLine(Session session) {
+  /** The {@code --config} (or {@code -c}) every command takes, before or after its name. */
+  static OptionSpec configFileOption() {
+    return OptionSpec.builder("-c", "--config").type(Path.class).paramLabel("FILE")
+        .scopeType(ScopeType.INHERIT)
+        .description("the configuration file (default: $" + ConfigLoader.CONFIG_PATH_VARIABLE
+            + ", else the embedded defaults)")
+        .build();
+  }
+
+  /**
+   * The command tree of one run, its output and its error handling.
+   *
+   * @param configFile the option whose value {@code session} reads as its configuration file
+   */
+  static CommandLine commandLine(Session session, OptionSpec configFile) {
     ServeCommand serve = new ServeCommand(session);
+    CommandSpec serveSpec = CommandSpec.wrapWithoutInspection(serve).name("serve");
+    serveSpec.usageMessage().description(
+        "Runs the registry cache (the default command).",
+        "Serves until SIGTERM or SIGINT, then stops gracefully.");
     CommandSpec cistern = CommandSpec.wrapWithoutInspection((Callable<Integer>) serve::call)
         .name("cistern")
         .version("cistern " + version())
-        .addOption(session.configFile())
+        .addOption(configFile)
         .addOption(OptionSpec.builder("-h", "--help").usageHelp(true).scopeType(ScopeType.INHERIT)
             .description("shows this help and exits").build())
         .addOption(OptionSpec.builder("-V", "--version").versionHelp(true)
@@ -76,7 +96,7 @@ public final class Cli {
                 + " server runs, and through the server's admin API (admin.address, admin.port, and admin.token when"
                 + " the server has one) while one does. `cistern COMMAND --help` describes a command.");
     CommandLine commandLine = new CommandLine(cistern);
-    for (CommandSpec command : List.of(serve.spec(), new WarmCommand(session).spec(), new ExportCommand(session).spec(),
+    for (CommandSpec command : List.of(serveSpec, new WarmCommand(session).spec(), new ExportCommand(session).spec(),
         new ImportCommand(session).spec(), new ListCommand(session).spec(), new StatsCommand(session).spec(),
         PinCommand.pin(session).spec(), PinCommand.unpin(session).spec(), new PurgeCommand(session).spec(),
         new VerifyCommand(session).spec(), new CompletionCommand(session).spec(), new HelpCommand().spec())) {

@@ -1,5 +1,8 @@
 package io.cistern.cli;
 
+import java.time.Clock;
+import java.util.Optional;
+
 /** The {@code cistern} command; its subcommands are in {@link Cli}. */
 public final class Main {
 
@@ -13,7 +16,21 @@ public final class Main {
 
   public static void main(String[] args) {
     setDefaults();
-    System.exit(Cli.main(args));
+    Optional<ServeArguments> serve = ServeArguments.of(args);
+    System.exit(serve.isPresent() ? serve(serve.get()) : Cli.main(args));
+  }
+
+  /** A plain server's command line runs the server without picocli (see {@link ServeArguments}). */
+  private static int serve(ServeArguments arguments) {
+    Session session = new Session(System.out, System.err, System.getenv(), Clock.systemUTC(), System.console() != null,
+        true, arguments::configFile);
+    try {
+      return new ServeCommand(session).call();
+    } catch (RuntimeException e) {
+      // What picocli's handler does for Cli: one line, not a trace.
+      System.err.println("cistern: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+      return 1;
+    }
   }
 
   /** JVM-wide settings, made here, at the process entry, before anything reads them; a -D flag wins. */

@@ -10,24 +10,18 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code cistern serve}, the default command: runs until SIGTERM or SIGINT, then stops gracefully. */
+/**
+ * {@code cistern serve}, the default command: runs until SIGTERM or SIGINT, then stops gracefully.
+ * No picocli here: a plain server's command line ({@link ServeArguments}) runs this without
+ * building picocli's model; {@link Cli} declares the command's definition for picocli.
+ */
 final class ServeCommand implements Callable<Integer> {
 
   private final Session session;
-  private final CommandSpec spec;
 
   ServeCommand(Session session) {
     this.session = session;
-    this.spec = CommandSpec.wrapWithoutInspection(this).name("serve");
-    spec.usageMessage().description(
-        "Runs the registry cache (the default command).",
-        "Serves until SIGTERM or SIGINT, then stops gracefully.");
-  }
-
-  CommandSpec spec() {
-    return spec;
   }
 
   /** @return the exit code: 0 stopped, 1 failed, 2 a configuration error (one line, no trace) */

@@ -12,9 +12,8 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.ScopeType;
 
 /**
  * One run of the {@code cistern} command: where it writes, the environment and clock it runs
@@ -23,21 +22,11 @@ import picocli.CommandLine.ScopeType;
  * @param environment where the configuration's overrides, passwords and proxies are looked up
  * @param terminal whether {@code out} is a terminal (progress is redrawn in place)
  * @param ownsLogging whether this run is the process's one command, so it may set up logging
- * @param configFile the {@code --config} option, which picocli sets while it parses
+ * @param configFile the {@code --config} the command line named, or null: read once the command
+ *     line is parsed (picocli sets it while it parses)
  */
 record Session(PrintStream out, PrintStream err, Map<String, String> environment, Clock clock, boolean terminal,
-    boolean ownsLogging, OptionSpec configFile) {
-
-  /** A run whose {@code --config} (or {@code -c}) every command takes, before or after its name. */
-  static Session of(PrintStream out, PrintStream err, Map<String, String> environment, Clock clock, boolean terminal,
-      boolean ownsLogging) {
-    OptionSpec configFile = OptionSpec.builder("-c", "--config").type(Path.class).paramLabel("FILE")
-        .scopeType(ScopeType.INHERIT)
-        .description("the configuration file (default: $" + ConfigLoader.CONFIG_PATH_VARIABLE
-            + ", else the embedded defaults)")
-        .build();
-    return new Session(out, err, environment, clock, terminal, ownsLogging, configFile);
-  }
+    boolean ownsLogging, Supplier<Path> configFile) {
 
   /**
    * The configuration: the embedded defaults, overlaid by {@code --config} (else
@@ -46,7 +35,7 @@ record Session(PrintStream out, PrintStream err, Map<String, String> environment
    * @throws ConfigException or {@link IllegalArgumentException} for a mistake, in one line
    */
   Settings settings() {
-    Path file = configFile.getValue();
+    Path file = configFile.get();
     String variable = environment.get(ConfigLoader.CONFIG_PATH_VARIABLE);
     if (file == null && variable != null) {
       file = Path.of(variable);

@@ -105,14 +105,17 @@ public final class SharedBucket implements AutoCloseable {
   // ---- blobs ----
 
   /**
-   * The blob, streamed; empty when the bucket does not hold it, is down, or fails to answer (a
-   * miss, counted).
+   * The blob, streamed, from {@code blobs/}, else from the pinned copies ({@code pinned/}, which
+   * the lifecycle rule on {@code blobs/} does not reach); empty when the bucket holds neither, is
+   * down, or fails to answer (a miss, counted).
    */
   public CompletableFuture<Optional<BlobContent>> read(Digest digest) {
     if (!health.up()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    return tier.read(digest).handle((content, failure) -> {
+    return tier.read(digest).thenCompose(found -> found.isPresent()
+            ? CompletableFuture.completedFuture(found)
+            : tier.readPinned(digest)).handle((content, failure) -> {
       if (failure != null) {
         missed("read", digest, failure);
         return Optional.empty();
@@ -127,7 +130,9 @@ public final class SharedBucket implements AutoCloseable {
     if (!health.up()) {
       return CompletableFuture.completedFuture(OptionalLong.empty());
     }
-    return tier.size(digest).handle((size, failure) -> {
+    return tier.size(digest).thenCompose(found -> found.isPresent()
+            ? CompletableFuture.completedFuture(found)
+            : tier.sizePinned(digest)).handle((size, failure) -> {
       if (failure != null) {
         missed("read", digest, failure);
         return OptionalLong.empty();
@@ -144,10 +149,17 @@ public final class SharedBucket implements AutoCloseable {
 
   /** A presigned URL for the blob when redirects are on and the bucket holds it; empty otherwise. */
   public CompletableFuture<Optional<URI>> redirect(Digest digest) {
-    if (!redirect) {
+    if (!redirect || !health.up()) {
       return CompletableFuture.completedFuture(Optional.empty());
     }
-    return size(digest).thenCompose(size -> size.isEmpty()
+    // Only a blob under blobs/ is redirected to (the URL names that key); a pinned copy is streamed.
+    return tier.size(digest).handle((size, failure) -> {
+      if (failure != null) {
+        missed("read", digest, failure);
+        return OptionalLong.empty();
+      }
+      return size;
+    }).thenCompose(size -> size.isEmpty()
         ? CompletableFuture.completedFuture(Optional.<URI>empty())
         : tier.presignedGet(digest, presignTtl));
   }

@@ -104,6 +104,8 @@ public record CisternConfig(
    *     when one fails (connection failure, timeout, 5xx)
    * @param failoverMemory how long requests stay at the url that answered after an earlier one failed
    * @param repositories which of its repositories are served; null for all
+   * @param mirror {@code ns} or {@code prefix} when {@code url} is a mirror (a site Cistern) that
+   *     serves {@code host} among others and is told it with each request; null for the registry itself
    */
   public record UpstreamConfig(
       @JsonProperty("host") String host,
@@ -125,7 +127,8 @@ public record CisternConfig(
       @JsonProperty("passwordEnv") String passwordEnv,
       @JsonProperty("urls") List<URI> urls,
       @JsonProperty("failoverMemory") Duration failoverMemory,
-      @JsonProperty("repositories") Repositories repositories) {
+      @JsonProperty("repositories") Repositories repositories,
+      @JsonProperty("mirror") String mirror) {
 
     /** The first url tried: {@code url}, or the first of {@code urls}, or {@code https://<host>}. */
     public URI effectiveUrl() {

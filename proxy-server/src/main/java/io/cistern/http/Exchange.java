@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * One request on its way to an answer: the request with its route, read once from its path.
@@ -24,6 +25,7 @@ final class Exchange {
   private final long startNanos;
   private volatile String upstream;
   private volatile ServedRequest.Cache cache = ServedRequest.Cache.NONE;
+  private volatile Supplier<String> fillSource;
   private volatile String user;
   int status;
   long bytes;
@@ -81,6 +83,16 @@ final class Exchange {
 
   ServedRequest.Cache cache() {
     return cache;
+  }
+
+  /** Where a miss's bytes come from, asked when the answer ends (a fill may change origin meanwhile). */
+  void fillSource(Supplier<String> source) {
+    this.fillSource = source;
+  }
+
+  String fillSource() {
+    Supplier<String> source = fillSource;
+    return source == null ? null : source.get();
   }
 
   void user(String name) {

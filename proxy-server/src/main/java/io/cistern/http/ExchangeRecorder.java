@@ -103,7 +103,8 @@ final class ExchangeRecorder extends ChannelDuplexHandler {
         Duration.ofNanos(System.nanoTime() - exchange.startNanos()),
         exchange.cache(),
         exchange.upstream(),
-        complete);
+        complete,
+        exchange.fillSource());
     try {
       listener.served(served);
     } catch (RuntimeException e) {

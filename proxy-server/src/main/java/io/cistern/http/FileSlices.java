@@ -50,7 +50,7 @@ final class FileSlices {
   }
 
   /** One slice of a file that outlives it: releasing the slice leaves the file open. */
-  private static final class Slice extends DefaultFileRegion {
+  static final class Slice extends DefaultFileRegion {
 
     Slice(FileChannel file, long position, long count) {
       super(file, position, count);
@@ -58,7 +58,7 @@ final class FileSlices {
 
     @Override
     protected void deallocate() {
-      // The file is closed once, by FileSlices, after the last slice.
+      // The file is closed once, by whoever wrote the slices, after the last one.
     }
   }
 }

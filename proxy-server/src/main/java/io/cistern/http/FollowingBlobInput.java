@@ -12,7 +12,8 @@ import java.nio.channels.FileChannel;
 
 /**
  * Streams a byte range of a blob that is still downloading, reading the growing temp file at this
- * client's own pace. {@link io.netty.handler.stream.ChunkedWriteHandler} pulls chunks only while
+ * client's own pace, in chunks copied through memory: the way under TLS, which must encrypt them
+ * (without TLS, {@link FollowingFileSlices} sends the same bytes by sendfile). {@link io.netty.handler.stream.ChunkedWriteHandler} pulls chunks only while
  * the socket is writable, so a slow client slows nobody else; when the reader catches up with the
  * download it returns no chunk and asks the blob to wake it (this blob only) when more is readable.
  *

@@ -142,6 +142,9 @@ public final class RegistryApi {
             ? CompletableFuture.completedFuture(new Reply.Redirect(digest, location.get()))
             : openBlob(target, digest, headers.get(HttpHeaderNames.RANGE), caller).thenApply(source -> {
               exchange.cacheHit(source instanceof BlobSource.Stored);
+              if (source instanceof BlobSource.Downloading downloading) {
+                exchange.fillSource(downloading.blob()::source);
+              }
               return new Reply.Blob(digest, source);
             }));
       }

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * {@link FileSlices}; under TLS, where bytes must be encrypted in user space, as chunks of the
  * file. Stored content a tier streams instead of handing out a file, and a range relayed from the
  * upstream, are relayed as they come ({@link StreamedBlobInput}); blobs still downloading follow
- * the temp file through {@link FollowingBlobInput}.
+ * the temp file, by sendfile too ({@link FollowingFileSlices}), or under TLS in chunks
+ * ({@link FollowingBlobInput}).
  *
  * <p>Requests on one connection are answered one at a time, in order (HTTP/1.1 pipelining):
  * reading pauses while an answer is pending (one that is ready at once is written at once), and
@@ -267,6 +268,9 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
     long last = length >= 0 ? first + length - 1 : FollowingBlobInput.UNTIL_END;
     ctx.write(response);
+    if (zeroCopy) {
+      return FollowingFileSlices.write(ctx, downloading.blob(), channel, first, last, idle);
+    }
     return ctx.writeAndFlush(new HttpChunkedInput(new FollowingBlobInput(downloading.blob(), channel, first, last,
         ctx.executor(), ctx.pipeline().get(ChunkedWriteHandler.class), idle)));
   }

@@ -17,6 +17,9 @@ import java.time.Instant;
  * @param cache whether a manifest or blob GET was answered from the cache
  * @param upstream the upstream the request was routed to, or null
  * @param complete false when the connection closed before the whole answer was sent
+ * @param source for a miss, where the bytes came from: {@code upstream}, {@code bucket} or
+ *     {@code member} (a blob being filled: the origin filling it when the answer ended); null
+ *     otherwise, and for manifests (whose misses count as {@code upstream})
  */
 public record ServedRequest(
     Instant time,
@@ -30,7 +33,8 @@ public record ServedRequest(
     Duration duration,
     Cache cache,
     String upstream,
-    boolean complete) {
+    boolean complete,
+    String source) {
 
   /** The status logged for a request whose client went away before it was answered (as nginx does). */
   public static final int CLIENT_CLOSED = 499;

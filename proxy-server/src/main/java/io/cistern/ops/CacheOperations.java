@@ -11,6 +11,7 @@ import io.cistern.cache.Removal;
 import io.cistern.cache.RepositoryUsage;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
+import io.cistern.cluster.BucketPins;
 import io.cistern.cache.Tags;
 import io.cistern.config.Durations;
 import io.cistern.oci.Digest;
@@ -33,6 +34,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -65,6 +68,7 @@ public final class CacheOperations {
   private final BundleExporter exporter;
   private final BundleImporter importer;
   private final BlobVerifier verifier;
+  private final BucketPins bucketPins;
   // Recomputed by whichever caller finds it stale; two callers at once both compute it, which
   // costs a second query but needs no lock.
   private volatile TopRepositories topRepositories;
@@ -75,6 +79,13 @@ public final class CacheOperations {
    */
   public CacheOperations(CacheDirectory directory, UpstreamRouter router, ManifestService manifests, BlobService blobs,
       Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock) {
+    this(directory, router, manifests, blobs, traffic, rateLimits, clock, null);
+  }
+
+  /** @param bucketPins pins, unpins and purges in the cluster's bucket too, or null when there is none */
+  public CacheOperations(CacheDirectory directory, UpstreamRouter router, ManifestService manifests, BlobService blobs,
+      Supplier<TrafficView> traffic, Supplier<List<RateLimitView>> rateLimits, Clock clock, BucketPins bucketPins) {
+    this.bucketPins = bucketPins;
     this.cache = directory.blobs();
     this.tags = directory.tags();
     this.catalog = directory.catalog();
@@ -134,13 +145,34 @@ public final class CacheOperations {
   public PinView pin(String image) {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.pinImage(resolved.digest());
+    if (bucketPins != null) {
+      List<BucketPins.PinnedObject> objects = catalog.imageRecords(resolved.digest()).stream()
+          .map(record -> new BucketPins.PinnedObject(record.digest(), record.size(), record.mediaType()))
+          .toList();
+      inBucket(resolved, "pinned on this member only", bucketPins.pin(resolved.pinName(), resolved.toString(),
+          resolved.digest(), objects, cache::open));
+    }
     return new PinView(resolved.toString(), resolved.digest().toString(), true, content.blobs(), content.bytes(),
         content.missing());
+  }
+
+  /** Waits for the bucket's part of an operation; a failure is a 503 saying what was done only here. */
+  private static <T> T inBucket(Resolved resolved, String done, CompletableFuture<T> work) {
+    try {
+      return work.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new OperationException(503, resolved + " is " + done + ": the bucket failed (" + cause.getMessage()
+          + "); run the command again once it is back");
+    }
   }
 
   public PinView unpin(String image) {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.unpinImage(resolved.digest());
+    if (bucketPins != null) {
+      inBucket(resolved, "unpinned on this member only", bucketPins.unpin(resolved.pinName()));
+    }
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());
   }
@@ -152,6 +184,16 @@ public final class CacheOperations {
    */
   public PurgeView purge(String image) {
     Resolved resolved = resolveCached(image);
+    if (bucketPins != null) {
+      if (inBucket(resolved, "not purged", bucketPins.pinned(resolved.digest()))) {
+        throw new OperationException(409, resolved + " is pinned in the cluster's bucket: unpin it before purging it");
+      }
+      // The bucket's tag documents go first: a member that resolves the tag meanwhile finds the
+      // image still here, never a tag document naming what this member removed.
+      inBucket(resolved, "not purged", bucketPins.purgeTags(resolved.route().upstream().host(),
+          resolved.route().repository().toString(), resolved.tag() == null ? null : resolved.tag().tag().toString(),
+          resolved.digest()));
+    }
     try {
       if (resolved.tag() == null) {
         Removal removal = catalog.purgeImage(resolved.digest());
@@ -340,6 +382,12 @@ public final class CacheOperations {
 
   /** An image resolved from the cache alone. */
   private record Resolved(Route route, TagKey tag, Digest digest) {
+
+    /** The image's pin document name in the bucket: {@code <upstream>/<repository>/<tag|digest>}. */
+    String pinName() {
+      return route.upstream().host() + "/" + route.repository() + "/" + (tag != null ? tag.tag() : digest);
+    }
+
     @Override
     public String toString() {
       return describe(route, tag != null ? tag.tag() : digest, null);

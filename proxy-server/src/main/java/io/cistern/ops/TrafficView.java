@@ -8,7 +8,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param hits answered from the cache
  * @param misses that needed the upstream
  * @param bytesFromCache sent from the cache: bytes the upstreams did not have to send again
- * @param bytesFromUpstream sent while they were fetched
+ * @param bytesFromUpstream sent while they were fetched (from the upstream, or in a cluster from the
+ *     bucket or another member)
  */
 public record TrafficView(long hits, long misses, long bytesFromCache, long bytesFromUpstream) {
 

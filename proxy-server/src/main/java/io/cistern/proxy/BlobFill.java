@@ -44,6 +44,9 @@ final class BlobFill {
      * was written); fails when it was cut or could not be reached.
      */
     CompletableFuture<Boolean> fill(BlobFill fill);
+
+    /** Where this origin's bytes come from, as {@code cistern_served_bytes_total} labels it: {@code bucket}, {@code member}. */
+    String source();
   }
 
   private final Digest digest;
@@ -56,6 +59,8 @@ final class BlobFill {
   private volatile Ingest ingest;
   private volatile CompletableFuture<Ingest> preparing;
   private Throwable lastFailure;
+  /** The label of the origin filling now, which a new ingest takes (see {@link io.cistern.cache.GrowingBlob#source()}). */
+  private volatile String source = "upstream";
 
   /**
    * @param executor where an origin's end is handled (publication syncs and renames a file)
@@ -106,6 +111,7 @@ final class BlobFill {
       return CompletableFuture.completedFuture(current);
     }
     CompletableFuture<Ingest> claim = cache.ingest(digest, size).thenApply(begun -> {
+      begun.followers().source(source);
       ingest = begun;
       started.complete(begun);
       return begun;
@@ -120,6 +126,7 @@ final class BlobFill {
       return;
     }
     Origin origin = origins.next();
+    labelled(origin.source());
     CompletableFuture<Boolean> attempt;
     try {
       attempt = origin.fill(this);
@@ -174,13 +181,24 @@ final class BlobFill {
       giveUp(nowhere.apply(lastFailure));
       return;
     }
+    labelled("upstream");
     upstream.apply(ingest).whenComplete((begun, failure) -> {
       if (failure != null) {
         started.completeExceptionally(failure);
       } else {
+        begun.followers().source("upstream");
         started.complete(begun);
       }
     });
+  }
+
+  /** The origin about to fill: the ingest so far (if any) and any created from now on say so. */
+  private void labelled(String origin) {
+    source = origin;
+    Ingest current = ingest;
+    if (current != null) {
+      current.followers().source(origin);
+    }
   }
 
   /**

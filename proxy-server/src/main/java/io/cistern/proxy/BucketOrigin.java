@@ -152,6 +152,11 @@ final class BucketOrigin implements BlobFill.Origin {
   }
 
   @Override
+  public String source() {
+    return "bucket";
+  }
+
+  @Override
   public String toString() {
     return "the bucket";
   }

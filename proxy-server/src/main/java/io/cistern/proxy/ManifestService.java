@@ -163,7 +163,11 @@ public final class ManifestService {
 
   /** As {@link #get(Route, Reference, AcceptHeader)}, for {@code caller}. */
   public CompletableFuture<Served> get(Route route, Reference reference, AcceptHeader accept, Caller caller) {
-    return get(route, reference, accept, route.upstream().tagRevalidation(), caller);
+    // A member asks the repository's owner because its own mapping is stale: the owner's stale
+    // one would not do, so the owner revalidates before it answers (the member's clients may
+    // meanwhile be served stale by the member, as its own tagRevalidation says).
+    TagRevalidation mode = caller == Caller.CLIENT ? route.upstream().tagRevalidation() : TagRevalidation.BLOCKING;
+    return get(route, reference, accept, mode, caller);
   }
 
   /**

@@ -108,6 +108,11 @@ final class MemberOrigin implements BlobFill.Origin {
   }
 
   @Override
+  public String source() {
+    return "member";
+  }
+
+  @Override
   public String toString() {
     return "member " + member;
   }

@@ -28,7 +28,7 @@ class AccessLogTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final ServedRequest BLOB = new ServedRequest(Instant.parse("2026-01-02T03:04:05.678Z"), "10.0.0.7",
       "alice", "GET", "/v2/library/alpine/blobs/sha256:abc?ns=docker.io", "blob", 200, 3_145_728,
-      Duration.ofNanos(12_345_678), ServedRequest.Cache.HIT, "docker.io", true);
+      Duration.ofNanos(12_345_678), ServedRequest.Cache.HIT, "docker.io", true, null);
 
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
@@ -45,7 +45,7 @@ class AccessLogTest {
   @Test
   void textValuesThatCouldBeMisreadAreQuotedAndMissingOnesAreDashes() {
     String line = AccessLog.line(new ServedRequest(BLOB.time(), "10.0.0.7", null, "GET", "/v2/a b\"c", "unknown", 404, 0,
-        Duration.ZERO, ServedRequest.Cache.NONE, null, false), AccessLog.Format.TEXT);
+        Duration.ZERO, ServedRequest.Cache.NONE, null, false, null), AccessLog.Format.TEXT);
     assertTrue(line.contains(" user=- "), line);
     assertTrue(line.contains(" uri=\"/v2/a b\\\"c\" "), line);
     assertTrue(line.contains(" cache=- upstream=- complete=false"), line);
@@ -62,7 +62,7 @@ class AccessLogTest {
     assertEquals("docker.io", line.path("upstream").asText());
     assertEquals("alice", line.path("user").asText());
     assertTrue(JSON.readTree(AccessLog.line(new ServedRequest(BLOB.time(), "10.0.0.7", null, "GET", "/v2/\u00e9\n\"",
-        "unknown", 404, 0, Duration.ZERO, ServedRequest.Cache.NONE, null, false), AccessLog.Format.JSON)).path("user").isNull());
+        "unknown", 404, 0, Duration.ZERO, ServedRequest.Cache.NONE, null, false, null), AccessLog.Format.JSON)).path("user").isNull());
   }
 
   @Test

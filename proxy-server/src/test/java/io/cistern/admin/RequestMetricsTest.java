@@ -55,8 +55,27 @@ class RequestMetricsTest {
         .tags("url", "https://ghcr.io", "status", "error").counters().size());
   }
 
+  @Test
+  void aMissCountsItsBytesByWhereTheFillGotThem() {
+    RequestMetrics metrics = new RequestMetrics(registry);
+    metrics.served(filled("bucket", 700));
+    metrics.served(filled("member", 40));
+    metrics.served(filled("upstream", 5));
+    metrics.served(filled(null, 1));
+    assertEquals(700, registry.get("cistern.served").tag("source", "bucket").counter().count());
+    assertEquals(40, registry.get("cistern.served").tag("source", "member").counter().count());
+    assertEquals(6, registry.get("cistern.served").tag("source", "upstream").counter().count(),
+        "a miss that names no origin (a manifest) is the upstream's");
+    assertEquals(746, metrics.traffic().bytesFromUpstream(), "stats count every byte served while it was filled");
+  }
+
+  private static ServedRequest filled(String source, long bytes) {
+    return new ServedRequest(Instant.EPOCH, "127.0.0.1", null, "GET", "/v2/x", "blob", 200, bytes,
+        Duration.ofMillis(3), ServedRequest.Cache.MISS, "docker.io", true, source);
+  }
+
   private static ServedRequest request(String method, String route, int status, ServedRequest.Cache cache, long bytes) {
     return new ServedRequest(Instant.EPOCH, "127.0.0.1", null, method, "/v2/x", route, status, bytes,
-        Duration.ofMillis(3), cache, "docker.io", true);
+        Duration.ofMillis(3), cache, "docker.io", true, null);
   }
 }

@@ -49,7 +49,9 @@ class CliUsageTest {
 
   /** The commands as the parser knows them; the tests below take every one from here. */
   private static CommandLine definitions() {
-    return Cli.commandLine(Session.of(System.out, System.err, Map.of(), Clock.systemUTC(), false, false));
+    OptionSpec configFile = Cli.configFileOption();
+    return Cli.commandLine(new Session(System.out, System.err, Map.of(), Clock.systemUTC(), false, false, configFile::getValue),
+        configFile);
   }
 
   /** A configuration whose cache directory is {@code cache}, which no test here creates unless it says so. */

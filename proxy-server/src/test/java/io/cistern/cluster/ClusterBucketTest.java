@@ -28,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -113,10 +114,17 @@ class ClusterBucketTest {
 
     TestCistern newcomer = cluster.startNewcomer();
     assertOk(blob, get(newcomer, blob));
+    // The client has the last byte once it is verified; the file is published after.
+    newcomer.awaitDownloadsStored();
 
     assertEquals(before, cluster.upstream().requests().size(), "no upstream request for a blob the bucket holds");
+    // The client had the blob once it was verified; it is stored just after (off the client's path).
+    newcomer.cistern().blobs().downloadsFinished().get(30, TimeUnit.SECONDS);
     assertTrue(Files.isRegularFile(newcomer.cistern().cache().blobs().pathOf(digest(blob))), "filled into its own tier");
     assertEquals(1, metrics(newcomer).value("cistern_bucket_fills_total"));
+    assertEquals(blob.length, metrics(newcomer).value("cistern_served_bytes_total", "source", "bucket"),
+        "its client's bytes are counted as the bucket's");
+    assertEquals(0, metrics(newcomer).value("cistern_served_bytes_total", "source", "upstream"));
     assertEquals(memberGets, cluster.memberRequests(0, "GET", digest(blob).toString())
         + cluster.memberRequests(1, "GET", digest(blob).toString()), "the newcomer asked no member: the bucket had it");
   }

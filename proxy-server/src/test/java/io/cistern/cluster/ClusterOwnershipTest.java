@@ -9,6 +9,7 @@ import io.cistern.oci.Digest;
 import io.cistern.testing.BlobStream;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import java.net.URI;
@@ -107,7 +108,15 @@ class ClusterOwnershipTest {
     assertEquals(2, cluster.memberRequests(owner, "GET", digest(blob).toString()), "each other member asked the owner once");
     for (int other : order.subList(1, 3)) {
       assertEquals(0, cluster.memberRequests(other, "GET", digest(blob).toString()), "no one asked a member that does not own it");
+      Scrape metrics = Scrape.parse(cluster.member(other).admin("/metrics").body());
+      assertEquals(2L * blob.length, metrics.value("cistern_served_bytes_total", "source", "member"),
+          "its two clients' bytes came from the owner");
+      assertEquals(0, metrics.value("cistern_served_bytes_total", "source", "upstream"));
     }
+    Scrape ownerMetrics = Scrape.parse(cluster.member(owner).admin("/metrics").body());
+    assertEquals(2L * blob.length + 2L * blob.length,
+        ownerMetrics.value("cistern_served_bytes_total", "source", "upstream"),
+        "the owner's two clients and the two members it served followed its upstream download");
   }
 
   @Test

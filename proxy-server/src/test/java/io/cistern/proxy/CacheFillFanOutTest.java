@@ -107,6 +107,51 @@ class CacheFillFanOutTest {
   }
 
   @Test
+  void manyClientsFollowingOneDownloadWholeAndInRangesEachGetExactlyTheirBytes() throws Exception {
+    // Plain HTTP: the followers are sent the temp file by sendfile (FollowingFileSlices), each at
+    // its own pace, with the upstream held mid-blob so that every one of them follows the download.
+    site.relay().holdAfter(HOLD);
+    BlobStream opener = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients)
+        .get(60, TimeUnit.SECONDS);
+    // At least this much is written, so ranges that start before it follow the download too
+    // (rather than being relayed from the upstream, as ranges beyond the bytes written are).
+    int written = opener.first().length;
+    List<String> ranges = List.of("bytes=0-", (written - 1) + "-", (written / 2) + "-" + (huge.length / 2),
+        "0-" + (huge.length - 2), "0-" + (HOLD + 300_000));
+    List<CompletableFuture<BlobStream>> whole = new ArrayList<>();
+    List<CompletableFuture<BlobStream>> ranged = new ArrayList<>();
+    for (int i = 0; i < 2 * CLIENTS; i++) {
+      whole.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients));
+    }
+    for (int i = 0; i < 2 * ranges.size(); i++) {
+      String range = ranges.get(i % ranges.size());
+      ranged.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge), "Range",
+          range.startsWith("bytes=") ? range : "bytes=" + range), clients));
+    }
+    CompletableFuture.allOf(Stream.concat(whole.stream(), ranged.stream()).toArray(CompletableFuture[]::new))
+        .get(60, TimeUnit.SECONDS);
+    assertFalse(Files.exists(cachePath(huge)), "all of them are in while the download is held");
+    site.relay().release();
+
+    assertArrayEquals(huge, opener.finish());
+    for (CompletableFuture<BlobStream> stream : whole) {
+      assertEquals(200, stream.join().status());
+      assertArrayEquals(huge, stream.join().finish());
+    }
+    for (int i = 0; i < ranged.size(); i++) {
+      String range = ranges.get(i % ranges.size()).replace("bytes=", "");
+      int first = Integer.parseInt(range.substring(0, range.indexOf('-')));
+      String end = range.substring(range.indexOf('-') + 1);
+      int last = end.isEmpty() ? huge.length - 1 : Integer.parseInt(end);
+      BlobStream stream = ranged.get(i).join();
+      assertEquals(206, stream.status(), range);
+      assertArrayEquals(Arrays.copyOfRange(huge, first, last + 1), stream.finish(), range);
+    }
+    assertEquals(1, upstreamGets(huge), "one download, and no range relayed");
+    assertEquals(1, site.relay().requests().stream().filter(request -> request.path().contains("/blobs/")).count());
+  }
+
+  @Test
   void coldBlobsAskedForBySixteenClientsAtOnceAreEachFetchedOnce() throws Exception {
     // No hold here: requests land before, during and after each download's end, the races the
     // single flight has to survive.

@@ -116,6 +116,21 @@ public final class S3Server implements AutoCloseable {
     return reads == null ? 0 : reads.get();
   }
 
+  /**
+   * Removes every object whose key starts with {@code keyPrefix}, as an expiry of the store's
+   * lifecycle rule would; returns how many.
+   */
+  public int removeUnder(String keyPrefix) throws IOException {
+    int removed = 0;
+    for (String key : keys()) {
+      if (key.startsWith(keyPrefix)) {
+        store.delegate().removeBlob(BUCKET, key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   /** Every object key of the bucket, sorted. */
   public List<String> keys() throws IOException {
     Path root = directory.resolve(BUCKET);

@@ -41,18 +41,33 @@ public final class TestImage {
 
   /** An image for {@code linux/<architecture>} with {@code layers} layers of about {@code layerBytes}. */
   public static TestImage random(long seed, int layers, int layerBytes, String architecture) {
+    return random(seed, layers, layerBytes, architecture, false);
+  }
+
+  /**
+   * As {@link #random}, with the config listing each layer's uncompressed digest ({@code diff_ids}),
+   * as containerd, dockerd and podman check when they unpack an image they pulled.
+   */
+  public static TestImage unpackable(long seed, int layers, int layerBytes, String architecture) {
+    return random(seed, layers, layerBytes, architecture, true);
+  }
+
+  private static TestImage random(long seed, int layers, int layerBytes, String architecture, boolean diffIds) {
     Random random = new Random(seed);
     List<Blob> layerBlobs = new ArrayList<>();
+    List<String> uncompressed = new ArrayList<>();
     for (int i = 0; i < layers; i++) {
       byte[] content = new byte[layerBytes];
       random.nextBytes(content);
-      layerBlobs.add(Blob.of("application/vnd.oci.image.layer.v1.tar+gzip", gzip(tar("layer" + i + ".bin", content))));
+      byte[] tar = tar("layer" + i + ".bin", content);
+      uncompressed.add(Digest.sha256Of(tar).toString());
+      layerBlobs.add(Blob.of("application/vnd.oci.image.layer.v1.tar+gzip", gzip(tar)));
     }
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("architecture", architecture);
     config.put("os", "linux");
     config.put("created", "2026-01-01T00:00:00Z");
-    config.put("rootfs", Map.of("type", "layers", "diff_ids", List.of()));
+    config.put("rootfs", Map.of("type", "layers", "diff_ids", diffIds ? uncompressed : List.of()));
     config.put("config", Map.of("Labels", Map.of("seed", Long.toString(seed))));
     Blob configBlob = Blob.of("application/vnd.oci.image.config.v1+json", json(config));
     Map<String, Object> manifest = new LinkedHashMap<>();

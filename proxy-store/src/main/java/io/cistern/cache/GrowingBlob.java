@@ -39,6 +39,12 @@ public final class GrowingBlob {
   private final AtomicReference<CompletableFuture<Void>> nextAppend = new AtomicReference<>(new CompletableFuture<>());
   private volatile long written;
   private volatile boolean verified;
+  /**
+   * Where the bytes being written come from now ({@code upstream} unless its filler says
+   * otherwise, e.g. {@code bucket} or {@code member}): a label for what clients were served, read
+   * when their answers end. A fill handed over from one origin to the next is labelled by the last.
+   */
+  private volatile String source = "upstream";
   /** Why the content failed (before verification): readers must not send its end. */
   private volatile Throwable failure;
 
@@ -50,6 +56,16 @@ public final class GrowingBlob {
 
   public Digest digest() {
     return digest;
+  }
+
+  /** Where the bytes being written come from now (see the field). */
+  public String source() {
+    return source;
+  }
+
+  /** Says where the bytes written from now on come from. */
+  public void source(String origin) {
+    this.source = origin;
   }
 
   /** The size the upstream announced, or -1 when it did not. */

@@ -63,6 +63,11 @@ public final class ImageCatalog {
     return content(graph.rows(manifest));
   }
 
+  /** The stored manifests and blobs of an image, its root manifest first. */
+  public List<BlobRecord> imageRecords(Digest manifest) {
+    return graph.rows(manifest).stored();
+  }
+
   private static ImageContent content(ImageGraph.ImageRows rows) {
     return new ImageContent(rows.stored().size(), rows.bytes(), rows.missing());
   }

@@ -1,5 +1,6 @@
 package io.cistern.cache.bucket;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
@@ -56,9 +57,25 @@ public final class BucketDocuments {
     return bucket.conditionalPut(key(name), body(json), json.length, etag, JSON);
   }
 
+  /** Removes the document {@code name}; removing one that is not there succeeds too. */
+  public CompletableFuture<Void> delete(String name) {
+    return bucket.deleteKey(key(name));
+  }
+
+  /**
+   * The names of the documents under {@code folder} (such as {@code pins}), at any depth, as
+   * {@link #read} takes them. Lists every page: for folders of a few thousand documents at most.
+   */
+  public CompletableFuture<List<String>> list(String folder) {
+    String root = bucket.key(folder) + "/";
+    int relative = root.length() - folder.length() - 1;
+    key(folder);
+    return bucket.list(root).thenApply(keys -> keys.stream().map(key -> key.substring(relative)).toList());
+  }
+
   private String key(String name) {
     if (name == null || name.isEmpty() || name.startsWith("/") || name.endsWith("/")
-        || name.startsWith("blobs/") || name.length() > 512) {
+        || name.startsWith("blobs/") || name.startsWith("pinned/") || name.equals("blobs") || name.equals("pinned") || name.length() > 512) {
       throw new IllegalArgumentException("not a document name: " + name);
     }
     for (String segment : name.split("/", -1)) {

@@ -47,6 +47,16 @@ public final class BucketTier implements BlobTier {
     return content(ranged, length);
   }
 
+  /** The pinned copy of the blob or manifest ({@code pinned/}), streamed; empty when there is none. */
+  public CompletableFuture<Optional<BlobContent>> readPinned(Digest digest) {
+    return content(bucket.readPinned(digest), -1);
+  }
+
+  /** The pinned copy's size; empty when there is none. */
+  public CompletableFuture<OptionalLong> sizePinned(Digest digest) {
+    return bucket.sizePinned(digest);
+  }
+
   /** The object as content; empty when absent. A range the bucket cut short (past the end) fails. */
   private static CompletableFuture<Optional<BlobContent>> content(CompletableFuture<BucketObject> get, long asked) {
     return get.handle((object, failure) -> {

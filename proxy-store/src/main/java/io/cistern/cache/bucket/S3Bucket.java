@@ -15,6 +15,8 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
@@ -47,7 +49,8 @@ import software.amazon.awssdk.utils.ThreadFactoryBuilder;
 /**
  * The shared object-storage tier: one S3-compatible bucket that every member of a Cistern cluster
  * reads and writes. Blobs are content-addressed ({@code <prefix>/blobs/sha256/<hex>}), written
- * once and never changed; small JSON documents (tag mappings) live beside them under names the
+ * once and never changed, and those of pinned images are copied to {@code <prefix>/pinned/...},
+ * which the lifecycle rule the README names for {@code blobs/} does not cover; small JSON documents (tag mappings) live beside them under names the
  * caller chooses. Every call returns a future and never blocks its caller; the client is built in
  * {@link #open} only, so a Cistern without a bucket never loads the SDK.
  *
@@ -128,6 +131,7 @@ public final class S3Bucket implements AutoCloseable {
 
   private final BucketSettings settings;
   private final String blobRoot;
+  private final String pinnedRoot;
   private final ScheduledExecutorService retryTimer;
   private final EventLoopGroup ioThreads;
   private final AwsCredentialsProvider credentials;
@@ -139,6 +143,7 @@ public final class S3Bucket implements AutoCloseable {
   private S3Bucket(BucketSettings settings) {
     this.settings = settings;
     this.blobRoot = settings.prefix().isEmpty() ? "blobs/" : settings.prefix() + "/blobs/";
+    this.pinnedRoot = settings.prefix().isEmpty() ? "pinned/" : settings.prefix() + "/pinned/";
     // One thread for the SDK's timers (retry back-off, timeouts) instead of its default five.
     this.retryTimer = Executors.newSingleThreadScheduledExecutor(
         new ThreadFactoryBuilder().threadNamePrefix("cistern-bucket-timer").daemonThreads(true).build());
@@ -213,7 +218,15 @@ public final class S3Bucket implements AutoCloseable {
 
   /** The blob's size, from a HEAD; empty when the bucket does not hold it. */
   public CompletableFuture<OptionalLong> size(Digest digest) {
-    String key = blobKey(digest);
+    return size(blobKey(digest));
+  }
+
+  /** The pinned copy's size, from a HEAD; empty when there is none. */
+  public CompletableFuture<OptionalLong> sizePinned(Digest digest) {
+    return size(pinnedKey(digest));
+  }
+
+  private CompletableFuture<OptionalLong> size(String key) {
     return s3.headObject(b -> b.bucket(settings.bucket()).key(key))
         .handle((response, failure) -> {
           if (failure == null) {
@@ -312,10 +325,16 @@ public final class S3Bucket implements AutoCloseable {
    * The manifest stored under {@code digest}, checked against it, its media type from the object's
    * Content-Type (or, failing that, its own {@code mediaType} field); empty when the bucket holds
    * nothing there, or holds something that is no manifest (a layer asked for as one: at most
-   * {@link Manifest#MAX_BYTES} of it are read).
+   * {@link Manifest#MAX_BYTES} of it are read). Looked for under {@code blobs/}, then under
+   * {@code pinned/}.
    */
   public CompletableFuture<Optional<Manifest>> readManifest(Digest digest) {
-    String key = blobKey(digest);
+    return readManifest(digest, blobKey(digest)).thenCompose(found -> found.isPresent()
+        ? CompletableFuture.completedFuture(found)
+        : readManifest(digest, pinnedKey(digest)));
+  }
+
+  private CompletableFuture<Optional<Manifest>> readManifest(Digest digest, String key) {
     return s3.getObject(b -> b.bucket(settings.bucket()).key(key).range("bytes=0-" + Manifest.MAX_BYTES),
             AsyncResponseTransformer.toBytes())
         .handle((response, failure) -> {
@@ -341,6 +360,62 @@ public final class S3Bucket implements AutoCloseable {
           }
           return MediaTypes.isManifest(type) ? Optional.of(new Manifest(digest, type, bytes)) : Optional.<Manifest>empty();
         });
+  }
+
+  // ---- pinned copies: beyond the reach of a lifecycle rule on blobs/ ----
+
+  /** The pinned copy of the blob or manifest, streamed. Fails with {@link ObjectAbsentException} when there is none. */
+  public CompletableFuture<BucketObject> readPinned(Digest digest) {
+    return get(pinnedKey(digest), null);
+  }
+
+  /**
+   * Copies the blob or manifest from {@code blobs/} to {@code pinned/} inside the store (a
+   * server-side CopyObject: no byte passes through Cistern; metadata, the Content-Type included,
+   * is copied). The copy is content-addressed like its source, so copying again, or two members
+   * copying at once, writes the same bytes.
+   *
+   * @return false when {@code blobs/} does not hold it (then {@link #putPinned} can upload it)
+   */
+  public CompletableFuture<Boolean> copyToPinned(Digest digest) {
+    String source = blobKey(digest);
+    return s3.copyObject(b -> b.sourceBucket(settings.bucket()).sourceKey(source)
+            .destinationBucket(settings.bucket()).destinationKey(pinnedKey(digest)))
+        .handle((response, failure) -> {
+          if (failure == null) {
+            return true;
+          }
+          RuntimeException error = BucketErrors.classify(failure, source, true);
+          if (error instanceof ObjectAbsentException) {
+            return false;
+          }
+          throw error;
+        });
+  }
+
+  /**
+   * Uploads the pinned copy of a blob or manifest from {@code size} verified bytes, as
+   * {@link #putVerified} uploads to {@code blobs/} (digest-gated, {@code If-None-Match: *}).
+   */
+  public CompletableFuture<PutOutcome> putPinned(Digest digest, Flow.Publisher<ByteBuffer> body, long size,
+      String contentType) {
+    if (size < 0 || size > MAX_SINGLE_PUT_BYTES) {
+      return CompletableFuture.failedFuture(new BucketRefusedException(digest + " has " + size
+          + " bytes, more than one PUT may carry (" + MAX_SINGLE_PUT_BYTES + ")", null));
+    }
+    if (size == 0 && !digest.matches(new byte[0])) {
+      return CompletableFuture.failedFuture(new ContentMismatchException("an empty body is not " + digest));
+    }
+    AsyncRequestBody gated = sized(new DigestGate(body, digest, size), size);
+    return conditionalPut(pinnedKey(digest), gated, size, null, contentType)
+        .thenApply(etag -> etag.isPresent() ? PutOutcome.STORED : PutOutcome.ALREADY_PRESENT);
+  }
+
+  /** Removes the pinned copy; removing one that is not there succeeds too. */
+  public CompletableFuture<Void> deletePinned(Digest digest) {
+    String key = pinnedKey(digest);
+    return mapFailure(s3.deleteObject(b -> b.bucket(settings.bucket()).key(key)), key, false)
+        .thenApply(response -> null);
   }
 
   /** Removes the blob; removing one that is not there succeeds too. */
@@ -379,6 +454,20 @@ public final class S3Bucket implements AutoCloseable {
   /** The small JSON documents kept beside the blobs. */
   public BucketDocuments documents() {
     return documents;
+  }
+
+  /** The keys under {@code keyPrefix}, every page of them (for the few documents of pins and tags). */
+  CompletableFuture<List<String>> list(String keyPrefix) {
+    List<String> keys = new ArrayList<>();
+    return mapFailure(s3.listObjectsV2Paginator(b -> b.bucket(settings.bucket()).prefix(keyPrefix))
+        .subscribe(page -> page.contents().forEach(object -> keys.add(object.key()))), keyPrefix, false)
+        .thenApply(done -> keys);
+  }
+
+  /** Removes the object {@code key}; removing one that is not there succeeds too. */
+  CompletableFuture<Void> deleteKey(String key) {
+    return mapFailure(s3.deleteObject(b -> b.bucket(settings.bucket()).key(key)), key, false)
+        .thenApply(response -> null);
   }
 
   /** The object {@code key} whole, with its ETag; empty when there is none. For small objects. */
@@ -423,6 +512,11 @@ public final class S3Bucket implements AutoCloseable {
   /** {@code <prefix>/blobs/<algorithm>/<hex>}. */
   String blobKey(Digest digest) {
     return blobRoot + digest.algorithm().prefix() + "/" + digest.hex();
+  }
+
+  /** {@code <prefix>/pinned/<algorithm>/<hex>}. */
+  String pinnedKey(Digest digest) {
+    return pinnedRoot + digest.algorithm().prefix() + "/" + digest.hex();
   }
 
   /** {@code <prefix>/<name>}. */

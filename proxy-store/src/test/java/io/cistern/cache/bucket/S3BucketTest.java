@@ -99,6 +99,46 @@ class S3BucketTest {
   }
 
   @Test
+  void aPinnedCopyIsMadeInsideTheStoreOrUploadedAndOutlivesTheBlobsObject() {
+    byte[] content = bytes(100_000);
+    Digest digest = put(content);
+    assertTrue(bucket.copyToPinned(digest).join(), "copied from blobs/");
+    assertTrue(Files.isRegularFile(server.bucketDirectory().resolve("cistern/pinned/sha256/" + digest.hex())));
+    bucket.delete(digest).join();
+    assertEquals(OptionalLong.empty(), bucket.size(digest).join(), "expired from blobs/");
+    assertEquals(OptionalLong.of(content.length), bucket.sizePinned(digest).join());
+    assertArrayEquals(content, Bodies.collect(bucket.readPinned(digest).join().body()).join());
+
+    byte[] onlyLocal = bytes(5_000);
+    Digest local = Digest.sha256Of(onlyLocal);
+    assertFalse(bucket.copyToPinned(local).join(), "blobs/ lacks it");
+    assertInstanceOf(ContentMismatchException.class,
+        failure(bucket.putPinned(local, Bodies.of(bytes(5_000), 1024), 5_000, "application/octet-stream")),
+        "a pinned upload is digest-gated too");
+    assertEquals(PutOutcome.STORED, bucket.putPinned(local, Bodies.of(onlyLocal, 1024), onlyLocal.length,
+        "application/octet-stream").join());
+    assertArrayEquals(onlyLocal, Bodies.collect(bucket.readPinned(local).join().body()).join());
+
+    bucket.deletePinned(digest).join();
+    assertInstanceOf(ObjectAbsentException.class, failure(bucket.readPinned(digest)));
+  }
+
+  @Test
+  void documentsAreListedByFolderAndDeleted() {
+    BucketDocuments documents = bucket.documents();
+    documents.create("pins/up.test/team/app/1.0", "{}".getBytes(StandardCharsets.UTF_8)).join();
+    documents.create("pins/up.test/team/app/sha256:ab", "{}".getBytes(StandardCharsets.UTF_8)).join();
+    documents.create("pinsnot/x", "{}".getBytes(StandardCharsets.UTF_8)).join();
+
+    assertEquals(List.of("pins/up.test/team/app/1.0", "pins/up.test/team/app/sha256:ab"),
+        documents.list("pins").join().stream().sorted().toList());
+    documents.delete("pins/up.test/team/app/1.0").join();
+    assertEquals(List.of("pins/up.test/team/app/sha256:ab"), documents.list("pins").join());
+    assertEquals(Optional.empty(), documents.read("pins/up.test/team/app/1.0").join());
+    assertThrows(IllegalArgumentException.class, () -> documents.list("pinned"), "the pinned copies are no documents");
+  }
+
+  @Test
   void readArrivesInPiecesAsItStreamsAndCanBeAbandoned() {
     byte[] content = bytes(2 * 1024 * 1024);
     Digest digest = put(content);

@@ -1,0 +1,210 @@
+package io.cistern.cluster;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.cache.BlobContent;
+import io.cistern.cache.bucket.BucketDocuments;
+import io.cistern.cache.bucket.S3Bucket;
+import io.cistern.oci.Digest;
+import io.cistern.oci.MediaTypes;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * Retention in the bucket: what {@code pin}, {@code unpin} and {@code purge} do there, so that
+ * they hold for the whole cluster rather than one member's disk.
+ *
+ * <ul>
+ *   <li>A pin is a document {@code pins/<upstream>/<repository>/<tag|digest>} listing the image's
+ *       manifests and blobs, and a copy of each of them under {@code pinned/} (a server-side copy
+ *       from {@code blobs/}, or an upload of the member's verified local file when
+ *       {@code blobs/} lacks it). The lifecycle rule the README prescribes covers {@code blobs/}
+ *       only, so a pinned image outlives its expiry, and every member's miss finds it there.
+ *   <li>An unpin removes the document, then the pinned copies no remaining pin document lists.
+ *   <li>A purge removes the image's tag documents, so no member resolves it from the bucket; it is
+ *       refused while any pin document lists the image. Blobs are content-addressed and may be
+ *       shared with other images: a purge leaves them to the lifecycle rule.
+ * </ul>
+ * The document is written before the copies and removed before they are: a pin under way is
+ * always visible to an unpin that might remove what it shares. Every call reaches the bucket
+ * and blocks no thread; callers (operators' commands) wait for them.
+ */
+public final class BucketPins {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String PINS = "pins";
+
+  /** One object of a pinned image: its digest, size and media type, as the local catalog has it. */
+  public record PinnedObject(Digest digest, long size, String mediaType) {}
+
+  /** What a pin did in the bucket. */
+  public record PinOutcome(int copied, int uploaded, int missing) {}
+
+  /** A pin document as stored: plain strings, readable by any tool. */
+  record PinDocument(String image, String manifest, List<String> digests) {}
+
+  private final SharedBucket shared;
+
+  public BucketPins(SharedBucket shared) {
+    this.shared = shared;
+  }
+
+  /**
+   * Pins an image in the bucket: its document, then a copy of each object under {@code pinned/}.
+   *
+   * @param name {@code <upstream>/<repository>/<tag|digest>}, the document's name under {@code pins/}
+   * @param local opens the member's verified copy of an object that {@code blobs/} lacks (empty
+   *     when the member does not hold it either: it counts as missing)
+   */
+  public CompletableFuture<PinOutcome> pin(String name, String image, Digest manifest, List<PinnedObject> objects,
+      Function<Digest, Optional<? extends BlobContent>> local) {
+    S3Bucket bucket = shared.bucket();
+    byte[] json = json(new PinDocument(image, manifest.toString(),
+        objects.stream().map(object -> object.digest().toString()).toList()));
+    BucketDocuments documents = shared.bucket().documents();
+    String document = PINS + "/" + name;
+    CompletableFuture<?> written = documents.read(document).thenCompose(current -> current.isEmpty()
+        ? documents.create(document, json)
+        : documents.replace(document, json, current.get().etag()));
+    int[] counts = new int[3];
+    CompletableFuture<Void> copies = written.thenApply(ignored -> null);
+    // One object at a time: a pin is an operator's command, and its copies run inside the store.
+    for (PinnedObject object : objects) {
+      copies = copies.thenCompose(ignored -> bucket.copyToPinned(object.digest()).thenCompose(copied -> {
+        if (copied) {
+          counts[0]++;
+          return CompletableFuture.completedFuture(null);
+        }
+        Optional<? extends BlobContent> content = local.apply(object.digest());
+        if (content.isEmpty()) {
+          counts[2]++;
+          return CompletableFuture.completedFuture(null);
+        }
+        BlobContent opened = content.get();
+        String type = MediaTypes.isManifest(object.mediaType()) ? object.mediaType() : "application/octet-stream";
+        return bucket.putPinned(object.digest(), opened.publisher(), opened.length(), type)
+            .whenComplete((outcome, failure) -> opened.close())
+            .thenAccept(outcome -> counts[1]++);
+      }));
+    }
+    return shared.track(copies.thenApply(done -> new PinOutcome(counts[0], counts[1], counts[2])));
+  }
+
+  /**
+   * Unpins an image in the bucket: removes its document, then the pinned copies of what no other
+   * pin document lists.
+   *
+   * @return how many pinned copies were removed (0 when there was no such pin)
+   */
+  public CompletableFuture<Integer> unpin(String name) {
+    BucketDocuments documents = shared.bucket().documents();
+    String document = PINS + "/" + name;
+    return documents.read(document).thenCompose(current -> {
+      if (current.isEmpty()) {
+        return CompletableFuture.completedFuture(0);
+      }
+      Optional<PinDocument> pin = parse(current.get().json());
+      return documents.delete(document)
+          .thenCompose(deleted -> pinnedDigests())
+          .thenCompose(stillPinned -> {
+            List<Digest> unneeded = new ArrayList<>();
+            for (String digest : pin.map(PinDocument::digests).orElse(List.of())) {
+              if (!stillPinned.contains(digest)) {
+                unneeded.add(Digest.parse(digest));
+              }
+            }
+            CompletableFuture<Void> removals = CompletableFuture.completedFuture(null);
+            for (Digest digest : unneeded) {
+              removals = removals.thenCompose(ignored -> shared.bucket().deletePinned(digest));
+            }
+            return removals.thenApply(done -> unneeded.size());
+          });
+    });
+  }
+
+  /** Whether any pin document lists {@code manifest}: such an image may not be purged. */
+  public CompletableFuture<Boolean> pinned(Digest manifest) {
+    return pinnedDigests().thenApply(digests -> digests.contains(manifest.toString()));
+  }
+
+  /** Every digest some pin document lists. Pins are few: an operator names each. */
+  private CompletableFuture<Set<String>> pinnedDigests() {
+    BucketDocuments documents = shared.bucket().documents();
+    return documents.list(PINS).thenCompose(names -> {
+      Set<String> digests = new HashSet<>();
+      CompletableFuture<Void> reads = CompletableFuture.completedFuture(null);
+      for (String name : names) {
+        reads = reads.thenCompose(ignored -> documents.read(name).thenAccept(stored -> stored
+            .flatMap(document -> parse(document.json()))
+            .ifPresent(pin -> digests.addAll(pin.digests()))));
+      }
+      return reads.thenApply(done -> digests);
+    });
+  }
+
+  /**
+   * Removes the tag documents of {@code <upstream>/<repository>} that name {@code manifest}, or
+   * just the one of {@code tag} when it is not null.
+   *
+   * @return how many were removed
+   */
+  public CompletableFuture<Integer> purgeTags(String upstream, String repository, String tag, Digest manifest) {
+    BucketDocuments documents = shared.bucket().documents();
+    String folder = "tags/" + upstream + "/" + repository;
+    if (tag != null) {
+      String name = folder + "/" + tag;
+      return documents.read(name).thenCompose(current -> current.isEmpty()
+          ? CompletableFuture.completedFuture(0)
+          : documents.delete(name).thenApply(deleted -> 1));
+    }
+    return documents.list(folder).thenCompose(names -> {
+      int[] removed = new int[1];
+      CompletableFuture<Void> work = CompletableFuture.completedFuture(null);
+      for (String name : names) {
+        if (name.indexOf('/', folder.length() + 1) >= 0) {
+          continue; // a tag of a repository nested under this one
+        }
+        work = work.thenCompose(ignored -> documents.read(name).thenCompose(stored -> {
+          if (stored.isEmpty() || !manifest.toString().equals(taggedDigest(stored.get().json()))) {
+            return CompletableFuture.completedFuture(null);
+          }
+          removed[0]++;
+          return documents.delete(name);
+        }));
+      }
+      return work.thenApply(done -> removed[0]);
+    });
+  }
+
+  /** The digest a tag document names, or null when it is not one. */
+  private static String taggedDigest(byte[] json) {
+    try {
+      return JSON.readTree(json).path("digest").asText(null);
+    } catch (IOException damaged) {
+      return null;
+    }
+  }
+
+  private static Optional<PinDocument> parse(byte[] json) {
+    try {
+      PinDocument pin = JSON.readValue(json, PinDocument.class);
+      return pin.digests() == null ? Optional.empty() : Optional.of(pin);
+    } catch (IOException damaged) {
+      return Optional.empty();
+    }
+  }
+
+  private static byte[] json(PinDocument pin) {
+    try {
+      return JSON.writeValueAsBytes(pin);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+package io.cistern.clients;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cistern.testing.Containerd;
+import io.cistern.testing.CountingRelay;
+import io.cistern.testing.FallbackTrap;
+import io.cistern.testing.MutableClock;
+import io.cistern.testing.RealUpstream;
+import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Kubernetes node path, tiered: a real containerd ({@code ctr images pull --hosts-dir}, as the
+ * CRI pulls) whose {@code hosts.toml} for {@code docker.io} and {@code ghcr.io} names a node
+ * Cistern, whose upstreams for both are one site Cistern ({@code mirror: ns}), in front of two real
+ * Distribution registries holding different images under the same names. Each {@code hosts.toml}'s
+ * {@code server} is a {@link FallbackTrap}, so a pull that went around the caches fails and is seen.
+ * Skipped where containerd is not installed or the tests do not run as root.
+ */
+@Timeout(value = 300, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class ContainerdThroughTieredMirrorsTest {
+
+  @TempDir
+  static Path temp;
+
+  @RegisterExtension
+  static final RealUpstream hub = new RealUpstream();
+
+  @RegisterExtension
+  static final RealUpstream ghcr = new RealUpstream();
+
+  private static final TestImage small = TestImage.unpackable(181, 1, 4_000, "amd64");
+  private static final TestImage onHub = TestImage.unpackable(182, 2, 8_000, "amd64");
+  private static final TestImage onGhcr = TestImage.unpackable(183, 2, 8_000, "amd64");
+  private static final TestImage cached = TestImage.unpackable(184, 1, 8_000, "amd64");
+  private static final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
+
+  private static TestCistern site;
+  private static CountingRelay toSite;
+  private static TestCistern node;
+  private static FallbackTrap trap;
+  private static Containerd containerd;
+  private static Path hosts;
+
+  /** Why this machine cannot run the client, reported on each test (JUnit reports no reason for a whole class). */
+  private static String skipped;
+
+  @BeforeAll
+  static void start() throws Exception {
+    skipped = Containerd.unavailable().orElse(null);
+    if (skipped != null) {
+      return;
+    }
+    hub.push("library/small", "1", small);
+    hub.push("team/app", "1.0", onHub);
+    ghcr.push("team/app", "1.0", onGhcr);
+    ghcr.push("team/cached", "1.0", cached);
+    site = TestCistern.fromYaml(temp.resolve("site"), """
+        cache:
+          directory: %s
+        upstreams:
+          - host: docker.io
+            url: %s
+          - host: ghcr.io
+            url: %s
+        """.formatted(temp.resolve("site/cache"), hub.url(), ghcr.url()), clock);
+    toSite = CountingRelay.to(site.port());
+    node = node("node", toSite);
+    trap = new FallbackTrap();
+    hosts = hostsFor(node, "hosts");
+    try {
+      containerd = Containerd.start(temp.resolve("c"));
+    } catch (IOException cannotStart) {
+      // Installed and root, yet the daemon will not run here (a container without the privileges it needs).
+      skipped = cannotStart.getMessage();
+    }
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (containerd != null) {
+      containerd.close();
+    }
+    for (AutoCloseable each : new AutoCloseable[] {node, toSite, site, trap}) {
+      if (each != null) {
+        each.close();
+      }
+    }
+  }
+
+  @BeforeEach
+  void coldClient() {
+    assumeTrue(skipped == null, () -> "skipped: " + skipped);
+    containerd.removeAllImages();
+  }
+
+  @Test
+  void pullsByTagAndByDigestFromSeveralRegistriesThroughNodeAndSite() {
+    containerd.pull("docker.io/library/small:1", hosts).orFail();
+    containerd.pull("docker.io/team/app:1.0", hosts).orFail();
+    containerd.pull("ghcr.io/team/app:1.0", hosts).orFail();
+    containerd.pull("ghcr.io/team/app@" + onGhcr.digest(), hosts).orFail();
+
+    assertEquals(Optional.of(small.digest().toString()), containerd.imageDigest("docker.io/library/small:1"));
+    assertEquals(Optional.of(onHub.digest().toString()), containerd.imageDigest("docker.io/team/app:1.0"));
+    assertEquals(Optional.of(onGhcr.digest().toString()), containerd.imageDigest("ghcr.io/team/app:1.0"),
+        "the same name at another registry is another image");
+    assertEquals(Optional.of(onGhcr.digest().toString()), containerd.imageDigest("ghcr.io/team/app@" + onGhcr.digest()));
+    List<String> asked = toSite.requests().stream().map(CountingRelay.Request::target).toList();
+    assertTrue(asked.contains("/v2/library/small/manifests/1?ns=docker.io"), asked.toString());
+    assertTrue(asked.contains("/v2/team/app/manifests/1.0?ns=docker.io"), asked.toString());
+    assertTrue(asked.contains("/v2/team/app/manifests/1.0?ns=ghcr.io"), asked.toString());
+    assertTrue(asked.contains("/v2/team/app/blobs/" + onGhcr.blobs().get(1).digest() + "?ns=ghcr.io"), asked.toString());
+    assertEquals(0, trap.connections(), "no pull went around the caches");
+  }
+
+  @Test
+  void withTheRegistryDownATagAndADigestStillPullFromWhatTheNodeAndTheSiteCached() throws Exception {
+    containerd.pull("ghcr.io/team/cached:1.0", hosts).orFail();
+    ghcr.stop();
+    try {
+      clock.advance(Duration.ofHours(1)); // the tag is stale at node and site; ghcr.io cannot be asked
+      containerd.removeAllImages();
+      containerd.pull("ghcr.io/team/cached:1.0", hosts).orFail();
+      assertEquals(Optional.of(cached.digest().toString()), containerd.imageDigest("ghcr.io/team/cached:1.0"));
+
+      try (CountingRelay toSiteAgain = CountingRelay.to(site.port()); TestCistern newNode = node("new-node", toSiteAgain)) {
+        Path newHosts = hostsFor(newNode, "new-hosts");
+        containerd.removeAllImages();
+        containerd.pull("ghcr.io/team/cached:1.0", newHosts).orFail();
+        containerd.pull("ghcr.io/team/cached@" + cached.digest(), newHosts).orFail();
+        assertEquals(Optional.of(cached.digest().toString()), containerd.imageDigest("ghcr.io/team/cached:1.0"),
+            "a node that never had it: from the site's cache");
+        assertTrue(toSiteAgain.count("GET", "/v2/team/cached/manifests/1.0"::equals) >= 1);
+      }
+    } finally {
+      ghcr.restart();
+    }
+    assertEquals(0, trap.connections(), "no pull went around the caches");
+  }
+
+  /** A node Cistern whose docker.io and ghcr.io are the site, reached through {@code relay}. */
+  private static TestCistern node(String name, CountingRelay relay) throws Exception {
+    return TestCistern.fromYaml(temp.resolve(name), """
+        cache:
+          directory: %1$s
+        shutdown:
+          grace: 0s
+        upstreams:
+          - host: docker.io
+            url: %2$s
+            mirror: ns
+            maxRetries: 1
+          - host: ghcr.io
+            url: %2$s
+            mirror: ns
+            maxRetries: 1
+        """.formatted(temp.resolve(name).resolve("cache"), relay.url()), clock);
+  }
+
+  /** containerd's certs.d for {@code node}: both registries through it, the trap as their server. */
+  private static Path hostsFor(TestCistern node, String name) throws Exception {
+    Path directory = Files.createDirectories(temp.resolve(name));
+    for (String registry : List.of("docker.io", "ghcr.io")) {
+      Containerd.writeHostsToml(directory, registry, "http://" + node.hostPort(), "http://" + trap.hostPort());
+    }
+    return directory;
+  }
+}
