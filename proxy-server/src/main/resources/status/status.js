@@ -115,6 +115,13 @@ function render(stats) {
     left.classList.toggle("low", rateLimit.low);
     return [name, bar, left];
   });
+  rows("upstream-urls", stats.upstreamUrls || [], "no upstream configured", (upstream) => {
+    const current = cell(upstream.current);
+    current.id = "upstream-url-" + upstream.upstream;
+    current.title = upstream.urls.join(", then ");
+    const position = upstream.urls.indexOf(upstream.current) + 1;
+    return [cell(upstream.upstream), current, cell(position + " of " + upstream.urls.length, "number")];
+  });
   rows("top-repositories", stats.topRepositories, "nothing cached yet", (repository) => {
     const size = cell(bytes(repository.bytes), "number");
     size.dataset.value = String(repository.bytes);

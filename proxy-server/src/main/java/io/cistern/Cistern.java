@@ -63,6 +63,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -371,7 +372,7 @@ public final class Cistern implements AutoCloseable {
       }
       Cluster opened = null;
       try {
-        router = upstreams.get().router(upstreamExecutor, observer);
+        router = upstreams.get().router(upstreamExecutor, observer, clock);
         opened = cluster.apply(new SharedPlan.Threads(upstreamExecutor, storeExecutor, timer));
         this.cluster = opened;
         blobs = new BlobService(cache.blobs(), storeExecutor, timer, observer, opened);
@@ -460,14 +461,15 @@ public final class Cistern implements AutoCloseable {
       return new Upstreams(plans, proxies, config.defaultUpstream(), settings.retryBackoff());
     }
 
-    UpstreamRouter router(ExecutorService executor, UpstreamObserver observer) {
+    /** @param clock times how long an upstream's url that answered after another failed is remembered */
+    UpstreamRouter router(ExecutorService executor, UpstreamObserver observer, Clock clock) {
       List<Upstream> upstreams = new ArrayList<>();
       for (UpstreamPlan plan : plans) {
         UpstreamSettings settings = plan.settings();
         HttpClient http = new DeferredHttpClient(() -> RegistryClient.newHttpClient(settings, executor, plan.tls().get(), proxies));
-        upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer), plan.tagTtl(),
+        upstreams.add(new Upstream(new RegistryClient(settings, http, executor, retryBackoff, observer, clock), plan.tagTtl(),
             plan.tagRevalidation(), plan.maxStale(), plan.offline(), plan.repositories()));
-        log.info("mirroring {} from {}{}", settings.host(), settings.url(),
+        log.info("mirroring {} from {}{}", settings.host(), String.join(", then ", settings.urls().stream().map(URI::toString).toList()),
             settings.credentials() != null ? " as " + settings.credentials().username() : " anonymously");
       }
       return new UpstreamRouter(upstreams, defaultHost);

@@ -14,7 +14,9 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -153,10 +155,11 @@ public record Settings(
     for (int i = 0; i < config.upstreams().size(); i++) {
       CisternConfig.UpstreamConfig upstream = config.upstreams().get(i);
       Mirror mirror = check("upstreams[" + i + "].mirror", () -> Mirror.parse(upstream.mirror()));
-      if (mirror != Mirror.NONE && upstream.url() == null) {
+      if (mirror != Mirror.NONE && upstream.url() == null && upstream.urls() == null) {
         // https://<host> is the registry itself, never a mirror of it.
         throw new ConfigException("upstreams[" + i + "].mirror: a mirror needs its url (the site cache's, e.g. http://cistern-site:5000)");
       }
+      List<URI> fallbackUrls = fallbackUrls(upstream, "upstreams[" + i + "]");
       upstreams.add(check("upstreams[" + i + "]", () -> {
         UpstreamSettings defaults = UpstreamSettings.of(upstream.host(), upstream.effectiveUrl(), null);
         int maxConcurrentRequests = orDefault(upstream.maxConcurrentRequests(), defaults.maxConcurrentRequests());
@@ -172,10 +175,38 @@ public record Settings(
             maxConcurrentRequests,
             // Before downloads had a cap of their own this one bounded them: a config that lowered it keeps its bound.
             orDefault(upstream.maxConcurrentBlobDownloads(), maxConcurrentRequests),
+            fallbackUrls,
+            orDefault(upstream.failoverMemory(), defaults.failoverMemory()),
             mirror);
       }));
     }
     return upstreams;
+  }
+
+  /**
+   * The urls after the first of an upstream configured with {@code urls}, each checked as its
+   * {@code url} would be; none for one configured with {@code url}.
+   */
+  private static List<URI> fallbackUrls(CisternConfig.UpstreamConfig upstream, String key) {
+    if (upstream.urls() != null && upstream.url() != null) {
+      throw new ConfigException(key + ".urls: give either url or urls, not both");
+    }
+    if (upstream.urls() != null && (upstream.urls().isEmpty() || upstream.urls().contains(null))) {
+      throw new ConfigException(key + ".urls: list at least one url, and no empty entries");
+    }
+    if (upstream.failoverMemory() != null) {
+      positive(upstream.failoverMemory(), key + ".failoverMemory");
+    }
+    List<URI> urls = upstream.urls() == null ? List.of() : upstream.urls();
+    Set<URI> distinct = new HashSet<>();
+    for (int j = 0; j < urls.size(); j++) {
+      URI url = urls.get(j);
+      URI checked = check(key + ".urls[" + j + "]", () -> UpstreamSettings.of(upstream.host(), url, null)).url();
+      if (!distinct.add(checked)) {
+        throw new ConfigException(key + ".urls[" + j + "]: " + checked + " is listed twice");
+      }
+    }
+    return urls.isEmpty() ? List.of() : urls.subList(1, urls.size());
   }
 
   /** Builds a value whose constructor checks it, reporting a refusal as a mistake at {@code key}. */

@@ -42,6 +42,12 @@ class SettingsTest {
       upstreams[0]      | upstreams: [{host: ghcr.io, maxConcurrentBlobDownloads: 0}]
       upstreams[0]      | upstreams: [{host: ghcr.io, connectTimeout: 0s}]
       upstreams[0]      | upstreams: [{host: ghcr.io, retryWindow: -1s}]
+      upstreams[0].urls | upstreams: [{host: corp, url: https://a.corp.example, urls: [https://b.corp.example]}]
+      upstreams[0].urls | upstreams: [{host: corp, urls: []}]
+      upstreams[0].urls[1] | upstreams: [{host: corp, urls: [https://a.corp.example, ftp://b.corp.example]}]
+      upstreams[1].urls[0] | upstreams: [{host: ghcr.io}, {host: corp, urls: [https://bot:hunter2@a.corp.example]}]
+      upstreams[0].urls[1] | upstreams: [{host: corp, urls: [https://a.corp.example, https://a.corp.example/]}]
+      upstreams[0].failoverMemory | upstreams: [{host: corp, urls: [https://a.corp.example, https://b.corp.example], failoverMemory: 0s}]
       upstreams[1].mirror | upstreams: [{host: ghcr.io}, {host: quay.io, url: http://site:5000, mirror: path}]
       upstreams[0].mirror | upstreams: [{host: ghcr.io, mirror: ns}]
       upstreams         | upstreams: [{host: Docker.io}, {host: docker.io}]
@@ -131,6 +137,25 @@ class SettingsTest {
     Settings settings = Settings.of(load("upstreams: [{host: ghcr.io}, {host: quay.io, retryWindow: 2m}]"));
     assertEquals(Duration.ofSeconds(30), settings.upstreams().get(0).retryWindow());
     assertEquals(Duration.ofMinutes(2), settings.upstreams().get(1).retryWindow());
+  }
+
+  @Test
+  void severalUrlsAreTriedInTheOrderGivenAndTheHealthyOneIsRememberedForFiveMinutesUnlessSaidOtherwise() throws Exception {
+    Settings settings = Settings.of(load("""
+        upstreams:
+          - host: docker.io
+            urls: [https://mirror.corp.example/, https://registry-1.docker.io]
+          - host: ghcr.io
+            urls: [https://ghcr-mirror.corp.example, https://ghcr.io]
+            failoverMemory: 30s
+          - host: quay.io
+        """));
+    UpstreamSettings hub = settings.upstreams().get(0);
+    assertEquals(List.of(URI.create("https://mirror.corp.example"), URI.create("https://registry-1.docker.io")), hub.urls());
+    assertEquals(URI.create("https://mirror.corp.example"), hub.url());
+    assertEquals(Duration.ofMinutes(5), hub.failoverMemory());
+    assertEquals(Duration.ofSeconds(30), settings.upstreams().get(1).failoverMemory());
+    assertEquals(List.of(URI.create("https://quay.io")), settings.upstreams().get(2).urls());
   }
 
   @Test

@@ -22,6 +22,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandler;
 import java.net.http.HttpResponse.BodySubscribers;
 import java.net.http.HttpTimeoutException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +33,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -50,10 +52,17 @@ import org.slf4j.LoggerFactory;
  * client has waited long enough), nor is a blob's body: it is streamed into the cache, and
  * resuming it from the bytes already written is its reader's job.
  *
+ * <p>Failover: an upstream with several urls ({@link UpstreamUrls}) sends each request to the one
+ * last found healthy; a connection failure, a timeout or a 5xx there sends it on to the next at
+ * once, round the urls once, before the retries above (each of which goes round again). A blob
+ * GET moves on only if its body had not begun: a body cut mid-way is its reader's to resume, and
+ * its resumption goes where requests start, the next url by then if this one is down.
+ *
  * <p>Authentication: the first request goes out anonymously; a 401 carries the upstream's
- * challenge, which is remembered so that later requests authenticate up front (a Bearer token per
- * repository scope from {@link TokenCache}, or Basic credentials). A 401 on a request that carried
- * a token drops that token and retries once with a fresh one.
+ * challenge, which is remembered per url (mirrors of one registry may authenticate differently)
+ * so that later requests authenticate up front (a Bearer token per repository scope from
+ * {@link TokenCache}, or Basic credentials, the upstream's own whichever url asks). A 401 on a
+ * request that carried a token drops that token and retries once with a fresh one.
  */
 public final class RegistryClient {
 
@@ -82,12 +91,22 @@ public final class RegistryClient {
   private final UpstreamLimits limits;
   private final Duration baseBackoff;
   private final UpstreamObserver observer;
-  private final AtomicReference<Challenge> challenge = new AtomicReference<>();
+  private final UpstreamUrls urls;
+  /** The challenge each url answered with, by index; null until it has challenged. */
+  private final AtomicReferenceArray<Challenge> challenges;
 
   /** @param observer told about every exchange with the upstream (for metrics) */
   public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff,
       UpstreamObserver observer) {
+    this(settings, http, executor, baseBackoff, observer, Clock.systemUTC());
+  }
+
+  /** @param clock times how long a url that answered after another failed is remembered */
+  public RegistryClient(UpstreamSettings settings, HttpClient http, Executor executor, Duration baseBackoff,
+      UpstreamObserver observer, Clock clock) {
     this.settings = settings;
+    this.urls = new UpstreamUrls(settings.urls(), settings.failoverMemory(), clock);
+    this.challenges = new AtomicReferenceArray<>(urls.size());
     this.http = http;
     this.executor = executor;
     this.baseBackoff = baseBackoff;
@@ -127,9 +146,14 @@ public final class RegistryClient {
     return tokens;
   }
 
+  /** The upstream's urls and which one requests start at. */
+  public UpstreamUrls urls() {
+    return urls;
+  }
+
   /** GETs a manifest, verifying it against the digest asked for or the one the upstream names. */
   public CompletableFuture<Manifest> getManifest(RepositoryName repository, Reference reference) {
-    Call call = Call.get(uri(repository, "manifests", reference.toString()), repository)
+    Call call = Call.get(path(repository, "manifests", reference.toString()), repository)
         .withAccept(MediaTypes.ALL_MANIFESTS);
     return exchange(call, document("a manifest", Manifest.MAX_BYTES), ErrorCode.MANIFEST_UNKNOWN)
         .thenApply(response -> toManifest(reference, response));
@@ -142,7 +166,8 @@ public final class RegistryClient {
    * together may not exceed a manifest's size: the list is stored as one.
    */
   public CompletableFuture<Optional<ReferrersIndex>> getReferrers(RepositoryName repository, Digest subject) {
-    return referrersPage(repository, uri(repository, "referrers", subject.toString()), ReferrersIndex.EMPTY, 0, 0)
+    Call first = Call.get(path(repository, "referrers", subject.toString()), repository);
+    return referrersPage(first, ReferrersIndex.EMPTY, 0, 0)
         .thenApply(Optional::of)
         .exceptionallyCompose(failure -> {
           RegistryException error = UpstreamErrors.forFailure(host(), failure);
@@ -152,9 +177,8 @@ public final class RegistryClient {
         });
   }
 
-  private CompletableFuture<ReferrersIndex> referrersPage(
-      RepositoryName repository, URI page, ReferrersIndex sofar, int pages, long bytes) {
-    Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.OCI_INDEX));
+  private CompletableFuture<ReferrersIndex> referrersPage(Call page, ReferrersIndex sofar, int pages, long bytes) {
+    Call call = page.withAccept(List.of(MediaTypes.OCI_INDEX));
     BodyHandler<byte[]> body = document("a referrers list", Manifest.MAX_BYTES, bytes);
     return exchange(call, body, ErrorCode.MANIFEST_UNKNOWN).thenCompose(response -> {
       ReferrersIndex all;
@@ -164,9 +188,9 @@ public final class RegistryClient {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502,
             "upstream " + host() + " sent an invalid referrers list", null, notAnIndex);
       }
-      Optional<URI> next = nextLink(page, response.headers()).map(link -> settings.mirror().identified(link, host()));
+      Optional<Call> next = nextPage(call, response);
       if (next.isPresent() && pages + 1 < MAX_PAGES) {
-        return referrersPage(repository, next.get(), all, pages + 1, bytes + response.body().length);
+        return referrersPage(next.get(), all, pages + 1, bytes + response.body().length);
       }
       return CompletableFuture.completedFuture(all);
     });
@@ -174,7 +198,7 @@ public final class RegistryClient {
 
   /** HEADs a manifest: its digest (when the upstream names it), media type and size. */
   public CompletableFuture<ManifestHead> headManifest(RepositoryName repository, Reference reference) {
-    Call call = Call.head(uri(repository, "manifests", reference.toString()), repository)
+    Call call = Call.head(path(repository, "manifests", reference.toString()), repository)
         .withAccept(MediaTypes.ALL_MANIFESTS);
     return exchange(call, HttpResponse.BodyHandlers.discarding(), ErrorCode.MANIFEST_UNKNOWN)
         .thenApply(response -> new ManifestHead(
@@ -185,7 +209,7 @@ public final class RegistryClient {
 
   /** HEADs a blob: its size when the upstream tells it. */
   public CompletableFuture<OptionalLong> headBlob(RepositoryName repository, Digest digest) {
-    Call call = Call.head(uri(repository, "blobs", digest.toString()), repository).followingRedirects();
+    Call call = Call.head(path(repository, "blobs", digest.toString()), repository).followingRedirects();
     return exchange(call, HttpResponse.BodyHandlers.discarding(), ErrorCode.BLOB_UNKNOWN)
         .thenApply(response -> response.headers().firstValueAsLong("Content-Length"));
   }
@@ -197,7 +221,7 @@ public final class RegistryClient {
    */
   public <T> CompletableFuture<HttpResponse<T>> getBlob(
       RepositoryName repository, Digest digest, long offset, BodyHandler<T> handler) {
-    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects().asStream();
+    Call call = Call.get(path(repository, "blobs", digest.toString()), repository).followingRedirects().asStream();
     if (offset > 0) {
       call = call.withRange("bytes=" + offset + "-");
     }
@@ -214,19 +238,18 @@ public final class RegistryClient {
    */
   public <T> CompletableFuture<HttpResponse<T>> getBlobRange(
       RepositoryName repository, Digest digest, String range, BodyHandler<T> handler) {
-    Call call = Call.get(uri(repository, "blobs", digest.toString()), repository).followingRedirects().asStream()
+    Call call = Call.get(path(repository, "blobs", digest.toString()), repository).followingRedirects().asStream()
         .withRange(range);
     return exchange(call, handler, ErrorCode.BLOB_UNKNOWN);
   }
 
   /** Every tag of a repository, following {@code Link} pagination where the upstream uses it. */
   public CompletableFuture<List<String>> listTags(RepositoryName repository) {
-    return listTagPage(repository, uri(repository, "tags", "list"), new ArrayList<>(), 0, 0);
+    return listTagPage(Call.get(path(repository, "tags", "list"), repository), new ArrayList<>(), 0, 0);
   }
 
-  private CompletableFuture<List<String>> listTagPage(
-      RepositoryName repository, URI page, List<String> tags, int pages, long bytes) {
-    Call call = Call.get(page, repository).withAccept(List.of(MediaTypes.JSON));
+  private CompletableFuture<List<String>> listTagPage(Call page, List<String> tags, int pages, long bytes) {
+    Call call = page.withAccept(List.of(MediaTypes.JSON));
     BodyHandler<byte[]> list = document("a tag list", MAX_TAG_LIST_BYTES, bytes);
     return exchange(call, list, ErrorCode.NAME_UNKNOWN).thenCompose(response -> {
       try {
@@ -235,18 +258,18 @@ public final class RegistryClient {
       } catch (IOException e) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "upstream " + host() + " sent an invalid tag list", null, e);
       }
-      Optional<URI> next = nextLink(page, response.headers()).map(link -> settings.mirror().identified(link, host()));
+      Optional<Call> next = nextPage(call, response);
       if (next.isPresent() && pages + 1 < MAX_PAGES) {
-        return listTagPage(repository, next.get(), tags, pages + 1, bytes + response.body().length);
+        return listTagPage(next.get(), tags, pages + 1, bytes + response.body().length);
       }
       return CompletableFuture.completedFuture(tags);
     });
   }
 
-  // ---- the exchange: limits, authentication, redirects, retries ----
+  // ---- the exchange: limits, failover, authentication, redirects, retries ----
 
   private <T> CompletableFuture<HttpResponse<T>> exchange(Call call, BodyHandler<T> handler, ErrorCode notFound) {
-    return send(call, handler, 0, 0, false).handle((result, failure) -> {
+    return send(call.at(urls.start(), urls), handler, 0, 0, 0, false).handle((result, failure) -> {
       if (failure != null) {
         throw UpstreamErrors.forFailure(host(), failure);
       }
@@ -257,37 +280,59 @@ public final class RegistryClient {
     });
   }
 
+  /**
+   * @param retries retries so far (each a new round of the urls)
+   * @param tried urls tried before this one in the current round
+   */
   private <T> CompletableFuture<HttpResponse<T>> send(
-      Call call, BodyHandler<T> handler, int retries, int redirects, boolean reauthenticated) {
+      Call call, BodyHandler<T> handler, int retries, int tried, int redirects, boolean reauthenticated) {
     return authorization(call).thenCompose(authorization -> {
       HttpRequest request = call.toRequest(authorization, settings.responseTimeout());
-      Supplier<CompletableFuture<HttpResponse<T>>> exchange = () -> http.sendAsync(request, onlySuccessBodies(handler));
+      // Set once a success's body is handed to the caller's handler: from then on a streamed call
+      // is not sent again (the body is its reader's to resume), not even to another url.
+      AtomicBoolean bodyBegun = new AtomicBoolean();
+      Supplier<CompletableFuture<HttpResponse<T>>> exchange =
+          () -> http.sendAsync(request, onlySuccessBodies(handler, bodyBegun));
       // A blob GET (the one streamed call) holds a download permit for its whole body; the rest
       // are small and have their own, so a revalidation never queues behind layer downloads.
       CompletableFuture<HttpResponse<T>> limited = call.streamed() ? limits.blobDownload(exchange) : limits.request(exchange);
-      return observed(limited).handle((response, failure) -> {
+      return observed(call, limited).handle((response, failure) -> {
         if (failure != null) {
+          RetryCause failover = RetryCause.ofConnectionFailure(failure);
+          if (failover != null && (!call.streamed() || !bodyBegun.get())) {
+            urls.failed(call.url());
+            if (canFailOver(call, tried)) {
+              return failOver(call, handler, retries, tried, failover.label());
+            }
+          }
           RetryCause cause = call.streamed() ? null : retriedConnectionFailure(failure);
           if (cause == null || retries >= settings.maxRetries()) {
             return CompletableFuture.<HttpResponse<T>>failedFuture(failure);
           }
           Duration delay = backoff(retries, Optional.empty());
           retrying(call, cause, delay);
-          return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+          return later(delay, () -> send(call.at(urls.start(), urls), handler, retries + 1, 0, 0, reauthenticated));
         }
         int status = response.statusCode();
         if (status == 401 && !reauthenticated && !call.offOrigin()) {
           Optional<Challenge> offered = Challenge.preferred(response.headers().allValues("WWW-Authenticate"));
           if (offered.isPresent() && canAnswer(offered.get(), authorization)) {
-            challenge.set(offered.get());
+            challenges.set(call.url(), offered.get());
             forgetRejectedToken(call, authorization);
-            return send(call, handler, retries, redirects, true);
+            return send(call, handler, retries, tried, redirects, true);
           }
         }
         if (isRedirect(status) && call.followsRedirects() && redirects < MAX_REDIRECTS) {
           Optional<String> location = response.headers().firstValue("Location");
           if (location.isPresent()) {
-            return send(call.redirectedTo(request.uri().resolve(location.get())), handler, retries, redirects + 1, reauthenticated);
+            Call redirected = call.redirectedTo(request.uri().resolve(location.get()));
+            return send(redirected, handler, retries, tried, redirects + 1, reauthenticated);
+          }
+        }
+        if (status >= 500) {
+          urls.failed(call.url());
+          if (canFailOver(call, tried)) {
+            return failOver(call, handler, retries, tried, "answered " + status);
           }
         }
         if ((status == 429 || status == 503) && retries < settings.maxRetries()) {
@@ -295,12 +340,26 @@ public final class RegistryClient {
           if (asked.isEmpty() || asked.get().compareTo(MAX_RETRY_WAIT) <= 0) {
             Duration delay = backoff(retries, asked);
             retrying(call, RetryCause.ofStatus(status), delay);
-            return later(delay, () -> send(call, handler, retries + 1, redirects, reauthenticated));
+            return later(delay, () -> send(call.at(urls.start(), urls), handler, retries + 1, 0, 0, reauthenticated));
           }
         }
         return CompletableFuture.completedFuture(response);
       }).thenCompose(next -> next);
     });
+  }
+
+  /** Whether {@code call} failing at its url leaves an url of this round untried. */
+  private boolean canFailOver(Call call, int tried) {
+    return call.hasPath() && tried + 1 < urls.size();
+  }
+
+  /** Sends {@code call} to the next url at once: another server, so no wait. */
+  private <T> CompletableFuture<HttpResponse<T>> failOver(
+      Call call, BodyHandler<T> handler, int retries, int tried, String why) {
+    int next = urls.after(call.url());
+    log.info("{} {} on {} at {}: {}, trying {}", call.method(), call.path(), host(), urls.get(call.url()), why,
+        urls.get(next));
+    return send(call.at(next, urls), handler, retries, tried + 1, 0, false);
   }
 
   /**
@@ -317,12 +376,14 @@ public final class RegistryClient {
         delay.toMillis());
   }
 
-  private <T> CompletableFuture<HttpResponse<T>> observed(CompletableFuture<HttpResponse<T>> exchange) {
+  /** Counts the exchange under the url the call went to (a redirect's under the url that redirected). */
+  private <T> CompletableFuture<HttpResponse<T>> observed(Call call, CompletableFuture<HttpResponse<T>> exchange) {
+    URI url = urls.get(call.url());
     return exchange.whenComplete((response, failure) -> {
       if (failure != null) {
-        observer.failed(host(), failure);
+        observer.failed(host(), url, failure);
       } else {
-        observer.responded(host(), response.statusCode());
+        observer.responded(host(), url, response.statusCode());
         RateLimit.from(response.headers()).ifPresent(rateLimit -> observer.rateLimitReported(host(), rateLimit));
       }
     });
@@ -338,7 +399,7 @@ public final class RegistryClient {
 
   /** What to send in {@code Authorization}: nothing until the upstream has challenged. */
   private CompletableFuture<String> authorization(Call call) {
-    Challenge current = challenge.get();
+    Challenge current = challenges.get(call.url());
     if (current == null || call.offOrigin()) {
       return CompletableFuture.completedFuture(null);
     }
@@ -359,13 +420,21 @@ public final class RegistryClient {
   }
 
   private void forgetRejectedToken(Call call, String authorization) {
-    Challenge current = challenge.get();
+    Challenge current = challenges.get(call.url());
     if (authorization != null && authorization.startsWith("Bearer ") && current != null) {
       tokenKey(current, call).ifPresent(key -> tokens.invalidate(key, authorization.substring("Bearer ".length())));
     }
   }
 
-  /** @throws RegistryException when the challenge's realm is not a URL */
+  /**
+   * The token's key: its realm, service and scope, not the url that asked for it. A token is good
+   * wherever the same token service issued it for the same service (that is what a registry checks
+   * of it), so urls whose challenges name the same realm and service share tokens; urls with a
+   * realm or service of their own (an internal mirror with its own token service) get their own.
+   * A token a url refuses anyway is dropped and fetched anew, as for a single url.
+   *
+   * @throws RegistryException when the challenge's realm is not a URL
+   */
   private Optional<TokenCache.Key> tokenKey(Challenge bearer, Call call) {
     if (!bearer.isBearer()) {
       return Optional.empty();
@@ -412,9 +481,15 @@ public final class RegistryClient {
         "upstream " + host() + " sent " + what + " larger than " + limit + " bytes", null, null));
   }
 
-  private static <T> BodyHandler<T> onlySuccessBodies(BodyHandler<T> handler) {
+  private static <T> BodyHandler<T> onlySuccessBodies(BodyHandler<T> handler, AtomicBoolean begun) {
     // Error, redirect and challenge bodies are never useful to a caller: drop them unread.
-    return info -> info.statusCode() / 100 == 2 ? handler.apply(info) : BodySubscribers.replacing(null);
+    return info -> {
+      if (info.statusCode() / 100 != 2) {
+        return BodySubscribers.replacing(null);
+      }
+      begun.set(true);
+      return handler.apply(info);
+    };
   }
 
   private Manifest toManifest(Reference reference, HttpResponse<byte[]> response) {
@@ -465,6 +540,22 @@ public final class RegistryClient {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
 
+  /**
+   * The call for the page after {@code response}'s, if its {@code Link} names one. A link under
+   * one of the upstream's urls may be asked of any of them; one elsewhere only where it points.
+   */
+  private Optional<Call> nextPage(Call page, HttpResponse<?> response) {
+    return nextLink(response.request().uri(), response.headers()).map(link -> settings.mirror().identified(link, host())).map(next -> {
+      String link = next.toString();
+      for (URI url : urls.all()) {
+        if (link.startsWith(url + "/")) {
+          return page.atPath(link.substring(url.toString().length()));
+        }
+      }
+      return page.fixedAt(next);
+    });
+  }
+
   private static Optional<URI> nextLink(URI current, HttpHeaders headers) {
     for (String link : headers.allValues("Link")) {
       int open = link.indexOf('<');
@@ -476,39 +567,68 @@ public final class RegistryClient {
     return Optional.empty();
   }
 
-  /** Where {@code /v2/<repository>/<kind>/<last>} is: at a mirror, with the registry meant named. */
-  private URI uri(RepositoryName repository, String kind, String last) {
-    return URI.create(settings.url() + settings.mirror().path(host(), repository, kind + "/" + last));
+  /** {@code /v2/<repository>/<kind>/<last>}: at a mirror, with the registry meant named. */
+  private String path(RepositoryName repository, String kind, String last) {
+    return settings.mirror().path(host(), repository, kind + "/" + last);
   }
 
-  /** One logical request; redirects produce new calls that remember they left the registry. */
+  /**
+   * One logical request; redirects produce new calls that remember they left the registry.
+   *
+   * @param path what follows the upstream's url ({@code /v2/…}), so the call can go to any of
+   *     them; null for a call fixed at {@code uri} (a page link outside every url)
+   * @param url the index of the url the call goes to, or went to before a redirect
+   */
   private record Call(
       String method, URI uri, RepositoryName repository, List<String> accept, String range,
-      boolean followsRedirects, boolean offOrigin, boolean streamed) {
+      boolean followsRedirects, boolean offOrigin, boolean streamed, String path, int url) {
 
-    static Call get(URI uri, RepositoryName repository) {
-      return new Call("GET", uri, repository, List.of(), null, false, false, false);
+    static Call get(String path, RepositoryName repository) {
+      return new Call("GET", null, repository, List.of(), null, false, false, false, path, 0);
     }
 
-    static Call head(URI uri, RepositoryName repository) {
-      return new Call("HEAD", uri, repository, List.of(), null, false, false, false);
+    static Call head(String path, RepositoryName repository) {
+      return new Call("HEAD", null, repository, List.of(), null, false, false, false, path, 0);
+    }
+
+    boolean hasPath() {
+      return path != null;
+    }
+
+    /** This call sent to the url at {@code index}, as it was before any redirect; a fixed call stays where it is. */
+    Call at(int index, UpstreamUrls urls) {
+      if (path == null) {
+        return this;
+      }
+      return new Call(method, URI.create(urls.get(index) + path), repository, accept, range, followsRedirects, false,
+          streamed, path, index);
+    }
+
+    /** Another page of a list, under whichever url is chosen for it. */
+    Call atPath(String pagePath) {
+      return new Call(method, null, repository, accept, range, followsRedirects, false, streamed, pagePath, url);
+    }
+
+    /** Another page of a list, at a link outside the upstream's urls: asked there only. */
+    Call fixedAt(URI page) {
+      return new Call(method, page, repository, accept, range, followsRedirects, offOrigin, streamed, null, url);
     }
 
     Call withAccept(List<String> types) {
-      return new Call(method, uri, repository, types, range, followsRedirects, offOrigin, streamed);
+      return new Call(method, uri, repository, types, range, followsRedirects, offOrigin, streamed, path, url);
     }
 
     Call withRange(String value) {
-      return new Call(method, uri, repository, accept, value, followsRedirects, offOrigin, streamed);
+      return new Call(method, uri, repository, accept, value, followsRedirects, offOrigin, streamed, path, url);
     }
 
     Call followingRedirects() {
-      return new Call(method, uri, repository, accept, range, true, offOrigin, streamed);
+      return new Call(method, uri, repository, accept, range, true, offOrigin, streamed, path, url);
     }
 
     /** A body streamed to its reader, who resumes it after a connection failure: not re-sent here. */
     Call asStream() {
-      return new Call(method, uri, repository, accept, range, followsRedirects, offOrigin, true);
+      return new Call(method, uri, repository, accept, range, followsRedirects, offOrigin, true, path, url);
     }
 
     /** A redirect to another host (a CDN) must not receive the registry's credentials. */
@@ -518,7 +638,7 @@ public final class RegistryClient {
           && target.getHost().equalsIgnoreCase(uri.getHost())
           && target.getPort() == uri.getPort()
           && target.getScheme().equalsIgnoreCase(uri.getScheme());
-      return new Call(method, target, repository, accept, range, followsRedirects, !sameOrigin, streamed);
+      return new Call(method, target, repository, accept, range, followsRedirects, !sameOrigin, streamed, path, url);
     }
 
     HttpRequest toRequest(String authorization, Duration timeout) {

@@ -109,7 +109,9 @@ public final class TokenCache {
     if (!(scheme.equals("https") || scheme.equals("http")) || realm.getHost() == null) {
       return "upstream " + upstream.host() + " named a token realm that is not an http(s) URL: " + realm;
     }
-    if (scheme.equals("http") && upstream.url().getScheme().equalsIgnoreCase("https")) {
+    // With several urls, one https url is enough to refuse: the credentials are the upstream's,
+    // whichever of its urls named the realm.
+    if (scheme.equals("http") && upstream.urls().stream().anyMatch(url -> url.getScheme().equalsIgnoreCase("https"))) {
       return "upstream " + upstream.host() + " is https but named a plain-http token realm, " + realm
           + "; Cistern does not send credentials or tokens in clear text";
     }

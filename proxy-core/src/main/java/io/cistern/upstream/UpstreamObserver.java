@@ -1,5 +1,6 @@
 package io.cistern.upstream;
 
+import java.net.URI;
 import java.time.Duration;
 
 /**
@@ -13,10 +14,10 @@ public interface UpstreamObserver {
   /** Observes nothing. */
   UpstreamObserver NONE = new UpstreamObserver() {
     @Override
-    public void responded(String upstream, int status) {}
+    public void responded(String upstream, URI url, int status) {}
 
     @Override
-    public void failed(String upstream, Throwable cause) {}
+    public void failed(String upstream, URI url, Throwable cause) {}
 
     @Override
     public void retrying(String upstream, RetryCause cause, Duration wait) {}
@@ -25,11 +26,14 @@ public interface UpstreamObserver {
     public void rangeRelayed(String upstream) {}
   };
 
-  /** {@code upstream} answered with {@code status} (for a body, once the body has been read). */
-  void responded(String upstream, int status);
+  /**
+   * {@code upstream} answered with {@code status} (for a body, once the body has been read) at
+   * {@code url}, the one of its configured urls the request went to (or was redirected from).
+   */
+  void responded(String upstream, URI url, int status);
 
-  /** The exchange ended without a complete answer: refused, timed out, or cut mid-body. */
-  void failed(String upstream, Throwable cause);
+  /** The exchange at {@code url} ended without a complete answer: refused, timed out, or cut mid-body. */
+  void failed(String upstream, URI url, Throwable cause);
 
   /**
    * A request to {@code upstream} failed for {@code cause} and will be tried again after

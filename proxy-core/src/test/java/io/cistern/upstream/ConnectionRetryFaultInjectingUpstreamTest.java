@@ -74,10 +74,10 @@ class ConnectionRetryFaultInjectingUpstreamTest {
     HttpClient http = RegistryClient.newHttpClient(settings, executor, UpstreamTls.trusting(null), ProxySelector.of(null));
     client = new RegistryClient(settings, http, executor, Duration.ofMillis(1), new UpstreamObserver() {
       @Override
-      public void responded(String upstream, int status) {}
+      public void responded(String upstream, URI url, int status) {}
 
       @Override
-      public void failed(String upstream, Throwable cause) {}
+      public void failed(String upstream, URI url, Throwable cause) {}
 
       @Override
       public void retrying(String upstream, RetryCause cause, Duration wait) {

@@ -142,6 +142,17 @@ class TokenCacheTest {
   }
 
   @Test
+  void anUpstreamWithAnyHttpsUrlNeverSendsItsCredentialsToAPlainHttpRealm() {
+    UpstreamSettings upstream = new UpstreamSettings("registry.test", URI.create("http://mirror.test"),
+        new Credentials("bot", "pw"), Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofSeconds(30), 3,
+        Duration.ofSeconds(30), 64, 64, List.of(URI.create("https://registry.test")), Duration.ofMinutes(5), Mirror.NONE);
+    TokenCache tokens = new TokenCache(HttpClient.newHttpClient(), upstream, ForkJoinPool.commonPool());
+    RegistryException downgrade = failure(tokens, "/token");
+    assertTrue(downgrade.getMessage().contains("plain-http token realm"), downgrade.getMessage());
+    assertEquals(0, served.get(), "the credentials are the upstream's, whichever of its urls named the realm");
+  }
+
+  @Test
   void anOversizedTokenAnswerIsRefusedNotHeld() {
     answers.put("/huge", "200 {\"token\":\"" + "x".repeat(TokenCache.MAX_RESPONSE_BYTES) + "\"}");
     RegistryException huge = failure(tokens(null), "/huge");

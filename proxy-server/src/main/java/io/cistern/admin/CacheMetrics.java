@@ -6,15 +6,18 @@ import io.cistern.http.ActiveRequests;
 import io.cistern.ops.Scrub;
 import io.cistern.proxy.BlobService;
 import io.cistern.upstream.Upstream;
+import io.cistern.upstream.UpstreamUrls;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
 
 /**
  * Meters read from Cistern's state at scrape time: the cache's size against its cap, eviction
- * counters, downloads and requests under way, and token fetches per upstream. Nothing is counted
+ * counters, downloads and requests under way, token fetches per upstream and the url each upstream's
+ * requests start at. Nothing is counted
  * twice: each reads the counter its component already keeps.
  */
 public final class CacheMetrics {
@@ -39,6 +42,15 @@ public final class CacheMetrics {
           .description("Bearer tokens fetched from the upstream's token service")
           .tag("upstream", upstream.host())
           .register(registry);
+      UpstreamUrls urls = upstream.client().urls();
+      for (URI url : urls.all()) {
+        Gauge.builder("cistern.upstream.url.current", urls, u -> u.current().equals(url) ? 1 : 0)
+            .description("1 for the url of the upstream that requests start at, 0 for its others")
+            .tag("upstream", upstream.host())
+            .tag("url", url.toString())
+            .strongReference(true)
+            .register(registry);
+      }
     }
   }
 

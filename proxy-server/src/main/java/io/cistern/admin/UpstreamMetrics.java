@@ -5,13 +5,16 @@ import io.cistern.upstream.RetryCause;
 import io.cistern.upstream.UpstreamObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
 import java.time.Duration;
 
 /**
- * {@code cistern_upstream_requests_total} by upstream and status: every HTTP exchange with an
- * upstream, challenges, redirects and retries included; {@code status="error"} when no complete
- * answer came (refused, timed out, cut mid-body). {@code cistern_upstream_retries_total} by
- * upstream and cause ({@link RetryCause#label}): every retry decided, counted as its wait begins.
+ * {@code cistern_upstream_requests_total} by upstream, url and status: every HTTP exchange with an
+ * upstream, challenges, redirects and retries included; {@code url} is the configured url the
+ * request went to (a redirect's target is counted under the url that redirected);
+ * {@code status="error"} when no complete answer came (refused, timed out, cut mid-body).
+ * {@code cistern_upstream_retries_total} by upstream and cause ({@link RetryCause#label}): every
+ * retry decided, counted as its wait begins.
  * {@code cistern_upstream_range_relays_total} by upstream: the ranged GETs made for clients'
  * ranges beyond a download's progress, apart from the downloads' own GETs (which answer 200, or
  * 206 when a download resumes).
@@ -33,13 +36,13 @@ public final class UpstreamMetrics implements UpstreamObserver {
   }
 
   @Override
-  public void responded(String upstream, int status) {
-    count(upstream, Integer.toString(status));
+  public void responded(String upstream, URI url, int status) {
+    count(upstream, url, Integer.toString(status));
   }
 
   @Override
-  public void failed(String upstream, Throwable cause) {
-    count(upstream, "error");
+  public void failed(String upstream, URI url, Throwable cause) {
+    count(upstream, url, "error");
   }
 
   @Override
@@ -66,10 +69,11 @@ public final class UpstreamMetrics implements UpstreamObserver {
         .increment();
   }
 
-  private void count(String upstream, String status) {
+  private void count(String upstream, URI url, String status) {
     Counter.builder("cistern.upstream.requests")
         .description("HTTP exchanges with upstream registries")
         .tag("upstream", upstream)
+        .tag("url", url.toString())
         .tag("status", status)
         .register(registry)
         .increment();

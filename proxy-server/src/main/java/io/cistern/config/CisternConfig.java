@@ -100,6 +100,9 @@ public record CisternConfig(
    * @param maxStale this upstream's own {@code maxStale}; unset, the top-level one
    * @param maxConcurrentBlobDownloads blob downloads in flight at once; unset, as many as
    *     {@code maxConcurrentRequests}, which before it existed capped downloads too
+   * @param urls instead of {@code url}: several endpoints of the same registry, tried in order
+   *     when one fails (connection failure, timeout, 5xx)
+   * @param failoverMemory how long requests stay at the url that answered after an earlier one failed
    * @param repositories which of its repositories are served; null for all
    * @param mirror {@code ns} or {@code prefix} when {@code url} is a mirror (a site Cistern) that
    *     serves {@code host} among others and is told it with each request; null for the registry itself
@@ -122,10 +125,16 @@ public record CisternConfig(
       @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
       @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
       @JsonProperty("passwordEnv") String passwordEnv,
+      @JsonProperty("urls") List<URI> urls,
+      @JsonProperty("failoverMemory") Duration failoverMemory,
       @JsonProperty("repositories") Repositories repositories,
       @JsonProperty("mirror") String mirror) {
 
+    /** The first url tried: {@code url}, or the first of {@code urls}, or {@code https://<host>}. */
     public URI effectiveUrl() {
+      if (url == null && urls != null && !urls.isEmpty()) {
+        return urls.get(0);
+      }
       return url != null ? url : URI.create("https://" + host);
     }
 
@@ -137,7 +146,7 @@ public record CisternConfig(
     /** Never prints the password. */
     @Override
     public String toString() {
-      return "UpstreamConfig[" + host + " at " + effectiveUrl() + (username != null ? " as " + username : "") + "]";
+      return "UpstreamConfig[" + host + " at " + (urls != null ? urls : effectiveUrl()) + (username != null ? " as " + username : "") + "]";
     }
   }
 

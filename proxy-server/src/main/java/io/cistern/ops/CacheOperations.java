@@ -126,7 +126,8 @@ public final class CacheOperations {
         .toList();
     return new StatsView(stats.storedBytes(), stats.maxBytes(), stats.lowWaterBytes(), stats.reservedBytes(),
         stats.entries(), pinned.blobs(), pinned.bytes(), stats.evictionPasses(), stats.evictedBlobs(),
-        stats.evictedBytes(), traffic.get(), topRepositories(), downloads, rateLimits.get());
+        stats.evictedBytes(), traffic.get(), topRepositories(), downloads, rateLimits.get(),
+        router.upstreams().stream().map(UpstreamUrlView::of).toList());
   }
 
   private List<RepositoryUsage> topRepositories() {

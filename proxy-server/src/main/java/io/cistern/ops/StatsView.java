@@ -11,6 +11,7 @@ import java.util.List;
  * @param topRepositories the repositories holding the most bytes
  * @param downloads blob downloads under way (none when no server runs)
  * @param rateLimits the rate limits the upstreams reported, by upstream (none when no server runs)
+ * @param upstreamUrls the url each upstream's requests start at, among its urls
  */
 public record StatsView(
     long storedBytes,
@@ -26,4 +27,5 @@ public record StatsView(
     TrafficView traffic,
     List<RepositoryUsage> topRepositories,
     List<DownloadView> downloads,
-    List<RateLimitView> rateLimits) {}
+    List<RateLimitView> rateLimits,
+    List<UpstreamUrlView> upstreamUrls) {}

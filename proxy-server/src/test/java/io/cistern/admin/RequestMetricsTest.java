@@ -7,6 +7,7 @@ import io.cistern.http.ServedRequest;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -40,13 +41,18 @@ class RequestMetricsTest {
   }
 
   @Test
-  void upstreamExchangesCountByStatusAndFailuresAsErrors() {
+  void upstreamExchangesCountByUrlAndStatusAndFailuresAsErrors() {
     UpstreamMetrics metrics = new UpstreamMetrics(registry);
-    metrics.responded("ghcr.io", 401);
-    metrics.responded("ghcr.io", 200);
-    metrics.failed("ghcr.io", new IOException("connection refused"));
+    URI mirror = URI.create("https://mirror.internal");
+    URI ghcr = URI.create("https://ghcr.io");
+    metrics.responded("ghcr.io", ghcr, 401);
+    metrics.responded("ghcr.io", ghcr, 200);
+    metrics.failed("ghcr.io", mirror, new IOException("connection refused"));
     assertEquals(1, registry.get("cistern.upstream.requests").tags("upstream", "ghcr.io", "status", "401").counter().count());
-    assertEquals(1, registry.get("cistern.upstream.requests").tags("upstream", "ghcr.io", "status", "error").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.requests")
+        .tags("upstream", "ghcr.io", "url", "https://mirror.internal", "status", "error").counter().count());
+    assertEquals(0, registry.find("cistern.upstream.requests")
+        .tags("url", "https://ghcr.io", "status", "error").counters().size());
   }
 
   @Test

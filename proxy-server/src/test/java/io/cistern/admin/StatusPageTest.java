@@ -95,6 +95,8 @@ class StatusPageTest {
         assertEquals(traffic.get("bytesFromCache").asText(), value(dom, "bytes-saved"));
         assertTrue(dom.contains("data-digest=\"" + bigDigest + "\""), "the download in flight is listed");
         assertTrue(dom.contains("upstream.test/team/app</td>"), "among the top repositories");
+        assertTrue(dom.contains("id=\"upstream-url-upstream.test\" title=\"" + relay.url() + "\">" + relay.url() + "</td>"),
+            "the url requests go to");
         assertTrue(dom.contains("class=\"state\">up<"), "the page read the API");
 
         Path screenshot = temp.resolve("status.png");

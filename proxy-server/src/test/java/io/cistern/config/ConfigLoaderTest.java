@@ -117,6 +117,30 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUpstreamsUrlsAreAListTheEnvironmentCanExtendAndTheirMistakesNameTheKeyInOneLine() throws Exception {
+    Path file = temp.resolve("urls.yml");
+    Files.writeString(file, "upstreams:\n  - host: docker.io\n    urls: [https://mirror.corp.example, https://registry-1.docker.io]\n");
+    CisternConfig config = loader.load(file, Map.of("CISTERN_UPSTREAMS_0_URLS_2", "https://backup.corp.example",
+        "CISTERN_UPSTREAMS_0_FAILOVERMEMORY", "90s"));
+    CisternConfig.UpstreamConfig hub = config.upstreams().get(0);
+    assertEquals(List.of(URI.create("https://mirror.corp.example"), URI.create("https://registry-1.docker.io"),
+        URI.create("https://backup.corp.example")), hub.urls());
+    assertEquals(URI.create("https://mirror.corp.example"), hub.effectiveUrl());
+    assertEquals(Duration.ofSeconds(90), hub.failoverMemory());
+
+    Path notAList = temp.resolve("not-a-list.yml");
+    Files.writeString(notAList, "upstreams:\n  - host: docker.io\n    urls: https://mirror.corp.example\n");
+    ConfigException single = assertThrows(ConfigException.class, () -> loader.load(notAList, Map.of()));
+    assertTrue(single.getMessage().startsWith("upstreams[0].urls: "), single.getMessage());
+    ConfigException memory = assertThrows(ConfigException.class,
+        () -> loader.load(file, Map.of("CISTERN_UPSTREAMS_0_FAILOVERMEMORY", "a while")));
+    assertTrue(memory.getMessage().startsWith("upstreams[0].failoverMemory: "), memory.getMessage());
+    for (ConfigException mistake : List.of(single, memory)) {
+      assertFalse(mistake.getMessage().contains("\n"), "one line: " + mistake.getMessage());
+    }
+  }
+
+  @Test
   void repositoryRulesAreReadPerUpstreamFromTheFileOrTheEnvironment() throws Exception {
     Path file = temp.resolve("rules.yml");
     Files.writeString(file, """

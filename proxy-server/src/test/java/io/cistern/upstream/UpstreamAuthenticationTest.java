@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cistern.oci.MediaTypes;
+import io.cistern.testing.CountingRelay;
 import io.cistern.testing.DistributionRegistry;
 import io.cistern.testing.RegistryPusher;
 import io.cistern.testing.Skopeo;
@@ -154,6 +155,43 @@ class UpstreamAuthenticationTest {
     Path out = temp.resolve("token-pulled");
     skopeo.copy("--src-tls-verify=false", "docker://" + authorised.hostPort() + "/token.test/team/app:1.0", "dir:" + out);
     assertPulled(image, out);
+  }
+
+  /**
+   * Two urls of one upstream that authenticate differently: a token registry first, a Basic one
+   * after it, both holding the image. Each url's challenge is its own: were they one, the Basic
+   * registry would be sent the token registry's Bearer token, and refuse it.
+   */
+  @Test
+  void eachUrlOfAnUpstreamIsAnsweredInItsOwnAuthenticationWithTheUpstreamsCredentials() throws Exception {
+    try (CountingRelay tokenUrl = CountingRelay.to(tokenRegistry.port());
+        CountingRelay basicUrl = CountingRelay.to(basicRegistry.port());
+        TestCistern cistern = TestCistern.fromYaml(temp.resolve("failover"), """
+            cache:
+              directory: %s
+            upstreams:
+              - host: failover.test
+                urls: [%s, %s]
+                username: %s
+                passwordEnv: TOKEN_TEST_PASSWORD
+            """.formatted(temp.resolve("failover/cache"), tokenUrl.url(), basicUrl.url(), USER), Clock.systemUTC(),
+            Map.of("TOKEN_TEST_PASSWORD", PASSWORD))) {
+      HttpResponse<byte[]> manifest = cistern.get("/v2/team/app/manifests/1.0", "Accept", MediaTypes.OCI_MANIFEST);
+      assertEquals(200, manifest.statusCode(), new String(manifest.body(), StandardCharsets.UTF_8));
+      assertTrue(tokenUrl.requests().stream().anyMatch(r -> r.hasHeader("Authorization")), "a token went to the first url");
+
+      tokenUrl.goDown();
+      TestImage.Blob layer = image.blobs().get(1);
+      HttpResponse<byte[]> blob = cistern.get("/v2/team/app/blobs/" + layer.digest());
+      assertEquals(200, blob.statusCode(), new String(blob.body(), StandardCharsets.UTF_8));
+      assertArrayEquals(layer.bytes(), blob.body());
+      String basic = "Basic " + Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+      assertTrue(basicUrl.requests().stream()
+          .filter(r -> r.path().endsWith("/blobs/" + layer.digest()))
+          .anyMatch(r -> r.headerLines().stream().anyMatch(line -> line.regionMatches(true, 0, "Authorization:", 0, 14)
+              && line.substring(14).trim().equals(basic))),
+          "the second url got the upstream's credentials as its own challenge asked: " + basicUrl.requests());
+    }
   }
 
   @Test
