@@ -76,7 +76,7 @@ public final class BucketPins {
     CompletableFuture<Void> copies = written.thenApply(ignored -> null);
     // One object at a time: a pin is an operator's command, and its copies run inside the store.
     for (PinnedObject object : objects) {
-      copies = copies.thenCompose(ignored -> bucket.copyToPinned(object.digest()).thenCompose(copied -> {
+      copies = copies.thenCompose(ignored -> bucket.pinned().copyFromBlobs(object.digest()).thenCompose(copied -> {
         if (copied) {
           counts[0]++;
           return CompletableFuture.completedFuture(null);
@@ -88,7 +88,7 @@ public final class BucketPins {
         }
         BlobContent opened = content.get();
         String type = MediaTypes.isManifest(object.mediaType()) ? object.mediaType() : "application/octet-stream";
-        return bucket.putPinned(object.digest(), opened.publisher(), opened.length(), type)
+        return bucket.pinned().put(object.digest(), opened.publisher(), opened.length(), type)
             .whenComplete((outcome, failure) -> opened.close())
             .thenAccept(outcome -> counts[1]++);
       }));
@@ -121,7 +121,7 @@ public final class BucketPins {
             }
             CompletableFuture<Void> removals = CompletableFuture.completedFuture(null);
             for (Digest digest : unneeded) {
-              removals = removals.thenCompose(ignored -> shared.bucket().deletePinned(digest));
+              removals = removals.thenCompose(ignored -> shared.bucket().pinned().delete(digest));
             }
             return removals.thenApply(done -> unneeded.size());
           });

@@ -10,8 +10,8 @@ import software.amazon.awssdk.core.async.AsyncRequestBody;
  * by the members of a cluster. Unlike blobs they change, so writes are conditional on the version
  * read: {@code If-None-Match: *} to create, {@code If-Match: <etag>} to replace. Where the store
  * performs If-Match atomically (AWS S3, MinIO, Ceph RGW) a replace is a compare-and-swap; on
- * s3proxy it is a check followed by a write, so two replaces from one version can both win (see
- * {@link S3Bucket}).
+ * s3proxy it is a check followed by a write, so two replaces from one version can both win (the
+ * README's "A cluster of Cisterns" says what each store does).
  */
 public final class BucketDocuments {
 
@@ -20,10 +20,12 @@ public final class BucketDocuments {
 
   private static final String JSON = "application/json";
 
-  private final S3Bucket bucket;
+  private final ObjectRequests requests;
+  private final BucketKeys keys;
 
-  BucketDocuments(S3Bucket bucket) {
-    this.bucket = bucket;
+  BucketDocuments(ObjectRequests requests, BucketKeys keys) {
+    this.requests = requests;
+    this.keys = keys;
   }
 
   /**
@@ -33,7 +35,8 @@ public final class BucketDocuments {
    *     digits and {@code ._-:@+}, in segments separated by {@code /}; {@code blobs/} is the blobs'
    */
   public CompletableFuture<Optional<StoredDocument>> read(String name) {
-    return bucket.readSmall(key(name));
+    return requests.getBytes(key(name), null)
+        .thenApply(found -> found.map(object -> new StoredDocument(object.asByteArray(), object.response().eTag())));
   }
 
   /**
@@ -42,7 +45,7 @@ public final class BucketDocuments {
    * @return the new ETag, or empty when a document of that name was there already
    */
   public CompletableFuture<Optional<String>> create(String name, byte[] json) {
-    return bucket.conditionalPut(key(name), body(json), json.length, null, JSON);
+    return requests.conditionalPut(key(name), body(json), json.length, null, JSON);
   }
 
   /**
@@ -54,12 +57,12 @@ public final class BucketDocuments {
     if (etag == null || etag.isEmpty()) {
       throw new IllegalArgumentException("a replace names the ETag it read");
     }
-    return bucket.conditionalPut(key(name), body(json), json.length, etag, JSON);
+    return requests.conditionalPut(key(name), body(json), json.length, etag, JSON);
   }
 
   /** Removes the document {@code name}; removing one that is not there succeeds too. */
   public CompletableFuture<Void> delete(String name) {
-    return bucket.deleteKey(key(name));
+    return requests.delete(key(name));
   }
 
   /**
@@ -67,10 +70,10 @@ public final class BucketDocuments {
    * {@link #read} takes them. Lists every page: for folders of a few thousand documents at most.
    */
   public CompletableFuture<List<String>> list(String folder) {
-    String root = bucket.key(folder) + "/";
+    String root = keys.named(folder) + "/";
     int relative = root.length() - folder.length() - 1;
     key(folder);
-    return bucket.list(root).thenApply(keys -> keys.stream().map(key -> key.substring(relative)).toList());
+    return requests.list(root).thenApply(listed -> listed.stream().map(key -> key.substring(relative)).toList());
   }
 
   private String key(String name) {
@@ -89,7 +92,7 @@ public final class BucketDocuments {
         throw new IllegalArgumentException("not a document name: " + name);
       }
     }
-    return bucket.key(name);
+    return keys.named(name);
   }
 
   private static AsyncRequestBody body(byte[] json) {

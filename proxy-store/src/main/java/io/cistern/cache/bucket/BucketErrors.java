@@ -1,5 +1,6 @@
 package io.cistern.cache.bucket;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
@@ -42,6 +43,28 @@ final class BucketErrors {
       return new BucketUnreachableException(what + ": " + cause.getMessage(), cause);
     }
     return cause instanceof RuntimeException runtime ? runtime : new CompletionException(cause);
+  }
+
+  /** {@code call}, its failure (if any) {@linkplain #classify classified}. */
+  static <T> CompletableFuture<T> mapped(CompletableFuture<T> call, String what, boolean read) {
+    return call.handle((value, failure) -> {
+      if (failure != null) {
+        throw classify(failure, what, read);
+      }
+      return value;
+    });
+  }
+
+  /**
+   * {@code absent} when a read failed because {@code key} is not in the bucket; any other failure
+   * {@linkplain #classify classified} and thrown.
+   */
+  static <T> T absentAs(Throwable failure, String key, T absent) {
+    RuntimeException error = classify(failure, key, true);
+    if (error instanceof ObjectAbsentException) {
+      return absent;
+    }
+    throw error;
   }
 
   static Throwable unwrap(Throwable failure) {

@@ -49,12 +49,12 @@ public final class BucketTier implements BlobTier {
 
   /** The pinned copy of the blob or manifest ({@code pinned/}), streamed; empty when there is none. */
   public CompletableFuture<Optional<BlobContent>> readPinned(Digest digest) {
-    return content(bucket.readPinned(digest), -1);
+    return content(bucket.pinned().read(digest), -1);
   }
 
   /** The pinned copy's size; empty when there is none. */
   public CompletableFuture<OptionalLong> sizePinned(Digest digest) {
-    return bucket.sizePinned(digest);
+    return bucket.pinned().size(digest);
   }
 
   /** The object as content; empty when absent. A range the bucket cut short (past the end) fails. */

@@ -102,25 +102,25 @@ class S3BucketTest {
   void aPinnedCopyIsMadeInsideTheStoreOrUploadedAndOutlivesTheBlobsObject() {
     byte[] content = bytes(100_000);
     Digest digest = put(content);
-    assertTrue(bucket.copyToPinned(digest).join(), "copied from blobs/");
+    assertTrue(bucket.pinned().copyFromBlobs(digest).join(), "copied from blobs/");
     assertTrue(Files.isRegularFile(server.bucketDirectory().resolve("cistern/pinned/sha256/" + digest.hex())));
     bucket.delete(digest).join();
     assertEquals(OptionalLong.empty(), bucket.size(digest).join(), "expired from blobs/");
-    assertEquals(OptionalLong.of(content.length), bucket.sizePinned(digest).join());
-    assertArrayEquals(content, Bodies.collect(bucket.readPinned(digest).join().body()).join());
+    assertEquals(OptionalLong.of(content.length), bucket.pinned().size(digest).join());
+    assertArrayEquals(content, Bodies.collect(bucket.pinned().read(digest).join().body()).join());
 
     byte[] onlyLocal = bytes(5_000);
     Digest local = Digest.sha256Of(onlyLocal);
-    assertFalse(bucket.copyToPinned(local).join(), "blobs/ lacks it");
+    assertFalse(bucket.pinned().copyFromBlobs(local).join(), "blobs/ lacks it");
     assertInstanceOf(ContentMismatchException.class,
-        failure(bucket.putPinned(local, Bodies.of(bytes(5_000), 1024), 5_000, "application/octet-stream")),
+        failure(bucket.pinned().put(local, Bodies.of(bytes(5_000), 1024), 5_000, "application/octet-stream")),
         "a pinned upload is digest-gated too");
-    assertEquals(PutOutcome.STORED, bucket.putPinned(local, Bodies.of(onlyLocal, 1024), onlyLocal.length,
+    assertEquals(PutOutcome.STORED, bucket.pinned().put(local, Bodies.of(onlyLocal, 1024), onlyLocal.length,
         "application/octet-stream").join());
-    assertArrayEquals(onlyLocal, Bodies.collect(bucket.readPinned(local).join().body()).join());
+    assertArrayEquals(onlyLocal, Bodies.collect(bucket.pinned().read(local).join().body()).join());
 
-    bucket.deletePinned(digest).join();
-    assertInstanceOf(ObjectAbsentException.class, failure(bucket.readPinned(digest)));
+    bucket.pinned().delete(digest).join();
+    assertInstanceOf(ObjectAbsentException.class, failure(bucket.pinned().read(digest)));
   }
 
   @Test
