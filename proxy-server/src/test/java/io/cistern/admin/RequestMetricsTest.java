@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.cistern.http.ServedRequest;
+import io.cistern.upstream.RetryCause;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -53,6 +54,28 @@ class RequestMetricsTest {
         .tags("upstream", "ghcr.io", "url", "https://mirror.internal", "status", "error").counter().count());
     assertEquals(0, registry.find("cistern.upstream.requests")
         .tags("url", "https://ghcr.io", "status", "error").counters().size());
+  }
+
+  @Test
+  void everyUpstreamEventOfOneSeriesAddsToThatSeriesCounter() {
+    UpstreamMetrics metrics = new UpstreamMetrics(registry);
+    URI hub = URI.create("https://registry-1.docker.io");
+    for (int i = 0; i < 3; i++) {
+      metrics.responded("docker.io", hub, 200);
+      metrics.failed("docker.io", hub, new IOException("connection reset"));
+      metrics.retrying("docker.io", RetryCause.DROPPED, Duration.ofSeconds(1));
+      metrics.rangeRelayed("docker.io");
+    }
+    metrics.responded("docker.io", hub, 404);
+    metrics.retrying("docker.io", RetryCause.THROTTLED, Duration.ofSeconds(1));
+
+    assertEquals(3, registry.get("cistern.upstream.requests")
+        .tags("upstream", "docker.io", "url", hub.toString(), "status", "200").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.requests").tags("status", "404").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.requests").tags("status", "error").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.retries").tags("upstream", "docker.io", "cause", "dropped").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.retries").tags("cause", "throttled").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.range.relays").tags("upstream", "docker.io").counter().count());
   }
 
   @Test
