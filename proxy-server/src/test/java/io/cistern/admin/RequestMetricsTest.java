@@ -3,6 +3,7 @@ package io.cistern.admin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import io.cistern.cache.FillSource;
 import io.cistern.http.ServedRequest;
 import io.cistern.upstream.RetryCause;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -81,9 +82,9 @@ class RequestMetricsTest {
   @Test
   void aMissCountsItsBytesByWhereTheFillGotThem() {
     RequestMetrics metrics = new RequestMetrics(registry);
-    metrics.served(filled("bucket", 700));
-    metrics.served(filled("member", 40));
-    metrics.served(filled("upstream", 5));
+    metrics.served(filled(FillSource.BUCKET, 700));
+    metrics.served(filled(FillSource.MEMBER, 40));
+    metrics.served(filled(FillSource.UPSTREAM, 5));
     metrics.served(filled(null, 1));
     assertEquals(700, registry.get("cistern.served").tag("source", "bucket").counter().count());
     assertEquals(40, registry.get("cistern.served").tag("source", "member").counter().count());
@@ -92,7 +93,7 @@ class RequestMetricsTest {
     assertEquals(746, metrics.traffic().bytesFromUpstream(), "stats count every byte served while it was filled");
   }
 
-  private static ServedRequest filled(String source, long bytes) {
+  private static ServedRequest filled(FillSource source, long bytes) {
     return new ServedRequest(Instant.EPOCH, "127.0.0.1", null, "GET", "/v2/x", "blob", 200, bytes,
         Duration.ofMillis(3), ServedRequest.Cache.MISS, "docker.io", true, source);
   }
