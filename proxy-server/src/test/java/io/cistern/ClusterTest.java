@@ -74,13 +74,7 @@ class ClusterTest {
     upstream.push("team/spread", REFERENCE, image);
     cluster = CisternCluster.start(temp.resolve("cluster"), upstream.port(), s3, 3);
 
-    List<CompletableFuture<Pull>> pulls = new ArrayList<>();
-    for (int i = 0; i < 24; i++) {
-      pulls.add(pull(cluster.member(i % 3), "team/spread", "pull-" + i));
-    }
-    for (CompletableFuture<Pull> pull : pulls) {
-      assertPulled(image, pull.get(5, TimeUnit.MINUTES));
-    }
+    assertConcurrentPulls(image, "team/spread", 24, "pull-");
 
     for (TestImage.Blob blob : image.blobs()) {
       assertEquals(1, cluster.fullUpstreamGets(blob.digest()),
@@ -140,13 +134,7 @@ class ClusterTest {
     TestImage image = TestImage.random(1503, 2, 256 * 1024, "amd64");
     upstream.push("team/fresh", REFERENCE, image);
     cluster = CisternCluster.start(temp.resolve("cluster"), upstream.port(), s3, 3);
-    List<CompletableFuture<Pull>> pulls = new ArrayList<>();
-    for (Member member : cluster.members()) {
-      pulls.add(pull(member, "team/fresh", "warm-" + member.index()));
-    }
-    for (CompletableFuture<Pull> pull : pulls) {
-      assertPulled(image, pull.get(5, TimeUnit.MINUTES));
-    }
+    assertConcurrentPulls(image, "team/fresh", cluster.members().size(), "warm-");
     // The bucket's copies are written after the clients were served: wait for each to land.
     for (TestImage.Blob content : image.allContent()) {
       s3.stored(CisternCluster.bucketKey(content.digest())).get(2, TimeUnit.MINUTES);
@@ -173,13 +161,7 @@ class ClusterTest {
     cluster = CisternCluster.start(temp.resolve("cluster"), upstream.port(), s3, 3);
     s3.stop();
 
-    List<CompletableFuture<Pull>> pulls = new ArrayList<>();
-    for (int i = 0; i < 6; i++) {
-      pulls.add(pull(cluster.member(i % 3), "team/nobucket", "pull-" + i));
-    }
-    for (CompletableFuture<Pull> pull : pulls) {
-      assertPulled(image, pull.get(5, TimeUnit.MINUTES));
-    }
+    assertConcurrentPulls(image, "team/nobucket", 6, "pull-");
     for (Member member : cluster.members()) {
       HttpResponse<String> ready = member.readyz();
       assertEquals(200, ready.statusCode(), member + ": a failing probe would drain every member at once");
@@ -205,6 +187,21 @@ class ClusterTest {
         throw new UncheckedIOException(e);
       }
     }, clients);
+  }
+
+  /**
+   * Starts {@code count} pulls of {@code repository} at once, spread over the members in turn (pull
+   * {@code i} from member {@code i % members}, named {@code <name><i>}), and asserts each pulled
+   * {@code image}.
+   */
+  private void assertConcurrentPulls(TestImage image, String repository, int count, String name) throws Exception {
+    List<CompletableFuture<Pull>> pulls = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      pulls.add(pull(cluster.members().get(i % cluster.members().size()), repository, name + i));
+    }
+    for (CompletableFuture<Pull> pull : pulls) {
+      assertPulled(image, pull.get(5, TimeUnit.MINUTES));
+    }
   }
 
   private static void assertPulled(TestImage image, Pull pull) throws IOException {

@@ -1,5 +1,6 @@
 package io.cistern.admin;
 
+import io.cistern.cache.FillSource;
 import io.cistern.http.RequestListener;
 import io.cistern.http.ServedRequest;
 import io.cistern.ops.TrafficView;
@@ -8,6 +9,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
@@ -44,18 +46,20 @@ public final class RequestMetrics implements RequestListener {
   private final Map<String, Counter> hits;
   private final Map<String, Counter> misses;
   private final Counter fromCache;
-  private final Counter fromUpstream;
-  private final Counter fromBucket;
-  private final Counter fromMember;
+  /**
+   * The misses' bytes by where their fill got them: filled in the constructor and only read after,
+   * which the final field makes safe on any thread.
+   */
+  private final Map<FillSource, Counter> filledFrom = new EnumMap<>(FillSource.class);
 
   public RequestMetrics(MeterRegistry registry) {
     this.registry = registry;
     this.hits = Map.of("manifest", hits("manifest"), "blob", hits("blob"));
     this.misses = Map.of("manifest", misses("manifest"), "blob", misses("blob"));
     this.fromCache = served("cache");
-    this.fromUpstream = served("upstream");
-    this.fromBucket = served("bucket");
-    this.fromMember = served("member");
+    for (FillSource source : FillSource.values()) {
+      filledFrom.put(source, served(source.label()));
+    }
   }
 
   @Override
@@ -73,11 +77,8 @@ public final class RequestMetrics implements RequestListener {
     (hit ? fromCache : filledFrom(request.source())).increment(request.bytes());
   }
 
-  private Counter filledFrom(String source) {
-    if ("bucket".equals(source)) {
-      return fromBucket;
-    }
-    return "member".equals(source) ? fromMember : fromUpstream;
+  private Counter filledFrom(FillSource source) {
+    return filledFrom.get(source == null ? FillSource.UPSTREAM : source);
   }
 
   /** Counts, as {@code cistern_access_log_dropped_total}, the access log lines {@code dropped} reads. */
@@ -91,8 +92,8 @@ public final class RequestMetrics implements RequestListener {
   public TrafficView traffic() {
     long hitCount = (long) (hits.get("manifest").count() + hits.get("blob").count());
     long missCount = (long) (misses.get("manifest").count() + misses.get("blob").count());
-    return new TrafficView(hitCount, missCount, (long) fromCache.count(),
-        (long) (fromUpstream.count() + fromBucket.count() + fromMember.count()));
+    double filled = filledFrom.values().stream().mapToDouble(Counter::count).sum();
+    return new TrafficView(hitCount, missCount, (long) fromCache.count(), (long) filled);
   }
 
   private record TimerKey(String route, String method, int status) {}

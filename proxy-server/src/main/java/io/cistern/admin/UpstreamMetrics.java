@@ -7,6 +7,8 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@code cistern_upstream_requests_total} by upstream, url and status: every HTTP exchange with an
@@ -24,6 +26,16 @@ public final class UpstreamMetrics implements UpstreamObserver {
 
   private final MeterRegistry registry;
   private final UpstreamRateLimits rateLimits;
+  /**
+   * The counters met so far, by their labels: looking one up in the registry builds its id and
+   * sorts its tags, a cost every upstream exchange would pay. The labels take few values (the
+   * configured upstreams and urls, the statuses upstreams answer), so the maps stay small;
+   * computeIfAbsent makes concurrent first uses agree on one counter.
+   */
+  private final Map<Answer, Counter> answers = new ConcurrentHashMap<>();
+  private final Map<Url, Counter> failures = new ConcurrentHashMap<>();
+  private final Map<Retry, Counter> retries = new ConcurrentHashMap<>();
+  private final Map<String, Counter> rangeRelays = new ConcurrentHashMap<>();
 
   public UpstreamMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -37,22 +49,19 @@ public final class UpstreamMetrics implements UpstreamObserver {
 
   @Override
   public void responded(String upstream, URI url, int status) {
-    count(upstream, url, Integer.toString(status));
+    answers.computeIfAbsent(new Answer(upstream, url.toString(), status),
+        answer -> requests(answer.upstream(), answer.url(), Integer.toString(answer.status()))).increment();
   }
 
   @Override
   public void failed(String upstream, URI url, Throwable cause) {
-    count(upstream, url, "error");
+    failures.computeIfAbsent(new Url(upstream, url.toString()), failed -> requests(failed.upstream(), failed.url(), "error"))
+        .increment();
   }
 
   @Override
   public void retrying(String upstream, RetryCause cause, Duration wait) {
-    Counter.builder("cistern.upstream.retries")
-        .description("Requests and downloads retried after a failed attempt, counted as the wait begins")
-        .tag("upstream", upstream)
-        .tag("cause", cause.label())
-        .register(registry)
-        .increment();
+    retries.computeIfAbsent(new Retry(upstream, cause), this::retries).increment();
   }
 
   @Override
@@ -62,20 +71,38 @@ public final class UpstreamMetrics implements UpstreamObserver {
 
   @Override
   public void rangeRelayed(String upstream) {
-    Counter.builder("cistern.upstream.range.relays")
-        .description("Ranged blob GETs relayed to clients whose range the blob's download had not reached")
-        .tag("upstream", upstream)
-        .register(registry)
-        .increment();
+    rangeRelays.computeIfAbsent(upstream, this::rangeRelays).increment();
   }
 
-  private void count(String upstream, URI url, String status) {
-    Counter.builder("cistern.upstream.requests")
+  /** An upstream's answer with its status, at one of its urls. */
+  private record Answer(String upstream, String url, int status) {}
+
+  /** One of an upstream's urls, where an exchange failed. */
+  private record Url(String upstream, String url) {}
+
+  private record Retry(String upstream, RetryCause cause) {}
+
+  private Counter requests(String upstream, String url, String status) {
+    return Counter.builder("cistern.upstream.requests")
         .description("HTTP exchanges with upstream registries")
         .tag("upstream", upstream)
-        .tag("url", url.toString())
+        .tag("url", url)
         .tag("status", status)
-        .register(registry)
-        .increment();
+        .register(registry);
+  }
+
+  private Counter retries(Retry retry) {
+    return Counter.builder("cistern.upstream.retries")
+        .description("Requests and downloads retried after a failed attempt, counted as the wait begins")
+        .tag("upstream", retry.upstream())
+        .tag("cause", retry.cause().label())
+        .register(registry);
+  }
+
+  private Counter rangeRelays(String upstream) {
+    return Counter.builder("cistern.upstream.range.relays")
+        .description("Ranged blob GETs relayed to clients whose range the blob's download had not reached")
+        .tag("upstream", upstream)
+        .register(registry);
   }
 }

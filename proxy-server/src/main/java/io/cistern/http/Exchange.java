@@ -1,5 +1,6 @@
 package io.cistern.http;
 
+import io.cistern.cache.FillSource;
 import io.cistern.oci.ErrorCode;
 import io.cistern.oci.RegistryException;
 import io.netty.handler.codec.http.HttpRequest;
@@ -25,7 +26,7 @@ final class Exchange {
   private final long startNanos;
   private volatile String upstream;
   private volatile ServedRequest.Cache cache = ServedRequest.Cache.NONE;
-  private volatile Supplier<String> fillSource;
+  private volatile Supplier<FillSource> fillSource;
   private volatile String user;
   int status;
   long bytes;
@@ -86,12 +87,12 @@ final class Exchange {
   }
 
   /** Where a miss's bytes come from, asked when the answer ends (a fill may change origin meanwhile). */
-  void fillSource(Supplier<String> source) {
+  void fillSource(Supplier<FillSource> source) {
     this.fillSource = source;
   }
 
-  String fillSource() {
-    Supplier<String> source = fillSource;
+  FillSource fillSource() {
+    Supplier<FillSource> source = fillSource;
     return source == null ? null : source.get();
   }
 

@@ -1,5 +1,6 @@
 package io.cistern.http;
 
+import io.cistern.cache.FillSource;
 import java.time.Duration;
 import java.time.Instant;
 
@@ -17,9 +18,9 @@ import java.time.Instant;
  * @param cache whether a manifest or blob GET was answered from the cache
  * @param upstream the upstream the request was routed to, or null
  * @param complete false when the connection closed before the whole answer was sent
- * @param source for a miss, where the bytes came from: {@code upstream}, {@code bucket} or
- *     {@code member} (a blob being filled: the origin filling it when the answer ended); null
- *     otherwise, and for manifests (whose misses count as {@code upstream})
+ * @param source for a miss, where the bytes came from: the upstream, the bucket or a member (a
+ *     blob being filled: the origin filling it when the answer ended); null otherwise, and for
+ *     manifests (whose misses count as the upstream's)
  */
 public record ServedRequest(
     Instant time,
@@ -34,7 +35,7 @@ public record ServedRequest(
     Cache cache,
     String upstream,
     boolean complete,
-    String source) {
+    FillSource source) {
 
   /** The status logged for a request whose client went away before it was answered (as nginx does). */
   public static final int CLIENT_CLOSED = 499;

@@ -2,6 +2,7 @@ package io.cistern.proxy;
 
 import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.FillSource;
 import io.cistern.cache.Ingest;
 import io.cistern.cache.LocalStorageException;
 import io.cistern.oci.Digest;
@@ -45,8 +46,8 @@ final class BlobFill {
      */
     CompletableFuture<Boolean> fill(BlobFill fill);
 
-    /** Where this origin's bytes come from, as {@code cistern_served_bytes_total} labels it: {@code bucket}, {@code member}. */
-    String source();
+    /** Where this origin's bytes come from, as {@code cistern_served_bytes_total} labels it: the bucket, a member. */
+    FillSource source();
   }
 
   private final Digest digest;
@@ -60,7 +61,7 @@ final class BlobFill {
   private volatile CompletableFuture<Ingest> preparing;
   private Throwable lastFailure;
   /** The label of the origin filling now, which a new ingest takes (see {@link io.cistern.cache.GrowingBlob#source()}). */
-  private volatile String source = "upstream";
+  private volatile FillSource source = FillSource.UPSTREAM;
 
   /**
    * @param executor where an origin's end is handled (publication syncs and renames a file)
@@ -181,19 +182,19 @@ final class BlobFill {
       giveUp(nowhere.apply(lastFailure));
       return;
     }
-    labelled("upstream");
+    labelled(FillSource.UPSTREAM);
     upstream.apply(ingest).whenComplete((begun, failure) -> {
       if (failure != null) {
         started.completeExceptionally(failure);
       } else {
-        begun.followers().source("upstream");
+        begun.followers().source(FillSource.UPSTREAM);
         started.complete(begun);
       }
     });
   }
 
   /** The origin about to fill: the ingest so far (if any) and any created from now on say so. */
-  private void labelled(String origin) {
+  private void labelled(FillSource origin) {
     source = origin;
     Ingest current = ingest;
     if (current != null) {

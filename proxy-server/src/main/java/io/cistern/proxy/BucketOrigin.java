@@ -1,6 +1,7 @@
 package io.cistern.proxy;
 
 import io.cistern.cache.BlobContent;
+import io.cistern.cache.FillSource;
 import io.cistern.cache.Ingest;
 import io.cistern.cluster.SharedBucket;
 import java.io.IOException;
@@ -152,8 +153,8 @@ final class BucketOrigin implements BlobFill.Origin {
   }
 
   @Override
-  public String source() {
-    return "bucket";
+  public FillSource source() {
+    return FillSource.BUCKET;
   }
 
   @Override

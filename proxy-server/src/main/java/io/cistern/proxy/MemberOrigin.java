@@ -1,6 +1,7 @@
 package io.cistern.proxy;
 
 import io.cistern.cache.ContentMismatchException;
+import io.cistern.cache.FillSource;
 import io.cistern.cache.Ingest;
 import io.cistern.cache.LocalStorageException;
 import io.cistern.cluster.ClusterObserver;
@@ -108,8 +109,8 @@ final class MemberOrigin implements BlobFill.Origin {
   }
 
   @Override
-  public String source() {
-    return "member";
+  public FillSource source() {
+    return FillSource.MEMBER;
   }
 
   @Override

@@ -3,7 +3,9 @@ package io.cistern.admin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import io.cistern.cache.FillSource;
 import io.cistern.http.ServedRequest;
+import io.cistern.upstream.RetryCause;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -56,11 +58,33 @@ class RequestMetricsTest {
   }
 
   @Test
+  void everyUpstreamEventOfOneSeriesAddsToThatSeriesCounter() {
+    UpstreamMetrics metrics = new UpstreamMetrics(registry);
+    URI hub = URI.create("https://registry-1.docker.io");
+    for (int i = 0; i < 3; i++) {
+      metrics.responded("docker.io", hub, 200);
+      metrics.failed("docker.io", hub, new IOException("connection reset"));
+      metrics.retrying("docker.io", RetryCause.DROPPED, Duration.ofSeconds(1));
+      metrics.rangeRelayed("docker.io");
+    }
+    metrics.responded("docker.io", hub, 404);
+    metrics.retrying("docker.io", RetryCause.THROTTLED, Duration.ofSeconds(1));
+
+    assertEquals(3, registry.get("cistern.upstream.requests")
+        .tags("upstream", "docker.io", "url", hub.toString(), "status", "200").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.requests").tags("status", "404").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.requests").tags("status", "error").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.retries").tags("upstream", "docker.io", "cause", "dropped").counter().count());
+    assertEquals(1, registry.get("cistern.upstream.retries").tags("cause", "throttled").counter().count());
+    assertEquals(3, registry.get("cistern.upstream.range.relays").tags("upstream", "docker.io").counter().count());
+  }
+
+  @Test
   void aMissCountsItsBytesByWhereTheFillGotThem() {
     RequestMetrics metrics = new RequestMetrics(registry);
-    metrics.served(filled("bucket", 700));
-    metrics.served(filled("member", 40));
-    metrics.served(filled("upstream", 5));
+    metrics.served(filled(FillSource.BUCKET, 700));
+    metrics.served(filled(FillSource.MEMBER, 40));
+    metrics.served(filled(FillSource.UPSTREAM, 5));
     metrics.served(filled(null, 1));
     assertEquals(700, registry.get("cistern.served").tag("source", "bucket").counter().count());
     assertEquals(40, registry.get("cistern.served").tag("source", "member").counter().count());
@@ -69,7 +93,7 @@ class RequestMetricsTest {
     assertEquals(746, metrics.traffic().bytesFromUpstream(), "stats count every byte served while it was filled");
   }
 
-  private static ServedRequest filled(String source, long bytes) {
+  private static ServedRequest filled(FillSource source, long bytes) {
     return new ServedRequest(Instant.EPOCH, "127.0.0.1", null, "GET", "/v2/x", "blob", 200, bytes,
         Duration.ofMillis(3), ServedRequest.Cache.MISS, "docker.io", true, source);
   }

@@ -2,23 +2,22 @@ package io.cistern.clients;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cistern.testing.Containerd;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.FallbackTrap;
 import io.cistern.testing.MutableClock;
+import io.cistern.testing.RealClientRig;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -46,6 +45,9 @@ class ContainerdThroughTieredMirrorsTest {
   @RegisterExtension
   static final RealUpstream ghcr = new RealUpstream();
 
+  @RegisterExtension
+  static final RealClientRig rig = new RealClientRig(Containerd::unavailable);
+
   private static final TestImage small = TestImage.unpackable(181, 1, 4_000, "amd64");
   private static final TestImage onHub = TestImage.unpackable(182, 2, 8_000, "amd64");
   private static final TestImage onGhcr = TestImage.unpackable(183, 2, 8_000, "amd64");
@@ -54,60 +56,28 @@ class ContainerdThroughTieredMirrorsTest {
 
   private static TestCistern site;
   private static CountingRelay toSite;
-  private static TestCistern node;
-  private static FallbackTrap trap;
   private static Containerd containerd;
   private static Path hosts;
 
-  /** Why this machine cannot run the client, reported on each test (JUnit reports no reason for a whole class). */
-  private static String skipped;
-
   @BeforeAll
   static void start() throws Exception {
-    skipped = Containerd.unavailable().orElse(null);
-    if (skipped != null) {
+    if (!rig.usable()) {
       return;
     }
     hub.push("library/small", "1", small);
     hub.push("team/app", "1.0", onHub);
     ghcr.push("team/app", "1.0", onGhcr);
     ghcr.push("team/cached", "1.0", cached);
-    site = TestCistern.fromYaml(temp.resolve("site"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-          - host: ghcr.io
-            url: %s
-        """.formatted(temp.resolve("site/cache"), hub.url(), ghcr.url()), clock);
-    toSite = CountingRelay.to(site.port());
-    node = node("node", toSite);
-    trap = new FallbackTrap();
+    site = rig.closeAfterAll(TestCistern.forUpstreams(temp.resolve("site"), clock,
+        new UpstreamUrl("docker.io", hub.url()), new UpstreamUrl("ghcr.io", ghcr.url())));
+    toSite = rig.closeAfterAll(CountingRelay.to(site.port()));
+    TestCistern node = rig.closeAfterAll(node("node", toSite));
     hosts = hostsFor(node, "hosts");
-    try {
-      containerd = Containerd.start(temp.resolve("c"));
-    } catch (IOException cannotStart) {
-      // Installed and root, yet the daemon will not run here (a container without the privileges it needs).
-      skipped = cannotStart.getMessage();
-    }
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (containerd != null) {
-      containerd.close();
-    }
-    for (AutoCloseable each : new AutoCloseable[] {node, toSite, site, trap}) {
-      if (each != null) {
-        each.close();
-      }
-    }
+    containerd = rig.startDaemon(() -> Containerd.start(temp.resolve("c")));
   }
 
   @BeforeEach
   void coldClient() {
-    assumeTrue(skipped == null, () -> "skipped: " + skipped);
     containerd.removeAllImages();
   }
 
@@ -128,7 +98,7 @@ class ContainerdThroughTieredMirrorsTest {
     assertTrue(asked.contains("/v2/team/app/manifests/1.0?ns=docker.io"), asked.toString());
     assertTrue(asked.contains("/v2/team/app/manifests/1.0?ns=ghcr.io"), asked.toString());
     assertTrue(asked.contains("/v2/team/app/blobs/" + onGhcr.blobs().get(1).digest() + "?ns=ghcr.io"), asked.toString());
-    assertEquals(0, trap.connections(), "no pull went around the caches");
+    assertEquals(0, rig.trap().connections(), "no pull went around the caches");
   }
 
   @Test
@@ -153,7 +123,7 @@ class ContainerdThroughTieredMirrorsTest {
     } finally {
       ghcr.restart();
     }
-    assertEquals(0, trap.connections(), "no pull went around the caches");
+    assertEquals(0, rig.trap().connections(), "no pull went around the caches");
   }
 
   /** A node Cistern whose docker.io and ghcr.io are the site, reached through {@code relay}. */
@@ -179,7 +149,7 @@ class ContainerdThroughTieredMirrorsTest {
   private static Path hostsFor(TestCistern node, String name) throws Exception {
     Path directory = Files.createDirectories(temp.resolve(name));
     for (String registry : List.of("docker.io", "ghcr.io")) {
-      Containerd.writeHostsToml(directory, registry, "http://" + node.hostPort(), "http://" + trap.hostPort());
+      Containerd.writeHostsToml(directory, registry, "http://" + node.hostPort(), "http://" + rig.trap().hostPort());
     }
     return directory;
   }

@@ -2,18 +2,18 @@ package io.cistern.clients;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.Dockerd;
 import io.cistern.testing.FallbackTrap;
+import io.cistern.testing.RealClientRig;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
-import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,54 +36,30 @@ class DockerdPullTest {
   @RegisterExtension
   static final RealUpstream hub = new RealUpstream();
 
+  @RegisterExtension
+  static final RealClientRig rig = new RealClientRig(Dockerd::unavailable);
+
   private static final TestImage small = TestImage.unpackable(201, 2, 6_000, "amd64");
   private static final TestImage app = TestImage.unpackable(202, 1, 6_000, "amd64");
 
   private static CountingRelay relay;
-  private static TestCistern cistern;
-  private static FallbackTrap trap;
   private static Dockerd dockerd;
-
-  /** Why this machine cannot run the client, reported on each test (JUnit reports no reason for a whole class). */
-  private static String skipped;
 
   @BeforeAll
   static void start() throws Exception {
-    skipped = Dockerd.unavailable().orElse(null);
-    if (skipped != null) {
+    if (!rig.usable()) {
       return;
     }
     hub.push("library/small", "1", small);
     hub.push("team/app", "1.0", app);
-    relay = CountingRelay.to(hub.port());
-    cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-        """.formatted(temp.resolve("cistern/cache"), relay.url()));
-    trap = new FallbackTrap();
-    try {
-      dockerd = Dockerd.start(temp.resolve("d"), "http://" + cistern.hostPort(), trap.hostPort());
-    } catch (IOException cannotStart) {
-      // Installed and root, yet the daemon will not run here (a container without the privileges it needs).
-      skipped = cannotStart.getMessage();
-    }
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    for (AutoCloseable each : new AutoCloseable[] {dockerd, cistern, relay, trap}) {
-      if (each != null) {
-        each.close();
-      }
-    }
+    relay = rig.closeAfterAll(CountingRelay.to(hub.port()));
+    TestCistern cistern = rig.closeAfterAll(TestCistern.forUpstreams(temp.resolve("cistern"), Clock.systemUTC(),
+        new UpstreamUrl("docker.io", relay.url())));
+    dockerd = rig.startDaemon(() -> Dockerd.start(temp.resolve("d"), "http://" + cistern.hostPort(), rig.trap().hostPort()));
   }
 
   @BeforeEach
   void coldClient() {
-    assumeTrue(skipped == null, () -> "skipped: " + skipped);
     dockerd.removeAllImages();
   }
 
@@ -99,7 +75,7 @@ class DockerdPullTest {
     dockerd.pull("small:1").orFail();
     assertRepoDigest("small:1", "small@" + small.digest());
     assertEquals(1, relay.count("GET", layer::equals), "the second pull's layers came from Cistern's cache");
-    assertEquals(0, trap.connections(), "no pull went around Cistern");
+    assertEquals(0, rig.trap().connections(), "no pull went around Cistern");
   }
 
   @Test
@@ -107,7 +83,7 @@ class DockerdPullTest {
     dockerd.pull("team/app@" + app.digest()).orFail();
     assertRepoDigest("team/app@" + app.digest(), "team/app@" + app.digest());
     assertTrue(relay.count("GET", ("/v2/team/app/manifests/" + app.digest())::equals) >= 1);
-    assertEquals(0, trap.connections(), "no pull went around Cistern");
+    assertEquals(0, rig.trap().connections(), "no pull went around Cistern");
   }
 
   private static void assertRepoDigest(String reference, String expected) {

@@ -2,16 +2,17 @@ package io.cistern.clients;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.FallbackTrap;
 import io.cistern.testing.Podman;
+import io.cistern.testing.RealClientRig;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
+import java.time.Clock;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,40 +40,29 @@ class PodmanPullTest {
   @RegisterExtension
   static final RealUpstream ghcr = new RealUpstream();
 
+  @RegisterExtension
+  static final RealClientRig rig = new RealClientRig(Podman::unavailable);
+
   private static final TestImage small = TestImage.unpackable(211, 2, 6_000, "amd64");
   private static final TestImage onHub = TestImage.unpackable(212, 1, 6_000, "amd64");
   private static final TestImage onGhcr = TestImage.unpackable(213, 1, 6_000, "amd64");
 
   private static CountingRelay toHub;
   private static CountingRelay toGhcr;
-  private static TestCistern cistern;
-  private static FallbackTrap trap;
   private static Podman podman;
-
-  /** Why this machine cannot run the client, reported on each test (JUnit reports no reason for a whole class). */
-  private static String skipped;
 
   @BeforeAll
   static void start() throws Exception {
-    skipped = Podman.unavailable().orElse(null);
-    if (skipped != null) {
+    if (!rig.usable()) {
       return;
     }
     hub.push("library/small", "1", small);
     hub.push("team/app", "1.0", onHub);
     ghcr.push("team/app", "1.0", onGhcr);
-    toHub = CountingRelay.to(hub.port());
-    toGhcr = CountingRelay.to(ghcr.port());
-    cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-          - host: ghcr.io
-            url: %s
-        """.formatted(temp.resolve("cistern/cache"), toHub.url(), toGhcr.url()));
-    trap = new FallbackTrap();
+    toHub = rig.closeAfterAll(CountingRelay.to(hub.port()));
+    toGhcr = rig.closeAfterAll(CountingRelay.to(ghcr.port()));
+    TestCistern cistern = rig.closeAfterAll(TestCistern.forUpstreams(temp.resolve("cistern"), Clock.systemUTC(),
+        new UpstreamUrl("docker.io", toHub.url()), new UpstreamUrl("ghcr.io", toGhcr.url())));
     podman = Podman.in(temp.resolve("p"), """
         [[registry]]
         prefix = "docker.io"
@@ -87,21 +77,11 @@ class PodmanPullTest {
         [[registry.mirror]]
         location = "%2$s/ghcr.io"
         insecure = true
-        """.formatted(trap.hostPort(), cistern.hostPort()));
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    for (AutoCloseable each : new AutoCloseable[] {cistern, toHub, toGhcr, trap}) {
-      if (each != null) {
-        each.close();
-      }
-    }
+        """.formatted(rig.trap().hostPort(), cistern.hostPort()));
   }
 
   @BeforeEach
   void coldClient() {
-    assumeTrue(skipped == null, () -> "skipped: " + skipped);
     podman.removeAllImages();
   }
 
@@ -113,7 +93,7 @@ class PodmanPullTest {
     assertEquals(small.digest().toString(), podman.digest("docker.io/library/small:1"));
     assertEquals(onHub.digest().toString(), podman.digest("docker.io/team/app:1.0"));
     assertTrue(toHub.count("GET", "/v2/library/small/manifests/1"::equals) >= 1);
-    assertEquals(0, trap.connections(), "no pull went around Cistern");
+    assertEquals(0, rig.trap().connections(), "no pull went around Cistern");
   }
 
   @Test
@@ -124,6 +104,6 @@ class PodmanPullTest {
     assertEquals(onGhcr.digest().toString(), podman.digest("ghcr.io/team/app:1.0"), "ghcr.io's team/app, not Docker Hub's");
     assertTrue(toGhcr.count("GET", "/v2/team/app/manifests/1.0"::equals) >= 1);
     assertEquals(1, toGhcr.count("GET", ("/v2/team/app/blobs/" + onGhcr.blobs().get(1).digest())::equals));
-    assertEquals(0, trap.connections(), "no pull went around Cistern");
+    assertEquals(0, rig.trap().connections(), "no pull went around Cistern");
   }
 }

@@ -12,31 +12,27 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.cistern.oci.Digest;
+import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.CountingRelay;
+import io.cistern.testing.RealBucket;
 import io.cistern.testing.RealUpstream;
-import io.cistern.testing.S3Server;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
+import io.cistern.testing.TestImage;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -54,63 +50,51 @@ class ClusterBucketTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  @TempDir
-  static Path bucketDirectory;
-  static S3Server s3;
+  @RegisterExtension
+  static final RealBucket s3 = new RealBucket();
 
-  private static final List<byte[]> blobs = List.of(random(1, 3 << 20), random(2, 300_000), random(3, 300_000),
-      random(4, 300_000));
+  private static final List<TestImage.Blob> blobs = List.of(TestImage.Blob.random(1, 3 << 20),
+      TestImage.Blob.random(2, 300_000), TestImage.Blob.random(3, 300_000), TestImage.Blob.random(4, 300_000));
 
-  @TempDir
-  Path temp;
+  @RegisterExtension
+  final ClusterPerTest clusters = new ClusterPerTest(upstream);
 
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private TestCluster cluster;
-  private String prefix;
   private ListAppender<ILoggingEvent> bucketLog;
 
   @BeforeAll
   static void seed() throws Exception {
-    s3 = S3Server.start(bucketDirectory);
-    for (byte[] blob : blobs) {
-      upstream.pushBlob(REPOSITORY, blob);
+    for (TestImage.Blob blob : blobs) {
+      upstream.pushBlob(REPOSITORY, blob.bytes());
     }
-  }
-
-  @AfterAll
-  static void stopTheBucket() throws Exception {
-    s3.close();
   }
 
   @AfterEach
-  void stop(TestInfo test) throws Exception {
+  void detachTheBucketLog() {
     if (bucketLog != null) {
       ((Logger) LoggerFactory.getLogger(BucketHealth.class)).detachAppender(bucketLog);
     }
-    if (cluster != null) {
-      cluster.close();
-    }
   }
 
-  private TestCluster cluster(int size, URI bucket, String bucketYaml, TestInfo test) throws Exception {
-    prefix = "t-" + test.getTestMethod().orElseThrow().getName();
-    cluster = TestCluster.start(temp, size, upstream, bucket, prefix, Clock.systemUTC(), "", bucketYaml);
+  private TestCluster cluster(int size, URI bucket, String bucketYaml) throws Exception {
+    cluster = clusters.start(size, bucket, Clock.systemUTC(), "", bucketYaml);
     return cluster;
   }
 
   @Test
-  void aMemberWithAnEmptyDiskFillsFromTheBucketWithoutTheUpstream(TestInfo test) throws Exception {
-    cluster(2, s3.endpoint(), "", test);
-    byte[] blob = blobs.get(0);
+  void aMemberWithAnEmptyDiskFillsFromTheBucketWithoutTheUpstream() throws Exception {
+    cluster(2, s3.endpoint(), "");
+    TestImage.Blob blob = blobs.get(0);
     assertOk(blob, get(cluster.member(0), blob));
-    settle();
-    int owner = cluster.order(digest(blob).toString()).get(0);
+    cluster.settleBucket();
+    int owner = cluster.order(blob.digest().toString()).get(0);
     assertEquals(1, metrics(cluster.member(owner)).value("cistern_bucket_uploads_total", "outcome", "stored"),
         "the owner uploaded what it fetched");
     assertTrue(s3.holds(objectOf(blob)), "the bucket holds it under its digest");
     long before = cluster.upstream().requests().size();
-    long memberGets = cluster.memberRequests(0, "GET", digest(blob).toString())
-        + cluster.memberRequests(1, "GET", digest(blob).toString());
+    long memberGets = cluster.memberRequests(0, "GET", blob.digest().toString())
+        + cluster.memberRequests(1, "GET", blob.digest().toString());
 
     TestCistern newcomer = cluster.startNewcomer();
     assertOk(blob, get(newcomer, blob));
@@ -120,21 +104,21 @@ class ClusterBucketTest {
     assertEquals(before, cluster.upstream().requests().size(), "no upstream request for a blob the bucket holds");
     // The client had the blob once it was verified; it is stored just after (off the client's path).
     newcomer.cistern().blobs().downloadsFinished().get(30, TimeUnit.SECONDS);
-    assertTrue(Files.isRegularFile(newcomer.cistern().cache().blobs().pathOf(digest(blob))), "filled into its own tier");
+    assertTrue(Files.isRegularFile(newcomer.cistern().cache().blobs().pathOf(blob.digest())), "filled into its own tier");
     assertEquals(1, metrics(newcomer).value("cistern_bucket_fills_total"));
-    assertEquals(blob.length, metrics(newcomer).value("cistern_served_bytes_total", "source", "bucket"),
+    assertEquals(blob.bytes().length, metrics(newcomer).value("cistern_served_bytes_total", "source", "bucket"),
         "its client's bytes are counted as the bucket's");
     assertEquals(0, metrics(newcomer).value("cistern_served_bytes_total", "source", "upstream"));
-    assertEquals(memberGets, cluster.memberRequests(0, "GET", digest(blob).toString())
-        + cluster.memberRequests(1, "GET", digest(blob).toString()), "the newcomer asked no member: the bucket had it");
+    assertEquals(memberGets, cluster.memberRequests(0, "GET", blob.digest().toString())
+        + cluster.memberRequests(1, "GET", blob.digest().toString()), "the newcomer asked no member: the bucket had it");
   }
 
   @Test
-  void aClientIsRedirectedToAPresignedUrlThatAPlainClientCanGet(TestInfo test) throws Exception {
-    cluster(1, s3.endpoint(), "redirect: true\npresignTtl: 2m", test);
-    byte[] blob = blobs.get(1);
+  void aClientIsRedirectedToAPresignedUrlThatAPlainClientCanGet() throws Exception {
+    cluster(1, s3.endpoint(), "redirect: true\npresignTtl: 2m");
+    TestImage.Blob blob = blobs.get(1);
     assertOk(blob, get(cluster.member(0), blob));
-    settle();
+    cluster.settleBucket();
     assertOk(blob, get(cluster.member(0), blob));
 
     TestCistern newcomer = cluster.startNewcomer();
@@ -143,28 +127,28 @@ class ClusterBucketTest {
     URI location = URI.create(redirect.headers().firstValue("Location").orElseThrow());
     assertEquals(s3.endpoint().getPort(), location.getPort(), "to the bucket itself");
     assertTrue(location.getQuery().contains("X-Amz-Expires=120"), location.toString());
-    assertEquals(digest(blob).toString(), redirect.headers().firstValue("Docker-Content-Digest").orElseThrow());
+    assertEquals(blob.digest().toString(), redirect.headers().firstValue("Docker-Content-Digest").orElseThrow());
 
     HttpResponse<byte[]> fromBucket = http.send(HttpRequest.newBuilder(location).build(), HttpResponse.BodyHandlers.ofByteArray());
     assertOk(blob, fromBucket);
-    assertFalse(Files.exists(newcomer.cistern().cache().blobs().pathOf(digest(blob))), "the newcomer served no byte itself");
+    assertFalse(Files.exists(newcomer.cistern().cache().blobs().pathOf(blob.digest())), "the newcomer served no byte itself");
 
-    byte[] notUploaded = blobs.get(2);
+    TestImage.Blob notUploaded = blobs.get(2);
     assertOk(notUploaded, get(newcomer, notUploaded));
-    assertEquals(200, cluster.member(0).get("/v2/" + REPOSITORY + "/blobs/" + digest(blob), "Cistern-Member", TestCluster.TOKEN)
+    assertEquals(200, cluster.member(0).get("/v2/" + REPOSITORY + "/blobs/" + blob.digest(), "Cistern-Member", TestCluster.TOKEN)
         .statusCode(), "a member's request is never redirected");
   }
 
   @Test
-  void aBucketThatCannotBeReachedCostsPullsNothingAndIsReportedOnce(TestInfo test) throws Exception {
+  void aBucketThatCannotBeReachedCostsPullsNothingAndIsReportedOnce() throws Exception {
     bucketLog = capture();
     try (CountingRelay bucket = CountingRelay.to(s3.endpoint().getPort())) {
-      cluster(2, bucket.url(), "", test);
+      cluster(2, bucket.url(), "");
       assertOk(blobs.get(1), get(cluster.member(0), blobs.get(1)));
-      settle();
+      cluster.settleBucket();
       bucket.goDown();
 
-      for (byte[] blob : List.of(blobs.get(2), blobs.get(3), blobs.get(1))) {
+      for (TestImage.Blob blob : List.of(blobs.get(2), blobs.get(3), blobs.get(1))) {
         for (int member = 0; member < 2; member++) {
           assertOk(blob, get(cluster.member(member), blob));
         }
@@ -176,10 +160,11 @@ class ClusterBucketTest {
         assertTrue(report.path("ready").asBoolean());
         assertTrue(report.path("degraded").path("bucket").asText().startsWith("unreachable"), ready.body());
       }
-      int owner = cluster.order(digest(blobs.get(2)).toString()).get(0);
+      int owner = cluster.order(blobs.get(2).digest().toString()).get(0);
       assertEquals(0, metrics(cluster.member(owner)).value("cistern_bucket_up"));
       assertTrue(metrics(cluster.member(owner)).value("cistern_bucket_uploads_total", "outcome", "skipped") >= 1);
-      assertEquals(1, upstreamGets(blobs.get(2)), "still one upstream GET per blob: the members do without the bucket");
+      assertEquals(1, cluster.upstreamGets(blobs.get(2).digest()),
+          "still one upstream GET per blob: the members do without the bucket");
       assertEquals(2, bucketLog.list.stream().filter(event -> event.getLevel() == Level.WARN).count(),
           "said once by each member: " + bucketLog.list);
 
@@ -195,31 +180,21 @@ class ClusterBucketTest {
     }
   }
 
-  private void settle() {
-    for (int member = 0; member < cluster.size(); member++) {
-      cluster.member(member).cistern().cluster().bucket().settled().join();
-    }
-  }
-
-  private String objectOf(byte[] blob) {
-    return prefix + "/blobs/sha256/" + digest(blob).hex();
-  }
-
-  private long upstreamGets(byte[] blob) {
-    return cluster.upstream().count("GET", path -> path.endsWith(digest(blob).toString()));
+  private String objectOf(TestImage.Blob blob) {
+    return clusters.prefix() + "/blobs/sha256/" + blob.digest().hex();
   }
 
   private static Scrape metrics(TestCistern member) throws Exception {
     return Scrape.parse(member.admin("/metrics").body());
   }
 
-  private HttpResponse<byte[]> get(TestCistern member, byte[] blob) throws Exception {
-    return member.get("/v2/" + REPOSITORY + "/blobs/" + digest(blob));
+  private HttpResponse<byte[]> get(TestCistern member, TestImage.Blob blob) throws Exception {
+    return member.get("/v2/" + REPOSITORY + "/blobs/" + blob.digest());
   }
 
-  private static void assertOk(byte[] blob, HttpResponse<byte[]> response) {
+  private static void assertOk(TestImage.Blob blob, HttpResponse<byte[]> response) {
     assertEquals(200, response.statusCode());
-    assertArrayEquals(blob, response.body());
+    assertArrayEquals(blob.bytes(), response.body());
   }
 
   private static ListAppender<ILoggingEvent> capture() {
@@ -227,15 +202,5 @@ class ClusterBucketTest {
     appender.start();
     ((Logger) LoggerFactory.getLogger(BucketHealth.class)).addAppender(appender);
     return appender;
-  }
-
-  private static Digest digest(byte[] blob) {
-    return Digest.sha256Of(blob);
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
   }
 }

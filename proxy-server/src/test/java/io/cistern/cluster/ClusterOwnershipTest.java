@@ -5,21 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cistern.oci.Digest;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
+import io.cistern.testing.TestImage;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -50,8 +49,12 @@ class ClusterOwnershipTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  private static final List<byte[]> blobs = List.of(random(1, 4 << 20), random(2, 4 << 20), random(3, 4 << 20),
-      random(4, 4 << 20), random(5, 4 << 20), random(6, 4 << 20));
+  private static final List<TestImage.Blob> blobs = List.of(TestImage.Blob.random(1, 4 << 20),
+      TestImage.Blob.random(2, 4 << 20), TestImage.Blob.random(3, 4 << 20), TestImage.Blob.random(4, 4 << 20),
+      TestImage.Blob.random(5, 4 << 20), TestImage.Blob.random(6, 4 << 20));
+
+  @RegisterExtension
+  final ClusterPerTest clusters = new ClusterPerTest(upstream);
 
   @TempDir
   Path temp;
@@ -62,29 +65,26 @@ class ClusterOwnershipTest {
 
   @BeforeAll
   static void seed() throws Exception {
-    for (byte[] blob : blobs) {
-      upstream.pushBlob(REPOSITORY, blob);
+    for (TestImage.Blob blob : blobs) {
+      upstream.pushBlob(REPOSITORY, blob.bytes());
     }
   }
 
   @AfterEach
-  void stop() throws Exception {
+  void stopClients() {
     clients.shutdownNow();
-    if (cluster != null) {
-      cluster.close();
-    }
   }
 
   private TestCluster cluster(int size) throws Exception {
-    cluster = TestCluster.start(temp, size, upstream, null, null, Clock.systemUTC(), "");
+    cluster = clusters.start(size);
     return cluster;
   }
 
   @Test
   void theOwnerAloneFetchesFromTheUpstreamAndEveryMemberServesItsClientsWhileItDownloads() throws Exception {
     cluster(3);
-    byte[] blob = blobs.get(0);
-    List<Integer> order = cluster.order(digest(blob).toString());
+    TestImage.Blob blob = blobs.get(0);
+    List<Integer> order = cluster.order(blob.digest().toString());
     cluster.upstream().holdAfter(HOLD);
 
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
@@ -101,20 +101,20 @@ class ClusterOwnershipTest {
 
     for (CompletableFuture<BlobStream> stream : streams) {
       assertEquals(200, stream.join().status());
-      assertArrayEquals(blob, stream.join().finish());
+      assertArrayEquals(blob.bytes(), stream.join().finish());
     }
     assertEquals(1, upstreamGets(blob), "one upstream GET for the whole cluster");
     int owner = order.get(0);
-    assertEquals(2, cluster.memberRequests(owner, "GET", digest(blob).toString()), "each other member asked the owner once");
+    assertEquals(2, cluster.memberRequests(owner, "GET", blob.digest().toString()), "each other member asked the owner once");
     for (int other : order.subList(1, 3)) {
-      assertEquals(0, cluster.memberRequests(other, "GET", digest(blob).toString()), "no one asked a member that does not own it");
+      assertEquals(0, cluster.memberRequests(other, "GET", blob.digest().toString()), "no one asked a member that does not own it");
       Scrape metrics = Scrape.parse(cluster.member(other).admin("/metrics").body());
-      assertEquals(2L * blob.length, metrics.value("cistern_served_bytes_total", "source", "member"),
+      assertEquals(2L * blob.bytes().length, metrics.value("cistern_served_bytes_total", "source", "member"),
           "its two clients' bytes came from the owner");
       assertEquals(0, metrics.value("cistern_served_bytes_total", "source", "upstream"));
     }
     Scrape ownerMetrics = Scrape.parse(cluster.member(owner).admin("/metrics").body());
-    assertEquals(2L * blob.length + 2L * blob.length,
+    assertEquals(2L * blob.bytes().length + 2L * blob.bytes().length,
         ownerMetrics.value("cistern_served_bytes_total", "source", "upstream"),
         "the owner's two clients and the two members it served followed its upstream download");
   }
@@ -123,7 +123,7 @@ class ClusterOwnershipTest {
   void aClusterSpreadsOwnershipSoDistinctBlobsAreEachFetchedOnceByTheirOwners() throws Exception {
     cluster(3);
     List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
-    for (byte[] blob : blobs) {
+    for (TestImage.Blob blob : blobs) {
       for (int member = 0; member < 3; member++) {
         URI uri = blobUri(cluster.member(member), blob);
         responses.add(CompletableFuture.supplyAsync(() -> get(uri), clients));
@@ -132,9 +132,9 @@ class ClusterOwnershipTest {
     for (int i = 0; i < responses.size(); i++) {
       HttpResponse<byte[]> response = responses.get(i).get(60, TimeUnit.SECONDS);
       assertEquals(200, response.statusCode());
-      assertArrayEquals(blobs.get(i / 3), response.body());
+      assertArrayEquals(blobs.get(i / 3).bytes(), response.body());
     }
-    for (byte[] blob : blobs) {
+    for (TestImage.Blob blob : blobs) {
       assertEquals(1, upstreamGets(blob), "one upstream GET per blob");
     }
   }
@@ -142,8 +142,8 @@ class ClusterOwnershipTest {
   @Test
   void anOwnerCutMidBodyIsReplacedByTheNextMemberWhichResumesWithOneMoreUpstreamGet() throws Exception {
     cluster(3);
-    byte[] blob = blobs.get(1);
-    List<Integer> order = cluster.order(digest(blob).toString());
+    TestImage.Blob blob = blobs.get(1);
+    List<Integer> order = cluster.order(blob.digest().toString());
     int owner = order.get(0);
     int next = order.get(1);
     int asking = order.get(2);
@@ -156,7 +156,7 @@ class ClusterOwnershipTest {
     cluster.upstream().release();
 
     assertEquals(200, stream.status());
-    assertArrayEquals(blob, stream.finish(), "the client's pull completes, through the next member");
+    assertArrayEquals(blob.bytes(), stream.finish(), "the client's pull completes, through the next member");
     assertEquals(2, upstreamGets(blob), "the owner's GET, and the next member's");
     CountingRelay.Request resumed = memberGets(next, blob).get(0);
     assertTrue(resumed.headerLines().stream().anyMatch(line -> line.toLowerCase().startsWith("range: bytes=")),
@@ -168,8 +168,8 @@ class ClusterOwnershipTest {
   @Test
   void whenTheNextInOrderIsTheAskingMemberItResumesFromTheUpstreamItself() throws Exception {
     cluster(3);
-    byte[] blob = blobs.get(2);
-    List<Integer> order = cluster.order(digest(blob).toString());
+    TestImage.Blob blob = blobs.get(2);
+    List<Integer> order = cluster.order(blob.digest().toString());
     int owner = order.get(0);
     int asking = order.get(1);
     cluster.upstream().holdAfter(HOLD);
@@ -179,34 +179,34 @@ class ClusterOwnershipTest {
     cluster.relay(owner).goDown();
     cluster.upstream().release();
 
-    assertArrayEquals(blob, stream.finish());
+    assertArrayEquals(blob.bytes(), stream.finish());
     List<CountingRelay.Request> gets = cluster.upstream().requests().stream()
-        .filter(request -> request.method().equals("GET") && request.path().endsWith(digest(blob).toString())).toList();
+        .filter(request -> request.method().equals("GET") && request.path().endsWith(blob.digest().toString())).toList();
     assertEquals(2, gets.size(), "the owner's GET, and the asker's own");
     assertTrue(gets.stream().anyMatch(get -> get.hasHeader("Range")), "the asker's GET resumes by Range");
-    assertEquals(0, cluster.memberRequests(order.get(2), "GET", digest(blob).toString()),
+    assertEquals(0, cluster.memberRequests(order.get(2), "GET", blob.digest().toString()),
         "no member ranked below the asker is asked");
   }
 
   @Test
   void anOwnerThatRefusesConnectionsIsHashedAroundWithNoExtraUpstreamGet() throws Exception {
     cluster(3);
-    byte[] blob = blobs.get(3);
-    List<Integer> order = cluster.order(digest(blob).toString());
+    TestImage.Blob blob = blobs.get(3);
+    List<Integer> order = cluster.order(blob.digest().toString());
     cluster.relay(order.get(0)).goDown();
 
     HttpResponse<byte[]> response = get(blobUri(cluster.member(order.get(2)), blob));
 
     assertEquals(200, response.statusCode());
-    assertArrayEquals(blob, response.body());
+    assertArrayEquals(blob.bytes(), response.body());
     assertEquals(1, upstreamGets(blob), "the next member in order fetched it, once");
-    assertEquals(1, cluster.memberRequests(order.get(1), "GET", digest(blob).toString()));
+    assertEquals(1, cluster.memberRequests(order.get(1), "GET", blob.digest().toString()));
   }
 
   @Test
   void aMemberRequestWithAWrongTokenIsRefusedAndServedNothing() throws Exception {
     cluster(2);
-    byte[] blob = blobs.get(4);
+    TestImage.Blob blob = blobs.get(4);
     for (int member = 0; member < 2; member++) {
       HttpResponse<byte[]> response = get(blobUri(cluster.member(member), blob), "Cistern-Member", "not-the-token");
       assertEquals(401, response.statusCode());
@@ -229,28 +229,28 @@ class ClusterOwnershipTest {
   @Test
   void aMemberRequestIsNeverPassedOnWhoeverOwnsTheBlob() throws Exception {
     cluster(3);
-    byte[] blob = blobs.get(5);
-    List<Integer> order = cluster.order(digest(blob).toString());
+    TestImage.Blob blob = blobs.get(5);
+    List<Integer> order = cluster.order(blob.digest().toString());
     int notOwner = order.get(2);
 
     HttpResponse<byte[]> response = get(blobUri(cluster.member(notOwner), blob), "Cistern-Member", TestCluster.TOKEN);
 
     assertEquals(200, response.statusCode());
-    assertArrayEquals(blob, response.body());
+    assertArrayEquals(blob.bytes(), response.body());
     assertEquals(1, upstreamGets(blob), "the member asked fetched it from its upstream itself");
     for (int member = 0; member < 3; member++) {
-      assertEquals(0, cluster.memberRequests(member, "GET", digest(blob).toString()),
+      assertEquals(0, cluster.memberRequests(member, "GET", blob.digest().toString()),
           "no member request went on to member " + member);
     }
   }
 
-  private List<CountingRelay.Request> memberGets(int member, byte[] blob) {
+  private List<CountingRelay.Request> memberGets(int member, TestImage.Blob blob) {
     return cluster.relay(member).requests().stream()
-        .filter(request -> request.method().equals("GET") && request.path().endsWith(digest(blob).toString())).toList();
+        .filter(request -> request.method().equals("GET") && request.path().endsWith(blob.digest().toString())).toList();
   }
 
-  private long upstreamGets(byte[] blob) {
-    return cluster.upstream().count("GET", path -> path.endsWith(digest(blob).toString()));
+  private long upstreamGets(TestImage.Blob blob) {
+    return cluster.upstreamGets(blob.digest());
   }
 
   private HttpResponse<byte[]> get(URI uri, String... headers) {
@@ -265,17 +265,7 @@ class ClusterOwnershipTest {
     }
   }
 
-  private static URI blobUri(TestCistern member, byte[] blob) {
-    return member.url("/v2/" + REPOSITORY + "/blobs/" + digest(blob));
-  }
-
-  private static Digest digest(byte[] blob) {
-    return Digest.sha256Of(blob);
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
+  private static URI blobUri(TestCistern member, TestImage.Blob blob) {
+    return member.url("/v2/" + REPOSITORY + "/blobs/" + blob.digest());
   }
 }

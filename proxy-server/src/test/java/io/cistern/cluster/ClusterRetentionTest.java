@@ -1,12 +1,14 @@
 package io.cistern.cluster;
 
+import static io.cistern.testing.PullAssertions.assertServesManifest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.testing.ClusterPerTest;
+import io.cistern.testing.RealBucket;
 import io.cistern.testing.RealUpstream;
-import io.cistern.testing.S3Server;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import io.cistern.testing.TestImage;
@@ -14,16 +16,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Clock;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Retention in the bucket, with a real Distribution upstream and a real S3-API server: a pin made
@@ -43,14 +40,13 @@ class ClusterRetentionTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  @TempDir
-  static Path bucketDirectory;
-  static S3Server s3;
+  @RegisterExtension
+  static final RealBucket s3 = new RealBucket();
 
   private static final TestImage image = TestImage.random(2101, 2, 200 * 1024, "amd64");
 
-  @TempDir
-  Path temp;
+  @RegisterExtension
+  final ClusterPerTest clusters = new ClusterPerTest(upstream);
 
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private TestCluster cluster;
@@ -58,32 +54,19 @@ class ClusterRetentionTest {
 
   @BeforeAll
   static void seed() throws Exception {
-    s3 = S3Server.start(bucketDirectory);
     upstream.push(REPOSITORY, TAG, image);
   }
 
-  @AfterAll
-  static void stopTheBucket() throws Exception {
-    s3.close();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
-  private void cluster(TestInfo test) throws Exception {
-    prefix = "t-" + test.getTestMethod().orElseThrow().getName();
-    cluster = TestCluster.start(temp, 2, upstream, s3.endpoint(), prefix, Clock.systemUTC(), "tagTtl: 1h\n");
+  private void cluster() throws Exception {
+    cluster = clusters.start(2, s3.endpoint(), Clock.systemUTC(), "tagTtl: 1h\n", "");
+    prefix = clusters.prefix();
   }
 
   @Test
-  void aPinnedImageOutlivesTheLifecycleRuleOnEveryMemberAndUnpinningLetsItGo(TestInfo test) throws Exception {
-    cluster(test);
+  void aPinnedImageOutlivesTheLifecycleRuleOnEveryMemberAndUnpinningLetsItGo() throws Exception {
+    cluster();
     pull(cluster.member(0));
-    settle();
+    cluster.settleBucket();
 
     HttpResponse<String> pinned = post(cluster.member(0), "/api/pin", "{\"image\":\"" + IMAGE + "\"}");
     assertEquals(200, pinned.statusCode(), pinned.body());
@@ -110,11 +93,11 @@ class ClusterRetentionTest {
   }
 
   @Test
-  void unpinningKeepsWhatAnotherPinStillNeeds(TestInfo test) throws Exception {
-    cluster(test);
+  void unpinningKeepsWhatAnotherPinStillNeeds() throws Exception {
+    cluster();
     pull(cluster.member(0));
     pull(cluster.member(1));
-    settle();
+    cluster.settleBucket();
     String byDigest = "upstream.test/" + REPOSITORY + "@" + image.digest();
     assertEquals(200, post(cluster.member(0), "/api/pin", "{\"image\":\"" + IMAGE + "\"}").statusCode());
     assertEquals(200, post(cluster.member(1), "/api/pin", "{\"image\":\"" + byDigest + "\"}").statusCode(),
@@ -127,11 +110,11 @@ class ClusterRetentionTest {
   }
 
   @Test
-  void aPurgeRemovesTheTagDocumentsAndIsRefusedWhilePinnedElsewhere(TestInfo test) throws Exception {
-    cluster(test);
+  void aPurgeRemovesTheTagDocumentsAndIsRefusedWhilePinnedElsewhere() throws Exception {
+    cluster();
     pull(cluster.member(0));
     pull(cluster.member(1));
-    settle();
+    cluster.settleBucket();
     String tagDocument = prefix + "/tags/upstream.test/" + REPOSITORY + "/" + TAG;
     assertTrue(s3.holds(tagDocument));
 
@@ -155,9 +138,7 @@ class ClusterRetentionTest {
   }
 
   private void pull(TestCistern member) throws Exception {
-    HttpResponse<byte[]> manifest = member.get(MANIFEST_PATH, "Accept", image.manifest().mediaType());
-    assertEquals(200, manifest.statusCode());
-    assertArrayEquals(image.manifest().bytes(), manifest.body());
+    assertServesManifest(member, MANIFEST_PATH, image);
     for (TestImage.Blob blob : image.blobs()) {
       HttpResponse<byte[]> response = member.get("/v2/" + REPOSITORY + "/blobs/" + blob.digest());
       assertEquals(200, response.statusCode(), blob.digest().toString());
@@ -178,11 +159,5 @@ class ClusterRetentionTest {
 
   private long upstreamManifestGets() {
     return cluster.upstream().count("GET", path -> path.contains("/manifests/"));
-  }
-
-  private void settle() {
-    for (int member = 0; member < cluster.size(); member++) {
-      cluster.member(member).cistern().cluster().bucket().settled().join();
-    }
   }
 }

@@ -1,28 +1,23 @@
 package io.cistern.cluster;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static io.cistern.testing.PullAssertions.assertServesManifest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.MutableClock;
+import io.cistern.testing.RealBucket;
 import io.cistern.testing.RealUpstream;
-import io.cistern.testing.S3Server;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import io.cistern.testing.TestImage;
 import java.net.URI;
-import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Tags and manifests across a cluster, with a real Distribution upstream and a real S3-API server:
@@ -40,47 +35,31 @@ class ClusterTagsTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  @TempDir
-  static Path bucketDirectory;
-  static S3Server s3;
+  @RegisterExtension
+  static final RealBucket s3 = new RealBucket();
 
   private static final TestImage image = TestImage.random(2001, 1, 64 * 1024, "amd64");
 
-  @TempDir
-  Path temp;
+  @RegisterExtension
+  final ClusterPerTest clusters = new ClusterPerTest(upstream);
 
   private final MutableClock clock = new MutableClock(Instant.now());
   private TestCluster cluster;
-  private String prefix;
 
   @BeforeAll
   static void seed() throws Exception {
-    s3 = S3Server.start(bucketDirectory);
     upstream.push(REPOSITORY, TAG, image);
   }
 
-  @AfterAll
-  static void stopTheBucket() throws Exception {
-    s3.close();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
-  private void cluster(int size, URI bucket, TestInfo test) throws Exception {
-    prefix = "t-" + test.getTestMethod().orElseThrow().getName();
+  private void cluster(int size, URI bucket) throws Exception {
     // Blocking revalidation, so each count below is settled when the request that causes it is
     // answered (in the background mode the HEADs would run after the answers).
-    cluster = TestCluster.start(temp, size, upstream, bucket, prefix, clock, "tagTtl: 1m\ntagRevalidation: blocking\n");
+    cluster = clusters.start(size, bucket, clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
   }
 
   @Test
-  void theRepositorysOwnerRevalidatesItsTagsOncePerTtlForTheWholeCluster(TestInfo test) throws Exception {
-    cluster(3, null, test);
+  void theRepositorysOwnerRevalidatesItsTagsOncePerTtlForTheWholeCluster() throws Exception {
+    cluster(3, null);
     int owner = cluster.order("upstream.test/" + REPOSITORY).get(0);
     for (int member = 0; member < 3; member++) {
       assertManifest(cluster.member(member));
@@ -101,13 +80,13 @@ class ClusterTagsTest {
   }
 
   @Test
-  void aMemberWithAnEmptyDiskResolvesAFreshTagFromTheBucketWithoutTheUpstream(TestInfo test) throws Exception {
-    cluster(2, s3.endpoint(), test);
+  void aMemberWithAnEmptyDiskResolvesAFreshTagFromTheBucketWithoutTheUpstream() throws Exception {
+    cluster(2, s3.endpoint());
     assertManifest(cluster.member(0));
-    settle();
-    assertTrue(s3.holds(prefix + "/tags/upstream.test/" + REPOSITORY + "/" + TAG),
+    cluster.settleBucket();
+    assertTrue(s3.holds(clusters.prefix() + "/tags/upstream.test/" + REPOSITORY + "/" + TAG),
         "the tag's document is in the bucket");
-    assertTrue(s3.holds(prefix + "/blobs/sha256/" + image.digest().hex()),
+    assertTrue(s3.holds(clusters.prefix() + "/blobs/sha256/" + image.digest().hex()),
         "and the manifest, under its digest");
     int upstreamBefore = cluster.upstream().requests().size();
     // Member 0 may have asked member 1, the repository's owner.
@@ -127,9 +106,7 @@ class ClusterTagsTest {
   }
 
   private void assertManifest(TestCistern member) throws Exception {
-    HttpResponse<byte[]> response = member.get(MANIFEST_PATH, "Accept", image.manifest().mediaType());
-    assertEquals(200, response.statusCode());
-    assertArrayEquals(image.manifest().bytes(), response.body());
+    assertServesManifest(member, MANIFEST_PATH, image);
   }
 
   private long upstreamManifestRequests(String method) {
@@ -141,11 +118,5 @@ class ClusterTagsTest {
     return cluster.relay(member).requests().stream()
         .filter(request -> request.path().contains("/manifests/" + TAG) && request.hasHeader("Cistern-Member"))
         .count();
-  }
-
-  private void settle() {
-    for (int member = 0; member < cluster.size(); member++) {
-      cluster.member(member).cistern().cluster().bucket().settled().join();
-    }
   }
 }

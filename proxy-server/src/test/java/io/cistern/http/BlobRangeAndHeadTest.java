@@ -6,22 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
+import io.cistern.testing.BlobBehindRelay;
 import io.cistern.testing.BlobStream;
-import io.cistern.testing.CisternOnRelay;
 import io.cistern.testing.CountingRelay;
-import io.cistern.testing.RealUpstream;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
+import io.cistern.testing.TestImage;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
-import java.util.Arrays;
-import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,30 +30,14 @@ class BlobRangeAndHeadTest {
   private static final String REPOSITORY = "team/ranges";
 
   @RegisterExtension
-  static final RealUpstream upstream = new RealUpstream();
+  static final BlobBehindRelay site = new BlobBehindRelay(REPOSITORY, TestImage.Blob.random(5, SIZE));
 
-  private static final byte[] blob = random(5, SIZE);
-  private static final Digest digest = Digest.sha256Of(blob);
-
-  @RegisterExtension
-  final CisternOnRelay site = new CisternOnRelay(upstream);
-
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
-
-  @BeforeAll
-  static void seed() throws Exception {
-    upstream.pushBlob(REPOSITORY, blob);
-  }
-
-  @AfterEach
-  void stopClients() {
-    clients.shutdownNow();
-  }
+  private static final byte[] blob = site.blob().bytes();
+  private static final Digest digest = site.blob().digest();
 
   @Test
   void rangesOfACachedBlobAreAnsweredWith206AndTheirContentRange() throws Exception {
-    assertEquals(200, send("GET").statusCode());
+    assertEquals(200, site.send("GET").statusCode());
 
     assertRange("bytes=10-19", 10, 19);
     assertRange("bytes=1000-", 1000, SIZE - 1);
@@ -75,10 +49,10 @@ class BlobRangeAndHeadTest {
 
   @Test
   void rangesOutsideTheBlobAreRefusedWith416() throws Exception {
-    assertEquals(200, send("GET").statusCode());
+    assertEquals(200, site.send("GET").statusCode());
 
     for (String range : new String[] {"bytes=" + SIZE + "-", "bytes=20-10", "bytes=-0", "bytes=x-y"}) {
-      HttpResponse<byte[]> response = send("GET", "Range", range);
+      HttpResponse<byte[]> response = site.send("GET", "Range", range);
       assertEquals(416, response.statusCode(), range);
       assertEquals("bytes */" + SIZE, response.headers().firstValue("Content-Range").orElseThrow(), range);
     }
@@ -86,7 +60,7 @@ class BlobRangeAndHeadTest {
 
   @Test
   void withoutARangeTheWholeBlobComesWithAcceptRanges() throws Exception {
-    HttpResponse<byte[]> response = send("GET");
+    HttpResponse<byte[]> response = site.send("GET");
 
     assertEquals(200, response.statusCode());
     assertEquals("bytes", response.headers().firstValue("Accept-Ranges").orElseThrow());
@@ -96,17 +70,16 @@ class BlobRangeAndHeadTest {
   @Test
   void aRangeWithinTheBytesADownloadHasWrittenIsServedFromItsTempFile() throws Exception {
     site.relay().holdAfter(HOLD);
-    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, site.cistern().url(blobPath())), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream whole = site.open();
     // What this client has, the download has written.
     int written = whole.first().length;
     assertTrue(written > 1, "the first read brought more than a byte");
 
     // The announced size answers a bad range at once, while the upstream is still held.
-    HttpResponse<byte[]> refused = send("GET", "Range", "bytes=" + SIZE + "-");
+    HttpResponse<byte[]> refused = site.send("GET", "Range", "bytes=" + SIZE + "-");
     assertEquals(416, refused.statusCode());
     assertEquals("bytes */" + SIZE, refused.headers().firstValue("Content-Range").orElseThrow());
-    assertPartial(send("GET", "Range", "bytes=1-" + (written - 1)), 1, written - 1);
+    site.assertPartial(site.send("GET", "Range", "bytes=1-" + (written - 1)), 1, written - 1);
 
     site.relay().release();
     assertArrayEquals(blob, whole.finish());
@@ -115,13 +88,13 @@ class BlobRangeAndHeadTest {
 
   @Test
   void headOfAColdBlobAsksTheUpstreamWithAHeadAndDownloadsNothing() throws Exception {
-    HttpResponse<byte[]> response = send("HEAD");
+    HttpResponse<byte[]> response = site.send("HEAD");
 
     assertEquals(200, response.statusCode());
     assertEquals(String.valueOf(SIZE), response.headers().firstValue("Content-Length").orElseThrow());
     assertEquals(digest.toString(), response.headers().firstValue("Docker-Content-Digest").orElseThrow());
     assertEquals(0, response.body().length);
-    assertEquals(1, site.relay().count("HEAD", path -> path.equals(blobPath())));
+    assertEquals(1, site.relay().count("HEAD", path -> path.equals(site.path())));
     assertEquals(0, upstreamGets());
     assertEquals(0, site.cistern().cistern().blobs().downloadsInFlight());
     assertFalse(Files.exists(site.cistern().cistern().cache().blobs().pathOf(digest)));
@@ -130,16 +103,15 @@ class BlobRangeAndHeadTest {
   @Test
   void headOfACachedBlobOrOfADownloadUnderWayAsksTheUpstreamNothing() throws Exception {
     site.relay().holdAfter(HOLD);
-    BlobStream whole = CompletableFuture.supplyAsync(() -> BlobStream.open(http, site.cistern().url(blobPath())), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream whole = site.open();
 
-    HttpResponse<byte[]> during = send("HEAD");
+    HttpResponse<byte[]> during = site.send("HEAD");
     assertEquals(200, during.statusCode());
     assertEquals(String.valueOf(SIZE), during.headers().firstValue("Content-Length").orElseThrow());
 
     site.relay().release();
     assertArrayEquals(blob, whole.finish());
-    HttpResponse<byte[]> after = send("HEAD");
+    HttpResponse<byte[]> after = site.send("HEAD");
     assertEquals(200, after.statusCode());
     assertEquals(String.valueOf(SIZE), after.headers().firstValue("Content-Length").orElseThrow());
     assertEquals(0, after.body().length);
@@ -150,49 +122,17 @@ class BlobRangeAndHeadTest {
   @Test
   void headOfABlobTheUpstreamDoesNotHaveIs404WithoutABody() throws Exception {
     Digest unknown = Digest.sha256Of(new byte[] {1, 2, 3});
-    HttpRequest head = HttpRequest.newBuilder(site.cistern().url("/v2/" + REPOSITORY + "/blobs/" + unknown))
-        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-    HttpResponse<byte[]> response = http.send(head, HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> response = site.cistern().send("HEAD", "/v2/" + REPOSITORY + "/blobs/" + unknown);
 
     assertEquals(404, response.statusCode());
     assertEquals(0, response.body().length);
   }
 
   private void assertRange(String range, long first, long last) throws Exception {
-    assertPartial(send("GET", "Range", range), first, last);
-  }
-
-  private static void assertPartial(HttpResponse<byte[]> response, long first, long last) {
-    assertEquals(206, response.statusCode());
-    assertEquals("bytes " + first + "-" + last + "/" + SIZE, response.headers().firstValue("Content-Range").orElseThrow());
-    assertEquals(String.valueOf(last - first + 1), response.headers().firstValue("Content-Length").orElseThrow());
-    assertArrayEquals(Arrays.copyOfRange(blob, (int) first, (int) last + 1), response.body());
-  }
-
-  private HttpResponse<byte[]> send(String method, String... headers) throws Exception {
-    return sendAsync(method, headers).get(60, TimeUnit.SECONDS);
-  }
-
-  private CompletableFuture<HttpResponse<byte[]>> sendAsync(String method, String... headers) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(site.cistern().url(blobPath()))
-        .method(method, HttpRequest.BodyPublishers.noBody());
-    for (int i = 0; i < headers.length; i += 2) {
-      request.header(headers[i], headers[i + 1]);
-    }
-    return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+    site.assertPartial(site.send("GET", "Range", range), first, last);
   }
 
   private long upstreamGets() {
-    return site.relay().count("GET", path -> path.equals(blobPath()));
-  }
-
-  private static String blobPath() {
-    return "/v2/" + REPOSITORY + "/blobs/" + digest;
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
+    return site.blobGets().size();
   }
 }

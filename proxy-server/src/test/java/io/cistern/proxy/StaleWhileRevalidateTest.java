@@ -1,6 +1,6 @@
 package io.cistern.proxy;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static io.cistern.testing.PullAssertions.assertServesManifest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +9,7 @@ import io.cistern.oci.MediaTypes;
 import io.cistern.oci.RepositoryName;
 import io.cistern.oci.Tag;
 import io.cistern.testing.CisternCli;
+import io.cistern.testing.ClockedCisternOnRelay;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
@@ -25,7 +26,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -46,17 +46,21 @@ class StaleWhileRevalidateTest {
   private static final Duration TTL = Duration.ofMinutes(5);
   private static final Duration MAX_STALE = Duration.ofHours(1);
 
-  @TempDir
-  static Path temp;
-
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  private static CountingRelay relay;
   private static final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
-  private static TestCistern cistern;
+
+  @RegisterExtension
+  static final ClockedCisternOnRelay site = new ClockedCisternOnRelay(upstream, clock);
+
+  @TempDir
+  static Path temp;
+
   private static final TestImage first = TestImage.random(51, 1, 10_000, "amd64");
   private static final TestImage second = TestImage.random(52, 1, 10_000, "amd64");
+  private static CountingRelay relay;
+  private static TestCistern cistern;
 
   @BeforeAll
   static void start() throws Exception {
@@ -64,27 +68,17 @@ class StaleWhileRevalidateTest {
         "team/warmed")) {
       upstream.push(repository, "latest", first);
     }
-    relay = CountingRelay.to(upstream.port());
     // One upstream per test, all the same registry: each test's counts are its own.
-    StringBuilder upstreams = new StringBuilder();
-    for (String host : List.of("moved.test", "deleted.test", "old.test", "outage.test", "warmed.test")) {
-      upstreams.append("  - host: ").append(host).append("\n    url: ").append(relay.url()).append("\n");
-    }
-    upstreams.append("  - host: ci.test\n    url: ").append(relay.url()).append("\n    tagRevalidation: blocking\n");
-    upstreams.append("  - host: eager.test\n    url: ").append(relay.url()).append("\n    maxStale: 0s\n");
-    cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-        cache:
-          directory: %s
-        tagTtl: 5m
-        maxStale: 1h
-        upstreams:
-        """.formatted(temp.resolve("cistern/cache")) + upstreams, clock);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    cistern.close();
-    relay.close();
+    cistern = site.start(url -> {
+      StringBuilder upstreams = new StringBuilder("tagTtl: 5m\nmaxStale: 1h\nupstreams:\n");
+      for (String host : List.of("moved.test", "deleted.test", "old.test", "outage.test", "warmed.test")) {
+        upstreams.append("  - host: ").append(host).append("\n    url: ").append(url).append("\n");
+      }
+      upstreams.append("  - host: ci.test\n    url: ").append(url).append("\n    tagRevalidation: blocking\n");
+      upstreams.append("  - host: eager.test\n    url: ").append(url).append("\n    maxStale: 0s\n");
+      return upstreams.toString();
+    });
+    relay = site.relay();
   }
 
   @Test
@@ -171,7 +165,7 @@ class StaleWhileRevalidateTest {
     upstream.push("team/warmed", "latest", second);
     clock.advance(TTL.plusSeconds(1));
 
-    CisternCli cli = CisternCli.forCache(temp.resolve("cli/cistern.yml"), temp.resolve("cistern/cache"),
+    CisternCli cli = CisternCli.forCache(temp.resolve("cli/cistern.yml"), site.cacheDirectory(),
         cistern.cistern().adminAddress().getPort(), "upstreams:\n  - host: warmed.test\n    url: " + relay.url() + "\n");
     CisternCli.Run warm = cli.run("warm", "warmed.test/team/warmed:latest").orFail();
     assertTrue(warm.out().contains("warmed.test/team/warmed:latest@" + second.digest()), warm.out());
@@ -189,9 +183,7 @@ class StaleWhileRevalidateTest {
   }
 
   private static void assertServes(TestImage image, String host, String repository) throws Exception {
-    HttpResponse<byte[]> response = get("/v2/" + host + "/" + repository + "/manifests/latest");
-    assertEquals(200, response.statusCode(), body(response));
-    assertArrayEquals(image.manifest().bytes(), response.body(), host + "/" + repository);
+    assertServesManifest(cistern, "/v2/" + host + "/" + repository + "/manifests/latest", image);
   }
 
   private static HttpResponse<byte[]> get(String path) throws Exception {

@@ -1,9 +1,11 @@
 package io.cistern.proxy;
 
+import static io.cistern.testing.PullAssertions.assertServesManifest;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.cistern.oci.MediaTypes;
+import io.cistern.testing.ClockedCisternOnRelay;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
@@ -11,7 +13,6 @@ import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -20,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -37,42 +37,38 @@ class TagFreshnessTest {
 
   private static final Duration TTL = Duration.ofMinutes(5);
 
-  @TempDir
-  static Path temp;
-
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  private static CountingRelay relay;
   private static final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
-  private static TestCistern cistern;
+
+  @RegisterExtension
+  static final ClockedCisternOnRelay site = new ClockedCisternOnRelay(upstream, clock);
+
+  @TempDir
+  static Path temp;
+
   private static final TestImage first = TestImage.random(41, 2, 20_000, "amd64");
   private static final TestImage second = TestImage.random(42, 2, 20_000, "amd64");
+  private static CountingRelay relay;
+  private static TestCistern cistern;
 
   @BeforeAll
   static void start() throws Exception {
     for (String repository : List.of("team/fresh", "team/stale", "team/moving", "team/outage", "team/offline")) {
       upstream.push(repository, "latest", first);
     }
-    relay = CountingRelay.to(upstream.port());
-    cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-        cache:
-          directory: %s
+    cistern = site.start(url -> """
         tagTtl: 5m
         tagRevalidation: blocking
         upstreams:
           - host: upstream.test
-            url: %s
+            url: %1$s
           - host: offline.test
-            url: %s
+            url: %1$s
             offline: true
-        """.formatted(temp.resolve("cistern/cache"), relay.url(), relay.url()), clock);
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    cistern.close();
-    relay.close();
+        """.formatted(url));
+    relay = site.relay();
   }
 
   @Test
@@ -155,10 +151,8 @@ class TagFreshnessTest {
     return relay.requests().stream().filter(request -> request.path().startsWith("/v2/" + repository + "/")).count();
   }
 
-  private static void assertServes(TestImage image, String repository) {
-    HttpResponse<byte[]> response = get(repository);
-    assertEquals(200, response.statusCode(), new String(response.body(), StandardCharsets.UTF_8));
-    assertArrayEquals(image.manifest().bytes(), response.body(), repository);
+  private static void assertServes(TestImage image, String repository) throws Exception {
+    assertServesManifest(cistern, "/v2/" + repository + "/manifests/latest", image);
   }
 
   private static HttpResponse<byte[]> get(String repository) {

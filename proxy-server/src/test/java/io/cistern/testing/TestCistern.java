@@ -29,15 +29,22 @@ public final class TestCistern implements AutoCloseable {
     this.cistern = cistern;
   }
 
+  /** An upstream Cistern is configured with: the registry's host name and the url it is reached at. */
+  public record UpstreamUrl(String host, URI url) {}
+
   /** A Cistern whose only (default) upstream is {@code upstream}, named {@code upstream.test}. */
   public static TestCistern forUpstream(Path directory, URI upstream) throws IOException, InterruptedException {
-    return fromYaml(directory, """
-        cache:
-          directory: %s
-        upstreams:
-          - host: upstream.test
-            url: %s
-        """.formatted(directory.resolve("cache"), upstream));
+    return forUpstreams(directory, Clock.systemUTC(), new UpstreamUrl("upstream.test", upstream));
+  }
+
+  /** A Cistern with its cache in {@code directory} and {@code upstreams} alone, the first the default. */
+  public static TestCistern forUpstreams(Path directory, Clock clock, UpstreamUrl... upstreams)
+      throws IOException, InterruptedException {
+    StringBuilder yaml = new StringBuilder("cache:\n  directory: ").append(directory.resolve("cache")).append("\nupstreams:\n");
+    for (UpstreamUrl upstream : upstreams) {
+      yaml.append("  - host: ").append(upstream.host()).append("\n    url: ").append(upstream.url()).append('\n');
+    }
+    return fromYaml(directory, yaml.toString(), clock);
   }
 
   public static TestCistern fromYaml(Path directory, String yaml) throws IOException, InterruptedException {

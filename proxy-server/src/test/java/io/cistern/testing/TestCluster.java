@@ -2,6 +2,7 @@ package io.cistern.testing;
 
 import io.cistern.cluster.Member;
 import io.cistern.cluster.Rendezvous;
+import io.cistern.oci.Digest;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -47,18 +48,13 @@ public final class TestCluster implements AutoCloseable {
   }
 
   /**
-   * Starts {@code size} members over {@code upstream}.
+   * Starts {@code size} members over {@code upstream} ({@link ClusterPerTest} starts one for a test).
    *
    * @param bucket the S3 endpoint of a shared bucket ({@link S3Server}), or null for none
    * @param prefix the bucket prefix of this cluster's objects
    * @param extraYaml more configuration for every member (tag TTLs), outside the cluster and bucket sections
+   * @param bucketYaml more keys of the bucket section, each on a line of its own ({@code redirect: true})
    */
-  public static TestCluster start(Path directory, int size, RealUpstream upstream, URI bucket, String prefix, Clock clock,
-      String extraYaml) throws IOException, InterruptedException {
-    return start(directory, size, upstream, bucket, prefix, clock, extraYaml, "");
-  }
-
-  /** @param bucketYaml more keys of the bucket section, each on a line of its own ({@code redirect: true}) */
   public static TestCluster start(Path directory, int size, RealUpstream upstream, URI bucket, String prefix, Clock clock,
       String extraYaml, String bucketYaml) throws IOException, InterruptedException {
     TestCluster cluster = new TestCluster(directory, CountingRelay.to(upstream.port()), bucket, prefix, clock, extraYaml,
@@ -155,6 +151,18 @@ public final class TestCluster implements AutoCloseable {
       order.add(names.indexOf(member));
     }
     return order;
+  }
+
+  /** The GETs of the blob {@code digest}, ranged or not, that reached the upstream from the whole cluster. */
+  public long upstreamGets(Digest digest) {
+    return upstream.count("GET", path -> path.endsWith(digest.toString()));
+  }
+
+  /** Waits until every member's bucket uploads and document writes under way have ended. */
+  public void settleBucket() {
+    for (TestCistern member : members) {
+      member.cistern().cluster().bucket().settled().join();
+    }
   }
 
   /** Member requests that reached member {@code index}: those carrying the member header. */

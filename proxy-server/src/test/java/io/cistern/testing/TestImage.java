@@ -27,6 +27,13 @@ public final class TestImage {
     static Blob of(String mediaType, byte[] bytes) {
       return new Blob(Digest.sha256Of(bytes), mediaType, bytes);
     }
+
+    /** {@code size} seeded random bytes as a plain blob: the same seed gives the same bytes. */
+    public static Blob random(long seed, int size) {
+      byte[] bytes = new byte[size];
+      new Random(seed).nextBytes(bytes);
+      return of("application/octet-stream", bytes);
+    }
   }
 
   private final Blob manifest;

@@ -40,11 +40,11 @@ public final class GrowingBlob {
   private volatile long written;
   private volatile boolean verified;
   /**
-   * Where the bytes being written come from now ({@code upstream} unless its filler says
-   * otherwise, e.g. {@code bucket} or {@code member}): a label for what clients were served, read
-   * when their answers end. A fill handed over from one origin to the next is labelled by the last.
+   * Where the bytes being written come from now (the upstream unless its filler says otherwise,
+   * e.g. the bucket or a member): a label for what clients were served, read when their answers
+   * end. A fill handed over from one origin to the next is labelled by the last.
    */
-  private volatile String source = "upstream";
+  private volatile FillSource source = FillSource.UPSTREAM;
   /** Why the content failed (before verification): readers must not send its end. */
   private volatile Throwable failure;
 
@@ -59,12 +59,12 @@ public final class GrowingBlob {
   }
 
   /** Where the bytes being written come from now (see the field). */
-  public String source() {
+  public FillSource source() {
     return source;
   }
 
   /** Says where the bytes written from now on come from. */
-  public void source(String origin) {
+  public void source(FillSource origin) {
     this.source = origin;
   }
 
