@@ -20,16 +20,20 @@ final class ConfigSection {
     this.keys = keys;
     for (String key : mapping.keys()) {
       if (!takes(key)) {
-        throw new ConfigException(child(key) + ": not a configuration key; "
-            + (path.isEmpty() ? "the configuration" : path) + " takes " + String.join(", ", keys));
+        throw new ConfigException(child(key) + ": not a configuration key; " + ConfigValue.name(path) + " takes "
+            + String.join(", ", keys));
       }
     }
   }
 
-  /** The value at {@code key}, one of the section's keys, with its path spelt as {@code key} is. */
+  /**
+   * The value at {@code key}, one of the section's keys, with its path spelt as {@code key} is.
+   *
+   * @throws IllegalStateException for a key the section was not given: a mistake in Cistern's code
+   */
   ConfigValue get(String key) {
     if (!keys.contains(key)) {
-      throw new IllegalArgumentException(key + " is not among " + keys);
+      throw new IllegalStateException(key + " is not among " + keys);
     }
     return new ConfigValue(child(key), mapping.get(key));
   }

@@ -14,7 +14,8 @@ import java.util.function.Function;
  * One value of the configuration tree at its key path ({@code upstreams[0].connectTimeout}), read
  * as the type its key takes. Every mistake is a {@link ConfigException} of one line that starts
  * with the path. A value left out or null reads as null, or as 0 or false for a number or a flag;
- * so does a blank one, as environment variables can only be set blank, not unset.
+ * so does a number or a flag set blank or to {@code null}, as environment variables can be set
+ * so but not unset.
  */
 final class ConfigValue {
 
@@ -57,7 +58,10 @@ final class ConfigValue {
     }
   }
 
-  /** YAML's words for a flag: {@code true}, {@code false}, and the older {@code yes}, {@code no}, {@code on}, {@code off}. */
+  /**
+   * YAML's words for a flag, in any case: {@code true}, {@code false}, and the older {@code yes},
+   * {@code no}, {@code on}, {@code off}.
+   */
   boolean flag() {
     String text = unlessBlank();
     return switch (text == null ? "false" : text.toLowerCase(Locale.ROOT)) {
@@ -139,7 +143,12 @@ final class ConfigValue {
   }
 
   ConfigException mistake(String problem) {
-    return new ConfigException((path.isEmpty() ? "the configuration" : path) + ": " + problem);
+    return new ConfigException(name(path) + ": " + problem);
+  }
+
+  /** A key path as a mistake names it: the whole configuration's is empty. */
+  static String name(String path) {
+    return path.isEmpty() ? "the configuration" : path;
   }
 
   private String unlessBlank() {

@@ -44,12 +44,12 @@ final class YamlTree {
    */
   static Object read(InputStream yaml) {
     YamlTree tree = new YamlTree(yaml);
-    tree.parser.getEvent();
+    tree.parser.getEvent(); // the stream's start
     if (!tree.parser.checkEvent(Event.ID.DocumentStart)) {
       return null;
     }
     tree.parser.getEvent();
-    return tree.node();
+    return tree.node(); // what follows, further documents included, is not read
   }
 
   private Object node() {
@@ -59,8 +59,8 @@ final class YamlTree {
       case MappingStart -> mapping();
       case SequenceStart -> sequence();
       case Alias -> throw new YAMLException("anchors and aliases are not supported: *" + ((AliasEvent) event).getAnchor()
-          + " at line " + (event.getStartMark().getLine() + 1));
-      default -> throw new YAMLException("unexpected " + event.getEventId() + " at line " + (event.getStartMark().getLine() + 1));
+          + at(event));
+      default -> throw new YAMLException("unexpected " + event.getEventId() + at(event));
     };
   }
 
@@ -69,7 +69,7 @@ final class YamlTree {
     while (!parser.checkEvent(Event.ID.MappingEnd)) {
       Event key = parser.getEvent();
       if (!(key instanceof ScalarEvent scalarKey)) {
-        throw new YAMLException("a key must be a single value, at line " + (key.getStartMark().getLine() + 1));
+        throw new YAMLException("a key must be a single value" + at(key));
       }
       mapping.put(scalarKey.getValue(), node());
     }
@@ -84,6 +84,10 @@ final class YamlTree {
     }
     parser.getEvent();
     return sequence;
+  }
+
+  private static String at(Event event) {
+    return " at line " + (event.getStartMark().getLine() + 1);
   }
 
   private static String scalar(ScalarEvent scalar) {
