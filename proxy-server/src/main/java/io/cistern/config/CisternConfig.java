@@ -1,6 +1,5 @@
 package io.cistern.config;
 
-import com.fasterxml.jackson.annotation.JsonProperty;
 import io.cistern.upstream.RepositoryGlob;
 import io.cistern.upstream.RepositoryRules;
 import io.cistern.upstream.TagRevalidation;
@@ -30,22 +29,22 @@ import java.util.List;
  * @param bucket the S3-compatible bucket shared as a second tier; none by default
  */
 public record CisternConfig(
-    @JsonProperty("server") Server server,
-    @JsonProperty("cache") Cache cache,
-    @JsonProperty("upstreams") List<UpstreamConfig> upstreams,
-    @JsonProperty("defaultUpstream") String defaultUpstream,
-    @JsonProperty("offline") boolean offline,
-    @JsonProperty("tagTtl") Duration tagTtl,
-    @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
-    @JsonProperty("maxStale") Duration maxStale,
-    @JsonProperty("admin") Admin admin,
-    @JsonProperty("security") Security security,
-    @JsonProperty("log") Log log,
-    @JsonProperty("shutdown") Shutdown shutdown,
+    Server server,
+    Cache cache,
+    List<UpstreamConfig> upstreams,
+    String defaultUpstream,
+    boolean offline,
+    Duration tagTtl,
+    TagRevalidation tagRevalidation,
+    Duration maxStale,
+    Admin admin,
+    Security security,
+    Log log,
+    Shutdown shutdown,
 
-    @JsonProperty("dockerConfig") Path dockerConfig,
-    @JsonProperty("cluster") Cluster cluster,
-    @JsonProperty("bucket") Bucket bucket) {
+    Path dockerConfig,
+    Cluster cluster,
+    Bucket bucket) {
 
   public CisternConfig {
     upstreams = upstreams == null ? List.of() : List.copyOf(upstreams);
@@ -57,9 +56,9 @@ public record CisternConfig(
    * @param idleTimeout how long a connection may move no bytes in either direction before it is closed
    */
   public record Server(
-      @JsonProperty("address") String address,
-      @JsonProperty("port") int port,
-      @JsonProperty("idleTimeout") Duration idleTimeout) {}
+      String address,
+      int port,
+      Duration idleTimeout) {}
 
   /**
    * The disk cache; see {@link io.cistern.cache.CacheSettings}.
@@ -69,14 +68,14 @@ public record CisternConfig(
    * @param scrub the background re-hashing of what is stored
    */
   public record Cache(
-      @JsonProperty("directory") Path directory,
-      @JsonProperty("maxBytes") ByteSize maxBytes,
-      @JsonProperty("lowWaterFraction") double lowWaterFraction,
-      @JsonProperty("accessFlushInterval") Duration accessFlushInterval,
-      @JsonProperty("reservationTimeout") Duration reservationTimeout,
-      @JsonProperty("poolSize") int poolSize,
-      @JsonProperty("minFreeDisk") ByteSize minFreeDisk,
-      @JsonProperty("scrub") Scrub scrub) {}
+      Path directory,
+      ByteSize maxBytes,
+      double lowWaterFraction,
+      Duration accessFlushInterval,
+      Duration reservationTimeout,
+      int poolSize,
+      ByteSize minFreeDisk,
+      Scrub scrub) {}
 
   /**
    * The scrub: {@code cistern verify --repair} run continuously by the server; see {@link io.cistern.ops.Scrub}.
@@ -84,7 +83,7 @@ public record CisternConfig(
    * @param bytesPerSecond how fast it reads stored content; 0 turns it off
    */
   public record Scrub(
-      @JsonProperty("bytesPerSecond") ByteSize bytesPerSecond) {}
+      ByteSize bytesPerSecond) {}
 
   /**
    * One upstream registry.
@@ -108,27 +107,27 @@ public record CisternConfig(
    *     serves {@code host} among others and is told it with each request; null for the registry itself
    */
   public record UpstreamConfig(
-      @JsonProperty("host") String host,
-      @JsonProperty("url") URI url,
-      @JsonProperty("username") String username,
-      @JsonProperty("password") String password,
-      @JsonProperty("tagTtl") Duration tagTtl,
-      @JsonProperty("tagRevalidation") TagRevalidation tagRevalidation,
-      @JsonProperty("maxStale") Duration maxStale,
-      @JsonProperty("caCertificate") Path caCertificate,
-      @JsonProperty("offline") boolean offline,
-      @JsonProperty("connectTimeout") Duration connectTimeout,
-      @JsonProperty("responseTimeout") Duration responseTimeout,
-      @JsonProperty("idleTimeout") Duration idleTimeout,
-      @JsonProperty("maxRetries") Integer maxRetries,
-      @JsonProperty("retryWindow") Duration retryWindow,
-      @JsonProperty("maxConcurrentRequests") Integer maxConcurrentRequests,
-      @JsonProperty("maxConcurrentBlobDownloads") Integer maxConcurrentBlobDownloads,
-      @JsonProperty("passwordEnv") String passwordEnv,
-      @JsonProperty("urls") List<URI> urls,
-      @JsonProperty("failoverMemory") Duration failoverMemory,
-      @JsonProperty("repositories") Repositories repositories,
-      @JsonProperty("mirror") String mirror) {
+      String host,
+      URI url,
+      String username,
+      String password,
+      Duration tagTtl,
+      TagRevalidation tagRevalidation,
+      Duration maxStale,
+      Path caCertificate,
+      boolean offline,
+      Duration connectTimeout,
+      Duration responseTimeout,
+      Duration idleTimeout,
+      Integer maxRetries,
+      Duration retryWindow,
+      Integer maxConcurrentRequests,
+      Integer maxConcurrentBlobDownloads,
+      String passwordEnv,
+      List<URI> urls,
+      Duration failoverMemory,
+      Repositories repositories,
+      String mirror) {
 
     /** The first url tried: {@code url}, or the first of {@code urls}, or {@code https://<host>}. */
     public URI effectiveUrl() {
@@ -158,8 +157,8 @@ public record CisternConfig(
    * @param deny globs of repositories refused, whatever {@code allow} says
    */
   public record Repositories(
-      @JsonProperty("allow") List<RepositoryGlob> allow,
-      @JsonProperty("deny") List<RepositoryGlob> deny) {}
+      List<RepositoryGlob> allow,
+      List<RepositoryGlob> deny) {}
 
   /**
    * The admin listener, a port of its own. It serves {@code /metrics}, {@code /healthz},
@@ -175,12 +174,12 @@ public record CisternConfig(
    * @param idleTimeout an admin connection with no request for this long is closed
    */
   public record Admin(
-      @JsonProperty("address") String address,
-      @JsonProperty("port") int port,
-      @JsonProperty("minFreeDisk") ByteSize minFreeDisk,
-      @JsonProperty("token") String token,
-      @JsonProperty("bundleDirectory") Path bundleDirectory,
-      @JsonProperty("idleTimeout") Duration idleTimeout) {
+      String address,
+      int port,
+      ByteSize minFreeDisk,
+      String token,
+      Path bundleDirectory,
+      Duration idleTimeout) {
 
     public Path effectiveBundleDirectory(Path cacheDirectory) {
       return bundleDirectory != null ? bundleDirectory : cacheDirectory.resolve("bundles");
@@ -196,8 +195,8 @@ public record CisternConfig(
 
   /** Client-facing security of the registry port; every part is off until configured. */
   public record Security(
-      @JsonProperty("tls") Tls tls,
-      @JsonProperty("auth") ClientAuth auth) {}
+      Tls tls,
+      ClientAuth auth) {}
 
   /**
    * TLS termination on the registry port, on when both files are given.
@@ -206,8 +205,8 @@ public record CisternConfig(
    * @param key PEM private key (PKCS#8, or PKCS#1 RSA)
    */
   public record Tls(
-      @JsonProperty("certificate") Path certificate,
-      @JsonProperty("key") Path key) {
+      Path certificate,
+      Path key) {
 
     public boolean enabled() {
       return certificate != null || key != null;
@@ -222,9 +221,9 @@ public record CisternConfig(
    * @param bearerToken a static token accepted as {@code Authorization: Bearer <token>}
    */
   public record ClientAuth(
-      @JsonProperty("realm") String realm,
-      @JsonProperty("htpasswd") Path htpasswd,
-      @JsonProperty("bearerToken") String bearerToken) {
+      String realm,
+      Path htpasswd,
+      String bearerToken) {
 
     /** Never prints the token. */
     @Override
@@ -240,8 +239,8 @@ public record CisternConfig(
    * @param level the level of everything but the access log
    */
   public record Log(
-      @JsonProperty("level") String level,
-      @JsonProperty("access") AccessLog access) {}
+      String level,
+      AccessLog access) {}
 
   /**
    * One line per answered request on the {@code cistern.access} logger.
@@ -250,15 +249,15 @@ public record CisternConfig(
    * @param level {@code INFO} writes the lines, {@code OFF} silences them
    */
   public record AccessLog(
-      @JsonProperty("format") String format,
-      @JsonProperty("level") String level) {}
+      String format,
+      String level) {}
 
   /**
    * @param grace how long a stop waits for requests and downloads under way before it aborts
    *     them; keep it below the orchestrator's own kill timeout
    */
   public record Shutdown(
-      @JsonProperty("grace") Duration grace) {}
+      Duration grace) {}
 
   /**
    * The members of a cluster of Cisterns: a static list, or a headless Service's addresses.
@@ -273,13 +272,13 @@ public record CisternConfig(
    * @param probeInterval how often every member is asked whether it is live
    */
   public record Cluster(
-      @JsonProperty("members") List<URI> members,
-      @JsonProperty("service") String service,
-      @JsonProperty("servicePort") int servicePort,
-      @JsonProperty("refreshInterval") Duration refreshInterval,
-      @JsonProperty("self") URI self,
-      @JsonProperty("token") String token,
-      @JsonProperty("probeInterval") Duration probeInterval) {
+      List<URI> members,
+      String service,
+      int servicePort,
+      Duration refreshInterval,
+      URI self,
+      String token,
+      Duration probeInterval) {
 
     public Cluster {
       members = members == null ? List.of() : List.copyOf(members);
@@ -310,15 +309,15 @@ public record CisternConfig(
    * @param presignTtl how long such a URL works
    */
   public record Bucket(
-      @JsonProperty("name") String name,
-      @JsonProperty("endpoint") URI endpoint,
-      @JsonProperty("region") String region,
-      @JsonProperty("prefix") String prefix,
-      @JsonProperty("pathStyle") boolean pathStyle,
-      @JsonProperty("accessKeyId") String accessKeyId,
-      @JsonProperty("secretAccessKeyEnv") String secretAccessKeyEnv,
-      @JsonProperty("redirect") boolean redirect,
-      @JsonProperty("presignTtl") Duration presignTtl) {
+      String name,
+      URI endpoint,
+      String region,
+      String prefix,
+      boolean pathStyle,
+      String accessKeyId,
+      String secretAccessKeyEnv,
+      boolean redirect,
+      Duration presignTtl) {
 
     public boolean enabled() {
       return name != null && !name.isBlank();

@@ -1,34 +1,20 @@
 package io.cistern.config;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationContext;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonDeserializer;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.MapperFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.module.SimpleModule;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.node.TextNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.cistern.upstream.RepositoryGlob;
-import io.cistern.upstream.TagRevalidation;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Iterator;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.yaml.snakeyaml.error.YAMLException;
 
 /**
  * Reads the configuration in three layers: the embedded defaults, then the YAML file (objects
@@ -43,6 +29,9 @@ import org.slf4j.LoggerFactory;
  * likely a misspelt key. So are the service links of a Service named after a section
  * ({@code cistern-cluster}: {@code CISTERN_CLUSTER_SERVICE_HOST}, {@code CISTERN_CLUSTER_PORT}),
  * which start like a key but name none.
+ *
+ * <p>The layers are merged as plain trees ({@link YamlTree}), then read as records by
+ * {@link ConfigBinder}, whose mistakes name their key ({@code upstreams[0].connectTimeout: …}).
  */
 public final class ConfigLoader {
 
@@ -61,91 +50,58 @@ public final class ConfigLoader {
   private static final Pattern SERVICE_LINK =
       Pattern.compile("(.+_)?(SERVICE_HOST|SERVICE_PORT(_.+)?|PORT|PORT_\\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)");
 
-  private final ObjectMapper yaml;
-
-  public ConfigLoader() {
-    SimpleModule humanUnits = new SimpleModule("cistern-units")
-        .addDeserializer(Duration.class, new TextDeserializer<>(Durations::parse))
-        .addDeserializer(ByteSize.class, new TextDeserializer<>(ByteSize::parse))
-        .addDeserializer(TagRevalidation.class, new TextDeserializer<>(TagRevalidation::parse))
-        .addDeserializer(RepositoryGlob.class, new TextDeserializer<>(RepositoryGlob::parse));
-    this.yaml = JsonMapper.builder(new YAMLFactory())
-        .addModule(humanUnits)
-        .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_PROPERTIES)
-        .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        .build();
-  }
-
   /** Defaults, overlaid by {@code file} when given, overlaid by the environment. */
   public CisternConfig load(Path file, Map<String, String> environment) {
-    ObjectNode tree = readDefaults();
+    ConfigMapping tree = readDefaults();
     if (file != null) {
-      try {
-        JsonNode overlay = yaml.readTree(Files.readAllBytes(file));
-        if (overlay != null && !overlay.isMissingNode() && !overlay.isNull()) {
-          if (!overlay.isObject()) {
-            throw new ConfigException("the configuration file " + file + " must be a YAML mapping");
-          }
-          merge(tree, (ObjectNode) overlay);
+      Object overlay = readFile(file);
+      if (overlay != null) {
+        if (!(overlay instanceof ConfigMapping mapping)) {
+          throw new ConfigException("the configuration file " + file + " must be a YAML mapping");
         }
-      } catch (IOException e) {
-        throw new ConfigException("cannot read the configuration file " + file + ": " + oneLine(e.getMessage()));
+        merge(tree, mapping);
       }
     }
     applyEnvironment(tree, environment);
+    return ConfigBinder.bind(tree);
+  }
+
+  private static Object readFile(Path file) {
     try {
-      return yaml.treeToValue(tree, CisternConfig.class);
-    } catch (JsonMappingException e) {
-      throw new ConfigException(key(e) + ": " + oneLine(e.getOriginalMessage()));
-    } catch (IOException | IllegalArgumentException e) {
-      throw new ConfigException("invalid configuration: " + oneLine(e.getMessage()));
+      return YamlTree.read(new ByteArrayInputStream(Files.readAllBytes(file)));
+    } catch (IOException | YAMLException e) {
+      throw new ConfigException("cannot read the configuration file " + file + ": " + oneLine(e.getMessage()));
     }
   }
 
-  /** The key a binding failure is at, as people write it: {@code upstreams[1].tagTtl}. */
-  private static String key(JsonMappingException failure) {
-    StringBuilder key = new StringBuilder();
-    for (JsonMappingException.Reference step : failure.getPath()) {
-      if (step.getFieldName() != null) {
-        key.append(key.length() > 0 ? "." : "").append(step.getFieldName());
-      } else if (step.getIndex() >= 0) {
-        key.append('[').append(step.getIndex()).append(']');
-      }
-    }
-    return key.length() > 0 ? key.toString() : "the configuration";
-  }
-
-  /** Jackson puts the location on lines of its own; an operator's error is one line. */
+  /** SnakeYAML puts the location on lines of its own; an operator's error is one line. */
   private static String oneLine(String message) {
     return message == null ? "" : message.replaceAll("\\s*\\R\\s*", " ").trim();
   }
 
-  private ObjectNode readDefaults() {
+  private static ConfigMapping readDefaults() {
     try (InputStream defaults = ConfigLoader.class.getResourceAsStream(DEFAULTS_RESOURCE)) {
       if (defaults == null) {
         throw new IllegalStateException(DEFAULTS_RESOURCE + " is missing from the build");
       }
-      return (ObjectNode) yaml.readTree(defaults);
+      return (ConfigMapping) YamlTree.read(defaults);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private static void merge(ObjectNode base, ObjectNode overlay) {
-    Iterator<Map.Entry<String, JsonNode>> fields = overlay.fields();
-    while (fields.hasNext()) {
-      Map.Entry<String, JsonNode> field = fields.next();
-      String key = existingKey(base, field.getKey());
-      JsonNode current = base.get(key);
-      if (current instanceof ObjectNode currentObject && field.getValue() instanceof ObjectNode overlayObject) {
-        merge(currentObject, overlayObject);
+  private static void merge(ConfigMapping base, ConfigMapping overlay) {
+    for (String key : overlay.keys()) {
+      Object value = overlay.get(key);
+      if (base.get(key) instanceof ConfigMapping current && value instanceof ConfigMapping nested) {
+        merge(current, nested);
       } else {
-        base.set(key, field.getValue());
+        base.put(key, value);
       }
     }
   }
 
-  private static void applyEnvironment(ObjectNode tree, Map<String, String> environment) {
+  private static void applyEnvironment(ConfigMapping tree, Map<String, String> environment) {
     // Sorted, so list entries are created in index order.
     for (Map.Entry<String, String> variable : new TreeMap<>(environment).entrySet()) {
       String name = variable.getKey();
@@ -155,7 +111,7 @@ public final class ConfigLoader {
       String rest = name.substring(ENV_PREFIX.length());
       String[] path = rest.toLowerCase(Locale.ROOT).split("_");
       boolean serviceLink = SERVICE_LINK.matcher(rest).matches();
-      if (!tree.has(existingKey(tree, path[0]))) {
+      if (!tree.has(path[0])) {
         if (!serviceLink) {
           log.warn("ignoring the environment variable {}: {} is not a configuration key", name, path[0]);
         }
@@ -170,35 +126,36 @@ public final class ConfigLoader {
     }
   }
 
-  private static void set(JsonNode root, String[] path, String value, String variable) {
-    JsonNode node = root;
+  private static void set(ConfigMapping root, String[] path, String value, String variable) {
+    Object node = root;
     for (int i = 0; i < path.length; i++) {
       boolean last = i == path.length - 1;
       String segment = path[i];
-      if (node instanceof ObjectNode object) {
-        String key = existingKey(object, segment);
+      if (node instanceof ConfigMapping mapping) {
         if (last) {
-          object.set(key, TextNode.valueOf(value));
+          mapping.put(segment, value);
           return;
         }
-        JsonNode child = object.get(key);
-        if (child == null || child.isNull()) {
-          child = isIndex(path[i + 1]) ? object.putArray(key) : object.putObject(key);
+        Object child = mapping.get(segment);
+        if (child == null) {
+          child = isIndex(path[i + 1]) ? new ArrayList<>() : new ConfigMapping();
+          mapping.put(segment, child);
         }
         node = child;
-      } else if (node instanceof ArrayNode array && isIndex(segment)) {
+      } else if (node instanceof List<?> list && isIndex(segment)) {
         if (segment.length() > MAX_INDEX_DIGITS) {
           throw new ConfigException("environment variable " + variable + " names a list entry beyond any list Cistern takes");
         }
         int index = Integer.parseInt(segment);
-        while (array.size() <= index) {
-          array.addObject();
+        List<Object> entries = entries(list);
+        while (entries.size() <= index) {
+          entries.add(new ConfigMapping());
         }
         if (last) {
-          array.set(index, TextNode.valueOf(value));
+          entries.set(index, value);
           return;
         }
-        node = array.get(index);
+        node = entries.get(index);
       } else {
         throw new ConfigException("environment variable " + variable + " does not name a configuration key");
       }
@@ -206,14 +163,14 @@ public final class ConfigLoader {
   }
 
   /** Whether {@code path} names a key (or list entry) the tree already has. */
-  private static boolean names(JsonNode root, String[] path) {
-    JsonNode node = root;
+  private static boolean names(ConfigMapping root, String[] path) {
+    Object node = root;
     for (String segment : path) {
-      if (node instanceof ObjectNode object && object.has(existingKey(object, segment))) {
-        node = object.get(existingKey(object, segment));
-      } else if (node instanceof ArrayNode array && isIndex(segment) && segment.length() <= MAX_INDEX_DIGITS
-          && Integer.parseInt(segment) < array.size()) {
-        node = array.get(Integer.parseInt(segment));
+      if (node instanceof ConfigMapping mapping && mapping.has(segment)) {
+        node = mapping.get(segment);
+      } else if (node instanceof List<?> list && isIndex(segment) && segment.length() <= MAX_INDEX_DIGITS
+          && Integer.parseInt(segment) < list.size()) {
+        node = list.get(Integer.parseInt(segment));
       } else {
         return false;
       }
@@ -221,38 +178,13 @@ public final class ConfigLoader {
     return true;
   }
 
-  private static String existingKey(ObjectNode object, String name) {
-    Iterator<String> names = object.fieldNames();
-    while (names.hasNext()) {
-      String candidate = names.next();
-      if (candidate.equalsIgnoreCase(name)) {
-        return candidate;
-      }
-    }
-    return name;
+  /** The tree's lists are {@link YamlTree}'s and this class's, all of them lists of anything. */
+  @SuppressWarnings("unchecked")
+  private static List<Object> entries(List<?> list) {
+    return (List<Object>) list;
   }
 
   private static boolean isIndex(String segment) {
     return !segment.isEmpty() && segment.chars().allMatch(Character::isDigit);
   }
-
-  /** Parses scalar YAML text with a domain parser, reporting its message on failure. */
-  private static final class TextDeserializer<T> extends JsonDeserializer<T> {
-    private final java.util.function.Function<String, T> parser;
-
-    TextDeserializer(java.util.function.Function<String, T> parser) {
-      this.parser = parser;
-    }
-
-    @Override
-    public T deserialize(JsonParser parser, DeserializationContext context) throws IOException {
-      String text = parser.getValueAsString();
-      try {
-        return this.parser.apply(text);
-      } catch (IllegalArgumentException e) {
-        return context.reportInputMismatch(this, e.getMessage());
-      }
-    }
-  }
-
 }

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.oci.Json;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,6 +66,17 @@ class ReadinessTest {
     assertFalse(report.ready());
     assertTrue(report.stopping());
     assertEquals("ok", report.checks().get("fine"));
+  }
+
+  @Test
+  void theReportIsWrittenAsTheObjectMapperWritesItWhateverItsMessagesHold() {
+    Map<String, String> checks = new LinkedHashMap<>();
+    checks.put("metadata", "ok");
+    checks.put("cacheWritable", "IOException: \"/var/cache\\x\" is\nread-only\u0001 \u00e9\u2028");
+    Readiness.Report report = new Readiness.Report(false, true, checks, Map.of("bucket", "unreachable"));
+    assertEquals(new String(Json.bytes(report), StandardCharsets.UTF_8), new String(report.json(), StandardCharsets.UTF_8));
+    Readiness.Report fine = new Readiness.Report(true, false, Map.of(), Map.of());
+    assertEquals("{\"ready\":true,\"stopping\":false,\"checks\":{},\"degraded\":{}}", new String(fine.json(), StandardCharsets.UTF_8));
   }
 
   @Test

@@ -117,6 +117,65 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void scalarsAreReadAsTheirKeysTypeFromTheTextAsWritten() throws Exception {
+    Path file = temp.resolve("scalars.yml");
+    Files.writeString(file, """
+        offline: yes
+        defaultUpstream: 'null'
+        upstreams:
+          - host: 1.10
+            username: 0123
+            password: 1e3
+        log:
+          level: ~
+        """);
+    CisternConfig config = loader.load(file, Map.of("CISTERN_CACHE_POOLSIZE", " 8 ", "CISTERN_BUCKET_PATHSTYLE", "TRUE"));
+    assertTrue(config.offline(), "YAML's older words for a flag");
+    assertEquals("null", config.defaultUpstream(), "quoted, null is text");
+    assertEquals(List.of("1.10", "0123", "1e3"), List.of(config.upstreams().get(0).host(), config.upstreams().get(0).username(),
+        config.upstreams().get(0).password()), "text keys keep what was written, never a number's reading of it");
+    assertNull(config.log().level());
+    assertEquals(8, config.cache().poolSize());
+    assertTrue(config.bucket().pathStyle());
+  }
+
+  @Test
+  void aValueOfTheWrongShapeOrTypeIsOneLineNamingItsKey() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "server: [5000]", "server: must be a mapping of keys, not a list",
+        "tagTtl: {minutes: 5}", "tagTtl: must be a single value, not a mapping",
+        "server: {port: five}", "server.port: must be a whole number, not 'five'",
+        "offline: maybe", "offline: must be true or false, not 'maybe'",
+        "cache: {lowWaterFraction: most}", "cache.lowWaterFraction: must be a number, not 'most'",
+        "cluster: {members: [http://a:5000, null]}", "cluster.members[1]: a list entry may not be null",
+        "upstreams: [{host: corp, url: 'https://bot:hunter2@registry corp'}]", "upstreams[0].url: not a URI: ",
+        "cache: {maxbites: 1GiB}", "cache.maxbites: not a configuration key; cache takes directory, maxBytes, ");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, mistake.getKey() + "\n");
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().startsWith(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
+      assertFalse(refused.getMessage().contains("hunter2"), "never the password in a url: " + refused.getMessage());
+    }
+  }
+
+  @Test
+  void aFileThatIsNotPlainYamlIsRefusedInOneLine() throws Exception {
+    Map<String, String> mistakes = Map.of(
+        "tagTtl: &ttl 1m\nmaxStale: *ttl\n", "anchors and aliases are not supported: *ttl at line 2",
+        "server: {port: 5000\n", "expected ',' or '}'",
+        "- server\n", "must be a YAML mapping");
+    for (Map.Entry<String, String> mistake : mistakes.entrySet()) {
+      Path file = temp.resolve("mistake.yml");
+      Files.writeString(file, mistake.getKey());
+      ConfigException refused = assertThrows(ConfigException.class, () -> loader.load(file, Map.of()), mistake.getKey());
+      assertTrue(refused.getMessage().contains(mistake.getValue()), refused.getMessage());
+      assertFalse(refused.getMessage().contains("\n"), refused.getMessage());
+    }
+  }
+
+  @Test
   void anUpstreamsUrlsAreAListTheEnvironmentCanExtendAndTheirMistakesNameTheKeyInOneLine() throws Exception {
     Path file = temp.resolve("urls.yml");
     Files.writeString(file, "upstreams:\n  - host: docker.io\n    urls: [https://mirror.corp.example, https://registry-1.docker.io]\n");
