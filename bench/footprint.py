@@ -157,7 +157,7 @@ def main():
                         help="an environment variable for one variant")
     parser.add_argument("--build", action="append", default=[], metavar="NAME=DIR",
                         help="a variant running another build: DIR holds its cistern.jar, cistern.jsa (made for"
-                             " that path) and sqlite-native")
+                             " that path) and sqlite-native; with --variant of the same NAME, with its options")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     variants = {"shipped": ([], {}, None)}
@@ -170,7 +170,8 @@ def main():
         variants.setdefault(name, ([], {}, None))[1][key] = value
     for spec in args.build:
         name, _, directory = spec.partition("=")
-        variants[name] = ([], {}, os.path.abspath(directory))
+        options, env, _ = variants.get(name, ([], {}, None))
+        variants[name] = (options, env, os.path.abspath(directory))
     work = tempfile.mkdtemp(prefix="cistern-footprint-")
     samples = {name: [] for name in variants}
     try:
