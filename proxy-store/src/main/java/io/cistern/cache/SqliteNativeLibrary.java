@@ -1,11 +1,11 @@
 package io.cistern.cache;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.time.Instant;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,10 +37,7 @@ public final class SqliteNativeLibrary {
    */
   public static Path clearStaleCopies(Path directory) throws IOException {
     Files.createDirectories(directory);
-    // The process's start from /proc (java.lang.management's RuntimeMXBean would load some 50
-    // classes of JMX into every start for it). It is rounded down, so it errs towards keeping a
-    // copy; a system that does not report it keeps every copy.
-    FileTime started = FileTime.from(ProcessHandle.current().info().startInstant().orElse(Instant.MIN));
+    FileTime started = FileTime.fromMillis(ManagementFactory.getRuntimeMXBean().getStartTime());
     int deleted = 0;
     try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, COPY_PREFIX + "*")) {
       for (Path file : files) {
