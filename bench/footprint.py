@@ -10,7 +10,8 @@ SQLite library; CISTERN_JAVA_OPTS replaces the options), a config with the defau
 loopback listeners on free ports and a fresh cache directory. The clock runs from the exec to the
 first HTTP answer on /v2/ (asked in a tight connect loop), with the CPU the process used until
 then (user and system: on a busy machine a steadier measure of a start's work than its wall time); `--settle` seconds later it reads VmRSS
-and where it sits (/proc/PID/status: anonymous, file-backed; threads), and with --nmt the JVM's
+and where it sits (/proc/PID/status: anonymous, file-backed; threads), then the classes loaded
+(the JVM's perf counters, through jcmd), and with --nmt the JVM's
 committed native memory by category (jcmd VM.native_memory; NMT itself costs a little memory and
 start time, so compare --nmt runs only with --nmt runs). Variants (the shipped options plus extra
 ones) run in turns, so drift in the machine's load hits each alike; the table shows medians.
@@ -90,6 +91,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def loaded_classes(pid):
+    """Classes the JVM has loaded and not unloaded, from the archive and from jars alike (its perf
+    counters): RSS at idle follows this count, at about 8 KiB a class."""
+    out = subprocess.run(["jcmd", str(pid), "PerfCounter.print"], capture_output=True, text=True).stdout
+    counters = dict(re.findall(r"^java\.cls\.(\w+)=(\d+)$", out, re.M))
+    if not counters:
+        return {}
+    return {"classes": sum(int(counters.get(k, 0)) for k in ("loadedClasses", "sharedLoadedClasses"))
+            - sum(int(counters.get(k, 0)) for k in ("unloadedClasses", "sharedUnloadedClasses"))}
+
+
 def native_memory(pid):
     """Committed KiB by NMT category, in MiB."""
     out = subprocess.run(["jcmd", str(pid), "VM.native_memory", "summary"], capture_output=True, text=True).stdout
@@ -120,6 +132,7 @@ def one_start(work, extra, env, build, settle_s, nmt):
             sample = {"start s": time.monotonic() - start, "start CPU s": cpu_seconds(process.pid)}
             time.sleep(settle_s)
             sample.update(status(process.pid))
+            sample.update(loaded_classes(process.pid))
             if nmt:
                 sample.update(native_memory(process.pid))
             return sample
@@ -144,7 +157,7 @@ def main():
                         help="an environment variable for one variant")
     parser.add_argument("--build", action="append", default=[], metavar="NAME=DIR",
                         help="a variant running another build: DIR holds its cistern.jar, cistern.jsa (made for"
-                             " that path) and sqlite-native")
+                             " that path) and sqlite-native; with --variant of the same NAME, with its options")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     variants = {"shipped": ([], {}, None)}
@@ -157,7 +170,8 @@ def main():
         variants.setdefault(name, ([], {}, None))[1][key] = value
     for spec in args.build:
         name, _, directory = spec.partition("=")
-        variants[name] = ([], {}, os.path.abspath(directory))
+        options, env, _ = variants.get(name, ([], {}, None))
+        variants[name] = (options, env, os.path.abspath(directory))
     work = tempfile.mkdtemp(prefix="cistern-footprint-")
     samples = {name: [] for name in variants}
     try:
@@ -181,7 +195,7 @@ def main():
         for name in variants:
             values = [s[key] for s in samples[name] if key in s]
             row.append(statistics.median(values) if values else float("nan"))
-        fmt = "%14.3f" if key.startswith("start") else "%14.0f" if key == "Threads" else "%14.1f"
+        fmt = "%14.3f" if key.startswith("start") else "%14.0f" if key in ("Threads", "classes") else "%14.1f"
         print("%-28s" % key[:28] + "".join(fmt % v for v in row))
 
 

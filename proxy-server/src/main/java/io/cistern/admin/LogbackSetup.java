@@ -3,7 +3,6 @@ package io.cistern.admin;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.Configurator;
 import ch.qos.logback.classic.spi.ConfiguratorRank;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -12,17 +11,16 @@ import ch.qos.logback.core.spi.ContextAwareBase;
 import java.util.Map;
 
 /**
- * Cistern's logging, set up in code: one console appender, the levels from {@code CISTERN_LOG_LEVEL}
- * and {@code CISTERN_LOG_ACCESS_LEVEL} (so they hold from the first line, before the configuration
- * is read; {@link LogLevels} applies the configured ones once it is). In code rather than a
+ * Cistern's logging, set up in code: one console appender writing {@link LogLineEncoder}'s lines,
+ * the levels from {@code CISTERN_LOG_LEVEL} and {@code CISTERN_LOG_ACCESS_LEVEL} (so they hold
+ * from the first line, before the configuration is read; {@link LogLevels} applies the configured
+ * ones once it is). In code rather than a
  * {@code logback.xml} because reading XML costs a start about 600 classes (Logback's Joran and
  * the JDK's XML parser) and a tenth of a second. {@code -Dlogback.configurationFile=FILE} still
  * replaces it with a file. Found by Logback through {@code META-INF/services}.
  */
 @ConfiguratorRank(ConfiguratorRank.CUSTOM_HIGH_PRIORITY)
 public final class LogbackSetup extends ContextAwareBase implements Configurator {
-
-  static final String PATTERN = "%d{yyyy-MM-dd'T'HH:mm:ss.SSSX} %-5level [%thread] %logger{20} - %msg%n";
 
   private final Map<String, String> environment;
 
@@ -39,9 +37,8 @@ public final class LogbackSetup extends ContextAwareBase implements Configurator
     if (System.getProperty("logback.configurationFile") != null) {
       return ExecutionStatus.INVOKE_NEXT_IF_ANY;
     }
-    PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+    LogLineEncoder encoder = new LogLineEncoder();
     encoder.setContext(context);
-    encoder.setPattern(PATTERN);
     encoder.start();
     ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
     console.setContext(context);

@@ -11,6 +11,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -18,17 +19,48 @@ import java.util.concurrent.CompletableFuture;
  * GC, threads, class loading, CPU, uptime) and the memory of Netty's buffer allocator bound to it.
  * Cistern's own meters are added by {@link RequestMetrics}, {@link UpstreamMetrics} and
  * {@link CacheMetrics}.
+ *
+ * <p>The JVM's and Netty's meters are bound on the first scrape of {@code /metrics}, not at the
+ * start: they read the JVM through {@code java.lang.management} and JMX, about 230 classes and
+ * some 4 MiB of an idle Cistern's memory that a Cistern nobody scrapes never needs. Their counters
+ * (GC pauses, bytes allocated and promoted) therefore count from that first scrape; the gauges
+ * (memory, threads, classes, CPU, uptime) read the JVM's own totals and are whole from the start.
  */
 public final class Metrics implements AutoCloseable {
 
   private static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  private final JvmGcMetrics gc = new JvmGcMetrics();
+  /** Null until the first scrape binds the JVM's meters; guarded by this. */
+  private JvmGcMetrics gc;
+  /** Guarded by this: a scrape after {@link #close} binds nothing. */
+  private boolean closed;
 
-  public Metrics() {
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  /** The {@code /metrics} endpoint. */
+  public AdminEndpoint endpoint() {
+    return request -> CompletableFuture.completedFuture(
+        new AdminResponse(200, CONTENT_TYPE, scrape().getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** Every meter in Prometheus' text format, the JVM's included. */
+  public String scrape() {
+    bindJvmMeters();
+    return registry.scrape();
+  }
+
+  // Synchronized: scrapes may come from several admin connections at once, and each must find the
+  // JVM's meters bound before it reads the registry; after the first, the lock is uncontended.
+  private synchronized void bindJvmMeters() {
+    if (gc != null || closed) {
+      return;
+    }
     new ClassLoaderMetrics().bindTo(registry);
     new JvmMemoryMetrics().bindTo(registry);
+    gc = new JvmGcMetrics();
     gc.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
@@ -38,20 +70,13 @@ public final class Metrics implements AutoCloseable {
     }
   }
 
-  public PrometheusMeterRegistry registry() {
-    return registry;
-  }
-
-  /** The {@code /metrics} endpoint. */
-  public AdminEndpoint endpoint() {
-    return request -> CompletableFuture.completedFuture(
-        new AdminResponse(200, CONTENT_TYPE, registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-  }
-
-  /** Stops the GC listeners (they are registered JVM-wide) and the registry. */
+  /** Stops the GC listeners (they are registered JVM-wide), if a scrape bound them, and the registry. */
   @Override
-  public void close() {
-    gc.close();
+  public synchronized void close() {
+    closed = true;
+    if (gc != null) {
+      gc.close();
+    }
     registry.close();
   }
 }
