@@ -635,9 +635,63 @@ def in_turns(i):
     return SIDES[i % 3:] + SIDES[:i % 3]
 
 
-def settle_disk():
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds the process `pid` has used; 0 once it has ended."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def settle(pids, quiet_s=0.5, limit_s=120):
+    """Waits until the processes `pids` use no CPU for `quiet_s` (one clock tick allowed), then
+    flushes the disk: no side's leftover work may fall into the next side's measurement.
+    Distribution stores a blob it proxied with a second fetch of its own after its client has the
+    blob: seconds of CPU, on two cores, that would otherwise slow whoever pulls next."""
+    deadline = time.monotonic() + limit_s
+    last = sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = sum(cpu_seconds(pid) for pid in pids)
+        if now - last <= 1.0 / TICKS:
+            break
+        last = now
     # The proxies' writes of one turn must not be flushed during the next one's measurement.
     os.sync()
+
+
+def page_cache_cost(work, size=2 << 30, step=256 * MiB):
+    """Kernel seconds per GiB to write into the page cache: (the first `step` of a new file of
+    `size` bytes, its last `step`, `step` written again right after deleting it). On a virtual
+    machine whose host takes back memory the guest has freed (a balloon's free page reporting),
+    a page the guest has not used for a while must first be provided by the host: writing into
+    such pages can cost ten times writing into pages just freed. A proxy that writes a blob before
+    its client reads it pays this on the client's path; one that streams to the client and stores
+    afterwards pays it later."""
+    chunk = bytes(MiB)
+
+    def write(path, total):
+        costs = []
+        with open(path, "wb") as f:
+            for _ in range(total // step):
+                before = os.times().system
+                for _ in range(step // MiB):
+                    f.write(chunk)
+                f.flush()
+                costs.append((os.times().system - before) * (1 << 30) / step)
+        return costs
+
+    path = os.path.join(work, "page-probe")
+    new = write(path, size)
+    os.remove(path)
+    again = write(path, step)
+    os.remove(path)
+    return new[0], new[-1], again[0]
 
 
 def cold_path(work, upstream, settings):
@@ -648,7 +702,8 @@ def cold_path(work, upstream, settings):
     c = settings["cold"]
     upstream_url = "http://127.0.0.1:%d" % upstream.port
     out = {key: {side: [] for side in SIDES} for key in
-           ("cold_1", "cold_start", "cold_clients", "cold_big", "blob_ttfb_ms", "blob_last_byte_ms")}
+           ("cold_1", "cold_start", "cold_clients", "cold_big", "cold_big_cpu", "blob_ttfb_ms",
+            "blob_last_byte_ms")}
     pullers = Pullers(max(c["clients"], 1), c["parallel"])
     try:
         servers = {}
@@ -657,6 +712,7 @@ def cold_path(work, upstream, settings):
                        "cistern": cistern(work, "cold-cistern", upstream_url)}
             ports = {"direct": upstream.port, "distribution": servers["distribution"].port,
                      "cistern": servers["cistern"].port}
+            pids = [upstream.process.pid] + [server.process.pid for server in servers.values()]
             # "Cold" means a cold cache, not a cold process: each server has run the miss path on
             # other images first.
             for label in servers:
@@ -667,9 +723,14 @@ def cold_path(work, upstream, settings):
                                                ("cold_big", "coldbig", c["big_samples"], 1)):
                 for i in range(samples):
                     for side in in_turns(i):
-                        settle_disk()
+                        settle(pids)
+                        proxy = servers[side].process.pid if side in servers else None
+                        before = cpu_seconds(proxy) if proxy else 0
                         seconds, results = pullers.pulls(ports[side], "%s-%d" % (tag, i), clients)
                         out[key][side].append(seconds)
+                        if key == "cold_big" and proxy:
+                            settle(pids)
+                            out["cold_big_cpu"][side].append(cpu_seconds(proxy) - before)
                         if key == "cold_1":
                             blobs = results[0]["blobs"]
                             out["blob_ttfb_ms"][side] += [b["ttfb_s"] * 1000 for b in blobs]
@@ -681,7 +742,7 @@ def cold_path(work, upstream, settings):
         # answers.
         for i in range(c["start_samples"]):
             for side in in_turns(i):
-                settle_disk()
+                settle([upstream.process.pid])
                 if side == "direct":
                     out["cold_start"][side].append(pullers.pulls(upstream.port, "cold1-0", 1)[0])
                     continue
@@ -812,6 +873,7 @@ COLD_ROWS = [
     ("cold_start", "10b. the same, right after a start (s)", ("penalty", "<=", 1.0)),
     ("cold_clients", "10c. cold pull, %(cold_clients)d clients, %(image)s (s)", ("penalty", "<=", 0.5)),
     ("cold_big", "10d. cold pull, 1 client, %(big_image)s (s)", ("penalty", "<=", 0.5)),
+    ("cold_big_cpu", "10g. proxy CPU per 10d pull, incl. after it (s)", None),
     ("blob_ttfb_ms", "10e. blob time to first byte, 10a (ms)", None),
     ("blob_last_byte_ms", "10f. blob last byte after the rest, 10a (ms)", None),
 ]
@@ -942,7 +1004,10 @@ def report(runs, samples, settings, groups, machine):
         if "cold" in groups:
             lines += ["  rows 10a-d: '+x' is the penalty, the proxy's time minus the direct pull's in the same turn "
                       "(median), and c/d is Cistern's penalty",
-                      "  over Distribution's; c/ref is Cistern over the direct pull. 10e-f: every blob of the 10a pulls."]
+                      "  over Distribution's; c/ref is Cistern over the direct pull. 10e-f: every blob of the 10a pulls.",
+                      "  10g: the proxy's CPU from the pull's start until it is idle again (Distribution stores each blob "
+                      "with a second fetch",
+                      "  after its client has it); every pull waits until all servers are idle."]
         if "wan" in groups:
             lines += ["  rows 11: the upstream behind bench/wan_relay.py, %g Mbit/s shared downstream, %g ms added each "
                       "way; the direct pull goes through it too." % (settings["wan"]["rate_mbit"], settings["wan"]["delay_ms"])]
@@ -1566,6 +1631,9 @@ def cluster_bench(settings, out, keep):
             # Each run starts from an empty bucket, as each starts from empty disks.
             shutil.rmtree(os.path.join(s3[5], "cistern-cluster", "cistern"), ignore_errors=True)
         machine = machine_description()
+        if page_cost:
+            machine += ("; page-cache writes, kernel s/GiB: a new 2 GiB file's first 256 MiB %.2f, its last %.2f, "
+                        "again right after deleting it %.2f" % tuple(page_cost))
         table, text = cluster_report(runs, settings, machine)
         print(text)
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -1638,13 +1706,18 @@ def main():
             for run in range(settings["runs"]):
                 print("run %d of %d" % (run + 1, settings["runs"]), flush=True)
                 runs.append(one_run(work, upstream, images, settings, run))
+        page_cost = None
         if "cold" in groups:
+            page_cost = page_cache_cost(work)
             print("cold path (rows 10)", flush=True)
             samples.update(cold_path(work, upstream, settings))
         if "wan" in groups:
             print("behind a shaped link (rows 11)", flush=True)
             samples.update(wan(work, upstream, images, settings))
         machine = machine_description()
+        if page_cost:
+            machine += ("; page-cache writes, kernel time per GiB: %.2f s into a new file, %.2f s again right after "
+                        "deleting it" % tuple(page_cost))
         table, text = report(runs, samples, settings, groups, machine)
         print(text)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -191,6 +191,15 @@ public final class BlobService {
         : open(route, digest, caller).thenCompose(BlobService::sizeOf));
   }
 
+  /**
+   * Whether nothing of the blob is here or on its way: not stored, no download started, and
+   * {@code route} could fetch it. A range relay asks, to let a small range go first.
+   */
+  public boolean isCold(Route route, Digest digest) {
+    return !cache.contains(digest) && downloads.getIfPresent(digest) == null
+        && !(route.upstream().offline() && !fetcher.fillsOffline());
+  }
+
   /** The download of {@code digest} under way that has started writing, if there is one (a range relay asks). */
   public Optional<GrowingBlob> downloadUnderWay(Digest digest) {
     CompletableFuture<Ingest> started = downloads.getIfPresent(digest);

@@ -16,6 +16,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -33,6 +36,14 @@ import java.util.regex.Pattern;
  * against their own table of contents). A relay that the upstream does not answer with exactly the
  * range asked (it ignores ranges, or fails) falls back to following the download.
  *
+ * <p>A small range of a blob nothing here has yet (neither stored nor downloading) goes first: its
+ * download starts once the relay has all of the range's bytes (before the client has the last of
+ * them), not beside it. A lazy-pull reader waits on exactly those first ranges (a footer, a table
+ * of contents), and on a limited link a download started beside them would take half the
+ * bandwidth they need. Up to {@link #SMALL_RANGE} the wait is short; a larger range starts the
+ * download at once, and a client that stops reading holds it back no longer than the upstream's
+ * idle timeout.
+ *
  * <p>The ranged GET goes through the route's upstream client, with its authentication, and under
  * the blob downloads' cap: its body goes to one client at that client's pace and may be large (a
  * range to the end), so it must not take a small requests' permit, which a manifest or a tag
@@ -40,6 +51,9 @@ import java.util.regex.Pattern;
  * so that one full GET per blob stays checkable.
  */
 public final class RangeRelay {
+
+  /** The longest relayed range that holds a cold blob's download back until its bytes are in. */
+  public static final long SMALL_RANGE = 4L << 20;
 
   private static final Pattern CONTENT_RANGE = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+)");
 
@@ -59,6 +73,9 @@ public final class RangeRelay {
 
   /** The bytes for a request of {@code asked}: the blob's own source, or a relay of the range. */
   public CompletableFuture<BlobSource> open(Route route, Digest digest, RequestedRange asked) {
+    if (!asked.fromTheStart() && blobs.isCold(route, digest)) {
+      return relayFirst(route, digest, asked);
+    }
     CompletableFuture<BlobSource> whole = blobs.open(route, digest);
     // Done at once: a cache hit, a download under way joined, or a failure known without asking
     // anyone (an offline upstream). Not yet: a download is starting, and has written nothing.
@@ -66,7 +83,7 @@ public final class RangeRelay {
     if (whole.isDone() && underWay.isEmpty() || !beyondWritten(underWay, asked)) {
       return whole;
     }
-    return relay(route, digest, asked, underWay.map(GrowingBlob::expectedSize).orElse(-1L))
+    return relay(route, digest, asked, underWay.map(GrowingBlob::expectedSize).orElse(-1L), () -> {})
         .handle((relayed, failure) -> {
           if (failure != null) {
             return whole;
@@ -75,6 +92,29 @@ public final class RangeRelay {
           whole.thenAccept(RangeRelay::release);
           return CompletableFuture.<BlobSource>completedFuture(relayed);
         })
+        .thenCompose(source -> source);
+  }
+
+  /**
+   * Relays {@code asked} of a cold blob and starts the blob's download once the relay has the
+   * range's bytes (see the class comment). If the upstream does not answer the range, the request
+   * follows the download as any miss does.
+   */
+  private CompletableFuture<BlobSource> relayFirst(Route route, Digest digest, RequestedRange asked) {
+    AtomicBoolean started = new AtomicBoolean();
+    Runnable download = () -> {
+      if (started.compareAndSet(false, true)) {
+        blobs.open(route, digest).thenAccept(RangeRelay::release);
+      }
+    };
+    ScheduledFuture<?> stalled = timer.schedule(download, route.upstream().client().settings().idleTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
+    return relay(route, digest, asked, -1, () -> {
+      stalled.cancel(false);
+      download.run();
+    }).handle((relayed, failure) -> failure != null
+        ? blobs.open(route, digest)
+        : CompletableFuture.<BlobSource>completedFuture(relayed))
         .thenCompose(source -> source);
   }
 
@@ -102,11 +142,17 @@ public final class RangeRelay {
     return asked.firstIn(size) > blob.written();
   }
 
-  private CompletableFuture<BlobSource> relay(Route route, Digest digest, RequestedRange asked, long knownSize) {
+  /**
+   * @param rangeIn run once when the relay has all of a small range's bytes or has ended, or at
+   *     once when the upstream's answer is a larger range; never when it is not the range asked
+   */
+  private CompletableFuture<BlobSource> relay(Route route, Digest digest, RequestedRange asked, long knownSize,
+      Runnable rangeIn) {
     RegistryClient client = route.upstream().client();
     CompletableFuture<BlobSource> relayed = new CompletableFuture<>();
     observer.rangeRelayed(client.host());
-    client.getBlobRange(route.repository(), digest, asked.header(), info -> bodyFor(info, client, asked, knownSize, relayed))
+    client.getBlobRange(route.repository(), digest, asked.header(),
+            info -> bodyFor(info, client, asked, knownSize, rangeIn, relayed))
         .whenComplete((response, failure) -> {
           if (failure != null) {
             relayed.completeExceptionally(failure);
@@ -117,7 +163,7 @@ public final class RangeRelay {
 
   /** The body's subscriber: handed on to the client if the upstream answered the range asked, else cancelled. */
   private BodySubscriber<Void> bodyFor(ResponseInfo info, RegistryClient client, RequestedRange asked, long knownSize,
-      CompletableFuture<BlobSource> relayed) {
+      Runnable rangeIn, CompletableFuture<BlobSource> relayed) {
     Optional<long[]> range = info.statusCode() == 206
         ? info.headers().firstValue("Content-Range").flatMap(RangeRelay::contentRange)
         : Optional.empty();
@@ -129,7 +175,12 @@ public final class RangeRelay {
     long first = range.get()[0];
     long last = range.get()[1];
     long size = range.get()[2];
-    RelayedBody body = new RelayedBody(client.settings().idleTimeout(), timer);
+    long length = last - first + 1;
+    if (length > SMALL_RANGE) {
+      rangeIn.run();
+    }
+    RelayedBody body = new RelayedBody(client.settings().idleTimeout(), timer, length,
+        length > SMALL_RANGE ? () -> {} : rangeIn);
     body.subscribed().thenRun(() -> relayed.complete(
         new BlobSource.Relayed(new BlobContent.Streamed(last - first + 1, body), first, last, size)));
     return body;

@@ -29,6 +29,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * take, or whose upstream sends nothing while the client waits, for {@code idleTimeout}, is
  * cancelled and fails, and the client's connection is cut rather than left hanging.
  *
+ * <p>Whoever waits for the range to be in (a cold blob's download, see {@link RangeRelay}) is told
+ * once: when the last of its bytes has come from the upstream, before it goes on to the client, or
+ * when the body ends early.
+ *
  * <p>Threads: the upstream's signals come on the HTTP client's threads, the client's requests on
  * its event loop. Every signal to the client goes through one drain loop that one thread at a
  * time runs (a work counter hands it over), so they are serial as {@link Flow} requires.
@@ -37,6 +41,11 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
 
   private final Duration idleTimeout;
   private final ScheduledExecutorService timer;
+  private final long length;
+  private final Runnable rangeIn;
+  private final AtomicBoolean toldRangeIn = new AtomicBoolean();
+  /** Bytes come from the upstream so far; written by the HTTP client's serial signals only. */
+  private long received;
   private final CompletableFuture<Void> subscribed = new CompletableFuture<>();
   private final CompletableFuture<Void> body = new CompletableFuture<>();
   private final Queue<ByteBuffer> buffers = new ConcurrentLinkedQueue<>();
@@ -54,10 +63,16 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
   private volatile long lastActivityNanos = System.nanoTime();
   private volatile ScheduledFuture<?> watchdog;
 
-  /** @param timer runs the idle watchdog */
-  RelayedBody(Duration idleTimeout, ScheduledExecutorService timer) {
+  /**
+   * @param timer runs the idle watchdog
+   * @param length the range's length, as the upstream announced it
+   * @param rangeIn told once, when all {@code length} bytes have come or the body ended
+   */
+  RelayedBody(Duration idleTimeout, ScheduledExecutorService timer, long length, Runnable rangeIn) {
     this.idleTimeout = idleTimeout;
     this.timer = timer;
+    this.length = length;
+    this.rangeIn = rangeIn;
   }
 
   /** Completes once the upstream's body can be asked for: the moment to hand it to the client. */
@@ -85,8 +100,12 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
   public void onNext(List<ByteBuffer> item) {
     for (ByteBuffer buffer : item) {
       if (buffer.hasRemaining()) {
+        received += buffer.remaining();
         buffers.add(buffer);
       }
+    }
+    if (received >= length) {
+      tellRangeIn();
     }
     lastActivityNanos = System.nanoTime();
     waitingForUpstream = false;
@@ -104,6 +123,7 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
   }
 
   private void end(Throwable cause) {
+    tellRangeIn();
     failure = cause;
     upstreamEnded = true;
     stopWatchdog();
@@ -113,6 +133,12 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
       body.completeExceptionally(cause);
     }
     drain();
+  }
+
+  private void tellRangeIn() {
+    if (toldRangeIn.compareAndSet(false, true)) {
+      rangeIn.run();
+    }
   }
 
   private void checkIdle() {
@@ -162,6 +188,7 @@ final class RelayedBody implements BodySubscriber<Void>, Flow.Publisher<ByteBuff
         stopWatchdog();
         upstream.cancel();
         body.complete(null);
+        tellRangeIn();
       }
     });
     client = subscriber;

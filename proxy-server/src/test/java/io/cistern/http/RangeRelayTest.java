@@ -6,12 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.oci.Digest;
+import io.cistern.proxy.RangeRelay;
 import io.cistern.testing.BlobBehindRelay;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.CountingRelay;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.TestImage;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -19,14 +24,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Ranges as lazy-pull readers ask them (a layer's end first): on a cold blob, a range beyond what
  * the download has written is relayed from a ranged upstream GET at once, while the blob's one
- * full download goes on (here held by the relay in front of a real Distribution, so "at once"
+ * full download goes on (or, for a small first range of a blob nothing here has yet, starts as
+ * soon as the range is in) (here held by the relay in front of a real Distribution, so "at once"
  * needs no clock: the answer comes while the download cannot have reached those bytes). Ranges
  * within what is written or cached ask the upstream nothing more.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class RangeRelayTest {
 
-  private static final int SIZE = 4 << 20;
+  private static final int SIZE = 6 << 20;
   private static final int HOLD = 256 * 1024;
 
   @RegisterExtension
@@ -78,6 +84,48 @@ class RangeRelayTest {
   }
 
   @Test
+  void aSmallRangeOfAColdBlobGoesFirstAndTheBlobsDownloadStartsOnceTheRangeIsIn() throws Exception {
+    site.relay().holdAfter(HOLD);
+    CountingRelay.AnswerHold ranged = CountingRelay.AnswerHold.of(request -> request.hasHeader("Range"), 1000);
+    site.relay().holdAnswer(ranged);
+
+    CompletableFuture<HttpResponse<byte[]>> tail = sendLater("Range", "bytes=-200000");
+    ranged.engaged().get(60, TimeUnit.SECONDS);
+    assertEquals(0, site.cistern().cistern().blobs().downloadsInFlight(), "no download while the range is on its way");
+    assertEquals(0, fullGets());
+
+    ranged.release();
+    site.assertPartial(tail.get(60, TimeUnit.SECONDS), SIZE - 200000, SIZE - 1);
+    assertEquals(1, site.cistern().cistern().blobs().downloadsInFlight(), "started before the range's last byte went out");
+    site.relay().release();
+    site.cistern().awaitDownloadsStored();
+    assertEquals(1, fullGets(), "the one full download");
+    assertArrayEquals(blob, Files.readAllBytes(site.cistern().cistern().cache().blobs().pathOf(digest)));
+  }
+
+  @Test
+  void aLargeRangeOfAColdBlobStartsTheBlobsDownloadAtOnce() throws Exception {
+    site.relay().holdAfter(HOLD);
+    CountingRelay.AnswerHold ranged = CountingRelay.AnswerHold.of(request -> request.hasHeader("Range"), 1000);
+    site.relay().holdAnswer(ranged);
+
+    CompletableFuture<HttpResponse<byte[]>> rest = sendLater("Range", "bytes=1-");
+    ranged.engaged().get(60, TimeUnit.SECONDS);
+    // More than SMALL_RANGE: the full GET reaches the upstream while the range's answer is held.
+    site.relay().awaitRequests(request -> request.path().contains("/blobs/") && !request.hasHeader("Range"), 1)
+        .get(60, TimeUnit.SECONDS);
+    assertEquals(1, site.cistern().cistern().blobs().downloadsInFlight(),
+        "more than " + (RangeRelay.SMALL_RANGE >> 20) + " MiB: the download does not wait for it");
+
+    ranged.release();
+    site.relay().release();
+    site.assertPartial(rest.get(60, TimeUnit.SECONDS), 1, SIZE - 1);
+    site.cistern().awaitDownloadsStored();
+    assertEquals(1, fullGets());
+    assertEquals(1, rangedGets());
+  }
+
+  @Test
   void aRangeWithinTheBytesWrittenAndOneOfACachedBlobAskTheUpstreamNothing() throws Exception {
     site.relay().holdAfter(HOLD);
     BlobStream whole = site.open();
@@ -98,6 +146,16 @@ class RangeRelayTest {
 
   private HttpResponse<byte[]> send(String... headers) throws Exception {
     return site.send("GET", headers);
+  }
+
+  private CompletableFuture<HttpResponse<byte[]>> sendLater(String... headers) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return send(headers);
+      } catch (Exception e) {
+        throw new CompletionException(e);
+      }
+    });
   }
 
   /** Blob GETs that reached the upstream with a {@code Range}: relays (no download here is resumed). */
