@@ -7,7 +7,9 @@ Starts a real Distribution upstream holding generated images, then, one after an
 never-pulled images (1 client, bench/puller.py) directly, through Distribution in proxy mode and
 through a Cistern whose JVM has run the miss path on other images (in turns), and:
 
-1. per pull, the CPU time each process spent (upstream, proxy; from /proc) and the client's;
+1. per pull, the CPU time each process spent (upstream, proxy; from /proc) and the client's, and
+   what the proxy still spends once its client has the image (Distribution stores each blob with a
+   second fetch after serving it); every pull waits until all servers are idle;
 2. per blob, from the client's side: time to first byte, body time, and how long the last byte
    came after the rest (Cistern holds it back until the blob is verified; the fsync follows);
 3. a JFR recording of the warmed Cistern over its measured pulls (jcmd JFR.start/stop, 5 ms
