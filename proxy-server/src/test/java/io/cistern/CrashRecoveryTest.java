@@ -84,14 +84,7 @@ class CrashRecoveryTest {
       try (CisternProcess second = CisternProcess.start(config)) {
         assertEquals(List.of(), partials(cache), "recovery deleted the temp file before serving");
         assertTrue(second.output().stream().anyMatch(line -> line.contains("recovered the cache after an unclean stop")));
-
-        Path pulled = temp.resolve("pulled");
-        new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + second.hostPort() + "/team/app:1.0",
-            "dir:" + pulled);
-        assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
-        for (TestImage.Blob blob : image.blobs()) {
-          assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
-        }
+        assertSkopeoPullsTheImage(second);
       }
 
       assertEquals(List.of(), partials(cache));
@@ -140,19 +133,23 @@ class CrashRecoveryTest {
             && line.contains(published.size() + " files adopted") && line.contains("cannot be rebuilt from files")),
             String.join("\n", second.output()));
         assertEquals(storedFiles(cache), rows(cache), "the files it found are counted again");
-
-        Path pulled = temp.resolve("pulled");
-        new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + second.hostPort() + "/team/app:1.0",
-            "dir:" + pulled);
-        assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
-        for (TestImage.Blob blob : image.blobs()) {
-          assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
-        }
+        assertSkopeoPullsTheImage(second);
       }
       assertEquals(2, relay.count("GET", path -> path.equals("/v2/team/app/manifests/1.0")),
           "the tag was lost with the database: resolved upstream again");
       assertEquals(List.of(), partials(cache));
       assertEquals(storedFiles(cache), rows(cache), "every stored file has its row and every row its file");
+    }
+  }
+
+  /** skopeo pulls the image through {@code cistern}: its manifest and every blob, byte for byte. */
+  private void assertSkopeoPullsTheImage(CisternProcess cistern) throws Exception {
+    Path pulled = temp.resolve("pulled");
+    new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/app:1.0",
+        "dir:" + pulled);
+    assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
+    for (TestImage.Blob blob : image.blobs()) {
+      assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
     }
   }
 
