@@ -8,15 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CisternProcess;
 import io.cistern.testing.CountingRelay;
+import io.cistern.testing.LoopbackConfig;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,8 +27,6 @@ import java.sql.Statement;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -52,10 +50,12 @@ class CrashRecoveryTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
+
   @TempDir
   Path temp;
 
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final TestImage image = TestImage.random(30, 2, 3 << 20, "amd64");
 
   @Test
@@ -63,17 +63,15 @@ class CrashRecoveryTest {
     try (CountingRelay relay = CountingRelay.to(upstream.port())) {
       upstream.push("team/app", "1.0", image);
       Path cache = temp.resolve("cache");
-      Path config = writeConfig(cache, relay.url());
+      Path config = LoopbackConfig.write(temp.resolve("cistern.yml"), cache, relay.url().toString());
       TestImage.Blob layer = image.blobs().get(1);
 
       relay.holdAfter(HOLD);
       CisternProcess first = CisternProcess.start(config);
       try {
-        HttpResponse<byte[]> manifest = http.send(HttpRequest.newBuilder(url(first, "/v2/team/app/manifests/1.0"))
-            .header("Accept", MediaTypes.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> manifest = clients.get(url(first, "/v2/team/app/manifests/1.0"), "Accept", MediaTypes.OCI_MANIFEST);
         assertEquals(200, manifest.statusCode());
-        BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, url(first, "/v2/team/app/blobs/" + layer.digest())))
-            .get(60, TimeUnit.SECONDS);
+        BlobStream stream = clients.open(url(first, "/v2/team/app/blobs/" + layer.digest()));
         assertTrue(stream.first().length > 0, "the layer is streaming, so its download is under way");
       } finally {
         first.kill();
@@ -86,14 +84,7 @@ class CrashRecoveryTest {
       try (CisternProcess second = CisternProcess.start(config)) {
         assertEquals(List.of(), partials(cache), "recovery deleted the temp file before serving");
         assertTrue(second.output().stream().anyMatch(line -> line.contains("recovered the cache after an unclean stop")));
-
-        Path pulled = temp.resolve("pulled");
-        new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + second.hostPort() + "/team/app:1.0",
-            "dir:" + pulled);
-        assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
-        for (TestImage.Blob blob : image.blobs()) {
-          assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
-        }
+        assertSkopeoPullsTheImage(second);
       }
 
       assertEquals(List.of(), partials(cache));
@@ -111,21 +102,18 @@ class CrashRecoveryTest {
     try (CountingRelay relay = CountingRelay.to(upstream.port())) {
       upstream.push("team/app", "1.0", image);
       Path cache = temp.resolve("cache");
-      Path config = writeConfig(cache, relay.url());
+      Path config = LoopbackConfig.write(temp.resolve("cistern.yml"), cache, relay.url().toString());
       TestImage.Blob imageConfig = image.blobs().get(0);
       TestImage.Blob layer = image.blobs().get(1);
 
       relay.holdAfter(HOLD);
       CisternProcess first = CisternProcess.start(config);
       try {
-        HttpResponse<byte[]> manifest = http.send(HttpRequest.newBuilder(url(first, "/v2/team/app/manifests/1.0"))
-            .header("Accept", MediaTypes.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> manifest = clients.get(url(first, "/v2/team/app/manifests/1.0"), "Accept", MediaTypes.OCI_MANIFEST);
         assertEquals(200, manifest.statusCode());
-        HttpResponse<byte[]> small = http.send(HttpRequest.newBuilder(url(first, "/v2/team/app/blobs/" + imageConfig.digest()))
-            .build(), HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> small = clients.get(url(first, "/v2/team/app/blobs/" + imageConfig.digest()));
         assertArrayEquals(imageConfig.bytes(), small.body());
-        BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, url(first, "/v2/team/app/blobs/" + layer.digest())))
-            .get(60, TimeUnit.SECONDS);
+        BlobStream stream = clients.open(url(first, "/v2/team/app/blobs/" + layer.digest()));
         assertTrue(stream.first().length > 0, "the layer is streaming, so its download is under way");
       } finally {
         first.kill();
@@ -145,14 +133,7 @@ class CrashRecoveryTest {
             && line.contains(published.size() + " files adopted") && line.contains("cannot be rebuilt from files")),
             String.join("\n", second.output()));
         assertEquals(storedFiles(cache), rows(cache), "the files it found are counted again");
-
-        Path pulled = temp.resolve("pulled");
-        new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + second.hostPort() + "/team/app:1.0",
-            "dir:" + pulled);
-        assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
-        for (TestImage.Blob blob : image.blobs()) {
-          assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
-        }
+        assertSkopeoPullsTheImage(second);
       }
       assertEquals(2, relay.count("GET", path -> path.equals("/v2/team/app/manifests/1.0")),
           "the tag was lost with the database: resolved upstream again");
@@ -161,20 +142,15 @@ class CrashRecoveryTest {
     }
   }
 
-  private Path writeConfig(Path cache, URI upstream) throws IOException {
-    return Files.writeString(temp.resolve("cistern.yml"), """
-        server:
-          address: 127.0.0.1
-          port: 0
-        admin:
-          address: 127.0.0.1
-          port: 0
-        cache:
-          directory: %s
-        upstreams:
-          - host: upstream.test
-            url: %s
-        """.formatted(cache, upstream));
+  /** skopeo pulls the image through {@code cistern}: its manifest and every blob, byte for byte. */
+  private void assertSkopeoPullsTheImage(CisternProcess cistern) throws Exception {
+    Path pulled = temp.resolve("pulled");
+    new Skopeo(temp.resolve("skopeo")).copy("--src-tls-verify=false", "docker://" + cistern.hostPort() + "/team/app:1.0",
+        "dir:" + pulled);
+    assertArrayEquals(image.manifest().bytes(), Files.readAllBytes(pulled.resolve("manifest.json")));
+    for (TestImage.Blob blob : image.blobs()) {
+      assertArrayEquals(blob.bytes(), Files.readAllBytes(pulled.resolve(blob.digest().hex())), blob.digest().toString());
+    }
   }
 
   private static URI url(CisternProcess cistern, String path) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
@@ -14,17 +15,12 @@ import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import io.cistern.testing.TestImage;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -56,11 +52,12 @@ class ClusterOwnershipTest {
   @RegisterExtension
   final ClusterPerTest clusters = new ClusterPerTest(upstream);
 
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
+
   @TempDir
   Path temp;
 
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
   private TestCluster cluster;
 
   @BeforeAll
@@ -68,11 +65,6 @@ class ClusterOwnershipTest {
     for (TestImage.Blob blob : blobs) {
       upstream.pushBlob(REPOSITORY, blob.bytes());
     }
-  }
-
-  @AfterEach
-  void stopClients() {
-    clients.shutdownNow();
   }
 
   private TestCluster cluster(int size) throws Exception {
@@ -90,8 +82,7 @@ class ClusterOwnershipTest {
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
     for (int member = 0; member < 3; member++) {
       for (int client = 0; client < 2; client++) {
-        URI uri = blobUri(cluster.member(member), blob);
-        streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients));
+        streams.add(clients.openLater(blobUri(cluster.member(member), blob)));
       }
     }
     // Every client of every member has bytes while the upstream is still held: the other members
@@ -125,8 +116,7 @@ class ClusterOwnershipTest {
     List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
     for (TestImage.Blob blob : blobs) {
       for (int member = 0; member < 3; member++) {
-        URI uri = blobUri(cluster.member(member), blob);
-        responses.add(CompletableFuture.supplyAsync(() -> get(uri), clients));
+        responses.add(clients.sendLater("GET", blobUri(cluster.member(member), blob)));
       }
     }
     for (int i = 0; i < responses.size(); i++) {
@@ -147,18 +137,12 @@ class ClusterOwnershipTest {
     int owner = order.get(0);
     int next = order.get(1);
     int asking = order.get(2);
-    cluster.upstream().holdAfter(HOLD);
-    URI uri = blobUri(cluster.member(asking), blob);
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients).get(60, TimeUnit.SECONDS);
-
-    // The asking member has part of the blob from the owner; the owner now vanishes from the network.
-    cluster.relay(owner).goDown();
-    cluster.upstream().release();
+    BlobStream stream = openThenCutTheOwner(blob, asking, owner);
 
     assertEquals(200, stream.status());
     assertArrayEquals(blob.bytes(), stream.finish(), "the client's pull completes, through the next member");
     assertEquals(2, upstreamGets(blob), "the owner's GET, and the next member's");
-    CountingRelay.Request resumed = memberGets(next, blob).get(0);
+    CountingRelay.Request resumed = gets(cluster.relay(next), blob).get(0);
     assertTrue(resumed.headerLines().stream().anyMatch(line -> line.toLowerCase().startsWith("range: bytes=")),
         "the asking member resumed from the bytes it had: " + resumed.headerLines());
     assertFalse(cluster.member(asking).cistern().cluster().membership().live().contains(cluster.memberName(owner)),
@@ -172,16 +156,10 @@ class ClusterOwnershipTest {
     List<Integer> order = cluster.order(blob.digest().toString());
     int owner = order.get(0);
     int asking = order.get(1);
-    cluster.upstream().holdAfter(HOLD);
-    URI uri = blobUri(cluster.member(asking), blob);
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, uri), clients).get(60, TimeUnit.SECONDS);
-
-    cluster.relay(owner).goDown();
-    cluster.upstream().release();
+    BlobStream stream = openThenCutTheOwner(blob, asking, owner);
 
     assertArrayEquals(blob.bytes(), stream.finish());
-    List<CountingRelay.Request> gets = cluster.upstream().requests().stream()
-        .filter(request -> request.method().equals("GET") && request.path().endsWith(blob.digest().toString())).toList();
+    List<CountingRelay.Request> gets = gets(cluster.upstream(), blob);
     assertEquals(2, gets.size(), "the owner's GET, and the asker's own");
     assertTrue(gets.stream().anyMatch(get -> get.hasHeader("Range")), "the asker's GET resumes by Range");
     assertEquals(0, cluster.memberRequests(order.get(2), "GET", blob.digest().toString()),
@@ -195,7 +173,7 @@ class ClusterOwnershipTest {
     List<Integer> order = cluster.order(blob.digest().toString());
     cluster.relay(order.get(0)).goDown();
 
-    HttpResponse<byte[]> response = get(blobUri(cluster.member(order.get(2)), blob));
+    HttpResponse<byte[]> response = clients.get(blobUri(cluster.member(order.get(2)), blob));
 
     assertEquals(200, response.statusCode());
     assertArrayEquals(blob.bytes(), response.body());
@@ -208,10 +186,10 @@ class ClusterOwnershipTest {
     cluster(2);
     TestImage.Blob blob = blobs.get(4);
     for (int member = 0; member < 2; member++) {
-      HttpResponse<byte[]> response = get(blobUri(cluster.member(member), blob), "Cistern-Member", "not-the-token");
+      HttpResponse<byte[]> response = clients.get(blobUri(cluster.member(member), blob), "Cistern-Member", "not-the-token");
       assertEquals(401, response.statusCode());
       assertTrue(new String(response.body()).contains("UNAUTHORIZED"), new String(response.body()));
-      assertEquals(401, get(cluster.member(member).url("/v2/"), "Cistern-Member", "not-the-token").statusCode(),
+      assertEquals(401, clients.get(cluster.member(member).url("/v2/"), "Cistern-Member", "not-the-token").statusCode(),
           "not even a probe");
     }
     assertEquals(List.of(), cluster.upstream().requests(), "nothing reached the upstream");
@@ -221,7 +199,7 @@ class ClusterOwnershipTest {
   void aCisternInNoClusterRefusesEveryMemberRequest() throws Exception {
     try (CountingRelay relay = CountingRelay.to(upstream.port());
          TestCistern single = TestCistern.forUpstream(temp.resolve("single"), relay.url())) {
-      assertEquals(401, get(blobUri(single, blobs.get(4)), "Cistern-Member", TestCluster.TOKEN).statusCode());
+      assertEquals(401, clients.get(blobUri(single, blobs.get(4)), "Cistern-Member", TestCluster.TOKEN).statusCode());
       assertEquals(List.of(), relay.requests());
     }
   }
@@ -233,7 +211,7 @@ class ClusterOwnershipTest {
     List<Integer> order = cluster.order(blob.digest().toString());
     int notOwner = order.get(2);
 
-    HttpResponse<byte[]> response = get(blobUri(cluster.member(notOwner), blob), "Cistern-Member", TestCluster.TOKEN);
+    HttpResponse<byte[]> response = clients.get(blobUri(cluster.member(notOwner), blob), "Cistern-Member", TestCluster.TOKEN);
 
     assertEquals(200, response.statusCode());
     assertArrayEquals(blob.bytes(), response.body());
@@ -244,25 +222,27 @@ class ClusterOwnershipTest {
     }
   }
 
-  private List<CountingRelay.Request> memberGets(int member, TestImage.Blob blob) {
-    return cluster.relay(member).requests().stream()
+  /**
+   * Opens {@code blob} at member {@code asking} while the upstream holds it mid-body, so the asker
+   * has part of it from {@code owner}; the owner then vanishes from the network and the upstream
+   * goes on.
+   */
+  private BlobStream openThenCutTheOwner(TestImage.Blob blob, int asking, int owner) throws Exception {
+    cluster.upstream().holdAfter(HOLD);
+    BlobStream stream = clients.open(blobUri(cluster.member(asking), blob));
+    cluster.relay(owner).goDown();
+    cluster.upstream().release();
+    return stream;
+  }
+
+  /** The GETs of {@code blob} that reached {@code relay}: a member's, or the upstream's. */
+  private static List<CountingRelay.Request> gets(CountingRelay relay, TestImage.Blob blob) {
+    return relay.requests().stream()
         .filter(request -> request.method().equals("GET") && request.path().endsWith(blob.digest().toString())).toList();
   }
 
   private long upstreamGets(TestImage.Blob blob) {
     return cluster.upstreamGets(blob.digest());
-  }
-
-  private HttpResponse<byte[]> get(URI uri, String... headers) {
-    try {
-      java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(uri);
-      for (int i = 0; i < headers.length; i += 2) {
-        request.header(headers[i], headers[i + 1]);
-      }
-      return http.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static URI blobUri(TestCistern member, TestImage.Blob blob) {

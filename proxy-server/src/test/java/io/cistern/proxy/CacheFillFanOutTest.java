@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CisternOnRelay;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
@@ -15,8 +16,7 @@ import io.cistern.testing.RawHttpConnection;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
+import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,15 +24,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -67,11 +64,11 @@ class CacheFillFanOutTest {
   @RegisterExtension
   final CisternOnRelay site = new CisternOnRelay(upstream);
 
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
+
   @TempDir
   Path temp;
-
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @BeforeAll
   static void seed() throws Exception {
@@ -81,17 +78,12 @@ class CacheFillFanOutTest {
     upstream.push("team/app", "v1", image);
   }
 
-  @AfterEach
-  void stopClients() {
-    clients.shutdownNow();
-  }
-
   @Test
   void sixteenClientsOfAColdBlobShareOneUpstreamGetAndAllGetTheRightBytes() throws Exception {
     site.relay().holdAfter(HOLD);
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
     for (int i = 0; i < CLIENTS; i++) {
-      streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients));
+      streams.add(clients.openLater(blobUri(large)));
     }
     // Every client has bytes while the upstream is still held: all sixteen overlap one download.
     CompletableFuture.allOf(streams.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
@@ -111,8 +103,7 @@ class CacheFillFanOutTest {
     // Plain HTTP: the followers are sent the temp file by sendfile (FollowingFileSlices), each at
     // its own pace, with the upstream held mid-blob so that every one of them follows the download.
     site.relay().holdAfter(HOLD);
-    BlobStream opener = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream opener = clients.open(blobUri(huge));
     // At least this much is written, so ranges that start before it follow the download too
     // (rather than being relayed from the upstream, as ranges beyond the bytes written are).
     int written = opener.first().length;
@@ -121,12 +112,11 @@ class CacheFillFanOutTest {
     List<CompletableFuture<BlobStream>> whole = new ArrayList<>();
     List<CompletableFuture<BlobStream>> ranged = new ArrayList<>();
     for (int i = 0; i < 2 * CLIENTS; i++) {
-      whole.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients));
+      whole.add(clients.openLater(blobUri(huge)));
     }
     for (int i = 0; i < 2 * ranges.size(); i++) {
       String range = ranges.get(i % ranges.size());
-      ranged.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge), "Range",
-          range.startsWith("bytes=") ? range : "bytes=" + range), clients));
+      ranged.add(clients.openLater(blobUri(huge), "Range", range.startsWith("bytes=") ? range : "bytes=" + range));
     }
     CompletableFuture.allOf(Stream.concat(whole.stream(), ranged.stream()).toArray(CompletableFuture[]::new))
         .get(60, TimeUnit.SECONDS);
@@ -155,22 +145,13 @@ class CacheFillFanOutTest {
   void coldBlobsAskedForBySixteenClientsAtOnceAreEachFetchedOnce() throws Exception {
     // No hold here: requests land before, during and after each download's end, the races the
     // single flight has to survive.
-    CyclicBarrier start = new CyclicBarrier(CLIENTS * small.size());
-    List<CompletableFuture<HttpResponse<byte[]>>> responses = new ArrayList<>();
+    List<URI> uris = new ArrayList<>();
     for (byte[] blob : small) {
-      for (int i = 0; i < CLIENTS; i++) {
-        responses.add(CompletableFuture.supplyAsync(() -> {
-          try {
-            start.await(30, TimeUnit.SECONDS);
-            return http.send(HttpRequest.newBuilder(blobUri(blob)).build(), HttpResponse.BodyHandlers.ofByteArray());
-          } catch (Exception e) {
-            throw new IllegalStateException(e);
-          }
-        }, clients));
-      }
+      uris.addAll(Collections.nCopies(CLIENTS, blobUri(blob)));
     }
+    List<HttpResponse<byte[]>> responses = clients.getAtOnce(uris);
     for (int i = 0; i < responses.size(); i++) {
-      HttpResponse<byte[]> response = responses.get(i).get(60, TimeUnit.SECONDS);
+      HttpResponse<byte[]> response = responses.get(i);
       assertEquals(200, response.statusCode());
       assertArrayEquals(small.get(i / CLIENTS), response.body());
     }
@@ -182,8 +163,8 @@ class CacheFillFanOutTest {
   @Test
   void distinctDigestsDownloadInParallel() throws Exception {
     site.relay().holdAfter(HOLD);
-    CompletableFuture<BlobStream> one = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients);
-    CompletableFuture<BlobStream> other = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(otherLarge)), clients);
+    CompletableFuture<BlobStream> one = clients.openLater(blobUri(large));
+    CompletableFuture<BlobStream> other = clients.openLater(blobUri(otherLarge));
     // Both have bytes while both upstream answers are held: neither download waits for the other.
     CompletableFuture.allOf(one, other).get(60, TimeUnit.SECONDS);
     site.relay().release();
@@ -197,8 +178,7 @@ class CacheFillFanOutTest {
   @Test
   void aClientReceivesTheFirstBytesWhileTheUpstreamIsStillSendingTheBlob() throws Exception {
     site.relay().holdAfter(HOLD);
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream stream = clients.open(blobUri(large));
 
     byte[] first = stream.first();
     assertTrue(first.length > 0);
@@ -220,8 +200,7 @@ class CacheFillFanOutTest {
       stalled.send("GET", blobPath(huge));
       assertEquals(200, stalled.readHead().status());
       byte[] stalledFirst = stalled.readSome(1024);
-      BlobStream reader = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(huge)), clients)
-          .get(60, TimeUnit.SECONDS);
+      BlobStream reader = clients.open(blobUri(huge));
       site.relay().release();
 
       // The blob (far more than the socket buffers of the stalled client hold) reaches the other
@@ -247,8 +226,7 @@ class CacheFillFanOutTest {
     leaving.send("GET", blobPath(large));
     assertEquals(200, leaving.readHead().status());
     leaving.readSome(1024);
-    BlobStream staying = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(large)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream staying = clients.open(blobUri(large));
     leaving.abort();
     site.relay().release();
 
@@ -311,31 +289,14 @@ class CacheFillFanOutTest {
   }
 
   private List<HttpResponse<byte[]>> concurrently(TestCistern target, String path) throws Exception {
-    CyclicBarrier start = new CyclicBarrier(CLIENTS);
-    List<CompletableFuture<HttpResponse<byte[]>>> futures = new ArrayList<>();
-    for (int i = 0; i < CLIENTS; i++) {
-      futures.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          start.await(30, TimeUnit.SECONDS);
-          return http.send(HttpRequest.newBuilder(target.url(path)).header("Accept", MediaTypes.OCI_MANIFEST).build(),
-              HttpResponse.BodyHandlers.ofByteArray());
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      }, clients));
-    }
-    List<HttpResponse<byte[]>> responses = new ArrayList<>();
-    for (CompletableFuture<HttpResponse<byte[]>> future : futures) {
-      responses.add(future.get(60, TimeUnit.SECONDS));
-    }
-    return responses;
+    return clients.getAtOnce(Collections.nCopies(CLIENTS, target.url(path)), "Accept", MediaTypes.OCI_MANIFEST);
   }
 
   private long upstreamGets(byte[] blob) {
     return site.relay().count("GET", path -> path.equals(blobPath(blob)));
   }
 
-  private java.net.URI blobUri(byte[] blob) {
+  private URI blobUri(byte[] blob) {
     return site.cistern().url(blobPath(blob));
   }
 

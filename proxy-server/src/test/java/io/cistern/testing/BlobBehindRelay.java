@@ -3,15 +3,9 @@ package io.cistern.testing;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -20,8 +14,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One blob on a {@link RealUpstream} for a whole test class and, for each test, a fresh
- * {@link CisternOnRelay} in front of it (the blob starts cold), with clients that wait at most a
- * minute for what they ask: the rig of the tests of clients' ranges and HEADs of a blob. Register
+ * {@link CisternOnRelay} in front of it (the blob starts cold), with {@link BoundedClients}: the rig of the tests of clients' ranges and HEADs of a blob. Register
  * it in a static field; it pushes the blob before all tests:
  *
  * <pre>{@code
@@ -33,10 +26,9 @@ public final class BlobBehindRelay implements BeforeAllCallback, AfterAllCallbac
 
   private final RealUpstream upstream = new RealUpstream();
   private final CisternOnRelay site = new CisternOnRelay(upstream);
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final BoundedClients clients = new BoundedClients();
   private final String repository;
   private final TestImage.Blob blob;
-  private ExecutorService clients;
 
   public BlobBehindRelay(String repository, TestImage.Blob blob) {
     this.repository = repository;
@@ -52,12 +44,12 @@ public final class BlobBehindRelay implements BeforeAllCallback, AfterAllCallbac
   @Override
   public void beforeEach(ExtensionContext context) throws Exception {
     site.beforeEach(context);
-    clients = Executors.newCachedThreadPool();
+    clients.beforeEach(context);
   }
 
   @Override
   public void afterEach(ExtensionContext context) throws Exception {
-    clients.shutdownNow();
+    clients.afterEach(context);
     site.afterEach(context);
   }
 
@@ -90,23 +82,14 @@ public final class BlobBehindRelay implements BeforeAllCallback, AfterAllCallbac
         .toList();
   }
 
-  /**
-   * GETs the whole blob and returns once its first bytes are in: opened on a thread of its own and
-   * waited for at most a minute, so an upstream held for good fails the test instead of hanging it.
-   */
+  /** GETs the whole blob and returns once its first bytes are in, waited for at most a minute ({@link BoundedClients#open}). */
   public BlobStream open() throws Exception {
-    return CompletableFuture.supplyAsync(() -> BlobStream.open(http, cistern().url(path())), clients)
-        .get(60, TimeUnit.SECONDS);
+    return clients.open(cistern().url(path()));
   }
 
   /** Sends {@code method} for the blob, with {@code headers} as name, value pairs; waits at most a minute for the answer. */
   public HttpResponse<byte[]> send(String method, String... headers) throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(cistern().url(path()))
-        .method(method, HttpRequest.BodyPublishers.noBody());
-    for (int i = 0; i < headers.length; i += 2) {
-      request.header(headers[i], headers[i + 1]);
-    }
-    return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray()).get(60, TimeUnit.SECONDS);
+    return clients.send(method, cistern().url(path()), headers);
   }
 
   /** Asserts a 206 answer of the blob's bytes {@code first} to {@code last}: its range, length and bytes. */

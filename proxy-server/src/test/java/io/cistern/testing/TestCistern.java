@@ -29,8 +29,16 @@ public final class TestCistern implements AutoCloseable {
     this.cistern = cistern;
   }
 
-  /** An upstream Cistern is configured with: the registry's host name and the url it is reached at. */
-  public record UpstreamUrl(String host, URI url) {}
+  /**
+   * An upstream Cistern is configured with: the registry's host name, the url it is reached at and
+   * the other keys of its entry ({@code mirror: ns}), one {@code key: value} a line, or none.
+   */
+  public record UpstreamUrl(String host, URI url, String keys) {
+
+    public UpstreamUrl(String host, URI url) {
+      this(host, url, "");
+    }
+  }
 
   /** A Cistern whose only (default) upstream is {@code upstream}, named {@code upstream.test}. */
   public static TestCistern forUpstream(Path directory, URI upstream) throws IOException, InterruptedException {
@@ -40,11 +48,21 @@ public final class TestCistern implements AutoCloseable {
   /** A Cistern with its cache in {@code directory} and {@code upstreams} alone, the first the default. */
   public static TestCistern forUpstreams(Path directory, Clock clock, UpstreamUrl... upstreams)
       throws IOException, InterruptedException {
+    return forUpstreams(directory, clock, "", upstreams);
+  }
+
+  /**
+   * As {@link #forUpstreams(Path, Clock, UpstreamUrl...)}, with {@code more} configuration: top-level
+   * sections other than {@code cache} and {@code upstreams} ({@code security:}, {@code shutdown:}).
+   */
+  public static TestCistern forUpstreams(Path directory, Clock clock, String more, UpstreamUrl... upstreams)
+      throws IOException, InterruptedException {
     StringBuilder yaml = new StringBuilder("cache:\n  directory: ").append(directory.resolve("cache")).append("\nupstreams:\n");
     for (UpstreamUrl upstream : upstreams) {
       yaml.append("  - host: ").append(upstream.host()).append("\n    url: ").append(upstream.url()).append('\n');
+      upstream.keys().lines().forEach(key -> yaml.append("    ").append(key).append('\n'));
     }
-    return fromYaml(directory, yaml.toString(), clock);
+    return fromYaml(directory, yaml.append(more).toString(), clock);
   }
 
   public static TestCistern fromYaml(Path directory, String yaml) throws IOException, InterruptedException {

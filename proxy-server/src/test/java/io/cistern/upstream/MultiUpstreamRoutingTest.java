@@ -12,6 +12,7 @@ import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -19,6 +20,7 @@ import java.net.SocketTimeoutException;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,16 +61,8 @@ class MultiUpstreamRoutingTest {
     ghcr.push("team/app", "1.0", onGhcr);
     toHub = CountingRelay.to(hub.port());
     toGhcr = CountingRelay.to(ghcr.port());
-    cistern = TestCistern.fromYaml(temp.resolve("cistern"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-          - host: ghcr.io
-            url: %s
-        defaultUpstream: docker.io
-        """.formatted(temp.resolve("cistern/cache"), toHub.url(), toGhcr.url()));
+    cistern = TestCistern.forUpstreams(temp.resolve("cistern"), Clock.systemUTC(), "defaultUpstream: docker.io\n",
+        new UpstreamUrl("docker.io", toHub.url()), new UpstreamUrl("ghcr.io", toGhcr.url()));
     skopeo = new Skopeo(temp.resolve("skopeo"));
   }
 

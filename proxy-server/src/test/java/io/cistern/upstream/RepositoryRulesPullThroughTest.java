@@ -13,6 +13,7 @@ import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,6 +21,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -171,13 +173,8 @@ class RepositoryRulesPullThroughTest {
   void aRuleRefusesWhatIsAlreadyCachedWhileOperatorsCanStillListAndPurgeIt() throws Exception {
     Path cache = temp.resolve("cached/cache");
     String layer = "/v2/team/secret/key/blobs/" + secret.blobs().get(1).digest();
-    try (TestCistern open = TestCistern.fromYaml(temp.resolve("cached"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-        """.formatted(cache, toHub.url()))) {
+    try (TestCistern open = TestCistern.forUpstreams(temp.resolve("cached"), Clock.systemUTC(),
+        new UpstreamUrl("docker.io", toHub.url()))) {
       skopeo.copy("--src-tls-verify=false", "docker://" + open.hostPort() + "/team/secret/key:1",
           "dir:" + temp.resolve("cached-pull"));
     }
@@ -234,13 +231,8 @@ class RepositoryRulesPullThroughTest {
   void importSkipsTheImagesTheRulesRefuseNamingThemAndStoresNothingOnlyTheyNeed() throws Exception {
     // A bundle of an allowed image, a refused one, and a refused copy of the allowed one, from a cache without rules.
     Path bundle = temp.resolve("site/cache/bundles/site.tar");
-    try (TestCistern site = TestCistern.fromYaml(temp.resolve("site"), """
-        cache:
-          directory: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-        """.formatted(temp.resolve("site/cache"), toHub.url()))) {
+    try (TestCistern site = TestCistern.forUpstreams(temp.resolve("site"), Clock.systemUTC(),
+        new UpstreamUrl("docker.io", toHub.url()))) {
       CisternCli cli = CisternCli.forCache(temp.resolve("site/cli.yml"), temp.resolve("site/cache"),
           site.cistern().adminAddress().getPort(), "upstreams: [{host: docker.io, url: " + toHub.url() + "}]");
       cli.run("warm", "library/alpine:3", "team/secret/key:1", "team/secret/copy:1").orFail();

@@ -11,14 +11,15 @@ import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.oci.ReferrersIndex;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.Skopeo;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestCistern.UpstreamUrl;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
-import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,10 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
 import org.junit.jupiter.api.AfterAll;
@@ -89,9 +86,10 @@ class TieredMirrorTest {
   private static TestImage.Blob sbom;
   private static final AtomicInteger nodeCount = new AtomicInteger();
 
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
+
   private final List<AutoCloseable> nodes = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
 
   @BeforeAll
   static void start() throws Exception {
@@ -109,21 +107,9 @@ class TieredMirrorTest {
 
     Path htpasswd = Files.writeString(temp.resolve("htpasswd"),
         USER + ":" + OpenBSDBCrypt.generate("2y", PASSWORD.toCharArray(), new SecureRandom().generateSeed(16), 5) + "\n");
-    site = TestCistern.fromYaml(temp.resolve("site"), """
-        cache:
-          directory: %s
-        security:
-          auth:
-            htpasswd: %s
-        upstreams:
-          - host: docker.io
-            url: %s
-          - host: ghcr.io
-            url: %s
-          - host: quay.io
-            url: %s
-        """.formatted(temp.resolve("site/cache"), htpasswd, toRegistry.get("docker.io").url(),
-        toRegistry.get("ghcr.io").url(), toRegistry.get("quay.io").url()), clock);
+    site = TestCistern.forUpstreams(temp.resolve("site"), clock, "security:\n  auth:\n    htpasswd: " + htpasswd + "\n",
+        REGISTRIES.stream().map(registry -> new UpstreamUrl(registry, toRegistry.get(registry).url()))
+            .toArray(UpstreamUrl[]::new));
   }
 
   @AfterAll
@@ -136,7 +122,6 @@ class TieredMirrorTest {
 
   @AfterEach
   void stopNodes() throws Exception {
-    clients.shutdownNow();
     for (AutoCloseable node : nodes) {
       node.close();
     }
@@ -198,8 +183,7 @@ class TieredMirrorTest {
     Node node = node("ns");
     node.relay.holdAfter(256 * 1024);
     String path = "/v2/team/large/blobs/" + Digest.sha256Of(large) + "?ns=ghcr.io";
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, node.cistern.url(path)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream stream = clients.open(node.cistern.url(path));
     assertEquals(200, stream.status());
     node.relay.cutConnections();
     node.relay.release();
@@ -275,26 +259,16 @@ class TieredMirrorTest {
 
   /** A node Cistern whose three upstreams are the site, reached through a fresh relay. */
   private Node node(String mirror) throws Exception {
-    Path directory = Files.createDirectories(temp.resolve("node-" + nodeCount.incrementAndGet()));
     CountingRelay relay = CountingRelay.to(site.port());
-    StringBuilder upstreams = new StringBuilder();
-    for (String registry : REGISTRIES) {
-      upstreams.append("""
-            - host: %s
-              url: %s
-              mirror: %s
-              username: %s
-              password: %s
-              maxRetries: 1
-          """.formatted(registry, relay.url(), mirror, USER, PASSWORD));
-    }
-    TestCistern cistern = TestCistern.fromYaml(directory, """
-        cache:
-          directory: %s
-        shutdown:
-          grace: 0s
-        upstreams:
-        %s""".formatted(directory.resolve("cache"), upstreams), clock);
+    String keys = """
+        mirror: %s
+        username: %s
+        password: %s
+        maxRetries: 1
+        """.formatted(mirror, USER, PASSWORD);
+    TestCistern cistern = TestCistern.forUpstreams(temp.resolve("node-" + nodeCount.incrementAndGet()), clock,
+        "shutdown:\n  grace: 0s\n",
+        REGISTRIES.stream().map(registry -> new UpstreamUrl(registry, relay.url(), keys)).toArray(UpstreamUrl[]::new));
     Node node = new Node(relay, cistern);
     nodes.add(() -> {
       relay.release();
