@@ -1,12 +1,14 @@
 package io.cistern.oci;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Map;
 
-/** An OCI content descriptor: what a manifest says about a blob or a child manifest. */
-@JsonIgnoreProperties(ignoreUnknown = true)
+/**
+ * An OCI content descriptor: what a manifest says about a blob or a child manifest. Read by
+ * {@link ManifestReader}; written by data binding (the referrers index), hence the
+ * annotations.
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Descriptor(
     @JsonProperty("mediaType") String mediaType,

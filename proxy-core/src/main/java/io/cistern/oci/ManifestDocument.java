@@ -1,8 +1,5 @@
 package io.cistern.oci;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,19 +8,16 @@ import java.util.Optional;
 /**
  * The parts of a manifest or index Cistern reads: children of an index, config and layers of an
  * image manifest, the subject of a referrer. Used to walk an image (warm, export) and to pick a
- * platform; never to re-serialise a manifest.
+ * platform; never to re-serialise a manifest. Read by {@link ManifestReader}, without data binding.
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
 public record ManifestDocument(
-    @JsonProperty("schemaVersion") int schemaVersion,
-    @JsonProperty("mediaType") String mediaType,
-    @JsonProperty("artifactType") String artifactType,
-    @JsonProperty("config") Descriptor config,
-    @JsonProperty("layers") List<Descriptor> layers,
-    @JsonProperty("manifests") List<Descriptor> manifests,
-    @JsonProperty("subject") Descriptor subject) {
-
-  private static final ObjectReader READER = Json.reader().forType(ManifestDocument.class);
+    int schemaVersion,
+    String mediaType,
+    String artifactType,
+    Descriptor config,
+    List<Descriptor> layers,
+    List<Descriptor> manifests,
+    Descriptor subject) {
 
   public ManifestDocument {
     layers = layers == null ? List.of() : List.copyOf(layers);
@@ -32,7 +26,7 @@ public record ManifestDocument(
 
   public static ManifestDocument parse(byte[] json) {
     try {
-      return READER.readValue(json);
+      return ManifestReader.read(json);
     } catch (IOException e) {
       throw new RegistryException(ErrorCode.MANIFEST_INVALID, "manifest is not valid JSON");
     }

@@ -1,12 +1,10 @@
 package io.cistern.oci;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
 /** The platform of an index entry: {@code linux/amd64}, {@code linux/arm64/v8}. */
-@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Platform(
     @JsonProperty("os") String os,

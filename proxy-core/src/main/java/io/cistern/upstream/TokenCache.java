@@ -1,11 +1,9 @@
 package io.cistern.upstream;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import io.cistern.oci.ErrorCode;
-import io.cistern.oci.Json;
 import io.cistern.oci.RegistryException;
 import java.io.IOException;
 import java.net.URI;
@@ -162,16 +160,12 @@ public final class TokenCache {
       throw new RegistryException(ErrorCode.UNAVAILABLE, 502, service + " answered " + status, null, null);
     }
     try {
-      JsonNode body = Json.tree(response.body());
-      String token = body.path("token").asText("");
-      if (token.isEmpty()) {
-        token = body.path("access_token").asText("");
-      }
-      if (token.isEmpty()) {
+      TokenAnswer answer = TokenAnswer.read(response.body());
+      if (answer.token().isEmpty()) {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent no token", null, null);
       }
-      long seconds = body.path("expires_in").asLong(0);
-      return new Token(token, seconds > 0 ? Duration.ofSeconds(seconds) : DEFAULT_LIFETIME);
+      long seconds = answer.expiresInSeconds();
+      return new Token(answer.token(), seconds > 0 ? Duration.ofSeconds(seconds) : DEFAULT_LIFETIME);
     } catch (IOException e) {
       throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent invalid JSON", null, e);
     }

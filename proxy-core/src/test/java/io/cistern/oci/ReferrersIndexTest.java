@@ -1,6 +1,7 @@
 package io.cistern.oci;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -55,5 +56,29 @@ class ReferrersIndexTest {
     String tag = sha512.referrersTag();
     assertEquals("sha512-" + sha512.hex().substring(0, 64), tag);
     assertEquals(tag, new Tag(tag).value());
+  }
+
+  @Test
+  void readsAnUpstreamAnswerSkippingWhatItDoesNotKnow() {
+    byte[] page = """
+        {"schemaVersion":2,"mediaType":"%s","annotations":{"page":{"n":1}},"manifests":[
+          {"mediaType":"%s","digest":"%s","size":"500","artifactType":"%s","data":"e30=","urls":[],
+           "annotations":{"org.opencontainers.image.created":"2026-01-01T00:00:00Z"}},
+          {"mediaType":"%s","digest":"%s","size":400.0,"artifactType":"%s","annotations":null}]}
+        """.formatted(MediaTypes.OCI_INDEX, MediaTypes.OCI_MANIFEST, SBOM_ENTRY.digest(), SBOM,
+        MediaTypes.OCI_MANIFEST, SIGNATURE_ENTRY.digest(), SIGNATURE).getBytes(StandardCharsets.UTF_8);
+    assertEquals(List.of(SBOM_ENTRY, SIGNATURE_ENTRY), ReferrersIndex.parse(page).manifests());
+    assertEquals(List.of(), ReferrersIndex.parse("{\"manifests\":null}".getBytes(StandardCharsets.UTF_8)).manifests(),
+        "a null list of entries is no entries");
+  }
+
+  @Test
+  void anAnswerThatIsNotAnIndexIsAManifestError() {
+    for (String answer : List.of("null", "[]", "{\"manifests\":{}}", "{\"manifests\":[null]}",
+        "{\"manifests\":[{\"size\":\"big\"}]}", "{\"manifests\":[{\"annotations\":{\"k\":[]}}]}")) {
+      RegistryException error = assertThrows(RegistryException.class,
+          () -> ReferrersIndex.parse(answer.getBytes(StandardCharsets.UTF_8)), answer);
+      assertEquals(ErrorCode.MANIFEST_INVALID, error.code(), answer);
+    }
   }
 }

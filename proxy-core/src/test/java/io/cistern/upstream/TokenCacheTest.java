@@ -108,6 +108,8 @@ class TokenCacheTest {
     answers.put("/limited", "429 {}");
     answers.put("/broken", "200 not json");
     answers.put("/empty", "200 {}");
+    answers.put("/not-an-object", "200 [\"t\"]");
+    answers.put("/object-token", "200 {\"token\":{\"value\":\"t\"}}");
     RegistryException refused = failure(tokens(null), "/refused");
     assertEquals(ErrorCode.UNAUTHORIZED, refused.code());
     assertTrue(refused.getMessage().contains("needs credentials"), refused.getMessage());
@@ -116,8 +118,15 @@ class TokenCacheTest {
     RegistryException limited = failure(tokens(null), "/limited");
     assertEquals(429, limited.status());
     assertEquals(Duration.ofSeconds(7), limited.retryAfter().orElseThrow());
-    assertEquals(502, failure(tokens(null), "/broken").status());
-    assertEquals(502, failure(tokens(null), "/empty").status());
+    RegistryException broken = failure(tokens(null), "/broken");
+    assertEquals(502, broken.status());
+    assertEquals(ErrorCode.UNAVAILABLE, broken.code());
+    assertEquals("token service sent invalid JSON", broken.getMessage());
+    for (String noToken : List.of("/empty", "/not-an-object", "/object-token")) {
+      RegistryException none = failure(tokens(null), noToken);
+      assertEquals(502, none.status(), noToken);
+      assertEquals("token service sent no token", none.getMessage(), noToken);
+    }
   }
 
   @Test
