@@ -35,6 +35,11 @@ public final class TokenCache {
 
   /** What the token spec says to assume when a token server leaves out {@code expires_in}. */
   static final Duration DEFAULT_LIFETIME = Duration.ofSeconds(60);
+  /**
+   * The longest a token is kept, whatever its {@code expires_in} claims: registries issue minutes
+   * (Docker Hub 300 s), and a claim of centuries would overflow the cache's clock arithmetic.
+   */
+  static final Duration MAX_LIFETIME = Duration.ofHours(24);
   /** A token answer is a small JSON object; registries' JWTs run to a few KiB. */
   static final int MAX_RESPONSE_BYTES = 1 << 20;
 
@@ -165,7 +170,8 @@ public final class TokenCache {
         throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent no token", null, null);
       }
       long seconds = answer.expiresInSeconds();
-      return new Token(answer.token(), seconds > 0 ? Duration.ofSeconds(seconds) : DEFAULT_LIFETIME);
+      return new Token(answer.token(),
+          seconds > 0 ? Duration.ofSeconds(Math.min(seconds, MAX_LIFETIME.toSeconds())) : DEFAULT_LIFETIME);
     } catch (IOException e) {
       throw new RegistryException(ErrorCode.UNAVAILABLE, 502, "token service sent invalid JSON", null, e);
     }

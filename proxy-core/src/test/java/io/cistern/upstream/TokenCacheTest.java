@@ -88,6 +88,16 @@ class TokenCacheTest {
   }
 
   @Test
+  void aTokenClaimingCenturiesIsKeptADayAndServed() throws Exception {
+    answers.put("/forever", "200 {\"token\":\"long-lived\",\"expires_in\":9000000000000000000}");
+    TokenCache tokens = tokens(null);
+    TokenCache.Key key = key("/forever", "repository:a:pull");
+    assertEquals("long-lived", tokens.token(key).get());
+    assertEquals("long-lived", tokens.token(key).get(), "cached, not refetched");
+    assertEquals(1, tokens.fetchCount());
+  }
+
+  @Test
   void aCachedTokenIsReusedUntilItIsDroppedAsRefused() throws Exception {
     TokenCache tokens = tokens(null);
     TokenCache.Key key = key("/token", "repository:a:pull");
