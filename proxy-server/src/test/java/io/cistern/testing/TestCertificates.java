@@ -38,8 +38,12 @@ public final class TestCertificates {
 
   private static final AtomicLong SERIALS = new AtomicLong(System.nanoTime());
 
-  /** How a private key is written: PKCS#8 ({@code BEGIN PRIVATE KEY}) or PKCS#1 ({@code BEGIN RSA PRIVATE KEY}). */
-  public enum KeyFormat { PKCS8, PKCS1 }
+  /**
+   * How the server's private key is written: an RSA key as PKCS#8 ({@code BEGIN PRIVATE KEY}) or
+   * PKCS#1 ({@code BEGIN RSA PRIVATE KEY}), or an EC P-256 key as SEC 1 ({@code BEGIN EC PRIVATE
+   * KEY}, cert-manager's form for ECDSA).
+   */
+  public enum KeyFormat { PKCS8, PKCS1, SEC1_EC }
 
   /** A certificate with its key pair. */
   public record Issued(X509Certificate certificate, KeyPair keys) {
@@ -74,7 +78,7 @@ public final class TestCertificates {
   public static TestCertificates create(Path directory, KeyFormat keyFormat) throws IOException {
     Files.createDirectories(directory);
     Issued ca = selfSignedCa("Cistern Test CA");
-    Issued server = serverFor127001(ca);
+    Issued server = serverFor127001(ca, keyFormat == KeyFormat.SEC1_EC ? ecKeys() : rsaKeys());
     return new TestCertificates(
         ca.writeCertificate(directory.resolve("ca.crt")),
         server.writeCertificate(directory.resolve("server.crt")),
@@ -92,7 +96,10 @@ public final class TestCertificates {
 
   /** A server certificate for {@code 127.0.0.1} and {@code localhost}, issued by {@code ca}. */
   public static Issued serverFor127001(Issued ca) {
-    KeyPair keys = rsaKeys();
+    return serverFor127001(ca, rsaKeys());
+  }
+
+  private static Issued serverFor127001(Issued ca, KeyPair keys) {
     X500Name issuer = X500Name.getInstance(ca.certificate().getSubjectX500Principal().getEncoded());
     return build(new X500Name("CN=127.0.0.1"), keys, issuer, ca.keys(), builder -> builder
         .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
@@ -140,6 +147,16 @@ public final class TestCertificates {
       return generator.generateKeyPair();
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("RSA is part of every Java runtime", e);
+    }
+  }
+
+  private static KeyPair ecKeys() {
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+      generator.initialize(256);
+      return generator.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("EC P-256 is part of every Java runtime", e);
     }
   }
 
