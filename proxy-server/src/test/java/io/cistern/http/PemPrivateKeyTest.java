@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cistern.testing.TestCertificates;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.security.GeneralSecurityException;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Keys as Bouncy Castle writes them (what Netty used it to read), read back by the JDK alone. */
+/** Keys in the PEM forms openssl and cert-manager write (made here with Bouncy Castle), read by the JDK alone. */
 class PemPrivateKeyTest {
 
   @Test
@@ -35,7 +36,7 @@ class PemPrivateKeyTest {
   @ValueSource(strings = {"secp256r1", "secp384r1"})
   void sec1EcKeyBecomesTheSameKeyOnItsCurveAsPkcs8(String curve) throws Exception {
     PrivateKey key = generate("EC", curve);
-    String sec1 = pem(key);
+    String sec1 = TestCertificates.sec1Pem((ECPrivateKey) key);
     assertTrue(sec1.contains("BEGIN EC PRIVATE KEY"), sec1);
 
     assertSameEcKey(key, read("EC", PemPrivateKey.asPkcs8(sec1)));
@@ -44,9 +45,18 @@ class PemPrivateKeyTest {
   @Test
   void ecParametersBlockBeforeTheKeyIsPassedOver() throws Exception {
     PrivateKey key = generate("EC", "secp256r1");
-    String openssl = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + pem(key);
+    String openssl = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+        + TestCertificates.sec1Pem((ECPrivateKey) key);
 
     assertSameEcKey(key, read("EC", PemPrivateKey.asPkcs8(openssl)));
+  }
+
+  @Test
+  void sec1KeyWithoutItsCurveIsRefusedWithItsReason() throws Exception {
+    String bare = pem(generate("EC", "secp256r1"));
+
+    IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> PemPrivateKey.asPkcs8(bare));
+    assertTrue(refused.getMessage().contains("does not name its curve"), refused.getMessage());
   }
 
   @Test

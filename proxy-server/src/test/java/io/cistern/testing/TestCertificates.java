@@ -8,11 +8,14 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.interfaces.ECPrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -28,6 +31,7 @@ import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /**
  * Test X.509 material made on the spot with RSA keys: a self-signed CA, and server certificates it
@@ -58,9 +62,11 @@ public final class TestCertificates {
     }
 
     public Path writeKey(Path file, KeyFormat format) throws IOException {
-      return Files.writeString(file, format == KeyFormat.PKCS8
-          ? pem(new JcaPKCS8Generator(keys.getPrivate(), null))
-          : pem(keys.getPrivate()));
+      return Files.writeString(file, switch (format) {
+        case PKCS8 -> pem(new JcaPKCS8Generator(keys.getPrivate(), null));
+        case PKCS1 -> pem(keys.getPrivate());
+        case SEC1_EC -> sec1Pem((ECPrivateKey) keys.getPrivate());
+      });
     }
   }
 
@@ -158,6 +164,18 @@ public final class TestCertificates {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("EC P-256 is part of every Java runtime", e);
     }
+  }
+
+  /**
+   * An EC key as SEC 1 PEM naming its curve, as Go's {@code x509.MarshalECPrivateKey} (cert-manager)
+   * and openssl write it. (Bouncy Castle's writer copies the JDK's inner encoding, which leaves the
+   * curve to the PKCS#8 wrapper.)
+   */
+  public static String sec1Pem(ECPrivateKey key) throws IOException {
+    ASN1Encodable curve = PrivateKeyInfo.getInstance(key.getEncoded()).getPrivateKeyAlgorithm().getParameters();
+    byte[] der = new org.bouncycastle.asn1.sec.ECPrivateKey(key.getParams().getOrder().bitLength(), key.getS(), curve)
+        .getEncoded();
+    return pem(new PemObject("EC PRIVATE KEY", der));
   }
 
   private static String pem(Object object) throws IOException {
