@@ -32,6 +32,7 @@ import io.cistern.cluster.SharedBucket;
 import io.cistern.config.CisternConfig;
 import io.cistern.config.ConfigException;
 import io.cistern.config.CredentialSources;
+import io.cistern.http.PemPrivateKey;
 import io.cistern.http.RegistryApi;
 import io.cistern.http.RegistryServer;
 import io.cistern.http.RequestListener;
@@ -59,12 +60,16 @@ import io.cistern.upstream.UpstreamSettings;
 import io.cistern.upstream.UpstreamTls;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -83,7 +88,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -527,9 +531,11 @@ public final class Cistern implements AutoCloseable {
     if (!tls.enabled()) {
       return null;
     }
-    try {
-      return SslContextBuilder.forServer(tls.certificate().toFile(), tls.key().toFile()).build();
-    } catch (SSLException | IllegalArgumentException e) {
+    try (InputStream certificates = Files.newInputStream(tls.certificate())) {
+      String key = PemPrivateKey.asPkcs8(Files.readString(tls.key(), StandardCharsets.ISO_8859_1));
+      return SslContextBuilder.forServer(certificates, new ByteArrayInputStream(key.getBytes(StandardCharsets.US_ASCII)))
+          .build();
+    } catch (IOException | IllegalArgumentException e) {
       throw new ConfigException("cannot use the TLS certificate " + tls.certificate() + " and key " + tls.key()
           + ": " + e.getMessage());
     }

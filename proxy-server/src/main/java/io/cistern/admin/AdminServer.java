@@ -1,13 +1,12 @@
 package io.cistern.admin;
 
+import io.cistern.http.ServerTransport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -33,7 +32,9 @@ public final class AdminServer implements AutoCloseable {
   private final AdminRoutes routes;
   private final AdminGuard guard;
   private final Duration idleTimeout;
-  private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+  /** The registry port's transport, so its classes are the only ones a process loads for listening. */
+  private final ServerTransport transport = ServerTransport.best();
+  private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, transport.ioHandlers());
   private Channel listener;
 
   public AdminServer(AdminRoutes routes, AdminGuard guard, Duration idleTimeout) {
@@ -46,7 +47,7 @@ public final class AdminServer implements AutoCloseable {
   public InetSocketAddress start(InetSocketAddress address) throws InterruptedException {
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(group)
-        .channel(NioServerSocketChannel.class)
+        .channel(transport.serverChannel())
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel channel) {

@@ -4,6 +4,7 @@ import io.cistern.Cistern;
 import io.cistern.Settings;
 import io.cistern.admin.LogLevels;
 import io.cistern.config.ConfigLoader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -14,17 +15,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * The training run of Cistern's class-data-sharing archive (see {@code scripts/cds-archive.sh}):
- * run under {@code -XX:ArchiveClassesAtExit}, it starts a Cistern as {@code cistern serve} does,
+ * run under {@code -XX:DumpLoadedClassList}, it starts a Cistern as {@code cistern serve} does,
  * with the embedded defaults but on loopback ports of the system's choosing and a cache in a
  * temporary directory, asks what a client and the orchestrator ask first ({@code /v2/},
- * {@code /healthz}, {@code /readyz}), and stops. The JVM then archives the classes it loaded, so
- * the next start maps them instead of loading them.
+ * {@code /healthz}, {@code /readyz}), and stops. The archive is then made of the classes it
+ * loaded, so the next start maps them instead of loading them. What the run itself needs beyond
+ * that (its client, its clean-up) is archived too and mapped into every process, so both are
+ * written with classes a start loads anyway where that is easy: no streams, no file walks.
  *
  * <p>It stops short of pulls on purpose: every archived class is mapped into every process, used
  * or not, so an archive of the pull path too (the upstream's HTTP client and TLS, manifest
@@ -51,10 +52,18 @@ public final class ClassDataTraining {
         get(cistern.adminAddress(), "/readyz");
       }
     } finally {
-      try (Stream<Path> files = Files.walk(directory)) {
-        files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
+      delete(directory.toFile());
+    }
+  }
+
+  private static void delete(File file) {
+    File[] children = file.listFiles();
+    if (children != null) {
+      for (File child : children) {
+        delete(child);
       }
     }
+    file.delete();
   }
 
   /** One HTTP/1.1 request on a socket of its own: a client of the JDK's would archive its classes too. */
@@ -64,7 +73,8 @@ public final class ClassDataTraining {
       out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = socket.getInputStream();
-      String status = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1).lines().findFirst().orElse("");
+      String response = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+      String status = response.substring(0, Math.max(0, response.indexOf('\r')));
       if (!status.startsWith("HTTP/1.1 200")) {
         throw new IllegalStateException(path + " answered '" + status + "'");
       }

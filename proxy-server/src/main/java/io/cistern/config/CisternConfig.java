@@ -202,7 +202,7 @@ public record CisternConfig(
    * TLS termination on the registry port, on when both files are given.
    *
    * @param certificate PEM certificate chain, the server's certificate first
-   * @param key PEM private key (PKCS#8, or PKCS#1 RSA)
+   * @param key PEM private key: PKCS#8, PKCS#1 RSA or SEC 1 EC (io.cistern.http.PemPrivateKey)
    */
   public record Tls(
       Path certificate,

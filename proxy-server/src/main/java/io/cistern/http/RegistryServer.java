@@ -9,14 +9,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.SingleThreadIoEventLoop;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
@@ -36,8 +30,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The registry listener. The pipeline reads like the protocol: idle timeout → (TLS) → HTTP codec →
  * exchange recorder (access log, metrics) → chunked writer (for streamed blobs) → registry
- * handler. Native epoll is used when the platform has it (sendfile without the JDK's detours),
- * NIO otherwise.
+ * handler. Its transport is {@link ServerTransport#best()}: native epoll where the platform has it
+ * (sendfile without the JDK's detours), NIO otherwise.
  *
  * <p>The event loops are this listener's own, and arranged so that a busy server still greets
  * newcomers: one loop only accepts, and the connections' loops (Netty's default, two per core)
@@ -62,7 +56,7 @@ public final class RegistryServer implements AutoCloseable {
   private final EventLoopGroup acceptor;
   /** The connections' loops; see {@link #connectionLoops}. */
   private final EventLoopGroup workers;
-  private final boolean epoll;
+  private final ServerTransport transport;
   private Channel listener;
 
   /**
@@ -82,8 +76,8 @@ public final class RegistryServer implements AutoCloseable {
     this.idleTimeout = idleTimeout;
     this.requests = requests;
     this.clock = clock;
-    this.epoll = Epoll.isAvailable();
-    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    this.transport = ServerTransport.best();
+    IoHandlerFactory io = transport.ioHandlers();
     this.acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("registry-accept"), io);
     this.workers = connectionLoops(io);
   }
@@ -107,10 +101,9 @@ public final class RegistryServer implements AutoCloseable {
 
   /** Binds and starts serving; returns the bound address (port 0 picks a free port). */
   public InetSocketAddress start(InetSocketAddress address) throws InterruptedException {
-    Class<? extends ServerChannel> channelType = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(acceptor, workers)
-        .channel(channelType)
+        .channel(transport.serverChannel())
         // Connections the kernel has completed but not yet handed over wait in the listen queue;
         // past its length a client's SYN is dropped and retried a second or more later. The
         // kernel's limit (net.core.somaxconn), so a burst of connections queues instead.
@@ -136,7 +129,7 @@ public final class RegistryServer implements AutoCloseable {
         });
     listener = bootstrap.bind(address).sync().channel();
     InetSocketAddress bound = (InetSocketAddress) listener.localAddress();
-    log.info("registry listening on {} ({}{}, listen backlog {})", bound, epoll ? "epoll" : "nio", tls != null ? ", TLS" : "",
+    log.info("registry listening on {} ({}{}, listen backlog {})", bound, transport.label(), tls != null ? ", TLS" : "",
         NetUtil.SOMAXCONN);
     return bound;
   }

@@ -8,11 +8,14 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.interfaces.ECPrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.concurrent.atomic.AtomicLong;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -28,6 +31,7 @@ import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /**
  * Test X.509 material made on the spot with RSA keys: a self-signed CA, and server certificates it
@@ -38,8 +42,12 @@ public final class TestCertificates {
 
   private static final AtomicLong SERIALS = new AtomicLong(System.nanoTime());
 
-  /** How a private key is written: PKCS#8 ({@code BEGIN PRIVATE KEY}) or PKCS#1 ({@code BEGIN RSA PRIVATE KEY}). */
-  public enum KeyFormat { PKCS8, PKCS1 }
+  /**
+   * How the server's private key is written: an RSA key as PKCS#8 ({@code BEGIN PRIVATE KEY}) or
+   * PKCS#1 ({@code BEGIN RSA PRIVATE KEY}), or an EC P-256 key as SEC 1 ({@code BEGIN EC PRIVATE
+   * KEY}, cert-manager's form for ECDSA).
+   */
+  public enum KeyFormat { PKCS8, PKCS1, SEC1_EC }
 
   /** A certificate with its key pair. */
   public record Issued(X509Certificate certificate, KeyPair keys) {
@@ -54,9 +62,11 @@ public final class TestCertificates {
     }
 
     public Path writeKey(Path file, KeyFormat format) throws IOException {
-      return Files.writeString(file, format == KeyFormat.PKCS8
-          ? pem(new JcaPKCS8Generator(keys.getPrivate(), null))
-          : pem(keys.getPrivate()));
+      return Files.writeString(file, switch (format) {
+        case PKCS8 -> pem(new JcaPKCS8Generator(keys.getPrivate(), null));
+        case PKCS1 -> pem(keys.getPrivate());
+        case SEC1_EC -> sec1Pem((ECPrivateKey) keys.getPrivate());
+      });
     }
   }
 
@@ -74,7 +84,7 @@ public final class TestCertificates {
   public static TestCertificates create(Path directory, KeyFormat keyFormat) throws IOException {
     Files.createDirectories(directory);
     Issued ca = selfSignedCa("Cistern Test CA");
-    Issued server = serverFor127001(ca);
+    Issued server = serverFor127001(ca, keyFormat == KeyFormat.SEC1_EC ? ecKeys() : rsaKeys());
     return new TestCertificates(
         ca.writeCertificate(directory.resolve("ca.crt")),
         server.writeCertificate(directory.resolve("server.crt")),
@@ -92,7 +102,10 @@ public final class TestCertificates {
 
   /** A server certificate for {@code 127.0.0.1} and {@code localhost}, issued by {@code ca}. */
   public static Issued serverFor127001(Issued ca) {
-    KeyPair keys = rsaKeys();
+    return serverFor127001(ca, rsaKeys());
+  }
+
+  private static Issued serverFor127001(Issued ca, KeyPair keys) {
     X500Name issuer = X500Name.getInstance(ca.certificate().getSubjectX500Principal().getEncoded());
     return build(new X500Name("CN=127.0.0.1"), keys, issuer, ca.keys(), builder -> builder
         .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
@@ -141,6 +154,28 @@ public final class TestCertificates {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("RSA is part of every Java runtime", e);
     }
+  }
+
+  private static KeyPair ecKeys() {
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+      generator.initialize(256);
+      return generator.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("EC P-256 is part of every Java runtime", e);
+    }
+  }
+
+  /**
+   * An EC key as SEC 1 PEM naming its curve, as Go's {@code x509.MarshalECPrivateKey} (cert-manager)
+   * and openssl write it. (Bouncy Castle's writer copies the JDK's inner encoding, which leaves the
+   * curve to the PKCS#8 wrapper.)
+   */
+  public static String sec1Pem(ECPrivateKey key) throws IOException {
+    ASN1Encodable curve = PrivateKeyInfo.getInstance(key.getEncoded()).getPrivateKeyAlgorithm().getParameters();
+    byte[] der = new org.bouncycastle.asn1.sec.ECPrivateKey(key.getParams().getOrder().bitLength(), key.getS(), curve)
+        .getEncoded();
+    return pem(new PemObject("EC PRIVATE KEY", der));
   }
 
   private static String pem(Object object) throws IOException {
