@@ -1631,9 +1631,6 @@ def cluster_bench(settings, out, keep):
             # Each run starts from an empty bucket, as each starts from empty disks.
             shutil.rmtree(os.path.join(s3[5], "cistern-cluster", "cistern"), ignore_errors=True)
         machine = machine_description()
-        if page_cost:
-            machine += ("; page-cache writes, kernel s/GiB: a new 2 GiB file's first 256 MiB %.2f, its last %.2f, "
-                        "again right after deleting it %.2f" % tuple(page_cost))
         table, text = cluster_report(runs, settings, machine)
         print(text)
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -1716,8 +1713,8 @@ def main():
             samples.update(wan(work, upstream, images, settings))
         machine = machine_description()
         if page_cost:
-            machine += ("; page-cache writes, kernel time per GiB: %.2f s into a new file, %.2f s again right after "
-                        "deleting it" % tuple(page_cost))
+            machine += ("; page-cache writes, kernel s/GiB: a new 2 GiB file's first 256 MiB %.2f, its last %.2f, "
+                        "again right after deleting it %.2f" % tuple(page_cost))
         table, text = report(runs, samples, settings, groups, machine)
         print(text)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)

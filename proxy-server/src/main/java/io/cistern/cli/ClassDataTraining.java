@@ -27,10 +27,9 @@ import java.util.Map;
  * that (its client, its clean-up) is archived too and mapped into every process, so both are
  * written with classes a start loads anyway where that is easy: no streams, no file walks.
  *
- * <p>It stops short of pulls on purpose: every archived class is mapped into every process, used
- * or not, so an archive of the pull path too (the upstream's HTTP client and TLS, manifest
- * parsing: some 2,000 classes more) would cost each idle process several MiB to save a first
- * pull a fraction of a second.
+ * <p>It stops short of pulls on purpose: every archived class is resident in every process, used
+ * or not, and an archive trained on a pull too measured +9.5 MiB at idle to save the first pull
+ * after a start 0.2 s (README, "class-data archive").
  */
 public final class ClassDataTraining {
 
