@@ -66,23 +66,10 @@ class StartWithoutDataBindingTest {
         new RegistryPusher(seeded.url()).push("team/app", "1.0", image);
       }
       try (DistributionRegistry token = DistributionRegistry.start(temp.resolve("token"), issuer.authSection())) {
-        Path config = Files.writeString(temp.resolve("cistern.yml"), """
-            server:
-              address: 127.0.0.1
-              port: 0
-            admin:
-              address: 127.0.0.1
-              port: 0
-            cache:
-              directory: %s
-            upstreams:
-              - host: open.test
-                url: %s
-              - host: token.test
-                url: %s
-                username: %s
-                password: %s
-            """.formatted(temp.resolve("cache"), open.url(), token.url(), USER, PASSWORD));
+        Path config = LoopbackConfig.write(temp.resolve("cistern.yml"), temp.resolve("cache"), List.of(
+            new LoopbackConfig.Upstream("open.test", open.url().toString(), ""),
+            new LoopbackConfig.Upstream("token.test", token.url().toString(),
+                "username: " + USER + "\npassword: " + PASSWORD)));
         Path classes = temp.resolve("classes.log");
         try (CisternProcess cistern = CisternProcess.start(config, List.of("-Xlog:class+load=info:file=" + classes))) {
           pull(cistern, "open.test", image);

@@ -112,10 +112,14 @@ public final class RangeRelay {
     return relay(route, digest, asked, -1, () -> {
       stalled.cancel(false);
       download.run();
-    }).handle((relayed, failure) -> failure != null
-        ? blobs.open(route, digest)
-        : CompletableFuture.<BlobSource>completedFuture(relayed))
-        .thenCompose(source -> source);
+    }).handle((relayed, failure) -> {
+      if (failure != null) {
+        // Not the range asked: the request follows the download, which its own open starts.
+        stalled.cancel(false);
+        return blobs.open(route, digest);
+      }
+      return CompletableFuture.<BlobSource>completedFuture(relayed);
+    }).thenCompose(source -> source);
   }
 
   /** The download a completed source follows, if it is one. */

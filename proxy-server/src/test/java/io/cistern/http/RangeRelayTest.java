@@ -85,9 +85,7 @@ class RangeRelayTest {
 
   @Test
   void aSmallRangeOfAColdBlobGoesFirstAndTheBlobsDownloadStartsOnceTheRangeIsIn() throws Exception {
-    site.relay().holdAfter(HOLD);
-    CountingRelay.AnswerHold ranged = CountingRelay.AnswerHold.of(request -> request.hasHeader("Range"), 1000);
-    site.relay().holdAnswer(ranged);
+    CountingRelay.AnswerHold ranged = holdEveryAnswerAndTheRangedOneEarlier();
 
     CompletableFuture<HttpResponse<byte[]>> tail = sendLater("Range", "bytes=-200000");
     ranged.engaged().get(60, TimeUnit.SECONDS);
@@ -105,9 +103,7 @@ class RangeRelayTest {
 
   @Test
   void aLargeRangeOfAColdBlobStartsTheBlobsDownloadAtOnce() throws Exception {
-    site.relay().holdAfter(HOLD);
-    CountingRelay.AnswerHold ranged = CountingRelay.AnswerHold.of(request -> request.hasHeader("Range"), 1000);
-    site.relay().holdAnswer(ranged);
+    CountingRelay.AnswerHold ranged = holdEveryAnswerAndTheRangedOneEarlier();
 
     CompletableFuture<HttpResponse<byte[]>> rest = sendLater("Range", "bytes=1-");
     ranged.engaged().get(60, TimeUnit.SECONDS);
@@ -146,6 +142,14 @@ class RangeRelayTest {
 
   private HttpResponse<byte[]> send(String... headers) throws Exception {
     return site.send("GET", headers);
+  }
+
+  /** Every answer stops after HOLD bytes, and the first ranged one after 1,000, each until released. */
+  private static CountingRelay.AnswerHold holdEveryAnswerAndTheRangedOneEarlier() {
+    site.relay().holdAfter(HOLD);
+    CountingRelay.AnswerHold ranged = CountingRelay.AnswerHold.of(request -> request.hasHeader("Range"), 1000);
+    site.relay().holdAnswer(ranged);
+    return ranged;
   }
 
   private CompletableFuture<HttpResponse<byte[]>> sendLater(String... headers) {
