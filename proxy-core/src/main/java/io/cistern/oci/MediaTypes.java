@@ -28,8 +28,11 @@ public final class MediaTypes {
     return OCI_INDEX.equals(mediaType) || DOCKER_MANIFEST_LIST.equals(mediaType);
   }
 
-  /** True for the media types a manifest endpoint may serve. */
+  /**
+   * True for the media types a manifest endpoint may serve; false for none (null: a blob's catalog
+   * record, an object stored without a Content-Type).
+   */
   public static boolean isManifest(String mediaType) {
-    return ALL_MANIFESTS.contains(mediaType);
+    return mediaType != null && ALL_MANIFESTS.contains(mediaType);
   }
 }

@@ -15,6 +15,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Retention in the bucket: what {@code pin}, {@code unpin} and {@code purge} do there, so that
@@ -26,17 +28,22 @@ import java.util.function.Function;
  *       from {@code blobs/}, or an upload of the member's verified local file when
  *       {@code blobs/} lacks it). The lifecycle rule the README prescribes covers {@code blobs/}
  *       only, so a pinned image outlives its expiry, and every member's miss finds it there.
- *   <li>An unpin removes the document, then the pinned copies no remaining pin document lists.
+ *   <li>An unpin removes the document, then the pinned copies no remaining pin document lists,
+ *       then reads the documents again and restores any of those copies that one lists now (a pin
+ *       of another image sharing it, made meanwhile on another member), as a pin makes a copy.
+ *       When neither {@code blobs/} nor the member holds it, that copy is gone until the image
+ *       listing it is pinned again (logged).
  *   <li>A purge removes the image's tag documents, so no member resolves it from the bucket; it is
  *       refused while any pin document lists the image. Blobs are content-addressed and may be
  *       shared with other images: a purge leaves them to the lifecycle rule.
  * </ul>
- * The document is written before the copies and removed before they are: a pin under way is
- * always visible to an unpin that might remove what it shares. Every call reaches the bucket
- * and blocks no thread; callers (operators' commands) wait for them.
+ * The document is written before the copies and removed before they are: an unpin's second
+ * reading of the documents finds every pin whose copies its deletes may have undone. Every call
+ * reaches the bucket and blocks no thread; callers (operators' commands) wait for them.
  */
 public final class BucketPins {
 
+  private static final Logger log = LoggerFactory.getLogger(BucketPins.class);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String PINS = "pins";
 
@@ -64,7 +71,6 @@ public final class BucketPins {
    */
   public CompletableFuture<PinOutcome> pin(String name, String image, Digest manifest, List<PinnedObject> objects,
       Function<Digest, Optional<? extends BlobContent>> local) {
-    S3Bucket bucket = shared.bucket();
     byte[] json = json(new PinDocument(image, manifest.toString(),
         objects.stream().map(object -> object.digest().toString()).toList()));
     BucketDocuments documents = shared.bucket().documents();
@@ -72,37 +78,53 @@ public final class BucketPins {
     CompletableFuture<?> written = documents.read(document).thenCompose(current -> current.isEmpty()
         ? documents.create(document, json)
         : documents.replace(document, json, current.get().etag()));
-    int[] counts = new int[3];
+    int[] counts = new int[Kept.values().length];
     CompletableFuture<Void> copies = written.thenApply(ignored -> null);
     // One object at a time: a pin is an operator's command, and its copies run inside the store.
     for (PinnedObject object : objects) {
-      copies = copies.thenCompose(ignored -> bucket.pinned().copyFromBlobs(object.digest()).thenCompose(copied -> {
-        if (copied) {
-          counts[0]++;
-          return CompletableFuture.completedFuture(null);
-        }
-        Optional<? extends BlobContent> content = local.apply(object.digest());
-        if (content.isEmpty()) {
-          counts[2]++;
-          return CompletableFuture.completedFuture(null);
-        }
-        BlobContent opened = content.get();
-        String type = MediaTypes.isManifest(object.mediaType()) ? object.mediaType() : "application/octet-stream";
-        return bucket.pinned().put(object.digest(), opened.publisher(), opened.length(), type)
-            .whenComplete((outcome, failure) -> opened.close())
-            .thenAccept(outcome -> counts[1]++);
-      }));
+      copies = copies.thenCompose(ignored -> keep(object, local)).thenAccept(kept -> counts[kept.ordinal()]++);
     }
-    return shared.track(copies.thenApply(done -> new PinOutcome(counts[0], counts[1], counts[2])));
+    return shared.track(copies.thenApply(done -> new PinOutcome(
+        counts[Kept.COPIED.ordinal()], counts[Kept.UPLOADED.ordinal()], counts[Kept.MISSING.ordinal()])));
+  }
+
+  /** How one object got its copy under {@code pinned/}, or did not. */
+  private enum Kept { COPIED, UPLOADED, MISSING }
+
+  /**
+   * Gives {@code object} its copy under {@code pinned/}: a server-side copy from {@code blobs/},
+   * else an upload of the member's verified local copy, else none (missing).
+   */
+  private CompletableFuture<Kept> keep(PinnedObject object, Function<Digest, Optional<? extends BlobContent>> local) {
+    S3Bucket bucket = shared.bucket();
+    return bucket.pinned().copyFromBlobs(object.digest()).thenCompose(copied -> {
+      if (copied) {
+        return CompletableFuture.completedFuture(Kept.COPIED);
+      }
+      Optional<? extends BlobContent> content = local.apply(object.digest());
+      if (content.isEmpty()) {
+        return CompletableFuture.completedFuture(Kept.MISSING);
+      }
+      BlobContent opened = content.get();
+      String type = MediaTypes.isManifest(object.mediaType()) ? object.mediaType() : "application/octet-stream";
+      return bucket.pinned().put(object.digest(), opened.publisher(), opened.length(), type)
+          .whenComplete((outcome, failure) -> opened.close())
+          .thenApply(outcome -> Kept.UPLOADED);
+    });
   }
 
   /**
    * Unpins an image in the bucket: removes its document, then the pinned copies of what no other
-   * pin document lists.
+   * pin document lists, then restores those of them that a pin document written meanwhile lists
+   * (a pin of another image that shares them, under way on another member).
    *
-   * @return how many pinned copies were removed (0 when there was no such pin)
+   * @param objects the image's objects as the member's catalog has them: the media type of a copy
+   *     restored from the local tier (one it does not list goes up as {@code application/octet-stream})
+   * @param local opens the member's verified copy of an object to restore that {@code blobs/} lacks
+   * @return how many pinned copies were removed and not restored (0 when there was no such pin)
    */
-  public CompletableFuture<Integer> unpin(String name) {
+  public CompletableFuture<Integer> unpin(String name, List<PinnedObject> objects,
+      Function<Digest, Optional<? extends BlobContent>> local) {
     BucketDocuments documents = shared.bucket().documents();
     String document = PINS + "/" + name;
     return documents.read(document).thenCompose(current -> {
@@ -111,8 +133,9 @@ public final class BucketPins {
       }
       Optional<PinDocument> pin = parse(current.get().json());
       return documents.delete(document)
-          .thenCompose(deleted -> pinnedDigests())
-          .thenCompose(stillPinned -> {
+          .thenCompose(deleted -> pinDocuments())
+          .thenCompose(remaining -> {
+            Set<String> stillPinned = digests(remaining);
             List<Digest> unneeded = new ArrayList<>();
             for (String digest : pin.map(PinDocument::digests).orElse(List.of())) {
               if (!stillPinned.contains(digest)) {
@@ -123,29 +146,70 @@ public final class BucketPins {
             for (Digest digest : unneeded) {
               removals = removals.thenCompose(ignored -> shared.bucket().pinned().delete(digest));
             }
-            return removals.thenApply(done -> unneeded.size());
+            // A pin writes its document before its copies. One whose document this second listing
+            // misses copies after it, so after these deletes: its copies stay. One it finds may
+            // have copied before a delete: what it shares is restored here.
+            return removals.thenCompose(done -> pinDocuments())
+                .thenCompose(now -> restore(unneeded, now, objects, local))
+                .thenApply(restored -> unneeded.size() - restored);
           });
     });
   }
 
-  /** Whether any pin document lists {@code manifest}: such an image may not be purged. */
-  public CompletableFuture<Boolean> pinned(Digest manifest) {
-    return pinnedDigests().thenApply(digests -> digests.contains(manifest.toString()));
+  /**
+   * Restores the pinned copy of each of {@code removed} that one of {@code pins} lists.
+   *
+   * @return how many were restored
+   */
+  private CompletableFuture<Integer> restore(List<Digest> removed, List<PinDocument> pins, List<PinnedObject> objects,
+      Function<Digest, Optional<? extends BlobContent>> local) {
+    Set<String> pinnedNow = digests(pins);
+    int[] restored = new int[1];
+    CompletableFuture<Void> work = CompletableFuture.completedFuture(null);
+    for (Digest digest : removed) {
+      if (!pinnedNow.contains(digest.toString())) {
+        continue;
+      }
+      PinnedObject object = objects.stream().filter(known -> known.digest().equals(digest)).findFirst()
+          .orElse(new PinnedObject(digest, -1, "application/octet-stream"));
+      work = work.thenCompose(ignored -> keep(object, local)).thenAccept(kept -> {
+        if (kept == Kept.MISSING) {
+          log.warn("the pinned copy of {} is gone: neither blobs/ nor this member holds it; pin {} again to restore it",
+              digest, pins.stream().filter(pin -> pin.digests().contains(digest.toString())).map(PinDocument::image)
+                  .toList());
+        } else {
+          restored[0]++;
+        }
+      });
+    }
+    return work.thenApply(done -> restored[0]);
   }
 
-  /** Every digest some pin document lists. Pins are few: an operator names each. */
-  private CompletableFuture<Set<String>> pinnedDigests() {
+  /** Whether any pin document lists {@code manifest}: such an image may not be purged. */
+  public CompletableFuture<Boolean> pinned(Digest manifest) {
+    return pinDocuments().thenApply(pins -> digests(pins).contains(manifest.toString()));
+  }
+
+  /** Every pin document that can be read. Pins are few: an operator names each. */
+  private CompletableFuture<List<PinDocument>> pinDocuments() {
     BucketDocuments documents = shared.bucket().documents();
     return documents.list(PINS).thenCompose(names -> {
-      Set<String> digests = new HashSet<>();
+      List<PinDocument> pins = new ArrayList<>();
       CompletableFuture<Void> reads = CompletableFuture.completedFuture(null);
       for (String name : names) {
         reads = reads.thenCompose(ignored -> documents.read(name).thenAccept(stored -> stored
             .flatMap(document -> parse(document.json()))
-            .ifPresent(pin -> digests.addAll(pin.digests()))));
+            .ifPresent(pins::add)));
       }
-      return reads.thenApply(done -> digests);
+      return reads.thenApply(done -> pins);
     });
+  }
+
+  /** Every digest {@code pins} list. */
+  private static Set<String> digests(List<PinDocument> pins) {
+    Set<String> digests = new HashSet<>();
+    pins.forEach(pin -> digests.addAll(pin.digests()));
+    return digests;
   }
 
   /**

@@ -146,14 +146,18 @@ public final class CacheOperations {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.pinImage(resolved.digest());
     if (bucketPins != null) {
-      List<BucketPins.PinnedObject> objects = catalog.imageRecords(resolved.digest()).stream()
-          .map(record -> new BucketPins.PinnedObject(record.digest(), record.size(), record.mediaType()))
-          .toList();
       inBucket(resolved, "pinned on this member only", bucketPins.pin(resolved.pinName(), resolved.toString(),
-          resolved.digest(), objects, cache::open));
+          resolved.digest(), pinnedObjects(resolved), cache::open));
     }
     return new PinView(resolved.toString(), resolved.digest().toString(), true, content.blobs(), content.bytes(),
         content.missing());
+  }
+
+  /** The image's blobs and manifests as this member's catalog has them. */
+  private List<BucketPins.PinnedObject> pinnedObjects(Resolved resolved) {
+    return catalog.imageRecords(resolved.digest()).stream()
+        .map(record -> new BucketPins.PinnedObject(record.digest(), record.size(), record.mediaType()))
+        .toList();
   }
 
   /** Waits for the bucket's part of an operation; a failure is a 503 saying what was done only here. */
@@ -171,7 +175,8 @@ public final class CacheOperations {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.unpinImage(resolved.digest());
     if (bucketPins != null) {
-      inBucket(resolved, "unpinned on this member only", bucketPins.unpin(resolved.pinName()));
+      inBucket(resolved, "unpinned on this member only",
+          bucketPins.unpin(resolved.pinName(), pinnedObjects(resolved), cache::open));
     }
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());

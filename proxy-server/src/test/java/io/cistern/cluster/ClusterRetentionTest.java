@@ -6,9 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.cistern.oci.MediaTypes;
 import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.RealBucket;
 import io.cistern.testing.RealUpstream;
+import io.cistern.testing.S3Server;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestCluster;
 import io.cistern.testing.TestImage;
@@ -17,17 +23,22 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 /**
  * Retention in the bucket, with a real Distribution upstream and a real S3-API server: a pin made
  * on one member keeps the image in the cluster when the lifecycle rule has expired everything
  * under {@code blobs/} (a member with an empty disk still serves it without the upstream), an
  * unpin removes the pinned copies, and a purge removes the bucket's tag documents (a fresh member
- * goes to the upstream for the tag), and is refused for an image pinned on another member.
+ * goes to the upstream for the tag), and is refused for an image pinned on another member. An
+ * unpin racing a pin of an image that shares content with it is driven through its worst
+ * interleaving, the S3 server holding the unpin's delete while the other member pins: the shared
+ * copy is restored, from {@code blobs/} or the unpinning member's disk, or said to be gone.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ClusterRetentionTest {
@@ -44,6 +55,12 @@ class ClusterRetentionTest {
   static final RealBucket s3 = new RealBucket();
 
   private static final TestImage image = TestImage.random(2101, 2, 200 * 1024, "amd64");
+  private static final String SHARING_TAG = "2.0";
+  private static final String SHARING_IMAGE = "upstream.test/" + REPOSITORY + ":" + SHARING_TAG;
+  /** Another image of the repository, with {@link #image}'s layers. */
+  private static final TestImage sharing = image.sharingLayers(2102, "amd64");
+  /** The layer whose pinned copy the race is about. */
+  private static final TestImage.Blob shared = image.blobs().get(1);
 
   @RegisterExtension
   final ClusterPerTest clusters = new ClusterPerTest(upstream);
@@ -55,6 +72,7 @@ class ClusterRetentionTest {
   @BeforeAll
   static void seed() throws Exception {
     upstream.push(REPOSITORY, TAG, image);
+    upstream.push(REPOSITORY, SHARING_TAG, sharing);
   }
 
   private void cluster() throws Exception {
@@ -110,6 +128,111 @@ class ClusterRetentionTest {
   }
 
   @Test
+  void anUnpinRacingAPinOfAnImageSharingItsLayersLeavesTheSharedCopies() throws Exception {
+    cluster();
+    pull(cluster.member(0));
+    pull(cluster.member(1), SHARING_TAG, sharing);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(IMAGE)).statusCode());
+
+    unpinWhilePinning(0, 1, SHARING_IMAGE, shared);
+
+    for (TestImage.Blob layer : sharing.blobs().subList(1, sharing.blobs().size())) {
+      assertTrue(s3.holds(pinnedKey(layer)), "restored from blobs/ for the other pin: " + layer.digest());
+    }
+    assertFalse(s3.holds(pinnedKey(image.blobs().get(0))), "the unpinned image's own config went");
+    assertFalse(s3.holds(pinnedKey(image.manifest())), "and its manifest");
+  }
+
+  @Test
+  void aSharedCopyThatBlobsNoLongerHoldsIsRestoredFromTheUnpinningMembersDisk() throws Exception {
+    cluster();
+    pull(cluster.member(0));
+    pull(cluster.member(1), SHARING_TAG, sharing);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(IMAGE)).statusCode());
+    s3.removeUnder(prefix + "/blobs/");
+
+    unpinWhilePinning(0, 1, SHARING_IMAGE, shared);
+
+    assertTrue(s3.holds(pinnedKey(shared)), "restored for the other pin");
+    assertFalse(s3.holds(prefix + "/blobs/sha256/" + shared.digest().hex()), "not from blobs/: uploaded from member 0's disk");
+  }
+
+  @Test
+  void aSharedCopyNeitherBlobsNorTheUnpinningMemberHoldsIsGoneUntilPinnedAgain() throws Exception {
+    cluster();
+    // The image is pinned where it is whole, on the layer's owner, and unpinned on the other
+    // member, which holds its manifest only: the layer never reached that member's disk.
+    int pinner = cluster.order(shared.digest().toString()).get(0);
+    int unpinner = 1 - pinner;
+    pull(cluster.member(pinner));
+    pull(cluster.member(pinner), SHARING_TAG, sharing);
+    assertServesManifest(cluster.member(unpinner), MANIFEST_PATH, image);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(pinner), "/api/pin", imageJson(IMAGE)).statusCode());
+    s3.removeUnder(prefix + "/blobs/");
+    Logger pinsLogger = (Logger) LoggerFactory.getLogger(BucketPins.class);
+    ListAppender<ILoggingEvent> pinsLog = new ListAppender<>();
+    pinsLog.start();
+    pinsLogger.addAppender(pinsLog);
+    try {
+      unpinWhilePinning(unpinner, pinner, SHARING_IMAGE, shared);
+    } finally {
+      pinsLogger.detachAppender(pinsLog);
+    }
+
+    assertFalse(s3.holds(pinnedKey(shared)), "neither blobs/ nor the unpinning member had it to restore");
+    assertTrue(pinsLog.list.stream().anyMatch(event -> event.getLevel() == Level.WARN
+        && event.getFormattedMessage().contains(shared.digest().toString())
+        && event.getFormattedMessage().contains(SHARING_IMAGE)), "said, naming the image to pin again: " + pinsLog.list);
+    assertEquals(200, post(cluster.member(pinner), "/api/pin", imageJson(SHARING_IMAGE)).statusCode());
+    assertTrue(s3.holds(pinnedKey(shared)), "pinning that image again restores it");
+  }
+
+  @Test
+  void aSharedManifestRestoredFromTheUnpinningMembersDiskKeepsItsMediaType() throws Exception {
+    cluster();
+    pull(cluster.member(0));
+    pull(cluster.member(1));
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(IMAGE)).statusCode());
+    s3.removeUnder(prefix + "/blobs/");
+
+    unpinWhilePinning(0, 1, "upstream.test/" + REPOSITORY + "@" + image.digest(), image.manifest());
+
+    assertTrue(s3.holds(pinnedKey(image.manifest())), "restored for the pin by digest");
+    assertEquals(MediaTypes.OCI_MANIFEST, s3.contentType(pinnedKey(image.manifest())),
+        "uploaded with its media type, as the catalog of member 0 has it");
+  }
+
+  /**
+   * Unpins {@link #IMAGE} on {@code unpinner} while {@code pinner} pins {@code reference}, document
+   * and copies, at the worst moment: after the unpin read the pin documents, before it removed the
+   * pinned copy of {@code held}, which both images share. The S3 server holds that removal until
+   * the pin has answered.
+   */
+  private void unpinWhilePinning(int unpinner, int pinner, String reference, TestImage.Blob held) throws Exception {
+    S3Server.RemovalHold removal = s3.holdRemoval(pinnedKey(held));
+    try {
+      CompletableFuture<HttpResponse<String>> unpinned = http.sendAsync(
+          request(cluster.member(unpinner), "/api/unpin", imageJson(IMAGE)), HttpResponse.BodyHandlers.ofString());
+      CompletableFuture.anyOf(removal.arrived(), unpinned).join();
+      assertTrue(removal.arrived().isDone(), () -> "the unpin removes the shared copy: " + unpinned.join().body());
+
+      HttpResponse<String> pinned = post(cluster.member(pinner), "/api/pin", imageJson(reference));
+      assertEquals(200, pinned.statusCode(), pinned.body());
+      assertTrue(s3.holds(pinnedKey(held)), "the pin made its copy before the unpin's removal");
+      removal.release();
+      HttpResponse<String> done = unpinned.join();
+      assertEquals(200, done.statusCode(), done.body());
+    } finally {
+      removal.release();
+    }
+    assertFalse(s3.holds(prefix + "/pins/upstream.test/" + REPOSITORY + "/" + TAG), "the unpinned image's document went");
+  }
+
+  @Test
   void aPurgeRemovesTheTagDocumentsAndIsRefusedWhilePinnedElsewhere() throws Exception {
     cluster();
     pull(cluster.member(0));
@@ -138,8 +261,12 @@ class ClusterRetentionTest {
   }
 
   private void pull(TestCistern member) throws Exception {
-    assertServesManifest(member, MANIFEST_PATH, image);
-    for (TestImage.Blob blob : image.blobs()) {
+    pull(member, TAG, image);
+  }
+
+  private void pull(TestCistern member, String tag, TestImage pulled) throws Exception {
+    assertServesManifest(member, "/v2/" + REPOSITORY + "/manifests/" + tag, pulled);
+    for (TestImage.Blob blob : pulled.blobs()) {
       HttpResponse<byte[]> response = member.get("/v2/" + REPOSITORY + "/blobs/" + blob.digest());
       assertEquals(200, response.statusCode(), blob.digest().toString());
       assertArrayEquals(blob.bytes(), response.body());
@@ -148,9 +275,17 @@ class ClusterRetentionTest {
   }
 
   private HttpResponse<String> post(TestCistern member, String path, String json) throws Exception {
+    return http.send(request(member, path, json), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpRequest request(TestCistern member, String path, String json) {
     URI uri = URI.create("http://127.0.0.1:" + member.cistern().adminAddress().getPort() + path);
-    return http.send(HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+    return HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json)).build();
+  }
+
+  private static String imageJson(String reference) {
+    return "{\"image\":\"" + reference + "\"}";
   }
 
   private String pinnedKey(TestImage.Blob content) {

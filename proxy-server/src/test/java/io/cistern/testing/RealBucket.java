@@ -42,6 +42,16 @@ public final class RealBucket implements BeforeAllCallback, AfterAllCallback {
     return server.holds(key);
   }
 
+  /** The Content-Type the object {@code key} was stored with. */
+  public String contentType(String key) {
+    return server.contentType(key);
+  }
+
+  /** Holds the next removal of {@code key} until released: see {@link S3Server#holdRemoval}. */
+  public S3Server.RemovalHold holdRemoval(String key) {
+    return server.holdRemoval(key);
+  }
+
   /** Removes every object under {@code keyPrefix}, as a lifecycle rule expiring them would; returns how many. */
   public int removeUnder(String keyPrefix) throws IOException {
     return server.removeUnder(keyPrefix);

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.gaul.s3proxy.AuthenticationType;
@@ -30,7 +31,8 @@ import org.gaul.s3proxy.blobstore.options.PutOptions;
  * bucket that became unreachable) and restarted on the same port with the same objects.
  *
  * <p>The store is watched as the server writes to it, so a test can wait for an object to be
- * written ({@link #stored}) instead of polling, and count what was read ({@link #reads}).
+ * written ({@link #stored}) instead of polling, count what was read ({@link #reads}), and hold a
+ * removal until the test lets it happen ({@link #holdRemoval}).
  */
 public final class S3Server implements AutoCloseable {
 
@@ -105,6 +107,47 @@ public final class S3Server implements AutoCloseable {
     return written;
   }
 
+  /**
+   * Holds the next removal of {@code key} before it happens, until {@link RemovalHold#release}: a
+   * test can then act while a client's DELETE is between its request and its effect.
+   */
+  public RemovalHold holdRemoval(String key) {
+    RemovalHold hold = new RemovalHold();
+    if (store.heldRemovals.putIfAbsent(key, hold) != null) {
+      throw new IllegalStateException("the removal of " + key + " is held already");
+    }
+    return hold;
+  }
+
+  /** A removal held at the server: {@link #arrived} completes when it reaches the store. */
+  public static final class RemovalHold {
+    private final CompletableFuture<Void> arrived = new CompletableFuture<>();
+    private final CountDownLatch released = new CountDownLatch(1);
+
+    public CompletableFuture<Void> arrived() {
+      return arrived;
+    }
+
+    /** Lets the removal happen; releasing twice, or one that never arrived, is harmless. */
+    public void release() {
+      released.countDown();
+    }
+
+    private void await() {
+      arrived.complete(null);
+      try {
+        released.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** The Content-Type the object {@code key} was stored with. */
+  public String contentType(String key) {
+    return store.delegate().blobMetadata(BUCKET, key).contentMetadata().contentType();
+  }
+
   /** Whether the bucket holds the object {@code key} now. */
   public boolean holds(String key) {
     return store.delegate().blobExists(BUCKET, key);
@@ -149,6 +192,7 @@ public final class S3Server implements AutoCloseable {
   private static final class Watched extends ForwardingBlobStore {
     private final Map<String, CompletableFuture<Void>> written = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> reads = new ConcurrentHashMap<>();
+    private final Map<String, RemovalHold> heldRemovals = new ConcurrentHashMap<>();
 
     Watched(BlobStore store) {
       super(store);
@@ -175,6 +219,15 @@ public final class S3Server implements AutoCloseable {
         reads.computeIfAbsent(name, k -> new AtomicLong()).incrementAndGet();
       }
       return blob;
+    }
+
+    @Override
+    public void removeBlob(String container, String name) {
+      RemovalHold hold = heldRemovals.remove(name);
+      if (hold != null) {
+        hold.await();
+      }
+      super.removeBlob(container, name);
     }
 
     private void announce(String key) {

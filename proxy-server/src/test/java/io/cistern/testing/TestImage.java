@@ -70,11 +70,24 @@ public final class TestImage {
       uncompressed.add(Digest.sha256Of(tar).toString());
       layerBlobs.add(Blob.of("application/vnd.oci.image.layer.v1.tar+gzip", gzip(tar)));
     }
+    return image(seed, architecture, layerBlobs, diffIds ? uncompressed : List.of());
+  }
+
+  /**
+   * Another image with this one's layers and a config of its own (labelled {@code seed}, listing
+   * no {@code diff_ids}): it shares every layer with this one, and neither its config nor its
+   * manifest.
+   */
+  public TestImage sharingLayers(long seed, String architecture) {
+    return image(seed, architecture, blobs.subList(1, blobs.size()), List.of());
+  }
+
+  private static TestImage image(long seed, String architecture, List<Blob> layerBlobs, List<String> diffIds) {
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("architecture", architecture);
     config.put("os", "linux");
     config.put("created", "2026-01-01T00:00:00Z");
-    config.put("rootfs", Map.of("type", "layers", "diff_ids", diffIds ? uncompressed : List.of()));
+    config.put("rootfs", Map.of("type", "layers", "diff_ids", diffIds));
     config.put("config", Map.of("Labels", Map.of("seed", Long.toString(seed))));
     Blob configBlob = Blob.of("application/vnd.oci.image.config.v1+json", json(config));
     Map<String, Object> manifest = new LinkedHashMap<>();
