@@ -13,7 +13,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -57,7 +56,7 @@ class LaunchOptionsTest {
   }
 
   private void assertStartsAndAnswers(Path archive, String... moreOptions) throws Exception {
-    List<String> options = new ArrayList<>(shippedJvmOptions());
+    List<String> options = new ArrayList<>(CisternProcess.shippedJvmOptions());
     options.add("-XX:SharedArchiveFile=" + archive);
     options.addAll(List.of(moreOptions));
     try (CisternProcess cistern = CisternProcess.start(config(), options)) {
@@ -65,15 +64,6 @@ class LaunchOptionsTest {
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, answer.statusCode());
     }
-  }
-
-  /** scripts/jvm-options, as scripts/run.sh passes them. */
-  private static List<String> shippedJvmOptions() throws IOException {
-    Path directory = Path.of("").toAbsolutePath();
-    while (!Files.exists(directory.resolve("scripts/jvm-options"))) {
-      directory = directory.getParent();
-    }
-    return Arrays.asList(Files.readString(directory.resolve("scripts/jvm-options")).trim().split("\\s+"));
   }
 
   private Path config() throws IOException {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.SocketFaultInjectingUpstream;
 import io.cistern.testing.SocketFaultInjectingUpstream.CutAfter;
@@ -21,25 +22,20 @@ import io.cistern.testing.SocketFaultInjectingUpstream.Unsized;
 import io.cistern.testing.RawHttpConnection;
 import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
+import io.cistern.testing.TestImage;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -62,9 +58,10 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   @TempDir
   Path temp;
 
-  private final byte[] content = random(7, SIZE);
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
+  private final byte[] content = TestImage.Blob.random(7, SIZE).bytes();
+
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
   private SocketFaultInjectingUpstream upstream;
   private CountingRelay relay;
   private TestCistern cistern;
@@ -75,7 +72,6 @@ class DownloadFaultsFaultInjectingUpstreamTest {
       relay.release();
       relay.close();
     }
-    clients.shutdownNow();
     if (cistern != null) {
       cistern.close();
     }
@@ -111,8 +107,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   void aColdTailRangeThatAnUpstreamIgnoringRangesAnswersWholeFollowsTheDownloadInstead() throws Exception {
     Digest digest = start(false, false);
 
-    HttpResponse<byte[]> tail = http.sendAsync(HttpRequest.newBuilder(blobUri(digest)).header("Range", "bytes=-100").build(),
-        HttpResponse.BodyHandlers.ofByteArray()).get(60, TimeUnit.SECONDS);
+    HttpResponse<byte[]> tail = clients.get(blobUri(digest), "Range", "bytes=-100");
 
     assertEquals(206, tail.statusCode());
     assertEquals("bytes " + (SIZE - 100) + "-" + (SIZE - 1) + "/" + SIZE, tail.headers().firstValue("Content-Range").orElseThrow());
@@ -155,8 +150,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
     Digest digest = start(true, true);
     upstream.script(digest, new Unsized(SIZE / 2));
     relay.holdAfter(HOLD);
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(digest)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream stream = clients.open(blobUri(digest));
     assertEquals(200, stream.status());
     assertTrue(stream.response().headers().firstValue("Content-Length").isEmpty(), "the size is not known yet");
     relay.release();
@@ -253,11 +247,9 @@ class DownloadFaultsFaultInjectingUpstreamTest {
     Digest digest = start(true, true);
     upstream.script(digest, new Unsized(SIZE));
     relay.holdAfter(HOLD);
-    BlobStream stream = CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(digest)), clients)
-        .get(60, TimeUnit.SECONDS);
+    BlobStream stream = clients.open(blobUri(digest));
 
-    HttpResponse<byte[]> head = http.sendAsync(HttpRequest.newBuilder(blobUri(digest)).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
-        HttpResponse.BodyHandlers.ofByteArray()).get(60, TimeUnit.SECONDS);
+    HttpResponse<byte[]> head = clients.send("HEAD", blobUri(digest));
 
     assertEquals(200, head.statusCode());
     assertEquals(String.valueOf(SIZE), head.headers().firstValue("Content-Length").orElseThrow());
@@ -279,8 +271,8 @@ class DownloadFaultsFaultInjectingUpstreamTest {
     upstream.manifest(REPOSITORY, "v1", MediaTypes.OCI_MANIFEST, tampered, asked.toString());
 
     for (String reference : List.of(asked.toString(), "v1")) {
-      HttpResponse<byte[]> response = http.send(HttpRequest.newBuilder(cistern.url("/v2/" + REPOSITORY + "/manifests/" + reference))
-          .header("Accept", MediaTypes.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+      HttpResponse<byte[]> response = clients.get(cistern.url("/v2/" + REPOSITORY + "/manifests/" + reference),
+          "Accept", MediaTypes.OCI_MANIFEST);
       assertEquals(502, response.statusCode(), reference);
       assertTrue(new String(response.body(), StandardCharsets.UTF_8).contains("MANIFEST_INVALID"), reference);
     }
@@ -335,8 +327,7 @@ class DownloadFaultsFaultInjectingUpstreamTest {
   }
 
   private HttpResponse<byte[]> get(Digest digest) throws Exception {
-    return http.sendAsync(HttpRequest.newBuilder(blobUri(digest)).build(), HttpResponse.BodyHandlers.ofByteArray())
-        .get(60, TimeUnit.SECONDS);
+    return clients.get(blobUri(digest));
   }
 
   private void assertPublishedRight(Digest digest) throws Exception {
@@ -363,11 +354,5 @@ class DownloadFaultsFaultInjectingUpstreamTest {
 
   private static String blobPath(Digest digest) {
     return "/v2/" + REPOSITORY + "/blobs/" + digest;
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
   }
 }

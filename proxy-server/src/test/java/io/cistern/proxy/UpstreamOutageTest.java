@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.RawHttpConnection;
 import io.cistern.testing.RealUpstream;
@@ -15,10 +15,7 @@ import io.cistern.testing.Scrape;
 import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,10 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -64,28 +58,27 @@ class UpstreamOutageTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  private static final byte[] large = random(1, 4 << 20);
-  private static final byte[] other = random(2, 2 << 20);
+  private static final TestImage.Blob large = TestImage.Blob.random(1, 4 << 20);
+  private static final TestImage.Blob other = TestImage.Blob.random(2, 2 << 20);
   private static final TestImage image = TestImage.random(3, 1, 10_000, "amd64");
 
   @TempDir
   Path temp;
 
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
   private CountingRelay relay;
   private TestCistern cistern;
 
   @BeforeAll
   static void seed() throws Exception {
-    upstream.pushBlob(REPOSITORY, large);
-    upstream.pushBlob(REPOSITORY, other);
+    upstream.pushBlob(REPOSITORY, large.bytes());
+    upstream.pushBlob(REPOSITORY, other.bytes());
     upstream.push(REPOSITORY, "v1", image);
   }
 
   @AfterEach
   void stop() throws IOException {
-    clients.shutdownNow();
     if (relay != null) {
       relay.release();
     }
@@ -108,7 +101,7 @@ class UpstreamOutageTest {
     relay.restore();
 
     for (CompletableFuture<byte[]> body : bodies) {
-      assertArrayEquals(large, body.get(60, TimeUnit.SECONDS));
+      assertArrayEquals(large.bytes(), body.get(60, TimeUnit.SECONDS));
     }
     List<CountingRelay.Request> gets = blobGets(large);
     assertEquals(1, gets.stream().filter(get -> !get.hasHeader("Range")).count(), "one full GET: " + gets);
@@ -131,8 +124,7 @@ class UpstreamOutageTest {
     relay.release();
     awaitMetric(1, "cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "unreachable");
     // A client that comes while the upstream is gone waits for its headers.
-    CompletableFuture<HttpResponse<byte[]>> waiting = http.sendAsync(HttpRequest.newBuilder(blobUri(other)).build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    CompletableFuture<HttpResponse<byte[]>> waiting = clients.sendLater("GET", blobUri(other));
     awaitMetric(2, "cistern_downloads_in_flight");
 
     // Every client above has been silent since before this connection opened; once the idle
@@ -143,11 +135,11 @@ class UpstreamOutageTest {
     relay.restore();
 
     for (CompletableFuture<byte[]> body : following) {
-      assertArrayEquals(large, body.get(60, TimeUnit.SECONDS));
+      assertArrayEquals(large.bytes(), body.get(60, TimeUnit.SECONDS));
     }
     HttpResponse<byte[]> answered = waiting.get(60, TimeUnit.SECONDS);
     assertEquals(200, answered.statusCode());
-    assertArrayEquals(other, answered.body());
+    assertArrayEquals(other.bytes(), answered.body());
     assertPublished(large);
     assertPublished(other);
   }
@@ -160,20 +152,19 @@ class UpstreamOutageTest {
       follower.send("GET", blobPath(large));
       RawHttpConnection.Head head = follower.readHead();
       assertEquals(200, head.status());
-      assertEquals(large.length, head.contentLength());
+      assertEquals(large.bytes().length, head.contentLength());
       byte[] first = follower.readSome(1024);
 
       relay.goDown();
       relay.release();
-      HttpResponse<byte[]> refused = http.send(HttpRequest.newBuilder(blobUri(other)).build(),
-          HttpResponse.BodyHandlers.ofByteArray());
-      byte[] rest = follower.readUpTo(large.length - first.length);
+      HttpResponse<byte[]> refused = clients.get(blobUri(other));
+      byte[] rest = follower.readUpTo(large.bytes().length - first.length);
 
       assertEquals(502, refused.statusCode());
       assertTrue(new String(refused.body(), StandardCharsets.UTF_8).contains("unreachable"),
           new String(refused.body(), StandardCharsets.UTF_8));
-      assertTrue(first.length + rest.length < large.length,
-          "the connection closed after " + (first.length + rest.length) + " of " + large.length + " bytes");
+      assertTrue(first.length + rest.length < large.bytes().length,
+          "the connection closed after " + (first.length + rest.length) + " of " + large.bytes().length + " bytes");
     }
     assertTrue(metric("cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "unreachable") >= 1,
         "both downloads retried before giving up");
@@ -185,9 +176,8 @@ class UpstreamOutageTest {
   void aManifestFetchWhoseUpstreamRefusesIsRetriedAndAnsweredOnceItIsBack() throws Exception {
     start("", "    maxRetries: 50\n");
     relay.goDown();
-    CompletableFuture<HttpResponse<byte[]>> manifest = http.sendAsync(HttpRequest.newBuilder(
-        cistern.url("/v2/" + REPOSITORY + "/manifests/v1")).header("Accept", MediaTypes.OCI_MANIFEST).build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    CompletableFuture<HttpResponse<byte[]>> manifest = clients.sendLater("GET",
+        cistern.url("/v2/" + REPOSITORY + "/manifests/v1"), "Accept", MediaTypes.OCI_MANIFEST);
     awaitMetric(1, "cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "unreachable");
     relay.restore();
 
@@ -201,13 +191,12 @@ class UpstreamOutageTest {
     start("", "    maxRetries: 3\n");
     relay.goDown();
 
-    HttpResponse<byte[]> manifest = http.send(HttpRequest.newBuilder(cistern.url("/v2/" + REPOSITORY + "/manifests/v1"))
-        .header("Accept", MediaTypes.OCI_MANIFEST).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> manifest = clients.get(cistern.url("/v2/" + REPOSITORY + "/manifests/v1"),
+        "Accept", MediaTypes.OCI_MANIFEST);
     assertEquals(502, manifest.statusCode());
     assertEquals(3, metric("cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "unreachable"));
 
-    HttpResponse<byte[]> head = http.send(HttpRequest.newBuilder(blobUri(other))
-        .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> head = clients.send("HEAD", blobUri(other));
     assertEquals(502, head.statusCode());
     assertEquals(6, metric("cistern_upstream_retries_total", "upstream", "upstream.test", "cause", "unreachable"));
   }
@@ -233,23 +222,17 @@ class UpstreamOutageTest {
    * {@link #CLIENTS} clients of {@code blob}, each with its first bytes while the relay holds the
    * download, so they all follow its body; they read on in the background.
    */
-  private List<CompletableFuture<byte[]>> followMidBody(byte[] blob) throws Exception {
+  private List<CompletableFuture<byte[]>> followMidBody(TestImage.Blob blob) throws Exception {
     relay.holdAfter(HOLD);
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
     for (int i = 0; i < CLIENTS; i++) {
-      streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(blob)), clients));
+      streams.add(clients.openLater(blobUri(blob)));
     }
     List<CompletableFuture<byte[]>> bodies = new ArrayList<>();
     for (CompletableFuture<BlobStream> stream : streams) {
       BlobStream opened = stream.get(60, TimeUnit.SECONDS);
       assertEquals(200, opened.status());
-      bodies.add(CompletableFuture.supplyAsync(() -> {
-        try {
-          return opened.finish();
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }, clients));
+      bodies.add(clients.finishLater(opened));
     }
     return bodies;
   }
@@ -271,20 +254,20 @@ class UpstreamOutageTest {
     return Scrape.parse(cistern.admin("/metrics").body()).value(name, labels);
   }
 
-  private List<CountingRelay.Request> blobGets(byte[] blob) {
+  private List<CountingRelay.Request> blobGets(TestImage.Blob blob) {
     String path = blobPath(blob);
     return relay.requests().stream().filter(request -> request.method().equals("GET") && request.path().equals(path)).toList();
   }
 
-  private void assertPublished(byte[] blob) throws Exception {
+  private void assertPublished(TestImage.Blob blob) throws Exception {
     cistern.awaitDownloadsStored();
-    Path stored = cistern.cistern().cache().blobs().pathOf(Digest.sha256Of(blob));
-    assertArrayEquals(blob, Files.readAllBytes(stored));
+    Path stored = cistern.cistern().cache().blobs().pathOf(blob.digest());
+    assertArrayEquals(blob.bytes(), Files.readAllBytes(stored));
     assertEquals(List.of(), partials());
   }
 
-  private void assertNothingCached(byte[] blob) throws IOException {
-    assertFalse(Files.exists(cistern.cistern().cache().blobs().pathOf(Digest.sha256Of(blob))), "nothing at the blob's path");
+  private void assertNothingCached(TestImage.Blob blob) throws IOException {
+    assertFalse(Files.exists(cistern.cistern().cache().blobs().pathOf(blob.digest())), "nothing at the blob's path");
     assertEquals(List.of(), partials(), "no temp file left behind");
   }
 
@@ -294,17 +277,11 @@ class UpstreamOutageTest {
     }
   }
 
-  private URI blobUri(byte[] blob) {
+  private URI blobUri(TestImage.Blob blob) {
     return cistern.url(blobPath(blob));
   }
 
-  private static String blobPath(byte[] blob) {
-    return "/v2/" + REPOSITORY + "/blobs/" + Digest.sha256Of(blob);
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
+  private static String blobPath(TestImage.Blob blob) {
+    return "/v2/" + REPOSITORY + "/blobs/" + blob.digest();
   }
 }

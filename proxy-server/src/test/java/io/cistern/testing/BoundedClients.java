@@ -1,5 +1,7 @@
 package io.cistern.testing;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -54,6 +56,20 @@ public final class BoundedClients implements BeforeEachCallback, AfterEachCallba
   /** As {@link #openLater}, waited for at most a minute. */
   public BlobStream open(URI uri, String... headers) throws Exception {
     return openLater(uri, headers).get(WAIT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Reads the rest of {@code stream} on a thread of its own: a client that goes on reading (and so
+   * keeps its socket drained) while the test does something else.
+   */
+  public CompletableFuture<byte[]> finishLater(BlobStream stream) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return stream.finish();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }, threads);
   }
 
   /** Sends {@code method} for {@code uri}, with {@code headers} as name, value pairs. */

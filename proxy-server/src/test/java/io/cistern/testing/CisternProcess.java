@@ -27,7 +27,8 @@ import java.util.regex.Pattern;
  * port 0) are read from its log. It runs on Cistern's own class path (its classes and its
  * runtime-scope dependencies, as the build wrote them to {@code target/runtime-classpath.txt}), not
  * the tests': nothing test-only (s3proxy and what it brings) is there to mask a missing class or
- * change a library's version.
+ * change a library's version. {@link #startJar} runs the shaded jar instead ({@code java -jar}),
+ * for what only the jar can get wrong.
  */
 public final class CisternProcess implements AutoCloseable {
 
@@ -41,11 +42,14 @@ public final class CisternProcess implements AutoCloseable {
   private final CompletableFuture<Integer> adminListening = new CompletableFuture<>();
   private final int port;
 
-  private CisternProcess(Path config, List<String> jvmOptions, Map<String, String> environment) throws IOException {
+  /** {@code launch} names what the JVM runs ({@code -cp PATH MAIN} or {@code -jar JAR}). */
+  private CisternProcess(List<String> jvmOptions, List<String> launch, Path config, Map<String, String> environment)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
-    command.addAll(List.of("-cp", runtimeClassPath(), "io.cistern.cli.Main", "--config", config.toString()));
+    command.addAll(launch);
+    command.addAll(List.of("--config", config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     // Only the file (and what the test passes) configures this Cistern, whatever the test runner's environment holds.
     builder.environment().keySet().removeIf(name -> name.startsWith("CISTERN_"));
@@ -85,12 +89,12 @@ public final class CisternProcess implements AutoCloseable {
 
   /** Starts Cistern with {@code config} and returns once it listens. */
   public static CisternProcess start(Path config) throws IOException {
-    return new CisternProcess(config, List.of(), Map.of());
+    return start(config, List.of(), Map.of());
   }
 
   /** Starts Cistern with {@code config} under these JVM options, and returns once it listens. */
   public static CisternProcess start(Path config, List<String> jvmOptions) throws IOException {
-    return new CisternProcess(config, jvmOptions, Map.of());
+    return start(config, jvmOptions, Map.of());
   }
 
   /**
@@ -98,7 +102,35 @@ public final class CisternProcess implements AutoCloseable {
    * names by variable, say), and returns once it listens.
    */
   public static CisternProcess start(Path config, Map<String, String> environment) throws IOException {
-    return new CisternProcess(config, List.of(), environment);
+    return start(config, List.of(), environment);
+  }
+
+  private static CisternProcess start(Path config, List<String> jvmOptions, Map<String, String> environment)
+      throws IOException {
+    return new CisternProcess(jvmOptions, List.of("-cp", runtimeClassPath(), "io.cistern.cli.Main"), config, environment);
+  }
+
+  /**
+   * Starts {@code jar} ({@code java OPTIONS -jar JAR --config FILE}, as scripts/run.sh and the image
+   * do) and returns once it listens: only its own classes and those the shade kept are there.
+   */
+  public static CisternProcess startJar(Path jar, Path config, List<String> jvmOptions) throws IOException {
+    if (!Files.isRegularFile(jar)) {
+      throw new IOException(jar + " is missing: the build shades it in the package phase");
+    }
+    return new CisternProcess(jvmOptions, List.of("-jar", jar.toString()), config, Map.of());
+  }
+
+  /** scripts/jvm-options, the JVM options scripts/run.sh and the image start Cistern with. */
+  public static List<String> shippedJvmOptions() throws IOException {
+    Path directory = Path.of("").toAbsolutePath();
+    while (!Files.exists(directory.resolve("scripts/jvm-options"))) {
+      directory = directory.getParent();
+      if (directory == null) {
+        throw new IOException("no scripts/jvm-options above " + Path.of("").toAbsolutePath());
+      }
+    }
+    return List.of(Files.readString(directory.resolve("scripts/jvm-options")).strip().split("\\s+"));
   }
 
   public int port() {

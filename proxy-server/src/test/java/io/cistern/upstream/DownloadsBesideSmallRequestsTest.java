@@ -3,9 +3,9 @@ package io.cistern.upstream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.BlobStream;
+import io.cistern.testing.BoundedClients;
 import io.cistern.testing.CountingRelay;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealUpstream;
@@ -14,8 +14,6 @@ import io.cistern.testing.TestCistern;
 import io.cistern.testing.TestImage;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -23,10 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
@@ -57,31 +52,31 @@ class DownloadsBesideSmallRequestsTest {
   @RegisterExtension
   static final RealUpstream upstream = new RealUpstream();
 
-  private static final List<byte[]> layers = List.of(random(1, 4 << 20), random(2, 4 << 20), random(3, 4 << 20));
-  private static final byte[] headed = random(4, 1 << 20);
+  private static final List<TestImage.Blob> layers = List.of(
+      TestImage.Blob.random(1, 4 << 20), TestImage.Blob.random(2, 4 << 20), TestImage.Blob.random(3, 4 << 20));
+  private static final TestImage.Blob headed = TestImage.Blob.random(4, 1 << 20);
   private static final TestImage first = TestImage.random(5, 1, 10_000, "amd64");
   private static final TestImage second = TestImage.random(6, 1, 10_000, "amd64");
 
   @TempDir
   Path temp;
 
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-  private final ExecutorService clients = Executors.newCachedThreadPool();
+  @RegisterExtension
+  final BoundedClients clients = new BoundedClients();
   private final MutableClock clock = new MutableClock(Instant.parse("2026-06-01T00:00:00Z"));
   private CountingRelay relay;
   private TestCistern cistern;
 
   @BeforeAll
   static void seed() throws Exception {
-    for (byte[] layer : layers) {
-      upstream.pushBlob(LAYERS, layer);
+    for (TestImage.Blob layer : layers) {
+      upstream.pushBlob(LAYERS, layer.bytes());
     }
-    upstream.pushBlob(LAYERS, headed);
+    upstream.pushBlob(LAYERS, headed.bytes());
   }
 
   @AfterEach
   void stop() throws IOException {
-    clients.shutdownNow();
     if (relay != null) {
       // Released first: a download still held at the relay would keep Cistern's stop waiting.
       relay.release();
@@ -120,7 +115,7 @@ class DownloadsBesideSmallRequestsTest {
     assertManifest(second, repository);
     HttpResponse<byte[]> head = send("HEAD", blobPath(headed));
     assertEquals(200, head.statusCode(), "a blob HEAD is a small request");
-    assertEquals(String.valueOf(headed.length), head.headers().firstValue("Content-Length").orElseThrow());
+    assertEquals(String.valueOf(headed.bytes().length), head.headers().firstValue("Content-Length").orElseThrow());
     assertEquals(downloadPermits, metric("cistern_downloads_in_flight"), "every download was still held");
     String tag = "/v2/" + repository + "/manifests/latest";
     assertEquals(1, relay.count("HEAD", tag::equals), "the expired tag was revalidated");
@@ -128,7 +123,7 @@ class DownloadsBesideSmallRequestsTest {
 
     relay.release();
     for (int i = 0; i < downloads.size(); i++) {
-      assertArrayEquals(layers.get(i), downloads.get(i).finish());
+      assertArrayEquals(layers.get(i).bytes(), downloads.get(i).finish());
     }
   }
 
@@ -144,10 +139,9 @@ class DownloadsBesideSmallRequestsTest {
     relay.release();
 
     // The only permit frees when the cut body fails, not when its retry has run.
-    HttpResponse<byte[]> other = http.sendAsync(HttpRequest.newBuilder(blobUri(layers.get(1))).build(),
-        HttpResponse.BodyHandlers.ofByteArray()).get(60, TimeUnit.SECONDS);
+    HttpResponse<byte[]> other = clients.get(blobUri(layers.get(1)));
     assertEquals(200, other.statusCode());
-    assertArrayEquals(layers.get(1), other.body());
+    assertArrayEquals(layers.get(1).bytes(), other.body());
     assertEquals(1, relay.count("GET", blobPath(layers.get(0))::equals), "the cut download is still waiting to retry");
   }
 
@@ -170,10 +164,10 @@ class DownloadsBesideSmallRequestsTest {
         """.formatted(temp.resolve("cache"), relay.url()) + upstreamKeys;
   }
 
-  private List<CompletableFuture<BlobStream>> open(List<byte[]> blobs) {
+  private List<CompletableFuture<BlobStream>> open(List<TestImage.Blob> blobs) {
     List<CompletableFuture<BlobStream>> streams = new ArrayList<>();
-    for (byte[] blob : blobs) {
-      streams.add(CompletableFuture.supplyAsync(() -> BlobStream.open(http, blobUri(blob)), clients));
+    for (TestImage.Blob blob : blobs) {
+      streams.add(clients.openLater(blobUri(blob)));
     }
     return streams;
   }
@@ -186,12 +180,8 @@ class DownloadsBesideSmallRequestsTest {
 
   /** Sends a request that must be answered within {@link #ANSWERED}, however long the downloads are held. */
   private HttpResponse<byte[]> send(String method, String path, String... headers) throws Exception {
-    HttpRequest.Builder request = HttpRequest.newBuilder(cistern.url(path)).method(method, HttpRequest.BodyPublishers.noBody());
-    for (int i = 0; i < headers.length; i += 2) {
-      request.header(headers[i], headers[i + 1]);
-    }
     try {
-      return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofByteArray()).get(ANSWERED.toSeconds(), TimeUnit.SECONDS);
+      return clients.sendLater(method, cistern.url(path), headers).get(ANSWERED.toSeconds(), TimeUnit.SECONDS);
     } catch (TimeoutException e) {
       throw new AssertionError(method + " " + path + " was not answered within " + ANSWERED + " while downloads were held", e);
     }
@@ -201,17 +191,11 @@ class DownloadsBesideSmallRequestsTest {
     return Scrape.parse(cistern.admin("/metrics").body()).value(name, labels);
   }
 
-  private URI blobUri(byte[] blob) {
+  private URI blobUri(TestImage.Blob blob) {
     return cistern.url(blobPath(blob));
   }
 
-  private static String blobPath(byte[] blob) {
-    return "/v2/" + LAYERS + "/blobs/" + Digest.sha256Of(blob);
-  }
-
-  private static byte[] random(long seed, int size) {
-    byte[] bytes = new byte[size];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
+  private static String blobPath(TestImage.Blob blob) {
+    return "/v2/" + LAYERS + "/blobs/" + blob.digest();
   }
 }
