@@ -175,7 +175,10 @@ public final class CacheOperations {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.unpinImage(resolved.digest());
     if (bucketPins != null) {
-      inBucket(resolved, "unpinned on this member only",
+      // A failure after the pin document went cannot be finished by running the unpin again
+      // (it finds no document): the operator is told what to pin again instead.
+      inBucket(resolved, "unpinned on this member, and in the bucket perhaps only in part (a copy another"
+              + " pinned image shares may be gone: pin that image again)",
           bucketPins.unpin(resolved.pinName(), pinnedObjects(resolved), cache::open));
     }
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),

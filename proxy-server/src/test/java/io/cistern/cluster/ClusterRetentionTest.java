@@ -212,6 +212,12 @@ class ClusterRetentionTest {
    * pinned copy of {@code held}, which both images share. The S3 server holds that removal until
    * the pin has answered.
    */
+  /** The last part of a pin document's name: the reference's digest, else its tag. */
+  private static String pinName(String reference) {
+    int at = reference.indexOf('@');
+    return at >= 0 ? reference.substring(at + 1) : reference.substring(reference.lastIndexOf(':') + 1);
+  }
+
   private void unpinWhilePinning(int unpinner, int pinner, String reference, TestImage.Blob held) throws Exception {
     S3Server.RemovalHold removal = s3.holdRemoval(pinnedKey(held));
     try {
@@ -222,7 +228,8 @@ class ClusterRetentionTest {
 
       HttpResponse<String> pinned = post(cluster.member(pinner), "/api/pin", imageJson(reference));
       assertEquals(200, pinned.statusCode(), pinned.body());
-      assertTrue(s3.holds(pinnedKey(held)), "the pin made its copy before the unpin's removal");
+      assertTrue(s3.holds(prefix + "/pins/upstream.test/" + REPOSITORY + "/" + pinName(reference)),
+          "the other pin's document is in before the unpin's removal");
       removal.release();
       HttpResponse<String> done = unpinned.join();
       assertEquals(200, done.statusCode(), done.body());
