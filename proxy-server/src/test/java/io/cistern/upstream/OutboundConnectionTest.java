@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -121,6 +122,24 @@ class OutboundConnectionTest {
         HttpRequest.newBuilder(tlsRegistry.url().resolve("/v2/")).build(), HttpResponse.BodyHandlers.discarding()));
     assertEquals(200, http.send(HttpRequest.newBuilder(plainRegistry.url().resolve("/v2/")).build(),
         HttpResponse.BodyHandlers.discarding()).statusCode());
+  }
+
+  @Test
+  void aDeferredTlsContextIsMadeAtTheFirstTlsConnectionAndThenTrustsWhatItsFactoryTrusts() throws Exception {
+    AtomicInteger made = new AtomicInteger();
+    HttpClient http = RegistryClient.newHttpClient(UpstreamSettings.of("plain.test", plainRegistry.url(), null),
+        ForkJoinPool.commonPool(), new DeferredSslContext(() -> {
+          made.incrementAndGet();
+          return UpstreamTls.trusting(caFile);
+        }), ProxySelector.of(null));
+    assertEquals(200, http.send(HttpRequest.newBuilder(plainRegistry.url().resolve("/v2/")).build(),
+        HttpResponse.BodyHandlers.discarding()).statusCode());
+    assertEquals(0, made.get(), "plain HTTP made no TLS context");
+    for (int i = 0; i < 2; i++) {
+      assertEquals(200, http.send(HttpRequest.newBuilder(tlsRegistry.url().resolve("/v2/")).build(),
+          HttpResponse.BodyHandlers.discarding()).statusCode());
+    }
+    assertEquals(1, made.get(), "made once, at the first handshake");
   }
 
   @Test
