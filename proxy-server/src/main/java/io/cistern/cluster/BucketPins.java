@@ -82,7 +82,8 @@ public final class BucketPins {
     CompletableFuture<Void> copies = written.thenApply(ignored -> null);
     // One object at a time: a pin is an operator's command, and its copies run inside the store.
     for (PinnedObject object : objects) {
-      copies = copies.thenCompose(ignored -> keep(object, local)).thenAccept(kept -> counts[kept.ordinal()]++);
+      copies = copies.thenCompose(ignored -> keep(object.digest(), object.mediaType(), local))
+          .thenAccept(kept -> counts[kept.ordinal()]++);
     }
     return shared.track(copies.thenApply(done -> new PinOutcome(
         counts[Kept.COPIED.ordinal()], counts[Kept.UPLOADED.ordinal()], counts[Kept.MISSING.ordinal()])));
@@ -92,22 +93,26 @@ public final class BucketPins {
   private enum Kept { COPIED, UPLOADED, MISSING }
 
   /**
-   * Gives {@code object} its copy under {@code pinned/}: a server-side copy from {@code blobs/},
+   * Gives {@code digest} its copy under {@code pinned/}: a server-side copy from {@code blobs/},
    * else an upload of the member's verified local copy, else none (missing).
+   *
+   * @param mediaType the upload's Content-Type when it is a manifest's; anything else (null
+   *     included: a layer or config) goes up as {@code application/octet-stream}
    */
-  private CompletableFuture<Kept> keep(PinnedObject object, Function<Digest, Optional<? extends BlobContent>> local) {
+  private CompletableFuture<Kept> keep(Digest digest, String mediaType,
+      Function<Digest, Optional<? extends BlobContent>> local) {
     S3Bucket bucket = shared.bucket();
-    return bucket.pinned().copyFromBlobs(object.digest()).thenCompose(copied -> {
+    return bucket.pinned().copyFromBlobs(digest).thenCompose(copied -> {
       if (copied) {
         return CompletableFuture.completedFuture(Kept.COPIED);
       }
-      Optional<? extends BlobContent> content = local.apply(object.digest());
+      Optional<? extends BlobContent> content = local.apply(digest);
       if (content.isEmpty()) {
         return CompletableFuture.completedFuture(Kept.MISSING);
       }
       BlobContent opened = content.get();
-      String type = MediaTypes.isManifest(object.mediaType()) ? object.mediaType() : "application/octet-stream";
-      return bucket.pinned().put(object.digest(), opened.publisher(), opened.length(), type)
+      String type = MediaTypes.isManifest(mediaType) ? mediaType : "application/octet-stream";
+      return bucket.pinned().put(digest, opened.publisher(), opened.length(), type)
           .whenComplete((outcome, failure) -> opened.close())
           .thenApply(outcome -> Kept.UPLOADED);
     });
@@ -118,12 +123,15 @@ public final class BucketPins {
    * pin document lists, then restores those of them that a pin document written meanwhile lists
    * (a pin of another image that shares them, under way on another member).
    *
-   * @param objects the image's objects as the member's catalog has them: the media type of a copy
-   *     restored from the local tier (one it does not list goes up as {@code application/octet-stream})
+   * @param mediaTypes the manifest media type the member records on a digest: the Content-Type of a
+   *     manifest restored from its local tier (a digest without one goes up as
+   *     {@code application/octet-stream}). By digest, not from what the member resolves the name to
+   *     now: a pinned tag may have moved since it was pinned. Asked, as {@code local} is, on the
+   *     bucket's threads.
    * @param local opens the member's verified copy of an object to restore that {@code blobs/} lacks
    * @return how many pinned copies were removed and not restored (0 when there was no such pin)
    */
-  public CompletableFuture<Integer> unpin(String name, List<PinnedObject> objects,
+  public CompletableFuture<Integer> unpin(String name, Function<Digest, Optional<String>> mediaTypes,
       Function<Digest, Optional<? extends BlobContent>> local) {
     BucketDocuments documents = shared.bucket().documents();
     String document = PINS + "/" + name;
@@ -150,7 +158,7 @@ public final class BucketPins {
             // misses copies after it, so after these deletes: its copies stay. One it finds may
             // have copied before a delete: what it shares is restored here.
             return removals.thenCompose(done -> pinDocuments())
-                .thenCompose(now -> restore(unneeded, now, objects, local))
+                .thenCompose(now -> restore(unneeded, now, mediaTypes, local))
                 .thenApply(restored -> unneeded.size() - restored);
           });
     });
@@ -161,8 +169,8 @@ public final class BucketPins {
    *
    * @return how many were restored
    */
-  private CompletableFuture<Integer> restore(List<Digest> removed, List<PinDocument> pins, List<PinnedObject> objects,
-      Function<Digest, Optional<? extends BlobContent>> local) {
+  private CompletableFuture<Integer> restore(List<Digest> removed, List<PinDocument> pins,
+      Function<Digest, Optional<String>> mediaTypes, Function<Digest, Optional<? extends BlobContent>> local) {
     Set<String> pinnedNow = digests(pins);
     int[] restored = new int[1];
     CompletableFuture<Void> work = CompletableFuture.completedFuture(null);
@@ -170,17 +178,16 @@ public final class BucketPins {
       if (!pinnedNow.contains(digest.toString())) {
         continue;
       }
-      PinnedObject object = objects.stream().filter(known -> known.digest().equals(digest)).findFirst()
-          .orElse(new PinnedObject(digest, -1, "application/octet-stream"));
-      work = work.thenCompose(ignored -> keep(object, local)).thenAccept(kept -> {
-        if (kept == Kept.MISSING) {
-          log.warn("the pinned copy of {} is gone: neither blobs/ nor this member holds it; pin {} again to restore it",
-              digest, pins.stream().filter(pin -> pin.digests().contains(digest.toString())).map(PinDocument::image)
-                  .toList());
-        } else {
-          restored[0]++;
-        }
-      });
+      work = work.thenCompose(ignored -> keep(digest, mediaTypes.apply(digest).orElse(null), local))
+          .thenAccept(kept -> {
+            if (kept == Kept.MISSING) {
+              log.warn("the pinned copy of {} is gone: neither blobs/ nor this member holds it; pin {} again to"
+                  + " restore it", digest, pins.stream().filter(pin -> pin.digests().contains(digest.toString()))
+                  .map(PinDocument::image).toList());
+            } else {
+              restored[0]++;
+            }
+          });
     }
     return work.thenApply(done -> restored[0]);
   }

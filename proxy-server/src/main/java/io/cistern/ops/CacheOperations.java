@@ -179,7 +179,7 @@ public final class CacheOperations {
       // (it finds no document): the operator is told what to pin again instead.
       inBucket(resolved, "unpinned on this member, and in the bucket perhaps only in part (a copy another"
               + " pinned image shares may be gone: pin that image again)",
-          bucketPins.unpin(resolved.pinName(), pinnedObjects(resolved), cache::open));
+          bucketPins.unpin(resolved.pinName(), cache::mediaTypeOf, cache::open));
     }
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());

@@ -12,6 +12,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.cistern.oci.MediaTypes;
 import io.cistern.testing.ClusterPerTest;
+import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealBucket;
 import io.cistern.testing.RealUpstream;
 import io.cistern.testing.S3Server;
@@ -23,6 +24,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,6 +64,10 @@ class ClusterRetentionTest {
   private static final TestImage sharing = image.sharingLayers(2102, "amd64");
   /** The layer whose pinned copy the race is about. */
   private static final TestImage.Blob shared = image.blobs().get(1);
+  /** A tag pushed as {@link #image}, then moved to {@link #moved}, by the one test about it. */
+  private static final String MOVING_TAG = "moving";
+  private static final String MOVING_IMAGE = "upstream.test/" + REPOSITORY + ":" + MOVING_TAG;
+  private static final TestImage moved = image.sharingLayers(2103, "amd64");
 
   @RegisterExtension
   final ClusterPerTest clusters = new ClusterPerTest(upstream);
@@ -206,12 +213,35 @@ class ClusterRetentionTest {
         "uploaded with its media type, as the catalog of member 0 has it");
   }
 
-  /**
-   * Unpins {@link #IMAGE} on {@code unpinner} while {@code pinner} pins {@code reference}, document
-   * and copies, at the worst moment: after the unpin read the pin documents, before it removed the
-   * pinned copy of {@code held}, which both images share. The S3 server holds that removal until
-   * the pin has answered.
-   */
+  @Test
+  void aManifestRestoredAfterItsPinnedTagMovedKeepsItsMediaType() throws Exception {
+    // The unpinning member resolves the tag to the manifest it points at now, which the pin
+    // document does not list: the manifest to restore is the one the tag pointed at when pinned.
+    upstream.push(REPOSITORY, MOVING_TAG, image);
+    MutableClock clock = new MutableClock(Instant.now());
+    // Blocking revalidation: the pull past the TTL is answered with the moved tag.
+    cluster = clusters.start(2, s3.endpoint(), clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
+    prefix = clusters.prefix();
+    pull(cluster.member(0), MOVING_TAG, image);
+    pull(cluster.member(1), MOVING_TAG, image);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(MOVING_IMAGE)).statusCode());
+    upstream.push(REPOSITORY, MOVING_TAG, moved);
+    clock.advance(Duration.ofMinutes(2));
+    pull(cluster.member(0), MOVING_TAG, moved);
+    cluster.settleBucket();
+    s3.removeUnder(prefix + "/blobs/");
+
+    HttpResponse<String> unpinned = unpinWhilePinning(0, MOVING_IMAGE, 1,
+        "upstream.test/" + REPOSITORY + "@" + image.digest(), image.manifest());
+
+    assertTrue(unpinned.body().contains(moved.digest().toString()),
+        "member 0 resolves the tag to the moved manifest now: " + unpinned.body());
+    assertTrue(s3.holds(pinnedKey(image.manifest())), "the pinned manifest is restored for the pin by digest");
+    assertEquals(MediaTypes.OCI_MANIFEST, s3.contentType(pinnedKey(image.manifest())),
+        "uploaded with its media type, as member 0 recorded it on the manifest's digest");
+  }
+
   /** The last part of a pin document's name: the reference's digest, else its tag. */
   private static String pinName(String reference) {
     int at = reference.indexOf('@');
@@ -219,24 +249,40 @@ class ClusterRetentionTest {
   }
 
   private void unpinWhilePinning(int unpinner, int pinner, String reference, TestImage.Blob held) throws Exception {
+    unpinWhilePinning(unpinner, IMAGE, pinner, reference, held);
+  }
+
+  /**
+   * Unpins {@code unpinned} on {@code unpinner} while {@code pinner} pins {@code reference},
+   * document and copies, at the worst moment: after the unpin read the pin documents, before it
+   * removed the pinned copy of {@code held}, which both images share. The S3 server holds that
+   * removal until the pin has answered.
+   *
+   * @return the unpin's answer
+   */
+  private HttpResponse<String> unpinWhilePinning(int unpinner, String unpinned, int pinner, String reference,
+      TestImage.Blob held) throws Exception {
     S3Server.RemovalHold removal = s3.holdRemoval(pinnedKey(held));
+    HttpResponse<String> done;
     try {
-      CompletableFuture<HttpResponse<String>> unpinned = http.sendAsync(
-          request(cluster.member(unpinner), "/api/unpin", imageJson(IMAGE)), HttpResponse.BodyHandlers.ofString());
-      CompletableFuture.anyOf(removal.arrived(), unpinned).join();
-      assertTrue(removal.arrived().isDone(), () -> "the unpin removes the shared copy: " + unpinned.join().body());
+      CompletableFuture<HttpResponse<String>> unpinning = http.sendAsync(
+          request(cluster.member(unpinner), "/api/unpin", imageJson(unpinned)), HttpResponse.BodyHandlers.ofString());
+      CompletableFuture.anyOf(removal.arrived(), unpinning).join();
+      assertTrue(removal.arrived().isDone(), () -> "the unpin removes the shared copy: " + unpinning.join().body());
 
       HttpResponse<String> pinned = post(cluster.member(pinner), "/api/pin", imageJson(reference));
       assertEquals(200, pinned.statusCode(), pinned.body());
       assertTrue(s3.holds(prefix + "/pins/upstream.test/" + REPOSITORY + "/" + pinName(reference)),
           "the other pin's document is in before the unpin's removal");
       removal.release();
-      HttpResponse<String> done = unpinned.join();
+      done = unpinning.join();
       assertEquals(200, done.statusCode(), done.body());
     } finally {
       removal.release();
     }
-    assertFalse(s3.holds(prefix + "/pins/upstream.test/" + REPOSITORY + "/" + TAG), "the unpinned image's document went");
+    assertFalse(s3.holds(prefix + "/pins/upstream.test/" + REPOSITORY + "/" + pinName(unpinned)),
+        "the unpinned image's document went");
+    return done;
   }
 
   @Test

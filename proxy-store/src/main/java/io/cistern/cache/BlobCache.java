@@ -94,6 +94,15 @@ public final class BlobCache {
     return lookUpManifest(digest) instanceof ManifestLookup.Found found ? Optional.of(found.manifest()) : Optional.empty();
   }
 
+  /**
+   * The manifest media type recorded on {@code digest}'s row, as it was stored; empty for a layer
+   * or config, for a manifest stored as a blob or adopted without one, and for what is not stored.
+   * One row read: no file is opened and no access is counted.
+   */
+  public Optional<String> mediaTypeOf(Digest digest) {
+    return rows.find(digest).map(BlobRecord::mediaType);
+  }
+
   /** Counts an access served from elsewhere (a manifest held in memory) toward the blob's LRU rank. */
   public void recordAccess(Digest digest) {
     reads.recordAccess(digest);

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,6 +80,22 @@ class ManifestLookupTest {
 
       ManifestLookup.Found found = assertInstanceOf(ManifestLookup.Found.class, cache.lookUpManifest(manifest.digest()));
       assertEquals(MediaTypes.OCI_MANIFEST, found.manifest().mediaType());
+    }
+  }
+
+  @Test
+  void theMediaTypeByDigestIsTheOneRecordedOnAStoredManifestsRow() throws Exception {
+    Manifest manifest = Manifest.of(MediaTypes.OCI_MANIFEST, "{\"schemaVersion\":2}".getBytes(StandardCharsets.UTF_8));
+    byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}".getBytes(StandardCharsets.UTF_8);
+    try (CacheDirectory opened = open()) {
+      BlobCache cache = opened.blobs();
+      cache.storeManifest(manifest);
+      Digest blob = CacheFixtures.download(cache, config, true);
+
+      assertEquals(Optional.of(MediaTypes.OCI_MANIFEST), cache.mediaTypeOf(manifest.digest()));
+      assertEquals(Optional.empty(), cache.mediaTypeOf(blob), "a config or layer has none");
+      Digest absent = Digest.sha256Of("never stored".getBytes(StandardCharsets.UTF_8));
+      assertEquals(Optional.empty(), cache.mediaTypeOf(absent), "nor what is not stored");
     }
   }
 
