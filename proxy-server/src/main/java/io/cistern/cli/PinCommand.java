@@ -28,7 +28,9 @@ final class PinCommand extends CacheCommand {
   static PinCommand unpin(Session session) {
     return new PinCommand(session, false, "the image to unpin: [upstream/]repository[:tag|@digest]",
         "Lets a pinned image be evicted again.",
-        "Unpins an image; what another pinned image shares stays pinned.");
+        "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since;"
+            + " by digest, the image whatever names pinned it. What another pinned image shares stays"
+            + " pinned.");
   }
 
   @Override
@@ -36,11 +38,12 @@ final class PinCommand extends CacheCommand {
     String reference = image.getValue();
     return client -> {
       PinView done = pin ? client.pin(reference) : client.unpin(reference);
-      session.out().println((done.pinned() ? "pinned " : "unpinned ") + done.image() + " (" + done.digest() + "): "
+      session.out().println((pin ? "pinned " : "unpinned ") + done.image() + " (" + done.digest() + "): "
           + done.blobs() + " blobs and manifests, " + Formats.bytes(done.bytes())
           + (done.missing() > 0 ? "; " + done.missing() + " not cached yet (pinned when they are)" : ""));
       if (!pin && done.pinned()) {
-        session.out().println("note: it is still pinned as part of another pinned image");
+        session.out().println("note: it is still pinned under another name: unpin that name too, or unpin it by"
+            + " digest, to let it go");
       }
       return 0;
     };

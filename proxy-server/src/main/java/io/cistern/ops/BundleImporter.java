@@ -4,6 +4,7 @@ import io.cistern.cache.BlobCache;
 import io.cistern.cache.ContentMismatchException;
 import io.cistern.cache.ImageCatalog;
 import io.cistern.cache.Ingest;
+import io.cistern.cache.PinName;
 import io.cistern.cache.TagKey;
 import io.cistern.cache.TagMapping;
 import io.cistern.cache.Tags;
@@ -210,7 +211,8 @@ final class BundleImporter {
         tags.link(image.upstream(), repository, digest);
       }
       if (pin) {
-        catalog.pinImage(digest);
+        catalog.pinImage(new PinName(image.upstream(), repository, image.tag() != null ? new Tag(image.tag()) : digest),
+            digest);
       }
       if (router.upstream(image.upstream()).isEmpty()) {
         unknownUpstreams.add(image.upstream());

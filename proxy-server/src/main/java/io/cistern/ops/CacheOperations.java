@@ -6,6 +6,7 @@ import io.cistern.cache.ImageCatalog;
 import io.cistern.cache.BlobRecord;
 import io.cistern.cache.CacheStats;
 import io.cistern.cache.ImageContent;
+import io.cistern.cache.PinName;
 import io.cistern.cache.PinnedImageException;
 import io.cistern.cache.Removal;
 import io.cistern.cache.RepositoryUsage;
@@ -144,7 +145,7 @@ public final class CacheOperations {
 
   public PinView pin(String image) {
     Resolved resolved = resolveCached(image);
-    ImageContent content = catalog.pinImage(resolved.digest());
+    ImageContent content = catalog.pinImage(resolved.localPinName(), resolved.digest());
     if (bucketPins != null) {
       inBucket(resolved, "pinned on this member only", bucketPins.pin(resolved.pinName(), resolved.toString(),
           resolved.digest(), pinnedObjects(resolved), cache::open));
@@ -171,9 +172,25 @@ public final class CacheOperations {
     }
   }
 
+  /**
+   * Unpins an image. By tag: the pin made under that tag, on the image the tag named when it was
+   * pinned, even if the tag points at another manifest since; the image stays pinned if another
+   * name pins it. By digest: the image, whatever names pinned it.
+   */
   public PinView unpin(String image) {
-    Resolved resolved = resolveCached(image);
-    ImageContent content = catalog.unpinImage(resolved.digest());
+    ImageReference reference = ImageReference.parse(image);
+    Route route = routeToCached(router, reference);
+    Resolved resolved;
+    if (reference.reference() instanceof Tag tag) {
+      TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
+      // Not pinned here under the tag (pinned on another member, or not at all): the image the tag
+      // names now, as the answer, and for the bucket's pin of that name.
+      resolved = catalog.unpinName(PinName.of(key)).map(digest -> new Resolved(route, key, digest))
+          .orElseGet(() -> resolveCached(route, reference));
+    } else {
+      resolved = resolveCached(route, reference);
+      catalog.unpinImage(resolved.digest());
+    }
     if (bucketPins != null) {
       // A failure after the pin document went cannot be finished by running the unpin again
       // (it finds no document): the operator is told what to pin again instead.
@@ -181,6 +198,7 @@ public final class CacheOperations {
               + " pinned image shares may be gone: pin that image again)",
           bucketPins.unpin(resolved.pinName(), cache::mediaTypeOf, cache::open));
     }
+    ImageContent content = catalog.imageContent(resolved.digest());
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());
   }
@@ -391,6 +409,11 @@ public final class CacheOperations {
   /** An image resolved from the cache alone. */
   private record Resolved(Route route, TagKey tag, Digest digest) {
 
+    /** The name this member records the image's pin under. */
+    PinName localPinName() {
+      return new PinName(route.upstream().host(), route.repository(), tag != null ? tag.tag() : digest);
+    }
+
     /** The image's pin document name in the bucket: {@code <upstream>/<repository>/<tag|digest>}. */
     String pinName() {
       return route.upstream().host() + "/" + route.repository() + "/" + (tag != null ? tag.tag() : digest);
@@ -404,7 +427,10 @@ public final class CacheOperations {
 
   private Resolved resolveCached(String text) {
     ImageReference reference = ImageReference.parse(text);
-    Route route = routeToCached(router, reference);
+    return resolveCached(routeToCached(router, reference), reference);
+  }
+
+  private Resolved resolveCached(Route route, ImageReference reference) {
     if (reference.reference() instanceof Digest digest) {
       if (!cache.contains(digest)) {
         throw new OperationException(404, describe(route, digest, null) + " is not cached");

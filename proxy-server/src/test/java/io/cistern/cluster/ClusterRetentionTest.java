@@ -215,8 +215,8 @@ class ClusterRetentionTest {
 
   @Test
   void aManifestRestoredAfterItsPinnedTagMovedKeepsItsMediaType() throws Exception {
-    // The unpinning member resolves the tag to the manifest it points at now, which the pin
-    // document does not list: the manifest to restore is the one the tag pointed at when pinned.
+    // The tag points at another manifest now, which the pin document does not list: the manifest
+    // to restore is the one the tag pointed at when pinned, as the member's own pin records it.
     upstream.push(REPOSITORY, MOVING_TAG, image);
     MutableClock clock = new MutableClock(Instant.now());
     // Blocking revalidation: the pull past the TTL is answered with the moved tag.
@@ -235,8 +235,9 @@ class ClusterRetentionTest {
     HttpResponse<String> unpinned = unpinWhilePinning(0, MOVING_IMAGE, 1,
         "upstream.test/" + REPOSITORY + "@" + image.digest(), image.manifest());
 
-    assertTrue(unpinned.body().contains(moved.digest().toString()),
-        "member 0 resolves the tag to the moved manifest now: " + unpinned.body());
+    assertTrue(unpinned.body().contains(image.digest().toString()),
+        "member 0 unpins the manifest pinned under the tag, not the one it names now: " + unpinned.body());
+    assertFalse(cluster.member(0).cistern().cache().catalog().isPinnedImage(image.digest()));
     assertTrue(s3.holds(pinnedKey(image.manifest())), "the pinned manifest is restored for the pin by digest");
     assertEquals(MediaTypes.OCI_MANIFEST, s3.contentType(pinnedKey(image.manifest())),
         "uploaded with its media type, as member 0 recorded it on the manifest's digest");

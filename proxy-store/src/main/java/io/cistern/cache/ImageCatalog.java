@@ -40,14 +40,31 @@ public final class ImageCatalog {
   }
 
   /**
-   * Pins an image: the manifest and everything it refers to that is stored, and whatever of it is
-   * stored later, are never evicted (until {@link #unpinImage}).
+   * Pins an image under {@code name}: the manifest and everything it refers to that is stored, and
+   * whatever of it is stored later, are never evicted until it is unpinned by that name or by its
+   * digest. A name pinned before to another image now pins this one: the other stays pinned only
+   * if another name pins it.
    */
-  public ImageContent pinImage(Digest manifest) {
-    return content(graph.pin(manifest, clock.millis()));
+  public ImageContent pinImage(PinName name, Digest manifest) {
+    return content(graph.pin(name, manifest, clock.millis()));
   }
 
-  /** Unpins an image; content another pinned image refers to stays pinned. */
+  /**
+   * Removes the pin made under {@code name}, whatever its tag points at now; the image stays
+   * pinned if another name pins it, and content another pinned image refers to stays pinned.
+   *
+   * @return the image that was pinned under the name, or empty when none was
+   */
+  public Optional<Digest> unpinName(PinName name) {
+    Optional<Digest> unpinned = Optional.ofNullable(graph.unpin(name));
+    evictor.pokeIfOverCap();
+    return unpinned;
+  }
+
+  /**
+   * Unpins an image, whatever names it was pinned under; content another pinned image refers to
+   * stays pinned.
+   */
   public ImageContent unpinImage(Digest manifest) {
     ImageContent content = content(graph.unpin(manifest));
     evictor.pokeIfOverCap();

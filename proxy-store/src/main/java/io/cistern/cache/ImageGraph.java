@@ -14,10 +14,10 @@ import java.util.Set;
 
 /**
  * Images as the database holds them: a manifest with everything it reaches through its recorded
- * references ({@link ManifestReferences}), sized, pinned ({@code pinned_images}, and each row's
- * {@code pinned}) and purged as one. A walk of an image is
- * a recursive query through the index by manifest (down) or by child (up), so it costs what the
- * image holds, not what the cache holds.
+ * references ({@link ManifestReferences}), sized, pinned ({@code pinned_images}, the names each
+ * was pinned under in {@code pins}, and each row's {@code pinned}) and purged as one. A walk of an
+ * image is a recursive query through the index by manifest (down) or by child (up), so it costs
+ * what the image holds, not what the cache holds.
  */
 final class ImageGraph {
 
@@ -39,6 +39,12 @@ final class ImageGraph {
   /** Whether a tag or a referrers list names a digest. */
   static final String NAMED = """
       SELECT EXISTS (SELECT 1 FROM tags WHERE digest = ?) OR EXISTS (SELECT 1 FROM referrers WHERE list = ?)""";
+
+  /** The image pinned under a name. */
+  static final String PINNED_UNDER = "SELECT digest FROM pins WHERE upstream = ? AND repository = ? AND reference = ?";
+
+  /** Whether any name pins an image. */
+  static final String NAMED_PIN = "SELECT EXISTS (SELECT 1 FROM pins WHERE digest = ?)";
 
   /** The stored manifests that refer to a digest. */
   static final String STORED_PARENTS =
@@ -96,9 +102,24 @@ final class ImageGraph {
     }
   }
 
-  /** Pins an image: it is recorded as pinned, and it and everything it refers to are never evicted. */
-  ImageRows pin(Digest root, long now) {
+  /**
+   * Pins an image under {@code name}: it is recorded as pinned, and it and everything it refers to
+   * are never evicted. A name pinned before to another image (a tag that moved since) now pins
+   * this one; the other stays pinned only if another name pins it.
+   */
+  ImageRows pin(PinName name, Digest root, long now) {
     return database.inTransaction(connection -> {
+      Digest before = pinnedUnder(connection, name);
+      try (PreparedStatement insert = connection.prepareStatement("""
+          INSERT INTO pins (upstream, repository, reference, digest, pinned_at) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (upstream, repository, reference) DO UPDATE SET
+            digest = excluded.digest, pinned_at = excluded.pinned_at
+          WHERE pins.digest <> excluded.digest""")) {
+        setName(insert, name);
+        insert.setString(4, root.toString());
+        insert.setLong(5, now);
+        insert.executeUpdate();
+      }
       try (PreparedStatement insert = connection.prepareStatement(
           "INSERT OR IGNORE INTO pinned_images (digest, pinned_at) VALUES (?, ?)")) {
         insert.setString(1, root.toString());
@@ -106,42 +127,104 @@ final class ImageGraph {
         insert.executeUpdate();
       }
       ManifestReferences.pinClosure(connection, root);
+      if (before != null && !before.equals(root)) {
+        releaseUnlessNamed(connection, before);
+      }
       return rows(connection, root);
     });
   }
 
   /**
-   * Unpins an image: what it refers to stays pinned only where another pinned image refers to it
-   * too (two tags of one base image share its layers).
+   * Removes the pin made under {@code name}; the image it pinned stays pinned only if another name
+   * pins it.
+   *
+   * @return the image pinned under the name, whatever the name (a tag) points at now; null when
+   *     nothing is pinned under it
+   */
+  Digest unpin(PinName name) {
+    return database.inTransaction(connection -> {
+      Digest pinned = pinnedUnder(connection, name);
+      if (pinned == null) {
+        return null;
+      }
+      try (PreparedStatement delete = connection.prepareStatement(
+          "DELETE FROM pins WHERE upstream = ? AND repository = ? AND reference = ?")) {
+        setName(delete, name);
+        delete.executeUpdate();
+      }
+      releaseUnlessNamed(connection, pinned);
+      return pinned;
+    });
+  }
+
+  /**
+   * Unpins an image, whatever names it was pinned under: what it refers to stays pinned only where
+   * another pinned image refers to it too (two tags of one base image share its layers).
    *
    * @return the image's rows, as they are after the change
    */
   ImageRows unpin(Digest root) {
     return database.inTransaction(connection -> {
-      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pinned_images WHERE digest = ?")) {
+      try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pins WHERE digest = ?")) {
         delete.setString(1, root.toString());
         delete.executeUpdate();
       }
-      ImageRows rows = rows(connection, root);
-      try (PreparedStatement stillPinned = connection.prepareStatement(PINNED_BY_AN_IMAGE);
-           PreparedStatement unpin = connection.prepareStatement("UPDATE blobs SET pinned = 0 WHERE digest = ?")) {
-        for (BlobRecord record : rows.stored()) {
-          if (!record.pinned()) {
-            continue;
-          }
-          stillPinned.setString(1, record.digest().toString());
-          try (ResultSet rs = stillPinned.executeQuery()) {
-            if (rs.next() && rs.getBoolean(1)) {
-              continue;
-            }
-          }
-          unpin.setString(1, record.digest().toString());
-          unpin.addBatch();
-        }
-        unpin.executeBatch();
-      }
+      release(connection, root);
       return rows(connection, root);
     });
+  }
+
+  private static Digest pinnedUnder(Connection connection, PinName name) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(PINNED_UNDER)) {
+      setName(select, name);
+      try (ResultSet rs = select.executeQuery()) {
+        return rs.next() ? Digest.parse(rs.getString(1)) : null;
+      }
+    }
+  }
+
+  private static void setName(PreparedStatement statement, PinName name) throws SQLException {
+    statement.setString(1, name.upstream());
+    statement.setString(2, name.repository().value());
+    statement.setString(3, name.reference().toString());
+  }
+
+  private static void releaseUnlessNamed(Connection connection, Digest root) throws SQLException {
+    try (PreparedStatement named = connection.prepareStatement(NAMED_PIN)) {
+      named.setString(1, root.toString());
+      try (ResultSet rs = named.executeQuery()) {
+        if (rs.next() && rs.getBoolean(1)) {
+          return;
+        }
+      }
+    }
+    release(connection, root);
+  }
+
+  /** Records {@code root} as no longer pinned as an image, and unpins what no other pinned image needs. */
+  private static void release(Connection connection, Digest root) throws SQLException {
+    try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pinned_images WHERE digest = ?")) {
+      delete.setString(1, root.toString());
+      delete.executeUpdate();
+    }
+    ImageRows rows = rows(connection, root);
+    try (PreparedStatement stillPinned = connection.prepareStatement(PINNED_BY_AN_IMAGE);
+         PreparedStatement unpin = connection.prepareStatement("UPDATE blobs SET pinned = 0 WHERE digest = ?")) {
+      for (BlobRecord record : rows.stored()) {
+        if (!record.pinned()) {
+          continue;
+        }
+        stillPinned.setString(1, record.digest().toString());
+        try (ResultSet rs = stillPinned.executeQuery()) {
+          if (rs.next() && rs.getBoolean(1)) {
+            continue;
+          }
+        }
+        unpin.setString(1, record.digest().toString());
+        unpin.addBatch();
+      }
+      unpin.executeBatch();
+    }
   }
 
   /** Whether {@code root} was pinned as an image (not merely as part of one). */

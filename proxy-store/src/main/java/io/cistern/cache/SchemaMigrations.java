@@ -24,12 +24,15 @@ import java.util.function.Function;
  *       the images an operator pinned;
  *   <li>referrers lists in a table of their own. Before, a list was a tag row of a made-up
  *       upstream, {@code "referrers <host>"}, with the subject's fallback tag ({@code sha256-<hex>})
- *       as its tag, so that listings showed it as an image.
+ *       as its tag, so that listings showed it as an image;
+ *   <li>the names images were pinned under ({@code pins}), so that unpinning a tag finds the image
+ *       pinned under it after the tag moved. An image pinned before is recorded under the tags
+ *       that name it now, else under its digest in each repository holding it.
  * </ol>
  */
 final class SchemaMigrations {
 
-  static final int VERSION = 3;
+  static final int VERSION = 4;
 
   /** The upstream name under which schema 2 kept referrers lists, {@code "referrers <host>"}. */
   private static final String REFERRERS_UPSTREAM = "substr(upstream, 1, 10) = 'referrers '";
@@ -126,6 +129,29 @@ final class SchemaMigrations {
               WHERE %s AND tag GLOB 'sha256-*' AND length(tag) = 71""".formatted(REFERRERS_UPSTREAM));
           statement.executeUpdate("DELETE FROM tags WHERE " + REFERRERS_UPSTREAM);
           statement.executeUpdate("DELETE FROM repository_manifests WHERE " + REFERRERS_UPSTREAM);
+        }
+        if (version < 4) {
+          statement.executeUpdate("""
+              CREATE TABLE IF NOT EXISTS pins (
+                upstream TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                pinned_at INTEGER NOT NULL,
+                PRIMARY KEY (upstream, repository, reference)
+              ) WITHOUT ROWID""");
+          statement.executeUpdate("CREATE INDEX IF NOT EXISTS pins_by_digest ON pins (digest)");
+          // The name an older pin was made under is not known: the tags naming the image now are
+          // what unpinning a tag found before, so unpinning one of them still unpins it.
+          statement.executeUpdate("""
+              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at)
+              SELECT t.upstream, t.repository, t.tag, p.digest, p.pinned_at
+              FROM pinned_images p JOIN tags t ON t.digest = p.digest""");
+          statement.executeUpdate("""
+              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at)
+              SELECT r.upstream, r.repository, r.digest, p.digest, p.pinned_at
+              FROM pinned_images p JOIN repository_manifests r ON r.digest = p.digest
+              WHERE NOT EXISTS (SELECT 1 FROM pins WHERE pins.digest = p.digest)""");
         }
         boolean created = version == 0;
         boolean referencesToRecord = version == 1;

@@ -14,9 +14,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cistern.cache.CacheFixtures.ManualClock;
 import io.cistern.oci.Digest;
 import io.cistern.oci.Manifest;
+import io.cistern.oci.RepositoryName;
+import io.cistern.oci.Tag;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,7 +71,7 @@ class ImagePinningTest {
         loose.add(download(cache, blob, true));
       }
 
-      ImageContent content = catalog.pinImage(pinned.digest());
+      ImageContent content = catalog.pinImage(TestPins.byDigest(pinned.digest()), pinned.digest());
       assertEquals(4, content.blobs(), "the manifest, its config and its two layers");
       assertEquals(0, content.missing());
       assertTrue(catalog.isPinnedImage(pinned.digest()));
@@ -106,7 +109,7 @@ class ImagePinningTest {
       Manifest index = indexManifest(List.of(amd64, arm64));
       cache.storeManifest(index);
 
-      ImageContent pinned = catalog.pinImage(index.digest());
+      ImageContent pinned = catalog.pinImage(TestPins.byDigest(index.digest()), index.digest());
       assertEquals(4, pinned.blobs(), "the index, the amd64 manifest and its two blobs");
       assertEquals(1, pinned.missing(), "the arm64 manifest is not stored (its blobs are not even known yet)");
 
@@ -132,8 +135,8 @@ class ImagePinningTest {
       second.add(content(random, 20 * KIB));
       Manifest one = storeImage(cache, first);
       Manifest two = storeImage(cache, second);
-      catalog.pinImage(one.digest());
-      catalog.pinImage(two.digest());
+      catalog.pinImage(TestPins.byDigest(one.digest()), one.digest());
+      catalog.pinImage(TestPins.byDigest(two.digest()), two.digest());
 
       ImageContent afterUnpin = catalog.unpinImage(one.digest());
       assertEquals(4, afterUnpin.blobs());
@@ -147,6 +150,41 @@ class ImagePinningTest {
       for (Digest digest : digestsOf(two, second)) {
         assertTrue(cache.contains(digest), "the pinned image is whole: " + digest);
       }
+    }
+  }
+
+  @Test
+  void aPinIsRecordedUnderItsNameWhichUnpinsItWhateverTheNameMeansNow() throws Exception {
+    try (CacheDirectory opened = open(10_000)) {
+      ImageCatalog catalog = opened.catalog();
+      Manifest one = storeImage(opened.blobs(), blobs(2, KIB));
+      Manifest two = storeImage(opened.blobs(), blobs(2, KIB));
+      PinName tag = new PinName("upstream.test", RepositoryName.of("team/app"), new Tag("1.0"));
+      PinName other = new PinName("upstream.test", RepositoryName.of("team/app"), new Tag("latest"));
+
+      catalog.pinImage(tag, one.digest());
+      catalog.pinImage(other, one.digest());
+      assertEquals(Optional.of(one.digest()), catalog.unpinName(tag));
+      assertTrue(catalog.isPinnedImage(one.digest()), "the other name still pins it");
+      assertEquals(Optional.empty(), catalog.unpinName(tag), "nothing is pinned under the name any more");
+      assertEquals(Optional.of(one.digest()), catalog.unpinName(other));
+      assertFalse(catalog.isPinnedImage(one.digest()));
+      assertEquals(0, catalog.pinned().blobs());
+
+      // Pinned again after the tag moved: the pin moves with it.
+      catalog.pinImage(tag, one.digest());
+      catalog.pinImage(tag, two.digest());
+      assertFalse(catalog.isPinnedImage(one.digest()), "no other name pins the image the tag named before");
+      assertEquals(Optional.of(two.digest()), catalog.unpinName(tag));
+      assertEquals(0, catalog.pinned().blobs());
+
+      // By digest: the image goes, whatever names pinned it.
+      catalog.pinImage(tag, one.digest());
+      catalog.pinImage(other, one.digest());
+      catalog.unpinImage(one.digest());
+      assertFalse(catalog.isPinnedImage(one.digest()));
+      assertEquals(Optional.empty(), catalog.unpinName(tag));
+      assertEquals(Optional.empty(), catalog.unpinName(other));
     }
   }
 

@@ -32,7 +32,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The schema upgrades (1 → 3, 2 → 3), and that the operators' queries go through indexes. */
+/** The schema upgrades (1 → 4, 2 → 4, 3 → 4), and that the operators' queries go through indexes. */
 class MetadataSchemaTest {
 
   private static final String UPSTREAM = "upstream.test";
@@ -58,7 +58,7 @@ class MetadataSchemaTest {
       assertEquals(3, SqliteClient.single(directory,
           "SELECT COUNT(*) FROM manifest_children WHERE manifest = '" + manifest.digest() + "'"),
           "the upgrade read what the manifest refers to from its file");
-      ImageContent pinned = opened.catalog().pinImage(manifest.digest());
+      ImageContent pinned = opened.catalog().pinImage(TestPins.byDigest(manifest.digest()), manifest.digest());
       assertEquals(4, pinned.blobs(), "the references recorded by the upgrade let the pin reach every blob");
       assertEquals(0, pinned.missing());
     }
@@ -115,6 +115,40 @@ class MetadataSchemaTest {
       assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory), "the upgrade runs once");
       assertEquals(list.digest(), reopened.referrers().find(new ReferrersKey(UPSTREAM, REPOSITORY, subject))
           .orElseThrow().list());
+    }
+  }
+
+  @Test
+  void aSchema3CacheNamesItsPinsAfterTheTagsThatNameThemElseTheirDigests() throws Exception {
+    Path directory = temp.resolve("schema3");
+    Random random = new Random(6);
+    Manifest tagged;
+    Manifest untagged;
+    try (CacheDirectory opened = open(directory)) {
+      tagged = CacheFixtures.storeImage(opened.blobs(), List.of(content(random, 100), content(random, 200)));
+      untagged = CacheFixtures.storeImage(opened.blobs(), List.of(content(random, 300), content(random, 400)));
+    }
+    PinName tag = new PinName(UPSTREAM, REPOSITORY, new Tag("1.0"));
+    PinName digest = new PinName(UPSTREAM, REPOSITORY, untagged.digest());
+    // What schema 3 held after one image was pinned by tag and one by digest: no names.
+    try (Connection connection = connect(directory); Statement statement = connection.createStatement()) {
+      statement.executeUpdate("DROP TABLE pins");
+      statement.executeUpdate("PRAGMA user_version = 3");
+      insertTag(connection, UPSTREAM, "1.0", tagged.digest(), Instant.ofEpochMilli(1));
+      statement.executeUpdate("INSERT INTO repository_manifests VALUES ('%s', '%s', '%s')"
+          .formatted(UPSTREAM, REPOSITORY, untagged.digest()));
+      for (Manifest manifest : List.of(tagged, untagged)) {
+        statement.executeUpdate("INSERT INTO pinned_images VALUES ('%s', 1)".formatted(manifest.digest()));
+      }
+    }
+
+    try (CacheDirectory opened = open(directory)) {
+      assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory));
+      assertEquals(Optional.of(tagged.digest()), opened.catalog().unpinName(tag), "pinned under the tag naming it");
+      assertEquals(Optional.of(untagged.digest()), opened.catalog().unpinName(digest),
+          "pinned under its digest in the repository holding it");
+      assertFalse(opened.catalog().isPinnedImage(tagged.digest()));
+      assertFalse(opened.catalog().isPinnedImage(untagged.digest()));
     }
   }
 
@@ -225,13 +259,15 @@ class MetadataSchemaTest {
         "pinned by an image", ImageGraph.PINNED_BY_AN_IMAGE,
         "named by a tag or referrers list", ImageGraph.NAMED,
         "stored parents", ImageGraph.STORED_PARENTS,
+        "pinned under a name", ImageGraph.PINNED_UNDER,
+        "pinned under any name", ImageGraph.NAMED_PIN,
         "unpinned older than", EvictionQueries.UNPINNED_OLDER_THAN,
         "insert with an inherited pin", BlobRows.INSERT,
         "rows in digest order (verify, scrub)", BlobRows.AFTER,
         "upstreams holding a digest", ImageListings.UPSTREAMS_HOLDING);
     // A table scan reads as "SCAN blobs"; scans of the recursive queues (closure, up) are the
     // queues themselves, proportional to one image.
-    Pattern tableScan = Pattern.compile("SCAN (blobs|tags|manifest_children|pinned_images|repository_manifests|referrers)\\b");
+    Pattern tableScan = Pattern.compile("SCAN (blobs|tags|manifest_children|pinned_images|pins|repository_manifests|referrers)\\b");
     Path directory = temp.resolve("plans");
     try (CacheDirectory opened = open(directory)) {
       for (Map.Entry<String, String> query : queries.entrySet()) {

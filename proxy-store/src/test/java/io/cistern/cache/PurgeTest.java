@@ -120,7 +120,7 @@ class PurgeTest {
       BlobCache cache = opened.blobs();
       ImageCatalog catalog = opened.catalog();
       Manifest image = storeImage(cache, blobs(2));
-      catalog.pinImage(image.digest());
+      catalog.pinImage(TestPins.byDigest(image.digest()), image.digest());
       assertThrows(PinnedImageException.class, () -> catalog.purgeImage(image.digest()));
       assertEquals(3, cache.stats().entries());
       catalog.unpinImage(image.digest());
@@ -134,7 +134,7 @@ class PurgeTest {
       BlobCache cache = opened.blobs();
       ImageCatalog catalog = opened.catalog();
       Manifest pinned = storeImage(cache, blobs(1));
-      catalog.pinImage(pinned.digest());
+      catalog.pinImage(TestPins.byDigest(pinned.digest()), pinned.digest());
       List<Digest> old = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         old.add(download(cache, content(random, KIB), true));

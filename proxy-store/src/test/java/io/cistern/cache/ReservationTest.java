@@ -127,7 +127,7 @@ class ReservationTest {
       ImageCatalog catalog = opened.catalog();
       List<Digest> stored = storeInOrder(cache, 4, KIB);
       for (Digest digest : stored) {
-        assertEquals(1, catalog.pinImage(digest).blobs());
+        assertEquals(1, catalog.pinImage(TestPins.byDigest(digest), digest).blobs());
       }
 
       NoRoomException refusal = failure(cache.ingest(unpublished(1), KIB), NoRoomException.class);
