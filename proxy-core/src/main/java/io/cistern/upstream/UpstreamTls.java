@@ -65,8 +65,9 @@ public final class UpstreamTls {
    * blob store's signed URL): the system trust store, as {@link #trusting(Path) trusting(null)},
    * made at the first TLS connection rather than when the upstream's HTTP client is built
    * ({@link DeferredSslContext}: the JDK's TLS stack and trust store cost a start's first request
-   * a tenth of a second or more). Chains and host names are checked by the JDK's own trust
-   * manager, as for any upstream.
+   * a tenth of a second or more). It is the JDK's default context, as an HTTPS upstream's is
+   * (with the client certificate {@code javax.net.ssl.keyStore} names, if any). Chains and host
+   * names are checked by the JDK's own trust manager, as for any upstream.
    */
   public static SSLContext trustingTheSystemOnFirstUse() {
     return new DeferredSslContext(() -> trusting(null));

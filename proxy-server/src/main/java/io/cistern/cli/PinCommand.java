@@ -29,8 +29,8 @@ final class PinCommand extends CacheCommand {
     return new PinCommand(session, false, "the image to unpin: [upstream/]repository[:tag|@digest]",
         "Lets a pinned image be evicted again.",
         "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since;"
-            + " by digest, the image whatever names pinned it. What another pinned image shares stays"
-            + " pinned.");
+            + " by digest, the image whatever names pinned it on this member (in a cluster's bucket, only"
+            + " the pin made by that digest). What another pinned image shares stays pinned.");
   }
 
   @Override

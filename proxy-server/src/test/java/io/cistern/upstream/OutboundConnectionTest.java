@@ -140,6 +140,8 @@ class OutboundConnectionTest {
           HttpResponse.BodyHandlers.discarding()).statusCode());
     }
     assertEquals(1, made.get(), "made once, at the first handshake");
+    assertArrayEquals(UpstreamTls.trusting(caFile).getDefaultSSLParameters().getProtocols(),
+        http.sslParameters().getProtocols(), "the real context's protocols, so HTTP/2 is offered as usual");
   }
 
   @Test

@@ -113,8 +113,8 @@ final class ImageGraph {
       try (PreparedStatement insert = connection.prepareStatement("""
           INSERT INTO pins (upstream, repository, reference, digest, pinned_at) VALUES (?, ?, ?, ?, ?)
           ON CONFLICT (upstream, repository, reference) DO UPDATE SET
-            digest = excluded.digest, pinned_at = excluded.pinned_at
-          WHERE pins.digest <> excluded.digest""")) {
+            digest = excluded.digest, pinned_at = excluded.pinned_at, legacy = 0
+          WHERE pins.digest <> excluded.digest OR pins.legacy = 1""")) {
         setName(insert, name);
         insert.setString(4, root.toString());
         insert.setLong(5, now);
@@ -146,6 +146,18 @@ final class ImageGraph {
       Digest pinned = pinnedUnder(connection, name);
       if (pinned == null) {
         return null;
+      }
+      // The names an upgrade gave a pin made before names were recorded (SchemaMigrations) are
+      // guesses, every tag naming the image then: unpinning one of them unpins the image, as
+      // unpinning any of its tags did before.
+      try (PreparedStatement delete = connection.prepareStatement("""
+          DELETE FROM pins WHERE digest = ? AND legacy = 1 AND EXISTS (SELECT 1 FROM pins
+            WHERE upstream = ? AND repository = ? AND reference = ? AND legacy = 1)""")) {
+        delete.setString(1, pinned.toString());
+        delete.setString(2, name.upstream());
+        delete.setString(3, name.repository().value());
+        delete.setString(4, name.reference().toString());
+        delete.executeUpdate();
       }
       try (PreparedStatement delete = connection.prepareStatement(
           "DELETE FROM pins WHERE upstream = ? AND repository = ? AND reference = ?")) {

@@ -138,18 +138,20 @@ final class SchemaMigrations {
                 reference TEXT NOT NULL,
                 digest TEXT NOT NULL,
                 pinned_at INTEGER NOT NULL,
+                legacy INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (upstream, repository, reference)
               ) WITHOUT ROWID""");
           statement.executeUpdate("CREATE INDEX IF NOT EXISTS pins_by_digest ON pins (digest)");
           // The name an older pin was made under is not known: the tags naming the image now are
-          // what unpinning a tag found before, so unpinning one of them still unpins it.
+          // what unpinning a tag found before. They are marked legacy, so unpinning any one of
+          // them still unpins the image (ImageGraph.unpin), as before.
           statement.executeUpdate("""
-              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at)
-              SELECT t.upstream, t.repository, t.tag, p.digest, p.pinned_at
+              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at, legacy)
+              SELECT t.upstream, t.repository, t.tag, p.digest, p.pinned_at, 1
               FROM pinned_images p JOIN tags t ON t.digest = p.digest""");
           statement.executeUpdate("""
-              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at)
-              SELECT r.upstream, r.repository, r.digest, p.digest, p.pinned_at
+              INSERT OR IGNORE INTO pins (upstream, repository, reference, digest, pinned_at, legacy)
+              SELECT r.upstream, r.repository, r.digest, p.digest, p.pinned_at, 1
               FROM pinned_images p JOIN repository_manifests r ON r.digest = p.digest
               WHERE NOT EXISTS (SELECT 1 FROM pins WHERE pins.digest = p.digest)""");
         }

@@ -119,7 +119,7 @@ class MetadataSchemaTest {
   }
 
   @Test
-  void aSchema3CacheNamesItsPinsAfterTheTagsThatNameThemElseTheirDigests() throws Exception {
+  void aSchema3CacheNamesItsPinsAfterTheTagsThatNameThemElseTheirDigestsAndOneOfThoseNamesUnpinsIt() throws Exception {
     Path directory = temp.resolve("schema3");
     Random random = new Random(6);
     Manifest tagged;
@@ -135,6 +135,7 @@ class MetadataSchemaTest {
       statement.executeUpdate("DROP TABLE pins");
       statement.executeUpdate("PRAGMA user_version = 3");
       insertTag(connection, UPSTREAM, "1.0", tagged.digest(), Instant.ofEpochMilli(1));
+      insertTag(connection, UPSTREAM, "latest", tagged.digest(), Instant.ofEpochMilli(1));
       statement.executeUpdate("INSERT INTO repository_manifests VALUES ('%s', '%s', '%s')"
           .formatted(UPSTREAM, REPOSITORY, untagged.digest()));
       for (Manifest manifest : List.of(tagged, untagged)) {
@@ -144,7 +145,9 @@ class MetadataSchemaTest {
 
     try (CacheDirectory opened = open(directory)) {
       assertEquals(SchemaMigrations.VERSION, SqliteClient.userVersion(directory));
-      assertEquals(Optional.of(tagged.digest()), opened.catalog().unpinName(tag), "pinned under the tag naming it");
+      assertEquals(Optional.of(tagged.digest()), opened.catalog().unpinName(tag), "pinned under the tags naming it");
+      assertEquals(Optional.empty(), opened.catalog().unpinName(new PinName(UPSTREAM, REPOSITORY, new Tag("latest"))),
+          "unpinning one of the names an upgrade guessed unpins the image, as unpinning either tag did before");
       assertEquals(Optional.of(untagged.digest()), opened.catalog().unpinName(digest),
           "pinned under its digest in the repository holding it");
       assertFalse(opened.catalog().isPinnedImage(tagged.digest()));
