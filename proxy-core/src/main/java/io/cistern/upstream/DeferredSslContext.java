@@ -1,5 +1,6 @@
 package io.cistern.upstream;
 
+import java.security.AlgorithmConstraints;
 import java.security.KeyManagementException;
 import java.security.SecureRandom;
 import java.util.function.Supplier;
@@ -12,7 +13,6 @@ import javax.net.ssl.SSLServerSocketFactory;
 import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManager;
-import java.security.AlgorithmConstraints;
 
 /**
  * A TLS context made the first time TLS is used, for an HTTP client that may never need it (a
@@ -26,24 +26,27 @@ final class DeferredSslContext extends SSLContext {
 
   DeferredSslContext(Supplier<SSLContext> factory) {
     // No provider: the real context's is known only once it is made, and the HTTP client never asks.
-    super(new Spi(new Once(factory)), null, "TLS");
+    super(new Spi(new Once<>(factory)), null, "TLS");
   }
 
-  /** The real context, made at most once (a race makes it twice; either is the same trust). */
-  private static final class Once {
+  /**
+   * A value made at its first use, at most once in practice: a race makes it twice, and either is
+   * the same (the same trust, the same defaults), so no lock is held while it is made.
+   */
+  private static final class Once<T> {
 
-    private final Supplier<SSLContext> factory;
-    private volatile SSLContext context;
+    private final Supplier<T> factory;
+    private volatile T value;
 
-    Once(Supplier<SSLContext> factory) {
+    Once(Supplier<T> factory) {
       this.factory = factory;
     }
 
-    SSLContext get() {
-      SSLContext made = context;
+    T get() {
+      T made = value;
       if (made == null) {
         made = factory.get();
-        context = made;
+        value = made;
       }
       return made;
     }
@@ -51,9 +54,9 @@ final class DeferredSslContext extends SSLContext {
 
   private static final class Spi extends SSLContextSpi {
 
-    private final Once real;
+    private final Once<SSLContext> real;
 
-    Spi(Once real) {
+    Spi(Once<SSLContext> real) {
       this.real = real;
     }
 
@@ -94,7 +97,7 @@ final class DeferredSslContext extends SSLContext {
 
     @Override
     protected SSLParameters engineGetDefaultSSLParameters() {
-      return new DeferredParameters(() -> real.get().getDefaultSSLParameters());
+      return new DeferredParameters(new Once<>(() -> real.get().getDefaultSSLParameters()));
     }
 
     @Override
@@ -113,20 +116,14 @@ final class DeferredSslContext extends SSLContext {
    */
   private static final class DeferredParameters extends SSLParameters {
 
-    private final Supplier<SSLParameters> defaults;
-    private volatile SSLParameters real;
+    private final Once<SSLParameters> real;
 
-    DeferredParameters(Supplier<SSLParameters> defaults) {
-      this.defaults = defaults;
+    DeferredParameters(Once<SSLParameters> real) {
+      this.real = real;
     }
 
     private SSLParameters real() {
-      SSLParameters made = real;
-      if (made == null) {
-        made = defaults.get();
-        real = made;
-      }
-      return made;
+      return real.get();
     }
 
     @Override

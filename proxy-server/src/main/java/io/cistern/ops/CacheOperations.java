@@ -416,7 +416,8 @@ public final class CacheOperations {
 
     /** The image's pin document name in the bucket: {@code <upstream>/<repository>/<tag|digest>}. */
     String pinName() {
-      return route.upstream().host() + "/" + route.repository() + "/" + (tag != null ? tag.tag() : digest);
+      PinName name = localPinName();
+      return name.upstream() + "/" + name.repository() + "/" + name.reference();
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.cistern.cache;
 
-import io.cistern.oci.Digest;
 import io.cistern.oci.Reference;
 import io.cistern.oci.RepositoryName;
 
@@ -12,10 +11,5 @@ public record PinName(String upstream, RepositoryName repository, Reference refe
 
   public static PinName of(TagKey tag) {
     return new PinName(tag.upstream(), tag.repository(), tag.tag());
-  }
-
-  @Override
-  public String toString() {
-    return upstream + "/" + repository + (reference instanceof Digest ? "@" : ":") + reference;
   }
 }
