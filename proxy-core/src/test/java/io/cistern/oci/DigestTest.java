@@ -58,7 +58,7 @@ class DigestTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "latest", "sha256", ":abc", "SHA256:abc", ".INVALID:x", "-a:b", "a..b:c", "a/b:c", "x y:z"})
+  @ValueSource(strings = {"", "latest", "sha256", ":abc", "SHA256:abc", ".INVALID:x", "-a:b", "a..b:c", "a+:b", "a/b:c", "x y:z"})
   void anythingElseDoesNotLookLikeADigest(String text) {
     assertFalse(Digest.looksLikeDigest(text));
   }

@@ -41,6 +41,8 @@ final class BatchingLineWriter<T> implements AutoCloseable {
   private final AtomicLong dropped = new AtomicLong();
   private final Thread writer;
   private long droppedReported;
+  /** The batch's bytes when it is all ASCII, as it nearly always is; the writer thread's only. */
+  private final byte[] ascii = new byte[WRITE_CHARS + 4096];
   private volatile boolean closing;
 
   /**
@@ -126,12 +128,28 @@ final class BatchingLineWriter<T> implements AutoCloseable {
       return;
     }
     try {
-      sink.write(lines.toString().getBytes(StandardCharsets.UTF_8));
+      writeEncoded(lines);
       sink.flush();
     } catch (IOException e) {
       log.warn("cannot write {} characters of lines", lines.length(), e);
     }
     lines.setLength(0);
+  }
+
+  /** The lines as UTF-8: ASCII copied into a buffer kept for it, anything else through a string. */
+  private void writeEncoded(StringBuilder lines) throws IOException {
+    int length = lines.length();
+    if (length <= ascii.length) {
+      int i = 0;
+      for (char c; i < length && (c = lines.charAt(i)) < 0x80; i++) {
+        ascii[i] = (byte) c;
+      }
+      if (i == length) {
+        sink.write(ascii, 0, length);
+        return;
+      }
+    }
+    sink.write(lines.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /**

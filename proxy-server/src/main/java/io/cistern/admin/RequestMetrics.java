@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /**
@@ -43,6 +44,8 @@ public final class RequestMetrics implements RequestListener {
    * sorts its tags, a cost every request would pay. The labels take few values (see above).
    */
   private final Map<TimerKey, Timer> timers = new ConcurrentHashMap<>();
+  /** Made once: a method reference written at the call would be a new object per request. */
+  private final Function<TimerKey, Timer> newTimer = this::timer;
   private final Map<String, Counter> hits;
   private final Map<String, Counter> misses;
   private final Counter fromCache;
@@ -64,7 +67,7 @@ public final class RequestMetrics implements RequestListener {
 
   @Override
   public void served(ServedRequest request) {
-    timers.computeIfAbsent(new TimerKey(request.route(), methodLabel(request.method()), request.status()), this::timer)
+    timers.computeIfAbsent(new TimerKey(request.route(), methodLabel(request.method()), request.status()), newTimer)
         .record(request.duration());
     if (request.cache() == ServedRequest.Cache.NONE) {
       return;

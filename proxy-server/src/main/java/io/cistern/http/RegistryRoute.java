@@ -1,7 +1,5 @@
 package io.cistern.http;
 
-import java.util.Arrays;
-
 /**
  * The registry v2 endpoints, recognised from the path alone. The repository name is kept raw
  * here: it may carry an upstream prefix ({@code ghcr.io/org/app}), which the upstream router
@@ -41,34 +39,39 @@ public sealed interface RegistryRoute {
     if (rest.equals("_catalog")) {
       return new Catalog();
     }
-    String[] segments = rest.split("/", -1);
-    int n = segments.length;
-    if (n >= 3 && segments[n - 2].equals("tags") && segments[n - 1].equals("list")) {
-      return new TagList(join(segments, n - 2));
+    // The last three slashes split off the segments that name the endpoint; what is before them
+    // is the repository. Found from the end, with no array of segments: every request parses.
+    int beforeLast = rest.lastIndexOf('/');
+    int beforeSecond = beforeLast <= 0 ? -1 : rest.lastIndexOf('/', beforeLast - 1);
+    int beforeThird = beforeSecond <= 0 ? -1 : rest.lastIndexOf('/', beforeSecond - 1);
+    if (beforeSecond < 0) {
+      return new Unknown(path);
     }
-    if (n >= 4 && segments[n - 2].equals("uploads") && segments[n - 3].equals("blobs")) {
-      return new Upload(join(segments, n - 3));
+    String last = rest.substring(beforeLast + 1);
+    String second = rest.substring(beforeSecond + 1, beforeLast);
+    String third = beforeThird < 0 ? null : rest.substring(beforeThird + 1, beforeSecond);
+    if (second.equals("tags") && last.equals("list")) {
+      return new TagList(rest.substring(0, beforeSecond));
     }
-    if (n >= 3 && segments[n - 1].equals("uploads") && segments[n - 2].equals("blobs")) {
-      return new Upload(join(segments, n - 2));
+    if (third != null && second.equals("uploads") && third.equals("blobs")) {
+      return new Upload(rest.substring(0, beforeThird));
     }
-    if (n >= 3 && !segments[n - 1].isEmpty()) {
-      String name = join(segments, n - 2);
-      switch (segments[n - 2]) {
+    if (last.equals("uploads") && second.equals("blobs")) {
+      return new Upload(rest.substring(0, beforeSecond));
+    }
+    if (!last.isEmpty()) {
+      String name = rest.substring(0, beforeSecond);
+      switch (second) {
         case "manifests":
-          return new Manifest(name, segments[n - 1]);
+          return new Manifest(name, last);
         case "blobs":
-          return new Blob(name, segments[n - 1]);
+          return new Blob(name, last);
         case "referrers":
-          return new Referrers(name, segments[n - 1]);
+          return new Referrers(name, last);
         default:
           break;
       }
     }
     return new Unknown(path);
-  }
-
-  private static String join(String[] segments, int count) {
-    return String.join("/", Arrays.copyOfRange(segments, 0, count));
   }
 }

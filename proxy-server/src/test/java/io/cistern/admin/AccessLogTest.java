@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,6 +41,34 @@ class AccessLogTest {
     assertEquals("time=2026-01-02T03:04:05.678Z remote=10.0.0.7 user=alice method=GET"
         + " uri=/v2/library/alpine/blobs/sha256:abc?ns=docker.io status=200 bytes=3145728 duration_ms=12.346"
         + " cache=hit upstream=docker.io complete=true", AccessLog.line(BLOB, AccessLog.Format.TEXT));
+  }
+
+  @Test
+  void timesAreWrittenAsInstantWritesThemWhateverTheirPrecision() {
+    AccessLog.Timestamps times = new AccessLog.Timestamps();
+    // In this order: a second's first line formats it, the next ones reuse it, a new second formats again.
+    for (String text : List.of("2026-01-02T03:04:05Z", "2026-01-02T03:04:05.678Z", "2026-01-02T03:04:05.000678Z",
+        "2026-01-02T03:04:05.000000678Z", "2026-01-02T03:04:05.100Z", "2026-01-02T03:04:06.120300Z",
+        "1970-01-01T00:00:00.999999999Z", "2026-12-31T23:59:59.001Z")) {
+      Instant time = Instant.parse(text);
+      StringBuilder written = new StringBuilder();
+      times.append(time, written);
+      assertEquals(time.toString(), written.toString());
+    }
+  }
+
+  @Test
+  void durationsAreMillisecondsToTheMicrosecondWithNoExponent() {
+    assertTrue(lineLasting(Duration.ZERO).contains(" duration_ms=0.0 "));
+    assertTrue(lineLasting(Duration.ofNanos(50_000)).contains(" duration_ms=0.05 "));
+    assertTrue(lineLasting(Duration.ofNanos(1_499)).contains(" duration_ms=0.001 "));
+    assertTrue(lineLasting(Duration.ofMillis(7)).contains(" duration_ms=7.0 "));
+    assertTrue(lineLasting(Duration.ofHours(3)).contains(" duration_ms=10800000.0 "));
+  }
+
+  private static String lineLasting(Duration duration) {
+    return AccessLog.line(new ServedRequest(BLOB.time(), "10.0.0.7", null, "GET", "/v2/", "base", 200, 0, duration,
+        ServedRequest.Cache.NONE, null, true, null), AccessLog.Format.TEXT);
   }
 
   @Test

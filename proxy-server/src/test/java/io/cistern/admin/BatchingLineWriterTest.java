@@ -32,6 +32,18 @@ class BatchingLineWriterTest {
   }
 
   @Test
+  void linesBeyondAsciiAndLinesLongerThanABatchAreWrittenAsUtf8() {
+    ByteArrayOutputStream sink = new ByteArrayOutputStream();
+    String longLine = "x".repeat(100_000);
+    List<String> lines = List.of("plain", "caf\u00e9 \u4e2d", longLine, "plain again", longLine + "\u00e9");
+    BatchingLineWriter<String> writer = new BatchingLineWriter<>("test-writer", 100, (text, line) -> line.append(text),
+        drops -> "dropped " + drops, sink);
+    lines.forEach(writer::add);
+    writer.close();
+    assertEquals(String.join("\n", lines) + "\n", sink.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
   void linesQueuedWhileTheSinkIsBusyGoOutInOneWrite() throws Exception {
     HeldSink sink = new HeldSink();
     BatchingLineWriter<Integer> writer = new BatchingLineWriter<>("test-writer", 1000, (i, line) -> line.append("line ").append(i),
