@@ -160,7 +160,12 @@ public final class AccessLog implements RequestListener, AutoCloseable {
 
     /** Milliseconds to the microsecond, as {@code 12.346} or {@code 0.0}: no trailing zeros, no exponent. */
     final void addMillis(String key, long micros) {
-      StringBuilder value = start(key).append(micros / 1000).append('.');
+      StringBuilder value = start(key);
+      if (micros < 0) {
+        value.append('-');
+        micros = -micros;
+      }
+      value.append(micros / 1000).append('.');
       int fraction = (int) (micros % 1000);
       if (fraction == 0) {
         value.append('0');

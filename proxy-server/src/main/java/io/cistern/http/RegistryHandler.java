@@ -289,9 +289,10 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   }
 
   private static void blobHeaders(HttpHeaders headers, Digest digest) {
+    String text = digest.toString();
     headers.set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
-        .set(Reply.DIGEST_HEADER, digest.toString())
-        .set(HttpHeaderNames.ETAG, Reply.etag(digest))
+        .set(Reply.DIGEST_HEADER, text)
+        .set(HttpHeaderNames.ETAG, Reply.etag(text))
         .set(HttpHeaderNames.ACCEPT_RANGES, "bytes")
         .set(HttpHeaderNames.CACHE_CONTROL, "max-age=31536000, immutable")
         .set(Reply.API_VERSION_HEADER, Reply.API_VERSION);

@@ -47,10 +47,11 @@ sealed interface Reply {
   HttpHeadersFactory CONSTANT_NAMES = DefaultHttpHeadersFactory.headersFactory().withNameValidation(false);
 
   static Bytes manifest(Manifest manifest) {
+    String digest = manifest.digest().toString();
     HttpHeaders headers = CONSTANT_NAMES.newHeaders()
         .set(HttpHeaderNames.CONTENT_TYPE, manifest.mediaType())
-        .set(DIGEST_HEADER, manifest.digest().toString())
-        .set(HttpHeaderNames.ETAG, etag(manifest.digest()));
+        .set(DIGEST_HEADER, digest)
+        .set(HttpHeaderNames.ETAG, etag(digest));
     return new Bytes(HttpResponseStatus.OK, headers, manifest.bytes(), false);
   }
 
@@ -80,7 +81,8 @@ sealed interface Reply {
     return new Bytes(status, headers, body.getBytes(StandardCharsets.UTF_8), false);
   }
 
-  static String etag(Digest digest) {
-    return "\"" + digest + "\"";
+  /** A content's entity tag: its digest, quoted. */
+  static String etag(String digest) {
+    return '"' + digest + '"';
   }
 }
