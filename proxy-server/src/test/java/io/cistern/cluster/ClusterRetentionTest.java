@@ -129,6 +129,11 @@ class ClusterRetentionTest {
         "pinned again, by digest, on the other member");
 
     assertEquals(200, post(cluster.member(0), "/api/unpin", "{\"image\":\"" + IMAGE + "\"}").statusCode());
+    // The tag's pin is gone from the whole cluster: member 1, which pinned by digest, finds none.
+    HttpResponse<String> again = post(cluster.member(1), "/api/unpin", imageJson(IMAGE));
+    assertEquals(404, again.statusCode(), again.body());
+    assertTrue(again.body().contains("nothing is pinned under " + IMAGE + " on this member or in the cluster's bucket"),
+        again.body());
     for (TestImage.Blob content : image.allContent()) {
       assertTrue(s3.holds(pinnedKey(content)), "the other pin keeps " + content.digest());
     }
