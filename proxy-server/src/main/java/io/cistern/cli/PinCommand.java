@@ -28,9 +28,10 @@ final class PinCommand extends CacheCommand {
   static PinCommand unpin(Session session) {
     return new PinCommand(session, false, "the image to unpin: [upstream/]repository[:tag|@digest]",
         "Lets a pinned image be evicted again.",
-        "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since;"
-            + " by digest, the image whatever names pinned it on this member (in a cluster's bucket, only"
-            + " the pin made by that digest). What another pinned image shares stays pinned.");
+        "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since"
+            + " (a tag nothing is pinned under fails, and unpins nothing); by digest, the image whatever names"
+            + " pinned it on this member (in a cluster's bucket, only the pin made by that digest). What another"
+            + " pinned image shares stays pinned.");
   }
 
   @Override

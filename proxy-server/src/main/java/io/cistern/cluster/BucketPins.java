@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -129,15 +130,16 @@ public final class BucketPins {
    *     now: a pinned tag may have moved since it was pinned. Asked, as {@code local} is, on the
    *     bucket's threads.
    * @param local opens the member's verified copy of an object to restore that {@code blobs/} lacks
-   * @return how many pinned copies were removed and not restored (0 when there was no such pin)
+   * @return how many pinned copies were removed and not restored; empty when there was no pin
+   *     document of that name, so nothing was unpinned
    */
-  public CompletableFuture<Integer> unpin(String name, Function<Digest, Optional<String>> mediaTypes,
+  public CompletableFuture<OptionalInt> unpin(String name, Function<Digest, Optional<String>> mediaTypes,
       Function<Digest, Optional<? extends BlobContent>> local) {
     BucketDocuments documents = shared.bucket().documents();
     String document = PINS + "/" + name;
     return documents.read(document).thenCompose(current -> {
       if (current.isEmpty()) {
-        return CompletableFuture.completedFuture(0);
+        return CompletableFuture.completedFuture(OptionalInt.empty());
       }
       Optional<PinDocument> pin = parse(current.get().json());
       return documents.delete(document)
@@ -159,7 +161,7 @@ public final class BucketPins {
             // have copied before a delete: what it shares is restored here.
             return removals.thenCompose(done -> pinDocuments())
                 .thenCompose(now -> restore(unneeded, now, mediaTypes, local))
-                .thenApply(restored -> unneeded.size() - restored);
+                .thenApply(restored -> OptionalInt.of(unneeded.size() - restored));
           });
     });
   }

@@ -176,31 +176,52 @@ public final class CacheOperations {
    * Unpins an image. By tag: the pin made under that tag, on the image the tag named when it was
    * pinned, even if the tag points at another manifest since; the image stays pinned if another
    * name pins it. By digest: the image, whatever names pinned it.
+   *
+   * @throws OperationException 404 when nothing was pinned under the tag, here or in the bucket
    */
   public PinView unpin(String image) {
     ImageReference reference = ImageReference.parse(image);
     Route route = routeToCached(router, reference);
     Resolved resolved;
+    boolean pinnedHereUnderTag = false;
     if (reference.reference() instanceof Tag tag) {
       TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
+      Optional<Digest> pinnedUnderTag = catalog.unpinName(PinName.of(key));
+      pinnedHereUnderTag = pinnedUnderTag.isPresent();
       // Not pinned here under the tag (pinned on another member, or not at all): the image the tag
       // names now, as the answer, and for the bucket's pin of that name.
-      resolved = catalog.unpinName(PinName.of(key)).map(digest -> new Resolved(route, key, digest))
+      resolved = pinnedUnderTag.map(digest -> new Resolved(route, key, digest))
           .orElseGet(() -> resolveCached(route, reference));
     } else {
       resolved = resolveCached(route, reference);
       catalog.unpinImage(resolved.digest());
     }
+    boolean unpinnedInBucket = false;
     if (bucketPins != null) {
       // A failure after the pin document went cannot be finished by running the unpin again
       // (it finds no document): the operator is told what to pin again instead.
-      inBucket(resolved, "unpinned on this member, and in the bucket perhaps only in part (a copy another"
-              + " pinned image shares may be gone: pin that image again)",
-          bucketPins.unpin(resolved.pinName(), cache::mediaTypeOf, cache::open));
+      unpinnedInBucket = inBucket(resolved, "unpinned on this member, and in the bucket perhaps only in part (a copy"
+              + " another pinned image shares may be gone: pin that image again)",
+          bucketPins.unpin(resolved.pinName(), cache::mediaTypeOf, cache::open)).isPresent();
+    }
+    if (resolved.tag() != null && !pinnedHereUnderTag && !unpinnedInBucket) {
+      // An answer naming the image would read as if a pin had gone: a 404, as for any name an
+      // operation finds nothing under.
+      throw new OperationException(404, nothingPinnedUnder(resolved));
     }
     ImageContent content = catalog.imageContent(resolved.digest());
     return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
         content.blobs(), content.bytes(), content.missing());
+  }
+
+  /** Why an unpin by tag unpinned nothing, and what else pins the image the tag names, if anything does. */
+  private String nothingPinnedUnder(Resolved tag) {
+    String where = bucketPins != null ? " on this member or in the cluster's bucket" : "";
+    String stillPinned = catalog.isPinnedImage(tag.digest())
+        ? "; the image it names, " + tag.digest() + ", is pinned under another name: unpin that name, or unpin it by"
+            + " digest, to let it go"
+        : "";
+    return "nothing is pinned under " + tag + where + ", so nothing was unpinned" + stillPinned;
   }
 
   /**

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A pin is recorded under the name it was made by: unpinning a tag unpins the image pinned under
- * it, even after the upstream moved the tag and Cistern followed, and after a restart.
+ * it, even after the upstream moved the tag and Cistern followed, and after a restart; unpinning a
+ * tag nothing is pinned under says so, and unpins nothing.
  */
 class PinNamesTest {
 
@@ -122,7 +123,38 @@ class PinNamesTest {
       String byDigest = cli.run("unpin", name + "@" + first.digest()).orFail().out();
       assertFalse(byDigest.contains("still pinned"), byDigest);
       assertNothingPinned(catalog);
-      assertFalse(unpin(cistern, name + ":two").get("pinned").asBoolean(), "the digest's unpin took every name");
+      // The image is unpinned either way; only the tag's unpin can tell whether its name was taken too.
+      CisternCli.Run two = cli.run("unpin", name + ":two");
+      assertEquals(1, two.exitCode(), "the digest's unpin took every name: " + two);
+      assertTrue(two.err().startsWith("cistern unpin: nothing is pinned under " + name + ":two"), two.err());
+    }
+  }
+
+  @Test
+  void unpinningATagNothingIsPinnedUnderSaysSoAndUnpinsNothing() throws Exception {
+    String name = "upstream.test/" + REPOSITORY;
+    upstream.push(REPOSITORY, "never", first);
+    try (TestCistern cistern = start()) {
+      pull(cistern, "never", first);
+      ImageCatalog catalog = cistern.cistern().cache().catalog();
+
+      HttpResponse<String> refused = post(cistern, "/api/unpin", name + ":never");
+
+      assertEquals(404, refused.statusCode(), "not found, as for any name an operation finds nothing under: "
+          + refused.body());
+      assertEquals("nothing is pinned under " + name + ":never, so nothing was unpinned",
+          JSON.readTree(refused.body()).get("error").asText());
+
+      CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), temp.resolve("cache"),
+          cistern.cistern().adminAddress().getPort(), upstreams());
+      cli.run("pin", name + "@" + first.digest()).orFail();
+      CisternCli.Run unpinned = cli.run("unpin", name + ":never");
+
+      assertEquals(1, unpinned.exitCode(), "a failed operation: " + unpinned);
+      assertEquals("", unpinned.out(), "no line says an image was unpinned");
+      assertTrue(unpinned.err().startsWith("cistern unpin: nothing is pinned under " + name + ":never, so nothing"
+          + " was unpinned; the image it names, " + first.digest() + ", is pinned under another name"), unpinned.err());
+      assertTrue(catalog.isPinnedImage(first.digest()), "the pin by digest stays");
     }
   }
 
