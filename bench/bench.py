@@ -11,6 +11,9 @@ physical limit. Measures, over several runs (medians), and prints a table with r
   4. warm big-blob throughput, 1 and 16 clients (curl; goal >= 0.9x nginx)
   5. warm manifest GET by tag, requests/s at 64 connections (wrk; goal >= 0.8x nginx serving the
      same bytes, with Cistern's access log on as shipped)
+ 5b. bytes Cistern's JVM allocates per such request, all threads (JFR's per-thread allocation
+     totals around a short wrk run, taken last so the recording weighs on no other row): a
+     steadier figure than requests/s on a shared machine, for work on row 5
   6. peak RSS of each server while 64 clients stream the big blob (goal <= 300 MiB for Cistern)
   7. start to first answer on /v2/: from the exec of a fresh process to the first HTTP answer
      (goal <= 0.4 s for Cistern with its default JVM options and class-data archive)
@@ -481,6 +484,11 @@ def one_run(work, upstream, images, settings, run):
                 # taken, is where a server that accepts on busy loops makes a newcomer wait.
                 results[label]["newcomer_ms_%d" % streams] = max(samples)
                 results[label]["newcomer_ms_%d_samples" % streams] = samples
+        # Last: the recording's classes and buffers stay in the process and would weigh on any
+        # measure after it.
+        results["cistern"]["manifest_alloc_bytes"] = allocated_per_request(
+            work, servers["cistern"], "http://127.0.0.1:%d/v2/bench/images/manifests/small" % servers["cistern"].port,
+            settings["wrk_seconds"])
     except Exception:
         # A failed step says little by itself: show what each server said, and whether it still runs.
         for label, server in servers.items():
@@ -524,6 +532,43 @@ def manifest_by_tag(work, servers, run, settings):
     finally:
         process.terminate()
         process.wait()
+
+
+def allocated_per_request(work, server, url, seconds):
+    """Bytes a JVM server allocates per request of url, all its threads together: JFR's per-thread
+    allocation totals (emitted every second) before and after a wrk run, the server idle around it."""
+    settings = os.path.join(work, "allocation.jfc")
+    with open(settings, "w") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<configuration version="2.0">\n'
+                '  <event name="jdk.ThreadAllocationStatistics"><setting name="enabled">true</setting>'
+                '<setting name="period">1 s</setting></event>\n</configuration>\n')
+    pid = str(server.process.pid)
+    subprocess.run(["jcmd", pid, "JFR.start", "name=allocation", "settings=" + settings],
+                   check=True, capture_output=True)
+
+    def totals(tag):
+        # Past the next periodic event, so the totals read are at most a quiet second old.
+        time.sleep(1.5)
+        recording = os.path.join(work, "allocation-%s-%d.jfr" % (tag, server.process.pid))
+        subprocess.run(["jcmd", pid, "JFR.dump", "name=allocation", "filename=" + recording],
+                       check=True, capture_output=True)
+        printed = subprocess.run(["jfr", "print", "--json", "--events", "jdk.ThreadAllocationStatistics", recording],
+                                 check=True, capture_output=True, text=True).stdout
+        latest = {}
+        for event in json.loads(printed)["recording"]["events"]:
+            thread = event["values"]["thread"]
+            latest[thread["javaThreadId"] if thread else None] = event["values"]["allocated"]
+        return latest
+
+    try:
+        before = totals("before")
+        out = subprocess.run(["wrk", "-t2", "-c64", "-d%ds" % seconds, "-H", "Accept: " + ACCEPT, url],
+                             capture_output=True, text=True).stdout
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        after = totals("after")
+    finally:
+        subprocess.run(["jcmd", pid, "JFR.stop", "name=allocation"], capture_output=True)
+    return sum(total - before.get(thread, 0) for thread, total in after.items()) / requests
 
 
 def fresh_starts(work, upstream, settings, run):
@@ -865,6 +910,7 @@ ROWS = [
     ("big_blob_1_client_MiBps", "4a. big blob, 1 client (MiB/s)", ("ref", ">=", 0.9)),
     ("big_blob_16_clients_MiBps", "4b. big blob, 16 clients (MiB/s)", ("ref", ">=", 0.9)),
     ("manifest_rps_64", "5. manifest GETs/s by tag, 64 conns", ("ref", ">=", 0.8)),
+    ("manifest_alloc_bytes", "5b. bytes allocated per manifest GET", None),
     ("peak_rss_MiB", "6. peak RSS, %(stream_clients)d streams (MiB)", ("value", "<=", 300)),
     ("start_to_first_answer_s", "7. start to first answer on /v2/ (s)", ("value", "<=", 0.4)),
     ("idle_rss_MiB", "8. resident memory at idle (MiB)", ("value", "<=", 64)),

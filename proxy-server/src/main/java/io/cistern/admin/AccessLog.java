@@ -158,7 +158,10 @@ public final class AccessLog implements RequestListener, AutoCloseable {
       start(key).append(value);
     }
 
-    /** Milliseconds to the microsecond, as {@code 12.346} or {@code 0.0}: no trailing zeros, no exponent. */
+    /**
+     * Milliseconds to the microsecond, as {@code 12.346}, {@code 0.05} or {@code 7.0}: one digit
+     * after the point at least, never an exponent.
+     */
     final void addMillis(String key, long micros) {
       StringBuilder value = start(key);
       if (micros < 0) {

@@ -41,7 +41,11 @@ final class BatchingLineWriter<T> implements AutoCloseable {
   private final AtomicLong dropped = new AtomicLong();
   private final Thread writer;
   private long droppedReported;
-  /** The batch's bytes when it is all ASCII, as it nearly always is; the writer thread's only. */
+  /**
+   * The batch's bytes when it is all ASCII, as it nearly always is; the writer thread's only, and
+   * reused, so a sink must not keep the array it is given. The extra room is for the line that
+   * takes a batch past {@code WRITE_CHARS}; a batch longer still goes through a string.
+   */
   private final byte[] ascii = new byte[WRITE_CHARS + 4096];
   private volatile boolean closing;
 
@@ -49,7 +53,7 @@ final class BatchingLineWriter<T> implements AutoCloseable {
    * @param capacity items that may wait for the writer before new ones are dropped
    * @param format appends an item's line, without its line break, to the builder it is given
    * @param dropNotice the line that says how many items were dropped since the last such line
-   * @param sink where the lines go; written by the writer thread only
+   * @param sink where the lines go; written by the writer thread only, and must not keep the arrays it is given
    */
   BatchingLineWriter(String name, int capacity, BiConsumer<T, StringBuilder> format, LongFunction<String> dropNotice,
       OutputStream sink) {

@@ -39,14 +39,15 @@ public sealed interface RegistryRoute {
     if (rest.equals("_catalog")) {
       return new Catalog();
     }
-    // The last three slashes split off the segments that name the endpoint; what is before them
-    // is the repository. Found from the end, with no array of segments: every request parses.
+    // The last two slashes (three for an upload's id) split off the segments that name the
+    // endpoint; what is before them is the repository. Found from the end, with no array of
+    // segments: every request parses. (lastIndexOf from -1 finds nothing.)
     int beforeLast = rest.lastIndexOf('/');
-    int beforeSecond = beforeLast <= 0 ? -1 : rest.lastIndexOf('/', beforeLast - 1);
-    int beforeThird = beforeSecond <= 0 ? -1 : rest.lastIndexOf('/', beforeSecond - 1);
-    if (beforeSecond < 0) {
+    int beforeSecond = rest.lastIndexOf('/', beforeLast - 1);
+    if (beforeLast < 0 || beforeSecond < 0) {
       return new Unknown(path);
     }
+    int beforeThird = rest.lastIndexOf('/', beforeSecond - 1);
     String last = rest.substring(beforeLast + 1);
     String second = rest.substring(beforeSecond + 1, beforeLast);
     String third = beforeThird < 0 ? null : rest.substring(beforeThird + 1, beforeSecond);

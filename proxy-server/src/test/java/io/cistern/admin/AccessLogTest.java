@@ -64,6 +64,7 @@ class AccessLogTest {
     assertTrue(lineLasting(Duration.ofNanos(1_499)).contains(" duration_ms=0.001 "));
     assertTrue(lineLasting(Duration.ofMillis(7)).contains(" duration_ms=7.0 "));
     assertTrue(lineLasting(Duration.ofHours(3)).contains(" duration_ms=10800000.0 "));
+    assertTrue(lineLasting(Duration.ofNanos(-1_500_000)).contains(" duration_ms=-1.5 "));
   }
 
   private static String lineLasting(Duration duration) {
