@@ -1,12 +1,15 @@
 package io.cistern.http;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.FileRegion;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.LastHttpContent;
 import java.net.SocketAddress;
 import java.time.Clock;
@@ -32,11 +35,18 @@ final class ExchangeRecorder extends ChannelDuplexHandler {
   private final Clock clock;
   private final ArrayDeque<Exchange> unfinished = new ArrayDeque<>();
   private String remote = "-";
+  /** The HTTP encoder's place in the pipeline: what is written from it skips the encoder. */
+  private ChannelHandlerContext encoder;
 
   ExchangeRecorder(RequestListener listener, ActiveRequests active, Clock clock) {
     this.listener = listener;
     this.active = active;
     this.clock = clock;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    encoder = ctx.pipeline().context(HttpResponseEncoder.class);
   }
 
   @Override
@@ -78,6 +88,23 @@ final class ExchangeRecorder extends ChannelDuplexHandler {
       return;
     }
     ctx.write(message, promise);
+  }
+
+  /**
+   * Writes a whole answer already encoded as HTTP bytes ({@link EncodedManifests}) from below the
+   * HTTP encoder, and records it as the oldest unfinished request's answer. Only between answers:
+   * answers leave one at a time, so the encoder is between messages and the chunked writer holds
+   * nothing, and bytes written past them cannot overtake any.
+   */
+  ChannelFuture writeEncoded(ByteBuf answer, int status, long bodyBytes) {
+    ChannelPromise promise = encoder.newPromise();
+    Exchange current = unfinished.pollFirst();
+    if (current != null) {
+      current.status = status;
+      current.bytes += bodyBytes;
+      promise.addListener(written -> finish(current, written.isSuccess()));
+    }
+    return encoder.writeAndFlush(answer, promise);
   }
 
   @Override

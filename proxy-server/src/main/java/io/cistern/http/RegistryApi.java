@@ -125,7 +125,7 @@ public final class RegistryApi {
         AcceptHeader accept = accept(headers.getAll(HttpHeaderNames.ACCEPT));
         return manifests.get(target, reference, accept, caller).thenApply(served -> {
           exchange.cacheHit(served.fromCache());
-          return Reply.manifest(served.manifest());
+          return new Reply.ManifestBody(served.manifest());
         });
       }
       if (route instanceof RegistryRoute.Blob blob) {

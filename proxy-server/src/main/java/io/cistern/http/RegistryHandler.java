@@ -3,6 +3,7 @@ package io.cistern.http;
 import io.cistern.cache.BlobContent;
 import io.cistern.oci.Digest;
 import io.cistern.oci.ErrorCode;
+import io.cistern.oci.Manifest;
 import io.cistern.oci.RegistryException;
 import io.cistern.proxy.BlobSource;
 import io.cistern.proxy.StoreErrors;
@@ -60,6 +61,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   private final Function<Exchange, CompletableFuture<Reply>> api;
   private final boolean zeroCopy;
   private final ExchangeRecorder recorder;
+  private final EncodedManifests encodedManifests;
   private final Queue<Exchange> waiting = new ArrayDeque<>();
   private IdleConnectionCloser idle;
   private boolean answering;
@@ -68,11 +70,14 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
    * @param api answers each request ({@link RegistryApi#handle})
    * @param zeroCopy false when TLS sits below this handler and file regions cannot be used
    * @param recorder this connection's recorder, told of each request as it is read
+   * @param encodedManifests hot manifests' answers, shared by all connections
    */
-  RegistryHandler(Function<Exchange, CompletableFuture<Reply>> api, boolean zeroCopy, ExchangeRecorder recorder) {
+  RegistryHandler(Function<Exchange, CompletableFuture<Reply>> api, boolean zeroCopy, ExchangeRecorder recorder,
+      EncodedManifests encodedManifests) {
     this.api = api;
     this.zeroCopy = zeroCopy;
     this.recorder = recorder;
+    this.encodedManifests = encodedManifests;
   }
 
   @Override
@@ -146,6 +151,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
       if (reply instanceof Reply.Bytes bytes) {
         closeAfter |= bytes.closeAfter();
         written = writeBytes(ctx, request, bytes, keepAlive && !bytes.closeAfter());
+      } else if (reply instanceof Reply.ManifestBody found) {
+        written = writeManifest(ctx, request, found.manifest(), keepAlive);
       } else if (reply instanceof Reply.BlobHead head) {
         written = writeBlobHead(ctx, request, head, keepAlive);
       } else if (reply instanceof Reply.Redirect redirect) {
@@ -177,10 +184,30 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
         notModified ? HttpResponseStatus.NOT_MODIFIED : status,
         bodiless ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body()), headers, EmptyHttpHeaders.INSTANCE);
-    headers.set(Reply.API_VERSION_HEADER, Reply.API_VERSION);
-    HttpUtil.setContentLength(response, notModified ? 0 : reply.body().length);
+    withVersionAndLength(headers, notModified ? 0 : reply.body().length);
     HttpUtil.setKeepAlive(response, keepAlive);
     return ctx.writeAndFlush(response);
+  }
+
+  /** The last headers of an answer from memory; {@link EncodedManifests} encodes the same. */
+  static HttpHeaders withVersionAndLength(HttpHeaders headers, long contentLength) {
+    return headers.set(Reply.API_VERSION_HEADER, Reply.API_VERSION).set(HttpHeaderNames.CONTENT_LENGTH, contentLength);
+  }
+
+  /**
+   * A manifest: a plain GET (HTTP/1.1, the connection kept, no condition) takes its answer encoded
+   * once ({@link EncodedManifests}), written from below the HTTP encoder; anything else is
+   * answered through the encoder, where HEAD, 304 and the connection's fate are decided.
+   */
+  private ChannelFuture writeManifest(ChannelHandlerContext ctx, HttpRequest request, Manifest manifest, boolean keepAlive) {
+    boolean plainGet = keepAlive && request.method().equals(HttpMethod.GET)
+        && request.protocolVersion().equals(HttpVersion.HTTP_1_1)
+        && !request.headers().contains(HttpHeaderNames.IF_NONE_MATCH);
+    if (!plainGet) {
+      return writeBytes(ctx, request, Reply.manifest(manifest), keepAlive);
+    }
+    return recorder.writeEncoded(Unpooled.wrappedBuffer(encodedManifests.answer(manifest)), HttpResponseStatus.OK.code(),
+        manifest.bytes().length);
   }
 
   private ChannelFuture writeBlobHead(ChannelHandlerContext ctx, HttpRequest request, Reply.BlobHead head, boolean keepAlive) {

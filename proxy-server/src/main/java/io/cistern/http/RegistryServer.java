@@ -11,7 +11,8 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.util.NetUtil;
@@ -28,8 +29,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The registry listener. The pipeline reads like the protocol: idle timeout → (TLS) → HTTP codec →
- * exchange recorder (access log, metrics) → chunked writer (for streamed blobs) → registry
+ * The registry listener. The pipeline reads like the protocol: idle timeout → (TLS) → HTTP decoder
+ * and encoder → exchange recorder (access log, metrics) → chunked writer (for streamed blobs) → registry
  * handler. Its transport is {@link ServerTransport#best()}: native epoll where the platform has it
  * (sendfile without the JDK's detours), NIO otherwise.
  *
@@ -48,6 +49,7 @@ public final class RegistryServer implements AutoCloseable {
   private final RequestListener requests;
   private final Clock clock;
   private final ActiveRequests active = new ActiveRequests();
+  private final EncodedManifests encodedManifests;
   /**
    * Accepts connections and does nothing else, so accepting never waits behind a loop busy
    * writing: with accepting on a streaming loop, connections queued un-accepted for seconds while
@@ -71,6 +73,13 @@ public final class RegistryServer implements AutoCloseable {
   /** @param api answers each request: the registry API, or a test's stand-in for it */
   RegistryServer(Function<Exchange, CompletableFuture<Reply>> api, SslContext tls, Duration idleTimeout,
       RequestListener requests, Clock clock) {
+    this(api, tls, idleTimeout, requests, clock, new EncodedManifests(EncodedManifests.MAX_BYTES));
+  }
+
+  /** @param encodedManifests hot manifests' answers (a test's own, to see which requests took them) */
+  RegistryServer(Function<Exchange, CompletableFuture<Reply>> api, SslContext tls, Duration idleTimeout,
+      RequestListener requests, Clock clock, EncodedManifests encodedManifests) {
+    this.encodedManifests = encodedManifests;
     this.api = api;
     this.tls = tls;
     this.idleTimeout = idleTimeout;
@@ -120,11 +129,15 @@ public final class RegistryServer implements AutoCloseable {
             if (tls != null) {
               pipeline.addLast("tls", tls.newHandler(channel.alloc()));
             }
-            pipeline.addLast("http", new HttpServerCodec(8192, 16 * 1024, 8192));
+            // A decoder and an encoder, not HttpServerCodec: that one pairs each response with its
+            // request's method, and an answer written past the encoder (EncodedManifests) would
+            // leave the pairing one behind for good. HEAD answers carry no body of their own.
+            pipeline.addLast("http-decoder", new HttpRequestDecoder(8192, 16 * 1024, 8192));
+            pipeline.addLast("http-encoder", new HttpResponseEncoder());
             ExchangeRecorder recorder = new ExchangeRecorder(requests, active, clock);
             pipeline.addLast("recorder", recorder);
             pipeline.addLast("chunked", new ChunkedWriteHandler());
-            pipeline.addLast("registry", new RegistryHandler(api, tls == null, recorder));
+            pipeline.addLast("registry", new RegistryHandler(api, tls == null, recorder, encodedManifests));
           }
         });
     listener = bootstrap.bind(address).sync().channel();

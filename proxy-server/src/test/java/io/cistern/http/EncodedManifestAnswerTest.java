@@ -1,0 +1,229 @@
+package io.cistern.http;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cistern.oci.Manifest;
+import io.cistern.oci.MediaTypes;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A plain GET of a manifest is answered with bytes encoded once ({@link EncodedManifests}),
+ * written past Netty's HTTP encoder; every other manifest request goes through the encoder. Both
+ * must put the same bytes on the wire, keep a connection's answers in order, and be recorded
+ * alike. The registry API is a stand-in here: what is under test is the writing.
+ */
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class EncodedManifestAnswerTest {
+
+  private static final Manifest FIRST = Manifest.of(MediaTypes.OCI_MANIFEST,
+      "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]}".getBytes(StandardCharsets.UTF_8));
+  private static final Manifest SECOND = Manifest.of(MediaTypes.OCI_INDEX,
+      "{\"schemaVersion\":2,\"manifests\":[]}".getBytes(StandardCharsets.UTF_8));
+  private static final Pattern CONTENT_LENGTH = Pattern.compile("(?i)\r\ncontent-length: (\\d+)\r\n");
+
+  private final Map<String, Manifest> manifests = Map.of(
+      "/v2/app/manifests/first", FIRST,
+      "/v2/app/manifests/second", SECOND);
+  /** Records arrive on the event loop once an answer's write has completed, which may be after the client read it. */
+  private final BlockingQueue<ServedRequest> records = new LinkedBlockingQueue<>();
+  private final EncodedManifests encoded = new EncodedManifests(EncodedManifests.MAX_BYTES);
+  private RegistryServer server;
+  private int port;
+
+  @BeforeEach
+  void start() throws InterruptedException {
+    server = new RegistryServer(exchange -> {
+      Manifest manifest = manifests.get(exchange.path());
+      return CompletableFuture.completedFuture(manifest != null
+          ? new Reply.ManifestBody(manifest)
+          : Reply.text(HttpResponseStatus.NOT_FOUND, "no such manifest"));
+    }, null, Duration.ofSeconds(30), records::add, Clock.systemUTC(), encoded);
+    port = server.start(new InetSocketAddress("127.0.0.1", 0)).getPort();
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  @Test
+  void aPlainGetGetsTheBytesTheEncoderWritesForTheSameAnswer() throws IOException {
+    try (Socket socket = connect()) {
+      send(socket, "GET /v2/app/manifests/first HTTP/1.1\r\nHost: x\r\n\r\n");
+      byte[] encodedOnce = readAnswer(socket.getInputStream(), true);
+      assertTrue(encoded.holds(FIRST.digest()), "a plain GET took the encoded answer");
+      // A condition that does not match: answered 200, through the encoder.
+      send(socket, "GET /v2/app/manifests/first HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"sha256:other\"\r\n\r\n");
+      byte[] throughEncoder = readAnswer(socket.getInputStream(), true);
+
+      assertArrayEquals(throughEncoder, encodedOnce);
+      String head = new String(encodedOnce, StandardCharsets.ISO_8859_1);
+      assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
+      assertTrue(head.contains("Docker-Content-Digest: " + FIRST.digest() + "\r\n"), head);
+      assertTrue(head.endsWith("\r\n\r\n" + new String(FIRST.bytes(), StandardCharsets.ISO_8859_1)), head);
+    }
+  }
+
+  @Test
+  void encodingMatchesNettysEncoderForTheHeadersTheHandlerSends() {
+    DefaultFullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+        Unpooled.wrappedBuffer(SECOND.bytes()),
+        RegistryHandler.withVersionAndLength(Reply.manifest(SECOND).headers(), SECOND.bytes().length),
+        EmptyHttpHeaders.INSTANCE);
+    EmbeddedChannel channel = new EmbeddedChannel(new HttpResponseEncoder());
+    channel.writeOutbound(response);
+    ByteArrayOutputStream written = new ByteArrayOutputStream();
+    for (ByteBuf part; (part = channel.readOutbound()) != null; part.release()) {
+      byte[] bytes = new byte[part.readableBytes()];
+      part.readBytes(bytes);
+      written.writeBytes(bytes);
+    }
+
+    assertArrayEquals(written.toByteArray(), EncodedManifests.encode(SECOND));
+  }
+
+  @Test
+  void headConditionalAndHttp10RequestsAreAnsweredThroughTheEncoder() throws IOException {
+    try (Socket socket = connect()) {
+      // Pipelined in one write: a HEAD's answer has no body, so the GET's answer must follow it at once.
+      send(socket, "HEAD /v2/app/manifests/first HTTP/1.1\r\nHost: x\r\n\r\n"
+          + "GET /v2/app/manifests/first HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"" + FIRST.digest() + "\"\r\n\r\n"
+          + "GET /v2/app/manifests/second HTTP/1.1\r\nHost: x\r\n\r\n");
+      String head = new String(readAnswer(socket.getInputStream(), false), StandardCharsets.ISO_8859_1);
+      assertTrue(head.startsWith("HTTP/1.1 200 OK\r\n"), head);
+      assertEquals(String.valueOf(FIRST.bytes().length), contentLength(head), "a HEAD says the GET's length");
+      String notModified = new String(readAnswer(socket.getInputStream(), false), StandardCharsets.ISO_8859_1);
+      assertTrue(notModified.startsWith("HTTP/1.1 304 Not Modified\r\n"), notModified);
+      assertFalse(encoded.holds(FIRST.digest()), "HEAD and a matching condition went through the encoder");
+      byte[] second = readAnswer(socket.getInputStream(), true);
+      assertArrayEquals(EncodedManifests.encode(SECOND), second);
+    }
+    encoded.answer(FIRST); // would a HTTP/1.0 GET take it, it is there to be taken
+    try (Socket socket = connect()) {
+      send(socket, "GET /v2/app/manifests/first HTTP/1.0\r\n\r\n");
+      byte[] answer = socket.getInputStream().readAllBytes(); // HTTP/1.0 without keep-alive: closed after it
+      String text = new String(answer, StandardCharsets.ISO_8859_1);
+      assertTrue(text.startsWith("HTTP/1.1 200 OK\r\n"), text);
+      assertTrue(text.endsWith(new String(FIRST.bytes(), StandardCharsets.ISO_8859_1)), text);
+      assertTrue(text.contains("\r\nconnection: close\r\n"), "HTTP/1.0 is told the connection closes: " + text);
+    }
+  }
+
+  @Test
+  void pipelinedAnswersOfBothKindsLeaveInOrderAndAreEachRecorded() throws Exception {
+    String[] paths = {"/v2/app/manifests/first", "/v2/app/manifests/missing", "/v2/app/manifests/second",
+        "/v2/app/manifests/first"};
+    StringBuilder requests = new StringBuilder();
+    for (String path : paths) {
+      requests.append("GET ").append(path).append(" HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    try (Socket socket = connect()) {
+      send(socket, requests.toString());
+      assertArrayEquals(EncodedManifests.encode(FIRST), readAnswer(socket.getInputStream(), true));
+      String missing = new String(readAnswer(socket.getInputStream(), true), StandardCharsets.ISO_8859_1);
+      assertTrue(missing.startsWith("HTTP/1.1 404 Not Found\r\n"), missing);
+      assertArrayEquals(EncodedManifests.encode(SECOND), readAnswer(socket.getInputStream(), true));
+      assertArrayEquals(EncodedManifests.encode(FIRST), readAnswer(socket.getInputStream(), true));
+    }
+    List<ServedRequest> served = new ArrayList<>();
+    for (int i = 0; i < paths.length; i++) {
+      served.add(records.poll(30, TimeUnit.SECONDS));
+    }
+
+    assertEquals(List.of(paths), served.stream().map(ServedRequest::uri).toList());
+    assertEquals(List.of(200, 404, 200, 200), served.stream().map(ServedRequest::status).toList());
+    assertEquals(List.of((long) FIRST.bytes().length, (long) "no such manifest".length(), (long) SECOND.bytes().length,
+        (long) FIRST.bytes().length), served.stream().map(ServedRequest::bytes).toList());
+    assertTrue(served.stream().allMatch(ServedRequest::complete), served.toString());
+  }
+
+  @Test
+  void aManifestIsEncodedOnceAndAgainOnlyWhenItsMediaTypeDiffers() {
+    EncodedManifests answers = new EncodedManifests(EncodedManifests.MAX_BYTES);
+    byte[] first = answers.answer(FIRST);
+    assertSame(first, answers.answer(FIRST), "encoded once, then reused");
+
+    Manifest sameBytesOtherType = new Manifest(FIRST.digest(), MediaTypes.DOCKER_MANIFEST, FIRST.bytes());
+    byte[] other = answers.answer(sameBytesOtherType);
+    assertNotSame(first, other);
+    assertTrue(new String(other, StandardCharsets.ISO_8859_1).contains("content-type: " + MediaTypes.DOCKER_MANIFEST + "\r\n"));
+    assertFalse(new String(other, StandardCharsets.ISO_8859_1).contains("content-type: " + MediaTypes.OCI_MANIFEST));
+  }
+
+  @Test
+  void aMediaTypeNettyWouldRefuseIsRefusedHereToo() {
+    Manifest smuggling = new Manifest(FIRST.digest(), "application/json\r\nSet-Cookie: x=y", FIRST.bytes());
+    assertThrows(IllegalArgumentException.class, () -> EncodedManifests.encode(smuggling));
+  }
+
+  private Socket connect() throws IOException {
+    Socket socket = new Socket("127.0.0.1", port);
+    socket.setSoTimeout(30_000);
+    return socket;
+  }
+
+  private static void send(Socket socket, String requests) throws IOException {
+    OutputStream out = socket.getOutputStream();
+    out.write(requests.getBytes(StandardCharsets.ISO_8859_1));
+    out.flush();
+  }
+
+  /** One answer's bytes: its head, and its body of content-length bytes if it has one. */
+  private static byte[] readAnswer(InputStream in, boolean withBody) throws IOException {
+    ByteArrayOutputStream answer = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int next = in.read();
+      if (next < 0) {
+        throw new IOException("closed mid-head: " + answer);
+      }
+      answer.write(next);
+      matched = next == "\r\n\r\n".charAt(matched) ? matched + 1 : (next == '\r' ? 1 : 0);
+    }
+    if (withBody) {
+      answer.writeBytes(in.readNBytes(Integer.parseInt(contentLength(answer.toString(StandardCharsets.ISO_8859_1)))));
+    }
+    return answer.toByteArray();
+  }
+
+  private static String contentLength(String head) {
+    Matcher length = CONTENT_LENGTH.matcher(head);
+    assertTrue(length.find(), head);
+    return length.group(1);
+  }
+}
