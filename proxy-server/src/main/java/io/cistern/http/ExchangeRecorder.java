@@ -47,6 +47,9 @@ final class ExchangeRecorder extends ChannelDuplexHandler {
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     encoder = ctx.pipeline().context(HttpResponseEncoder.class);
+    if (encoder == null) {
+      throw new IllegalStateException("the exchange recorder must sit above an HttpResponseEncoder");
+    }
   }
 
   @Override

@@ -57,6 +57,12 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private static final Logger log = LoggerFactory.getLogger(RegistryHandler.class);
   private static final int TLS_CHUNK_SIZE = 64 * 1024;
+  /**
+   * Requests one connection may have waiting for their answers. Reading pauses behind a pending
+   * answer, but what one read brought in (up to 64 KiB) is decoded whole: without a cap, thousands
+   * of tiny requests. HttpServerCodec's own limit, which Cistern had before it split the codec.
+   */
+  private static final int MAX_WAITING = 128;
 
   private final Function<Exchange, CompletableFuture<Reply>> api;
   private final boolean zeroCopy;
@@ -90,13 +96,16 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     // Request bodies (HttpContent) are dropped: the pull API takes none, and the push methods
     // that send one are refused with the connection closed.
     if (message instanceof HttpRequest request) {
-      Exchange exchange = recorder.arrived(request);
-      if (request.decoderResult().isFailure()) {
-        Reply.Bytes reply = Reply.error(new RegistryException(ErrorCode.UNSUPPORTED, 400, "malformed HTTP request", null, null));
-        writeBytes(ctx, request, reply, false).addListener(ChannelFutureListener.CLOSE);
+      waiting.add(recorder.arrived(request));
+      if (waiting.size() > MAX_WAITING) {
+        // As HttpServerCodec did past its pipelining depth: the client is not waiting for answers.
+        ctx.close();
         return;
       }
-      waiting.add(exchange);
+      if (request.decoderResult().isFailure()) {
+        // The decoder reads nothing more on this connection; the 400 waits its turn, then closes it.
+        ctx.channel().config().setAutoRead(false);
+      }
       if (answering) {
         // Pipelined behind an answer still being written: stop reading until the queue drains.
         ctx.channel().config().setAutoRead(false);
@@ -118,6 +127,11 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     }
     answering = true;
     HttpRequest request = exchange.request();
+    if (request.decoderResult().isFailure()) {
+      Reply.Bytes reply = Reply.error(new RegistryException(ErrorCode.UNSUPPORTED, 400, "malformed HTTP request", null, null));
+      writeBytes(ctx, request, reply, false).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
     CompletableFuture<Reply> reply = api.apply(exchange);
     if (reply.isDone()) {
       // Answered from memory (a hot manifest, an error): write it now, with no hop through the
@@ -184,7 +198,8 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
         notModified ? HttpResponseStatus.NOT_MODIFIED : status,
         bodiless ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(reply.body()), headers, EmptyHttpHeaders.INSTANCE);
-    withVersionAndLength(headers, notModified ? 0 : reply.body().length);
+    // A HEAD or a 304 says the length a GET's 200 has (RFC 9110 allows a 304 no other).
+    withVersionAndLength(headers, reply.body().length);
     HttpUtil.setKeepAlive(response, keepAlive);
     return ctx.writeAndFlush(response);
   }
@@ -195,19 +210,20 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   }
 
   /**
-   * A manifest: a plain GET (HTTP/1.1, the connection kept, no condition) takes its answer encoded
-   * once ({@link EncodedManifests}), written from below the HTTP encoder; anything else is
-   * answered through the encoder, where HEAD, 304 and the connection's fate are decided.
+   * A manifest: a plain GET (the connection kept, no condition) takes its answer encoded once
+   * ({@link EncodedManifests}), written from below the HTTP encoder; anything else (HEAD, a
+   * conditional GET, a connection to close) is written by {@link #writeBytes}, which drops the
+   * body and sets the connection header where that is needed.
    */
   private ChannelFuture writeManifest(ChannelHandlerContext ctx, HttpRequest request, Manifest manifest, boolean keepAlive) {
     boolean plainGet = keepAlive && request.method().equals(HttpMethod.GET)
-        && request.protocolVersion().equals(HttpVersion.HTTP_1_1)
         && !request.headers().contains(HttpHeaderNames.IF_NONE_MATCH);
     if (!plainGet) {
       return writeBytes(ctx, request, Reply.manifest(manifest), keepAlive);
     }
-    return recorder.writeEncoded(Unpooled.wrappedBuffer(encodedManifests.answer(manifest)), HttpResponseStatus.OK.code(),
-        manifest.bytes().length);
+    // Read-only: one array goes out on every connection, and nothing below may write into it.
+    return recorder.writeEncoded(Unpooled.wrappedBuffer(encodedManifests.answer(manifest)).asReadOnly(),
+        HttpResponseStatus.OK.code(), manifest.bytes().length);
   }
 
   private ChannelFuture writeBlobHead(ChannelHandlerContext ctx, HttpRequest request, Reply.BlobHead head, boolean keepAlive) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,9 +16,11 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.stream.ChunkedWriteHandler;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +37,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -101,20 +105,83 @@ class EncodedManifestAnswerTest {
 
   @Test
   void encodingMatchesNettysEncoderForTheHeadersTheHandlerSends() {
+    assertArrayEquals(throughNettysEncoder(SECOND), EncodedManifests.encode(SECOND));
+    // Chars past 0xFF pass Netty's check of header values; its encoder writes them as '?', and so
+    // must this, never as their low bytes (here a carriage return and a line feed).
+    Manifest splitting = new Manifest(SECOND.digest(), "application/json\u010d\u010aSet-Cookie: x=y", SECOND.bytes());
+    byte[] encoded = EncodedManifests.encode(splitting);
+    assertArrayEquals(throughNettysEncoder(splitting), encoded);
+    assertTrue(new String(encoded, StandardCharsets.ISO_8859_1).contains("content-type: application/json??Set-Cookie: x=y\r\n"));
+  }
+
+  private static byte[] throughNettysEncoder(Manifest manifest) {
     DefaultFullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-        Unpooled.wrappedBuffer(SECOND.bytes()),
-        RegistryHandler.withVersionAndLength(Reply.manifest(SECOND).headers(), SECOND.bytes().length),
+        Unpooled.wrappedBuffer(manifest.bytes()),
+        RegistryHandler.withVersionAndLength(Reply.manifest(manifest).headers(), manifest.bytes().length),
         EmptyHttpHeaders.INSTANCE);
     EmbeddedChannel channel = new EmbeddedChannel(new HttpResponseEncoder());
     channel.writeOutbound(response);
+    return outbound(channel);
+  }
+
+  /**
+   * On a channel of its own, where every request of one read is decoded before any is answered,
+   * whatever the socket's timing: the pending answer is first out, and what waited behind it
+   * follows in order, the encoded answer and the malformed request's 400 included.
+   */
+  @Test
+  void answersPipelinedBehindAPendingOneWaitTheirTurnMalformedRequestsToo() {
+    CompletableFuture<Reply> pending = new CompletableFuture<>();
+    Function<Exchange, CompletableFuture<Reply>> api = exchange -> exchange.path().endsWith("/slow")
+        ? pending
+        : CompletableFuture.completedFuture(new Reply.ManifestBody(FIRST));
+    List<ServedRequest> served = new ArrayList<>();
+    EmbeddedChannel channel = registryChannel(api, served::add);
+
+    channel.writeInbound(Unpooled.copiedBuffer("GET /v2/app/manifests/slow HTTP/1.1\r\n\r\n"
+        + "GET /v2/app/manifests/first HTTP/1.1\r\n\r\n"
+        + "GET /v2/ HTTX/1.1\r\n\r\n", StandardCharsets.US_ASCII));
+    assertNull(channel.readOutbound(), "nothing overtakes the pending answer");
+    pending.complete(Reply.text(HttpResponseStatus.OK, "at last"));
+    channel.runPendingTasks();
+
+    String written = new String(outbound(channel), StandardCharsets.ISO_8859_1);
+    int second = written.indexOf("HTTP/1.1 200 OK\r\n", 1);
+    int third = written.indexOf("HTTP/1.1 400 Bad Request\r\n");
+    assertTrue(written.startsWith("HTTP/1.1 200 OK\r\n") && second > 0 && third > second, written);
+    assertTrue(written.substring(0, second).endsWith("\r\n\r\nat last"), written);
+    assertEquals(new String(EncodedManifests.encode(FIRST), StandardCharsets.ISO_8859_1), written.substring(second, third));
+    assertFalse(channel.isOpen(), "closed after the 400");
+    assertEquals(List.of(200, 200, 400), served.stream().map(ServedRequest::status).toList(),
+        "each answer recorded against its own request");
+  }
+
+  private static EmbeddedChannel registryChannel(Function<Exchange, CompletableFuture<Reply>> api, RequestListener listener) {
+    ExchangeRecorder recorder = new ExchangeRecorder(listener, new ActiveRequests(), Clock.systemUTC());
+    return new EmbeddedChannel(new IdleConnectionCloser(Duration.ofMinutes(1)),
+        new HttpRequestDecoder(), new HttpResponseEncoder(), recorder, new ChunkedWriteHandler(),
+        new RegistryHandler(api, true, recorder, new EncodedManifests(EncodedManifests.MAX_BYTES)));
+  }
+
+  private static byte[] outbound(EmbeddedChannel channel) {
     ByteArrayOutputStream written = new ByteArrayOutputStream();
     for (ByteBuf part; (part = channel.readOutbound()) != null; part.release()) {
       byte[] bytes = new byte[part.readableBytes()];
       part.readBytes(bytes);
       written.writeBytes(bytes);
     }
+    return written.toByteArray();
+  }
 
-    assertArrayEquals(written.toByteArray(), EncodedManifests.encode(SECOND));
+  @Test
+  void aConnectionWithMoreThan128RequestsWaitingIsClosed() {
+    EmbeddedChannel channel = registryChannel(exchange -> new CompletableFuture<>(), served -> { });
+
+    // One pending answer, then 128 behind it: still open. One read brings them all.
+    channel.writeInbound(Unpooled.copiedBuffer("GET /v2/ HTTP/1.1\r\n\r\n".repeat(129), StandardCharsets.US_ASCII));
+    assertTrue(channel.isOpen(), "128 waiting is the limit, not past it");
+    channel.writeInbound(Unpooled.copiedBuffer("GET /v2/ HTTP/1.1\r\n\r\n", StandardCharsets.US_ASCII));
+    assertFalse(channel.isOpen(), "the 129th waiting request closes the connection");
   }
 
   @Test
@@ -129,6 +196,7 @@ class EncodedManifestAnswerTest {
       assertEquals(String.valueOf(FIRST.bytes().length), contentLength(head), "a HEAD says the GET's length");
       String notModified = new String(readAnswer(socket.getInputStream(), false), StandardCharsets.ISO_8859_1);
       assertTrue(notModified.startsWith("HTTP/1.1 304 Not Modified\r\n"), notModified);
+      assertEquals(String.valueOf(FIRST.bytes().length), contentLength(notModified), "a 304 says the 200's length, if any");
       assertFalse(encoded.holds(FIRST.digest()), "HEAD and a matching condition went through the encoder");
       byte[] second = readAnswer(socket.getInputStream(), true);
       assertArrayEquals(EncodedManifests.encode(SECOND), second);
