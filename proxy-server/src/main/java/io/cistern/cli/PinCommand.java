@@ -28,10 +28,10 @@ final class PinCommand extends CacheCommand {
   static PinCommand unpin(Session session) {
     return new PinCommand(session, false, "the image to unpin: [upstream/]repository[:tag|@digest]",
         "Lets a pinned image be evicted again.",
-        "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since"
-            + " (a tag nothing is pinned under fails, and unpins nothing); by digest, the image whatever names"
-            + " pinned it on this member (in a cluster's bucket, only the pin made by that digest). What another"
-            + " pinned image shares stays pinned.");
+        "Unpins an image: by tag, the image pinned under that tag, even if the tag has moved since or is not"
+            + " cached here; by digest, the image whatever names pinned it on this member (in a cluster's bucket,"
+            + " only the pin made by that digest). A tag or digest nothing pins fails, and unpins nothing. What"
+            + " another pinned image shares stays pinned.");
   }
 
   @Override
@@ -39,9 +39,11 @@ final class PinCommand extends CacheCommand {
     String reference = image.getValue();
     return client -> {
       PinView done = pin ? client.pin(reference) : client.unpin(reference);
+      // An unpin may be of an image this member never cached (pinned on another member).
+      String missing = pin ? " not cached yet (pinned when they are)" : " not cached here";
       session.out().println((pin ? "pinned " : "unpinned ") + done.image() + " (" + done.digest() + "): "
           + done.blobs() + " blobs and manifests, " + Formats.bytes(done.bytes())
-          + (done.missing() > 0 ? "; " + done.missing() + " not cached yet (pinned when they are)" : ""));
+          + (done.missing() > 0 ? "; " + done.missing() + missing : ""));
       if (!pin && done.pinned()) {
         session.out().println("note: it is still pinned under another name: unpin that name too, or unpin it by"
             + " digest, to let it go");

@@ -6,13 +6,13 @@ import io.cistern.cache.bucket.BucketDocuments;
 import io.cistern.cache.bucket.S3Bucket;
 import io.cistern.oci.Digest;
 import io.cistern.oci.MediaTypes;
+import io.cistern.oci.RegistryException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.OptionalInt;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -53,6 +53,13 @@ public final class BucketPins {
 
   /** What a pin did in the bucket. */
   public record PinOutcome(int copied, int uploaded, int missing) {}
+
+  /**
+   * A pin document an unpin removed.
+   *
+   * @param manifest the image it pinned; empty when the document names none that can be read
+   */
+  public record Unpinned(Optional<Digest> manifest) {}
 
   /** A pin document as stored: plain strings, readable by any tool. */
   record PinDocument(String image, String manifest, List<String> digests) {}
@@ -130,18 +137,19 @@ public final class BucketPins {
    *     now: a pinned tag may have moved since it was pinned. Asked, as {@code local} is, on the
    *     bucket's threads.
    * @param local opens the member's verified copy of an object to restore that {@code blobs/} lacks
-   * @return how many pinned copies were removed and not restored; empty when there was no pin
-   *     document of that name, so nothing was unpinned
+   * @return the document removed; empty when there was no pin document of that name, so nothing
+   *     was unpinned
    */
-  public CompletableFuture<OptionalInt> unpin(String name, Function<Digest, Optional<String>> mediaTypes,
+  public CompletableFuture<Optional<Unpinned>> unpin(String name, Function<Digest, Optional<String>> mediaTypes,
       Function<Digest, Optional<? extends BlobContent>> local) {
     BucketDocuments documents = shared.bucket().documents();
     String document = PINS + "/" + name;
     return documents.read(document).thenCompose(current -> {
       if (current.isEmpty()) {
-        return CompletableFuture.completedFuture(OptionalInt.empty());
+        return CompletableFuture.completedFuture(Optional.<Unpinned>empty());
       }
       Optional<PinDocument> pin = parse(current.get().json());
+      Unpinned unpinned = new Unpinned(pin.map(PinDocument::manifest).flatMap(BucketPins::digestOf));
       return documents.delete(document)
           .thenCompose(deleted -> pinDocuments())
           .thenCompose(remaining -> {
@@ -161,20 +169,15 @@ public final class BucketPins {
             // have copied before a delete: what it shares is restored here.
             return removals.thenCompose(done -> pinDocuments())
                 .thenCompose(now -> restore(unneeded, now, mediaTypes, local))
-                .thenApply(restored -> OptionalInt.of(unneeded.size() - restored));
+                .thenApply(done -> Optional.of(unpinned));
           });
     });
   }
 
-  /**
-   * Restores the pinned copy of each of {@code removed} that one of {@code pins} lists.
-   *
-   * @return how many were restored
-   */
-  private CompletableFuture<Integer> restore(List<Digest> removed, List<PinDocument> pins,
+  /** Restores the pinned copy of each of {@code removed} that one of {@code pins} lists. */
+  private CompletableFuture<Void> restore(List<Digest> removed, List<PinDocument> pins,
       Function<Digest, Optional<String>> mediaTypes, Function<Digest, Optional<? extends BlobContent>> local) {
     Set<String> pinnedNow = digests(pins);
-    int[] restored = new int[1];
     CompletableFuture<Void> work = CompletableFuture.completedFuture(null);
     for (Digest digest : removed) {
       if (!pinnedNow.contains(digest.toString())) {
@@ -186,12 +189,10 @@ public final class BucketPins {
               log.warn("the pinned copy of {} is gone: neither blobs/ nor this member holds it; pin {} again to"
                   + " restore it", digest, pins.stream().filter(pin -> pin.digests().contains(digest.toString()))
                   .map(PinDocument::image).toList());
-            } else {
-              restored[0]++;
             }
           });
     }
-    return work.thenApply(done -> restored[0]);
+    return work;
   }
 
   /** Whether any pin document lists {@code manifest}: such an image may not be purged. */
@@ -261,6 +262,15 @@ public final class BucketPins {
       return JSON.readTree(json).path("digest").asText(null);
     } catch (IOException damaged) {
       return null;
+    }
+  }
+
+  /** A document's manifest, or empty when it is no digest (a document edited by hand). */
+  private static Optional<Digest> digestOf(String text) {
+    try {
+      return Optional.of(Digest.parse(text));
+    } catch (RegistryException damaged) {
+      return Optional.empty();
     }
   }
 

@@ -147,8 +147,8 @@ public final class CacheOperations {
     Resolved resolved = resolveCached(image);
     ImageContent content = catalog.pinImage(resolved.localPinName(), resolved.digest());
     if (bucketPins != null) {
-      inBucket(resolved, "pinned on this member only", bucketPins.pin(resolved.pinName(), resolved.toString(),
-          resolved.digest(), pinnedObjects(resolved), cache::open));
+      inBucket(resolved.toString(), "pinned on this member only", bucketPins.pin(bucketName(resolved.localPinName()),
+          resolved.toString(), resolved.digest(), pinnedObjects(resolved), cache::open));
     }
     return new PinView(resolved.toString(), resolved.digest().toString(), true, content.blobs(), content.bytes(),
         content.missing());
@@ -162,66 +162,82 @@ public final class CacheOperations {
   }
 
   /** Waits for the bucket's part of an operation; a failure is a 503 saying what was done only here. */
-  private static <T> T inBucket(Resolved resolved, String done, CompletableFuture<T> work) {
+  private static <T> T inBucket(String image, String done, CompletableFuture<T> work) {
     try {
       return work.join();
     } catch (CompletionException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new OperationException(503, resolved + " is " + done + ": the bucket failed (" + cause.getMessage()
+      throw new OperationException(503, image + " is " + done + ": the bucket failed (" + cause.getMessage()
           + "); run the command again once it is back");
     }
   }
 
   /**
-   * Unpins an image. By tag: the pin made under that tag, on the image the tag named when it was
-   * pinned, even if the tag points at another manifest since; the image stays pinned if another
-   * name pins it. By digest: the image, whatever names pinned it.
+   * Unpins an image, here and in the bucket. By tag: the pin made under that tag, on the image the
+   * tag named when it was pinned, even if the tag points at another manifest since or is not cached
+   * here; the image stays pinned if another name pins it. By digest: the image, whatever names
+   * pinned it here, and the bucket's pin made by that digest.
    *
-   * @throws OperationException 404 when nothing was pinned under the tag, here or in the bucket
+   * @throws OperationException 404 when nothing was pinned under the name, here or in the bucket
    */
   public PinView unpin(String image) {
     ImageReference reference = ImageReference.parse(image);
     Route route = routeToCached(router, reference);
-    Resolved resolved;
-    boolean pinnedHereUnderTag = false;
-    if (reference.reference() instanceof Tag tag) {
-      TagKey key = new TagKey(route.upstream().host(), route.repository(), tag);
-      Optional<Digest> pinnedUnderTag = catalog.unpinName(PinName.of(key));
-      pinnedHereUnderTag = pinnedUnderTag.isPresent();
-      // Not pinned here under the tag (pinned on another member, or not at all): the image the tag
-      // names now, as the answer, and for the bucket's pin of that name.
-      resolved = pinnedUnderTag.map(digest -> new Resolved(route, key, digest))
-          .orElseGet(() -> resolveCached(route, reference));
-    } else {
-      resolved = resolveCached(route, reference);
-      catalog.unpinImage(resolved.digest());
-    }
-    boolean unpinnedInBucket = false;
-    if (bucketPins != null) {
-      // A failure after the pin document went cannot be finished by running the unpin again
-      // (it finds no document): the operator is told what to pin again instead.
-      unpinnedInBucket = inBucket(resolved, "unpinned on this member, and in the bucket perhaps only in part (a copy"
-              + " another pinned image shares may be gone: pin that image again)",
-          bucketPins.unpin(resolved.pinName(), cache::mediaTypeOf, cache::open)).isPresent();
-    }
-    if (resolved.tag() != null && !pinnedHereUnderTag && !unpinnedInBucket) {
-      // An answer naming the image would read as if a pin had gone: a 404, as for any name an
-      // operation finds nothing under.
-      throw new OperationException(404, nothingPinnedUnder(resolved));
-    }
-    ImageContent content = catalog.imageContent(resolved.digest());
-    return new PinView(resolved.toString(), resolved.digest().toString(), catalog.isPinnedImage(resolved.digest()),
+    Resolved unpinned = reference.reference() instanceof Tag tag
+        ? unpinTag(route, new TagKey(route.upstream().host(), route.repository(), tag))
+        : unpinDigest(new Resolved(route, null, (Digest) reference.reference()));
+    ImageContent content = catalog.imageContent(unpinned.digest());
+    return new PinView(unpinned.toString(), unpinned.digest().toString(), catalog.isPinnedImage(unpinned.digest()),
         content.blobs(), content.bytes(), content.missing());
   }
 
-  /** Why an unpin by tag unpinned nothing, and what else pins the image the tag names, if anything does. */
-  private String nothingPinnedUnder(Resolved tag) {
+  /** @return the image pinned under the tag: as pinned here, else as the bucket's pin document names it */
+  private Resolved unpinTag(Route route, TagKey key) {
+    Optional<Digest> pinnedHere = catalog.unpinName(PinName.of(key));
+    Optional<BucketPins.Unpinned> pinnedInBucket = unpinInBucket(describe(route, key.tag(), null), PinName.of(key));
+    Digest pinned = pinnedHere
+        .or(() -> pinnedInBucket.flatMap(BucketPins.Unpinned::manifest))
+        // A pin document edited into naming no image: the image the tag names here now, as the answer.
+        .or(() -> pinnedInBucket.flatMap(removed -> tags.find(key).map(TagMapping::digest)))
+        // An answer naming an image would read as if a pin had gone: a 404, as for any name an
+        // operation finds nothing under.
+        .orElseThrow(() -> new OperationException(404, nothingPinnedUnder(route, key)));
+    return new Resolved(route, key, pinned);
+  }
+
+  private Resolved unpinDigest(Resolved digest) {
+    boolean pinnedHere = catalog.unpinImage(digest.digest()).isPresent();
+    boolean pinnedInBucket = unpinInBucket(digest.toString(), digest.localPinName()).isPresent();
+    if (!pinnedHere && !pinnedInBucket) {
+      String where = bucketPins != null
+          ? " on this member, nor is it pinned by its digest in the cluster's bucket"
+          : "";
+      throw new OperationException(404, "nothing pins " + digest + where + ", so nothing was unpinned");
+    }
+    return digest;
+  }
+
+  /** The bucket's part of an unpin: the pin document removed, or empty when there was none (or no bucket). */
+  private Optional<BucketPins.Unpinned> unpinInBucket(String image, PinName name) {
+    if (bucketPins == null) {
+      return Optional.empty();
+    }
+    // A failure after the pin document went cannot be finished by running the unpin again (it
+    // finds no document): the operator is told what to pin again instead.
+    return inBucket(image, "unpinned on this member, and in the bucket perhaps only in part (a copy another pinned"
+        + " image shares may be gone: pin that image again)", bucketPins.unpin(bucketName(name), cache::mediaTypeOf,
+        cache::open));
+  }
+
+  /** Why an unpin by tag unpinned nothing, and what else pins the image the tag names here, if anything does. */
+  private String nothingPinnedUnder(Route route, TagKey key) {
     String where = bucketPins != null ? " on this member or in the cluster's bucket" : "";
-    String stillPinned = catalog.isPinnedImage(tag.digest())
-        ? "; the image it names, " + tag.digest() + ", is pinned under another name: unpin that name, or unpin it by"
-            + " digest, to let it go"
-        : "";
-    return "nothing is pinned under " + tag + where + ", so nothing was unpinned" + stillPinned;
+    String stillPinned = tags.find(key).map(TagMapping::digest).filter(catalog::isPinnedImage)
+        .map(digest -> "; the image it names, " + digest + ", is pinned under another name: unpin that name, or unpin"
+            + " it by digest, to let it go")
+        .orElse("");
+    return "nothing is pinned under " + describe(route, key.tag(), null) + where + ", so nothing was unpinned"
+        + stillPinned;
   }
 
   /**
@@ -232,12 +248,12 @@ public final class CacheOperations {
   public PurgeView purge(String image) {
     Resolved resolved = resolveCached(image);
     if (bucketPins != null) {
-      if (inBucket(resolved, "not purged", bucketPins.pinned(resolved.digest()))) {
+      if (inBucket(resolved.toString(), "not purged", bucketPins.pinned(resolved.digest()))) {
         throw new OperationException(409, resolved + " is pinned in the cluster's bucket: unpin it before purging it");
       }
       // The bucket's tag documents go first: a member that resolves the tag meanwhile finds the
       // image still here, never a tag document naming what this member removed.
-      inBucket(resolved, "not purged", bucketPins.purgeTags(resolved.route().upstream().host(),
+      inBucket(resolved.toString(), "not purged", bucketPins.purgeTags(resolved.route().upstream().host(),
           resolved.route().repository().toString(), resolved.tag() == null ? null : resolved.tag().tag().toString(),
           resolved.digest()));
     }
@@ -435,16 +451,15 @@ public final class CacheOperations {
       return new PinName(route.upstream().host(), route.repository(), tag != null ? tag.tag() : digest);
     }
 
-    /** The image's pin document name in the bucket: {@code <upstream>/<repository>/<tag|digest>}. */
-    String pinName() {
-      PinName name = localPinName();
-      return name.upstream() + "/" + name.repository() + "/" + name.reference();
-    }
-
     @Override
     public String toString() {
       return describe(route, tag != null ? tag.tag() : digest, null);
     }
+  }
+
+  /** A pin's document name in the bucket: {@code <upstream>/<repository>/<tag|digest>}. */
+  private static String bucketName(PinName name) {
+    return name.upstream() + "/" + name.repository() + "/" + name.reference();
   }
 
   private Resolved resolveCached(String text) {

@@ -10,7 +10,11 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cistern.cache.TagKey;
 import io.cistern.oci.MediaTypes;
+import io.cistern.oci.RepositoryName;
+import io.cistern.oci.Tag;
 import io.cistern.testing.ClusterPerTest;
 import io.cistern.testing.MutableClock;
 import io.cistern.testing.RealBucket;
@@ -41,11 +45,14 @@ import org.slf4j.LoggerFactory;
  * goes to the upstream for the tag), and is refused for an image pinned on another member. An
  * unpin racing a pin of an image that shares content with it is driven through its worst
  * interleaving, the S3 server holding the unpin's delete while the other member pins: the shared
- * copy is restored, from {@code blobs/} or the unpinning member's disk, or said to be gone.
+ * copy is restored, from {@code blobs/} or the unpinning member's disk, or said to be gone. A
+ * member that did not pin an image unpins it from the bucket, by tag or digest, whether it caches
+ * the image or not, and names the image the pin document pinned.
  */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class ClusterRetentionTest {
 
+  private static final ObjectMapper JSON = new ObjectMapper();
   private static final String REPOSITORY = "team/kept";
   private static final String TAG = "1.0";
   private static final String IMAGE = "upstream.test/" + REPOSITORY + ":" + TAG;
@@ -245,6 +252,69 @@ class ClusterRetentionTest {
     assertTrue(s3.holds(pinnedKey(image.manifest())), "the pinned manifest is restored for the pin by digest");
     assertEquals(MediaTypes.OCI_MANIFEST, s3.contentType(pinnedKey(image.manifest())),
         "uploaded with its media type, as member 1's cache recorded it on the manifest's digest");
+  }
+
+  @Test
+  void unpinningATagPinnedOnlyInTheBucketNamesTheImageItsDocumentPinned() throws Exception {
+    upstream.push(REPOSITORY, MOVING_TAG, image);
+    MutableClock clock = new MutableClock(Instant.now());
+    // Blocking revalidation: the pull past the TTL is answered with the moved tag.
+    cluster = clusters.start(2, s3.endpoint(), clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
+    prefix = clusters.prefix();
+    pull(cluster.member(0), MOVING_TAG, image);
+    pull(cluster.member(1), MOVING_TAG, image);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(MOVING_IMAGE)).statusCode());
+    upstream.push(REPOSITORY, MOVING_TAG, moved);
+    clock.advance(Duration.ofMinutes(2));
+    pull(cluster.member(1), MOVING_TAG, moved); // member 1 resolves the tag to the moved manifest now
+
+    HttpResponse<String> unpinned = post(cluster.member(1), "/api/unpin", imageJson(MOVING_IMAGE));
+
+    assertEquals(200, unpinned.statusCode(), unpinned.body());
+    assertEquals(image.digest().toString(), JSON.readTree(unpinned.body()).get("digest").asText(),
+        "the image the pin document pinned, not the one the tag names now");
+    assertFalse(s3.holds(pinDocument(MOVING_TAG)), "the pin document went");
+    assertFalse(s3.holds(pinnedKey(image.manifest())), "and the pinned manifest");
+  }
+
+  @Test
+  void aMemberThatNeverCachedAnImageUnpinsItsPinsFromTheBucket() throws Exception {
+    cluster();
+    pull(cluster.member(0));
+    cluster.settleBucket();
+    String byDigest = "upstream.test/" + REPOSITORY + "@" + image.digest();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(IMAGE)).statusCode());
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(byDigest)).statusCode());
+    TestCistern newcomer = cluster.startNewcomer();
+    TagKey tag = new TagKey("upstream.test", RepositoryName.of(REPOSITORY), new Tag(TAG));
+    assertTrue(newcomer.cistern().cache().tags().find(tag).isEmpty(), "the tag is not cached there");
+
+    HttpResponse<String> byTag = post(newcomer, "/api/unpin", imageJson(IMAGE));
+
+    assertEquals(200, byTag.statusCode(), byTag.body());
+    assertEquals(image.digest().toString(), JSON.readTree(byTag.body()).get("digest").asText(),
+        "the image the pin document pinned");
+    assertFalse(s3.holds(pinDocument(TAG)), "the tag's pin document went");
+    for (TestImage.Blob content : image.allContent()) {
+      assertTrue(s3.holds(pinnedKey(content)), "the pin by digest keeps " + content.digest());
+    }
+
+    HttpResponse<String> digestUnpinned = post(newcomer, "/api/unpin", imageJson(byDigest));
+
+    assertEquals(200, digestUnpinned.statusCode(), digestUnpinned.body());
+    assertFalse(s3.holds(pinDocument(image.digest().toString())), "the digest's pin document went");
+    for (TestImage.Blob content : image.allContent()) {
+      assertFalse(s3.holds(pinnedKey(content)), "no pin lists " + content.digest() + " any more");
+    }
+    HttpResponse<String> again = post(newcomer, "/api/unpin", imageJson(byDigest));
+    assertEquals(404, again.statusCode(), again.body());
+    assertEquals("nothing pins " + byDigest + " on this member, nor is it pinned by its digest in the cluster's"
+        + " bucket, so nothing was unpinned", JSON.readTree(again.body()).get("error").asText());
+  }
+
+  private String pinDocument(String reference) {
+    return prefix + "/pins/upstream.test/" + REPOSITORY + "/" + reference;
   }
 
   /** The last part of a pin document's name: the reference's digest, else its tag. */

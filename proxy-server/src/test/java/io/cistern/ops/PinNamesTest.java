@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A pin is recorded under the name it was made by: unpinning a tag unpins the image pinned under
  * it, even after the upstream moved the tag and Cistern followed, and after a restart; unpinning a
- * tag nothing is pinned under says so, and unpins nothing.
+ * tag or a digest nothing pins says so, and unpins nothing.
  */
 class PinNamesTest {
 
@@ -142,8 +142,7 @@ class PinNamesTest {
 
       assertEquals(404, refused.statusCode(), "not found, as for any name an operation finds nothing under: "
           + refused.body());
-      assertEquals("nothing is pinned under " + name + ":never, so nothing was unpinned",
-          JSON.readTree(refused.body()).get("error").asText());
+      assertEquals("nothing is pinned under " + name + ":never, so nothing was unpinned", error(refused));
 
       CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), temp.resolve("cache"),
           cistern.cistern().adminAddress().getPort(), upstreams());
@@ -155,6 +154,32 @@ class PinNamesTest {
       assertTrue(unpinned.err().startsWith("cistern unpin: nothing is pinned under " + name + ":never, so nothing"
           + " was unpinned; the image it names, " + first.digest() + ", is pinned under another name"), unpinned.err());
       assertTrue(catalog.isPinnedImage(first.digest()), "the pin by digest stays");
+
+      HttpResponse<String> uncached = post(cistern, "/api/unpin", name + ":absent");
+      assertEquals(404, uncached.statusCode(), uncached.body());
+      assertEquals("nothing is pinned under " + name + ":absent, so nothing was unpinned", error(uncached),
+          "a tag never cached here may still have been pinned: the answer is about pins");
+    }
+  }
+
+  @Test
+  void unpinningADigestNothingPinsSaysSoAndUnpinsNothing() throws Exception {
+    String byDigest = "upstream.test/" + REPOSITORY + "@" + first.digest();
+    upstream.push(REPOSITORY, "unpinned", first);
+    try (TestCistern cistern = start()) {
+      pull(cistern, "unpinned", first);
+
+      HttpResponse<String> refused = post(cistern, "/api/unpin", byDigest);
+
+      assertEquals(404, refused.statusCode(), "as for a tag nothing is pinned under: " + refused.body());
+      assertEquals("nothing pins " + byDigest + ", so nothing was unpinned", error(refused));
+      CisternCli cli = CisternCli.forCache(temp.resolve("cli.yml"), temp.resolve("cache"),
+          cistern.cistern().adminAddress().getPort(), upstreams());
+      CisternCli.Run unpinned = cli.run("unpin", byDigest);
+      assertEquals(1, unpinned.exitCode(), "a failed operation: " + unpinned);
+      assertEquals("", unpinned.out(), "no line says an image was unpinned");
+      assertTrue(unpinned.err().startsWith("cistern unpin: nothing pins " + byDigest + ", so nothing was unpinned"),
+          unpinned.err());
     }
   }
 
@@ -215,6 +240,10 @@ class PinNamesTest {
     HttpResponse<String> unpinned = post(cistern, "/api/unpin", image);
     assertEquals(200, unpinned.statusCode(), unpinned.body());
     return JSON.readTree(unpinned.body());
+  }
+
+  private static String error(HttpResponse<String> refused) throws Exception {
+    return JSON.readTree(refused.body()).get("error").asText();
   }
 
   private HttpResponse<String> post(TestCistern cistern, String path, String image) throws Exception {

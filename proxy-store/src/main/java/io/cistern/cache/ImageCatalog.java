@@ -64,9 +64,11 @@ public final class ImageCatalog {
   /**
    * Unpins an image, whatever names it was pinned under; content another pinned image refers to
    * stays pinned.
+   *
+   * @return what is stored of the image, or empty when nothing pinned it
    */
-  public ImageContent unpinImage(Digest manifest) {
-    ImageContent content = content(graph.unpin(manifest));
+  public Optional<ImageContent> unpinImage(Digest manifest) {
+    Optional<ImageContent> content = Optional.ofNullable(graph.unpin(manifest)).map(ImageCatalog::content);
     evictor.pokeIfOverCap();
     return content;
   }

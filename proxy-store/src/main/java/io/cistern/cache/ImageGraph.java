@@ -173,16 +173,17 @@ final class ImageGraph {
    * Unpins an image, whatever names it was pinned under: what it refers to stays pinned only where
    * another pinned image refers to it too (two tags of one base image share its layers).
    *
-   * @return the image's rows, as they are after the change
+   * @return the image's rows, as they are after the change; null when nothing pinned it
    */
   ImageRows unpin(Digest root) {
     return database.inTransaction(connection -> {
+      int names;
       try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pins WHERE digest = ?")) {
         delete.setString(1, root.toString());
-        delete.executeUpdate();
+        names = delete.executeUpdate();
       }
-      release(connection, root);
-      return rows(connection, root);
+      boolean recordedPinned = release(connection, root);
+      return recordedPinned || names > 0 ? rows(connection, root) : null;
     });
   }
 
@@ -213,11 +214,16 @@ final class ImageGraph {
     release(connection, root);
   }
 
-  /** Records {@code root} as no longer pinned as an image, and unpins what no other pinned image needs. */
-  private static void release(Connection connection, Digest root) throws SQLException {
+  /**
+   * Records {@code root} as no longer pinned as an image, and unpins what no other pinned image needs.
+   *
+   * @return whether {@code root} was recorded as pinned
+   */
+  private static boolean release(Connection connection, Digest root) throws SQLException {
+    boolean wasPinned;
     try (PreparedStatement delete = connection.prepareStatement("DELETE FROM pinned_images WHERE digest = ?")) {
       delete.setString(1, root.toString());
-      delete.executeUpdate();
+      wasPinned = delete.executeUpdate() > 0;
     }
     ImageRows rows = rows(connection, root);
     try (PreparedStatement stillPinned = connection.prepareStatement(PINNED_BY_AN_IMAGE);
@@ -237,6 +243,7 @@ final class ImageGraph {
       }
       unpin.executeBatch();
     }
+    return wasPinned;
   }
 
   /** Whether {@code root} was pinned as an image (not merely as part of one). */

@@ -138,7 +138,7 @@ class ImagePinningTest {
       catalog.pinImage(TestPins.byDigest(one.digest()), one.digest());
       catalog.pinImage(TestPins.byDigest(two.digest()), two.digest());
 
-      ImageContent afterUnpin = catalog.unpinImage(one.digest());
+      ImageContent afterUnpin = catalog.unpinImage(one.digest()).orElseThrow();
       assertEquals(4, afterUnpin.blobs());
       assertFalse(catalog.isPinnedImage(one.digest()));
       assertEquals(4, catalog.pinned().blobs(), "the second image: manifest, shared config and layer, its own layer");
@@ -181,10 +181,11 @@ class ImagePinningTest {
       // By digest: the image goes, whatever names pinned it.
       catalog.pinImage(tag, one.digest());
       catalog.pinImage(other, one.digest());
-      catalog.unpinImage(one.digest());
+      assertTrue(catalog.unpinImage(one.digest()).isPresent());
       assertFalse(catalog.isPinnedImage(one.digest()));
       assertEquals(Optional.empty(), catalog.unpinName(tag));
       assertEquals(Optional.empty(), catalog.unpinName(other));
+      assertEquals(Optional.empty(), catalog.unpinImage(one.digest()), "nothing pins the image any more");
     }
   }
 
