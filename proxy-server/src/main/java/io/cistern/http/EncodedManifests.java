@@ -14,7 +14,7 @@ import java.util.Map;
  * encoding the same headers into the same bytes on every request was about a fifth of a cached
  * manifest GET's CPU.
  * Which requests may take them is {@link RegistryHandler}'s call; any other (HEAD, a conditional
- * GET, HTTP/1.0, a closing connection) is answered through the encoder as before.
+ * GET, a connection to close after the answer) is answered through the encoder as before.
  *
  * <p>Shared by all connections' loops: Caffeine's cache is safe to read and fill from any thread,
  * and two loops encoding the same manifest at once both get the same bytes, the later put

@@ -60,7 +60,7 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
   /**
    * Requests one connection may have waiting for their answers. Reading pauses behind a pending
    * answer, but what one read brought in (up to 64 KiB) is decoded whole: without a cap, thousands
-   * of tiny requests. HttpServerCodec's own limit, which Cistern had before it split the codec.
+   * of tiny requests. HttpServerCodec's depth, which Cistern had before it split the codec.
    */
   private static final int MAX_WAITING = 128;
 
@@ -96,12 +96,13 @@ final class RegistryHandler extends SimpleChannelInboundHandler<HttpObject> {
     // Request bodies (HttpContent) are dropped: the pull API takes none, and the push methods
     // that send one are refused with the connection closed.
     if (message instanceof HttpRequest request) {
-      waiting.add(recorder.arrived(request));
-      if (waiting.size() > MAX_WAITING) {
-        // As HttpServerCodec did past its pipelining depth: the client is not waiting for answers.
+      if (waiting.size() == MAX_WAITING || !ctx.channel().isActive()) {
+        // Past the depth the client is not waiting for answers: closed, as HttpServerCodec did.
+        // The rest of what that read brought in is dropped unrecorded, not logged line by line.
         ctx.close();
         return;
       }
+      waiting.add(recorder.arrived(request));
       if (request.decoderResult().isFailure()) {
         // The decoder reads nothing more on this connection; the 400 waits its turn, then closes it.
         ctx.channel().config().setAutoRead(false);

@@ -26,7 +26,7 @@ sealed interface Reply {
   /** A reply whose body is in memory: JSON, a manifest, an error. */
   record Bytes(HttpResponseStatus status, HttpHeaders headers, byte[] body, boolean closeAfter) implements Reply {}
 
-  /** A manifest, cached or just fetched: its headers and body are {@link #manifest}'s. */
+  /** A manifest, cached or just fetched: its headers and body are {@link Reply#manifest(Manifest)}'s. */
   record ManifestBody(Manifest manifest) implements Reply {}
 
   /** A blob from the cache or from a download under way. */

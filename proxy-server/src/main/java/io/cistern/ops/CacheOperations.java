@@ -194,7 +194,8 @@ public final class CacheOperations {
   /** @return the image pinned under the tag: as pinned here, else as the bucket's pin document names it */
   private Resolved unpinTag(Route route, TagKey key) {
     Optional<Digest> pinnedHere = catalog.unpinName(PinName.of(key));
-    Optional<BucketPins.Unpinned> pinnedInBucket = unpinInBucket(describe(route, key.tag(), null), PinName.of(key));
+    Optional<BucketPins.Unpinned> pinnedInBucket = unpinInBucket(describe(route, key.tag(), null), PinName.of(key),
+        pinnedHere.isPresent());
     Digest pinned = pinnedHere
         .or(() -> pinnedInBucket.flatMap(BucketPins.Unpinned::manifest))
         // A pin document edited into naming no image: the image the tag names here now, as the answer.
@@ -207,7 +208,7 @@ public final class CacheOperations {
 
   private Resolved unpinDigest(Resolved digest) {
     boolean pinnedHere = catalog.unpinImage(digest.digest()).isPresent();
-    boolean pinnedInBucket = unpinInBucket(digest.toString(), digest.localPinName()).isPresent();
+    boolean pinnedInBucket = unpinInBucket(digest.toString(), digest.localPinName(), pinnedHere).isPresent();
     if (!pinnedHere && !pinnedInBucket) {
       String where = bucketPins != null
           ? " on this member, nor is it pinned by its digest in the cluster's bucket"
@@ -217,16 +218,22 @@ public final class CacheOperations {
     return digest;
   }
 
-  /** The bucket's part of an unpin: the pin document removed, or empty when there was none (or no bucket). */
-  private Optional<BucketPins.Unpinned> unpinInBucket(String image, PinName name) {
+  /**
+   * The bucket's part of an unpin: the pin document removed, or empty when there was none (or no bucket).
+   *
+   * @param unpinnedHere whether this member's own pin went, which a failure's message says
+   */
+  private Optional<BucketPins.Unpinned> unpinInBucket(String image, PinName name, boolean unpinnedHere) {
     if (bucketPins == null) {
       return Optional.empty();
     }
     // A failure after the pin document went cannot be finished by running the unpin again (it
     // finds no document): the operator is told what to pin again instead.
-    return inBucket(image, "unpinned on this member, and in the bucket perhaps only in part (a copy another pinned"
-        + " image shares may be gone: pin that image again)", bucketPins.unpin(bucketName(name), cache::mediaTypeOf,
-        cache::open));
+    String done = (unpinnedHere
+        ? "unpinned on this member, and in the bucket perhaps only in part"
+        : "not pinned on this member, and perhaps unpinned in part in the bucket")
+        + " (a copy another pinned image shares may be gone: pin that image again)";
+    return inBucket(image, done, bucketPins.unpin(bucketName(name), cache::mediaTypeOf, cache::open));
   }
 
   /** Why an unpin by tag unpinned nothing, and what else pins the image the tag names here, if anything does. */

@@ -196,7 +196,10 @@ public final class BlobService {
    * {@code route} could fetch it. A range relay asks, to let a small range go first.
    */
   public boolean isCold(Route route, Digest digest) {
-    return !cache.contains(digest) && downloads.getIfPresent(digest) == null
+    // The download first: it leaves the single flight only once its blob is stored, so a blob
+    // with no download is either stored by now or cold. Asked the other way round, a download
+    // finishing between the two looks neither stored nor under way, and its range is fetched again.
+    return downloads.getIfPresent(digest) == null && !cache.contains(digest)
         && !(route.upstream().offline() && !fetcher.fillsOffline());
   }
 

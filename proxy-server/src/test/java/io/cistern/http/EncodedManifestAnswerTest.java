@@ -175,13 +175,16 @@ class EncodedManifestAnswerTest {
 
   @Test
   void aConnectionWithMoreThan128RequestsWaitingIsClosed() {
-    EmbeddedChannel channel = registryChannel(exchange -> new CompletableFuture<>(), served -> { });
+    List<ServedRequest> served = new ArrayList<>();
+    EmbeddedChannel channel = registryChannel(exchange -> new CompletableFuture<>(), served::add);
 
     // One pending answer, then 128 behind it: still open. One read brings them all.
     channel.writeInbound(Unpooled.copiedBuffer("GET /v2/ HTTP/1.1\r\n\r\n".repeat(129), StandardCharsets.US_ASCII));
     assertTrue(channel.isOpen(), "128 waiting is the limit, not past it");
-    channel.writeInbound(Unpooled.copiedBuffer("GET /v2/ HTTP/1.1\r\n\r\n", StandardCharsets.US_ASCII));
+    channel.writeInbound(Unpooled.copiedBuffer("GET /v2/ HTTP/1.1\r\n\r\n".repeat(50), StandardCharsets.US_ASCII));
     assertFalse(channel.isOpen(), "the 129th waiting request closes the connection");
+    assertEquals(129, served.size(), "the requests taken are recorded (cut short), the rest of that read is not");
+    assertTrue(served.stream().noneMatch(ServedRequest::complete));
   }
 
   @Test
