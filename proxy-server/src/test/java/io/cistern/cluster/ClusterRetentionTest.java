@@ -230,18 +230,7 @@ class ClusterRetentionTest {
     // Member 1 unpins a tag member 0 pinned, which has moved since. Member 1 never pinned the
     // image, and resolves the tag to the manifest it names now, which the pin document does not
     // list: the manifest to restore is known to it by digest alone, its media type from its cache.
-    upstream.push(REPOSITORY, MOVING_TAG, image);
-    MutableClock clock = new MutableClock(Instant.now());
-    // Blocking revalidation: the pull past the TTL is answered with the moved tag.
-    cluster = clusters.start(2, s3.endpoint(), clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
-    prefix = clusters.prefix();
-    pull(cluster.member(0), MOVING_TAG, image);
-    pull(cluster.member(1), MOVING_TAG, image);
-    cluster.settleBucket();
-    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(MOVING_IMAGE)).statusCode());
-    upstream.push(REPOSITORY, MOVING_TAG, moved);
-    clock.advance(Duration.ofMinutes(2));
-    pull(cluster.member(1), MOVING_TAG, moved); // member 1 resolves the tag to the moved manifest now
+    pinOnMember0ThenMoveTheTagOnMember1();
     cluster.settleBucket();
     s3.removeUnder(prefix + "/blobs/");
     assertFalse(cluster.member(1).cistern().cache().catalog().isPinnedImage(image.digest()),
@@ -256,18 +245,7 @@ class ClusterRetentionTest {
 
   @Test
   void unpinningATagPinnedOnlyInTheBucketNamesTheImageItsDocumentPinned() throws Exception {
-    upstream.push(REPOSITORY, MOVING_TAG, image);
-    MutableClock clock = new MutableClock(Instant.now());
-    // Blocking revalidation: the pull past the TTL is answered with the moved tag.
-    cluster = clusters.start(2, s3.endpoint(), clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
-    prefix = clusters.prefix();
-    pull(cluster.member(0), MOVING_TAG, image);
-    pull(cluster.member(1), MOVING_TAG, image);
-    cluster.settleBucket();
-    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(MOVING_IMAGE)).statusCode());
-    upstream.push(REPOSITORY, MOVING_TAG, moved);
-    clock.advance(Duration.ofMinutes(2));
-    pull(cluster.member(1), MOVING_TAG, moved); // member 1 resolves the tag to the moved manifest now
+    pinOnMember0ThenMoveTheTagOnMember1();
 
     HttpResponse<String> unpinned = post(cluster.member(1), "/api/unpin", imageJson(MOVING_IMAGE));
 
@@ -311,6 +289,25 @@ class ClusterRetentionTest {
     assertEquals(404, again.statusCode(), again.body());
     assertEquals("nothing pins " + byDigest + " on this member, nor is it pinned by its digest in the cluster's"
         + " bucket, so nothing was unpinned", JSON.readTree(again.body()).get("error").asText());
+  }
+
+  /**
+   * Member 0 pins {@link #MOVING_IMAGE} while it names {@link #image}; the tag then moves to
+   * {@link #moved}, and member 1, past the tag's TTL, resolves it to the moved manifest.
+   */
+  private void pinOnMember0ThenMoveTheTagOnMember1() throws Exception {
+    upstream.push(REPOSITORY, MOVING_TAG, image);
+    MutableClock clock = new MutableClock(Instant.now());
+    // Blocking revalidation: the pull past the TTL is answered with the moved tag.
+    cluster = clusters.start(2, s3.endpoint(), clock, "tagTtl: 1m\ntagRevalidation: blocking\n", "");
+    prefix = clusters.prefix();
+    pull(cluster.member(0), MOVING_TAG, image);
+    pull(cluster.member(1), MOVING_TAG, image);
+    cluster.settleBucket();
+    assertEquals(200, post(cluster.member(0), "/api/pin", imageJson(MOVING_IMAGE)).statusCode());
+    upstream.push(REPOSITORY, MOVING_TAG, moved);
+    clock.advance(Duration.ofMinutes(2));
+    pull(cluster.member(1), MOVING_TAG, moved); // member 1 resolves the tag to the moved manifest now
   }
 
   private String pinDocument(String reference) {
